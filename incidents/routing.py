@@ -1,0 +1,54 @@
+"""Routing: category × subcategory × municipality × scale → the responsible body.
+
+Rules are tried in order and the first match wins; a missing key matches anything. When no
+rule matches, the incident goes to the regional administrator's triage queue: never dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from incidents.config import RegionConfig, RoutingRule
+
+
+@dataclass(slots=True, frozen=True)
+class RouteDecision:
+    body: str
+    rule: int | None  # index in routing.yaml, None for the triage fallback
+    reason: str
+
+
+class Router:
+    def __init__(self, cfg: RegionConfig) -> None:
+        self.rules = cfg.routing.rules
+        self.bodies = cfg.body_by_code
+        self.triage = cfg.bodies.triage_body
+
+    @staticmethod
+    def _matches(rule: RoutingRule, category: str | None, subcategory: str | None, fact: str | None,
+                 municipality: str | None, scale: str | None) -> bool:
+        if rule.category is not None and rule.category != category:
+            return False
+        if rule.subcategory is not None and rule.subcategory != subcategory:
+            return False
+        if rule.fact is not None and rule.fact != fact:
+            return False
+        if rule.municipality is not None and municipality not in rule.municipality:
+            return False
+        return not (rule.scale is not None and scale not in rule.scale)
+
+    def route(self, *, category: str | None, subcategory: str | None = None, fact: str | None = None,
+              municipality: str | None = None, scale: str | None = None) -> RouteDecision:
+        for i, rule in enumerate(self.rules):
+            if not self._matches(rule, category, subcategory, fact, municipality, scale):
+                continue
+            body = rule.body
+            if "{" in body:
+                if municipality is None:
+                    continue
+                body = body.format(municipality=municipality)
+            if body not in self.bodies:
+                continue  # a template that names no configured body: try the next rule
+            why = rule.note or f"rule {i}: {category or '*'}/{subcategory or '*'} in {municipality or '*'} ({scale or '*'})"
+            return RouteDecision(body, i, why)
+        return RouteDecision(self.triage, None, "no routing rule matched: regional administrator's queue")

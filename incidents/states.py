@@ -1,0 +1,58 @@
+"""Incident states and the one table of allowed transitions.
+
+new → triaged → assigned → answer_drafted → answer_approved → answered → resolved → closed;
+rejected (not a complaint, with a reason); reopened (a new post after closing, or a rating of
+1–2 on the feedback platform) goes back into the assignment loop.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class IncidentState(StrEnum):
+    NEW = "new"
+    TRIAGED = "triaged"
+    ASSIGNED = "assigned"
+    ANSWER_DRAFTED = "answer_drafted"
+    ANSWER_APPROVED = "answer_approved"
+    ANSWERED = "answered"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    REJECTED = "rejected"
+    REOPENED = "reopened"
+
+
+S = IncidentState
+TRANSITIONS: dict[IncidentState, frozenset[IncidentState]] = {
+    S.NEW: frozenset({S.TRIAGED, S.ASSIGNED, S.REJECTED}),
+    S.TRIAGED: frozenset({S.ASSIGNED, S.REJECTED}),
+    S.ASSIGNED: frozenset({S.ANSWER_DRAFTED, S.ANSWERED, S.TRIAGED, S.ASSIGNED, S.REJECTED}),
+    S.ANSWER_DRAFTED: frozenset({S.ANSWER_APPROVED, S.ASSIGNED, S.ANSWERED}),
+    S.ANSWER_APPROVED: frozenset({S.ANSWERED, S.ANSWER_DRAFTED}),
+    S.ANSWERED: frozenset({S.RESOLVED, S.REOPENED, S.ANSWER_DRAFTED}),
+    S.RESOLVED: frozenset({S.CLOSED, S.REOPENED}),
+    S.CLOSED: frozenset({S.REOPENED}),
+    S.REJECTED: frozenset({S.REOPENED, S.TRIAGED}),
+    S.REOPENED: frozenset({S.TRIAGED, S.ASSIGNED, S.REJECTED}),
+}
+OPEN_STATES = frozenset(S) - {S.CLOSED, S.REJECTED, S.RESOLVED}
+ANSWERED_STATES = frozenset({S.ANSWERED, S.RESOLVED, S.CLOSED})
+
+
+class InvalidTransition(Exception):
+    def __init__(self, current: str, target: str) -> None:
+        allowed = ", ".join(sorted(TRANSITIONS.get(IncidentState(current), ()))) if current in S._value2member_map_ else ""
+        super().__init__(f"cannot move an incident from {current!r} to {target!r}; allowed: {allowed or 'none'}")
+        self.current, self.target = current, target
+
+
+def check_transition(current: str, target: str) -> IncidentState:
+    """Return the target state, or raise InvalidTransition with the allowed ones."""
+    try:
+        cur, tgt = IncidentState(current), IncidentState(target)
+    except ValueError as exc:
+        raise InvalidTransition(current, target) from exc
+    if tgt not in TRANSITIONS[cur]:
+        raise InvalidTransition(current, target)
+    return tgt

@@ -1,0 +1,198 @@
+"""Storage operations the flows and the CLI share. Plain functions over a Session.
+
+Writes are idempotent: posts are upserted on (network, external_id), a changed text keeps the
+old one as a revision, cursors are written in the same transaction as the posts they cover.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from crawlers.base import BadRecord
+from incidents.config import RegionConfig
+from incidents.models import (
+    AuditEvent,
+    Body,
+    CrawlCursor,
+    Incident,
+    IncidentPost,
+    Post,
+    PostRevision,
+    QuarantineItem,
+    Signal,
+    Source,
+)
+from incidents.records import PostRecord, SignalRecord
+
+
+# --------------------------------------------------------------------------- reference data
+def sync_reference(session: Session, cfg: RegionConfig) -> None:
+    """Bodies and sources mirror the configuration (the YAML is the source of truth)."""
+    bodies = {b.code: b for b in session.exec(select(Body)).all()}
+    for b in cfg.bodies.bodies:
+        row = bodies.get(b.code) or Body(code=b.code, name=b.name, level=b.level)
+        row.name, row.level = b.name, b.level
+        row.territories, row.categories = list(b.territories), list(b.categories)
+        row.contacts = b.contacts.model_dump(exclude_none=True)
+        session.add(row)
+    sources = {s.id: s for s in session.exec(select(Source)).all()}
+    for s in cfg.sources.sources:
+        row = sources.get(s.id) or Source(id=s.id, network=s.network, kind=s.kind)
+        row.network, row.kind, row.enabled, row.params = s.network, s.kind, s.enabled, dict(s.params)
+        session.add(row)
+
+
+# --------------------------------------------------------------------------- cursors
+def get_cursor(session: Session, source_id: str) -> dict[str, Any] | None:
+    row = session.get(CrawlCursor, source_id)
+    return dict(row.cursor) if row and row.cursor is not None else None
+
+
+def set_cursor(session: Session, source_id: str, cursor: dict[str, Any] | None, now: datetime) -> None:
+    row = session.get(CrawlCursor, source_id) or CrawlCursor(source_id=source_id, updated_at=now)
+    row.cursor, row.updated_at = cursor, now
+    session.add(row)
+
+
+# --------------------------------------------------------------------------- posts
+def _payload(post: PostRecord) -> dict[str, Any]:
+    try:
+        json.dumps(post.raw, ensure_ascii=False)
+        return post.raw
+    except (TypeError, ValueError):
+        return json.loads(json.dumps(post.raw, ensure_ascii=False, default=str))
+
+
+def save_posts(session: Session, posts: Sequence[PostRecord], now: datetime) -> tuple[int, int, int]:
+    """Upsert posts; returns (inserted, updated, unchanged). Edits keep history."""
+    inserted = updated = unchanged = 0
+    if not posts:
+        return 0, 0, 0
+    # Deduplicate inside the page: the last version of a post wins.
+    latest: dict[tuple[str, str], PostRecord] = {}
+    for p in posts:
+        latest[(p.network, p.external_id)] = p
+    keys = list(latest)
+    existing: dict[tuple[str, str], Post] = {}
+    for chunk_start in range(0, len(keys), 500):
+        chunk = keys[chunk_start : chunk_start + 500]
+        rows = session.exec(
+            select(Post).where(sa.tuple_(Post.network, Post.external_id).in_(chunk))  # type: ignore[arg-type]
+        ).all()
+        existing.update({(r.network, r.external_id): r for r in rows})
+    for key, p in latest.items():
+        row = existing.get(key)
+        if row is None:
+            session.add(
+                Post(
+                    network=p.network, external_id=p.external_id, source_id=p.source_id, parent_id=p.parent_id,
+                    url=p.url, author_id=p.author_id, author_name=p.author_name, text=p.text,
+                    created_at=p.created_at, fetched_at=now, updated_at=now, likes=p.likes, reposts=p.reposts,
+                    views=p.views, raw=_payload(p), deleted=p.deleted,
+                )
+            )
+            inserted += 1
+            continue
+        changed = False
+        if p.deleted and not row.deleted:
+            row.deleted, changed = True, True
+        if not p.deleted and p.text != row.text:
+            session.add(PostRevision(post_id=row.id, text=row.text, replaced_at=now))
+            row.text, row.edited, row.processed, changed = p.text, True, False, True
+        for attr in ("likes", "reposts", "views"):
+            if getattr(p, attr) != getattr(row, attr):
+                setattr(row, attr, getattr(p, attr))
+                changed = True
+        if changed:
+            row.updated_at = now
+            row.raw = _payload(p)
+            session.add(row)
+            updated += 1
+        else:
+            unchanged += 1
+    return inserted, updated, unchanged
+
+
+def quarantine(session: Session, origin: str, items: Iterable[BadRecord], now: datetime) -> int:
+    n = 0
+    for b in items:
+        session.add(QuarantineItem(origin=origin, location=b.location, reason=b.reason, payload=b.payload, created_at=now))
+        n += 1
+    return n
+
+
+def pending_posts(session: Session, limit: int, after_id: int = 0) -> list[Post]:
+    stmt = (
+        select(Post)
+        .where(Post.processed == False, Post.id > after_id)  # noqa: E712 - SQL comparison
+        .order_by(Post.created_at, Post.id)
+        .limit(limit)
+    )
+    return list(session.exec(stmt).all())
+
+
+def post_record(row: Post) -> PostRecord:
+    return PostRecord(
+        network=row.network, external_id=row.external_id, source_id=row.source_id, text=row.text,
+        created_at=row.created_at, parent_id=row.parent_id, url=row.url, author_id=row.author_id,
+        author_name=row.author_name, likes=row.likes, reposts=row.reposts, views=row.views,
+        raw=row.raw or {}, deleted=row.deleted,
+    )
+
+
+# --------------------------------------------------------------------------- signals
+def entities_json(sig: SignalRecord) -> dict[str, Any]:
+    return asdict(sig.entities)
+
+
+def upsert_signal(session: Session, post_id: int, sig: SignalRecord, now: datetime, existing: Signal | None) -> Signal:
+    row = existing or Signal(post_id=post_id, is_complaint=sig.is_complaint, in_region=sig.in_region,
+                             decision=sig.decision, score=sig.score, updated_at=now)
+    row.is_complaint, row.in_region, row.decision, row.score = sig.is_complaint, sig.in_region, sig.decision, sig.score
+    row.category, row.subcategory, row.fact = sig.category, sig.subcategory, sig.fact
+    row.municipality, row.address, row.street, row.scale = sig.municipality, sig.address, sig.street, sig.scale
+    row.rules = [asdict(h) for h in sig.rules]
+    row.reasons = list(sig.reasons)
+    row.entities = entities_json(sig)
+    row.lemma_text = sig.lemma_text[:20000]
+    row.updated_at = now
+    session.add(row)
+    return row
+
+
+# --------------------------------------------------------------------------- audit
+def audit(session: Session, *, actor: str, action: str, now: datetime, incident_id: int | None = None,
+          from_state: str | None = None, to_state: str | None = None, reason: str | None = None,
+          data: dict[str, Any] | None = None) -> None:
+    session.add(AuditEvent(incident_id=incident_id, actor=actor, action=action, from_state=from_state,
+                           to_state=to_state, reason=reason, data=data, at=now))
+
+
+# --------------------------------------------------------------------------- reads
+def incident_post_keys(session: Session, incident_ids: Sequence[int]) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {i: [] for i in incident_ids}
+    for start in range(0, len(incident_ids), 500):
+        chunk = list(incident_ids[start : start + 500])
+        rows = session.exec(
+            select(IncidentPost.incident_id, Post.network, Post.external_id)
+            .join(Post, Post.id == IncidentPost.post_id)
+            .where(IncidentPost.incident_id.in_(chunk))  # type: ignore[attr-defined]
+            .order_by(Post.created_at)
+        ).all()
+        for iid, net, ext in rows:
+            out[iid].append(f"{net}:{ext}")
+    return out
+
+
+def open_incidents(session: Session) -> list[Incident]:
+    from incidents.states import OPEN_STATES
+
+    stmt = select(Incident).where(Incident.status.in_([s.value for s in OPEN_STATES]))  # type: ignore[attr-defined]
+    return list(session.exec(stmt.order_by(Incident.due_at, Incident.priority)).all())

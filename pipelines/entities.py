@@ -1,0 +1,256 @@
+"""Entities: places from the territory gazetteer, street addresses, and natasha NER.
+
+The gazetteer (municipalities with their aliases, settlements, intra-city districts, streets,
+places outside the region) is matched on lemmas with the same phrase engine as the rules, so
+«в Курске», «Курска», «курский» all resolve. natasha's NER is slow (hundreds of sentences per
+second) and runs only on posts that already passed the keyword filter; it supplies persons
+(kept out of exports unless allowed) and organisations.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from incidents.config import RegionConfig
+from incidents.records import Entities
+from pipelines.lemmas import Lemmatizer, morph
+from pipelines.phrases import PhraseMatcher
+
+log = logging.getLogger(__name__)
+
+STREET_MARKERS = frozenset(
+    ["ул", "улица", "улочка", "пр", "пр-т", "пр-кт", "проспект", "пер", "переулок", "бульвар", "б-р", "шоссе", "ш", "проезд", "пл", "площадь", "набережная", "наб", "тупик", "мкр", "микрорайон", "линия"]
+)
+SETTLEMENT_MARKERS = frozenset(["г", "город", "гор", "с", "село", "пос", "поселок", "п", "д", "деревня", "х", "хутор", "сл", "слобода", "рп", "пгт", "ст", "станция"])
+STREET_PREPOSITIONS = frozenset(["на", "по", "у", "около", "возле", "напротив", "с", "со", "вдоль"])
+HOUSE_MARKERS = frozenset(["д", "дом", "доме", "дома", "домом", "домов", "корпус", "к", "кв"])
+_PROPER_TAGS = ("Surn", "Name", "Patr", "Geox", "Orgn", "Abbr")
+
+
+@dataclass(slots=True, frozen=True)
+class Place:
+    kind: str  # municipality | settlement | subdivision | street | region | foreign
+    municipalities: tuple[str, ...]
+    name: str
+    single_common_word: bool  # needs a marker or a house number to count
+
+
+_PRIORITY = {"settlement": 3, "municipality": 3, "subdivision": 2, "street": 1}
+
+
+_STREET_TYPE_WORDS = STREET_MARKERS | {"пр-д", "пр.", "ул.", "пер.", "б-р.", "пл."}
+
+
+def bare_street_name(alias: str) -> str | None:
+    """«ул. Белгородская» → «Белгородская», «проспект Победы» → «Победы»: residents mostly
+    write the name alone («Белгородская 15»). None when nothing is left or nothing changed."""
+    words = [w for w in alias.replace(".", ". ").split() if w.lower().rstrip(".") not in _STREET_TYPE_WORDS]
+    bare = " ".join(words)
+    return bare if bare and bare != alias else None
+
+
+def _needs_marker(alias: str) -> bool:
+    words = alias.split()
+    if len(words) != 1:
+        return False
+    parses = morph().parse(words[0].lower())
+    if not parses or not any(p.is_known for p in parses):
+        return False
+    return not any(any(t in p.tag for t in _PROPER_TAGS) for p in parses)
+
+
+class Gazetteer:
+    def __init__(self, cfg: RegionConfig, lemmatizer: Lemmatizer) -> None:
+        self._m: PhraseMatcher[Place] = PhraseMatcher(lemmatizer)
+        streets: dict[str, set[str]] = {}
+        street_names: dict[str, list[str]] = {}
+        for muni in cfg.territories.municipalities:
+            for alias in [muni.name, *muni.aliases]:
+                self._add(alias, Place("municipality", (muni.code,), muni.name, _needs_marker(alias)))
+            for s in muni.settlements:
+                for alias in [s.name, *s.aliases]:
+                    self._add(alias, Place("settlement", (muni.code,), s.name, _needs_marker(alias)))
+            for s in muni.subdivisions:
+                for alias in [s.name, *s.aliases]:
+                    self._add(alias, Place("subdivision", (muni.code,), s.name, _needs_marker(alias)))
+            for s in muni.streets:
+                streets.setdefault(s.name, set()).add(muni.code)
+                street_names[s.name] = [s.name, *s.aliases]
+        for name, munis in streets.items():
+            forms = {a: None for a in street_names[name]}
+            for alias in list(forms):
+                bare = bare_street_name(alias)
+                if bare:
+                    forms.setdefault(bare, None)
+            for alias in forms:
+                self._add(alias, Place("street", tuple(sorted(munis)), name, _needs_marker(alias)))
+        for alias in cfg.region.aliases:
+            self._add(alias, Place("region", (), cfg.region.name, False))
+        for alias in cfg.territories.foreign_places:
+            self._add(alias, Place("foreign", (), alias, _needs_marker(alias)))
+
+    def _add(self, alias: str, place: Place) -> None:
+        try:
+            self._m.add(alias, place, ordered=True)
+        except ValueError:
+            log.warning("gazetteer: alias %r has no words, skipped", alias)
+
+    def find(self, lemmas: list[tuple[str, ...]], tokens: list[str]):  # noqa: ANN201 - list of Match[Place]
+        out = []
+        for m in self._m.find(lemmas):
+            place = m.payload
+            if place.single_common_word and not self._marked(tokens, m.start, m.end, place.kind):
+                continue
+            out.append(m)
+        return out
+
+    @staticmethod
+    def _marked(tokens: list[str], start: int, end: int, kind: str) -> bool:
+        markers = STREET_MARKERS if kind == "street" else SETTLEMENT_MARKERS
+        before = tokens[max(0, start - 2) : start]
+        if any(t in markers for t in before):
+            return True
+        if kind != "street":
+            return False
+        after = tokens[end + 1 : end + 3]
+        if any(t[0].isdigit() or t in STREET_MARKERS for t in after):
+            return True
+        # «на Харьковской возле школы»: a feminine adjective after a preposition, not followed
+        # by the feminine noun it would qualify («на школьной площадке»), names a street.
+        if start == 0 or tokens[start - 1] not in STREET_PREPOSITIONS or start != end:
+            return False
+        word = tokens[start]
+        if not any("ADJF" in p.tag and "femn" in p.tag for p in morph().parse(word)):
+            return False
+        nxt = tokens[end + 1] if end + 1 < len(tokens) else None
+        return nxt is None or not any("NOUN" in p.tag and "femn" in p.tag for p in morph().parse(nxt))
+
+
+def _house_after(tokens: list[str], end: int) -> str | None:
+    for t in tokens[end + 1 : end + 4]:
+        if t[0].isdigit():
+            return t
+        if t not in HOUSE_MARKERS:
+            return None
+    return None
+
+
+def _house_before(tokens: list[str], start: int) -> str | None:
+    # «в доме 5 по улице Школьной»
+    window = tokens[max(0, start - 5) : start]
+    for i, t in enumerate(window[:-1]):
+        if t in HOUSE_MARKERS and window[i + 1][0].isdigit():
+            return window[i + 1]
+    return None
+
+
+def street_name_form(word: str) -> str:
+    """«Песковатской» → «песковатская»: adjective street names in the nominative feminine;
+    genitive names («Мира», «Радищева») stay as written, as they are on the street sign."""
+    for p in morph().parse(word):
+        if "ADJF" in p.tag:
+            form = p.inflect({"nomn", "femn", "sing"})
+            if form is not None:
+                return form.word
+        break
+    return word
+
+
+def free_street(tokens: list[str], lemmatizer: Lemmatizer) -> tuple[str, str | None, int] | None:
+    """A street named after a marker but absent from the gazetteer: «ул. Мира, д. 6»."""
+    for i, t in enumerate(tokens[:-1]):
+        if t in STREET_MARKERS and t not in ("ш", "линия", "пл"):
+            name = tokens[i + 1]
+            if name[0].isdigit():
+                # «ул. 50 лет Октября»
+                if i + 3 < len(tokens) and tokens[i + 2] == "лет":
+                    name = " ".join(tokens[i + 1 : i + 4])
+                    return name.title(), _house_after(tokens, i + 3), i
+                continue
+            if len(name) < 3 or name in STREET_MARKERS:
+                continue
+            return street_name_form(name).capitalize(), _house_after(tokens, i + 1), i
+    return None
+
+
+class NerTagger:
+    """natasha NER, loaded on first use (≈1.5 s, ≈300 MB), shared by the process."""
+
+    _lock = threading.Lock()
+    _loaded: tuple | None = None
+
+    @classmethod
+    def _load(cls) -> tuple:
+        with cls._lock:
+            if cls._loaded is None:
+                from natasha import NewsEmbedding, NewsNERTagger, Segmenter
+
+                emb = NewsEmbedding()
+                cls._loaded = (Segmenter(), NewsNERTagger(emb))
+            return cls._loaded
+
+    def __call__(self, text: str) -> list[tuple[str, str]]:
+        from natasha import Doc
+
+        segmenter, tagger = self._load()
+        doc = Doc(text)
+        doc.segment(segmenter)
+        doc.tag_ner(tagger)
+        return [(span.type, span.text) for span in doc.spans]
+
+
+class EntityExtractor:
+    def __init__(self, cfg: RegionConfig, lemmatizer: Lemmatizer, *, ner: NerTagger | None = None) -> None:
+        self.gazetteer = Gazetteer(cfg, lemmatizer)
+        self._lem = lemmatizer
+        self._ner = ner
+
+    def __call__(self, lemmas: list[tuple[str, ...]], tokens: list[str], display: str, *, deep: bool) -> Entities:
+        ent = Entities()
+        best: tuple[int, int, str, str] | None = None  # (priority, -position, code, evidence)
+        street_match = None
+        for m in self.gazetteer.find(lemmas, tokens):
+            place = m.payload
+            words = " ".join(tokens[m.start : m.end + 1])
+            if place.kind == "region":
+                ent.region_mentioned = True
+                continue
+            if place.kind == "foreign":
+                ent.foreign_places.append(place.name)
+                continue
+            ent.locations.append(place.name)
+            if place.kind == "settlement" and not ent.address.settlement:
+                ent.address.settlement = place.name
+            if place.kind == "street" and street_match is None:
+                street_match = m
+            if len(place.municipalities) == 1:
+                cand = (_PRIORITY[place.kind], -m.start, place.municipalities[0], words)
+                if best is None or cand[:2] > best[:2]:
+                    best = cand
+        if street_match is not None:
+            place = street_match.payload
+            ent.address.street = place.name
+            ent.address.house = _house_after(tokens, street_match.end) or _house_before(tokens, street_match.start)
+            if best is None and len(place.municipalities) > 1:
+                ent.municipality_evidence = f"street {place.name} (ambiguous: {', '.join(place.municipalities)})"
+        else:
+            free = free_street(tokens, self._lem)
+            if free:
+                ent.address.street, ent.address.house = f"ул. {free[0]}", free[1]
+        if best is not None:
+            ent.municipality = best[2]
+            ent.municipality_evidence = best[3]
+        if deep and self._ner is not None and display:
+            try:
+                for kind, text in self._ner(display[:5000]):
+                    if kind == "PER":
+                        ent.persons.append(text)
+                    elif kind == "ORG":
+                        ent.organisations.append(text)
+                    elif kind == "LOC" and text not in ent.locations:
+                        ent.locations.append(text)
+            except Exception as exc:  # NER is an enrichment: never lose a post over it
+                log.warning("NER failed: %s", exc)
+        return ent

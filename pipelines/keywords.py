@@ -1,0 +1,109 @@
+"""Keyword rules from the rubricator, compiled once into one phrase matcher.
+
+A rule fires when one of its phrases matches within its window, at least one `require`
+lemma occurs (if any are given) and no `forbid` lemma does. The fired rules are kept in the
+signal, so an administrator can see why a post became a signal.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from incidents.config import Markers, Rubricator, _all_rules
+from incidents.records import RuleHit
+from pipelines.lemmas import Lemmatizer
+from pipelines.phrases import PhraseMatcher
+
+
+@dataclass(slots=True, frozen=True)
+class _RuleMeta:
+    rule_id: str
+    category: str
+    subcategory: str | None
+    fact: str | None
+    weight: float
+    require: frozenset[str]
+    forbid: frozenset[str]
+
+
+def _context(lem: Lemmatizer, words: list[str]) -> frozenset[str]:
+    out: set[str] = set()
+    for w in words:
+        for token in w.lower().replace("ё", "е").split():
+            out.add(lem.lemma(token))
+    return frozenset(out)
+
+
+class KeywordRules:
+    def __init__(self, rubricator: Rubricator, lemmatizer: Lemmatizer) -> None:
+        self._matcher: PhraseMatcher[_RuleMeta] = PhraseMatcher(lemmatizer)
+        self.rule_count = 0
+        for cat in rubricator.categories:
+            self._add(lemmatizer, cat.rules, cat.code, None, None)
+            for sub in cat.subcategories:
+                self._add(lemmatizer, sub.rules, cat.code, sub.code, None)
+                for fact in sub.facts:
+                    self._add(lemmatizer, fact.rules, cat.code, sub.code, fact.code)
+        self.category_names = {c.code: c.name for c in rubricator.categories}
+        self.rule_ids = {r.id for c in rubricator.categories for r in _all_rules(c)}
+
+    def _add(self, lem: Lemmatizer, rules, cat: str, sub: str | None, fact: str | None) -> None:  # noqa: ANN001
+        for rule in rules:
+            meta = _RuleMeta(rule.id, cat, sub, fact, rule.weight, _context(lem, rule.require), _context(lem, rule.forbid))
+            for phrase in rule.phrases:
+                self._matcher.add(phrase, meta, window=rule.window)
+            self.rule_count += 1
+
+    def __call__(self, lemmas: list[tuple[str, ...]], tokens: list[str]) -> list[RuleHit]:
+        matches = self._matcher.find(lemmas)
+        if not matches:
+            return []
+        present: set[str] | None = None
+        fired: dict[str, RuleHit] = {}
+        for m in matches:
+            meta = m.payload
+            if meta.rule_id in fired:
+                continue
+            if meta.require or meta.forbid:
+                if present is None:
+                    present = {lemma for cands in lemmas for lemma in cands}
+                if meta.require and not (meta.require & present):
+                    continue
+                if meta.forbid & present:
+                    continue
+            words = " ".join(tokens[m.start : m.end + 1])
+            fired[meta.rule_id] = RuleHit(meta.rule_id, meta.category, meta.subcategory, meta.fact, meta.weight, words)
+        return list(fired.values())
+
+
+def best_category(hits: list[RuleHit]) -> tuple[str | None, str | None, str | None, float]:
+    """The category with the most rule weight; the most specific subcategory and fact in it."""
+    if not hits:
+        return None, None, None, 0.0
+    by_cat: dict[str, float] = defaultdict(float)
+    for h in hits:
+        by_cat[h.category] += h.weight
+    cat = max(by_cat, key=lambda c: (by_cat[c], -min(i for i, h in enumerate(hits) if h.category == c)))
+    in_cat = [h for h in hits if h.category == cat]
+    by_sub: dict[str, float] = defaultdict(float)
+    for h in in_cat:
+        if h.subcategory:
+            by_sub[h.subcategory] += h.weight
+    sub = max(by_sub, key=by_sub.__getitem__) if by_sub else None
+    facts = [h for h in in_cat if h.fact and h.subcategory == sub]
+    fact = max(facts, key=lambda h: h.weight).fact if facts else None
+    return cat, sub, fact, by_cat[cat]
+
+
+class MarkerSet:
+    """Complaint, noise or thanks markers: how many distinct marker phrases occur."""
+
+    def __init__(self, markers: Markers, lemmatizer: Lemmatizer, window: int = 3) -> None:
+        self.weight = markers.weight
+        self._matcher: PhraseMatcher[str] = PhraseMatcher(lemmatizer)
+        for phrase in markers.phrases:
+            self._matcher.add(phrase, phrase, window=max(window, len(phrase.split()) - 1))
+
+    def __call__(self, lemmas: list[tuple[str, ...]]) -> list[str]:
+        return sorted({m.payload for m in self._matcher.find(lemmas)})

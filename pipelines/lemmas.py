@@ -1,0 +1,56 @@
+"""Lemmas with pymorphy3, keeping every candidate lemma of a word.
+
+spaCy's Russian lemmatizer is a wrapper over the same pymorphy3 analyses that keeps one
+lemma per word; without a tagger it picks wrongly for ambiguous forms («воды», «ямы») and
+misses rules (measured in ../shared/STACK.md). Keeping all candidates of each word and
+matching on any of them finds those cases. Words repeat heavily, so lemmas are cached.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pymorphy3
+
+_lock = threading.Lock()
+_shared: pymorphy3.MorphAnalyzer | None = None
+
+
+def morph() -> pymorphy3.MorphAnalyzer:
+    """One analyzer per process: loading the dictionaries costs ~0.3 s and ~15 MB."""
+    global _shared
+    with _lock:
+        if _shared is None:
+            _shared = pymorphy3.MorphAnalyzer()
+        return _shared
+
+
+class Lemmatizer:
+    def __init__(self, *, cache_size: int = 500_000) -> None:
+        self._morph = morph()
+        self._cache: dict[str, tuple[str, ...]] = {}
+        self._cache_size = cache_size
+
+    def lemmas(self, word: str) -> tuple[str, ...]:
+        """All candidate lemmas, the most probable first; numbers and Latin pass as they are."""
+        hit = self._cache.get(word)
+        if hit is not None:
+            return hit
+        if word[0].isdigit() or not ("а" <= word[0] <= "я" or word[0] == "ё"):
+            result: tuple[str, ...] = (word,)
+        else:
+            seen: dict[str, None] = {}
+            for p in self._morph.parse(word):
+                seen.setdefault(p.normal_form.replace("ё", "е"), None)
+            seen.setdefault(word, None)
+            result = tuple(seen)
+        if len(self._cache) >= self._cache_size:
+            self._cache.clear()
+        self._cache[word] = result
+        return result
+
+    def lemmas_of(self, tokens: list[str]) -> list[tuple[str, ...]]:
+        return [self.lemmas(t) for t in tokens]
+
+    def lemma(self, word: str) -> str:
+        return self.lemmas(word)[0]

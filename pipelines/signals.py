@@ -1,0 +1,114 @@
+"""post → signal: normalize → keyword filter → entities → classify, in that order.
+
+The cheap steps run on every post; places and NER only on posts where a problem rule fired
+(the candidates). The decision is a score the administrator can read back from the signal's
+reasons: which rules, which markers, which place, which penalties.
+"""
+
+from __future__ import annotations
+
+from incidents.config import RegionConfig
+from incidents.records import NormalizedText, PostRecord, SignalRecord
+from pipelines.entities import EntityExtractor, NerTagger
+from pipelines.keywords import KeywordRules, MarkerSet, best_category
+from pipelines.lemmas import Lemmatizer
+from pipelines.normalize import Normalizer
+
+
+class SignalBuilder:
+    """Build once per region (compiles the rules); call per post."""
+
+    def __init__(self, cfg: RegionConfig, *, use_ner: bool | None = None, lemmatizer: Lemmatizer | None = None) -> None:
+        self.cfg = cfg
+        policy = cfg.signals
+        self.policy = policy
+        lem = lemmatizer or Lemmatizer()
+        self.normalize = Normalizer(lemmatizer=lem, max_chars=policy.max_text_chars)
+        self.rules = KeywordRules(cfg.rubricator, lem)
+        self.complaint_markers = MarkerSet(policy.complaint_markers, lem)
+        self.noise_markers = MarkerSet(policy.noise_markers, lem)
+        self.thanks_markers = MarkerSet(policy.thanks_markers, lem)
+        ner = policy.use_ner if use_ner is None else use_ner
+        self.entities = EntityExtractor(cfg, lem, ner=NerTagger() if ner else None)
+        official = set(policy.official_authors)
+        for body in cfg.bodies.bodies:
+            official.update(body.accounts)
+        self.official_authors = frozenset(official)
+        self.source_places = {s.id: s.municipality for s in cfg.sources.sources if s.municipality}
+
+    def __call__(self, post: PostRecord, *, thread_municipality: str | None = None) -> SignalRecord:
+        """`thread_municipality`: where the post this one replies to is placed, if known."""
+        norm = self.normalize(post.text)
+        return self.decide(post, norm, thread_municipality=thread_municipality)
+
+    def decide(self, post: PostRecord, norm: NormalizedText, *, thread_municipality: str | None = None) -> SignalRecord:
+        p = self.policy
+        hits = self.rules(norm.lemmas, norm.tokens)
+        category, sub, fact, cat_score = best_category(hits)
+        reasons: list[str] = []
+        # Places for every post (cheap, and replies inherit them); NER only for candidates.
+        ent = self.entities(norm.lemmas, norm.tokens, norm.display, deep=bool(hits))
+        score = 0.0
+        if category:
+            score += p.problem_weight * min(cat_score, 2.0)
+            reasons.append(f"problem {category}: +{p.problem_weight * min(cat_score, 2.0):.2f}")
+        complaint = self.complaint_markers(norm.lemmas)
+        if complaint:
+            add = self.complaint_markers.weight * min(len(complaint), 3)
+            score += add
+            reasons.append(f"complaint markers {', '.join(complaint)}: +{add:.2f}")
+        noise = self.noise_markers(norm.lemmas)
+        if noise:
+            sub_ = self.noise_markers.weight * min(len(noise), 3)
+            score -= sub_
+            reasons.append(f"noise markers {', '.join(noise)}: -{sub_:.2f}")
+        thanks = self.thanks_markers(norm.lemmas)
+        if thanks and not complaint:
+            score -= self.thanks_markers.weight
+            reasons.append(f"thanks {', '.join(thanks)}: -{self.thanks_markers.weight:.2f}")
+        if ent.municipality or ent.address.settlement:
+            score += p.location_weight
+            reasons.append(f"place {ent.municipality_evidence or ent.address.settlement}: +{p.location_weight:.2f}")
+        if ent.address.street:
+            score += p.address_weight
+            reasons.append(f"address {ent.address.normalized()}: +{p.address_weight:.2f}")
+        if post.author_id and post.author_id in self.official_authors:
+            score -= p.official_author_penalty
+            reasons.append(f"official account {post.author_id}: -{p.official_author_penalty:.2f}")
+        too_short = len(norm.text.strip()) < p.min_text_chars
+        if too_short:
+            reasons.append(f"text shorter than {p.min_text_chars} characters")
+        is_complaint = bool(category) and not too_short and score >= p.threshold
+        local = bool(ent.municipality or ent.region_mentioned or ent.address.settlement)
+        in_region = local or not ent.foreign_places
+        if ent.foreign_places:
+            reasons.append(f"places outside the region: {', '.join(sorted(set(ent.foreign_places)))}")
+        municipality = ent.municipality if in_region else None
+        if in_region and municipality is None and not ent.address.settlement:
+            if thread_municipality:
+                municipality = thread_municipality
+                reasons.append(f"place from the thread it replies to: {thread_municipality}")
+            elif post.source_id in self.source_places:
+                municipality = self.source_places[post.source_id]
+                reasons.append(f"place from the source {post.source_id}: {municipality}")
+        return SignalRecord(
+            post_key=post.key,
+            is_complaint=is_complaint,
+            in_region=in_region,
+            score=round(score, 3),
+            category=category,
+            subcategory=sub,
+            fact=fact,
+            municipality=municipality,
+            address=ent.address.normalized(),
+            street=ent.address.street,
+            scale=ent.address.scale,
+            rules=hits,
+            reasons=reasons,
+            entities=ent,
+            lemma_text=norm.lemma_text,
+            created_at=post.created_at,
+            network=post.network,
+            author_id=post.author_id,
+            reach=post.likes + post.reposts + post.views // 100,
+        )

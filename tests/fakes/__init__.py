@@ -1,0 +1,1 @@
+"""Local fake servers that speak the networks' wire formats, for the crawler tests."""

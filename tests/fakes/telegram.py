@@ -1,0 +1,128 @@
+"""A fake Telegram client at Telethon's boundary.
+
+MTProto cannot be faked locally, so this object stands where `telethon.TelegramClient` stands:
+the same coroutine names and arguments (`connect`, `disconnect`, `is_user_authorized`,
+`get_entity`, `get_messages(entity, limit, *, min_id, ids, reverse)`), answering with real
+Telethon objects (`types.Channel`, `types.Message` with `MessageReplies`, `MessageReplyHeader`,
+`MessageFwdHeader`, `MessageReactions`) built from `tests/fixtures/telegram_kursk.json`, and
+raising Telethon's own errors (`FloodWaitError`, `ChannelPrivateError`,
+`UsernameNotOccupiedError`, `AuthKeyUnregisteredError`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from telethon import errors
+from telethon.tl import types
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "telegram_kursk.json"
+
+
+def _entity(e: dict[str, Any]) -> types.Channel:
+    return types.Channel(id=e["id"], title=e["title"], photo=types.ChatPhotoEmpty(),
+                         date=datetime.fromisoformat("2020-01-01T00:00:00+00:00"), broadcast=e.get("broadcast"),
+                         megagroup=e.get("megagroup"), username=e.get("username"), access_hash=e["id"] * 7)
+
+
+def build_message(chat: dict[str, Any], m: dict[str, Any]) -> types.Message:
+    replies = None
+    if chat.get("linked") and "replies" in m:
+        replies = types.MessageReplies(replies=m["replies"], replies_pts=1, comments=True, channel_id=chat["linked"])
+    reply_to = None
+    if m.get("reply_to"):
+        reply_to = types.MessageReplyHeader(reply_to_msg_id=m["reply_to"]["msg"], reply_to_top_id=m["reply_to"].get("top"))
+    fwd = None
+    if m.get("fwd_channel_post"):
+        src = types.PeerChannel(m.get("fwd_channel", 1500000001))
+        fwd = types.MessageFwdHeader(date=datetime.fromisoformat(m["date"]), from_id=src, channel_post=m["fwd_channel_post"],
+                                     saved_from_peer=src, saved_from_msg_id=m["fwd_channel_post"])
+    reactions = None
+    if m.get("reactions"):
+        reactions = types.MessageReactions(results=[types.ReactionCount(reaction=types.ReactionEmoji(emoticon=e), count=n)
+                                                    for e, n in m["reactions"]])
+    return types.Message(
+        id=m["id"], peer_id=types.PeerChannel(chat["id"]), date=datetime.fromisoformat(m["date"]), message=m["text"],
+        post=bool(chat.get("broadcast")), from_id=types.PeerUser(m["from_user"]) if m.get("from_user") else None,
+        views=m.get("views"), forwards=m.get("forwards"), replies=replies, reply_to=reply_to, fwd_from=fwd,
+        reactions=reactions, edit_date=datetime.fromisoformat(m["edit_date"]) if m.get("edit_date") else None,
+    )
+
+
+class FakeTelegramClient:
+    def __init__(self, data: dict[str, Any] | None = None) -> None:
+        self.data = data if data is not None else json.loads(FIXTURE.read_text(encoding="utf-8"))
+        self.authorized = True
+        self.connected = False
+        self.calls: list[tuple[str, Any, dict[str, Any]]] = []
+        self.floods: list[tuple[int, Any]] = []  # (seconds, predicate on kwargs)
+        self.revoked = False
+        self.block_at: int | None = None  # hang on this get_messages call (kill-midway tests)
+        self.block_marker: Path | None = None
+
+    # -- steering
+    def flood(self, seconds: int, times: int = 1, when: Any = None) -> None:
+        self.floods += [(seconds, when)] * times
+
+    def messages(self, chat_id: int) -> list[dict[str, Any]]:
+        return self.data["messages"].setdefault(str(chat_id), [])
+
+    def _chat(self, chat_id: int) -> dict[str, Any]:
+        return next(e for e in self.data["entities"] if e["id"] == chat_id)
+
+    # -- the TelegramClient surface
+    async def connect(self) -> None:
+        self.connected = True
+
+    async def disconnect(self) -> None:
+        self.connected = False
+
+    async def is_user_authorized(self) -> bool:
+        return self.authorized
+
+    async def get_entity(self, entity: Any) -> Any:
+        self.calls.append(("get_entity", entity, {}))
+        self._check()
+        for e in self.data["entities"]:
+            if (isinstance(entity, str) and e.get("username") == entity) or (
+                    isinstance(entity, types.PeerChannel) and e["id"] == entity.channel_id):
+                if e.get("private"):
+                    raise errors.ChannelPrivateError(request=None)
+                return _entity(e)
+        if isinstance(entity, str):
+            raise errors.UsernameNotOccupiedError(request=None)
+        raise ValueError(f"Could not find the input entity for {entity!r}")
+
+    async def get_messages(self, entity: Any, limit: float | None = None, *, min_id: int = 0,
+                           ids: Any = None, reverse: bool = False, **kw: Any) -> Any:
+        args = {"limit": limit, "min_id": min_id, "ids": ids, "reverse": reverse, **kw}
+        self.calls.append(("get_messages", getattr(entity, "id", entity), args))
+        n = sum(1 for c in self.calls if c[0] == "get_messages")
+        if self.block_at is not None and n >= self.block_at:
+            if self.block_marker:
+                self.block_marker.write_text("blocked")
+            while True:  # until the process is killed
+                await asyncio.sleep(0.05)
+        self._check(args)
+        chat = self._chat(entity.id)
+        stored = sorted(self.messages(entity.id), key=lambda m: m["id"])
+        if ids is not None:
+            by_id = {m["id"]: m for m in stored}
+            return [build_message(chat, by_id[i]) if i in by_id else None for i in ids]
+        if reverse:
+            chosen = [m for m in stored if m["id"] > min_id][: int(limit) if limit else None]
+        else:
+            chosen = list(reversed([m for m in stored if m["id"] > min_id]))[: int(limit) if limit else None]
+        return [build_message(chat, m) for m in chosen]
+
+    def _check(self, args: dict[str, Any] | None = None) -> None:
+        if self.revoked:
+            raise errors.AuthKeyUnregisteredError(request=None)
+        for i, (seconds, when) in enumerate(self.floods):
+            if when is None or when(args or {}):
+                del self.floods[i]
+                raise errors.FloodWaitError(request=None, capture=seconds)

@@ -1,0 +1,297 @@
+"""A fake VK API (https://api.vk.ru/method/…) and Streaming API, on 127.0.0.1.
+
+Follows the published shapes of API version 5.199: `POST /method/{name}` with form
+parameters, `{"response": …}` or `{"error": {"error_code", "error_msg", "request_params"}}`;
+`wall.get` (offset/count ≤ 100, pinned post first, `extended` profiles/groups),
+`wall.getComments` (threads with `thread_items_count`, `comment_id`, `current_level_count`,
+deleted placeholders, error 212 on closed comments), `newsfeed.search` (`start_time`,
+`end_time`, `start_from`/`next_from`, count ≤ 200), `execute` (a list of `API.method({...})`
+calls, `false` plus `execute_errors` for a failed call, at most 25 calls),
+`streaming.getServerUrl`, and the streaming endpoint's `/rules` (GET/POST/DELETE) and
+`/stream` websocket (`{"code": 100, "event": …}` frames).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import json
+import socket
+import struct
+from pathlib import Path
+from typing import Any
+
+from tests.fakes.base import FakeServer, Reply, Request
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "vk_kursk.json"
+TOKEN = "vk1.a.test-token"
+MESSAGES = {
+    5: "User authorization failed: invalid access_token (4).",
+    6: "Too many requests per second",
+    8: "Invalid request: v (version) is required",
+    9: "Flood control",
+    10: "Internal server error",
+    13: "Runtime error occurred during code invocation: too many API calls",
+    15: "Access denied",
+    18: "User was deleted or banned",
+    29: "Rate limit reached",
+    30: "This profile is private",
+    100: "One of the parameters specified was missing or invalid",
+    212: "Access to post comments denied",
+}
+
+
+class VkError(Exception):
+    def __init__(self, code: int, msg: str | None = None) -> None:
+        super().__init__(code)
+        self.code, self.msg = code, msg or MESSAGES.get(code, "Unknown error")
+
+
+class FakeVk(FakeServer):
+    def __init__(self, data: dict[str, Any] | None = None, token: str = TOKEN) -> None:
+        super().__init__()
+        self.data = copy.deepcopy(data if data is not None else json.loads(FIXTURE.read_text(encoding="utf-8")))
+        self.token = token
+        self.failures: list[tuple[str, int, Any]] = []  # (method, code, predicate on params) served once each
+        self.stream_key = "streamkey-1"
+        self.rules: dict[str, str] = {}
+        self.stream_events: list[dict[str, Any]] = list(self.data.get("stream", []))
+        self.max_rules = 300
+
+    # -- steering
+    def fail(self, method: str, code: int, times: int = 1, when: Any = None) -> None:
+        """The next `times` calls of `method` (matching `when(params)`) answer error `code`."""
+        for _ in range(times):
+            self.failures.append((method, code, when))
+
+    def api_calls(self, method: str | None = None) -> list[dict[str, str]]:
+        out = []
+        for r in self.requests:
+            if r.path.startswith("/method/") and (method is None or r.path == f"/method/{method}"):
+                out.append(r.params)
+        return out
+
+    # -- wire
+    def handle(self, req: Request) -> Reply:
+        if req.path.startswith("/method/"):
+            return self._method(req.path[len("/method/"):], req.params)
+        if req.path == "/rules":
+            return self._rules(req)
+        return Reply(404, {"error": "not found"})
+
+    def _error(self, code: int, msg: str, method: str, params: dict[str, str]) -> Reply:
+        shown = [{"key": "method", "value": method}, {"key": "oauth", "value": "1"}]
+        shown += [{"key": k, "value": v} for k, v in params.items() if k not in ("access_token", "code")]
+        return Reply(200, {"error": {"error_code": code, "error_msg": msg, "request_params": shown}})
+
+    def _method(self, method: str, params: dict[str, str]) -> Reply:
+        if params.get("access_token") != self.token:
+            return self._error(5, MESSAGES[5], method, params)
+        if not params.get("v"):
+            return self._error(8, MESSAGES[8], method, params)
+        try:
+            self._injected(method, params)
+            if method == "execute":
+                return Reply(200, self._execute(params.get("code", "")))
+            return Reply(200, {"response": self._dispatch(method, params)})
+        except VkError as exc:
+            return self._error(exc.code, exc.msg, method, params)
+
+    def _injected(self, method: str, params: dict[str, Any]) -> None:
+        for i, (m, code, when) in enumerate(self.failures):
+            if m == method and (when is None or when(params)):
+                del self.failures[i]
+                raise VkError(code)
+
+    def _dispatch(self, method: str, params: dict[str, Any]) -> Any:
+        handler = {
+            "wall.get": self.wall_get,
+            "wall.getComments": self.wall_get_comments,
+            "newsfeed.search": self.newsfeed_search,
+            "streaming.getServerUrl": self.streaming_url,
+        }.get(method)
+        if handler is None:
+            raise VkError(3, "Unknown method passed")
+        return handler(params)
+
+    def _execute(self, code: str) -> dict[str, Any]:
+        calls = parse_vkscript(code)
+        if calls is None:
+            raise VkError(12, "Unable to compile code")
+        if len(calls) > 25:
+            raise VkError(13)
+        results: list[Any] = []
+        errors: list[dict[str, Any]] = []
+        for method, args in calls:
+            try:
+                self._injected(method, args)
+                results.append(self._dispatch(method, args))
+            except VkError as exc:
+                results.append(False)
+                errors.append({"method": method, "error_code": exc.code, "error_msg": exc.msg})
+        out: dict[str, Any] = {"response": results}
+        if errors:
+            out["execute_errors"] = errors
+        return out
+
+    # -- methods
+    def _extended(self, out: dict[str, Any], items: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
+        if str(params.get("extended", "0")) == "1":
+            ids = {i.get("from_id") for i in items} | {i.get("owner_id") for i in items}
+            out["profiles"] = [p for p in self.data["profiles"] if p["id"] in ids]
+            out["groups"] = [g for g in self.data["groups"] if -g["id"] in ids]
+        return out
+
+    def _owner(self, params: dict[str, Any]) -> str:
+        if "owner_id" in params:
+            return str(params["owner_id"])
+        domain = params.get("domain")
+        for g in self.data["groups"]:
+            if g["screen_name"] == domain:
+                return str(-g["id"])
+        raise VkError(100, "One of the parameters specified was missing or invalid: owner_id is undefined")
+
+    def wall_get(self, params: dict[str, Any]) -> dict[str, Any]:
+        count, offset = int(params.get("count", 20)), int(params.get("offset", 0))
+        if count > 100:
+            raise VkError(100, "One of the parameters specified was missing or invalid: count should be less or equal to 100")
+        owner = self._owner(params)
+        if owner in self.data.get("private_walls", []):
+            raise VkError(15, "Access denied: this wall available only for community members")
+        wall = self.data["walls"].get(owner, [])
+        items = wall[offset: offset + count]
+        return self._extended({"count": len(wall), "items": items}, items, params)
+
+    def wall_get_comments(self, params: dict[str, Any]) -> dict[str, Any]:
+        owner, post_id = str(params["owner_id"]), int(params["post_id"])
+        if f"{owner}_{post_id}" in self.data.get("closed_comments", []):
+            raise VkError(212)
+        count, offset = int(params.get("count", 10)), int(params.get("offset", 0))
+        if count > 100:
+            raise VkError(100, "One of the parameters specified was missing or invalid: count should be less or equal to 100")
+        if params.get("comment_id"):
+            level = self.data["threads"].get(f"{owner}_{params['comment_id']}", [])
+        else:
+            level = self.data["comments"].get(f"{owner}_{post_id}", [])
+        if params.get("sort", "asc") == "desc":
+            level = list(reversed(level))
+        page = [copy.deepcopy(c) for c in level[offset: offset + count]]
+        tic = min(10, int(params.get("thread_items_count", 0)))
+        total = len(level)
+        for c in page:
+            if params.get("comment_id"):
+                continue
+            replies = self.data["threads"].get(f"{owner}_{c['id']}", [])
+            total += len(replies)
+            c["thread"] = {"count": len(replies), "items": copy.deepcopy(replies[:tic]) if tic else [],
+                           "can_post": True, "show_reply_button": True, "groups_can_post": True}
+        out = {"count": total, "current_level_count": len(level), "can_post": True, "show_reply_button": True,
+               "groups_can_post": True, "items": page}
+        flat = page + [r for c in page for r in c.get("thread", {}).get("items", [])]
+        return self._extended(out, flat, params)
+
+    def newsfeed_search(self, params: dict[str, Any]) -> dict[str, Any]:
+        count = int(params.get("count", 30))
+        if count > 200:
+            raise VkError(100, "One of the parameters specified was missing or invalid: count should be less or equal to 200")
+        words = [w[:4] for w in str(params.get("q", "")).lower().split()]
+        start, end = int(params.get("start_time", 0)), int(params.get("end_time", 2**31))
+        hits = [i for i in self.data["newsfeed"]
+                if start <= i["date"] <= end and all(w in i["text"].lower() for w in words)]
+        hits.sort(key=lambda i: -i["date"])
+        offset = int(str(params.get("start_from", "0")).split("/")[0] or 0)
+        page = hits[offset: offset + count]
+        out: dict[str, Any] = {"items": page, "count": len(page), "total_count": len(hits)}
+        if offset + count < len(hits):
+            last = page[-1]
+            out["next_from"] = f"{offset + count}/{last['owner_id']}_{last['id']}"
+        return self._extended(out, page, params)
+
+    def streaming_url(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"endpoint": f"127.0.0.1:{self.port}", "key": self.stream_key}
+
+    # -- streaming endpoint
+    def _rules(self, req: Request) -> Reply:
+        if req.query.get("key") != self.stream_key:
+            return Reply(200, {"code": 400, "error": {"message": "Invalid key", "error_code": 1001}})
+        if req.method == "GET":
+            rules = [{"value": v, "tag": t} for t, v in self.rules.items()]
+            return Reply(200, {"code": 200, "rules": rules or None})
+        body = req.json() or {}
+        if req.method == "POST":
+            rule = body.get("rule") or {}
+            tag, value = rule.get("tag"), rule.get("value")
+            if tag in self.rules:
+                return Reply(200, {"code": 400, "error": {"message": "Tag already exist", "error_code": 2001}})
+            if len(self.rules) >= self.max_rules:
+                return Reply(200, {"code": 400, "error": {"message": "Too many rules", "error_code": 2003}})
+            self.rules[tag] = value
+            return Reply(200, {"code": 200})
+        if req.method == "DELETE":
+            if self.rules.pop(body.get("tag"), None) is None:
+                return Reply(200, {"code": 400, "error": {"message": "Tag doesn't exist", "error_code": 2002}})
+            return Reply(200, {"code": 200})
+        return Reply(405, {"code": 400})
+
+    def upgrade(self, handler: Any, req: Request) -> None:
+        if req.path != "/stream" or req.query.get("key") != self.stream_key:
+            handler.send_error(401, "Invalid key")
+            return
+        accept = base64.b64encode(hashlib.sha1(
+            (req.headers["sec-websocket-key"] + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
+        handler.send_response(101, "Switching Protocols")
+        handler.send_header("Upgrade", "websocket")
+        handler.send_header("Connection", "Upgrade")
+        handler.send_header("Sec-WebSocket-Accept", accept)
+        handler.end_headers()
+        handler.wfile.flush()
+        sock: socket.socket = handler.connection
+        for event in self.stream_events:
+            sock.sendall(ws_frame(json.dumps(event, ensure_ascii=False).encode("utf-8")))
+        sock.settimeout(0.05)
+        while not self.stopping.is_set():  # hold the stream open until the client closes it
+            try:
+                if not sock.recv(1024):
+                    return
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            return  # a close frame (or anything) from the client ends the stream
+
+
+def ws_frame(payload: bytes, opcode: int = 0x1) -> bytes:
+    head = bytes([0x80 | opcode])
+    n = len(payload)
+    if n < 126:
+        head += bytes([n])
+    elif n < 65536:
+        head += bytes([126]) + struct.pack(">H", n)
+    else:
+        head += bytes([127]) + struct.pack(">Q", n)
+    return head + payload
+
+
+def parse_vkscript(code: str) -> list[tuple[str, dict[str, Any]]] | None:
+    """The subset of VKScript our adapter sends: `return [API.a.b({...}),API.c.d({...})];`."""
+    code = code.strip()
+    if not (code.startswith("return [") and code.endswith("];")):
+        return None
+    body, pos, calls = code[len("return ["):-2], 0, []
+    decoder = json.JSONDecoder()
+    while pos < len(body):
+        if not body.startswith("API.", pos):
+            return None
+        paren = body.index("(", pos)
+        method = body[pos + 4: paren]
+        args, end = decoder.raw_decode(body, paren + 1)
+        if body[end] != ")":
+            return None
+        calls.append((method, {k: str(v) if not isinstance(v, str) else v for k, v in args.items()}))
+        pos = end + 1
+        if pos < len(body):
+            if body[pos] != ",":
+                return None
+            pos += 1
+    return calls

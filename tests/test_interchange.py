@@ -1,0 +1,79 @@
+import io
+import json
+
+import pytest
+
+from incidents.interchange import BadLine, PayloadError, post_from_dict, post_to_dict, read_jsonl
+
+GOOD = {
+    "network": "vk", "external_id": "-170000001_4521", "source_id": "vk_adm_kursk", "parent_id": None,
+    "url": "https://vk.com/wall-170000001_4521", "author_id": "12345", "author_name": "Ольга Смирнова",
+    "text": "На ул. Мира, д. 6 третий день нет горячей воды!", "created_at": "2026-11-20T08:15:00+03:00",
+    "likes": 3, "reposts": 0, "views": 120,
+}
+
+
+def _lines(*objs) -> io.BytesIO:
+    out = []
+    for o in objs:
+        out.append(o if isinstance(o, bytes) else json.dumps(o, ensure_ascii=False).encode())
+    return io.BytesIO(b"\n".join(out) + b"\n")
+
+
+def test_good_post_roundtrips_and_keeps_unknown_fields():
+    obj = dict(GOOD, geo={"lat": 51.73, "lon": 36.19})
+    post = post_from_dict(obj)
+    assert post.key == "vk:-170000001_4521"
+    assert post.created_at.utcoffset().total_seconds() == 3 * 3600
+    back = post_to_dict(post)
+    assert back["geo"] == {"lat": 51.73, "lon": 36.19}
+    assert {k: back[k] for k in GOOD} == GOOD
+
+
+@pytest.mark.parametrize(
+    "patch, reason",
+    [
+        ({"network": "facebook"}, "network"),
+        ({"text": 42}, "text: expected a string"),
+        ({"created_at": "вчера"}, "unparseable date"),
+        ({"created_at": "2026-11-20T08:15:00"}, "no UTC offset"),
+        ({"likes": "много"}, "likes: expected a whole number"),
+        ({"likes": -1}, "negative"),
+        ({"external_id": ""}, "external_id: empty"),
+        ({"source_id": ["x"]}, "source_id: expected a string"),
+    ],
+)
+def test_bad_fields_have_precise_reasons(patch, reason):
+    with pytest.raises(PayloadError, match=reason):
+        post_from_dict(dict(GOOD, **patch))
+
+
+def test_missing_field():
+    obj = dict(GOOD)
+    del obj["created_at"]
+    with pytest.raises(PayloadError, match="missing field 'created_at'"):
+        post_from_dict(obj)
+
+
+def test_reader_reports_file_and_line_and_goes_on():
+    stream = _lines(GOOD, b"{broken json", dict(GOOD, external_id="2"), [1, 2], dict(GOOD, external_id="3", likes=None))
+    items = list(read_jsonl(stream, "posts.jsonl"))
+    kinds = [(n, type(x).__name__) for n, x in items]
+    assert kinds == [(1, "PostRecord"), (2, "BadLine"), (3, "PostRecord"), (4, "BadLine"), (5, "PostRecord")]
+    bad = items[1][1]
+    assert isinstance(bad, BadLine)
+    assert str(bad).startswith("posts.jsonl:2: broken JSON")
+    assert "expected a JSON object" in items[3][1].reason
+
+
+def test_windows_1251_and_bom_are_decoded():
+    cp = json.dumps(GOOD, ensure_ascii=False).encode("cp1251")
+    bom = b"\xef\xbb\xbf" + json.dumps(dict(GOOD, external_id="b"), ensure_ascii=False).encode()
+    items = [x for _, x in read_jsonl(io.BytesIO(cp + b"\n" + bom + b"\n"), "x")]
+    assert [p.text for p in items] == [GOOD["text"], GOOD["text"]]
+
+
+def test_resume_after_line():
+    stream = _lines(GOOD, dict(GOOD, external_id="2"), dict(GOOD, external_id="3"))
+    items = [x.external_id for _, x in read_jsonl(stream, "x", start_line=2)]
+    assert items == ["3"]

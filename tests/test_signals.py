@@ -1,0 +1,48 @@
+"""The signal stage on the small second region: the same code, another region's config."""
+
+from datetime import UTC, datetime
+
+from incidents.records import PostRecord
+
+
+def _post(text: str, author: str | None = "u1", network: str = "vk") -> PostRecord:
+    return PostRecord(network=network, external_id="1", source_id="s", text=text,
+                      created_at=datetime(2026, 11, 20, 9, tzinfo=UTC), author_id=author)
+
+
+def test_concrete_complaint_with_address(lipetsk_builder):
+    s = lipetsk_builder(_post("Третий день НЕТ ВОДЫ на Катукова, д. 12!!! Сколько можно?? 😡"))
+    assert s.is_complaint and s.in_region
+    assert (s.category, s.subcategory, s.municipality) == ("water", "no_water", "lipetsk")
+    assert s.street == "улица Катукова" and s.entities.address.house == "12"
+    assert any(r.rule_id == "water.no_water" for r in s.rules)
+    assert any(r.startswith("complaint markers") for r in s.reasons)
+
+
+def test_official_announcement_is_not_a_complaint(lipetsk_builder):
+    s = lipetsk_builder(_post("Уважаемые жители! 24 ноября плановое отключение воды по ул. Гагарина.",
+                              author="vk:-200000001"))
+    assert not s.is_complaint
+    assert any("official account" in r for r in s.reasons)
+
+
+def test_ad_is_not_a_complaint(lipetsk_builder):
+    assert not lipetsk_builder(_post("Продам шубу, скидка при самовывозе, Липецк")).is_complaint
+
+
+def test_off_region_complaint(lipetsk_builder):
+    s = lipetsk_builder(_post("В Воронеже на Ленинском проспекте яма на яме. Сколько можно?"))
+    assert s.is_complaint and not s.in_region and s.municipality is None
+
+
+def test_settlement_resolves_municipality(lipetsk_builder):
+    s = lipetsk_builder(_post("Город Грязи: мусор не вывозят вторую неделю, помогите"))
+    assert s.municipality == "gryazinsky" and s.is_complaint
+
+
+def test_bad_inputs_do_not_break(lipetsk_builder):
+    for text in ["", "👍👍👍", "a" * 1_000_000, "<script>alert(1)</script>", "vody net na Katukova 12 Lipetsk",
+                 "У нас на Катукова нема води третій день"]:
+        s = lipetsk_builder(_post(text))
+        assert isinstance(s.score, float)
+    assert lipetsk_builder(_post("vody net na Katukova 12 Lipetsk")).category == "water"
