@@ -8,6 +8,7 @@ quarantined on import, quality below a requested minimum).
 from __future__ import annotations
 
 import argparse
+import importlib
 import csv
 import json
 import os
@@ -395,6 +396,13 @@ def cmd_quarantine(ctx: Context, args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- parser
+# Each area keeps its commands in its own module with `add_commands(subparsers)`, imported
+# cheaply (heavy imports inside the commands), so that `incidents --help` stays fast.
+COMMAND_MODULES: tuple[str, ...] = (
+    "incidents.search.cli",
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="incidents", description="Мониторинг обращений жителей в соцсетях: "
                                 "сигналы → инциденты → ответственные → ответ за 24 часа.")
@@ -447,6 +455,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--all", action="store_true", help="включая разобранные")
     q.add_argument("--limit", type=int, default=100)
     q.set_defaults(func=cmd_quarantine)
+
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).add_commands(sub)
     return p
 
 

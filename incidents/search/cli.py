@@ -1,6 +1,6 @@
 """`incidents index`, `incidents search`, `incidents kibana import`.
 
-Wired into the main parser by `add_search_commands(subparsers)`; commands follow the
+Wired into the main parser by `add_commands(subparsers)`; commands follow the
 conventions of `incidents/cli.py`: `cmd(ctx, args) -> exit code`, the region config and the
 database from the shared `Context`, the same exit codes (0 ok, 1 failed, 2 usage or
 configuration, 3 ran but found problems).
@@ -225,7 +225,7 @@ def cmd_kibana_import(ctx: Any, args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- wiring
-def add_search_commands(sub: Any) -> None:
+def add_commands(sub: Any) -> None:
     """Register the search commands on the `incidents` subparsers."""
     s = sub.add_parser("index", help="синхронизировать поисковый индекс (Elasticsearch или встроенный)")
     s.add_argument("--full", action="store_true", help="перестроить индексы с нуля")
