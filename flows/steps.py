@@ -200,12 +200,12 @@ class Processor:
         touched: set[int] = set()
         new_refs: dict[str, Incident] = {}
         threads = self._thread_places(session, rows)
-        for row in rows:
-            post = post_record(row)
-            try:
-                sig = self.builder(post, thread_municipality=threads.get((row.network, row.parent_id or "")))
-            except Exception as exc:  # one bad post never stops the batch
-                log.exception("post %s:%s could not be analysed", row.network, row.external_id)
+        built = self.builder.build_many([post_record(row) for row in rows],
+                                        [threads.get((row.network, row.parent_id or "")) for row in rows])
+        for row, sig in zip(rows, built, strict=True):
+            if isinstance(sig, Exception):  # one bad post never stops the batch
+                exc = sig
+                log.error("post %s:%s could not be analysed: %r", row.network, row.external_id, exc)
                 session.add(QuarantineItem(origin="signals", location=f"{row.network}:{row.external_id}",
                                            reason=f"{type(exc).__name__}: {exc}", payload=row.text[:100_000],
                                            created_at=ts))

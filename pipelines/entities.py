@@ -175,6 +175,9 @@ def free_street(tokens: list[str], lemmatizer: Lemmatizer) -> tuple[str, str | N
     return None
 
 
+NER_MAX_CHARS = 2000  # a post's opening is where names are; long texts would pad a whole batch
+
+
 class NerTagger:
     """natasha NER, loaded on first use (≈1.5 s, ≈300 MB), shared by the process."""
 
@@ -192,13 +195,19 @@ class NerTagger:
             return cls._loaded
 
     def __call__(self, text: str) -> list[tuple[str, str]]:
-        from natasha import Doc
+        return self.tag_many([text])[0]
 
-        segmenter, tagger = self._load()
-        doc = Doc(text)
-        doc.segment(segmenter)
-        doc.tag_ner(tagger)
-        return [(span.type, span.text) for span in doc.spans]
+    def tag_many(self, texts: list[str], batch_size: int = 32) -> list[list[tuple[str, str]]]:
+        """Tag many texts in padded batches: slovnet's matrix work per text drops about
+        sevenfold against one text at a time (5.7 → 0.8 ms per post, measured on the sample).
+        Texts are batched in order of length so that padding wastes little."""
+        _, tagger = self._load()
+        tagger.batch_size = batch_size
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out: list[list[tuple[str, str]]] = [[] for _ in texts]
+        for i, markup in zip(order, tagger.map([texts[i] for i in order]), strict=True):
+            out[i] = [(span.type, markup.text[span.start : span.stop]) for span in markup.spans]
+        return out
 
 
 class EntityExtractor:
@@ -242,15 +251,26 @@ class EntityExtractor:
         if best is not None:
             ent.municipality = best[2]
             ent.municipality_evidence = best[3]
-        if deep and self._ner is not None and display:
-            try:
-                for kind, text in self._ner(display[:5000]):
-                    if kind == "PER":
-                        ent.persons.append(text)
-                    elif kind == "ORG":
-                        ent.organisations.append(text)
-                    elif kind == "LOC" and text not in ent.locations:
-                        ent.locations.append(text)
-            except Exception as exc:  # NER is an enrichment: never lose a post over it
-                log.warning("NER failed: %s", exc)
+        if deep and display:
+            self.enrich([ent], [display])
         return ent
+
+    def enrich(self, ents: list[Entities], displays: list[str]) -> None:
+        """Add NER persons, organisations and locations to already resolved entities, in one
+        batch. NER is an enrichment (the decision never depends on it): a failure is logged
+        and the posts go on without it."""
+        if self._ner is None or not ents:
+            return
+        try:
+            tagged = self._ner.tag_many([d[:NER_MAX_CHARS] for d in displays])
+        except Exception as exc:
+            log.warning("NER failed on a batch of %d posts: %s", len(ents), exc)
+            return
+        for ent, spans in zip(ents, tagged, strict=True):
+            for kind, text in spans:
+                if kind == "PER":
+                    ent.persons.append(text)
+                elif kind == "ORG":
+                    ent.organisations.append(text)
+                elif kind == "LOC" and text not in ent.locations:
+                    ent.locations.append(text)
