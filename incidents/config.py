@@ -7,6 +7,7 @@ environment only. Errors name the file and the key so that an operator can fix t
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -45,6 +46,49 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# --------------------------------------------------------------------------- schedules
+_EVERY = re.compile(r"^every\s+(\d+)\s*([smhd])$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_schedule(value: str) -> tuple[str, int | str]:
+    """'every 10m' → ('interval', 600); a five-field cron expression → ('cron', expr).
+
+    Checked when the config loads, so that a typo fails `check-config`, not the scheduler."""
+    text = value.strip()
+    m = _EVERY.match(text)
+    if m:
+        seconds = int(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+        if seconds <= 0:
+            raise ValueError(f"schedule {value!r}: the interval must be positive")
+        return "interval", seconds
+    fields = text.split()
+    if len(fields) != 5 or not all(re.fullmatch(r"[\d*/,\-A-Za-z]+", f) for f in fields):
+        raise ValueError(f"schedule {value!r}: use 'every N[s|m|h|d]' or a five-field cron expression")
+    return "cron", text
+
+
+def _check_schedule(value: str | None) -> str | None:
+    if value is not None:
+        parse_schedule(value)
+    return value
+
+
+class JobSchedules(_Strict):
+    """When the around-the-clock jobs run (crawls have their own schedule per source)."""
+
+    process: str = Field("every 2m", description="Signals → incidents → routing for new posts.")
+    sla_watch: str = Field("every 5m", description="SLA states and escalations.")
+    publish: str = Field("every 1m", description="Send queued replies from the outbox.")
+    index: str = Field("every 15m", description="Sync the search indexes (embedded and Elasticsearch).")
+    report: str = Field("0 6 * * *", description="Daily report (counts, SLA figures, ratings), region time.")
+
+    @field_validator("process", "sla_watch", "publish", "index", "report")
+    @classmethod
+    def _valid(cls, v: str) -> str:
+        return _check_schedule(v)  # type: ignore[return-value]
+
+
 # --------------------------------------------------------------------------- region.yaml
 class RegionInfo(_Strict):
     code: str = Field(description="Short code of the region, e.g. 'kursk'.")
@@ -55,6 +99,7 @@ class RegionInfo(_Strict):
         description="Words that name the region itself in posts (any case/inflection), e.g. 'курская область', 'куряне'.",
     )
     centroid: tuple[float, float] | None = Field(None, description="(lat, lon) of the region for maps.")
+    schedules: JobSchedules = Field(default_factory=JobSchedules, description="Schedules of the jobs (flows/jobs.py).")
 
 
 # --------------------------------------------------------------------------- rubricator.yaml
@@ -286,6 +331,12 @@ class SourceConfig(_Strict):
         None,
         description="The municipality a local page or chat is about: posts from it that name no place are placed there.",
     )
+
+
+    @field_validator("schedule")
+    @classmethod
+    def _valid_schedule(cls, v: str | None) -> str | None:
+        return _check_schedule(v)
 
 
 class Sources(_Strict):

@@ -1,0 +1,140 @@
+"""The around-the-clock jobs as Prefect flows: one flow per job, each safe to rerun.
+
+`incidents serve-flows` serves them on their schedules from one process (flows/deployments.py);
+on several machines a Prefect server schedules the deployments of `prefect.yaml` and
+workers run them. Every flow only composes the plain steps of `flows.steps` (and of the
+search and workflow modules): a run that dies midway leaves cursors, flags and outbox
+statuses from which the next run continues.
+
+Retries: a crawl is retried with back-off on transient failures (network, 5xx, 429); a
+missing credential or a daily limit is reported, not retried (retrying cannot help).
+Concurrency: crawl tasks carry the tag `network:<name>`, so a tag concurrency limit
+(`prefect concurrency-limit create network:vk 2`) caps the calls per token; each
+deployment also runs at most one flow run at a time.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.tasks import exponential_backoff
+
+from crawlers.errors import TransientFailure
+from flows.steps import CrawlStats, crawl_source, prepare, process_pending, sla_check
+from incidents.config import RegionConfig, load_region
+from incidents.db import open_database
+from incidents.settings import get_settings
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _context(config_dir: str | None, database_url: str | None) -> tuple[RegionConfig, str]:
+    settings = get_settings()
+    return load_region(config_dir or settings.config_dir), database_url or settings.database_url
+
+
+def _retry_transient(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry only what can succeed later; a wrong token or a bug fails at once."""
+    try:
+        state.result()
+    except TransientFailure:
+        return True
+    except (ConnectionError, TimeoutError, OSError):
+        return True
+    except Exception:
+        return False
+    return False
+
+
+@task(name="crawl", task_run_name="crawl {source_id}", retries=3,
+      retry_delay_seconds=exponential_backoff(backoff_factor=10), retry_jitter_factor=0.5,
+      retry_condition_fn=_retry_transient, timeout_seconds=1800)
+def crawl_task(source_id: str, cfg: RegionConfig, database_url: str) -> dict[str, Any]:
+    source = next((s for s in cfg.sources.sources if s.id == source_id), None)
+    if source is None:
+        return asdict(CrawlStats(source_id, error=f"no source {source_id!r} in {cfg.root / 'sources.yaml'}"))
+    engine = open_database(database_url)
+    try:
+        prepare(engine, cfg)
+        stats = crawl_source(engine, cfg, source, _now)
+    finally:
+        engine.dispose()
+    logger = get_run_logger()
+    if stats.error:
+        logger.warning("source %s: %s", source_id, stats.error)
+    else:
+        logger.info("source %s: %d pages, %d new, %d updated, %d quarantined", source_id, stats.pages,
+                    stats.inserted, stats.updated, stats.quarantined)
+    return asdict(stats)
+
+
+@flow(name="crawl", flow_run_name="crawl-{source_id}", log_prints=True)
+def crawl_flow(source_id: str, config_dir: str | None = None, database_url: str | None = None) -> dict[str, Any]:
+    """Crawl one source from its saved cursor (one deployment per source, own schedule)."""
+    cfg, url = _context(config_dir, database_url)
+    source = next((s for s in cfg.sources.sources if s.id == source_id), None)
+    tags = [f"network:{source.network}"] if source else []
+    return crawl_task.with_options(tags=tags)(source_id, cfg, url)
+
+
+@flow(name="process", log_prints=True)
+def process_flow(config_dir: str | None = None, database_url: str | None = None) -> dict[str, Any]:
+    """New posts → signals → incidents → routing → SLA deadlines."""
+    cfg, url = _context(config_dir, database_url)
+    engine = open_database(url)
+    try:
+        prepare(engine, cfg)
+        stats = process_pending(engine, cfg, _now)
+    finally:
+        engine.dispose()
+    get_run_logger().info("processed %d posts: %d complaints, %d incidents opened, %d joined, %d failed",
+                          stats.posts, stats.complaints, stats.incidents_opened, stats.incidents_joined,
+                          stats.failed)
+    out = asdict(stats)
+    out["by_category"] = dict(stats.by_category)
+    return out
+
+
+@flow(name="sla-watch", log_prints=True)
+def sla_watch_flow(config_dir: str | None = None, database_url: str | None = None) -> dict[str, int]:
+    """Refresh SLA states of open incidents (at risk, overdue)."""
+    cfg, url = _context(config_dir, database_url)
+    engine = open_database(url)
+    try:
+        counts: Counter = sla_check(engine, cfg, _now)
+    finally:
+        engine.dispose()
+    get_run_logger().info("SLA: %s", ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "no open incidents")
+    return dict(counts)
+
+
+@flow(name="index", log_prints=True)
+def index_flow(full: bool = False, config_dir: str | None = None, database_url: str | None = None) -> dict[str, Any]:
+    """Sync the embedded full-text index, and Elasticsearch when ELASTICSEARCH_URL is set."""
+    from incidents.search import fts
+    from incidents.search.es import run_sync
+
+    cfg, url = _context(config_dir, database_url)
+    engine = open_database(url)
+    try:
+        embedded = fts.rebuild(engine) if full else fts.catch_up(engine)
+        es = [asdict(s) for s in run_sync(engine, cfg, _now, full=full)]
+    finally:
+        engine.dispose()
+    get_run_logger().info("embedded index: %d posts refreshed; Elasticsearch: %s", embedded,
+                          "not configured" if not es else ", ".join(f"{s['kind']} {s['indexed']}" for s in es))
+    return {"embedded": embedded, "elasticsearch": es}
+
+
+# The jobs that `serve-flows` and `prefect.yaml` schedule, by the key of `region.yaml → schedules`.
+JOB_FLOWS = {
+    "process": process_flow,
+    "sla_watch": sla_watch_flow,
+    "index": index_flow,
+}
