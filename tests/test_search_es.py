@@ -383,6 +383,29 @@ def test_platform_coordinates_win_over_the_centroid(engine, indexer, es, clock):
     assert doc["location"] == {"lat": 52.61, "lon": 39.6} and doc["location_source"] == "platform"
 
 
+def test_feedback_platform_coordinates_from_the_adapter(engine, indexer, es, clock):
+    """A message as the ПОС adapter stores it: the point is the platform's, not the centroid."""
+    import httpx
+
+    from crawlers.pos import PosClient, PosMessagesSource
+
+    http = httpx.Client()
+    source = PosMessagesSource(source_id="pos", client=PosClient(base_url="http://127.0.0.1:9", token="t",
+                                                                    source_id="pos", http=http))
+    rec = source.record({
+        "id": 5163901, "text": "Во дворе дома яма с водой, дети падают", "created_at": "2026-11-20T10:25:15+03:00",
+        "category": {"name": "Дороги", "code": "roads"}, "status": "registered", "url": "https://pos.gosuslugi.ru/x",
+        "address": {"full": "г. Липецк, ул. Гагарина, д. 6", "lat": 52.6089, "lon": 39.5992},
+        "author": {"id": 7, "name": "Орлова Ольга Петровна"},
+    })
+    http.close()
+    _save(engine, clock, rec)
+    indexer.sync()
+    doc = es.doc(POSTS_INDEX, "pos:5163901")
+    assert doc["location"] == {"lat": 52.6089, "lon": 39.5992} and doc["location_source"] == "platform"
+    assert "author_name" not in doc  # the resident's name stays out of the index
+
+
 # --------------------------------------------------------------------------- search and wiring
 def test_search_request_and_hits(lipetsk_db, indexer, client, es):
     indexer.sync()
