@@ -108,6 +108,34 @@ def test_setup_puts_policy_templates_and_incidents_index(indexer, es):
     assert "compatible-with=9" in tpl_put.headers["accept"]
 
 
+def test_retention_comes_from_the_region_search_yaml(tmp_path, engine, client, es, clock):
+    import shutil
+
+    from incidents.config import ConfigError, load_region
+
+    region = tmp_path / "region"
+    shutil.copytree(LIPETSK, region)
+    (region / "search.yaml").write_text("posts_retention_days: 90\nposts_warm_after_days: null\n"
+                                        "bulk_initial_backoff_seconds: 0\nbulk_max_backoff_seconds: 0\n",
+                                        encoding="utf-8")
+    cfg = load_region(region)
+    assert cfg.search.posts_retention_days == 90
+    prepare(engine, cfg)
+    Indexer(client, engine, cfg, cfg.search, now=clock).setup()
+    assert es.ilm["incidents-posts"]["policy"]["phases"] == {
+        "hot": {"min_age": "0ms", "actions": {"set_priority": {"priority": 100}}},
+        "delete": {"min_age": "90d", "actions": {"delete": {}}},
+    }
+    (region / "search.yaml").write_text("posts_retention_days: 30\nposts_warm_after_days: 60\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"(?s)search.yaml.*posts_warm_after_days: .*less than posts_retention_days \(30\)"):
+        load_region(region)
+    (region / "search.yaml").write_text("index_prefix: Инциденты\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="index_prefix"):
+        load_region(region)
+    # Without the file: the defaults (a year, warm after 30 days).
+    assert load_region(LIPETSK).search == SearchPolicy()
+
+
 def test_monthly_index_names_carry_the_origination_date():
     name = mappings.posts_index(POLICY, datetime(2026, 3, 31, 23, tzinfo=UTC))
     assert name == "incidents-posts-2026.03.01"
