@@ -461,3 +461,27 @@ def test_run_sync_with_elasticsearch(lipetsk_db, lipetsk, es, clock):
     assert [s.kind for s in stats] == ["posts", "incidents"] and all(s.cursor_advanced for s in stats)
     with Session(lipetsk_db) as s:
         assert get_cursor(s, INCIDENTS_CURSOR) == {"since": clock().isoformat()}
+
+
+def test_after_a_pass_both_indexes_are_brought_up_to_date(lipetsk_db, lipetsk, es, clock):
+    from incidents.search.sync import after_pass
+
+    quiet = after_pass(lipetsk_db, lipetsk, clock, settings=SearchSettings())
+    assert quiet.embedded_indexed == 14 and quiet.elasticsearch == [] and quiet.errors == []
+    stats = after_pass(lipetsk_db, lipetsk, clock, settings=SearchSettings(elasticsearch_url=es.url))
+    assert stats.embedded_indexed == 0 and stats.errors == []
+    assert [(s["kind"], s["indexed"], s["complete"]) for s in stats.elasticsearch][0] == ("posts", 14, True)
+    assert len(es.all_docs("incidents-posts-*")) == 14
+
+
+def test_after_a_pass_an_unreachable_cluster_does_not_fail_the_run(lipetsk_db, lipetsk, clock):
+    from incidents.search.sync import after_pass
+
+    fake = FakeElasticsearch()
+    url = fake.url
+    fake.close()
+    stats = after_pass(lipetsk_db, lipetsk, clock, settings=SearchSettings(elasticsearch_url=url))
+    assert stats.embedded_indexed == 14 and stats.elasticsearch == []
+    assert stats.errors and stats.errors[0].startswith("elasticsearch: ConnectionError")
+    with Session(lipetsk_db) as s:
+        assert get_cursor(s, POSTS_CURSOR) is None  # nothing moved: the next run sends everything
