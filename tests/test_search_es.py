@@ -485,3 +485,19 @@ def test_after_a_pass_an_unreachable_cluster_does_not_fail_the_run(lipetsk_db, l
     assert stats.errors and stats.errors[0].startswith("elasticsearch: ConnectionError")
     with Session(lipetsk_db) as s:
         assert get_cursor(s, POSTS_CURSOR) is None  # nothing moved: the next run sends everything
+
+
+def test_the_console_search_asks_whichever_engine_is_set_up(lipetsk_db, lipetsk, es, clock, monkeypatch):
+    """`incidents.search.search` is what the console calls: embedded without ELASTICSEARCH_URL."""
+    from incidents.search import search
+
+    monkeypatch.delenv("ELASTICSEARCH_URL", raising=False)
+    local = search(lipetsk_db, lipetsk, "вода", SearchFilters(category="water"), limit=50)
+    assert local and all(h.category == "water" for h in local) and es.requests == []
+    run_sync(lipetsk_db, lipetsk, clock, settings=SearchSettings(elasticsearch_url=es.url), policy=POLICY)
+    monkeypatch.setenv("ELASTICSEARCH_URL", es.url)
+    es.reset_requests()
+    remote = search(lipetsk_db, lipetsk, "вода", SearchFilters(category="water"), limit=50)
+    assert es.requests[-1].path == "/incidents-posts-*/_search"
+    assert {"term": {"category": "water"}} in es.requests[-1].json["query"]["bool"]["filter"]
+    assert {h.post_key for h in remote} <= set(es.all_docs("incidents-posts-*"))
