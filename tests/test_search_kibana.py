@@ -144,6 +144,9 @@ def test_every_referenced_field_exists_in_the_mappings():
     (lambda o: o["incidents-map"]["attributes"].update(layerListJSON=o["incidents-map"]["attributes"]["layerListJSON"]
                                                        .replace('"geoField":"location"', '"geoField":"municipality"')),
      "field 'municipality' is keyword, not geo_point"),
+    (lambda o: o["incidents-map"]["attributes"].update(layerListJSON=o["incidents-map"]["attributes"]["layerListJSON"]
+                                                       .replace('"type":"TILED_VECTOR"', '"type":"MVT_VECTOR"')),
+     "map incidents-map layer incidents: type 'MVT_VECTOR' is not a map layer type of version 7.14.0"),
     (lambda o: o["incidents-incidents"]["attributes"].update(timeFieldName="status"),
      "index-pattern incidents-incidents timeFieldName: field 'status' is keyword, not date"),
     (lambda o: o["incidents-posts"]["attributes"].update(title="posts-*"),

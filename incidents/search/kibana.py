@@ -222,9 +222,28 @@ def _check_lens(ctx: _Ctx, obj: dict[str, Any], where: str) -> None:
                 ctx.field(props, name, f"{where} query")
 
 
+# Kibana renamed the map layer types in 8.1.0 (a saved-object migration converts older objects):
+# an object must use the names of the version it claims to be at.
+MAP_LAYER_TYPES_BEFORE_8_1 = frozenset({"TILE", "VECTOR", "VECTOR_TILE", "HEATMAP", "BLENDED_VECTOR", "TILED_VECTOR"})
+MAP_LAYER_TYPES_SINCE_8_1 = frozenset({"RASTER_TILE", "GEOJSON_VECTOR", "EMS_VECTOR_TILE", "HEATMAP", "BLENDED_VECTOR",
+                                       "MVT_VECTOR", "LAYER_GROUP"})
+
+
+def _version(text: Any) -> tuple[int, ...]:
+    try:
+        return tuple(int(x) for x in str(text).split("."))
+    except ValueError:
+        return (0,)
+
+
 def _check_map(ctx: _Ctx, obj: dict[str, Any], where: str) -> None:
     layers = _json_attr(obj, "layerListJSON", where, ctx.problems, [])
+    old = _version(obj.get("typeMigrationVersion") or "0") < (8, 1, 0)
+    allowed = MAP_LAYER_TYPES_BEFORE_8_1 if old else MAP_LAYER_TYPES_SINCE_8_1
     for layer in layers:
+        if layer.get("type") not in allowed:
+            ctx.problems.append(f"{where} layer {layer.get('id')}: type {layer.get('type')!r} is not a map layer type "
+                                f"of version {obj.get('typeMigrationVersion')} (one of {sorted(allowed)})")
         src = layer.get("sourceDescriptor") or {}
         ref_name = src.get("indexPatternRefName")
         if not ref_name:
