@@ -8,6 +8,7 @@ COPY incidents incidents
 COPY flows flows
 COPY bench bench
 COPY config config
+COPY dashboards dashboards
 RUN pip install -c constraints.txt -e .
 ENTRYPOINT ["incidents"]
 CMD ["run"]

@@ -1,7 +1,7 @@
 """Prefect flows: they compose the plain steps in `flows.steps` and add retries and logs.
 
 `monitoring_run` is what `incidents run` executes in-process (ephemeral Prefect, no server):
-crawl every enabled source → process pending posts → SLA check → summary.
+crawl every enabled source → process pending posts → SLA check → search indexes → summary.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ class RunSummary:
     crawls: list[dict[str, Any]] = field(default_factory=list)
     process: dict[str, Any] = field(default_factory=dict)
     sla: dict[str, int] = field(default_factory=dict)
+    search: dict[str, Any] = field(default_factory=dict)
 
 
 @task(name="crawl-source", task_run_name="crawl {source.id}", retries=2, retry_delay_seconds=[5, 30])
@@ -67,6 +68,24 @@ def sla_task(database_url: str, cfg: RegionConfig) -> Counter:
         engine.dispose()
 
 
+@task(name="search-index")
+def search_task(database_url: str, cfg: RegionConfig) -> dict[str, Any]:
+    """The embedded index always, Elasticsearch when ELASTICSEARCH_URL is set; never fails the run."""
+    from incidents.search.sync import after_pass
+
+    engine = open_database(database_url)
+    try:
+        stats = after_pass(engine, cfg, _now)
+    finally:
+        engine.dispose()
+    logger = get_run_logger()
+    for e in stats.errors:
+        logger.warning("search: %s", e)
+    logger.info("search: %d posts indexed locally, Elasticsearch %s", stats.embedded_indexed,
+                "synced" if stats.elasticsearch else "not configured")
+    return asdict(stats)
+
+
 @flow(name="monitoring-run", log_prints=True)
 def monitoring_run(config_dir: str | None = None, database_url: str | None = None,
                    sources: list[str] | None = None) -> dict[str, Any]:
@@ -89,4 +108,5 @@ def monitoring_run(config_dir: str | None = None, database_url: str | None = Non
     summary.process = asdict(pstats)
     summary.process["by_category"] = dict(pstats.by_category)
     summary.sla = dict(sla_task(url, cfg))
+    summary.search = search_task(url, cfg)
     return asdict(summary)

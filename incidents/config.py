@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 CATEGORY_CODES: tuple[str, ...] = (
     "housing_utilities",
@@ -343,6 +351,54 @@ class Sources(_Strict):
     sources: list[SourceConfig]
 
 
+# --------------------------------------------------------------------------- search.yaml (optional)
+class SearchPolicy(_Strict):
+    """How the region's posts and incidents are indexed in Elasticsearch (`incidents index`).
+
+    Optional: without the file the defaults apply. Where Elasticsearch is (URL, credentials)
+    comes from the environment, never from here (`incidents/search/settings.py`)."""
+
+    index_prefix: str = Field(
+        "incidents",
+        pattern=r"^[a-z0-9][a-z0-9_-]*$",
+        description="Prefix of index, template and ILM policy names: <prefix>-posts-YYYY.MM.01, <prefix>-incidents.",
+    )
+    posts_retention_days: int = Field(
+        365, ge=1, description="Monthly post indexes are deleted by ILM this many days after their month began."
+    )
+    posts_warm_after_days: int | None = Field(
+        30, ge=1, description="Monthly post indexes move to the warm phase (lower priority) after this many days; "
+        "null = never.",
+    )
+    bulk_chunk_size: int = Field(500, ge=1, le=10000, description="Documents per _bulk request.")
+    bulk_max_retries: int = Field(5, ge=0, le=50, description="Retries of documents rejected with 429/502/503/504.")
+    bulk_initial_backoff_seconds: float = Field(
+        2.0, ge=0, description="Wait before the first retry; doubled on each further retry."
+    )
+    bulk_max_backoff_seconds: float = Field(60.0, ge=0, description="Longest wait between retries.")
+    sync_overlap_minutes: float = Field(
+        15.0, ge=0, description="Each incremental sync re-reads rows changed this long before the last cursor "
+        "(transactions that committed late); re-sending a document is harmless.",
+    )
+    request_timeout_seconds: float = Field(30.0, gt=0, description="Timeout of one request to Elasticsearch.")
+
+    @field_validator("posts_warm_after_days")
+    @classmethod
+    def _warm_before_delete(cls, warm: int | None, info: ValidationInfo) -> int | None:
+        retention = info.data.get("posts_retention_days")
+        if warm is not None and retention is not None and warm >= retention:
+            raise ValueError(f"must be less than posts_retention_days ({retention}), or null")
+        return warm
+
+    @field_validator("bulk_max_backoff_seconds")
+    @classmethod
+    def _backoff_bounds(cls, longest: float, info: ValidationInfo) -> float:
+        first = info.data.get("bulk_initial_backoff_seconds")
+        if first is not None and longest < first:
+            raise ValueError(f"must not be less than bulk_initial_backoff_seconds ({first})")
+        return longest
+
+
 # --------------------------------------------------------------------------- the whole region
 FILES: dict[str, type[BaseModel]] = {
     "region.yaml": RegionInfo,
@@ -355,6 +411,10 @@ FILES: dict[str, type[BaseModel]] = {
     "clustering.yaml": ClusteringPolicy,
     "sources.yaml": Sources,
 }
+OPTIONAL_FILES: dict[str, type[BaseModel]] = {
+    "search.yaml": SearchPolicy,
+}
+"""Files a region may have; without one its model's defaults apply."""
 
 
 class RegionConfig:
@@ -371,6 +431,7 @@ class RegionConfig:
         self.sla: SlaPolicy = parts["sla.yaml"]  # type: ignore[assignment]
         self.clustering: ClusteringPolicy = parts["clustering.yaml"]  # type: ignore[assignment]
         self.sources: Sources = parts["sources.yaml"]  # type: ignore[assignment]
+        self.search: SearchPolicy = parts.get("search.yaml") or SearchPolicy()  # type: ignore[assignment]
 
     @cached_property
     def body_by_code(self) -> dict[str, Body]:
@@ -417,6 +478,9 @@ def load_region(root: Path | str) -> RegionConfig:
     if not root.is_dir():
         raise ConfigError(f"{root}: configuration folder not found")
     parts = {name: load_file(root / name, model) for name, model in FILES.items()}
+    for name, model in OPTIONAL_FILES.items():
+        if (root / name).exists():
+            parts[name] = load_file(root / name, model)
     cfg = RegionConfig(root, parts)
     _cross_check(cfg)
     return cfg

@@ -104,7 +104,7 @@ class Signal(SQLModel, table=True):
     reasons: list | None = _json()
     entities: dict | None = _json()
     lemma_text: str | None = Field(default=None, sa_column=sa.Column(sa.Text(), nullable=True))
-    updated_at: datetime = _dt(nullable=False)
+    updated_at: datetime = _dt(nullable=False, index=True)  # the search sync's cursor (migration 0002)
 
 
 class Incident(SQLModel, table=True):
@@ -145,7 +145,7 @@ class IncidentPost(SQLModel, table=True):
     __tablename__ = "incident_posts"
     post_id: int = Field(foreign_key="posts.id", primary_key=True)
     incident_id: int = Field(foreign_key="incidents.id", index=True)
-    added_at: datetime = _dt(nullable=False)
+    added_at: datetime = _dt(nullable=False, index=True)  # the search sync's cursor (migration 0002)
     added_by: str = Field(default="auto", max_length=100)
     manual: bool = False
     similarity: float | None = None

@@ -27,6 +27,7 @@ def test_monitoring_run_end_to_end(harness, tmp_path):
     assert result["crawls"][0]["inserted"] == 14 and result["crawls"][0]["error"] is None
     assert result["process"]["posts"] == 14 and result["process"]["incidents_opened"] >= 4
     assert sum(result["sla"].values()) == result["process"]["incidents_opened"]
+    assert result["search"]["embedded_indexed"] == 14 and result["search"]["errors"] == []
     # Rerun: the cursor says the file is read; nothing new, nothing doubled.
     again = monitoring_run(config_dir=str(LIPETSK), database_url=url)
     assert again["crawls"][0]["inserted"] == 0 and again["process"]["posts"] == 0

@@ -108,6 +108,34 @@ def test_setup_puts_policy_templates_and_incidents_index(indexer, es):
     assert "compatible-with=9" in tpl_put.headers["accept"]
 
 
+def test_retention_comes_from_the_region_search_yaml(tmp_path, engine, client, es, clock):
+    import shutil
+
+    from incidents.config import ConfigError, load_region
+
+    region = tmp_path / "region"
+    shutil.copytree(LIPETSK, region)
+    (region / "search.yaml").write_text("posts_retention_days: 90\nposts_warm_after_days: null\n"
+                                        "bulk_initial_backoff_seconds: 0\nbulk_max_backoff_seconds: 0\n",
+                                        encoding="utf-8")
+    cfg = load_region(region)
+    assert cfg.search.posts_retention_days == 90
+    prepare(engine, cfg)
+    Indexer(client, engine, cfg, cfg.search, now=clock).setup()
+    assert es.ilm["incidents-posts"]["policy"]["phases"] == {
+        "hot": {"min_age": "0ms", "actions": {"set_priority": {"priority": 100}}},
+        "delete": {"min_age": "90d", "actions": {"delete": {}}},
+    }
+    (region / "search.yaml").write_text("posts_retention_days: 30\nposts_warm_after_days: 60\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"(?s)search.yaml.*posts_warm_after_days: .*less than posts_retention_days \(30\)"):
+        load_region(region)
+    (region / "search.yaml").write_text("index_prefix: Инциденты\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="index_prefix"):
+        load_region(region)
+    # Without the file: the defaults (a year, warm after 30 days).
+    assert load_region(LIPETSK).search == SearchPolicy()
+
+
 def test_monthly_index_names_carry_the_origination_date():
     name = mappings.posts_index(POLICY, datetime(2026, 3, 31, 23, tzinfo=UTC))
     assert name == "incidents-posts-2026.03.01"
@@ -383,6 +411,29 @@ def test_platform_coordinates_win_over_the_centroid(engine, indexer, es, clock):
     assert doc["location"] == {"lat": 52.61, "lon": 39.6} and doc["location_source"] == "platform"
 
 
+def test_feedback_platform_coordinates_from_the_adapter(engine, indexer, es, clock):
+    """A message as the ПОС adapter stores it: the point is the platform's, not the centroid."""
+    import httpx
+
+    from crawlers.pos import PosClient, PosMessagesSource
+
+    http = httpx.Client()
+    source = PosMessagesSource(source_id="pos", client=PosClient(base_url="http://127.0.0.1:9", token="t",
+                                                                    source_id="pos", http=http))
+    rec = source.record({
+        "id": 5163901, "text": "Во дворе дома яма с водой, дети падают", "created_at": "2026-11-20T10:25:15+03:00",
+        "category": {"name": "Дороги", "code": "roads"}, "status": "registered", "url": "https://pos.gosuslugi.ru/x",
+        "address": {"full": "г. Липецк, ул. Гагарина, д. 6", "lat": 52.6089, "lon": 39.5992},
+        "author": {"id": 7, "name": "Орлова Ольга Петровна"},
+    })
+    http.close()
+    _save(engine, clock, rec)
+    indexer.sync()
+    doc = es.doc(POSTS_INDEX, "pos:5163901")
+    assert doc["location"] == {"lat": 52.6089, "lon": 39.5992} and doc["location_source"] == "platform"
+    assert "author_name" not in doc  # the resident's name stays out of the index
+
+
 # --------------------------------------------------------------------------- search and wiring
 def test_search_request_and_hits(lipetsk_db, indexer, client, es):
     indexer.sync()
@@ -410,3 +461,43 @@ def test_run_sync_with_elasticsearch(lipetsk_db, lipetsk, es, clock):
     assert [s.kind for s in stats] == ["posts", "incidents"] and all(s.cursor_advanced for s in stats)
     with Session(lipetsk_db) as s:
         assert get_cursor(s, INCIDENTS_CURSOR) == {"since": clock().isoformat()}
+
+
+def test_after_a_pass_both_indexes_are_brought_up_to_date(lipetsk_db, lipetsk, es, clock):
+    from incidents.search.sync import after_pass
+
+    quiet = after_pass(lipetsk_db, lipetsk, clock, settings=SearchSettings())
+    assert quiet.embedded_indexed == 14 and quiet.elasticsearch == [] and quiet.errors == []
+    stats = after_pass(lipetsk_db, lipetsk, clock, settings=SearchSettings(elasticsearch_url=es.url))
+    assert stats.embedded_indexed == 0 and stats.errors == []
+    assert [(s["kind"], s["indexed"], s["complete"]) for s in stats.elasticsearch][0] == ("posts", 14, True)
+    assert len(es.all_docs("incidents-posts-*")) == 14
+
+
+def test_after_a_pass_an_unreachable_cluster_does_not_fail_the_run(lipetsk_db, lipetsk, clock):
+    from incidents.search.sync import after_pass
+
+    fake = FakeElasticsearch()
+    url = fake.url
+    fake.close()
+    stats = after_pass(lipetsk_db, lipetsk, clock, settings=SearchSettings(elasticsearch_url=url))
+    assert stats.embedded_indexed == 14 and stats.elasticsearch == []
+    assert stats.errors and stats.errors[0].startswith("elasticsearch: ConnectionError")
+    with Session(lipetsk_db) as s:
+        assert get_cursor(s, POSTS_CURSOR) is None  # nothing moved: the next run sends everything
+
+
+def test_the_console_search_asks_whichever_engine_is_set_up(lipetsk_db, lipetsk, es, clock, monkeypatch):
+    """`incidents.search.search` is what the console calls: embedded without ELASTICSEARCH_URL."""
+    from incidents.search import search
+
+    monkeypatch.delenv("ELASTICSEARCH_URL", raising=False)
+    local = search(lipetsk_db, lipetsk, "вода", SearchFilters(category="water"), limit=50)
+    assert local and all(h.category == "water" for h in local) and es.requests == []
+    run_sync(lipetsk_db, lipetsk, clock, settings=SearchSettings(elasticsearch_url=es.url), policy=POLICY)
+    monkeypatch.setenv("ELASTICSEARCH_URL", es.url)
+    es.reset_requests()
+    remote = search(lipetsk_db, lipetsk, "вода", SearchFilters(category="water"), limit=50)
+    assert es.requests[-1].path == "/incidents-posts-*/_search"
+    assert {"term": {"category": "water"}} in es.requests[-1].json["query"]["bool"]["filter"]
+    assert {h.post_key for h in remote} <= set(es.all_docs("incidents-posts-*"))

@@ -26,13 +26,13 @@ __all__ = ["SearchFilters", "SearchHit", "search"]
 def search(engine: Engine, cfg: RegionConfig, query: str, filters: SearchFilters | None = None, *,
            limit: int = 20) -> list[SearchHit]:
     """Posts matching `query` (any inflected form) and the filters, best first."""
-    from incidents.search.settings import get_search_settings, load_policy
+    from incidents.search.settings import get_search_settings
 
     settings = get_search_settings()
     if settings.elasticsearch_configured:
         from incidents.search.es import make_client, search_posts
 
-        policy = load_policy(cfg.root)
+        policy = cfg.search
         client = make_client(settings, policy)
         try:
             return search_posts(client, policy, query, filters, limit=limit)

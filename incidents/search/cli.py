@@ -32,7 +32,7 @@ def _now() -> datetime:
 
 # --------------------------------------------------------------------------- index
 def cmd_index(ctx: Any, args: argparse.Namespace) -> int:
-    from incidents.search.settings import get_search_settings, load_policy
+    from incidents.search.settings import get_search_settings
 
     settings = get_search_settings()
     cfg = ctx.cfg
@@ -51,7 +51,7 @@ def cmd_index(ctx: Any, args: argparse.Namespace) -> int:
 
     from incidents.search.es import Indexer, make_client
 
-    policy = load_policy(cfg.root)
+    policy = cfg.search
     client = make_client(settings, policy)
     try:
         indexer = Indexer(client, engine, cfg, policy, now=_now)
@@ -117,7 +117,7 @@ def _municipality_code(cfg: Any, value: str | None) -> str | None:
 
 def cmd_search(ctx: Any, args: argparse.Namespace) -> int:
     from incidents.search.query import SearchFilters
-    from incidents.search.settings import get_search_settings, load_policy
+    from incidents.search.settings import get_search_settings
 
     cfg = ctx.cfg
     tz = cfg.region.timezone
@@ -141,7 +141,7 @@ def cmd_search(ctx: Any, args: argparse.Namespace) -> int:
 
         from incidents.search.es import make_client, search_posts
 
-        policy = load_policy(cfg.root)
+        policy = cfg.search
         client = make_client(settings, policy)
         try:
             hits = search_posts(client, policy, args.query, filters, limit=args.limit)

@@ -29,11 +29,19 @@ def iso(dt: datetime | None) -> str | None:
 
 
 def coordinates_of(raw: dict[str, Any] | None) -> tuple[float, float] | None:
-    """(lat, lon) the source gave (the feedback platform sends them): geo {lat, lon}, lat/lon,
-    latitude/longitude or coordinates [lat, lon]. Anything out of range is ignored."""
+    """(lat, lon) the source gave. The feedback platform's adapter (`crawlers/pos.py`) keeps them
+    in `raw["pos"]` as latitude/longitude, taken from wherever its field mapping says; other
+    payloads may carry geo {lat, lon}, lat/lon, latitude/longitude, coordinates [lat, lon] or an
+    address object with lat/lon. Anything out of range (or the 0, 0 of an empty form) is ignored."""
     if not isinstance(raw, dict):
         return None
     cands: list[tuple[Any, Any]] = []
+    pos = raw.get("pos")
+    if isinstance(pos, dict):
+        cands.append((pos.get("latitude"), pos.get("longitude")))
+    address = raw.get("address")
+    if isinstance(address, dict):
+        cands.append((address.get("lat"), address.get("lon", address.get("lng"))))
     geo = raw.get("geo")
     if isinstance(geo, dict):
         cands.append((geo.get("lat"), geo.get("lon", geo.get("lng"))))
@@ -43,6 +51,8 @@ def coordinates_of(raw: dict[str, Any] | None) -> tuple[float, float] | None:
     if isinstance(coords, list | tuple) and len(coords) == 2:
         cands.append((coords[0], coords[1]))
     for lat, lon in cands:
+        if isinstance(lat, bool) or isinstance(lon, bool):
+            continue
         try:
             la, lo = float(lat), float(lon)  # type: ignore[arg-type]
         except (TypeError, ValueError):

@@ -419,12 +419,12 @@ def search_posts(client: Elasticsearch, policy: SearchPolicy, query: str, filter
 def run_sync(engine: Engine, cfg: RegionConfig, now: Clock, *, full: bool = False,
              settings: SearchSettings | None = None, policy: SearchPolicy | None = None) -> list[SyncStats]:
     """What a flow calls after a processing pass: sync if Elasticsearch is configured, else nothing."""
-    from incidents.search.settings import get_search_settings, load_policy
+    from incidents.search.settings import get_search_settings
 
     settings = settings or get_search_settings()
     if not settings.elasticsearch_configured:
         return []
-    policy = policy or load_policy(cfg.root)
+    policy = policy or cfg.search
     client = make_client(settings, policy)
     try:
         return Indexer(client, engine, cfg, policy, now=now).sync(full=full)

@@ -28,6 +28,9 @@ from incidents.search.settings import SearchPolicy, SearchSettings
 
 DEFAULT_PREFIX = "incidents"
 RECORDS = "___records___"
+NOT_AGGREGATABLE = frozenset({"text", "object"})
+# Lens operations over a field that need doc values (buckets, metrics); date_histogram needs a date.
+BUCKET_KINDS = {"date_histogram": "date"}
 _QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 _KQL_FIELD = re.compile(r"(?<![\w.*])([A-Za-z_][\w.]*)\s*(?::|<=|>=|<|>)")
 _KQL_WORDS = frozenset({"and", "or", "not"})
@@ -101,14 +104,21 @@ class _Ctx:
             return None
         return self.properties_for_title(_title(dv, self.prefix))
 
-    def field(self, props: dict[str, Any] | None, name: str | None, where: str, *, kind: str | None = None) -> None:
+    def field(self, props: dict[str, Any] | None, name: str | None, where: str, *, kind: str | None = None,
+              aggregatable: bool = False) -> None:
+        """Report `name` unless the mappings define it (of type `kind`; sortable and
+        aggregatable — not analysed text — when asked)."""
         if props is None or not name:
             return
         if not mappings.field_exists(props, name):
             self.problems.append(f"{where}: field {name!r} is not in the index mapping")
             return
-        if kind is not None and mappings.field_type(props, name) != kind:
-            self.problems.append(f"{where}: field {name!r} is {mappings.field_type(props, name)}, not {kind}")
+        actual = mappings.field_type(props, name)
+        if kind is not None and actual != kind:
+            self.problems.append(f"{where}: field {name!r} is {actual}, not {kind}")
+        elif aggregatable and actual in NOT_AGGREGATABLE:
+            self.problems.append(f"{where}: field {name!r} is {actual}: it cannot be sorted or aggregated "
+                                 f"(use its .keyword sub-field)")
 
 
 def _title(dv: dict[str, Any], prefix: str) -> str:
@@ -160,7 +170,7 @@ def _check_search(ctx: _Ctx, obj: dict[str, Any], where: str) -> None:
         if not (isinstance(pair, list) and len(pair) == 2 and pair[1] in ("asc", "desc")):
             ctx.problems.append(f"{where}: sort entry {pair!r} is not [field, asc|desc]")
             continue
-        ctx.field(props, pair[0], f"{where} sort")
+        ctx.field(props, pair[0], f"{where} sort", aggregatable=True)
     query = source.get("query") or {}
     if query.get("language") == "kuery":
         for name in kql_fields(query.get("query", "")):
@@ -186,7 +196,8 @@ def _check_lens(ctx: _Ctx, obj: dict[str, Any], where: str) -> None:
         for cid, col in columns.items():
             source = col.get("sourceField")
             if source and source != RECORDS:
-                ctx.field(props, source, f"{where} column {cid}")
+                ctx.field(props, source, f"{where} column {cid}", kind=BUCKET_KINDS.get(col.get("operationType", "")),
+                          aggregatable=True)
             flt = col.get("filter") or {}
             if flt.get("language") == "kuery":
                 for name in kql_fields(flt.get("query", "")):
@@ -211,9 +222,28 @@ def _check_lens(ctx: _Ctx, obj: dict[str, Any], where: str) -> None:
                 ctx.field(props, name, f"{where} query")
 
 
+# Kibana renamed the map layer types in 8.1.0 (a saved-object migration converts older objects):
+# an object must use the names of the version it claims to be at.
+MAP_LAYER_TYPES_BEFORE_8_1 = frozenset({"TILE", "VECTOR", "VECTOR_TILE", "HEATMAP", "BLENDED_VECTOR", "TILED_VECTOR"})
+MAP_LAYER_TYPES_SINCE_8_1 = frozenset({"RASTER_TILE", "GEOJSON_VECTOR", "EMS_VECTOR_TILE", "HEATMAP", "BLENDED_VECTOR",
+                                       "MVT_VECTOR", "LAYER_GROUP"})
+
+
+def _version(text: Any) -> tuple[int, ...]:
+    try:
+        return tuple(int(x) for x in str(text).split("."))
+    except ValueError:
+        return (0,)
+
+
 def _check_map(ctx: _Ctx, obj: dict[str, Any], where: str) -> None:
     layers = _json_attr(obj, "layerListJSON", where, ctx.problems, [])
+    old = _version(obj.get("typeMigrationVersion") or "0") < (8, 1, 0)
+    allowed = MAP_LAYER_TYPES_BEFORE_8_1 if old else MAP_LAYER_TYPES_SINCE_8_1
     for layer in layers:
+        if layer.get("type") not in allowed:
+            ctx.problems.append(f"{where} layer {layer.get('id')}: type {layer.get('type')!r} is not a map layer type "
+                                f"of version {obj.get('typeMigrationVersion')} (one of {sorted(allowed)})")
         src = layer.get("sourceDescriptor") or {}
         ref_name = src.get("indexPatternRefName")
         if not ref_name:
@@ -221,11 +251,11 @@ def _check_map(ctx: _Ctx, obj: dict[str, Any], where: str) -> None:
         lw = f"{where} layer {layer.get('id')}"
         props = _ref_props(ctx, obj, ref_name, lw)
         ctx.field(props, src.get("geoField"), f"{lw} geoField", kind="geo_point")
-        ctx.field(props, src.get("sortField"), f"{lw} sortField")
+        ctx.field(props, src.get("sortField"), f"{lw} sortField", aggregatable=True)
         for name in src.get("tooltipProperties") or []:
             ctx.field(props, name, f"{lw} tooltip")
         for metric in src.get("metrics") or []:
-            ctx.field(props, metric.get("field"), f"{lw} metric")
+            ctx.field(props, metric.get("field"), f"{lw} metric", aggregatable=True)
     _json_attr(obj, "mapStateJSON", where, ctx.problems, {})
 
 

@@ -4,9 +4,9 @@ Two models, kept apart as the house style asks:
 
 * `SearchSettings` — process settings from the environment: URLs and credentials. Secrets
   come only from the environment and are `SecretStr`; nothing is read at import time.
-* `SearchPolicy` — region data: index prefix, retention (ILM), bulk retry policy. It is read
-  from an optional `search.yaml` in the region folder; without the file the defaults apply.
-  The region schema (`incidents/config.py`) does not know the file yet: `load_policy` reads it.
+* `SearchPolicy` — region data: index prefix, retention (ILM), bulk retry policy. It is the
+  optional `search.yaml` of the region folder (schema in `incidents/config.py`, documented in
+  `config/README.md`; `RegionConfig.search`); without the file the defaults apply.
 """
 
 from __future__ import annotations
@@ -14,38 +14,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr
+
+from incidents.config import SearchPolicy
 
 SEARCH_FILE = "search.yaml"
-
-
-class SearchPolicy(BaseModel):
-    """`search.yaml` (optional): how the region's data is indexed in Elasticsearch."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    index_prefix: str = Field(
-        "incidents",
-        pattern=r"^[a-z0-9][a-z0-9_-]*$",
-        description="Prefix of index, template and ILM policy names: <prefix>-posts-YYYY.MM.01, <prefix>-incidents.",
-    )
-    posts_retention_days: int = Field(
-        365, ge=1, description="Monthly post indexes are deleted by ILM this many days after the month began."
-    )
-    posts_warm_after_days: int | None = Field(
-        30, ge=1, description="Monthly post indexes move to the warm phase (lower priority) after this many days; null = never."
-    )
-    bulk_chunk_size: int = Field(500, ge=1, le=10000, description="Documents per _bulk request.")
-    bulk_max_retries: int = Field(5, ge=0, le=50, description="Retries of documents rejected with 429/502/503/504.")
-    bulk_initial_backoff_seconds: float = Field(
-        2.0, ge=0, description="Wait before the first retry; doubled on each further retry."
-    )
-    bulk_max_backoff_seconds: float = Field(60.0, ge=0, description="Longest wait between retries.")
-    sync_overlap_minutes: float = Field(
-        15.0, ge=0, description="Each incremental sync re-reads rows changed this long before the last cursor "
-        "(transactions that committed late); re-sending a document is harmless.",
-    )
-    request_timeout_seconds: float = Field(30.0, gt=0, description="Timeout of one request to Elasticsearch.")
+__all__ = ["SEARCH_FILE", "SearchPolicy", "SearchSettings", "get_search_settings", "load_policy"]
 
 
 class SearchSettings(BaseModel):
