@@ -9,6 +9,7 @@ COPY flows flows
 COPY bench bench
 COPY config config
 COPY dashboards dashboards
+COPY prefect.yaml ./
 RUN pip install -c constraints.txt -e .
 ENTRYPOINT ["incidents"]
 CMD ["run"]

@@ -1,0 +1,2 @@
+-- The Prefect server keeps its own state (flow runs, schedules) beside ours.
+CREATE DATABASE prefect OWNER incidents;
