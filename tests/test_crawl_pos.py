@@ -13,7 +13,7 @@ from crawlers.pos import PosClient, PosMessagesSource
 from crawlers.ratelimit import RateLimiter
 from flows.steps import crawl_source
 from incidents.config import SourceConfig
-from tests.fakes.dbcheck import crawl, cursor, post, post_keys, quarantined
+from tests.fakes.dbcheck import crawl, cursor, post, post_keys, quarantined, revisions
 from tests.fakes.pos import FakePos
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -63,6 +63,8 @@ def test_next_sweep_asks_for_changes_since_the_last_one(fake, sqlite_engine, clo
     stats = crawl(sqlite_engine, source(fake), clock)
     assert fake.requests[0].query["updated_since"] == "2026-11-23T06:30:00+00:00"
     assert stats.updated == 1 and "яма увеличилась" in post(sqlite_engine, "pos:POS-46-000102").text
+    assert revisions(sqlite_engine, "pos:POS-46-000102") == [msg["text"].removesuffix(" Дополнение: яма увеличилась.")]
+    assert post(sqlite_engine, "pos:POS-46-000102").raw["pos"]["status"] == "in_progress"
 
 
 def test_field_mapping_comes_from_config(fake, sqlite_engine, clock):
