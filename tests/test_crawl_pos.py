@@ -56,6 +56,7 @@ def test_messages_with_category_address_status_rating(fake, engine, clock):
 
 def test_next_sweep_asks_for_changes_since_the_last_one(fake, sqlite_engine, clock):
     crawl(sqlite_engine, source(fake), clock)
+    old_text = post(sqlite_engine, "pos:POS-46-000102").text
     msg = next(m for m in fake.data["messages"] if m["id"] == "POS-46-000102")
     msg.update(text=msg["text"] + " Дополнение: яма увеличилась.", updated_at="2026-11-23T10:00:00+03:00",
                status="in_progress")
@@ -63,7 +64,7 @@ def test_next_sweep_asks_for_changes_since_the_last_one(fake, sqlite_engine, clo
     stats = crawl(sqlite_engine, source(fake), clock)
     assert fake.requests[0].query["updated_since"] == "2026-11-23T06:30:00+00:00"
     assert stats.updated == 1 and "яма увеличилась" in post(sqlite_engine, "pos:POS-46-000102").text
-    assert revisions(sqlite_engine, "pos:POS-46-000102") == [msg["text"].removesuffix(" Дополнение: яма увеличилась.")]
+    assert revisions(sqlite_engine, "pos:POS-46-000102") == [old_text]  # the edit keeps the previous text
     assert post(sqlite_engine, "pos:POS-46-000102").raw["pos"]["status"] == "in_progress"
 
 
