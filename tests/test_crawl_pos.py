@@ -113,3 +113,10 @@ def test_missing_token_names_the_variable(sqlite_engine, clock, lipetsk, monkeyp
     monkeypatch.delenv("POS_TOKEN", raising=False)
     src = SourceConfig(id="pos", network="pos", kind="messages", params={"base_url": "https://pos.example.org/api/v1"})
     assert "POS_TOKEN" in crawl_source(sqlite_engine, lipetsk, src, clock).error
+
+
+def test_an_unknown_field_in_the_mapping_is_a_configuration_error(sqlite_engine, clock, lipetsk, monkeypatch):
+    monkeypatch.setenv("POS_TOKEN", "t")
+    src = SourceConfig(id="pos", network="pos", kind="messages",
+                       params={"base_url": "https://pos.example.org/api/v1", "fields": {"txt": "body"}})
+    assert "unknown field(s) txt" in crawl_source(sqlite_engine, lipetsk, src, clock).error
