@@ -243,3 +243,33 @@ def test_missing_token_names_the_variable_and_other_sources_still_run(sqlite_eng
     assert "VK_TOKEN" in stats.error and stats.error.startswith("not configured")
     replay = SourceConfig(id="sample", network="replay", kind="replay", params={"path": "posts.jsonl"})
     assert crawl_source(sqlite_engine, lipetsk, replay, clock).inserted > 0
+
+
+def test_streaming_rules_the_endpoint_refuses_are_recorded_and_the_others_work(fake, sqlite_engine, clock):
+    fake.max_rules = 2
+    rules = [{"tag": "water", "value": "нет воды"}, {"tag": "roads", "value": "яма"},
+             {"tag": "waste", "value": "мусор не вывозят"}]
+    src = VkStreamingSource(source_id="vk-stream", client=client(fake), rules=rules, listen_seconds=0.3,
+                            ws_scheme="ws", recv_timeout=0.1)
+    stats = crawl(sqlite_engine, src, clock)
+    assert fake.rules == {"water": "нет воды", "roads": "яма"}
+    assert src.rules_synced == {"kept": 0, "added": 2, "deleted": 0, "refused": 1}
+    refused = [q for q in quarantined(sqlite_engine) if q.location == "streaming rule waste"]
+    assert refused and refused[0].reason == "skipped: rule refused: [2003] Too many rules"
+    assert stats.inserted == 3  # the events still came
+
+
+def test_execute_saves_requests(fake, sqlite_engine, tmp_path, clock):
+    crawl(sqlite_engine, wall(fake), clock)
+    with_execute = len(fake.requests)
+    from incidents.db import open_database
+
+    other = open_database(f"sqlite:///{tmp_path / 'other.db'}")
+    try:
+        fake.requests.clear()
+        crawl(other, wall(fake, use_execute=False), clock)
+        without = len(fake.requests)
+        assert set(post_keys(other)) == set(post_keys(sqlite_engine))
+    finally:
+        other.dispose()
+    assert with_execute < without, (with_execute, without)
