@@ -90,3 +90,14 @@ def test_bad_usage(region, tmp_path, capsys):
     assert code == 2 and "--since" in err
     code, _, err = run(capsys, region, tmp_path, "crawl", "telegram")
     assert code == 2 and "нет включённых источников сети telegram" in err
+
+
+def test_incidents_run_never_retries_a_bug_but_retries_a_crash():
+    from prefect.states import Failed
+
+    from crawlers.errors import ApiBug
+    from flows.monitoring import crawl_task, retry_unless_bug
+
+    assert crawl_task.retry_condition_fn is retry_unless_bug
+    assert retry_unless_bug(crawl_task, None, Failed(data=ApiBug("vk error 100"))) is False
+    assert retry_unless_bug(crawl_task, None, Failed(data=ConnectionError("database restarted"))) is True
