@@ -314,11 +314,11 @@ class VkWallSource:
             try:
                 resp = self.client.call("wall.get", values, what=f"wall {p['owner'] or self.domain}")
             except SkipObject as exc:
-                p["scanned"], p["tasks"] = True, []
+                p["scanned"], p["tasks"], p["broken"] = True, [], True  # unread wall: nothing was deleted
                 return FetchResult([], cur, [bad_record(exc.what, f"skipped: {exc.reason}", exc.payload)])
             items = resp.get("items") if isinstance(resp, dict) else None
             if not isinstance(items, list):
-                p["scanned"] = True
+                p["scanned"], p["broken"] = True, True
                 return FetchResult([], cur, [bad_record(f"wall.get offset {offset}", "answer has no items list", resp)])
             regular = [i for i in items if isinstance(i, dict) and not i.get("is_pinned")]
             first = regular[0].get("id") if regular else None
@@ -440,15 +440,17 @@ class VkWallSource:
         deleted: list[PostRecord] = []
         owner = p["owner"]
         for key, (date, _count_done) in sorted(cur["watch"].items()):
+            if p.get("broken"):
+                break  # the pass did not read the whole window: a post missing from it is not a deletion
             if date >= p["cutoff"] and int(key) not in seen and owner is not None:
                 deleted.append(PostRecord(network="vk", external_id=post_key(owner, int(key)), source_id=self.source_id,
                                           text="", created_at=_ts(date), deleted=True,
                                           raw={"deleted": True, "detected": "missing from wall.get"}))
         keep_from = int(self.now().timestamp()) - int(self.days * 86400)
-        watch = {k: v for k, v in cur["watch"].items() if v[0] >= keep_from and int(k) in seen}
+        watch = {k: v for k, v in cur["watch"].items() if v[0] >= keep_from and (int(k) in seen or p.get("broken"))}
         top = max(seen) if seen else cur.get("top")
         out: dict[str, Any] = {"top": top, "owner": owner, "watch": watch}
-        quarantined = {k: v for k, v in (cur.get("quarantined") or {}).items() if int(k) in seen}
+        quarantined = {k: v for k, v in (cur.get("quarantined") or {}).items() if int(k) in seen or p.get("broken")}
         if quarantined:
             out["quarantined"] = quarantined  # malformed posts still in the window: not quarantined twice
         return FetchResult(deleted, out, [], done=True)

@@ -273,3 +273,15 @@ def test_execute_saves_requests(fake, sqlite_engine, tmp_path, clock):
     finally:
         other.dispose()
     assert with_execute < without, (with_execute, without)
+
+
+def test_a_wall_that_cannot_be_read_for_a_pass_flags_nothing_deleted(fake, sqlite_engine, clock):
+    crawl(sqlite_engine, wall(fake), clock)
+    fake.data["private_walls"] = ["-100001"]  # closed for a while (error 15)
+    crawl(sqlite_engine, wall(fake), clock)
+    assert not any(post(sqlite_engine, k).deleted for k in WALL_POSTS)
+    fake.data["private_walls"] = []
+    fake.data["walls"]["-100001"] = [i for i in fake.data["walls"]["-100001"] if i["id"] != 1008]
+    crawl(sqlite_engine, wall(fake), clock)  # the watch list survived the skipped pass
+    assert post(sqlite_engine, "vk:wall-100001_1008").deleted is True
+    assert [k for k in WALL_POSTS if post(sqlite_engine, k).deleted] == ["vk:wall-100001_1008"]
