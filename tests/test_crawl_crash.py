@@ -38,6 +38,8 @@ from tests.test_crawl_tg_preview import POSTS as PREVIEW_POSTS
 from tests.test_crawl_vk import COMMENTS as VK_COMMENTS
 from tests.test_crawl_vk import WALL_POSTS as VK_POSTS
 
+pytestmark = pytest.mark.slow
+
 
 def spawn(spec: dict[str, Any]) -> subprocess.Popen:
     """The child leads a process group of its own: the kill takes its children (Scrapy's) with it."""
@@ -89,9 +91,6 @@ def crash_twice_then_finish(fake: Any, spec: dict[str, Any], kill_at: list[int],
     finish(spawn(spec))
     keys = post_keys(engine)
     assert set(keys) == expected and max(keys.values()) == 1
-
-
-pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
