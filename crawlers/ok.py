@@ -230,11 +230,11 @@ class OkGroupSource:
         try:
             resp = self.client.call("mediatopic.getTopics", params, what=where)
         except SkipObject as exc:
-            p["scanned"] = True
+            p["scanned"], p["broken"] = True, True  # an unread group: nothing was deleted
             return FetchResult([], cur, [bad_record(exc.what, f"skipped: {exc.reason}", exc.payload)])
         topics = resp.get("media_topics") if isinstance(resp, dict) else None
         if not isinstance(topics, list):
-            p["scanned"] = True
+            p["scanned"], p["broken"] = True, True
             return FetchResult([], cur, [bad_record(where, "answer has no media_topics list", resp)])
         names = _entity_names(resp)
         posts: list[PostRecord] = []
@@ -317,12 +317,13 @@ class OkGroupSource:
             PostRecord(network="ok", external_id=f"topic{key}", source_id=self.source_id, text="",
                        created_at=datetime.fromtimestamp(v[0], UTC), deleted=True,
                        raw={"deleted": True, "detected": "missing from mediatopic.getTopics"})
-            for key, v in sorted(cur["watch"].items()) if v[0] >= p["cutoff"] and key not in seen
+            for key, v in sorted(cur["watch"].items())
+            if v[0] >= p["cutoff"] and key not in seen and not p.get("broken")  # a partial pass proves no deletion
         ]
         keep_from = int(self.now().timestamp()) - int(self.days * 86400)
-        watch = {k: v for k, v in cur["watch"].items() if v[0] >= keep_from and k in seen}
+        watch = {k: v for k, v in cur["watch"].items() if v[0] >= keep_from and (k in seen or p.get("broken"))}
         out: dict[str, Any] = {"watch": watch}
-        quarantined = {k: v for k, v in (cur.get("quarantined") or {}).items() if k in seen}
+        quarantined = {k: v for k, v in (cur.get("quarantined") or {}).items() if k in seen or p.get("broken")}
         if quarantined:
             out["quarantined"] = quarantined
         return FetchResult(deleted, out, [], done=True)

@@ -139,6 +139,14 @@ class PosMessagesSource:
         base_url = params.get("base_url")
         if not base_url:
             raise SourceNotConfigured(f"pos source {source_id!r}: params.base_url is not set")
+        fields = params.get("fields") or {}
+        if not isinstance(fields, dict) or any(not isinstance(v, str) or not v for v in fields.values()):
+            raise SourceNotConfigured(f"pos source {source_id!r}: params.fields must map our field names to the "
+                                      "platform's (dotted paths)")
+        unknown = sorted(set(fields) - set(DEFAULT_FIELDS))
+        if unknown:
+            raise SourceNotConfigured(f"pos source {source_id!r}: params.fields: unknown field(s) {', '.join(unknown)}; "
+                                      f"known: {', '.join(DEFAULT_FIELDS)}")
         token = require_env(TOKEN_VAR, source_id, "the integration token the platform's operator issued to the region")
         since = None
         if params.get("since"):

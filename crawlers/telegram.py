@@ -32,7 +32,7 @@ from telethon import errors as tg_errors
 from telethon.tl import types
 
 from crawlers.base import BadRecord, FetchResult, SourceNotConfigured, SourceStopped
-from crawlers.errors import ApiBug, SkipObject, TokenInvalid, bad_record, require_env
+from crawlers.errors import ApiBug, SkipObject, TokenInvalid, bad_record, require_env, since_ts
 from incidents.interchange import PayloadError
 from incidents.records import PostRecord
 
@@ -54,7 +54,8 @@ class TelegramPort(Protocol):
     async def get_entity(self, entity: Any) -> Any: ...
 
     async def get_messages(self, entity: Any, limit: float | None = None, *, min_id: int = 0,
-                           ids: Sequence[int] | None = None, reverse: bool = False) -> Any: ...
+                           offset_date: datetime | None = None, ids: Sequence[int] | None = None,
+                           reverse: bool = False) -> Any: ...
 
 
 def telethon_client(api_id: int, api_hash: str, session: str) -> TelegramPort:
@@ -108,8 +109,10 @@ def message_record(msg: Any, entity: Any, source_id: str, parent_id: str | None 
 class TelegramSource:
     def __init__(self, *, source_id: str, client_factory: Callable[[], TelegramPort], channels: Sequence[str] = (),
                  chats: Sequence[str] = (), comments: bool = True, page_size: int = 100, recheck: int = 20,
-                 first_run_limit: int = 200, flood_max_wait: float = 300, sleep: Sleep | None = None) -> None:
+                 first_run_limit: int = 200, flood_max_wait: float = 300, since: datetime | None = None,
+                 sleep: Sleep | None = None) -> None:
         self.source_id, self.client_factory = source_id, client_factory
+        self.since = since
         self.targets = [("channel", c) for c in channels] + [("chat", c) for c in chats]
         self.comments, self.page_size, self.recheck = comments, page_size, recheck
         self.first_run_limit, self.flood_max_wait = first_run_limit, flood_max_wait
@@ -135,7 +138,8 @@ class TelegramSource:
                    comments=bool(params.get("comments", params.get("include_comments", True))),
                    page_size=int(params.get("page_size", params.get("limit", 100))),
                    recheck=int(params.get("recheck", 20)), first_run_limit=int(params.get("first_run_limit", 200)),
-                   flood_max_wait=float(params.get("flood_max_wait", 300)))
+                   flood_max_wait=float(params.get("flood_max_wait", 300)),
+                   since=datetime.fromtimestamp(since_ts(params), UTC) if params.get("since") else None)
 
     # -- sync facade over the async client
     def fetch(self, cursor: dict[str, Any] | None) -> FetchResult:
@@ -225,6 +229,7 @@ class TelegramSource:
         if state.get("phase") == "recheck":
             result = await self._recheck(client, cur, kind, ref, entity, state)
             state.pop("phase", None)
+            state.pop("since_applied", None)
             cur["pos"] = pos + 1
             return result
         return await self._page(client, cur, kind, ref, entity, state)
@@ -232,6 +237,18 @@ class TelegramSource:
     async def _page(self, client: TelegramPort, cur: dict[str, Any], kind: str, ref: str, entity: Any,
                     state: dict[str, Any]) -> FetchResult:
         what = f"get_messages {ref} after {state['min_id']}"
+        if self.since is not None and not state.get("since_applied"):
+            # read back to `since`: start before the first message after it (reverse=True makes
+            # offset_date mean "after this date", exclusive), unless the cursor is already earlier
+            first = await self._call(f"get_messages {ref} after {self.since:%Y-%m-%d %H:%M}", lambda: client.get_messages(
+                entity, limit=1, offset_date=self.since, reverse=True))
+            state["since_applied"] = True  # once per pass: the pages after this one go on from min_id
+            if first:
+                start = max(0, first[0].id - 1)
+                state["min_id"] = start if state["min_id"] == 0 else min(state["min_id"], start)
+            elif state["min_id"] == 0:  # nothing since then: start after the latest message
+                latest = await self._call(what, lambda: client.get_messages(entity, limit=1))
+                state["min_id"] = latest[0].id if latest else 0
         if state["min_id"] == 0:
             # first run: start from the latest `first_run_limit` messages, not from the beginning of time
             latest = await self._call(what, lambda: client.get_messages(entity, limit=1))

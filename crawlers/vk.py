@@ -38,7 +38,7 @@ from typing import Any
 import requests
 import vk_api
 from jconfig import MemoryConfig
-from vk_api.streaming import VkStreaming
+from vk_api.streaming import VkStreaming, VkStreamingError
 
 from crawlers.base import BadRecord, FetchResult
 from crawlers.errors import (
@@ -314,11 +314,11 @@ class VkWallSource:
             try:
                 resp = self.client.call("wall.get", values, what=f"wall {p['owner'] or self.domain}")
             except SkipObject as exc:
-                p["scanned"], p["tasks"] = True, []
+                p["scanned"], p["tasks"], p["broken"] = True, [], True  # unread wall: nothing was deleted
                 return FetchResult([], cur, [bad_record(exc.what, f"skipped: {exc.reason}", exc.payload)])
             items = resp.get("items") if isinstance(resp, dict) else None
             if not isinstance(items, list):
-                p["scanned"] = True
+                p["scanned"], p["broken"] = True, True
                 return FetchResult([], cur, [bad_record(f"wall.get offset {offset}", "answer has no items list", resp)])
             regular = [i for i in items if isinstance(i, dict) and not i.get("is_pinned")]
             first = regular[0].get("id") if regular else None
@@ -440,15 +440,17 @@ class VkWallSource:
         deleted: list[PostRecord] = []
         owner = p["owner"]
         for key, (date, _count_done) in sorted(cur["watch"].items()):
+            if p.get("broken"):
+                break  # the pass did not read the whole window: a post missing from it is not a deletion
             if date >= p["cutoff"] and int(key) not in seen and owner is not None:
                 deleted.append(PostRecord(network="vk", external_id=post_key(owner, int(key)), source_id=self.source_id,
                                           text="", created_at=_ts(date), deleted=True,
                                           raw={"deleted": True, "detected": "missing from wall.get"}))
         keep_from = int(self.now().timestamp()) - int(self.days * 86400)
-        watch = {k: v for k, v in cur["watch"].items() if v[0] >= keep_from and int(k) in seen}
+        watch = {k: v for k, v in cur["watch"].items() if v[0] >= keep_from and (int(k) in seen or p.get("broken"))}
         top = max(seen) if seen else cur.get("top")
         out: dict[str, Any] = {"top": top, "owner": owner, "watch": watch}
-        quarantined = {k: v for k, v in (cur.get("quarantined") or {}).items() if int(k) in seen}
+        quarantined = {k: v for k, v in (cur.get("quarantined") or {}).items() if int(k) in seen or p.get("broken")}
         if quarantined:
             out["quarantined"] = quarantined  # malformed posts still in the window: not quarantined twice
         return FetchResult(deleted, out, [], done=True)
@@ -571,6 +573,7 @@ class VkStreamingSource:
         self._ws: Any = None
         self._deadline: float | None = None
         self.rules_synced: dict[str, int] = {}
+        self._pending_bad: list[BadRecord] = []  # rules refused while syncing, reported with the next page
 
     @classmethod
     def from_settings(cls, source_id: str, params: dict[str, Any], root: Path) -> VkStreamingSource:
@@ -603,20 +606,45 @@ class VkStreamingSource:
             raise TransientFailure(str(exc)) from exc
 
     def _sync_rules(self, stream: VkStreaming) -> None:
-        """Make the server's rules equal to ours, by tag: delete stale ones, add missing ones."""
+        """Make the server's rules equal to ours, by tag: delete stale ones, add missing ones.
+
+        A rule the endpoint refuses (too many rules, a malformed value) is skipped and recorded
+        with the endpoint's `[error_code] message`; the other rules still work.
+        """
         wanted = {r["tag"]: r["value"] for r in self.rules}
-        have = {r["tag"]: r["value"] for r in stream.get_rules()}
-        deleted = added = 0
+        have = {r["tag"]: r["value"] for r in self._rules_call("get rules", stream.get_rules)}
+        deleted = added = refused = 0
         for tag, value in have.items():
             if wanted.get(tag) != value:
-                stream.delete_rule(tag)
+                self._rules_call(f"delete rule {tag}", lambda tag=tag: stream.delete_rule(tag))
                 deleted += 1
         for tag, value in wanted.items():
             if have.get(tag) != value:
-                stream.add_rule(value, tag)
+                try:
+                    self._rules_call(f"add rule {tag}", lambda tag=tag, value=value: stream.add_rule(value, tag))
+                except VkStreamingError as exc:
+                    self._pending_bad.append(bad_record(f"streaming rule {tag}", f"skipped: rule refused: {exc}",
+                                                        {"tag": tag, "value": value}))
+                    refused += 1
+                    continue
                 added += 1
-        self.rules_synced = {"kept": len(wanted) - added, "added": added, "deleted": deleted}
+        self.rules_synced = {"kept": len(wanted) - added - refused, "added": added, "deleted": deleted}
+        if refused:
+            self.rules_synced["refused"] = refused
         log.info("%s: streaming rules: %s", self.source_id, self.rules_synced)
+
+    def _rules_call(self, what: str, fn: Callable[[], Any]) -> Any:
+        """One call to the rules endpoint: paced; connection trouble retried under the policy."""
+
+        def once() -> Any:
+            self.client.limiter.wait()
+            try:
+                return fn()
+            except (requests.ConnectionError, requests.Timeout, requests.JSONDecodeError) as exc:
+                raise TransientFailure(f"{type(exc).__name__} on {what}: {exc}") from exc
+
+        return call_with_policy(once, policy=VK_POLICY, backoff=self.client.backoff, source_id=self.source_id,
+                                what=what, token_var=self.client.token_var)
 
     def _connect(self, stream: VkStreaming) -> Any:
         import websocket
@@ -640,7 +668,7 @@ class VkStreamingSource:
         if self._deadline is None:
             self._deadline = self.monotonic() + self.listen_seconds
         posts: list[PostRecord] = []
-        bad: list[BadRecord] = []
+        bad, self._pending_bad = self._pending_bad, []
         done = False
         last = dict(cursor or {})
         while len(posts) + len(bad) < self.page_size:

@@ -31,7 +31,24 @@ class RunSummary:
     search: dict[str, Any] = field(default_factory=dict)
 
 
-@task(name="crawl-source", task_run_name="crawl {source.id}", retries=2, retry_delay_seconds=[5, 30])
+def retry_unless_bug(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry a crashed crawl (a database hiccup), never a bug in our request: that fails loudly at once.
+
+    The adapters already retry the network's transient errors themselves; what reaches Prefect
+    is either unexpected or `ApiBug`, which no retry can fix."""
+    from crawlers.errors import ApiBug
+
+    try:
+        state.result(raise_on_failure=True)
+    except ApiBug:
+        return False
+    except Exception:
+        return True
+    return True
+
+
+@task(name="crawl-source", task_run_name="crawl {source.id}", retries=2, retry_delay_seconds=[5, 30],
+      retry_condition_fn=retry_unless_bug)
 def crawl_task(database_url: str, cfg: RegionConfig, source: SourceConfig) -> CrawlStats:
     engine = open_database(database_url)
     try:

@@ -401,6 +401,7 @@ def cmd_quarantine(ctx: Context, args: argparse.Namespace) -> int:
 COMMAND_MODULES: tuple[str, ...] = (
     "incidents.search.cli",
     "flows.cli",
+    "crawlers.cli",
 )
 
 

@@ -167,3 +167,13 @@ def test_from_settings_talks_to_the_configured_api_url(fake, sqlite_engine, cloc
                        params={"gid": GID, "api_url": f"{fake.url}/fb.do", "rate": 0, "since": "2026-11-16"})
     stats = crawl_source(sqlite_engine, lipetsk, src, clock)
     assert stats.error is None and stats.inserted == len(TOPICS | COMMENTS)
+
+
+def test_a_group_that_cannot_be_read_for_a_pass_flags_nothing_deleted(fake, sqlite_engine, clock):
+    crawl(sqlite_engine, group(fake), clock)
+    fake.fail("mediatopic.getTopics", 10)  # PERMISSION_DENIED for one pass
+    crawl(sqlite_engine, group(fake), clock)
+    assert not any(post(sqlite_engine, k).deleted for k in TOPICS)
+    fake.data["topics"][GID] = [t for t in fake.data["topics"][GID] if t["id"] != "155000000000008"]
+    crawl(sqlite_engine, group(fake), clock)
+    assert [k for k in sorted(TOPICS) if post(sqlite_engine, k).deleted] == ["ok:topic155000000000008"]

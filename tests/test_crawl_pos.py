@@ -13,7 +13,7 @@ from crawlers.pos import PosClient, PosMessagesSource
 from crawlers.ratelimit import RateLimiter
 from flows.steps import crawl_source
 from incidents.config import SourceConfig
-from tests.fakes.dbcheck import crawl, cursor, post, post_keys, quarantined
+from tests.fakes.dbcheck import crawl, cursor, post, post_keys, quarantined, revisions
 from tests.fakes.pos import FakePos
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -56,6 +56,7 @@ def test_messages_with_category_address_status_rating(fake, engine, clock):
 
 def test_next_sweep_asks_for_changes_since_the_last_one(fake, sqlite_engine, clock):
     crawl(sqlite_engine, source(fake), clock)
+    old_text = post(sqlite_engine, "pos:POS-46-000102").text
     msg = next(m for m in fake.data["messages"] if m["id"] == "POS-46-000102")
     msg.update(text=msg["text"] + " Дополнение: яма увеличилась.", updated_at="2026-11-23T10:00:00+03:00",
                status="in_progress")
@@ -63,6 +64,8 @@ def test_next_sweep_asks_for_changes_since_the_last_one(fake, sqlite_engine, clo
     stats = crawl(sqlite_engine, source(fake), clock)
     assert fake.requests[0].query["updated_since"] == "2026-11-23T06:30:00+00:00"
     assert stats.updated == 1 and "яма увеличилась" in post(sqlite_engine, "pos:POS-46-000102").text
+    assert revisions(sqlite_engine, "pos:POS-46-000102") == [old_text]  # the edit keeps the previous text
+    assert post(sqlite_engine, "pos:POS-46-000102").raw["pos"]["status"] == "in_progress"
 
 
 def test_field_mapping_comes_from_config(fake, sqlite_engine, clock):
@@ -110,3 +113,10 @@ def test_missing_token_names_the_variable(sqlite_engine, clock, lipetsk, monkeyp
     monkeypatch.delenv("POS_TOKEN", raising=False)
     src = SourceConfig(id="pos", network="pos", kind="messages", params={"base_url": "https://pos.example.org/api/v1"})
     assert "POS_TOKEN" in crawl_source(sqlite_engine, lipetsk, src, clock).error
+
+
+def test_an_unknown_field_in_the_mapping_is_a_configuration_error(sqlite_engine, clock, lipetsk, monkeypatch):
+    monkeypatch.setenv("POS_TOKEN", "t")
+    src = SourceConfig(id="pos", network="pos", kind="messages",
+                       params={"base_url": "https://pos.example.org/api/v1", "fields": {"txt": "body"}})
+    assert "unknown field(s) txt" in crawl_source(sqlite_engine, lipetsk, src, clock).error

@@ -35,6 +35,7 @@ def test_views_and_text_parsing():
 
 
 def test_preview_pages_by_before_and_resumes_from_the_newest_stored(fake, sqlite_engine, clock):
+    """Also: four crawls in this one process (Scrapy's reactor cannot restart; each crawl is a child)."""
     stats = crawl(sqlite_engine, source(fake), clock)
     keys = post_keys(sqlite_engine)
     assert set(keys) == POSTS and max(keys.values()) == 1 and stats.quarantined == 1

@@ -243,3 +243,45 @@ def test_missing_token_names_the_variable_and_other_sources_still_run(sqlite_eng
     assert "VK_TOKEN" in stats.error and stats.error.startswith("not configured")
     replay = SourceConfig(id="sample", network="replay", kind="replay", params={"path": "posts.jsonl"})
     assert crawl_source(sqlite_engine, lipetsk, replay, clock).inserted > 0
+
+
+def test_streaming_rules_the_endpoint_refuses_are_recorded_and_the_others_work(fake, sqlite_engine, clock):
+    fake.max_rules = 2
+    rules = [{"tag": "water", "value": "нет воды"}, {"tag": "roads", "value": "яма"},
+             {"tag": "waste", "value": "мусор не вывозят"}]
+    src = VkStreamingSource(source_id="vk-stream", client=client(fake), rules=rules, listen_seconds=0.3,
+                            ws_scheme="ws", recv_timeout=0.1)
+    stats = crawl(sqlite_engine, src, clock)
+    assert fake.rules == {"water": "нет воды", "roads": "яма"}
+    assert src.rules_synced == {"kept": 0, "added": 2, "deleted": 0, "refused": 1}
+    refused = [q for q in quarantined(sqlite_engine) if q.location == "streaming rule waste"]
+    assert refused and refused[0].reason == "skipped: rule refused: [2003] Too many rules"
+    assert stats.inserted == 3  # the events still came
+
+
+def test_execute_saves_requests(fake, sqlite_engine, tmp_path, clock):
+    crawl(sqlite_engine, wall(fake), clock)
+    with_execute = len(fake.requests)
+    from incidents.db import open_database
+
+    other = open_database(f"sqlite:///{tmp_path / 'other.db'}")
+    try:
+        fake.requests.clear()
+        crawl(other, wall(fake, use_execute=False), clock)
+        without = len(fake.requests)
+        assert set(post_keys(other)) == set(post_keys(sqlite_engine))
+    finally:
+        other.dispose()
+    assert with_execute < without, (with_execute, without)
+
+
+def test_a_wall_that_cannot_be_read_for_a_pass_flags_nothing_deleted(fake, sqlite_engine, clock):
+    crawl(sqlite_engine, wall(fake), clock)
+    fake.data["private_walls"] = ["-100001"]  # closed for a while (error 15)
+    crawl(sqlite_engine, wall(fake), clock)
+    assert not any(post(sqlite_engine, k).deleted for k in WALL_POSTS)
+    fake.data["private_walls"] = []
+    fake.data["walls"]["-100001"] = [i for i in fake.data["walls"]["-100001"] if i["id"] != 1008]
+    crawl(sqlite_engine, wall(fake), clock)  # the watch list survived the skipped pass
+    assert post(sqlite_engine, "vk:wall-100001_1008").deleted is True
+    assert [k for k in WALL_POSTS if post(sqlite_engine, k).deleted] == ["vk:wall-100001_1008"]

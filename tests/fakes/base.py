@@ -50,6 +50,17 @@ class Reply:
         return json.dumps(self.body, ensure_ascii=False).encode("utf-8")
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client that went away (a killed crawl) is not an error of the fake: no traceback for it."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
+
+
 class FakeServer:
     """Subclass and implement `handle`; `upgrade(handler, req)` may take over the socket (websocket)."""
 
@@ -101,7 +112,7 @@ class FakeServer:
 
             do_GET = do_POST = do_DELETE = _serve
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _QuietServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,12 @@ class FakeOk(FakeServer):
         super().__init__()
         self.data = copy.deepcopy(data if data is not None else json.loads(FIXTURE.read_text(encoding="utf-8")))
         self.failures: list[tuple[str, int, Any]] = []
+        self.handlers: dict[str, Callable[[dict[str, str]], Any]] = {}  # more API methods, see register()
+
+    def register(self, method: str, handler: Callable[[dict[str, str]], Any]) -> None:
+        """Serve one more REST method: `handler(params)` returns the JSON answer or raises `OkError`;
+        the key, the signature and the token are checked before, as for every method."""
+        self.handlers[method] = handler
 
     def fail(self, method: str, code: int, times: int = 1, when: Any = None) -> None:
         for _ in range(times):
@@ -79,6 +86,8 @@ class FakeOk(FakeServer):
             if m == method and (when is None or when(params)):
                 del self.failures[i]
                 raise OkError(code)
+        if method in self.handlers:
+            return self.handlers[method](params)
         if method == "mediatopic.getTopics":
             return self.get_topics(params)
         if method == "discussions.getComments":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,11 @@ class FakePos(FakeServer):
         self.data = copy.deepcopy(json.loads(FIXTURE.read_text(encoding="utf-8")))
         self.failures: list[tuple[str, str]] = []  # (path prefix, code)
         self.answers: dict[str, dict[str, Any]] = {}  # idempotency key → answer
+        self.routes: dict[tuple[str, str], Callable[[Request], Reply]] = {}  # more endpoints, see register()
+
+    def register(self, method: str, path: str, handler: Callable[[Request], Reply]) -> None:
+        """Serve one more endpoint (exact `path`): the bearer token and injected failures are checked first."""
+        self.routes[(method, path)] = handler
 
     def fail(self, path: str, code: str, times: int = 1) -> None:
         self.failures += [(path, code)] * times
@@ -47,6 +53,8 @@ class FakePos(FakeServer):
             if req.path.startswith(path):
                 del self.failures[i]
                 return _err(code, code.replace("_", " "), {"Retry-After": "1"} if code == "rate_limited" else None)
+        if (req.method, req.path) in self.routes:
+            return self.routes[(req.method, req.path)](req)
         if req.method == "GET" and req.path == "/messages":
             return self.list_messages(req.query)
         parts = req.path.strip("/").split("/")

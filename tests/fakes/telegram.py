@@ -60,6 +60,7 @@ class FakeTelegramClient:
         self.connected = False
         self.calls: list[tuple[str, Any, dict[str, Any]]] = []
         self.floods: list[tuple[int, Any]] = []  # (seconds, predicate on kwargs)
+        self.errors: list[tuple[Exception, Any]] = []  # any Telethon error, raised once each
         self.revoked = False
         self.block_at: int | None = None  # hang on this get_messages call (kill-midway tests)
         self.block_marker: Path | None = None
@@ -67,6 +68,10 @@ class FakeTelegramClient:
     # -- steering
     def flood(self, seconds: int, times: int = 1, when: Any = None) -> None:
         self.floods += [(seconds, when)] * times
+
+    def fail(self, error: Exception, when: Any = None) -> None:
+        """The next get_entity/get_messages call (matching `when(kwargs)`) raises `error` (a Telethon RPCError)."""
+        self.errors.append((error, when))
 
     def messages(self, chat_id: int) -> list[dict[str, Any]]:
         return self.data["messages"].setdefault(str(chat_id), [])
@@ -98,8 +103,11 @@ class FakeTelegramClient:
         raise ValueError(f"Could not find the input entity for {entity!r}")
 
     async def get_messages(self, entity: Any, limit: float | None = None, *, min_id: int = 0,
-                           ids: Any = None, reverse: bool = False, **kw: Any) -> Any:
-        args = {"limit": limit, "min_id": min_id, "ids": ids, "reverse": reverse, **kw}
+                           offset_date: datetime | None = None, ids: Any = None, reverse: bool = False,
+                           **kw: Any) -> Any:
+        """Telethon's semantics: newest first; `reverse=True` oldest first, and then `offset_date`
+        means "after this date" (exclusive) instead of "before"."""
+        args = {"limit": limit, "min_id": min_id, "offset_date": offset_date, "ids": ids, "reverse": reverse, **kw}
         self.calls.append(("get_messages", getattr(entity, "id", entity), args))
         n = sum(1 for c in self.calls if c[0] == "get_messages")
         if self.block_at is not None and n >= self.block_at:
@@ -113,6 +121,10 @@ class FakeTelegramClient:
         if ids is not None:
             by_id = {m["id"]: m for m in stored}
             return [build_message(chat, by_id[i]) if i in by_id else None for i in ids]
+        if offset_date is not None:
+            after = (lambda m: datetime.fromisoformat(m["date"]) > offset_date) if reverse else (
+                lambda m: datetime.fromisoformat(m["date"]) < offset_date)
+            stored = [m for m in stored if after(m)]
         if reverse:
             chosen = [m for m in stored if m["id"] > min_id][: int(limit) if limit else None]
         else:
@@ -122,6 +134,10 @@ class FakeTelegramClient:
     def _check(self, args: dict[str, Any] | None = None) -> None:
         if self.revoked:
             raise errors.AuthKeyUnregisteredError(request=None)
+        for i, (error, when) in enumerate(self.errors):
+            if when is None or when(args or {}):
+                del self.errors[i]
+                raise error
         for i, (seconds, when) in enumerate(self.floods):
             if when is None or when(args or {}):
                 del self.floods[i]

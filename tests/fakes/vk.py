@@ -19,6 +19,7 @@ import hashlib
 import json
 import socket
 import struct
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,7 @@ class FakeVk(FakeServer):
         self.rules: dict[str, str] = {}
         self.stream_events: list[dict[str, Any]] = list(self.data.get("stream", []))
         self.max_rules = 300
+        self.handlers: dict[str, Callable[[dict[str, Any]], Any]] = {}  # more API methods, see register()
 
     # -- steering
     def fail(self, method: str, code: int, times: int = 1, when: Any = None) -> None:
@@ -104,7 +106,14 @@ class FakeVk(FakeServer):
                 del self.failures[i]
                 raise VkError(code)
 
+    def register(self, method: str, handler: Callable[[dict[str, Any]], Any]) -> None:
+        """Serve one more API method: `handler(params)` returns the `response` or raises `VkError`;
+        it is reachable directly and inside `execute`, with the same token, version and failure checks."""
+        self.handlers[method] = handler
+
     def _dispatch(self, method: str, params: dict[str, Any]) -> Any:
+        if method in self.handlers:
+            return self.handlers[method](params)
         handler = {
             "wall.get": self.wall_get,
             "wall.getComments": self.wall_get_comments,
