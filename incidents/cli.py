@@ -8,8 +8,8 @@ quarantined on import, quality below a requested minimum).
 from __future__ import annotations
 
 import argparse
-import importlib
 import csv
+import importlib
 import json
 import os
 import sys
