@@ -106,9 +106,11 @@ class Outbox:
             assert row is not None
             row.status, row.attempts, row.last_attempt_at = "sending", row.attempts + 1, self.now()
             session.add(row)
-        self._send(rid, channel, target, text, key, report)
+        # a resend of a row found "sending" (idempotent channel) returns what was published before
+        self._send(rid, channel, target, text, key, report, resend=status == "sending")
 
-    def _send(self, rid: int, channel: Channel, target: dict, text: str, key: str, report: OutboxReport) -> None:
+    def _send(self, rid: int, channel: Channel, target: dict, text: str, key: str, report: OutboxReport, *,
+              resend: bool = False) -> None:
         try:
             remote = channel.send(target, text, key)
         except SendRejected as exc:
@@ -121,7 +123,7 @@ class Outbox:
             report.unknown += 1
             self._later(rid, f"no answer from {channel.network}: {exc}", report, keep_sending=True)
             return
-        self._sent(rid, remote, report)
+        self._sent(rid, remote, report, recovered=resend)
 
     # -- records
     def _sent(self, rid: int, remote: str, report: OutboxReport, *, recovered: bool = False) -> None:

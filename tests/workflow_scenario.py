@@ -77,3 +77,48 @@ def open_incident(engine: Engine, cfg: RegionConfig, builder, clock) -> tuple[in
                     other.merged_into_id = main
                     session.add(other)
         return main, [p.id for p in posts]
+
+
+# --------------------------------------------------------------------------- the fakes, seeded with the four posts
+def seed_fakes(vk, ok, tg, pos) -> None:  # noqa: ANN001 - the fake servers
+    """Put the residents' posts on the fake networks, where the answers must land."""
+    if vk is not None:
+        vk.data["comments"].setdefault("-100001_1011", []).append(dict(VK_COMMENT))
+    if ok is not None:
+        ok.data["comments"].setdefault("155000000000012", []).append(dict(OK_COMMENT))
+    if tg is not None:
+        tg.messages(1500000003).append(dict(TG_MESSAGE))
+
+
+def fake_channels(vk=None, ok=None, tg=None, pos=None):  # noqa: ANN001, ANN201
+    """The real channel classes over the real clients, pointed at the fakes (fresh connections)."""
+    import httpx
+
+    from crawlers.errors import Backoff
+    from crawlers.ok import OkClient
+    from crawlers.pos import PosClient
+    from crawlers.ratelimit import RateLimiter
+    from crawlers.vk import VkClient
+    from incidents.channels import Channels, OkChannel, PosChannel, TelegramChannel, VkChannel
+    from tests.fakes.base import redirected_session
+    from tests.fakes.vk import TOKEN
+
+    available = {}
+    if vk is not None:
+        session = redirected_session({"https://api.vk.ru/method/": f"{vk.url}/method/"})
+        available["vk"] = VkChannel(VkClient(token=TOKEN, source_id="replies:vk", session=session,
+                                             limiter=RateLimiter(0), backoff=Backoff(retries=0)))
+    if ok is not None:
+        d = ok.data
+        available["ok"] = OkChannel(OkClient(application_key=d["application_key"], secret_key=d["application_secret_key"],
+                                             access_token=d["access_token"], source_id="replies:ok",
+                                             api_url=f"{ok.url}/fb.do", http=httpx.Client(timeout=5),
+                                             limiter=RateLimiter(0), backoff=Backoff(retries=0)))
+    if tg is not None:
+        available["telegram"] = TelegramChannel(lambda: tg)
+    if pos is not None:
+        available["pos"] = PosChannel(PosClient(base_url=pos.url, token=pos.data["token"], source_id="replies:pos",
+                                                http=httpx.Client(timeout=5), limiter=RateLimiter(0),
+                                                backoff=Backoff(retries=0)))
+    missing = {n: "not in this test" for n in ("vk", "ok", "telegram", "pos") if n not in available}
+    return Channels(available, missing)
