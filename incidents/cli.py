@@ -400,6 +400,7 @@ def cmd_quarantine(ctx: Context, args: argparse.Namespace) -> int:
 # cheaply (heavy imports inside the commands), so that `incidents --help` stays fast.
 COMMAND_MODULES: tuple[str, ...] = (
     "incidents.search.cli",
+    "incidents.workflow_cli",
 )
 
 
