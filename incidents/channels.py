@@ -272,7 +272,8 @@ class PosChannel:
                              backoff=Backoff(retries=0)))
 
     def send(self, target: dict[str, Any], text: str, key: str) -> str:
-        resp = _translate(lambda: self.client.post_answer(target["message_id"], text, key))
+        resp = _translate(lambda: self.client.post_answer(target["message_id"], text, key,
+                                                          final=bool(target.get("final", True))))
         if not isinstance(resp, dict) or not resp.get("id"):
             raise SendUnknown(f"the platform answered {resp!r}")
         return str(resp["id"])

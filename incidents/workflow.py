@@ -314,6 +314,8 @@ class Workflow:
                 continue
             try:
                 target = target_for(p.network, p.external_id, p.parent_id)
+                if p.network == "pos":
+                    target["final"] = not answer.interim  # the platform tells an interim answer apart
                 status, error = "queued", None
             except ValueError as exc:
                 target, status, error = None, "failed", f"no place to answer: {exc}"

@@ -21,7 +21,8 @@ from tests.workflow_scenario import T0, fake_channels, open_incident, seed_fakes
 
 
 @pytest.fixture
-def published(sqlite_engine, kursk, kursk_builder):
+def published(engine, kursk, kursk_builder):
+    sqlite_engine = engine  # both databases
     clock = FixedClock(T0)
     iid, _ = open_incident(sqlite_engine, kursk, kursk_builder, clock)
     with Session(sqlite_engine) as s, s.begin():
@@ -109,3 +110,46 @@ def test_gives_up_after_the_configured_tries(published):
         row = _rows(engine)["pos"]
         assert row.status == "failed" and row.error.startswith("gave up after 5 tries")
         assert pos.answers == {}
+
+
+def test_an_interim_answer_to_chosen_posts_then_the_final_one(sqlite_engine, kursk, kursk_builder):
+    """The interim answer goes only to the feedback platform; it stops the 24-hour clock and starts
+    the follow-up one; the final answer then goes to every post and stops the follow-up."""
+    engine, cfg = sqlite_engine, kursk
+    clock = FixedClock(T0)
+    iid, post_ids = open_incident(engine, cfg, kursk_builder, clock)
+    tg = FakeTelegramClient()
+    with Session(engine) as s, s.begin():
+        add_user(s, cfg, login="gorinsp", role="executor", body="kursk_gorinspektsiya", now=clock())
+        add_user(s, cfg, login="control", role="controller", now=clock())
+    with FakeVk() as vk, FakeOk() as ok, FakePos() as pos:
+        seed_fakes(vk, ok, tg, pos)
+        channels = fake_channels(vk=vk, ok=ok, tg=tg, pos=pos)
+        clock.advance(hours=3)
+        with Session(engine) as s, s.begin():
+            w = Workflow(s, cfg, clock)
+            a = w.draft_answer(get_actor(s, "gorinsp"), iid, template="interim_in_work")
+            assert a.interim and "Ведётся проверка" in a.text
+            w.approve(get_actor(s, "control"), iid)
+            w.publish(get_actor(s, "control"), iid, post_ids=[post_ids[3]])  # the ПОС message only
+        assert Outbox(engine, cfg, channels, clock).run().sent == 1
+        with Session(engine) as s:
+            inc = s.get(Incident, iid)
+            assert inc.first_answer_at == clock() == inc.interim_answer_at and inc.final_answer_at is None
+            assert inc.follow_up_due_at is not None and inc.follow_up_due_at > clock() + timedelta(days=4)
+            with pytest.raises(Exception, match="interim"):
+                Workflow(s, cfg, clock).resolve(get_actor(s, "gorinsp"), iid)
+        assert [a["final"] for a in pos.answers.values()] == [False] and not vk.data.get("created_comments")
+
+        clock.advance(days=1)
+        with Session(engine) as s, s.begin():
+            w = Workflow(s, cfg, clock)
+            w.draft_answer(get_actor(s, "gorinsp"), iid, text="Здравствуйте! Площадка у дома 61 по ул. Союзной "
+                                                              "вычищена, вывоз идёт по графику.")
+            w.approve(get_actor(s, "control"), iid)
+            w.publish(get_actor(s, "control"), iid)
+        assert Outbox(engine, cfg, channels, clock).run().sent == 4
+        assert [a["final"] for a in pos.answers.values()] == [False, True] and len(vk.data["created_comments"]) == 1
+        with Session(engine) as s:
+            inc = s.get(Incident, iid)
+            assert inc.final_answer_at == clock() and inc.first_answer_at < inc.final_answer_at

@@ -23,6 +23,7 @@ from incidents.db import open_database
 from incidents.models import AuditEvent, Incident, Notification, Reply
 from incidents.notify import EmailNotifier, TelegramBotNotifier
 from incidents.outbox import Outbox
+from incidents.roles import PermissionDenied
 from incidents.sla_watch import sla_watch
 from incidents.store import save_posts
 from incidents.workflow import Workflow, add_user, get_actor
@@ -96,17 +97,27 @@ def test_new_to_closed_through_every_role_exactly_once(tmp_path, kursk, kursk_bu
             add_user(s, cfg, login="moder", role="moderator", now=clock())
             add_user(s, cfg, login="gorinsp", role="executor", body="kursk_gorinspektsiya", now=clock(),
                      email="ivanova@gorinsp.example.org", telegram_chat_id="-1003000000001")
+            add_user(s, cfg, login="dorogi", role="executor", body="reg_transport_roads", now=clock())
             add_user(s, cfg, login="control", role="controller", now=clock())
             add_user(s, cfg, login="fed", role="observer", now=clock())
-            actors = {u: get_actor(s, u) for u in ("admin", "moder", "gorinsp", "control", "fed")}
+            actors = {u: get_actor(s, u) for u in ("admin", "moder", "gorinsp", "dorogi", "control", "fed")}
 
-        # --- the moderator confirms the rule's choice; the administrator adds a note by reassigning? no:
-        # the observer looks and can do nothing; the SLA watch warns the body when the draft is at risk
-        with pytest.raises(Exception, match="observer"):
+        # --- the observer looks and can do nothing; the moderator overrides the rule, the roads
+        # committee hands the incident back ("not ours"), the moderator assigns it to the inspection
+        with pytest.raises(PermissionDenied, match="observer"):
             _do(engine, cfg, clock, lambda w, s: w.reject(actors["fed"], iid, "не жалоба"))
+        clock.advance(minutes=5)
+        _do(engine, cfg, clock, lambda w, s: w.assign(actors["moder"], iid, "reg_transport_roads",
+                                                      "площадка стоит на обочине дороги"))
+        clock.advance(minutes=5)
+        _do(engine, cfg, clock, lambda w, s: w.hand_back(actors["dorogi"], iid,
+                                                         "не наше: контейнерная площадка во дворе МКД"))
+        clock.advance(minutes=5)
+        _do(engine, cfg, clock, lambda w, s: w.assign(actors["moder"], iid, "kursk_gorinspektsiya",
+                                                      "двор МКД — городская инспекция"))
         notifiers = {"email": EmailNotifier(host="127.0.0.1", port=smtp_port, sender="sla@cur46.example.org"),
                      "telegram": TelegramBotNotifier(token=TOKEN, base_url=bot.url)}
-        clock.t = T0.replace(hour=12, minute=30)  # 15:30 MSK: the 8-working-hour draft clock is at risk
+        clock.t = T0.replace(hour=12, minute=30)  # 15:30 MSK: the draft (due 17:15) is at risk
         report = sla_watch(engine, cfg, clock, notifiers)
         assert report.sent == 3  # the body's address, its executor by email and by Telegram
         assert [rcpt for rcpt, _, _ in inbox.messages] == [["inspection.kursk@example.org"], ["ivanova@gorinsp.example.org"]]
@@ -176,7 +187,7 @@ def test_new_to_closed_through_every_role_exactly_once(tmp_path, kursk, kursk_bu
         # --- resolved by the executor, closed by the controller; nothing is sent twice afterwards
         clock.advance(days=1)
         _do(engine, cfg, clock, lambda w, s: w.resolve(actors["gorinsp"], iid, "площадка вычищена, график вывоза восстановлен"))
-        _do(engine, cfg, clock, lambda w, s: w.close(actors["control"], iid))
+        _do(engine, cfg, clock, lambda w, s: w.close(actors["admin"], iid))
         assert Outbox(engine, cfg, fake_channels(vk=vk, ok=ok, tg=tg, pos=pos), clock).run().sent == 0
         assert len(vk.data["created_comments"]) == 2 and len(ok.created_comments()) == 1
         assert len(tg.sent()) == 1 and len(pos.answers) == 1
@@ -184,8 +195,15 @@ def test_new_to_closed_through_every_role_exactly_once(tmp_path, kursk, kursk_bu
     with Session(engine) as s:
         inc = s.get(Incident, iid)
         assert inc.status == "closed" and inc.closed_at == clock()
-        actors_seen = {e.actor for e in s.exec(select(AuditEvent).where(AuditEvent.incident_id == iid)).all()}
-        assert {"system", "gorinsp", "control"} <= actors_seen
+        moves = [(e.actor, e.action, e.to_state) for e in s.exec(
+            select(AuditEvent).where(AuditEvent.incident_id == iid, AuditEvent.to_state != None)  # noqa: E711
+            .order_by(AuditEvent.id)).all()]
+        assert moves == [
+            ("system", "opened", "new"), ("system", "assigned", "assigned"),
+            ("moder", "reassigned", "assigned"), ("dorogi", "handed_back", "triaged"),
+            ("moder", "assigned", "assigned"), ("gorinsp", "answer_drafted", "answer_drafted"),
+            ("control", "answer_approved", "answer_approved"), ("control", "answer_published", "answered"),
+            ("gorinsp", "resolved", "resolved"), ("admin", "closed", "closed")]
         assert len(s.exec(select(Notification)).all()) == 3
     engine.dispose()
 
