@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -65,8 +66,24 @@ class Channel(Protocol):
 
 
 # --------------------------------------------------------------------------- targets
+_INTERCHANGE = re.compile(r"^(?P<owner>-?\d+)_(?P<post>\d+)(?:_c(?P<comment>\w+))?$")
+
+
 def target_for(network: str, external_id: str, parent_id: str | None, author_id: str | None = None) -> dict[str, Any]:
-    """Where the answer to a stored post goes, from the post's identity as the crawlers store it."""
+    """Where the answer to a stored post goes, from the post's identity as the crawlers store it
+    (`wall…`, `comment…`, `topic…`) or as the interchange format writes it (`owner_post`,
+    `owner_post_cCOMMENT` for VK, `group_topic`, `group_topic_cCOMMENT` for OK)."""
+    m = _INTERCHANGE.match(external_id) if network in ("vk", "ok") else None
+    if m is not None and network == "vk":
+        out: dict[str, Any] = {"owner_id": int(m["owner"]), "post_id": int(m["post"])}
+        if m["comment"]:
+            out["reply_to_comment"] = int(m["comment"])
+        return out
+    if m is not None and network == "ok":
+        out = {"topic_id": m["post"]}
+        if m["comment"]:
+            out["reply_to"] = m["comment"]
+        return out
     if network == "vk":
         # wall{owner}_{post} or comment{owner}_{comment} with parent wall{owner}_{post}
         if external_id.startswith("comment"):

@@ -263,13 +263,13 @@ def cmd_sla_report(ctx: Any, args: argparse.Namespace) -> int:
 
     t = Table(title=f"SLA по {'органам' if args.by == 'body' else 'муниципалитетам'} с {since:%d.%m.%Y} "
                     f"(в рейтинге — от {minimum} инцидентов)", title_justify="left")
-    for col in ("", "инцидентов", "в срок", "медиана до ответа, ч", "просрочено", "рейтинг"):
+    for col in ("", "инцидентов", "в срок", "медиана до ответа, ч", "просрочено", "ждут ответа", "рейтинг"):
         t.add_column(col, justify="left" if not col else "right", overflow="fold")
     for f in result:
         share = f.share_in_time
         t.add_row(name(f.key), str(f.incidents), "—" if share is None else f"{share:.0%}",
                   "—" if f.median_hours_to_answer is None else f"{f.median_hours_to_answer:.1f}", str(f.overdue),
-                  "да" if f.rated else "мало данных")
+                  str(f.pending), "да" if f.rated else "мало данных")
     console.print(t)
     return EXIT_OK
 

@@ -47,6 +47,14 @@ def test_targets_are_where_the_posts_were_written():
     assert target_for("ok", "commentMTU6OTk", "topic155000000000012") == {"topic_id": "155000000000012", "reply_to": "MTU6OTk"}
     assert target_for("telegram", "kursk_chat/7101", None) == {"chat": "kursk_chat", "reply_to": 7101}
     assert target_for("pos", "POS-46-000101", None) == {"message_id": "POS-46-000101"}
+    # the interchange format of replayed and imported posts
+    assert target_for("vk", "-100000001_21840_c26659", "-100000001_21840") == {
+        "owner_id": -100000001, "post_id": 21840, "reply_to_comment": 26659}
+    assert target_for("vk", "696860587_23706", None) == {"owner_id": 696860587, "post_id": 23706}
+    assert target_for("ok", "54000000000002_153002714585_c7415948", "54000000000002_153002714585") == {
+        "topic_id": "153002714585", "reply_to": "7415948"}
+    assert target_for("telegram", "kursk46news_chat/295094", "kursk46news/23665") == {
+        "chat": "kursk46news_chat", "reply_to": 295094}
     with pytest.raises(ValueError):
         target_for("vk", "comment-100001_2201", None)
 

@@ -92,9 +92,11 @@ def test_sla_figures_per_body_with_a_minimum_for_the_rating():
         rows.append(Times(opened_at=t, due_at=t + timedelta(hours=24), first_answer_at=t + timedelta(hours=i + 1 if i < 5 else 30),
                           body_code="adm_kursk", municipality="kursk"))
     rows.append(Times(opened_at=t, due_at=t + timedelta(hours=24), body_code="reg_health", municipality="kursk"))
+    rows.append(Times(opened_at=now, due_at=now + timedelta(hours=24), body_code="reg_health", municipality="kursk"))
     out = {f.key: f for f in figures(rows, now, by="body_code", min_incidents=5)}  # type: ignore[arg-type]
     assert out["adm_kursk"].rated and round(out["adm_kursk"].share_in_time, 3) == 0.833
     assert out["adm_kursk"].median_hours_to_answer == 3.5 and out["adm_kursk"].overdue == 1
     assert not out["reg_health"].rated and out["reg_health"].overdue == 1 and out["reg_health"].answered == 0
+    assert out["reg_health"].pending == 1 and out["reg_health"].share_in_time == 0  # the one not yet due is not counted
     by_muni = figures(rows, now, by="municipality", min_incidents=5)  # type: ignore[arg-type]
-    assert by_muni[0].key == "kursk" and by_muni[0].incidents == 7
+    assert by_muni[0].key == "kursk" and by_muni[0].incidents == 8
