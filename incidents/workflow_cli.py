@@ -202,6 +202,56 @@ def cmd_replies(ctx: Any, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_queue(ctx: Any, args: argparse.Namespace) -> int:
+    """The open incidents a user works on (an executor: their body's only), every running clock shown."""
+    from sqlmodel import Session
+
+    from incidents.roles import PermissionDenied, Role
+    from incidents.sla import format_left
+    from incidents.sla_clocks import SlaClocks
+    from incidents.store import open_incidents
+    from incidents.workflow import get_actor
+
+    login = args.by or os.environ.get("INCIDENTS_USER")
+    if not login:
+        err.print("[red]укажите, кто смотрит: --by LOGIN (или INCIDENTS_USER)[/]")
+        return EXIT_USAGE
+    cfg, now = ctx.cfg, _now()
+    clocks = SlaClocks(cfg.sla, cfg.region.timezone)
+    with Session(ctx.engine) as session:
+        try:
+            actor = get_actor(session, login)
+        except PermissionDenied as exc:
+            err.print(f"[red]отказано:[/] {exc}", markup=True)
+            return EXIT_USAGE
+        rows = [i for i in open_incidents(session) if i.merged_into_id is None]
+    if actor.role is Role.EXECUTOR:
+        rows = [i for i in rows if i.body_code == actor.body_code]
+    elif args.body:
+        rows = [i for i in rows if i.body_code == args.body]
+    names = {"triage": "разбор", "draft": "черновик", "first_answer": "ответ", "follow_up": "оконч. ответ",
+             "resolution": "ПОС"}
+    table_rows = []
+    for inc in rows:
+        running = [st for st in clocks.evaluate(inc, now).values() if st.running]
+        running.sort(key=lambda st: st.due_at)  # type: ignore[arg-type, return-value]
+        first = running[0].due_at if running else None
+        table_rows.append((first or now + timedelta(days=3650), inc, running))
+    table_rows.sort(key=lambda r: (r[0], r[1].priority))
+    t = Table(title=f"Очередь {login}: {len(table_rows)}", title_justify="left")
+    for col in ("ID", "Инцидент", "Статус", "Орган", "Сроки"):
+        t.add_column(col, overflow="fold")
+    for _, inc, running in table_rows[: args.limit]:
+        parts = []
+        for st in running:
+            style = {"overdue": "red", "at_risk": "yellow"}.get(st.state)
+            text = f"{names[st.name]} {format_left(st.left)}"
+            parts.append(f"[{style}]{text}[/]" if style else text)
+        t.add_row(str(inc.id), inc.title, inc.status, inc.body_code or "—", "; ".join(parts) or "—")
+    console.print(t)
+    return EXIT_OK
+
+
 # --------------------------------------------------------------------------- SLA
 def cmd_sla_watch(ctx: Any, args: argparse.Namespace) -> int:
     from sqlmodel import Session
@@ -293,6 +343,12 @@ def add_commands(sub: Any) -> None:
     u.set_defaults(func=cmd_user_add)
     u = us.add_parser("list", help="список пользователей")
     u.set_defaults(func=cmd_user_list)
+
+    s = sub.add_parser("queue", help="мои инциденты (исполнителю — только его органа) со всеми сроками")
+    s.add_argument("--body", help="только этого органа")
+    s.add_argument("--limit", type=int, default=50)
+    _by(s)
+    s.set_defaults(func=cmd_queue)
 
     s = sub.add_parser("triage", help="инцидент разобран: это жалоба, её надо назначить")
     s.add_argument("id", type=int)

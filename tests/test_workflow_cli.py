@@ -42,6 +42,10 @@ def test_assign_reply_publish_dry_run_watch_and_report(env, capsys):
     assert code == 2 and "отказано" in err  # not assigned to their body yet
     code, out, _ = _run(capsys, "assign", iid, "gzhi_lipetsk", "--reason", "подвал МКД — жилинспекция", "--by", "moder")
     assert code == 0 and "Государственная жилищная инспекция" in out
+    code, out, _ = _run(capsys, "queue", "--by", "gzhi")
+    assert code == 0 and f"│ {iid} " in out and "ответ " in out  # Lipetsk runs only the 24-hour clock
+    code, out, _ = _run(capsys, "queue", "--by", "moder")
+    assert code == 0 and int(out.split("Очередь moder: ")[1].split()[0]) >= 4
     code, out, _ = _run(capsys, "reply", iid, "--template", "generic", "--deadline", "2026-12-01", "--by", "gzhi")
     assert code == 0 and "Государственная жилищная инспекция Липецкой области" in out and "01.12.2026" in out
     # Lipetsk needs no approval: the executor publishes; without credentials the outbox is a dry run
