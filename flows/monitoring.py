@@ -127,3 +127,57 @@ def monitoring_run(config_dir: str | None = None, database_url: str | None = Non
     summary.sla = dict(sla_task(url, cfg))
     summary.search = search_task(url, cfg)
     return asdict(summary)
+
+
+@flow(name="sla-watch", log_prints=True)
+def sla_watch_flow(config_dir: str | None = None, database_url: str | None = None) -> dict[str, Any]:
+    """The scheduled SLA watch (e.g. every 10 minutes): low feedback-platform ratings reopen their
+    incidents, then every clock at risk or overdue is escalated once per step (incidents.sla_watch)."""
+    from sqlmodel import Session
+
+    from incidents.notify import build_notifiers
+    from incidents.sla_watch import sla_watch
+    from incidents.workflow import Workflow
+
+    settings = get_settings()
+    cfg = load_region(config_dir or settings.config_dir)
+    engine = open_database(database_url or settings.database_url)
+    try:
+        with Session(engine) as session, session.begin():
+            reopened = Workflow(session, cfg, _now).apply_ratings()
+        notifiers, missing = build_notifiers()
+        report = sla_watch(engine, cfg, _now, notifiers, missing)
+    finally:
+        engine.dispose()
+    logger = get_run_logger()
+    for channel, reason in report.dry_run_reasons.items():
+        logger.warning("notifications by %s are a dry run: %s", channel, reason)
+    logger.info("SLA watch: %d incidents, %d notifications sent, %d failed", report.checked, report.sent, report.failed)
+    return {"reopened": reopened, "checked": report.checked, "sent": report.sent, "failed": report.failed,
+            "dry_run": dict(report.dry_run)}
+
+
+@flow(name="publish-replies", log_prints=True)
+def publish_flow(config_dir: str | None = None, database_url: str | None = None) -> dict[str, Any]:
+    """The scheduled outbox run: auto-answers for posts joining answered incidents, then every due reply."""
+    from sqlmodel import Session
+
+    from incidents.channels import build_channels
+    from incidents.outbox import Outbox
+    from incidents.workflow import Workflow
+
+    settings = get_settings()
+    cfg = load_region(config_dir or settings.config_dir)
+    engine = open_database(database_url or settings.database_url)
+    try:
+        with Session(engine) as session, session.begin():
+            auto = Workflow(session, cfg, _now).auto_answer_new_posts()
+        channels = build_channels(cfg)
+        report = Outbox(engine, cfg, channels, _now).run()
+    finally:
+        engine.dispose()
+    logger = get_run_logger()
+    for network, reason in report.dry_run_reasons.items():
+        logger.warning("replies to %s are a dry run: %s", network, reason)
+    return {"auto": auto, "sent": report.sent, "recovered": report.recovered, "retry": report.retry,
+            "failed": report.failed, "dry_run": dict(report.dry_run)}

@@ -26,6 +26,7 @@ from incidents.models import Assignment, Incident, IncidentPost, Post, Quarantin
 from incidents.records import SignalRecord
 from incidents.routing import Router
 from incidents.sla import SlaPolicyEngine
+from incidents.sla_clocks import SlaClocks
 from incidents.states import OPEN_STATES, IncidentState
 from incidents.store import (
     audit,
@@ -173,6 +174,7 @@ class Processor:
         self.builder = builder or SignalBuilder(cfg)
         self.router = Router(cfg)
         self.sla = SlaPolicyEngine(cfg.sla, cfg.region.timezone)
+        self.clocks = SlaClocks(cfg.sla, cfg.region.timezone)
         self.batch_size = batch_size
         self.clusterer: Clusterer | None = None
 
@@ -271,7 +273,7 @@ class Processor:
             municipality=sig.municipality, address=sig.address, street=sig.street, scale=sig.scale,
             status=IncidentState.NEW.value, opened_at=ts,
             due_at=self.sla.due(ts, category=sig.category, network=sig.network, urgent=urgent),
-            first_post_at=sig.created_at, last_post_at=sig.created_at, updated_at=ts,
+            first_post_at=sig.created_at, last_post_at=sig.created_at, updated_at=ts, urgent=urgent,
         )
         session.add(inc)
         session.flush()
@@ -316,6 +318,8 @@ class Processor:
                 ))
                 m = meta[iid]
                 m["networks"].add(post.network)
+                if post.network == "pos" and "pos_post" not in m:
+                    m["pos_post"] = post
                 m["first"] = post.created_at if m["first"] is None else min(m["first"], post.created_at)
                 m["last"] = post.created_at if m["last"] is None else max(m["last"], post.created_at)
         for iid in ids:
@@ -338,6 +342,10 @@ class Processor:
                 munis = [p.municipality for p in posts if p.municipality]
                 inc.municipality = munis[0] if munis else None
             inc.updated_at = ts
+            pos_post = meta[iid].get("pos_post")
+            if inc.resolution_due_at is None and pos_post is not None:
+                # a feedback-platform message carries its own resolution deadline (5–30 days)
+                inc.resolution_due_at = self.clocks.pos_resolution_due(pos_post.created_at, inc.category, pos_post.raw)
             if inc.status == IncidentState.NEW.value and inc.body_code is None:
                 self._route(session, inc, ts)
             session.add(inc)
@@ -350,6 +358,7 @@ class Processor:
                                reason=d.reason, rule=None if d.rule is None else str(d.rule)))
         if d.rule is not None:
             inc.status = IncidentState.ASSIGNED.value
+            inc.assigned_at = inc.triaged_at = ts  # routed by a rule: triage done, the draft clock starts
             audit(session, actor="system", action="assigned", incident_id=inc.id, from_state="new",
                   to_state=inc.status, reason=d.reason, data={"body": d.body, "rule": d.rule}, now=ts)
         else:

@@ -402,6 +402,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "incidents.search.cli",
     "flows.cli",
     "crawlers.cli",
+    "incidents.workflow_cli",
 )
 
 

@@ -308,12 +308,80 @@ class Calendar(_Strict):
     extra_workdays: list[str] = Field(default_factory=list, description="ISO dates of working Saturdays.")
 
 
+class ClockPolicy(_Strict):
+    """One of the region's stricter clocks (triage, draft, follow-up)."""
+
+    hours: float | None = Field(None, description="Deadline after the clock starts; None switches the clock off.")
+    urgent_hours: float | None = Field(None, description="The deadline for an urgent incident (None: same as hours).")
+    basis: Literal["calendar", "working"] = Field("calendar", description="Calendar hours or working hours.")
+    at_risk_margin_hours: float | None = Field(
+        None, description="Time left under which the clock is at risk (None: a quarter of its hours).")
+
+
+class SlaClocks(_Strict):
+    triage: ClockPolicy = Field(default_factory=ClockPolicy, description="From opening to triage (assignment or rejection).")
+    draft: ClockPolicy = Field(default_factory=ClockPolicy, description="From assignment to a drafted answer.")
+    follow_up: ClockPolicy = Field(default_factory=ClockPolicy, description="From an interim answer to the final one.")
+
+
+class Escalation(_Strict):
+    """Who is told, and how, when a clock is at risk or overdue."""
+
+    at_risk: list[Literal["body", "body_head", "regional_admin"]] = Field(default_factory=lambda: ["body"])
+    overdue: list[Literal["body", "body_head", "regional_admin"]] = Field(
+        default_factory=lambda: ["body", "body_head", "regional_admin"])
+    channels: list[Literal["email", "telegram"]] = Field(default_factory=lambda: ["email", "telegram"])
+
+
 class SlaPolicy(_Strict):
     first_answer_hours: float = Field(24, description="The public answer is due this long after opening.")
     hours: Literal["calendar", "working"] = "calendar"
     at_risk_margin_hours: float = Field(4, description="Time left below which an incident is at risk.")
     overrides: list[SlaOverride] = Field(default_factory=list)
     calendar: Calendar = Field(default_factory=Calendar)
+    clocks: SlaClocks = Field(default_factory=SlaClocks, description="The region's stricter clocks.")
+    escalation: Escalation = Field(default_factory=Escalation)
+    pos_deadline_field: str = Field("deadline", description="Dotted path of the deadline in a feedback-platform message.")
+    pos_resolution_days: dict[str, int] = Field(default_factory=dict, description="Category code → days to resolve.")
+    pos_resolution_default_days: int = Field(30, ge=1, le=30, description="Days to resolve when the message names none.")
+    rating_min_incidents: int = Field(5, ge=1, description="A body or municipality enters a rating from this many incidents.")
+
+
+# --------------------------------------------------------------------------- replies.yaml
+class AnswerTemplate(_Strict):
+    id: str = Field(description="Unique id, used by `incidents reply --template`.")
+    name: str | None = None
+    category: str | None = Field(None, description="Category code the template is for (None: any).")
+    subcategory: str | None = None
+    fact: str | None = None
+    interim: bool = Field(False, description="An interim answer («промежуточный ответ»).")
+    text: str = Field(description="Jinja2 text (sandboxed) with placeholders such as {{ address }}, {{ body }}, {{ deadline }}.")
+
+
+class RetryPolicy(_Strict):
+    max_attempts: int = Field(5, ge=1, description="Tries per post before the reply is failed for good.")
+    base_seconds: float = Field(60, ge=0, description="Wait after the first failed try.")
+    factor: float = Field(2, ge=1, description="Each further wait is this many times longer.")
+    max_seconds: float = Field(3600, ge=0, description="The longest wait.")
+
+
+class RepliesPolicy(_Strict):
+    approval_required: bool = Field(True, description="A controller must approve an answer before it is published.")
+    auto_answer_joined_posts: bool = Field(
+        True, description="A new post joining an answered incident gets the incident's answer automatically.")
+    reopen_ratings: list[int] = Field(default_factory=lambda: [1, 2],
+                                      description="Feedback-platform ratings that reopen the incident.")
+    signature: str | None = Field(None, description="Appended to every published answer.")
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    templates: list[AnswerTemplate] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> RepliesPolicy:
+        ids = [t.id for t in self.templates]
+        dup = {i for i in ids if ids.count(i) > 1}
+        if dup:
+            raise ValueError(f"duplicate template ids: {sorted(dup)}")
+        return self
 
 
 # --------------------------------------------------------------------------- clustering.yaml
@@ -410,6 +478,7 @@ FILES: dict[str, type[BaseModel]] = {
     "sla.yaml": SlaPolicy,
     "clustering.yaml": ClusteringPolicy,
     "sources.yaml": Sources,
+    "replies.yaml": RepliesPolicy,
 }
 OPTIONAL_FILES: dict[str, type[BaseModel]] = {
     "search.yaml": SearchPolicy,
@@ -432,6 +501,7 @@ class RegionConfig:
         self.clustering: ClusteringPolicy = parts["clustering.yaml"]  # type: ignore[assignment]
         self.sources: Sources = parts["sources.yaml"]  # type: ignore[assignment]
         self.search: SearchPolicy = parts.get("search.yaml") or SearchPolicy()  # type: ignore[assignment]
+        self.replies: RepliesPolicy = parts["replies.yaml"]  # type: ignore[assignment]
 
     @cached_property
     def body_by_code(self) -> dict[str, Body]:
@@ -508,6 +578,18 @@ def _cross_check(cfg: RegionConfig) -> None:
     for i, ov in enumerate(cfg.sla.overrides):
         if ov.category and ov.category not in CATEGORY_CODES:
             errors.append(f"sla.yaml: overrides.{i}.category: unknown category {ov.category!r}")
+    for c in cfg.sla.pos_resolution_days:
+        if c not in CATEGORY_CODES:
+            errors.append(f"sla.yaml: pos_resolution_days: unknown category {c!r}")
+    for i, tpl in enumerate(cfg.replies.templates):
+        if tpl.category and tpl.category not in CATEGORY_CODES:
+            errors.append(f"replies.yaml: templates.{i}.category: unknown category {tpl.category!r}")
+        try:
+            from jinja2.sandbox import SandboxedEnvironment
+
+            SandboxedEnvironment().parse(tpl.text)
+        except Exception as exc:  # a template that does not compile is a configuration error
+            errors.append(f"replies.yaml: templates.{i}.text: not a valid template: {exc}")
     for i, src in enumerate(cfg.sources.sources):
         if src.municipality and src.municipality not in munis:
             errors.append(f"sources.yaml: sources.{i}.municipality: unknown municipality {src.municipality!r}")

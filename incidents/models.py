@@ -137,6 +137,17 @@ class Incident(SQLModel, table=True):
     merged_into_id: int | None = Field(default=None, foreign_key="incidents.id")
     sla_state: str | None = Field(default=None, max_length=20)
     updated_at: datetime = _dt(nullable=False, index=True)
+    # workflow (issue 6): when each SLA clock stopped, and the deadlines that are not the first answer's
+    urgent: bool = Field(default=False, description="Danger to life or health: the stricter clocks apply.")
+    triaged_at: datetime | None = _dt()
+    assigned_at: datetime | None = _dt()
+    drafted_at: datetime | None = _dt()
+    interim_answer_at: datetime | None = _dt()
+    final_answer_at: datetime | None = _dt()
+    follow_up_due_at: datetime | None = _dt()
+    resolution_due_at: datetime | None = _dt()
+    resolved_at: datetime | None = _dt()
+    rejected_reason: str | None = None
 
 
 class IncidentPost(SQLModel, table=True):
@@ -189,6 +200,67 @@ class Reply(SQLModel, table=True):
     interim: bool = False
     created_by: str = Field(default="system", max_length=100)
     created_at: datetime = _dt(nullable=False)
+    sent_at: datetime | None = _dt()
+    # outbox (issue 6): which answer, where exactly, and when to try again
+    answer_id: int | None = Field(default=None, index=True)
+    network: str | None = Field(default=None, max_length=20)
+    target: dict | None = _json()
+    next_attempt_at: datetime | None = _dt()
+    last_attempt_at: datetime | None = _dt()
+    dry_run: bool = False
+
+
+class Answer(SQLModel, table=True):
+    """An answer to an incident: drafted by the executor, approved by a controller, then published
+    to the incident's posts through the outbox (`replies`, one row per post)."""
+
+    __tablename__ = "answers"
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incidents.id", index=True)
+    text: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+    template: str | None = Field(default=None, max_length=100)
+    interim: bool = False
+    auto: bool = Field(default=False, description="Sent automatically to a post that joined an answered incident.")
+    status: str = Field(default="draft", max_length=20, index=True)  # draft | approved | returned | published
+    created_by: str = Field(max_length=100)
+    created_at: datetime = _dt(nullable=False)
+    approved_by: str | None = Field(default=None, max_length=100)
+    approved_at: datetime | None = _dt()
+    published_at: datetime | None = _dt()
+    note: str | None = None
+
+
+class User(SQLModel, table=True):
+    """A person who works incidents: one role, and for an executor the one body they belong to."""
+
+    __tablename__ = "users"
+    id: int | None = Field(default=None, primary_key=True)
+    login: str = Field(max_length=100, unique=True)
+    name: str | None = None
+    role: str = Field(max_length=20)  # admin | moderator | executor | controller | observer
+    body_code: str | None = Field(default=None, max_length=80, index=True)
+    email: str | None = None
+    telegram_chat_id: str | None = Field(default=None, max_length=50)
+    active: bool = True
+    created_at: datetime = _dt(nullable=False)
+
+
+class Notification(SQLModel, table=True):
+    """An escalation message sent (or tried): the unique key makes each step go out once."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (sa.UniqueConstraint("incident_id", "clock", "step", "channel", "recipient", "due_at",
+                                          name="uq_notifications_step"),)
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incidents.id", index=True)
+    clock: str = Field(max_length=20)  # triage | draft | first_answer | follow_up | resolution
+    step: str = Field(max_length=20)  # at_risk | overdue
+    channel: str = Field(max_length=20)  # email | telegram
+    recipient: str = Field(max_length=200)
+    due_at: datetime = _dt(nullable=False)
+    status: str = Field(default="sent", max_length=20)  # sent | failed | dry_run
+    error: str | None = None
+    attempts: int = 0
     sent_at: datetime | None = _dt()
 
 

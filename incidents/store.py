@@ -106,6 +106,8 @@ def save_posts(session: Session, posts: Sequence[PostRecord], now: datetime) -> 
         if not p.deleted and p.text != row.text:
             session.add(PostRevision(post_id=row.id, text=row.text, replaced_at=now))
             row.text, row.edited, row.processed, changed = p.text, True, False, True
+        if p.network == "pos" and (p.raw or {}).get("pos") != (row.raw or {}).get("pos"):
+            changed = True  # a new status or rating on the platform (a rating of 1–2 reopens the incident)
         for attr in ("likes", "reposts", "views"):
             if getattr(p, attr) != getattr(row, attr):
                 setattr(row, attr, getattr(p, attr))

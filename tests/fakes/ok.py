@@ -30,6 +30,9 @@ NAMES = {
 }
 
 
+COMMENT_METHOD = "discussions.comment"  # the method incidents.channels.OkChannel calls (see there)
+
+
 class OkError(Exception):
     def __init__(self, code: int, detail: str = "") -> None:
         super().__init__(code)
@@ -92,6 +95,8 @@ class FakeOk(FakeServer):
             return self.get_topics(params)
         if method == "discussions.getComments":
             return self.get_comments(params)
+        if method == COMMENT_METHOD:
+            return self.add_comment(params)
         raise OkError(3)
 
     def _entities(self, user_ids: set[str]) -> dict[str, Any]:
@@ -138,3 +143,35 @@ class FakeOk(FakeServer):
                                "entities": self._entities({c.get("author_id") for c in page})}
         out["anchor"] = _anchor(page[-1]["id"]) if page else params.get("anchor")
         return out
+
+    # -- replies (issue 6): a comment under a group topic, as the group
+    def add_comment(self, params: dict[str, str]) -> dict[str, Any]:
+        """Adds a comment to a GROUP_TOPIC discussion (`discussionId`, `text`, optional `replyTo`
+        comment id, `asGroup`); answers `{"id": <comment id>}`. OK has no idempotency key: the new
+        comment is visible to `discussions.getComments` (author_type GROUP), which is how the
+        sender checks after a crash. `on_create(params)` runs after storing, before answering."""
+        tid = params.get("discussionId")
+        if not tid or params.get("discussionType") != "GROUP_TOPIC":
+            raise OkError(100, "discussionId and discussionType=GROUP_TOPIC are required")
+        if not params.get("text", "").strip():
+            raise OkError(100, "text is required")
+        if tid in self.data.get("denied_comments", []):
+            raise OkError(10)
+        comments = self.data["comments"].setdefault(tid, [])
+        n = sum(len(v) for v in self.data["comments"].values())
+        cid = _anchor(f"reply:{tid}:{n}")
+        gid = self.data["groups"][0]["uid"]
+        comment = {"id": cid, "date": "2026-11-23 12:00:00", "date_ms": 1795424400000,
+                   "author_id": gid if params.get("asGroup", "true") == "true" else self.data["users"][0]["uid"],
+                   "author_type": "GROUP" if params.get("asGroup", "true") == "true" else "USER",
+                   "text": params["text"], "type": "ACTIVE_MESSAGE", "like_count": 0, "liked_it": False}
+        if params.get("replyTo"):
+            comment["reply_to_comment_id"] = params["replyTo"]
+        comments.append(comment)
+        hook = getattr(self, "on_create", None)
+        if hook is not None:
+            hook(params)
+        return {"id": cid}
+
+    def created_comments(self) -> list[dict[str, Any]]:
+        return [c for v in self.data["comments"].values() for c in v if c.get("author_type") == "GROUP"]

@@ -50,7 +50,12 @@ def build_message(chat: dict[str, Any], m: dict[str, Any]) -> types.Message:
         post=bool(chat.get("broadcast")), from_id=types.PeerUser(m["from_user"]) if m.get("from_user") else None,
         views=m.get("views"), forwards=m.get("forwards"), replies=replies, reply_to=reply_to, fwd_from=fwd,
         reactions=reactions, edit_date=datetime.fromisoformat(m["edit_date"]) if m.get("edit_date") else None,
+        out=bool(m.get("out")),
     )
+
+
+class ProcessKilled(BaseException):
+    """Stands for the process being killed: not an Exception, so no handler of ours catches it."""
 
 
 class FakeTelegramClient:
@@ -64,6 +69,7 @@ class FakeTelegramClient:
         self.revoked = False
         self.block_at: int | None = None  # hang on this get_messages call (kill-midway tests)
         self.block_marker: Path | None = None
+        self.crash_after_send = False
 
     # -- steering
     def flood(self, seconds: int, times: int = 1, when: Any = None) -> None:
@@ -130,6 +136,34 @@ class FakeTelegramClient:
         else:
             chosen = list(reversed([m for m in stored if m["id"] > min_id]))[: int(limit) if limit else None]
         return [build_message(chat, m) for m in chosen]
+
+    # -- replies (issue 6): send_message(entity, message, reply_to=…)
+    async def send_message(self, entity: Any, message: str = "", *, reply_to: Any = None, **kw: Any) -> Any:
+        """Posts `message` in the chat as our account (`out=True`), replying to message `reply_to`;
+        returns the new `types.Message` as Telethon does. `crash_after_send` makes the call store the
+        message and then raise `ProcessKilled` (a BaseException): the sender dies between "sent" and
+        "recorded", as in a crash."""
+        self.calls.append(("send_message", getattr(entity, "id", entity), {"message": message, "reply_to": reply_to, **kw}))
+        self._check({"message": message})
+        if not message.strip():
+            raise errors.MessageEmptyError(request=None)
+        chat = self._chat(entity.id)
+        stored = self.messages(entity.id)
+        reply_id = getattr(reply_to, "id", reply_to)
+        if reply_id is not None and not any(m["id"] == reply_id for m in stored):
+            raise errors.MessageIdInvalidError(request=None)
+        new = {"id": max([m["id"] for m in stored] or [0]) + 1, "date": "2026-11-23T12:00:00+03:00", "text": message,
+               "from_user": self.data.get("me", 777000001), "out": True}
+        if reply_id is not None:
+            new["reply_to"] = {"msg": reply_id}
+        stored.append(new)
+        if self.crash_after_send:
+            self.crash_after_send = False
+            raise ProcessKilled("the sending process died after Telegram accepted the message")
+        return build_message(chat, new)
+
+    def sent(self) -> list[dict[str, Any]]:
+        return [m for msgs in self.data["messages"].values() for m in msgs if m.get("out")]
 
     def _check(self, args: dict[str, Any] | None = None) -> None:
         if self.revoked:

@@ -119,6 +119,7 @@ class FakeVk(FakeServer):
             "wall.getComments": self.wall_get_comments,
             "newsfeed.search": self.newsfeed_search,
             "streaming.getServerUrl": self.streaming_url,
+            "wall.createComment": self.wall_create_comment,
         }.get(method)
         if handler is None:
             raise VkError(3, "Unknown method passed")
@@ -216,6 +217,36 @@ class FakeVk(FakeServer):
             last = page[-1]
             out["next_from"] = f"{offset + count}/{last['owner_id']}_{last['id']}"
         return self._extended(out, page, params)
+
+    # -- replies (issue 6): wall.createComment
+    def wall_create_comment(self, params: dict[str, Any]) -> dict[str, Any]:
+        """`wall.createComment`: a comment under a post, optionally replying to a comment, as the
+        community (`from_group`). A repeated `guid` returns the comment already created (VK's guard
+        against repeated comments). `on_create(params)` runs after the comment is stored and before
+        the answer goes back (the crash tests kill the sender there)."""
+        owner, post_id = str(params.get("owner_id", "")), params.get("post_id")
+        if not owner or not post_id:
+            raise VkError(100, "One of the parameters specified was missing or invalid: post_id is undefined")
+        if not str(params.get("message", "")).strip():
+            raise VkError(100, "One of the parameters specified was missing or invalid: message is empty")
+        if f"{owner}_{post_id}" in self.data.get("closed_comments", []):
+            raise VkError(212)
+        created = self.data.setdefault("created_comments", [])
+        guid = params.get("guid")
+        for c in created:
+            if guid and c.get("guid") == guid:
+                return {"comment_id": c["id"], "parents_stack": c["parents_stack"]}
+        cid = 900000 + len(created) + 1
+        reply_to = params.get("reply_to_comment")
+        comment = {"id": cid, "owner_id": int(owner), "post_id": int(post_id), "text": params["message"],
+                   "from_id": -abs(int(params["from_group"])) if params.get("from_group") else 1,
+                   "reply_to_comment": int(reply_to) if reply_to else None, "guid": guid,
+                   "parents_stack": [int(reply_to)] if reply_to else []}
+        created.append(comment)
+        hook = getattr(self, "on_create", None)
+        if hook is not None:
+            hook(params)
+        return {"comment_id": cid, "parents_stack": comment["parents_stack"]}
 
     def streaming_url(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"endpoint": f"127.0.0.1:{self.port}", "key": self.stream_key}
