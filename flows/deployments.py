@@ -52,12 +52,14 @@ JOB_ENTRYPOINTS = {
     "crawl": "flows/jobs.py:crawl_flow",
     "process": "flows/jobs.py:process_flow",
     "sla_watch": "flows/jobs.py:sla_watch_flow",
+    "publish": "flows/jobs.py:publish_flow",
     "index": "flows/jobs.py:index_flow",
 }
 
 JOB_DESCRIPTIONS = {
     "process": "Новые посты → сигналы → инциденты → маршрутизация",
     "sla_watch": "Сроки SLA: под угрозой, просрочено; эскалации",
+    "publish": "Отправка ответов из очереди в исходные каналы",
     "index": "Синхронизация поисковых индексов",
 }
 

@@ -15,7 +15,6 @@ deployment also runs at most one flow run at a time.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -102,16 +101,56 @@ def process_flow(config_dir: str | None = None, database_url: str | None = None)
 
 
 @flow(name="sla-watch", log_prints=True)
-def sla_watch_flow(config_dir: str | None = None, database_url: str | None = None) -> dict[str, int]:
-    """Refresh SLA states of open incidents (at risk, overdue)."""
+def sla_watch_flow(config_dir: str | None = None, database_url: str | None = None) -> dict[str, Any]:
+    """The scheduled SLA watch (e.g. every 10 minutes): low feedback-platform ratings reopen their
+    incidents, then every clock at risk or overdue is escalated once per step (incidents.sla_watch)."""
+    from sqlmodel import Session
+
+    from incidents.notify import build_notifiers
+    from incidents.sla_watch import sla_watch
+    from incidents.workflow import Workflow
+
     cfg, url = _context(config_dir, database_url)
     engine = open_database(url)
     try:
-        counts: Counter = sla_check(engine, cfg, _now)
+        states = sla_check(engine, cfg, _now)
+        with Session(engine) as session, session.begin():
+            reopened = Workflow(session, cfg, _now).apply_ratings()
+        notifiers, missing = build_notifiers()
+        report = sla_watch(engine, cfg, _now, notifiers, missing)
     finally:
         engine.dispose()
-    get_run_logger().info("SLA: %s", ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "no open incidents")
-    return dict(counts)
+    logger = get_run_logger()
+    for channel, reason in report.dry_run_reasons.items():
+        logger.warning("notifications by %s are a dry run: %s", channel, reason)
+    logger.info("SLA watch: %d incidents, %d notifications sent, %d failed", report.checked, report.sent, report.failed)
+    return {"states": dict(states), "reopened": reopened, "checked": report.checked, "sent": report.sent, "failed": report.failed,
+            "dry_run": dict(report.dry_run)}
+
+
+@flow(name="publish-replies", log_prints=True)
+def publish_flow(config_dir: str | None = None, database_url: str | None = None) -> dict[str, Any]:
+    """The scheduled outbox run: auto-answers for posts joining answered incidents, then every due reply."""
+    from sqlmodel import Session
+
+    from incidents.channels import build_channels
+    from incidents.outbox import Outbox
+    from incidents.workflow import Workflow
+
+    cfg, url = _context(config_dir, database_url)
+    engine = open_database(url)
+    try:
+        with Session(engine) as session, session.begin():
+            auto = Workflow(session, cfg, _now).auto_answer_new_posts()
+        channels = build_channels(cfg)
+        report = Outbox(engine, cfg, channels, _now).run()
+    finally:
+        engine.dispose()
+    logger = get_run_logger()
+    for network, reason in report.dry_run_reasons.items():
+        logger.warning("replies to %s are a dry run: %s", network, reason)
+    return {"auto": auto, "sent": report.sent, "recovered": report.recovered, "retry": report.retry,
+            "failed": report.failed, "dry_run": dict(report.dry_run)}
 
 
 @flow(name="index", log_prints=True)
@@ -136,5 +175,6 @@ def index_flow(full: bool = False, config_dir: str | None = None, database_url: 
 JOB_FLOWS = {
     "process": process_flow,
     "sla_watch": sla_watch_flow,
+    "publish": publish_flow,
     "index": index_flow,
 }

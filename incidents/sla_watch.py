@@ -1,6 +1,6 @@
 """The SLA watch: escalate every clock that is at risk or overdue, once per step.
 
-Run on a schedule (`incidents sla-watch`, `flows.monitoring.sla_watch_flow`). For every open
+Run on a schedule (`incidents sla-watch`, `flows.jobs.sla_watch_flow`). For every open
 incident it evaluates the clocks (`incidents.sla_clocks`); a running clock that is
 
 * at risk → notifies the body (its contacts and its executors),

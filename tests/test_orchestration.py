@@ -58,7 +58,7 @@ def test_one_crawl_deployment_per_source_and_one_per_job():
         assert spec.parameters == {"source_id": src.id} and f"network:{src.network}" in spec.tags
         assert spec.active == (src.enabled and src.schedule is not None)
     assert specs["crawl-sample"].active and not specs["crawl-vk_adm_kursk"].active
-    for job in ("process", "sla-watch", "index"):
+    for job in ("process", "sla-watch", "publish", "index"):
         assert specs[job].active and specs[job].cron_or_every == getattr(cfg.region.schedules, job.replace("-", "_"))
 
 
@@ -202,7 +202,7 @@ def ok_env(monkeypatch):
 
 
 def test_every_job_flow_end_to_end_and_safe_to_rerun(harness, tmp_path, ok_env):
-    from flows.jobs import crawl_flow, index_flow, process_flow, sla_watch_flow
+    from flows.jobs import crawl_flow, index_flow, process_flow, publish_flow, sla_watch_flow
 
     region = str(_ok_region(tmp_path, ok_env))
     url = f"sqlite:///{tmp_path / 'jobs.db'}"
@@ -214,7 +214,9 @@ def test_every_job_flow_end_to_end_and_safe_to_rerun(harness, tmp_path, ok_env):
     assert processed["posts"] == first["inserted"] and processed["failed"] == 0
     assert process_flow(config_dir=region, database_url=url)["posts"] == 0
     sla = sla_watch_flow(config_dir=region, database_url=url)
-    assert sum(sla.values()) == processed["incidents_opened"]
+    assert sum(sla["states"].values()) == processed["incidents_opened"] and sla["failed"] == 0
+    published = publish_flow(config_dir=region, database_url=url)
+    assert published["sent"] == 0 and published["failed"] == 0  # nothing answered yet
     idx = index_flow(config_dir=region, database_url=url)
     assert idx["embedded"] == first["inserted"] and idx["elasticsearch"] == []
     with Session(open_database(url)) as s:
