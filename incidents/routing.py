@@ -2,6 +2,11 @@
 
 Rules are tried in order and the first match wins; a missing key matches anything. When no
 rule matches, the incident goes to the regional administrator's triage queue: never dropped.
+
+A complaint that names no place in the region can be routed as if it were in the region's
+`unplaced_municipality` (routing.yaml): on Kursk's feedback platform most appeals whose text
+names no town came from the regional centre, and its body is a better first guess than the
+triage queue. The reason says the place was assumed, so the administrator can see it.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ class Router:
         self.rules = cfg.routing.rules
         self.bodies = cfg.body_by_code
         self.triage = cfg.bodies.triage_body
+        self.unplaced = cfg.routing.unplaced_municipality
+        self._muni_names = {m.code: m.name for m in cfg.territories.municipalities}
 
     @staticmethod
     def _matches(rule: RoutingRule, category: str | None, subcategory: str | None, fact: str | None,
@@ -39,6 +46,10 @@ class Router:
 
     def route(self, *, category: str | None, subcategory: str | None = None, fact: str | None = None,
               municipality: str | None = None, scale: str | None = None) -> RouteDecision:
+        assumed = ""
+        if municipality is None and self.unplaced is not None:
+            municipality = self.unplaced
+            assumed = f" (место не названо — как для: {self._muni_names.get(municipality, municipality)})"
         for i, rule in enumerate(self.rules):
             if not self._matches(rule, category, subcategory, fact, municipality, scale):
                 continue
@@ -50,5 +61,5 @@ class Router:
             if body not in self.bodies:
                 continue  # a template that names no configured body: try the next rule
             why = rule.note or f"rule {i}: {category or '*'}/{subcategory or '*'} in {municipality or '*'} ({scale or '*'})"
-            return RouteDecision(body, i, why)
+            return RouteDecision(body, i, why + assumed)
         return RouteDecision(self.triage, None, "no routing rule matched: regional administrator's queue")

@@ -175,6 +175,16 @@ def free_street(tokens: list[str], lemmatizer: Lemmatizer) -> tuple[str, str | N
     return None
 
 
+def _longest(matches: list) -> list:  # list of Match[Place]
+    """Drop a place found inside a longer place's words: «в Курском районе» is the district,
+    not also the city that «Курском» alone would name."""
+    spans = [(m.start, m.end) for m in matches]
+    return [
+        m for m in matches
+        if not any(s <= m.start and m.end <= e and (e - s) > (m.end - m.start) for s, e in spans)
+    ]
+
+
 class NerTagger:
     """natasha NER, loaded on first use (≈1.5 s, ≈300 MB), shared by the process."""
 
@@ -211,7 +221,8 @@ class EntityExtractor:
         ent = Entities()
         best: tuple[int, int, str, str] | None = None  # (priority, -position, code, evidence)
         street_match = None
-        for m in self.gazetteer.find(lemmas, tokens):
+        found = self.gazetteer.find(lemmas, tokens)
+        for m in _longest(found):
             place = m.payload
             words = " ".join(tokens[m.start : m.end + 1])
             if place.kind == "region":

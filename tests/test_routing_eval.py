@@ -1,0 +1,145 @@
+"""`incidents evaluate-routing`: appeals' text → signal → router, compared with the real executor."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from incidents.cli import main
+from incidents.config import CATEGORY_CODES, ConfigError, RegionConfig, load_region
+from incidents.routing import Router
+from incidents.routing_eval import POS_CATEGORIES, AppealsError, evaluate_routing, load_appeals
+
+ROOT = Path(__file__).resolve().parents[1]
+KURSK = ROOT / "config" / "regions" / "kursk"
+REAL = ROOT.parent / "shared" / "data" / "kursk_appeals_train.csv"
+REAL_ALT = Path("/work/shared/data/kursk_appeals_train.csv")
+
+# Written for this test: how residents write to the feedback platform, with the body that
+# would handle each appeal. The last one is deliberately routed "wrong" by the data (the
+# city administration took a pothole), as happens in the real file.
+APPEALS = [
+    ("1", "На улице Литовская возле дома 12 огромные ямы на проезжей части, машины бьют колёса. "
+          "Просим отремонтировать дорогу.", "Нарушение дорожного покрытия (ямы)",
+     "Комитет дорожного хозяйства города Курска", "0"),
+    ("2", "В поликлинике №5 невозможно записаться к терапевту, талонов нет уже две недели.",
+     "Неудовлетворительное качество оказания медицинской помощи", "Комитет здравоохранения Курской области", "4"),
+    ("3", "Управляющая компания третий месяц не выполняет заявку: течёт крыша в подъезде, "
+          "квартиры на пятом этаже заливает.", "Длительное неисполнение заявок управляющей компанией",
+     "Государственная жилищная инспекция Курской области", "3"),
+    ("4", "В городе Льгове на улице Красная не горят фонари уличного освещения, вечером идти страшно.",
+     "Неработающее наружное освещение", "Администрация города Льгов", "3"),
+    ("5", "В Курском районе, в селе Клюква, за остановкой образовалась несанкционированная свалка мусора.",
+     "Несанкционированные свалки твёрдых бытовых отходов", "Администрация Курского района", "16"),
+    ("6", "Яма на дороге по проспекту Клыкова у остановки, уже месяц никто не ремонтирует.",
+     "Нарушение дорожного покрытия (ямы)", "Администрация города Курска", "0"),
+]
+
+
+def _write(path: Path, rows: list[tuple[str, str, str, str, str]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "text", "topic", "executor", "category_code", "category_name"])
+        for r in rows:
+            w.writerow([*r, POS_CATEGORIES[r[4]].name])
+    return path
+
+
+@pytest.fixture(scope="module")
+def kursk() -> RegionConfig:
+    return load_region(KURSK)
+
+
+def test_category_mapping_covers_the_platform_and_uses_fixed_codes() -> None:
+    assert sorted(POS_CATEGORIES, key=int) == [str(i) for i in range(17)]
+    for pc in POS_CATEGORIES.values():
+        assert pc.codes <= set(CATEGORY_CODES)
+    assert POS_CATEGORIES["12"].codes == frozenset()  # the test category is left out
+    assert POS_CATEGORIES["0"].codes == {"roads"}
+
+
+def test_every_executor_of_the_small_file_is_a_configured_body(kursk: RegionConfig) -> None:
+    names = {b.name for b in kursk.bodies.bodies}
+    assert {r[3] for r in APPEALS} <= names
+
+
+def test_evaluate_routing_on_a_small_file(tmp_path: Path, kursk: RegionConfig) -> None:
+    path = _write(tmp_path / "appeals.csv", APPEALS)
+    report = evaluate_routing(kursk, path)
+    assert report.appeals == 6
+    by_id = {r.appeal.id: r for r in report.results}
+    assert by_id["1"].body == "kursk_roads" and by_id["1"].correct
+    assert by_id["1"].municipality == "kursk" and by_id["1"].category == "roads"
+    assert by_id["2"].body == "reg_health" and by_id["2"].correct
+    assert by_id["3"].body == "gzhi" and by_id["3"].correct
+    assert by_id["4"].municipality == "lgov" and by_id["4"].body == "adm_lgov"
+    assert by_id["5"].municipality == "kursky" and by_id["5"].body == "adm_kursky"
+    # The city administration took a pothole that the rules give to its road committee:
+    # wrong desk, right organisation.
+    six = by_id["6"]
+    assert not six.correct and six.same_organisation
+    assert report.routed_correctly == 5
+    assert report.routing_accuracy == pytest.approx(5 / 6)
+    assert report.organisation_accuracy == 1.0
+    assert report.category_accuracy == 1.0
+    assert report.by_body["Администрация города Курска"].confusions == {"Комитет дорожного хозяйства города Курска": 1}
+    assert report.by_category["0"].n == 2 and report.by_category["0"].routing_accuracy == 0.5
+
+
+def test_cli_json_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _write(tmp_path / "appeals.csv", APPEALS)
+    assert main(["--config", str(KURSK), "evaluate-routing", str(path), "--json", "--errors"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["appeals"] == 6 and out["routed_correctly"] == 5
+    assert [e["id"] for e in out["errors"]] == ["6"]
+    assert out["errors"][0]["executor"] == "Администрация города Курска"
+    assert main(["--config", str(KURSK), "evaluate-routing", str(path), "--errors"]) == 0
+    text = capsys.readouterr().out
+    assert "Точность маршрутизации: 0.833" in text and "#6" in text
+
+
+def test_bad_file_is_a_usage_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,text\n1,яма\n", encoding="utf-8")
+    with pytest.raises(AppealsError, match="executor"):
+        load_appeals(bad)
+    assert main(["--config", str(KURSK), "evaluate-routing", str(bad)]) == 2
+
+
+def test_unplaced_complaint_is_routed_as_in_the_regional_centre(kursk: RegionConfig) -> None:
+    d = Router(kursk).route(category="roads", subcategory="pothole", municipality=None, scale="municipality")
+    assert d.body == "kursk_roads" and "место не названо" in d.reason
+
+
+def test_parent_must_name_another_body(tmp_path: Path) -> None:
+    import shutil
+
+    root = tmp_path / "kursk"
+    shutil.copytree(KURSK, root)
+    bodies = root / "bodies.yaml"
+    bodies.write_text(bodies.read_text(encoding="utf-8").replace("parent: adm_kursk", "parent: adm_nowhere", 1),
+                      encoding="utf-8")
+    with pytest.raises(ConfigError, match="adm_nowhere"):
+        load_region(root)
+
+
+def _real_file() -> Path | None:
+    for p in (REAL, REAL_ALT):
+        if p.is_file():
+            return p
+    return None
+
+
+@pytest.mark.skipif(_real_file() is None, reason="../shared/data/kursk_appeals_train.csv is not present")
+def test_real_kursk_appeals_run_and_report_sane_figures(kursk: RegionConfig) -> None:
+    path = _real_file()
+    assert path is not None
+    report = evaluate_routing(kursk, path)
+    assert report.appeals == 2000
+    assert not report.unknown_executors, "every executor of the file must be a body of bodies.yaml"
+    assert 0.3 < report.routing_accuracy <= report.organisation_accuracy <= 1.0
+    assert 0.5 < report.category_accuracy <= 1.0
+    assert report.by_body["Комитет здравоохранения Курской области"].accuracy > 0.8
