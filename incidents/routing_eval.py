@@ -288,6 +288,69 @@ def summarize(cfg: RegionConfig, results: Iterable[RoutedAppeal], *, file: str =
                          by_body=dict(by_body), by_category=by_cat, results=results)
 
 
+# --------------------------------------------------------------------------- learned table, cross-validated
+@dataclass(frozen=True, slots=True)
+class CvReport:
+    """A routing table learned from the file itself, scored on folds it did not see.
+
+    Key (category, subcategory, municipality-or-none) → the executor that handled most of its
+    training appeals, backing off to (category, municipality-or-none) and then to the
+    configured rules when a key has fewer than `min_support` training appeals. It answers
+    "how far could rules derived from this file go", honestly: `accuracy` is out of fold,
+    `in_sample` is the same table scored on the appeals it was learned from.
+    """
+
+    folds: int
+    min_support: int
+    accuracy: float
+    in_sample: float
+    fold_accuracies: tuple[float, ...]
+
+
+def _fold_of(appeal_id: str, folds: int) -> int:
+    import hashlib
+
+    return int(hashlib.sha1(appeal_id.encode("utf-8")).hexdigest(), 16) % folds
+
+
+def _learn(train: list[RoutedAppeal], min_support: int) -> dict[tuple, str]:
+    counts: dict[tuple, Counter[str]] = defaultdict(Counter)
+    for r in train:
+        counts[("k1", r.category, r.subcategory, r.municipality)][r.appeal.executor] += 1
+        counts[("k2", r.category, r.municipality)][r.appeal.executor] += 1
+    return {k: c.most_common(1)[0][0] for k, c in counts.items() if sum(c.values()) >= min_support}
+
+
+def _predict(table: dict[tuple, str], r: RoutedAppeal) -> str:
+    for key in (("k1", r.category, r.subcategory, r.municipality), ("k2", r.category, r.municipality)):
+        if key in table:
+            return table[key]
+    return r.body_name
+
+
+def cross_validate_table(results: list[RoutedAppeal], *, folds: int = 5, min_support: int = 3) -> CvReport:
+    """K-fold (folds fixed by a hash of the appeal id, so every run splits alike)."""
+    if folds < 2:
+        raise ValueError("folds must be at least 2")
+    by_fold: dict[int, list[RoutedAppeal]] = defaultdict(list)
+    for r in results:
+        by_fold[_fold_of(r.appeal.id, folds)].append(r)
+    right = 0
+    per_fold: list[float] = []
+    for k in range(folds):
+        test = by_fold.get(k, [])
+        train = [r for j in range(folds) if j != k for r in by_fold.get(j, [])]
+        table = _learn(train, min_support)
+        ok = sum(_predict(table, r) == r.appeal.executor for r in test)
+        right += ok
+        per_fold.append(ok / len(test) if test else 0.0)
+    table = _learn(results, min_support)
+    in_sample = sum(_predict(table, r) == r.appeal.executor for r in results)
+    n = len(results) or 1
+    return CvReport(folds=folds, min_support=min_support, accuracy=right / n, in_sample=in_sample / n,
+                    fold_accuracies=tuple(per_fold))
+
+
 def evaluate_routing(cfg: RegionConfig, path: Path, *, builder: SignalBuilder | None = None) -> RoutingReport:
     appeals = load_appeals(path)
     return summarize(cfg, AppealRouter(cfg, builder=builder).route_all(appeals), file=path.name)
@@ -300,15 +363,20 @@ def cmd_evaluate_routing(ctx: Any, args: Any) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(highlight=False, soft_wrap=True)
+    console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
     path = Path(args.csv)
     try:
         report = evaluate_routing(ctx.cfg, path)
     except AppealsError as exc:
         Console(stderr=True).print(f"[red]{exc}[/]")
         return 2
+    cv = cross_validate_table(report.results, folds=args.cv) if args.cv else None
     if args.json:
         out = report.as_dict()
+        if cv is not None:
+            out["learned_table_cv"] = {"folds": cv.folds, "min_support": cv.min_support,
+                                       "accuracy": round(cv.accuracy, 4), "in_sample": round(cv.in_sample, 4),
+                                       "fold_accuracies": [round(x, 4) for x in cv.fold_accuracies]}
         if args.errors:
             out["errors"] = [_error_dict(r) for r in report.results if not r.correct]
         print(json.dumps(out, ensure_ascii=False, indent=2))
@@ -319,6 +387,10 @@ def cmd_evaluate_routing(ctx: Any, args: Any) -> int:
     console.print(f"Верная организация (орган или его вышестоящий/соседний в bodies.yaml: parent): "
                   f"{report.organisation_accuracy:.3f} ({report.organisation_correct}/{report.appeals})")
     console.print(f"Точность категории: {report.category_accuracy:.3f} ({report.category_correct}/{report.category_n})")
+    if cv is not None:
+        console.print(f"Таблица, выученная по файлу (категория × подкатегория × муниципалитет → исполнитель), "
+                      f"{cv.folds}-кратная перекрёстная проверка: {cv.accuracy:.3f} "
+                      f"(на обучающих же данных {cv.in_sample:.3f})")
     if report.unknown_executors:
         console.print(f"[yellow]Исполнители, которых нет в bodies.yaml: {sum(report.unknown_executors.values())} "
                       f"обращений, {len(report.unknown_executors)} названий[/]")
@@ -360,4 +432,6 @@ def add_commands(sub: Any) -> None:
     s.add_argument("csv", metavar="CSV", help="CSV с колонками id, text, executor (и topic, category_code)")
     s.add_argument("--errors", action="store_true", help="показать каждое неверно направленное обращение")
     s.add_argument("--json", action="store_true", help="вывести метрики в JSON")
+    s.add_argument("--cv", type=int, default=0, metavar="K",
+                   help="ещё выучить таблицу маршрутов по самому файлу и оценить её K-кратной перекрёстной проверкой")
     s.set_defaults(func=cmd_evaluate_routing)

@@ -51,6 +51,25 @@ def bare_street_name(alias: str) -> str | None:
     return bare if bare and bare != alias else None
 
 
+_DISTRICT_WORDS = ("район", "р-н")
+_DISTRICT_ABBREVIATIONS = ("р-н", "р-на", "р-не", "р-ну", "р-оне")
+
+
+def _district_abbreviations(aliases: list[str]) -> list[str]:
+    """«Тимский район» also as «Тимского р-на», «в Беловском р-не»: the abbreviation has no
+    dictionary lemma, so each of its case forms is an alias of its own (the adjective before
+    it is matched on lemmas in any case)."""
+    out = list(dict.fromkeys(aliases))
+    for alias in aliases:
+        words = alias.split()
+        if len(words) == 2 and words[1].lower() in _DISTRICT_WORDS:
+            for abbr in _DISTRICT_ABBREVIATIONS:
+                variant = f"{words[0]} {abbr}"
+                if variant not in out:
+                    out.append(variant)
+    return out
+
+
 def _needs_marker(alias: str) -> bool:
     words = alias.split()
     if len(words) != 1:
@@ -67,7 +86,7 @@ class Gazetteer:
         streets: dict[str, set[str]] = {}
         street_names: dict[str, list[str]] = {}
         for muni in cfg.territories.municipalities:
-            for alias in [muni.name, *muni.aliases]:
+            for alias in _district_abbreviations([muni.name, *muni.aliases]):
                 self._add(alias, Place("municipality", (muni.code,), muni.name, _needs_marker(alias)))
             for s in muni.settlements:
                 for alias in [s.name, *s.aliases]:
