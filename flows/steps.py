@@ -313,6 +313,7 @@ class Processor:
                     house=addr.get("house"), settlement=addr.get("settlement"),
                     subcategory=sig.subcategory if sig else None, score=sig.score if sig else 0.0,
                     reach=post.likes + post.reposts + post.views // 100,
+                    municipalities=tuple(((sig.entities if sig else None) or {}).get("municipalities") or ()),
                 ))
                 m = meta[iid]
                 m["networks"].add(post.network)

@@ -233,7 +233,8 @@ class AppealRouter:
         ent = sig.entities
         facts = PostFacts(text=appeal.text, network="pos", author_id=None, municipality=sig.municipality,
                           street=sig.street, house=ent.address.house, settlement=ent.address.settlement,
-                          subcategory=sig.subcategory, score=sig.score, reach=0)
+                          subcategory=sig.subcategory, score=sig.score, reach=0,
+                          municipalities=tuple(ent.municipalities))
         scale = scale_of([facts])
         d = self.router.route(category=sig.category, subcategory=sig.subcategory, fact=sig.fact,
                               municipality=sig.municipality, scale=scale)

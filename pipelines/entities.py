@@ -23,7 +23,22 @@ log = logging.getLogger(__name__)
 STREET_MARKERS = frozenset(
     ["ул", "улица", "улочка", "пр", "пр-т", "пр-кт", "проспект", "пер", "переулок", "бульвар", "б-р", "шоссе", "ш", "проезд", "пл", "площадь", "набережная", "наб", "тупик", "мкр", "микрорайон", "линия"]
 )
-SETTLEMENT_MARKERS = frozenset(["г", "город", "гор", "с", "село", "пос", "поселок", "п", "д", "деревня", "х", "хутор", "сл", "слобода", "рп", "пгт", "ст", "станция"])
+SETTLEMENT_MARKERS = frozenset(
+    ["г", "город", "гор", "с", "село", "пос", "поселок", "п", "д", "деревня", "х", "хутор", "сл", "слобода", "рп",
+     "пгт", "ст", "станция",
+     # the type word in the cases residents write it: «в деревне Щетинка», «до села Клюква»
+     "городе", "города", "селе", "села", "селу", "поселке", "поселка", "поселку", "деревне", "деревни", "деревню",
+     "хуторе", "хутора", "слободе", "слободы", "станции"]
+)
+# Spellings of one settlement type: an alias written with one («п. Юбилейный») also matches
+# the others («пос. Юбилейный», «посёлок Юбилейный»).
+_SETTLEMENT_TYPES: tuple[tuple[str, ...], ...] = (
+    ("п.", "пос.", "посёлок", "поселок"),
+    ("с.", "село"),
+    ("д.", "дер.", "деревня"),
+    ("сл.", "слобода"),
+    ("х.", "хутор"),
+)
 STREET_PREPOSITIONS = frozenset(["на", "по", "у", "около", "возле", "напротив", "с", "со", "вдоль"])
 HOUSE_MARKERS = frozenset(["д", "дом", "доме", "дома", "домом", "домов", "корпус", "к", "кв"])
 _PROPER_TAGS = ("Surn", "Name", "Patr", "Geox", "Orgn", "Abbr")
@@ -70,6 +85,21 @@ def _district_abbreviations(aliases: list[str]) -> list[str]:
     return out
 
 
+def _settlement_type_spellings(aliases: list[str]) -> list[str]:
+    out = list(dict.fromkeys(aliases))
+    for alias in aliases:
+        head, _, rest = alias.partition(" ")
+        if not rest:
+            continue
+        for spellings in _SETTLEMENT_TYPES:
+            if head.lower() in spellings:
+                for other in spellings:
+                    variant = f"{other} {rest}"
+                    if variant not in out:
+                        out.append(variant)
+    return out
+
+
 def _needs_marker(alias: str) -> bool:
     words = alias.split()
     if len(words) != 1:
@@ -89,7 +119,7 @@ class Gazetteer:
             for alias in _district_abbreviations([muni.name, *muni.aliases]):
                 self._add(alias, Place("municipality", (muni.code,), muni.name, _needs_marker(alias)))
             for s in muni.settlements:
-                for alias in [s.name, *s.aliases]:
+                for alias in _settlement_type_spellings([s.name, *s.aliases]):
                     self._add(alias, Place("settlement", (muni.code,), s.name, _needs_marker(alias)))
             for s in muni.subdivisions:
                 for alias in [s.name, *s.aliases]:
@@ -253,6 +283,9 @@ class EntityExtractor:
             ent.locations.append(place.name)
             if place.kind == "settlement" and not ent.address.settlement:
                 ent.address.settlement = place.name
+            if place.kind in ("municipality", "settlement") and len(place.municipalities) == 1:
+                if place.municipalities[0] not in ent.municipalities:
+                    ent.municipalities.append(place.municipalities[0])
             if place.kind == "street" and street_match is None:
                 street_match = m
             if len(place.municipalities) == 1:
