@@ -283,9 +283,9 @@ class EntityExtractor:
             ent.locations.append(place.name)
             if place.kind == "settlement" and not ent.address.settlement:
                 ent.address.settlement = place.name
-            if place.kind in ("municipality", "settlement") and len(place.municipalities) == 1:
-                if place.municipalities[0] not in ent.municipalities:
-                    ent.municipalities.append(place.municipalities[0])
+            if (place.kind in ("municipality", "settlement") and len(place.municipalities) == 1
+                    and place.municipalities[0] not in ent.municipalities):
+                ent.municipalities.append(place.municipalities[0])
             if place.kind == "street" and street_match is None:
                 street_match = m
             if len(place.municipalities) == 1:
