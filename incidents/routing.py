@@ -61,5 +61,8 @@ class Router:
             if body not in self.bodies:
                 continue  # a template that names no configured body: try the next rule
             why = rule.note or f"rule {i}: {category or '*'}/{subcategory or '*'} in {municipality or '*'} ({scale or '*'})"
+            if body == self.triage:
+                # a rule that names the triage queue is a decision not to assign: triage it
+                return RouteDecision(body, None, f"{why} (rule {i})")
             return RouteDecision(body, i, why + assumed)
         return RouteDecision(self.triage, None, "no routing rule matched: regional administrator's queue")

@@ -180,3 +180,11 @@ def test_district_abbreviations_name_the_district(kursk: RegionConfig) -> None:
         post = PostRecord(network="pos", external_id=code, source_id="t", text=text,
                           created_at=datetime(2026, 11, 23, tzinfo=UTC))
         assert build(post).municipality == code, text
+
+
+def test_a_rule_naming_the_triage_queue_is_not_an_assignment(kursk: RegionConfig) -> None:
+    # Pensions are the federal Social Fund's: the rule sends them to the control centre,
+    # which must treat them as unassigned (triage), not as its own incidents.
+    d = Router(kursk).route(category="social_protection", subcategory="pensions", municipality="kursk")
+    assert d.body == kursk.bodies.triage_body and d.rule is None
+    assert "Социальный фонд" in d.reason
