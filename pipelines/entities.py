@@ -266,6 +266,30 @@ class EntityExtractor:
         self._lem = lemmatizer
         self._ner = ner
 
+    def _route_ends(self, tokens: list[str]) -> list[str]:
+        """Towns joined by a hyphen name a route or a road: «маршрут Курск-Суджа», «трасса
+        Курск-Фатеж». The tokenizer keeps such a compound as one word, so its parts are looked
+        up on their own; only towns and villages count (not streets), each part must be a
+        place by itself, and at least two parts must be places — «Илек-Пеньковка» or
+        «Северо-Западный» stay whole."""
+        out: list[str] = []
+        for token in tokens:
+            if "-" not in token:
+                continue
+            parts = [p for p in token.split("-") if len(p) >= 3]
+            if len(parts) < 2:
+                continue
+            codes: list[str] = []
+            for part in parts:
+                for m in self.gazetteer.find([self._lem.lemmas(part)], [part]):
+                    place = m.payload
+                    if place.kind in ("municipality", "settlement") and len(place.municipalities) == 1:
+                        codes.append(place.municipalities[0])
+                        break
+            if len(codes) >= 2:
+                out.extend(c for c in codes if c not in out)
+        return out
+
     def __call__(self, lemmas: list[tuple[str, ...]], tokens: list[str], display: str, *, deep: bool) -> Entities:
         ent = Entities()
         best: tuple[int, int, str, str] | None = None  # (priority, -position, code, evidence)
@@ -292,6 +316,11 @@ class EntityExtractor:
                 cand = (_PRIORITY[place.kind], -m.start, place.municipalities[0], words)
                 if best is None or cand[:2] > best[:2]:
                     best = cand
+        for code in self._route_ends(tokens):
+            if code not in ent.municipalities:
+                ent.municipalities.append(code)
+            if best is None:
+                best = (0, 0, code, f"{code} (в названии маршрута или дороги)")
         if street_match is not None:
             place = street_match.payload
             ent.address.street = place.name

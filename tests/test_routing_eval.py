@@ -188,3 +188,18 @@ def test_a_rule_naming_the_triage_queue_is_not_an_assignment(kursk: RegionConfig
     d = Router(kursk).route(category="social_protection", subcategory="pensions", municipality="kursk")
     assert d.body == kursk.bodies.triage_body and d.rule is None
     assert "Социальный фонд" in d.reason
+
+
+def test_a_route_between_towns_is_of_region_scale_and_goes_to_the_regional_committee(
+    tmp_path: Path, kursk: RegionConfig
+) -> None:
+    rows = [("r1", "Прошу на маршруте Курск-Суджа добавить рейсы: автобусы переполнены, люди едут стоя.",
+             "Недостаточное количество транспорта на маршруте",
+             "Комитет транспорта и автомобильных дорог Курской области", "8"),
+            ("r2", "Автобус в Илек-Пеньковке не ходит по расписанию уже неделю.",
+             "Неудобный график движения", "Администрация Беловского района", "8")]
+    report = evaluate_routing(kursk, _write(tmp_path / "routes.csv", rows))
+    by_id = {r.appeal.id: r for r in report.results}
+    assert by_id["r1"].scale == "region" and by_id["r1"].body == "reg_transport_roads" and by_id["r1"].correct
+    # a hyphenated village name is one place, not a route
+    assert by_id["r2"].municipality == "belovsky" and by_id["r2"].scale != "region"
