@@ -340,12 +340,13 @@ class Processor:
                 inc.municipality = munis[0] if munis else None
             inc.updated_at = ts
             if inc.status == IncidentState.NEW.value and inc.body_code is None:
-                self._route(session, inc, ts)
+                places = Counter(p.settlement for p in posts if p.settlement)
+                self._route(session, inc, ts, settlement=places.most_common(1)[0][0] if places else None)
             session.add(inc)
 
-    def _route(self, session: Session, inc: Incident, ts: datetime) -> None:
+    def _route(self, session: Session, inc: Incident, ts: datetime, *, settlement: str | None = None) -> None:
         d = self.router.route(category=inc.category, subcategory=inc.subcategory, fact=inc.fact,
-                              municipality=inc.municipality, scale=inc.scale)
+                              municipality=inc.municipality, scale=inc.scale, settlement=settlement)
         inc.body_code = d.body
         session.add(Assignment(incident_id=inc.id, body_code=d.body, assigned_at=ts, assigned_by="system",  # type: ignore[arg-type]
                                reason=d.reason, rule=None if d.rule is None else str(d.rule)))

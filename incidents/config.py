@@ -254,6 +254,11 @@ class RoutingRule(_Strict):
     subcategory: str | None = None
     fact: str | None = None
     municipality: list[str] | None = Field(None, description="Municipality codes; None = any.")
+    settlement: list[str] | None = Field(
+        None,
+        description="Settlement names as in territories.yaml (a town inside a district with an administration "
+        "of its own: «Обоянь»); None = any.",
+    )
     scale: list[Literal["house", "street", "settlement", "municipality", "region"]] | None = None
     body: str = Field(description="Body code, or '{municipality}' templates like 'adm_{municipality}'.")
     note: str | None = None
@@ -404,6 +409,7 @@ def _cross_check(cfg: RegionConfig) -> None:
     errors: list[str] = []
     munis = set(cfg.municipality_by_code)
     cats = {c.code for c in cfg.rubricator.categories}
+    settlements = {s.name for m in cfg.territories.municipalities for s in m.settlements}
     for i, body in enumerate(cfg.bodies.bodies):
         for t in body.territories:
             if t not in munis:
@@ -417,6 +423,9 @@ def _cross_check(cfg: RegionConfig) -> None:
         for m in rule.municipality or []:
             if m not in munis:
                 errors.append(f"routing.yaml: rules.{i}.municipality: unknown municipality {m!r}")
+        for name in rule.settlement or []:
+            if name not in settlements:
+                errors.append(f"routing.yaml: rules.{i}.settlement: {name!r} is no settlement of territories.yaml")
         if "{" not in rule.body and rule.body not in cfg.body_by_code:
             errors.append(f"routing.yaml: rules.{i}.body: unknown body {rule.body!r}")
     unplaced = cfg.routing.unplaced_municipality

@@ -33,7 +33,7 @@ class Router:
 
     @staticmethod
     def _matches(rule: RoutingRule, category: str | None, subcategory: str | None, fact: str | None,
-                 municipality: str | None, scale: str | None) -> bool:
+                 municipality: str | None, scale: str | None, settlement: str | None = None) -> bool:
         if rule.category is not None and rule.category != category:
             return False
         if rule.subcategory is not None and rule.subcategory != subcategory:
@@ -42,16 +42,20 @@ class Router:
             return False
         if rule.municipality is not None and municipality not in rule.municipality:
             return False
+        if rule.settlement is not None and settlement not in rule.settlement:
+            return False
         return not (rule.scale is not None and scale not in rule.scale)
 
     def route(self, *, category: str | None, subcategory: str | None = None, fact: str | None = None,
-              municipality: str | None = None, scale: str | None = None) -> RouteDecision:
+              municipality: str | None = None, scale: str | None = None,
+              settlement: str | None = None) -> RouteDecision:
+        """`settlement`: the town or village the incident is in (territories.yaml name), if known."""
         assumed = ""
         if municipality is None and self.unplaced is not None:
             municipality = self.unplaced
             assumed = f" (место не названо — как для: {self._muni_names.get(municipality, municipality)})"
         for i, rule in enumerate(self.rules):
-            if not self._matches(rule, category, subcategory, fact, municipality, scale):
+            if not self._matches(rule, category, subcategory, fact, municipality, scale, settlement):
                 continue
             body = rule.body
             if "{" in body:

@@ -237,7 +237,7 @@ class AppealRouter:
                           municipalities=tuple(ent.municipalities))
         scale = scale_of([facts])
         d = self.router.route(category=sig.category, subcategory=sig.subcategory, fact=sig.fact,
-                              municipality=sig.municipality, scale=scale)
+                              municipality=sig.municipality, scale=scale, settlement=ent.address.settlement)
         body = self.cfg.body_by_code[d.body]
         gold = self._code_by_name.get(appeal.executor)
         org = self.cfg.bodies.organisation_of

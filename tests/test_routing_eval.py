@@ -203,3 +203,24 @@ def test_a_route_between_towns_is_of_region_scale_and_goes_to_the_regional_commi
     assert by_id["r1"].scale == "region" and by_id["r1"].body == "reg_transport_roads" and by_id["r1"].correct
     # a hyphenated village name is one place, not a route
     assert by_id["r2"].municipality == "belovsky" and by_id["r2"].scale != "region"
+
+
+def test_a_town_inside_a_district_goes_to_its_own_administration(kursk: RegionConfig) -> None:
+    r = Router(kursk)
+    town = r.route(category="roads", subcategory="pothole", municipality="oboyansky", scale="street",
+                   settlement="Обоянь")
+    village = r.route(category="roads", subcategory="pothole", municipality="oboyansky", scale="street",
+                      settlement="Рудавец")
+    assert town.body == "adm_oboyan_town" and village.body == "adm_oboyansky"
+
+
+def test_a_rule_naming_an_unknown_settlement_is_refused(tmp_path: Path) -> None:
+    import shutil
+
+    root = tmp_path / "kursk"
+    shutil.copytree(KURSK, root)
+    routing = root / "routing.yaml"
+    routing.write_text(routing.read_text(encoding="utf-8").replace("settlement: ['Обоянь']", "settlement: ['Оймякон']", 1),
+                       encoding="utf-8")
+    with pytest.raises(ConfigError, match="Оймякон"):
+        load_region(root)
