@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from incidents.config import RegionConfig
 from incidents.records import Entities
 from pipelines.lemmas import Lemmatizer, morph
-from pipelines.phrases import PhraseMatcher
+from pipelines.phrases import Match, PhraseMatcher
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +224,7 @@ def free_street(tokens: list[str], lemmatizer: Lemmatizer) -> tuple[str, str | N
     return None
 
 
-def _longest(matches: list) -> list:  # list of Match[Place]
+def _longest(matches: list[Match[Place]]) -> list[Match[Place]]:
     """Drop a place found inside a longer place's words: «в Курском районе» is the district,
     not also the city that «Курском» alone would name."""
     spans = [(m.start, m.end) for m in matches]
