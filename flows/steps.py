@@ -315,6 +315,7 @@ class Processor:
                     house=addr.get("house"), settlement=addr.get("settlement"),
                     subcategory=sig.subcategory if sig else None, score=sig.score if sig else 0.0,
                     reach=post.likes + post.reposts + post.views // 100,
+                    municipalities=tuple(((sig.entities if sig else None) or {}).get("municipalities") or ()),
                 ))
                 m = meta[iid]
                 m["networks"].add(post.network)
@@ -347,12 +348,13 @@ class Processor:
                 # a feedback-platform message carries its own resolution deadline (5–30 days)
                 inc.resolution_due_at = self.clocks.pos_resolution_due(pos_post.created_at, inc.category, pos_post.raw)
             if inc.status == IncidentState.NEW.value and inc.body_code is None:
-                self._route(session, inc, ts)
+                places = Counter(p.settlement for p in posts if p.settlement)
+                self._route(session, inc, ts, settlement=places.most_common(1)[0][0] if places else None)
             session.add(inc)
 
-    def _route(self, session: Session, inc: Incident, ts: datetime) -> None:
+    def _route(self, session: Session, inc: Incident, ts: datetime, *, settlement: str | None = None) -> None:
         d = self.router.route(category=inc.category, subcategory=inc.subcategory, fact=inc.fact,
-                              municipality=inc.municipality, scale=inc.scale)
+                              municipality=inc.municipality, scale=inc.scale, settlement=settlement)
         inc.body_code = d.body
         session.add(Assignment(incident_id=inc.id, body_code=d.body, assigned_at=ts, assigned_by="system",  # type: ignore[arg-type]
                                reason=d.reason, rule=None if d.rule is None else str(d.rule)))

@@ -26,10 +26,14 @@ class PostFacts:
     subcategory: str | None
     score: float
     reach: int
+    municipalities: tuple[str, ...] = ()  # every municipality the text names (Entities.municipalities)
 
 
 def scale_of(posts: Sequence[PostFacts]) -> str:
+    """A problem named in several municipalities — by different posts, or by one post about a
+    route or a road between them — is the region's; else the finest place the posts share."""
     munis = {p.municipality for p in posts if p.municipality}
+    munis.update(m for p in posts for m in p.municipalities)
     if len(munis) > 1:
         return "region"
     streets = {p.street for p in posts if p.street}

@@ -403,6 +403,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "flows.cli",
     "crawlers.cli",
     "incidents.workflow_cli",
+    "incidents.routing_eval",
 )
 
 

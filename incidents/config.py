@@ -258,6 +258,11 @@ class Body(_Strict):
     categories: list[str] = Field(default_factory=list, description="Category codes it handles.")
     contacts: Contacts = Field(default_factory=Contacts)
     accounts: list[str] = Field(default_factory=list, description="author_id values of the body's own accounts.")
+    parent: str | None = Field(
+        None,
+        description="Code of the body this one is part of (a city committee → the city administration): "
+        "routing to the parent or a sibling stays inside one organisation.",
+    )
 
 
 class Bodies(_Strict):
@@ -272,7 +277,26 @@ class Bodies(_Strict):
             raise ValueError(f"duplicate body codes: {sorted(dup)}")
         if self.triage_body not in codes:
             raise ValueError(f"triage_body {self.triage_body!r} is not a body code")
+        known = set(codes)
+        for b in self.bodies:
+            if b.parent is not None and (b.parent not in known or b.parent == b.code):
+                raise ValueError(f"body {b.code!r}: parent {b.parent!r} is not another body's code")
+        parents = {b.code: b.parent for b in self.bodies}
+        for b in self.bodies:
+            seen, cur = {b.code}, b.parent
+            while cur is not None:
+                if cur in seen:
+                    raise ValueError(f"body {b.code!r}: parent chain loops through {cur!r}")
+                seen.add(cur)
+                cur = parents[cur]
         return self
+
+    def organisation_of(self, code: str) -> str:
+        """The top of a body's parent chain: the organisation it belongs to."""
+        parents = {b.code: b.parent for b in self.bodies}
+        while parents.get(code):
+            code = parents[code]  # type: ignore[assignment]
+        return code
 
 
 # --------------------------------------------------------------------------- routing.yaml
@@ -283,6 +307,11 @@ class RoutingRule(_Strict):
     subcategory: str | None = None
     fact: str | None = None
     municipality: list[str] | None = Field(None, description="Municipality codes; None = any.")
+    settlement: list[str] | None = Field(
+        None,
+        description="Settlement names as in territories.yaml (a town inside a district with an administration "
+        "of its own: «Обоянь»); None = any.",
+    )
     scale: list[Literal["house", "street", "settlement", "municipality", "region"]] | None = None
     body: str = Field(description="Body code, or '{municipality}' templates like 'adm_{municipality}'.")
     note: str | None = None
@@ -290,6 +319,11 @@ class RoutingRule(_Strict):
 
 class Routing(_Strict):
     rules: list[RoutingRule]
+    unplaced_municipality: str | None = Field(
+        None,
+        description="Municipality assumed when a complaint names no place in the region (the regional centre, "
+        "where most such complaints come from); None sends them through the rules with no municipality.",
+    )
 
 
 # --------------------------------------------------------------------------- sla.yaml
@@ -560,6 +594,7 @@ def _cross_check(cfg: RegionConfig) -> None:
     errors: list[str] = []
     munis = set(cfg.municipality_by_code)
     cats = {c.code for c in cfg.rubricator.categories}
+    settlements = {s.name for m in cfg.territories.municipalities for s in m.settlements}
     for i, body in enumerate(cfg.bodies.bodies):
         for t in body.territories:
             if t not in munis:
@@ -573,8 +608,14 @@ def _cross_check(cfg: RegionConfig) -> None:
         for m in rule.municipality or []:
             if m not in munis:
                 errors.append(f"routing.yaml: rules.{i}.municipality: unknown municipality {m!r}")
+        for name in rule.settlement or []:
+            if name not in settlements:
+                errors.append(f"routing.yaml: rules.{i}.settlement: {name!r} is no settlement of territories.yaml")
         if "{" not in rule.body and rule.body not in cfg.body_by_code:
             errors.append(f"routing.yaml: rules.{i}.body: unknown body {rule.body!r}")
+    unplaced = cfg.routing.unplaced_municipality
+    if unplaced is not None and unplaced not in munis:
+        errors.append(f"routing.yaml: unplaced_municipality: unknown municipality {unplaced!r}")
     for i, ov in enumerate(cfg.sla.overrides):
         if ov.category and ov.category not in CATEGORY_CODES:
             errors.append(f"sla.yaml: overrides.{i}.category: unknown category {ov.category!r}")

@@ -92,6 +92,10 @@ class Address:
 class Entities:
     municipality: str | None = None
     municipality_evidence: str | None = None
+    # Every municipality the text names by its own name, a town or a village, in order: a
+    # route «Курск — Курчатов» or a road «от Курска до Курасово» spans several, and the scale
+    # of such a complaint is the region's.
+    municipalities: list[str] = field(default_factory=list)
     address: Address = field(default_factory=Address)
     locations: list[str] = field(default_factory=list)
     organisations: list[str] = field(default_factory=list)

@@ -16,14 +16,29 @@ from dataclasses import dataclass
 from incidents.config import RegionConfig
 from incidents.records import Entities
 from pipelines.lemmas import Lemmatizer, morph
-from pipelines.phrases import PhraseMatcher
+from pipelines.phrases import Match, PhraseMatcher
 
 log = logging.getLogger(__name__)
 
 STREET_MARKERS = frozenset(
     ["ул", "улица", "улочка", "пр", "пр-т", "пр-кт", "проспект", "пер", "переулок", "бульвар", "б-р", "шоссе", "ш", "проезд", "пл", "площадь", "набережная", "наб", "тупик", "мкр", "микрорайон", "линия"]
 )
-SETTLEMENT_MARKERS = frozenset(["г", "город", "гор", "с", "село", "пос", "поселок", "п", "д", "деревня", "х", "хутор", "сл", "слобода", "рп", "пгт", "ст", "станция"])
+SETTLEMENT_MARKERS = frozenset(
+    ["г", "город", "гор", "с", "село", "пос", "поселок", "п", "д", "деревня", "х", "хутор", "сл", "слобода", "рп",
+     "пгт", "ст", "станция",
+     # the type word in the cases residents write it: «в деревне Щетинка», «до села Клюква»
+     "городе", "города", "селе", "села", "селу", "поселке", "поселка", "поселку", "деревне", "деревни", "деревню",
+     "хуторе", "хутора", "слободе", "слободы", "станции"]
+)
+# Spellings of one settlement type: an alias written with one («п. Юбилейный») also matches
+# the others («пос. Юбилейный», «посёлок Юбилейный»).
+_SETTLEMENT_TYPES: tuple[tuple[str, ...], ...] = (
+    ("п.", "пос.", "посёлок", "поселок"),
+    ("с.", "село"),
+    ("д.", "дер.", "деревня"),
+    ("сл.", "слобода"),
+    ("х.", "хутор"),
+)
 STREET_PREPOSITIONS = frozenset(["на", "по", "у", "около", "возле", "напротив", "с", "со", "вдоль"])
 HOUSE_MARKERS = frozenset(["д", "дом", "доме", "дома", "домом", "домов", "корпус", "к", "кв"])
 _PROPER_TAGS = ("Surn", "Name", "Patr", "Geox", "Orgn", "Abbr")
@@ -51,6 +66,40 @@ def bare_street_name(alias: str) -> str | None:
     return bare if bare and bare != alias else None
 
 
+_DISTRICT_WORDS = ("район", "р-н")
+_DISTRICT_ABBREVIATIONS = ("р-н", "р-на", "р-не", "р-ну", "р-оне")
+
+
+def _district_abbreviations(aliases: list[str]) -> list[str]:
+    """«Тимский район» also as «Тимского р-на», «в Беловском р-не»: the abbreviation has no
+    dictionary lemma, so each of its case forms is an alias of its own (the adjective before
+    it is matched on lemmas in any case)."""
+    out = list(dict.fromkeys(aliases))
+    for alias in aliases:
+        words = alias.split()
+        if len(words) == 2 and words[1].lower() in _DISTRICT_WORDS:
+            for abbr in _DISTRICT_ABBREVIATIONS:
+                variant = f"{words[0]} {abbr}"
+                if variant not in out:
+                    out.append(variant)
+    return out
+
+
+def _settlement_type_spellings(aliases: list[str]) -> list[str]:
+    out = list(dict.fromkeys(aliases))
+    for alias in aliases:
+        head, _, rest = alias.partition(" ")
+        if not rest:
+            continue
+        for spellings in _SETTLEMENT_TYPES:
+            if head.lower() in spellings:
+                for other in spellings:
+                    variant = f"{other} {rest}"
+                    if variant not in out:
+                        out.append(variant)
+    return out
+
+
 def _needs_marker(alias: str) -> bool:
     words = alias.split()
     if len(words) != 1:
@@ -67,10 +116,10 @@ class Gazetteer:
         streets: dict[str, set[str]] = {}
         street_names: dict[str, list[str]] = {}
         for muni in cfg.territories.municipalities:
-            for alias in [muni.name, *muni.aliases]:
+            for alias in _district_abbreviations([muni.name, *muni.aliases]):
                 self._add(alias, Place("municipality", (muni.code,), muni.name, _needs_marker(alias)))
             for s in muni.settlements:
-                for alias in [s.name, *s.aliases]:
+                for alias in _settlement_type_spellings([s.name, *s.aliases]):
                     self._add(alias, Place("settlement", (muni.code,), s.name, _needs_marker(alias)))
             for s in muni.subdivisions:
                 for alias in [s.name, *s.aliases]:
@@ -176,6 +225,14 @@ def free_street(tokens: list[str], lemmatizer: Lemmatizer) -> tuple[str, str | N
 
 
 NER_MAX_CHARS = 2000  # a post's opening is where names are; long texts would pad a whole batch
+def _longest(matches: list[Match[Place]]) -> list[Match[Place]]:
+    """Drop a place found inside a longer place's words: «в Курском районе» is the district,
+    not also the city that «Курском» alone would name."""
+    spans = [(m.start, m.end) for m in matches]
+    return [
+        m for m in matches
+        if not any(s <= m.start and m.end <= e and (e - s) > (m.end - m.start) for s, e in spans)
+    ]
 
 
 class NerTagger:
@@ -216,11 +273,36 @@ class EntityExtractor:
         self._lem = lemmatizer
         self._ner = ner
 
+    def _route_ends(self, tokens: list[str]) -> list[str]:
+        """Towns joined by a hyphen name a route or a road: «маршрут Курск-Суджа», «трасса
+        Курск-Фатеж». The tokenizer keeps such a compound as one word, so its parts are looked
+        up on their own; only towns and villages count (not streets), each part must be a
+        place by itself, and at least two parts must be places — «Илек-Пеньковка» or
+        «Северо-Западный» stay whole."""
+        out: list[str] = []
+        for token in tokens:
+            if "-" not in token:
+                continue
+            parts = [p for p in token.split("-") if len(p) >= 3]
+            if len(parts) < 2:
+                continue
+            codes: list[str] = []
+            for part in parts:
+                for m in self.gazetteer.find([self._lem.lemmas(part)], [part]):
+                    place = m.payload
+                    if place.kind in ("municipality", "settlement") and len(place.municipalities) == 1:
+                        codes.append(place.municipalities[0])
+                        break
+            if len(codes) >= 2:
+                out.extend(c for c in codes if c not in out)
+        return out
+
     def __call__(self, lemmas: list[tuple[str, ...]], tokens: list[str], display: str, *, deep: bool) -> Entities:
         ent = Entities()
         best: tuple[int, int, str, str] | None = None  # (priority, -position, code, evidence)
         street_match = None
-        for m in self.gazetteer.find(lemmas, tokens):
+        found = self.gazetteer.find(lemmas, tokens)
+        for m in _longest(found):
             place = m.payload
             words = " ".join(tokens[m.start : m.end + 1])
             if place.kind == "region":
@@ -232,12 +314,20 @@ class EntityExtractor:
             ent.locations.append(place.name)
             if place.kind == "settlement" and not ent.address.settlement:
                 ent.address.settlement = place.name
+            if (place.kind in ("municipality", "settlement") and len(place.municipalities) == 1
+                    and place.municipalities[0] not in ent.municipalities):
+                ent.municipalities.append(place.municipalities[0])
             if place.kind == "street" and street_match is None:
                 street_match = m
             if len(place.municipalities) == 1:
                 cand = (_PRIORITY[place.kind], -m.start, place.municipalities[0], words)
                 if best is None or cand[:2] > best[:2]:
                     best = cand
+        for code in self._route_ends(tokens):
+            if code not in ent.municipalities:
+                ent.municipalities.append(code)
+            if best is None:
+                best = (0, 0, code, f"{code} (в названии маршрута или дороги)")
         if street_match is not None:
             place = street_match.payload
             ent.address.street = place.name

@@ -1,0 +1,438 @@
+"""Routing measured on real routing: feedback-platform appeals with the body that handled them.
+
+The Kursk feedback-platform file (`../shared/data/kursk_appeals_train.csv`) carries, for
+each appeal, its text, the platform's topic and category, and the `executor`: the body that
+really handled it. This module runs each appeal's TEXT ONLY through the same stages a
+social-media post goes through — `SignalBuilder` (normalize → rules → places → category,
+subcategory, fact, municipality, address), the incident's scale (`assess.scale_of`) and the
+`Router` — and compares the chosen body's name with `executor`. The topic and category
+columns are never shown to the pipeline: they are only for measuring.
+
+Every appeal is routed whether or not the signal stage would call it a complaint (every
+platform appeal is one by construction), so the figure measures routing, not detection.
+NER is off: it supplies persons and organisations, which routing does not use, and it is
+the slowest step.
+
+Besides the exact body, the report counts a second, looser figure: the right ORGANISATION
+(`parent` in bodies.yaml: a city committee and its city administration are one organisation).
+In the Kursk file the city administration and its own committees take the same topics in
+alternating periods — a split the text cannot show — so the looser figure says how often the
+appeal reached the right organisation, the exact one how often it reached the right desk.
+
+The platform's 17 categories are mapped to our fixed codes once, in `POS_CATEGORIES` (the
+table is also in config/README.md). Broad platform categories cover several of ours
+(«ЖКХ и благоустройство» is housing, water, energy, landscaping and yard waste), so a
+prediction counts as right when it is one of the mapped codes; the per-category table
+shows how wide each mapping is.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from incidents.assess import PostFacts, scale_of
+from incidents.config import RegionConfig
+from incidents.records import PostRecord
+from incidents.routing import Router
+
+if TYPE_CHECKING:
+    from pipelines.signals import SignalBuilder
+
+
+@dataclass(frozen=True, slots=True)
+class PosCategory:
+    """One of the feedback platform's categories and the fixed codes it corresponds to."""
+
+    name: str
+    codes: frozenset[str]  # empty: not a real category (test messages), left out of the figures
+
+
+def _pc(name: str, *codes: str) -> PosCategory:
+    return PosCategory(name, frozenset(codes))
+
+
+POS_CATEGORIES: dict[str, PosCategory] = {
+    "0": _pc("Дороги и дорожное хозяйство", "roads"),
+    "1": _pc("Безнадзорные животные", "safety"),
+    "2": _pc("Госуслуги / цифровые сервисы", "other"),
+    "3": _pc("ЖКХ и благоустройство", "housing_utilities", "water", "energy", "landscaping", "waste"),
+    "4": _pc("Здравоохранение", "healthcare"),
+    "5": _pc("Культура", "other"),
+    "6": _pc("Меры поддержки / соцльготы", "social_protection"),
+    "7": _pc("Образование", "education"),
+    "8": _pc("Общественный транспорт", "transport"),
+    "9": _pc("Связь и интернет", "other"),
+    "10": _pc("Социальная защита", "social_protection"),
+    "11": _pc("Строительство и архитектура", "construction", "land_property"),
+    "12": _pc("Тестовая категория"),
+    "13": _pc("Торговля и услуги", "other"),
+    "14": _pc("Труд и занятость", "social_protection"),
+    "15": _pc("Физкультура и спорт", "other"),
+    "16": _pc("Экология / отходы (ТКО, свалки, запахи)", "ecology", "waste"),
+}
+"""Feedback-platform category code (0–16, `category_code`) → our fixed category codes."""
+
+REQUIRED_COLUMNS = ("id", "text", "executor")
+
+
+class AppealsError(ValueError):
+    """The CSV lacks a required column or cannot be read."""
+
+
+@dataclass(frozen=True, slots=True)
+class Appeal:
+    id: str
+    text: str
+    executor: str
+    topic: str = ""
+    category_code: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RoutedAppeal:
+    """What the pipeline decided for one appeal, from its text alone."""
+
+    appeal: Appeal
+    category: str | None
+    subcategory: str | None
+    fact: str | None
+    municipality: str | None
+    address: str | None
+    scale: str
+    body: str  # body code
+    body_name: str
+    rule: int | None
+    same_organisation: bool = False  # the executor and the chosen body belong to one organisation
+
+    @property
+    def correct(self) -> bool:
+        return self.body_name == self.appeal.executor
+
+
+@dataclass(slots=True)
+class BodyStats:
+    n: int = 0
+    correct: int = 0
+    confusions: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.n if self.n else 0.0
+
+
+@dataclass(slots=True)
+class CategoryStats:
+    name: str
+    n: int = 0
+    routed: int = 0
+    categorized: int = 0
+    predicted: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def routing_accuracy(self) -> float:
+        return self.routed / self.n if self.n else 0.0
+
+    @property
+    def category_accuracy(self) -> float:
+        return self.categorized / self.n if self.n else 0.0
+
+
+@dataclass(slots=True)
+class RoutingReport:
+    file: str
+    appeals: int
+    routed_correctly: int
+    organisation_correct: int
+    category_n: int
+    category_correct: int
+    triage: int
+    unknown_executors: Counter[str]
+    by_body: dict[str, BodyStats]
+    by_category: dict[str, CategoryStats]
+    results: list[RoutedAppeal]
+
+    @property
+    def routing_accuracy(self) -> float:
+        return self.routed_correctly / self.appeals if self.appeals else 0.0
+
+    @property
+    def organisation_accuracy(self) -> float:
+        return self.organisation_correct / self.appeals if self.appeals else 0.0
+
+    @property
+    def category_accuracy(self) -> float:
+        return self.category_correct / self.category_n if self.category_n else 0.0
+
+    def as_dict(self, *, top: int = 3) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "appeals": self.appeals,
+            "routing_accuracy": round(self.routing_accuracy, 4),
+            "routed_correctly": self.routed_correctly,
+            "organisation_accuracy": round(self.organisation_accuracy, 4),
+            "category_accuracy": round(self.category_accuracy, 4),
+            "category_n": self.category_n,
+            "triage": self.triage,
+            "unknown_executors": dict(self.unknown_executors),
+            "by_body": {
+                name: {"n": s.n, "correct": s.correct, "accuracy": round(s.accuracy, 4),
+                       "confusions": dict(s.confusions.most_common(top))}
+                for name, s in sorted(self.by_body.items(), key=lambda kv: -kv[1].n)
+            },
+            "by_category": {
+                code: {"name": s.name, "n": s.n, "routing_accuracy": round(s.routing_accuracy, 4),
+                       "category_accuracy": round(s.category_accuracy, 4),
+                       "predicted": dict(s.predicted.most_common(top))}
+                for code, s in sorted(self.by_category.items(), key=lambda kv: -kv[1].n)
+            },
+        }
+
+
+def load_appeals(path: Path) -> list[Appeal]:
+    """Read the appeals CSV (UTF-8, with or without BOM); rows without text or executor are skipped."""
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            reader = csv.DictReader(fh)
+            missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise AppealsError(f"{path}: missing column(s) {', '.join(missing)}")
+            return [
+                Appeal(id=row["id"], text=row["text"], executor=row["executor"].strip(),
+                       topic=row.get("topic") or "", category_code=(row.get("category_code") or "").strip())
+                for row in reader
+                if (row.get("text") or "").strip() and (row.get("executor") or "").strip()
+            ]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise AppealsError(f"{path}: cannot read: {exc}") from exc
+
+
+class AppealRouter:
+    """Text → signal → scale → body: the production stages, one appeal at a time."""
+
+    def __init__(self, cfg: RegionConfig, *, builder: SignalBuilder | None = None) -> None:
+        from pipelines.signals import SignalBuilder
+
+        self.cfg = cfg
+        self.builder = builder or SignalBuilder(cfg, use_ner=False)
+        self.router = Router(cfg)
+        self._code_by_name = {b.name: b.code for b in cfg.bodies.bodies}
+        self._epoch = datetime(2022, 1, 1, tzinfo=UTC)
+
+    def __call__(self, appeal: Appeal) -> RoutedAppeal:
+        post = PostRecord(network="pos", external_id=appeal.id, source_id="evaluate-routing",
+                          text=appeal.text, created_at=self._epoch)
+        sig = self.builder(post)
+        ent = sig.entities
+        facts = PostFacts(text=appeal.text, network="pos", author_id=None, municipality=sig.municipality,
+                          street=sig.street, house=ent.address.house, settlement=ent.address.settlement,
+                          subcategory=sig.subcategory, score=sig.score, reach=0,
+                          municipalities=tuple(ent.municipalities))
+        scale = scale_of([facts])
+        d = self.router.route(category=sig.category, subcategory=sig.subcategory, fact=sig.fact,
+                              municipality=sig.municipality, scale=scale, settlement=ent.address.settlement)
+        body = self.cfg.body_by_code[d.body]
+        gold = self._code_by_name.get(appeal.executor)
+        org = self.cfg.bodies.organisation_of
+        same_org = gold is not None and org(gold) == org(d.body)
+        return RoutedAppeal(appeal=appeal, category=sig.category, subcategory=sig.subcategory, fact=sig.fact,
+                            municipality=sig.municipality, address=sig.address, scale=scale, body=d.body,
+                            body_name=body.name, rule=d.rule, same_organisation=same_org)
+
+    def route_all(self, appeals: Iterable[Appeal]) -> Iterator[RoutedAppeal]:
+        for a in appeals:
+            yield self(a)
+
+
+def summarize(cfg: RegionConfig, results: Iterable[RoutedAppeal], *, file: str = "") -> RoutingReport:
+    known = {b.name for b in cfg.bodies.bodies}
+    results = list(results)
+    by_body: dict[str, BodyStats] = defaultdict(BodyStats)
+    by_cat: dict[str, CategoryStats] = {}
+    unknown: Counter[str] = Counter()
+    ok = org_ok = cat_n = cat_ok = triage = 0
+    triage_body = cfg.bodies.triage_body
+    for r in results:
+        a = r.appeal
+        if a.executor not in known:
+            unknown[a.executor] += 1
+        stats = by_body[a.executor]
+        stats.n += 1
+        if r.correct:
+            ok += 1
+            stats.correct += 1
+        else:
+            stats.confusions[r.body_name] += 1
+        org_ok += int(r.same_organisation)
+        if r.body == triage_body:
+            triage += 1
+        pc = POS_CATEGORIES.get(a.category_code)
+        if pc is not None and pc.codes:
+            cs = by_cat.setdefault(a.category_code, CategoryStats(pc.name))
+            cs.n += 1
+            cs.routed += int(r.correct)
+            cs.predicted[r.category or "—"] += 1
+            cat_n += 1
+            if r.category in pc.codes:
+                cat_ok += 1
+                cs.categorized += 1
+    return RoutingReport(file=file, appeals=len(results), routed_correctly=ok, organisation_correct=org_ok,
+                         category_n=cat_n,
+                         category_correct=cat_ok, triage=triage, unknown_executors=unknown,
+                         by_body=dict(by_body), by_category=by_cat, results=results)
+
+
+# --------------------------------------------------------------------------- learned table, cross-validated
+@dataclass(frozen=True, slots=True)
+class CvReport:
+    """A routing table learned from the file itself, scored on folds it did not see.
+
+    Key (category, subcategory, municipality-or-none) → the executor that handled most of its
+    training appeals, backing off to (category, municipality-or-none) and then to the
+    configured rules when a key has fewer than `min_support` training appeals. It answers
+    "how far could rules derived from this file go", honestly: `accuracy` is out of fold,
+    `in_sample` is the same table scored on the appeals it was learned from.
+    """
+
+    folds: int
+    min_support: int
+    accuracy: float
+    in_sample: float
+    fold_accuracies: tuple[float, ...]
+
+
+def _fold_of(appeal_id: str, folds: int) -> int:
+    import hashlib
+
+    return int(hashlib.sha1(appeal_id.encode("utf-8")).hexdigest(), 16) % folds
+
+
+def _learn(train: list[RoutedAppeal], min_support: int) -> dict[tuple, str]:
+    counts: dict[tuple, Counter[str]] = defaultdict(Counter)
+    for r in train:
+        counts[("k1", r.category, r.subcategory, r.municipality)][r.appeal.executor] += 1
+        counts[("k2", r.category, r.municipality)][r.appeal.executor] += 1
+    return {k: c.most_common(1)[0][0] for k, c in counts.items() if sum(c.values()) >= min_support}
+
+
+def _predict(table: dict[tuple, str], r: RoutedAppeal) -> str:
+    for key in (("k1", r.category, r.subcategory, r.municipality), ("k2", r.category, r.municipality)):
+        if key in table:
+            return table[key]
+    return r.body_name
+
+
+def cross_validate_table(results: list[RoutedAppeal], *, folds: int = 5, min_support: int = 3) -> CvReport:
+    """K-fold (folds fixed by a hash of the appeal id, so every run splits alike)."""
+    if folds < 2:
+        raise ValueError("folds must be at least 2")
+    by_fold: dict[int, list[RoutedAppeal]] = defaultdict(list)
+    for r in results:
+        by_fold[_fold_of(r.appeal.id, folds)].append(r)
+    right = 0
+    per_fold: list[float] = []
+    for k in range(folds):
+        test = by_fold.get(k, [])
+        train = [r for j in range(folds) if j != k for r in by_fold.get(j, [])]
+        table = _learn(train, min_support)
+        ok = sum(_predict(table, r) == r.appeal.executor for r in test)
+        right += ok
+        per_fold.append(ok / len(test) if test else 0.0)
+    table = _learn(results, min_support)
+    in_sample = sum(_predict(table, r) == r.appeal.executor for r in results)
+    n = len(results) or 1
+    return CvReport(folds=folds, min_support=min_support, accuracy=right / n, in_sample=in_sample / n,
+                    fold_accuracies=tuple(per_fold))
+
+
+def evaluate_routing(cfg: RegionConfig, path: Path, *, builder: SignalBuilder | None = None) -> RoutingReport:
+    appeals = load_appeals(path)
+    return summarize(cfg, AppealRouter(cfg, builder=builder).route_all(appeals), file=path.name)
+
+
+# --------------------------------------------------------------------------- command line
+def cmd_evaluate_routing(ctx: Any, args: Any) -> int:
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+    path = Path(args.csv)
+    try:
+        report = evaluate_routing(ctx.cfg, path)
+    except AppealsError as exc:
+        Console(stderr=True).print(f"[red]{exc}[/]")
+        return 2
+    cv = cross_validate_table(report.results, folds=args.cv) if args.cv else None
+    if args.json:
+        out = report.as_dict()
+        if cv is not None:
+            out["learned_table_cv"] = {"folds": cv.folds, "min_support": cv.min_support,
+                                       "accuracy": round(cv.accuracy, 4), "in_sample": round(cv.in_sample, 4),
+                                       "fold_accuracies": [round(x, 4) for x in cv.fold_accuracies]}
+        if args.errors:
+            out["errors"] = [_error_dict(r) for r in report.results if not r.correct]
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+        return 0
+    console.print(f"Файл: {report.file}; обращений: {report.appeals}")
+    console.print(f"Точность маршрутизации: {report.routing_accuracy:.3f} "
+                  f"({report.routed_correctly}/{report.appeals}); в очередь ЦУР: {report.triage}")
+    console.print(f"Верная организация (орган или его вышестоящий/соседний в bodies.yaml: parent): "
+                  f"{report.organisation_accuracy:.3f} ({report.organisation_correct}/{report.appeals})")
+    console.print(f"Точность категории: {report.category_accuracy:.3f} ({report.category_correct}/{report.category_n})")
+    if cv is not None:
+        console.print(f"Таблица, выученная по файлу (категория × подкатегория × муниципалитет → исполнитель), "
+                      f"{cv.folds}-кратная перекрёстная проверка: {cv.accuracy:.3f} "
+                      f"(на обучающих же данных {cv.in_sample:.3f})")
+    if report.unknown_executors:
+        console.print(f"[yellow]Исполнители, которых нет в bodies.yaml: {sum(report.unknown_executors.values())} "
+                      f"обращений, {len(report.unknown_executors)} названий[/]")
+    t = Table(title="По исполнителям (как в данных)", title_justify="left")
+    for col in ("исполнитель", "n", "верно", "точность", "куда ушли ошибки (топ-3)"):
+        t.add_column(col, overflow="fold")
+    for name, s in sorted(report.by_body.items(), key=lambda kv: -kv[1].n):
+        conf = "; ".join(f"{b} ×{n}" for b, n in s.confusions.most_common(3))
+        t.add_row(name, str(s.n), str(s.correct), f"{s.accuracy:.2f}", conf)
+    console.print(t)
+    t = Table(title="По категориям платформы", title_justify="left")
+    for col in ("код", "категория", "n", "маршрут", "категория ок", "наши категории (топ-3)"):
+        t.add_column(col, overflow="fold")
+    for code, s in sorted(report.by_category.items(), key=lambda kv: -kv[1].n):
+        pred = "; ".join(f"{c} ×{n}" for c, n in s.predicted.most_common(3))
+        t.add_row(code, s.name, str(s.n), f"{s.routing_accuracy:.2f}", f"{s.category_accuracy:.2f}", pred)
+    console.print(t)
+    if args.errors:
+        for r in report.results:
+            if not r.correct:
+                e = _error_dict(r)
+                console.print(f"#{e['id']} [{e['topic']}] {e['category']}/{e['subcategory']} "
+                              f"в {e['municipality']} ({e['scale']}) → {e['predicted']} (правило {e['rule']}); "
+                              f"было: {e['executor']}\n    {e['text']}")
+    return 0
+
+
+def _error_dict(r: RoutedAppeal) -> dict[str, Any]:
+    return {"id": r.appeal.id, "topic": r.appeal.topic, "executor": r.appeal.executor, "predicted": r.body_name,
+            "category": r.category, "subcategory": r.subcategory, "fact": r.fact,
+            "municipality": r.municipality, "address": r.address, "scale": r.scale, "rule": r.rule,
+            "text": " ".join(r.appeal.text.split())[:300]}
+
+
+def add_commands(sub: Any) -> None:
+    """Register `incidents evaluate-routing` on the `incidents` subparsers."""
+    s = sub.add_parser("evaluate-routing",
+                       help="точность маршрутизации и категорий на обращениях ПОС с настоящими исполнителями (CSV)")
+    s.add_argument("csv", metavar="CSV", help="CSV с колонками id, text, executor (и topic, category_code)")
+    s.add_argument("--errors", action="store_true", help="показать каждое неверно направленное обращение")
+    s.add_argument("--json", action="store_true", help="вывести метрики в JSON")
+    s.add_argument("--cv", type=int, default=0, metavar="K",
+                   help="ещё выучить таблицу маршрутов по самому файлу и оценить её K-кратной перекрёстной проверкой")
+    s.set_defaults(func=cmd_evaluate_routing)
