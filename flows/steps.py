@@ -19,11 +19,12 @@ from sqlmodel import Session, select
 
 from crawlers.base import SourceAdapter, SourceNotConfigured, SourceStopped
 from crawlers.registry import build_adapter
-from incidents.assess import PostFacts, is_urgent, priority_of, scale_of, summary_of, title_of
+from incidents.assess import is_urgent
 from incidents.clustering import Clusterer, IncidentView, street_key
 from incidents.config import RegionConfig, SourceConfig
-from incidents.models import Assignment, Incident, IncidentPost, Post, QuarantineItem, Signal
+from incidents.models import Incident, IncidentPost, Post, QuarantineItem, Signal
 from incidents.records import SignalRecord
+from incidents.refresh import refresh_incidents, route_incident
 from incidents.routing import Router
 from incidents.sla import SlaPolicyEngine
 from incidents.states import OPEN_STATES, IncidentState
@@ -292,69 +293,9 @@ class Processor:
 
     def _refresh(self, session: Session, incident_ids: set[int], ts: datetime) -> None:
         """Recompute what an incident shows from its posts, and route new ones."""
-        if not incident_ids:
-            return
-        ids = sorted(incident_ids)
-        facts: dict[int, list[PostFacts]] = {i: [] for i in ids}
-        meta: dict[int, dict] = {i: {"networks": set(), "first": None, "last": None} for i in ids}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            stmt = (
-                select(IncidentPost.incident_id, Post, Signal)
-                .join(Post, Post.id == IncidentPost.post_id)
-                .join(Signal, Signal.post_id == Post.id, isouter=True)
-                .where(IncidentPost.incident_id.in_(chunk))  # type: ignore[attr-defined]
-            )
-            for iid, post, sig in session.exec(stmt).all():
-                addr = ((sig.entities if sig else None) or {}).get("address") or {}
-                facts[iid].append(PostFacts(
-                    text=post.text, network=post.network, author_id=post.author_id,
-                    municipality=sig.municipality if sig else None, street=sig.street if sig else None,
-                    house=addr.get("house"), settlement=addr.get("settlement"),
-                    subcategory=sig.subcategory if sig else None, score=sig.score if sig else 0.0,
-                    reach=post.likes + post.reposts + post.views // 100,
-                ))
-                m = meta[iid]
-                m["networks"].add(post.network)
-                m["first"] = post.created_at if m["first"] is None else min(m["first"], post.created_at)
-                m["last"] = post.created_at if m["last"] is None else max(m["last"], post.created_at)
-        for iid in ids:
-            inc = session.get(Incident, iid)
-            posts = facts[iid]
-            if inc is None or not posts:
-                continue
-            inc.scale = scale_of(posts)
-            inc.priority = priority_of(inc.category, inc.subcategory, posts, inc.scale)
-            inc.title = title_of(self.cfg, inc.category, inc.subcategory, posts)[:300]
-            inc.summary = summary_of(posts)
-            inc.post_count = len(posts)
-            inc.reach = sum(p.reach for p in posts)
-            inc.networks = ",".join(sorted(meta[iid]["networks"]))
-            inc.first_post_at, inc.last_post_at = meta[iid]["first"], meta[iid]["last"]
-            if not inc.street:
-                streets = [p.street for p in posts if p.street]
-                inc.street = streets[0] if streets else None
-            if not inc.municipality:
-                munis = [p.municipality for p in posts if p.municipality]
-                inc.municipality = munis[0] if munis else None
-            inc.updated_at = ts
+        for inc in refresh_incidents(session, self.cfg, incident_ids, ts):
             if inc.status == IncidentState.NEW.value and inc.body_code is None:
-                self._route(session, inc, ts)
-            session.add(inc)
-
-    def _route(self, session: Session, inc: Incident, ts: datetime) -> None:
-        d = self.router.route(category=inc.category, subcategory=inc.subcategory, fact=inc.fact,
-                              municipality=inc.municipality, scale=inc.scale)
-        inc.body_code = d.body
-        session.add(Assignment(incident_id=inc.id, body_code=d.body, assigned_at=ts, assigned_by="system",  # type: ignore[arg-type]
-                               reason=d.reason, rule=None if d.rule is None else str(d.rule)))
-        if d.rule is not None:
-            inc.status = IncidentState.ASSIGNED.value
-            audit(session, actor="system", action="assigned", incident_id=inc.id, from_state="new",
-                  to_state=inc.status, reason=d.reason, data={"body": d.body, "rule": d.rule}, now=ts)
-        else:
-            audit(session, actor="system", action="queued_for_triage", incident_id=inc.id, reason=d.reason,
-                  data={"body": d.body}, now=ts)
+                route_incident(session, self.router, inc, ts)
 
 
 def process_pending(engine: Engine, cfg: RegionConfig, now: Clock, *, builder: SignalBuilder | None = None,
@@ -369,7 +310,8 @@ def sla_check(engine: Engine, cfg: RegionConfig, now: Clock) -> Counter:
     counts: Counter = Counter()
     ts = now()
     with Session(engine) as session, session.begin():
-        stmt = select(Incident).where(Incident.status.in_([s.value for s in OPEN_STATES]))  # type: ignore[attr-defined]
+        stmt = select(Incident).where(Incident.status.in_([s.value for s in OPEN_STATES]),  # type: ignore[attr-defined]
+                                      Incident.merged_into_id == None)  # noqa: E711
         for inc in session.exec(stmt).all():
             st = engine_sla.status(inc.due_at, inc.first_answer_at, ts)
             counts[st.state] += 1
