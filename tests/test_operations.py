@@ -29,7 +29,9 @@ POSTS = [
     ("ok", "5551_1", "на радищева 12 воды нет уже 3 дня, водоканал трубку не берёт", 2, 1, 0, 0),
     ("telegram", "kursk_chat/9", "Радищева 12 без воды с понедельника, сколько можно", 5, 0, 0, 120),
     ("vk", "-170_20", "Курск, ул. Ленина 5 огромная яма на дороге, машины бьют колёса", 1, 3, 0, 0),
-    ("vk", "-170_21", "ямища на ул. Ленина у дома 5, уже две машины пробили колесо, когда отремонтируют дорогу", 3, 2, 1, 0),
+    # four days later, past the clustering window: the clustering opens a second incident
+    ("vk", "-170_21", "Курск, ямищу на ул. Ленина у дома 5 так и не заделали, уже две машины пробили колесо, "
+                      "когда отремонтируют дорогу?", 100, 2, 1, 0),
     ("pos", "77001", "В г. Курске по ул. Ленина, д. 5 яма на проезжей части. Прошу отремонтировать дорогу", 4, 0, 0, 0),
 ]
 
@@ -79,7 +81,7 @@ def _reprocess_everything(engine, cfg, builder, at):
 def test_merge_moves_posts_keeps_history_and_survives_reprocessing(loaded, kursk, kursk_builder):
     place = _placement(loaded)
     a, b = place["pos:77001"], place["vk:-170_21"]
-    assert a != b, "the sample is built so that the clustering splits this pothole in two"
+    assert a != b, "the posts are built so that the clustering splits this pothole in two"
     at = T0 + timedelta(hours=8)
     with Session(loaded) as s, s.begin():
         result = merge_incidents(s, kursk, a, [b], by="petrova", reason="одна и та же яма у дома 5", now=at)
