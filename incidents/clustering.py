@@ -39,6 +39,7 @@ from incidents.records import SignalRecord
 
 MAX_COMPARE_TOKENS = 120
 MAX_VOCABULARY = 400
+
 EVICT_EVERY = 2000
 
 
@@ -271,7 +272,7 @@ class Clusterer:
                 return 1.0
             return 0.6
         if pv.places and v.places:
-            return 0.9 if pv.places & v.places else 0.15
+            return 0.9 if pv.places & v.places else 0.0  # «Боева дача» is not «Гагарина»
         if v.places and v.places & pv.stems:
             return 0.8  # the post names the incident's street in words the gazetteer missed
         if pv.places and pv.places & {t[:5] for t in v.vocabulary if len(t) >= 3}:

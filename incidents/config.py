@@ -266,7 +266,7 @@ class SlaPolicy(_Strict):
 # --------------------------------------------------------------------------- clustering.yaml
 class ClusteringPolicy(_Strict):
     window_hours: float = Field(72, description="A post joins only incidents active within this window.")
-    threshold: float = Field(0.55, description="Minimum similarity to join an incident.")
+    threshold: float = Field(0.45, description="Minimum similarity to join an incident.")
     text_weight: float = 0.5
     address_weight: float = 0.35
     time_weight: float = 0.15
