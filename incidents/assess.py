@@ -125,24 +125,29 @@ REPRESENTATIVE_POOL = 25
 
 
 def representative(posts: Sequence[PostFacts]) -> PostFacts:
-    """The post that best stands for the incident: the medoid of its texts.
+    """The post that best stands for the incident: typical of its posts and a strong complaint.
 
-    A post that shares the most words with the others (mean lemma token-set similarity) says
-    what the incident is about; a one-line «у нас тоже» reply or a long off-topic rant does
-    not. Ties go to the stronger complaint, then to wider reach. At most
-    `REPRESENTATIVE_POOL` posts (the strongest complaints) are compared, so the cost stays
-    bounded on an incident with hundreds of posts.
+    Among the posts scoring at least half the strongest complaint (a one-line «+» or «у нас
+    тоже» reply never stands for the incident), the one with the highest centrality (mean
+    token-set similarity of its content lemmas to the others': it says what they say) times
+    its complaint score (the score counts the concrete address and problem, what makes the
+    ideal signal). Ties go to wider reach. At most
+    `REPRESENTATIVE_POOL` posts are compared, so the cost stays bounded on an incident with
+    hundreds of posts.
     """
-    if len(posts) <= 2 or not any(p.lemma_text for p in posts):
-        return max(posts, key=lambda p: (p.score, p.reach, len(p.text) < 600))
-    pool = sorted(posts, key=lambda p: (-p.score, -p.reach))[:REPRESENTATIVE_POOL]
-    texts = [" ".join(p.lemma_text.split()[:120]) for p in pool]
+    top = max(p.score for p in posts)
+    pool = sorted((p for p in posts if p.score >= 0.5 * top), key=lambda p: (-p.score, -p.reach))[:REPRESENTATIVE_POOL]
+    if len(pool) <= 2 or not any(p.lemma_text for p in pool):
+        return max(pool, key=lambda p: (p.score, p.reach, len(p.text) < 600))
+    from incidents.clustering import content_tokens
+
+    texts = [" ".join(content_tokens(p.lemma_text)) for p in pool]
 
     def centrality(i: int) -> float:
         sims = [fuzz.token_set_ratio(texts[i], texts[j]) for j in range(len(texts)) if j != i]
         return sum(sims) / len(sims)
 
-    best = max(range(len(pool)), key=lambda i: (round(centrality(i), 1), pool[i].score, pool[i].reach))
+    best = max(range(len(pool)), key=lambda i: (round(centrality(i) * pool[i].score, 1), pool[i].score, pool[i].reach))
     return pool[best]
 
 

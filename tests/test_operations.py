@@ -230,4 +230,5 @@ def test_cli_merge_split_move(tmp_path, monkeypatch, capsys):
     assert f"объединён с #{water}" in capsys.readouterr().err  # the split-off incident was emptied by the move
     assert main([*base, "show", str(water)]) == 0
     out = capsys.readouterr().out
-    assert "split" in out and "post_moved_in" in out and "petrova" in out
+    assert "split" in out and "post_moved_in" in out and "petrova" in out and "ошиблась" in out
+    assert "авторов: 3" in out and "охват:" in out and "главный пост:" in out and "масштаб: дом" in out
