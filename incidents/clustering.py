@@ -31,6 +31,7 @@ from collections import defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from sys import intern
 
 from rapidfuzz import fuzz
 
@@ -83,7 +84,7 @@ def content_tokens(lemma_text: str) -> list[str]:
             continue
         if w.isdigit() and len(w) > 3:
             continue
-        out.append(w)
+        out.append(intern(w))  # one string per word however many incidents hold it: flat memory
     return out
 
 
@@ -127,7 +128,7 @@ class IncidentView:
     streets: set[str] = field(default_factory=set)
     houses: set[str] = field(default_factory=set)
     places: set[str] = field(default_factory=set)
-    vocabulary: set[str] = field(default_factory=set)
+    vocabulary: set[str] = field(default_factory=set)  # five-letter stems of its content lemmas
 
 
 @dataclass(slots=True, frozen=True)
@@ -162,8 +163,10 @@ class Clusterer:
         self.link_window = timedelta(days=max(policy.link_window_days, policy.reopen_window_days))
         self.ignore_places = frozenset(ignore_places)
         self._views: dict[int | str, IncidentView] = {}
-        self._by_place: dict[tuple[str | None, str], list[int | str]] = defaultdict(list)
-        self._by_street: dict[tuple[str | None, str], list[int | str]] = defaultdict(list)
+        # Blocking indexes, refs in the order incidents were opened (newest last).
+        self._by_place: dict[tuple[str | None, str], list[int | str]] = defaultdict(list)  # (municipality, category)
+        self._by_unnamed: dict[tuple[str | None, str], list[int | str]] = defaultdict(list)  # the same, no street
+        self._by_street: dict[tuple[str | None, str], list[int | str]] = defaultdict(list)  # (municipality|None, street)
         self._by_category: dict[str, list[int | str]] = defaultdict(list)
         self._by_post: dict[str, int | str] = {}
         self._new_count = 0
@@ -191,8 +194,24 @@ class Clusterer:
     def _index(self, view: IncidentView) -> None:
         self._by_place[(view.municipality, view.category)].append(view.ref)
         self._by_category[view.category].append(view.ref)
+        if not view.streets:
+            self._by_unnamed[(view.municipality, view.category)].append(view.ref)
         for s in view.streets:
-            self._by_street[(view.municipality, s)].append(view.ref)
+            self._add_street(view, s)
+
+    def _add_street(self, view: IncidentView, street: str) -> None:
+        self._by_street[(None, street)].append(view.ref)
+        if view.municipality is not None:
+            self._by_street[(view.municipality, street)].append(view.ref)
+
+    def _lists_of(self, v: IncidentView) -> list[list[int | str]]:
+        """Every index list the incident may be in."""
+        keys = [(v.municipality, v.category), (None, v.category)]
+        out = [self._by_place.get(k, []) for k in keys] + [self._by_unnamed.get(k, []) for k in keys]
+        out.append(self._by_category.get(v.category, []))
+        for s in v.streets:
+            out += [self._by_street.get((None, s), []), self._by_street.get((v.municipality, s), [])]
+        return out
 
     def view(self, ref: int | str) -> IncidentView:
         return self._views[ref]
@@ -206,7 +225,7 @@ class Clusterer:
     @staticmethod
     def _grow_vocabulary(view: IncidentView, tokens: Iterable[str]) -> None:
         if len(view.vocabulary) < MAX_VOCABULARY:
-            view.vocabulary.update(tokens)
+            view.vocabulary.update(intern(t[:5]) for t in tokens)
 
     def _post_view(self, sig: SignalRecord) -> _PostView:
         street = street_key(sig.street)
@@ -218,7 +237,7 @@ class Clusterer:
         tokens = content_tokens(sig.lemma_text)
         token_set = set(tokens)
         return _PostView(sig=sig, street=street, house=sig.entities.address.house, places=places, tokens=tokens,
-                         token_set=token_set, text=" ".join(tokens), stems={t[:5] for t in token_set if len(t) >= 3})
+                         token_set=token_set, text=" ".join(tokens), stems={t[:5] for t in token_set})
 
     # ---------------------------------------------------------------- candidates
     def _candidates(self, pv: _PostView, parent_key: str | None) -> list[tuple[IncidentView, str]]:
@@ -228,14 +247,18 @@ class Clusterer:
         refs: dict[int | str, None] = {}
         if parent_key and parent_key in self._by_post:
             refs[self._by_post[parent_key]] = None
-        lists: list[list[int | str]] = []
-        if pv.street:
-            lists.append(self._by_street.get((sig.municipality, pv.street), []))
-        if sig.municipality:
-            lists.append(self._by_place.get((sig.municipality, sig.category or ""), []))
-            lists.append(self._by_place.get((None, sig.category or ""), []))
+        cat, muni = sig.category or "", sig.municipality
+        # A post naming its street meets the incidents of that street and those naming none:
+        # incidents of other streets cannot be joined, so they do not use up the bound.
+        if pv.street and muni:
+            lists = [self._by_street.get((muni, pv.street), []), self._by_unnamed.get((muni, cat), []),
+                     self._by_unnamed.get((None, cat), [])]
+        elif pv.street:
+            lists = [self._by_street.get((None, pv.street), []), self._by_category.get(cat, [])]
+        elif muni:
+            lists = [self._by_place.get((muni, cat), []), self._by_place.get((None, cat), [])]
         else:
-            lists.append(self._by_category.get(sig.category or "", []))
+            lists = [self._by_category.get(cat, [])]
         for lst in lists:
             for ref in reversed(lst):
                 if len(refs) >= limit:
@@ -275,7 +298,7 @@ class Clusterer:
             return 0.9 if pv.places & v.places else 0.0  # «Боева дача» is not «Гагарина»
         if v.places and v.places & pv.stems:
             return 0.8  # the post names the incident's street in words the gazetteer missed
-        if pv.places and pv.places & {t[:5] for t in v.vocabulary if len(t) >= 3}:
+        if pv.places and pv.places & v.vocabulary:
             return 0.8
         if pv.places or v.places:
             return 0.4
@@ -344,7 +367,7 @@ class Clusterer:
             partial = p.address_weight * addr + p.time_weight * self._time(sig.created_at, v)
             if factor * (p.text_weight + partial) < p.threshold:
                 continue  # even identical texts would not reach the threshold
-            overlap = len(pv.token_set & v.vocabulary) / len(pv.token_set) if pv.token_set else 0.0
+            overlap = len(pv.stems & v.vocabulary) / len(pv.stems) if pv.stems else 0.0
             ranked.append((factor * (p.text_weight * overlap + partial), factor, v, mode))
         if forced is not None:
             v, mode = forced
@@ -404,7 +427,7 @@ class Clusterer:
         if pv.street and pv.street not in v.streets:
             v.streets.add(pv.street)
             v.street = v.street or pv.street
-            self._by_street[(v.municipality, pv.street)].append(v.ref)
+            self._add_street(v, pv.street)
         if pv.house:
             v.houses.add(pv.house)
             v.house = v.house or pv.house
@@ -412,6 +435,10 @@ class Clusterer:
         if v.municipality is None and sig.municipality:
             v.municipality = sig.municipality
             self._by_place[(v.municipality, v.category)].append(v.ref)
+            if not v.streets:
+                self._by_unnamed[(v.municipality, v.category)].append(v.ref)
+            for street in v.streets:
+                self._by_street[(v.municipality, street)].append(v.ref)
 
     def _open(self, pv: _PostView) -> str:
         sig = pv.sig
@@ -439,14 +466,12 @@ class Clusterer:
         v = self._views.pop(old)
         v.ref = new
         self._views[new] = v
-        lists = [self._by_place.get((v.municipality, v.category), []), self._by_category.get(v.category, [])]
-        if v.municipality is not None:
-            lists.append(self._by_place.get((None, v.category), []))
-        lists.extend(self._by_street.get((v.municipality, s), []) for s in v.streets)
+        lists = self._lists_of(v)
         for refs in lists:
             for i in range(len(refs) - 1, -1, -1):
                 if refs[i] == old:
                     refs[i] = new
+                    break
         for key in v.post_keys:
             self._by_post[key] = new
 
@@ -476,7 +501,7 @@ class Clusterer:
             for key in v.post_keys:
                 if self._by_post.get(key) == ref:
                     del self._by_post[key]
-        for index in (self._by_place, self._by_street, self._by_category):
+        for index in (self._by_place, self._by_unnamed, self._by_street, self._by_category):
             for k in list(index):
                 kept = [r for r in index[k] if r not in gone_set]
                 if kept:
