@@ -79,3 +79,26 @@ def test_reopen_within_window_then_linked_incident_after_it(engine, kursk, kursk
     much_later = _post("-1_300", "Кати Зеленко 9, из колодца канализации течёт во двор, вонь невозможная", 200)
     _process(engine, kursk, kursk_builder, [much_later], T0 + timedelta(days=200, hours=1))
     assert _incident_of(engine, "-1_300").linked_incident_id is None
+
+
+def test_a_reply_backing_a_complaint_joins_its_incident_and_advice_does_not(engine, kursk, kursk_builder):
+    prepare(engine, kursk)
+    parent = PostRecord(network="ok", external_id="7767038", source_id="test", created_at=T0,
+                        text="Фатежане, у вас тоже из крана идёт вода цвета чая? Второй день на Карла Маркса такая, "
+                             "стирать невозможно, бельё жёлтое!", author_id="ok:1")
+    backing = PostRecord(network="ok", external_id="7767038_c1", source_id="test", parent_id="7767038",
+                         created_at=T0 + timedelta(minutes=45), author_id="ok:2",
+                         text="И на Урицкого такая же ржавчина. Набрали ведро — на дне осадок")
+    advice = PostRecord(network="ok", external_id="7767038_c2", source_id="test", parent_id="7767038",
+                        created_at=T0 + timedelta(minutes=50), author_id="ok:3",
+                        text="Пишите в прокуратуру, только так шевелятся")
+    stats = _process(engine, kursk, kursk_builder, [parent, backing, advice], T0 + timedelta(hours=1))
+    assert stats.thread_replies == 1
+    inc = _incident_of(engine, "7767038")
+    assert _incident_of(engine, "7767038_c1").id == inc.id and inc.post_count == 2
+    with Session(engine) as s:
+        link = s.exec(select(IncidentPost).join(Post, Post.id == IncidentPost.post_id)
+                      .where(Post.external_id == "7767038_c1")).one()
+        assert link.added_by == "auto:thread" and not link.manual
+        advice_id = s.exec(select(Post.id).where(Post.external_id == "7767038_c2")).one()
+        assert s.get(IncidentPost, advice_id) is None
