@@ -204,14 +204,17 @@ class Clusterer:
         if view.municipality is not None:
             self._by_street[(view.municipality, street)].append(view.ref)
 
-    def _lists_of(self, v: IncidentView) -> list[list[int | str]]:
-        """Every index list the incident may be in."""
+    def _keys_of(self, v: IncidentView) -> list[tuple[dict, object]]:
+        """Every (index, key) the incident may be listed under."""
         keys = [(v.municipality, v.category), (None, v.category)]
-        out = [self._by_place.get(k, []) for k in keys] + [self._by_unnamed.get(k, []) for k in keys]
-        out.append(self._by_category.get(v.category, []))
+        out: list[tuple[dict, object]] = [(self._by_place, k) for k in keys] + [(self._by_unnamed, k) for k in keys]
+        out.append((self._by_category, v.category))
         for s in v.streets:
-            out += [self._by_street.get((None, s), []), self._by_street.get((v.municipality, s), [])]
+            out += [(self._by_street, (None, s)), (self._by_street, (v.municipality, s))]
         return out
+
+    def _lists_of(self, v: IncidentView) -> list[list[int | str]]:
+        return [index.get(key, []) for index, key in self._keys_of(v)]
 
     def view(self, ref: int | str) -> IncidentView:
         return self._views[ref]
@@ -496,18 +499,25 @@ class Clusterer:
         if not gone:
             return 0
         gone_set = set(gone)
+        dirty: dict[tuple[int, object], tuple[dict, object]] = {}
         for ref in gone:
             v = self._views.pop(ref)
             for key in v.post_keys:
                 if self._by_post.get(key) == ref:
                     del self._by_post[key]
-        for index in (self._by_place, self._by_unnamed, self._by_street, self._by_category):
-            for k in list(index):
-                kept = [r for r in index[k] if r not in gone_set]
-                if kept:
-                    index[k] = kept
-                else:
-                    del index[k]
+            for index, k in self._keys_of(v):
+                dirty[(id(index), k)] = (index, k)
+        # Only the lists that held an evicted incident are rebuilt: the cost follows what is
+        # evicted, not how many streets and places the snapshot knows.
+        for index, k in dirty.values():
+            lst = index.get(k)
+            if lst is None:
+                continue
+            kept = [r for r in lst if r not in gone_set]
+            if kept:
+                index[k] = kept
+            else:
+                del index[k]
         self.evicted += len(gone)
         return len(gone)
 
