@@ -267,6 +267,14 @@ class Clusterer:
                 if len(refs) >= limit:
                     break
                 refs.setdefault(ref, None)
+        if pv.street and muni:
+            # The same street in an incident whose town is unknown («ул. Ленина» is in several).
+            for ref in reversed(self._by_street.get((None, pv.street), [])):
+                if len(refs) >= limit:
+                    break
+                v = self._views.get(ref)
+                if v is not None and v.municipality is None:
+                    refs.setdefault(ref, None)
         out = []
         for ref in refs:
             v = self._views.get(ref)

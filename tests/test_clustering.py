@@ -143,3 +143,12 @@ def test_memory_stays_flat_on_an_endless_stream():
             sizes.append(len(c))
     assert c.evicted > 0
     assert max(sizes[2:]) <= 1.2 * min(sizes[2:])  # once the stream is longer than the window, flat
+
+
+def test_a_street_in_several_towns_meets_the_incident_whose_town_was_unknown(c):
+    a = c.assign(sig("vk:1", "ямища на ленин у дом 5 уже два машина пробить колесо", cat="roads", sub="pothole",
+                     muni=None, street="улица Ленина", house="5"))
+    b = c.assign(sig("pos:2", "в г курск по ул ленин д 5 яма на проезжий часть просить отремонтировать дорога",
+                     cat="roads", sub="pothole", street="улица Ленина", house="5", hours=3))
+    assert b.incident == a.incident
+    assert c.view(a.incident).municipality == "kursk"  # learnt from the post that names the town
