@@ -8,8 +8,8 @@ quarantined on import, quality below a requested minimum).
 from __future__ import annotations
 
 import argparse
-import importlib
 import csv
+import importlib
 import json
 import os
 import sys
@@ -400,6 +400,7 @@ def cmd_quarantine(ctx: Context, args: argparse.Namespace) -> int:
 # cheaply (heavy imports inside the commands), so that `incidents --help` stays fast.
 COMMAND_MODULES: tuple[str, ...] = (
     "incidents.search.cli",
+    "incidents.corpus_cli",
 )
 
 

@@ -106,6 +106,11 @@ class Category(_Strict):
 
 
 class Rubricator(_Strict):
+    extends: str | None = Field(
+        None,
+        description="Path (relative to the region folder) of another region's rubricator this one builds on: "
+        "its categories come first; a category, subcategory or fact of the same code here adds rules to it.",
+    )
     categories: list[Category]
 
     @model_validator(mode="after")
@@ -343,7 +348,7 @@ def _format_error(file: Path, err: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def load_file(path: Path, model: type[BaseModel]) -> BaseModel:
+def _read_mapping(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"{path}: file is missing (every region needs {', '.join(FILES)})")
     try:
@@ -354,6 +359,48 @@ def load_file(path: Path, model: type[BaseModel]) -> BaseModel:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping, got {type(data).__name__}")
+    return data
+
+
+def _merge_by_code(base: list[Any], extra: list[Any], children: tuple[str, ...]) -> list[Any]:
+    """Items of `extra` whose code is already in `base` add their rules (and, one level
+    down, their subcategories or facts) to it; new codes are appended in order."""
+    out = [dict(b) if isinstance(b, dict) else b for b in base]
+    by_code = {b.get("code"): b for b in out if isinstance(b, dict)}
+    for item in extra:
+        if not isinstance(item, dict) or item.get("code") not in by_code:
+            out.append(item)
+            continue
+        target = by_code[item["code"]]
+        target["rules"] = list(target.get("rules") or []) + list(item.get("rules") or [])
+        if children:
+            key, rest = children[0], children[1:]
+            target[key] = _merge_by_code(list(target.get(key) or []), list(item.get(key) or []), rest)
+    return out
+
+
+def _rubricator_data(path: Path, depth: int = 0) -> dict[str, Any]:
+    """rubricator.yaml with its `extends` chain resolved: regions share one rubricator and
+    add their own rules, instead of copying 2,000 lines that then drift apart."""
+    data = _read_mapping(path)
+    parent = data.get("extends")
+    if not parent:
+        return data
+    if not isinstance(parent, str):
+        raise ConfigError(f"{path}: extends: must be a path to another rubricator.yaml")
+    if depth >= 5:
+        raise ConfigError(f"{path}: extends: chain longer than 5 files (a loop?)")
+    base_path = Path(parent) if Path(parent).is_absolute() else path.parent / parent
+    if not base_path.is_file():
+        raise ConfigError(f"{path}: extends: {base_path} not found")
+    base = _rubricator_data(base_path.resolve(), depth + 1)
+    cats = _merge_by_code(list(base.get("categories") or []), list(data.get("categories") or []),
+                          ("subcategories", "facts"))
+    return {**data, "categories": cats}
+
+
+def load_file(path: Path, model: type[BaseModel]) -> BaseModel:
+    data = _rubricator_data(path) if model is Rubricator else _read_mapping(path)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
