@@ -145,6 +145,22 @@ class SignalPolicy(_Strict):
     complaint_markers: Markers = Field(description="«нет», «не работает», «сколько можно», «когда починят»…")
     noise_markers: Markers = Field(description="Ads, sales, announcements, news, completed-work reports.")
     thanks_markers: Markers = Field(default_factory=Markers, description="Gratitude: not a complaint.")
+    brief_weight: float = Field(
+        0.0,
+        description="Added when a post with a problem rule is a brief statement (at most `brief_max_words` words) "
+        "with no noise marker: «Протекает крыша», «Яма в асфальте» — residents state a defect tersely, news does not.",
+    )
+    brief_max_words: int = Field(20, ge=1, description="Word count up to which a post counts as brief.")
+    place_markers: Markers = Field(
+        default_factory=Markers,
+        description="Micro-places a resident names about his own surroundings (двор, подъезд, этаж, у дома): "
+        "the weight is added once when no place of the gazetteer is named.",
+    )
+    request_weight: float = Field(
+        0.5,
+        description="Added once when the post asks for action in the imperative («уберите», «почините»); "
+        "verbs of the noise markers («подписывайтесь», «звоните») do not count. 0 switches it off.",
+    )
     problem_weight: float = Field(1.0, description="Weight of the best category rule score.")
     location_weight: float = Field(0.5, description="Added when a place in the region is named.")
     address_weight: float = Field(0.5, description="Added when a street address is found.")

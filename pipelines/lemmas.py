@@ -30,6 +30,7 @@ class Lemmatizer:
         self._morph = morph()
         self._cache: dict[str, tuple[str, ...]] = {}
         self._cache_size = cache_size
+        self._imperative: dict[str, str | None] = {}
 
     def lemmas(self, word: str) -> tuple[str, ...]:
         """All candidate lemmas, the most probable first; numbers and Latin pass as they are."""
@@ -54,3 +55,22 @@ class Lemmatizer:
 
     def lemma(self, word: str) -> str:
         return self.lemmas(word)[0]
+
+    def mood(self, word: str) -> str | None:
+        """"impr" when the word's most probable reading is a plural (polite) imperative
+        («уберите», «почините»), "infn" when it is an infinitive («убрать», «заменить»),
+        else None. Residents ask officials to act in those forms («Убрать мусор у
+        парадной», «Примите меры»); news almost never does. Cached like the lemmas."""
+        if word in self._imperative:
+            return self._imperative[word]
+        mood: str | None = None
+        if len(word) > 3 and ("а" <= word[0] <= "я"):
+            tag = self._morph.parse(word)[0].tag
+            if "impr" in tag and "excl" in tag and "plur" in tag:
+                mood = "impr"
+            elif "INFN" in tag:
+                mood = "infn"
+        if len(self._imperative) >= self._cache_size:
+            self._imperative.clear()
+        self._imperative[word] = mood
+        return mood

@@ -7,12 +7,19 @@ reasons: which rules, which markers, which place, which penalties.
 
 from __future__ import annotations
 
+import re
+
 from incidents.config import RegionConfig
 from incidents.records import NormalizedText, PostRecord, SignalRecord
 from pipelines.entities import EntityExtractor, NerTagger
 from pipelines.keywords import KeywordRules, MarkerSet, best_category
 from pipelines.lemmas import Lemmatizer
-from pipelines.normalize import Normalizer
+from pipelines.normalize import _TOKEN, Normalizer
+
+# Imperatives that ask other residents for information, not officials for action.
+_PEER_VERBS = frozenset(["подсказать", "откликнуться", "посоветовать", "сказать", "помочь", "поделиться",
+                         "написать", "смотреть", "посмотреть", "представить", "знать"])
+_SENTENCE = re.compile(r"[.!?\n;]+")
 
 
 class SignalBuilder:
@@ -28,6 +35,10 @@ class SignalBuilder:
         self.complaint_markers = MarkerSet(policy.complaint_markers, lem)
         self.noise_markers = MarkerSet(policy.noise_markers, lem)
         self.thanks_markers = MarkerSet(policy.thanks_markers, lem)
+        self.place_markers = MarkerSet(policy.place_markers, lem)
+        self._lem = lem
+        # Imperatives of ads and calls to subscribe are noise, not requests to officials.
+        self._ad_verbs = frozenset(lem.lemma(w) for ph in policy.noise_markers.phrases for w in ph.lower().split())
         ner = policy.use_ner if use_ner is None else use_ner
         self.entities = EntityExtractor(cfg, lem, ner=NerTagger() if ner else None)
         official = set(policy.official_authors)
@@ -40,6 +51,25 @@ class SignalBuilder:
         """`thread_municipality`: where the post this one replies to is placed, if known."""
         norm = self.normalize(post.text)
         return self.decide(post, norm, thread_municipality=thread_municipality)
+
+    def requests(self, norm: NormalizedText) -> list[str]:
+        """Words asking for action: plural imperatives anywhere («уберите»), infinitives that
+        open a sentence («Заменить водосточную трубу.»); ads' verbs («звоните») excluded."""
+        out: set[str] = set()
+        starts = {0}
+        pos = 0
+        for sentence in _SENTENCE.split(norm.text):
+            n = len(_TOKEN.findall(sentence))
+            if n:
+                starts.add(pos)
+            pos += n
+        for i, (t, c) in enumerate(zip(norm.tokens, norm.lemmas, strict=True)):
+            mood = self._lem.mood(t)
+            if mood is None or c[0] in self._ad_verbs or c[0] in _PEER_VERBS:
+                continue
+            if mood == "impr" or i in starts:
+                out.add(t)
+        return sorted(out)
 
     def decide(self, post: PostRecord, norm: NormalizedText, *, thread_municipality: str | None = None) -> SignalRecord:
         p = self.policy
@@ -57,18 +87,32 @@ class SignalBuilder:
             add = self.complaint_markers.weight * min(len(complaint), 3)
             score += add
             reasons.append(f"complaint markers {', '.join(complaint)}: +{add:.2f}")
+        if hits and p.request_weight:
+            requests = self.requests(norm)
+            if requests:
+                score += p.request_weight
+                reasons.append(f"request to act {', '.join(requests[:3])}: +{p.request_weight:.2f}")
         noise = self.noise_markers(norm.lemmas)
         if noise:
             sub_ = self.noise_markers.weight * min(len(noise), 3)
             score -= sub_
             reasons.append(f"noise markers {', '.join(noise)}: -{sub_:.2f}")
         thanks = self.thanks_markers(norm.lemmas)
+        if (hits and p.brief_weight and not noise and not thanks and "?" not in norm.text
+                and len(norm.tokens) <= p.brief_max_words):
+            score += p.brief_weight
+            reasons.append(f"brief statement ({len(norm.tokens)} words): +{p.brief_weight:.2f}")
         if thanks and not complaint:
             score -= self.thanks_markers.weight
             reasons.append(f"thanks {', '.join(thanks)}: -{self.thanks_markers.weight:.2f}")
         if ent.municipality or ent.address.settlement:
             score += p.location_weight
             reasons.append(f"place {ent.municipality_evidence or ent.address.settlement}: +{p.location_weight:.2f}")
+        elif hits:
+            near = self.place_markers(norm.lemmas)
+            if near:
+                score += self.place_markers.weight
+                reasons.append(f"place near the author {', '.join(near[:3])}: +{self.place_markers.weight:.2f}")
         if ent.address.street:
             score += p.address_weight
             reasons.append(f"address {ent.address.normalized()}: +{p.address_weight:.2f}")
