@@ -98,13 +98,19 @@ class Gazetteer:
             log.warning("gazetteer: alias %r has no words, skipped", alias)
 
     def find(self, lemmas: list[tuple[str, ...]], tokens: list[str]):  # noqa: ANN201 - list of Match[Place]
-        out = []
+        found = []
         for m in self._m.find(lemmas):
             place = m.payload
             if place.single_common_word and not self._marked(tokens, m.start, m.end, place.kind):
                 continue
-            out.append(m)
-        return out
+            if place.kind in ("municipality", "settlement", "subdivision") and _names_a_street(tokens, m.start, m.end):
+                continue
+            found.append(m)
+        # The longest name wins: «Невский проспект» (a street) over «Невский» (a district),
+        # «Октябрьская набережная» over the bare «Октябрьская» of another town's street.
+        return [m for m in found if not any(
+            o is not m and o.start <= m.start and m.end <= o.end and (o.end - o.start) > (m.end - m.start)
+            for o in found)]
 
     @staticmethod
     def _marked(tokens: list[str], start: int, end: int, kind: str) -> bool:
@@ -115,17 +121,36 @@ class Gazetteer:
         if kind != "street":
             return False
         after = tokens[end + 1 : end + 3]
-        if any(t[0].isdigit() or t in STREET_MARKERS for t in after):
+        if any(t in STREET_MARKERS for t in after):
+            return True
+        # «Белгородская 15» names a street; «парадная 4», «новая 5» rarely do.
+        if any(t[0].isdigit() for t in after) and not any("Qual" in p.tag for p in morph().parse(tokens[start])):
             return True
         # «на Харьковской возле школы»: a feminine adjective after a preposition, not followed
         # by the feminine noun it would qualify («на школьной площадке»), names a street.
         if start == 0 or tokens[start - 1] not in STREET_PREPOSITIONS or start != end:
             return False
         word = tokens[start]
-        if not any("ADJF" in p.tag and "femn" in p.tag for p in morph().parse(word)):
+        # «у парадной», «возле детской»: a qualitative adjective after a preposition of
+        # nearness is an object; «на Молодёжной», «по Садовой» stay streets.
+        near = tokens[start - 1] not in ("на", "по")
+        if not any("ADJF" in p.tag and "femn" in p.tag and not (near and "Qual" in p.tag)
+                   for p in morph().parse(word)):
             return False
         nxt = tokens[end + 1] if end + 1 < len(tokens) else None
         return nxt is None or not any("NOUN" in p.tag and "femn" in p.tag for p in morph().parse(nxt))
+
+
+def _names_a_street(tokens: list[str], start: int, end: int) -> bool:
+    """An adjective place name right next to a street word is part of a street's name:
+    «Невский проспект», «Московское шоссе», «улица Пушкинская» — not the district or town."""
+    if start != end:
+        return False
+    if not any("ADJF" in p.tag for p in morph().parse(tokens[start])):
+        return False
+    before = tokens[start - 1] if start > 0 else ""
+    after = tokens[end + 1] if end + 1 < len(tokens) else ""
+    return before in STREET_MARKERS or after in STREET_MARKERS
 
 
 def _house_after(tokens: list[str], end: int) -> str | None:
