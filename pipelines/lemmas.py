@@ -12,6 +12,7 @@ import threading
 
 import pymorphy3
 
+_ALPHABET = "абвгдежзийклмнопрстуфхцчшщыьэюя"
 _lock = threading.Lock()
 _shared: pymorphy3.MorphAnalyzer | None = None
 
@@ -41,7 +42,12 @@ class Lemmatizer:
             result: tuple[str, ...] = (word,)
         else:
             seen: dict[str, None] = {}
-            for p in self._morph.parse(word):
+            parses = self._morph.parse(word)
+            if len(word) >= 5 and not any(p.is_known for p in parses):
+                fixed = self.correction(word)
+                if fixed:
+                    seen[fixed] = None
+            for p in parses:
                 seen.setdefault(p.normal_form.replace("ё", "е"), None)
             seen.setdefault(word, None)
             result = tuple(seen)
@@ -52,6 +58,33 @@ class Lemmatizer:
 
     def lemmas_of(self, tokens: list[str]) -> list[tuple[str, ...]]:
         return [self.lemmas(t) for t in tokens]
+
+    def correction(self, word: str) -> str | None:
+        """The lemma of the one dictionary word a single slip away from an unknown word
+        («вадопровод» → «водопровод», «канализацыя» → «канализация»), or None when no or several lemmas
+        are that close. Slips are tried in order of how people make them: a swapped,
+        missing or doubled letter first, then a wrong letter, then an extra one. The
+        original lemmas are kept beside it, so a rare name is never lost, only helped."""
+        known = self._morph.word_is_known
+        n = len(word)
+        # The first letter is left alone: people rarely mistype it, and changing it turns
+        # an unknown word into an unrelated one too easily («отопленее» → «топленее»).
+        tiers = (
+            [word[:i] + word[i + 1] + word[i] + word[i + 2:] for i in range(1, n - 1)]
+            + [word[:i] + word[i + 1:] for i in range(1, n)],
+            [word[:i] + c + word[i + 1:] for i in range(1, n) for c in _ALPHABET if c != word[i]],
+            [word[:i] + c + word[i:] for i in range(1, n + 1) for c in _ALPHABET],
+        )
+        for cands in tiers:
+            lemmas = {self._morph.parse(c)[0].normal_form.replace("ё", "е") for c in set(cands) if known(c)}
+            if len(lemmas) == 1:
+                return lemmas.pop()
+            if lemmas:
+                return None
+        return None
+
+    def is_known(self, word: str) -> bool:
+        return self._morph.word_is_known(word)
 
     def lemma(self, word: str) -> str:
         return self.lemmas(word)[0]

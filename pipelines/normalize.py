@@ -13,7 +13,7 @@ import re
 import unicodedata
 
 from incidents.records import NormalizedText
-from pipelines.lemmas import Lemmatizer
+from pipelines.lemmas import Lemmatizer, morph
 
 _SCRIPT = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.I | re.S)
 _TAG = re.compile(r"<[^>]{0,2000}>")
@@ -24,13 +24,14 @@ _VK_LINK = re.compile(r"\[(?:id|club|public)\d+\|([^\]]{1,200})\]")
 _HASHTAG = re.compile(r"#([^\s#.,!?;:()\"'«»]{1,100})")
 _CAMEL = re.compile(r"(?<=[a-zа-яё])(?=[A-ZА-ЯЁ])")
 _REPEAT = re.compile(r"([a-zа-я])\1{2,}")
+_WORD_WITH_REPEAT = re.compile(r"[a-zа-я]*([a-zа-я])\1{2,}[a-zа-я]*")
 _TOKEN = re.compile(r"\d+[а-яa-z]?(?:/\d+[а-яa-z]?)?|[а-яa-z]+(?:-[а-яa-z]+)*")
 _LATIN = re.compile(r"[a-z]")
 _CYR = re.compile(r"[а-я]")
 
 _TRANSLIT = [
     ("shch", "щ"), ("sch", "щ"), ("yo", "е"), ("zh", "ж"), ("kh", "х"), ("ts", "ц"), ("ch", "ч"),
-    ("sh", "ш"), ("yu", "ю"), ("ya", "я"), ("ye", "е"), ("a", "а"), ("b", "б"), ("v", "в"),
+    ("sh", "ш"), ("yu", "ю"), ("ya", "я"), ("ye", "е"), ("ja", "я"), ("ju", "ю"), ("jo", "е"), ("je", "е"), ("a", "а"), ("b", "б"), ("v", "в"),
     ("g", "г"), ("d", "д"), ("e", "е"), ("z", "з"), ("i", "и"), ("y", "ы"), ("k", "к"),
     ("l", "л"), ("m", "м"), ("n", "н"), ("o", "о"), ("p", "п"), ("r", "р"), ("s", "с"),
     ("t", "т"), ("u", "у"), ("f", "ф"), ("h", "х"), ("c", "ц"), ("w", "в"), ("x", "кс"),
@@ -64,9 +65,57 @@ def _drop_symbols(text: str) -> str:
     return "".join(" " if unicodedata.category(ch) in ("So", "Sk", "Cs", "Co", "Mn", "Cf") else ch for ch in text)
 
 
+# Short words that may stand alone inside a run-together hashtag («#нетводы», «#ямынадорогах»).
+_SHORT_WORDS = frozenset(["в", "во", "на", "не", "нет", "по", "у", "с", "со", "за", "до", "от", "и", "из", "к", "о", "без"])
+_CYR_RUN = re.compile(r"[а-яё]{5,}")
+
+
+def _known(word: str) -> bool:
+    return word in _SHORT_WORDS or (len(word) >= 3 and morph().word_is_known(word))
+
+
+def segment(word: str) -> str:
+    """«нетводы» → «нет воды», «ямынадорогах» → «ямы на дорогах»: the split into dictionary
+    words with the fewest pieces; the word unchanged when it is known or cannot be split."""
+    if len(word) > 40 or morph().word_is_known(word):
+        return word
+    n = len(word)
+    best: list[list[str] | None] = [None] * (n + 1)
+    best[0] = []
+    for end in range(1, n + 1):
+        for start in range(max(0, end - 20), end):
+            prev = best[start]
+            piece = word[start:end]
+            if prev is not None and _known(piece):
+                cand = [*prev, piece]
+                cur = best[end]
+                if cur is None or len(cand) < len(cur):
+                    best[end] = cand
+    parts = best[n]
+    return " ".join(parts) if parts and len(parts) > 1 else word
+
+
 def split_hashtag(tag: str) -> str:
-    words = _CAMEL.sub(" ", tag).replace("_", " ")
-    return words.lower()
+    """«#ЯмыНаДорогах» → «ямы на дорогах» (capitals), «#жкх_курск» → «жкх курск»
+    (underscores), «#нетводы» → «нет воды» (dictionary words)."""
+    words = _CAMEL.sub(" ", tag).replace("_", " ").lower()
+    return _CYR_RUN.sub(lambda m: segment(m.group(0)), words)
+
+
+def fold_repeats(text: str) -> str:
+    """Stretched letters folded: «воооды нееет» → «воды нет»; a run is kept double when only
+    the double spelling is a word («ваннна» → «ванна», «кассса» → «касса»)."""
+    if not _REPEAT.search(text):
+        return text
+
+    def fix(m: re.Match[str]) -> str:
+        word = m.group(0)
+        single = _REPEAT.sub(r"\1", word)
+        double = _REPEAT.sub(r"\1\1", word)
+        known = morph().word_is_known
+        return double if known(double) else single
+
+    return _WORD_WITH_REPEAT.sub(fix, text)
 
 
 def transliterate(word: str) -> str:
@@ -83,7 +132,7 @@ def matching_text(display: str) -> tuple[str, list[str], list[str], list[str]]:
     hashtags = [split_hashtag(h) for h in _HASHTAG.findall(text)]
     text = _HASHTAG.sub(lambda m: " " + split_hashtag(m.group(1)) + " ", text)
     text = _drop_symbols(text).lower().replace("ё", "е").translate(_UKR)
-    text = _REPEAT.sub(r"\1", text)
+    text = fold_repeats(text)
     return text, urls, mentions, hashtags
 
 

@@ -119,6 +119,8 @@ class SignalBuilder:
         if post.author_id and post.author_id in self.official_authors:
             score -= p.official_author_penalty
             reasons.append(f"official account {post.author_id}: -{p.official_author_penalty:.2f}")
+        if norm.truncated:
+            reasons.append(f"text cut to its first {p.max_text_chars} characters for analysis")
         too_short = len(norm.text.strip()) < p.min_text_chars
         if too_short:
             reasons.append(f"text shorter than {p.min_text_chars} characters")
