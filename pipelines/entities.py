@@ -217,13 +217,25 @@ class NerTagger:
             return cls._loaded
 
     def __call__(self, text: str) -> list[tuple[str, str]]:
-        from natasha import Doc
+        """(type, text) of the PER, ORG and LOC spans of one text. The tagger takes raw text
+        (it tokenizes itself); natasha's Doc/segmenter round trip only added time."""
+        if not text.strip():
+            return []
+        _, tagger = self._load()
+        return [(span.type, text[span.start : span.stop]) for span in tagger(text).spans]
 
-        segmenter, tagger = self._load()
-        doc = Doc(text)
-        doc.segment(segmenter)
-        doc.tag_ner(tagger)
-        return [(span.type, span.text) for span in doc.spans]
+    def many(self, texts: list[str], batch_size: int = 32) -> list[list[tuple[str, str]]]:
+        """The same for many texts, batched through the network, similar lengths together
+        (the whole signal stage ≈1.3× faster than one by one, bench/signals.py)."""
+        _, tagger = self._load()
+        out: list[list[tuple[str, str]]] = [[] for _ in texts]
+        # similar lengths together: the network pads a batch to its longest text
+        todo = sorted((i for i, t in enumerate(texts) if t.strip()), key=lambda i: len(texts[i]))
+        for start in range(0, len(todo), batch_size):
+            chunk = todo[start : start + batch_size]
+            for i, markup in zip(chunk, tagger.map([texts[i] for i in chunk]), strict=True):
+                out[i] = [(span.type, texts[i][span.start : span.stop]) for span in markup.spans]
+        return out
 
 
 class EntityExtractor:
@@ -231,6 +243,10 @@ class EntityExtractor:
         self.gazetteer = Gazetteer(cfg, lemmatizer)
         self._lem = lemmatizer
         self._ner = ner
+
+    @property
+    def ner(self) -> NerTagger | None:
+        return self._ner
 
     def __call__(self, lemmas: list[tuple[str, ...]], tokens: list[str], display: str, *, deep: bool) -> Entities:
         ent = Entities()
@@ -269,13 +285,21 @@ class EntityExtractor:
             ent.municipality_evidence = best[3]
         if deep and self._ner is not None and display:
             try:
-                for kind, text in self._ner(display[:5000]):
-                    if kind == "PER":
-                        ent.persons.append(text)
-                    elif kind == "ORG":
-                        ent.organisations.append(text)
-                    elif kind == "LOC" and text not in ent.locations:
-                        ent.locations.append(text)
+                add_ner(ent, self._ner(display[:NER_MAX_CHARS]))
             except Exception as exc:  # NER is an enrichment: never lose a post over it
                 log.warning("NER failed: %s", exc)
         return ent
+
+
+NER_MAX_CHARS = 5000
+
+
+def add_ner(ent: Entities, spans: list[tuple[str, str]]) -> None:
+    """Persons, organisations and extra locations from NER spans into the entities."""
+    for kind, text in spans:
+        if kind == "PER":
+            ent.persons.append(text)
+        elif kind == "ORG":
+            ent.organisations.append(text)
+        elif kind == "LOC" and text not in ent.locations:
+            ent.locations.append(text)

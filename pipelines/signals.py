@@ -7,11 +7,12 @@ reasons: which rules, which markers, which place, which penalties.
 
 from __future__ import annotations
 
+import logging
 import re
 
 from incidents.config import RegionConfig
 from incidents.records import NormalizedText, PostRecord, SignalRecord
-from pipelines.entities import EntityExtractor, NerTagger
+from pipelines.entities import NER_MAX_CHARS, EntityExtractor, NerTagger, add_ner
 from pipelines.keywords import KeywordRules, MarkerSet, best_category
 from pipelines.lemmas import Lemmatizer
 from pipelines.normalize import _TOKEN, Normalizer
@@ -19,6 +20,7 @@ from pipelines.normalize import _TOKEN, Normalizer
 # Imperatives that ask other residents for information, not officials for action.
 _PEER_VERBS = frozenset(["подсказать", "откликнуться", "посоветовать", "сказать", "помочь", "поделиться",
                          "написать", "смотреть", "посмотреть", "представить", "знать"])
+log = logging.getLogger(__name__)
 _SENTENCE = re.compile(r"[.!?\n;]+")
 
 
@@ -52,6 +54,23 @@ class SignalBuilder:
         norm = self.normalize(post.text)
         return self.decide(post, norm, thread_municipality=thread_municipality)
 
+    def many(self, posts: list[PostRecord]) -> list[SignalRecord]:
+        """The same as calling the builder on each post, with NER batched over the candidates
+        (the posts where a rule fired): ≈1.3× the throughput (bench/signals.py). NER finds
+        persons and organisations, which do not change the decision."""
+        ner = self.entities.ner
+        out = [self.decide(post, self.normalize(post.text), run_ner=False) for post in posts]
+        if ner is None:
+            return out
+        cands = [i for i, s in enumerate(out) if s.rules]
+        texts = [self.normalize.display_of(posts[i].text)[:NER_MAX_CHARS] for i in cands]
+        try:
+            for i, spans in zip(cands, ner.many(texts), strict=True):
+                add_ner(out[i].entities, spans)
+        except Exception as exc:  # NER is an enrichment: never lose posts over it
+            log.warning("NER failed: %s", exc)
+        return out
+
     def requests(self, norm: NormalizedText) -> list[str]:
         """Words asking for action: plural imperatives anywhere («уберите»), infinitives that
         open a sentence («Заменить водосточную трубу.»); ads' verbs («звоните») excluded."""
@@ -71,13 +90,14 @@ class SignalBuilder:
                 out.add(t)
         return sorted(out)
 
-    def decide(self, post: PostRecord, norm: NormalizedText, *, thread_municipality: str | None = None) -> SignalRecord:
+    def decide(self, post: PostRecord, norm: NormalizedText, *, thread_municipality: str | None = None,
+               run_ner: bool = True) -> SignalRecord:
         p = self.policy
         hits = self.rules(norm.lemmas, norm.tokens)
         category, sub, fact, cat_score = best_category(hits)
         reasons: list[str] = []
         # Places for every post (cheap, and replies inherit them); NER only for candidates.
-        ent = self.entities(norm.lemmas, norm.tokens, norm.display, deep=bool(hits))
+        ent = self.entities(norm.lemmas, norm.tokens, norm.display, deep=bool(hits) and run_ner)
         score = 0.0
         if category:
             score += p.problem_weight * min(cat_score, 2.0)
