@@ -26,6 +26,17 @@ STREET_MARKERS = frozenset(
 SETTLEMENT_MARKERS = frozenset(["г", "город", "гор", "с", "село", "пос", "поселок", "п", "д", "деревня", "х", "хутор", "сл", "слобода", "рп", "пгт", "ст", "станция"])
 STREET_PREPOSITIONS = frozenset(["на", "по", "у", "около", "возле", "напротив", "с", "со", "вдоль"])
 HOUSE_MARKERS = frozenset(["д", "дом", "доме", "дома", "домом", "домов", "корпус", "к", "кв"])
+# Adjectives used as nouns for rooms and parts of a building («парадная» is St Petersburg's
+# word for the entrance): after a preposition or before a number they are not streets.
+ROOM_WORDS = frozenset(["парадный", "детский", "столовый", "ванный", "приемный", "учительский", "лестничный",
+                        "проходной", "диспетчерский", "дежурный", "бельевой", "колясочный", "мусорокамерный"])
+
+
+def lemmatizer_free_lemma(word: str) -> str:
+    """The most probable lemma of a word, ё folded (no cache needed: only on a few tokens)."""
+    return morph().parse(word)[0].normal_form.replace("ё", "е")
+
+
 _PROPER_TAGS = ("Surn", "Name", "Patr", "Geox", "Orgn", "Abbr")
 
 
@@ -123,19 +134,17 @@ class Gazetteer:
         after = tokens[end + 1 : end + 3]
         if any(t in STREET_MARKERS for t in after):
             return True
-        # «Белгородская 15» names a street; «парадная 4», «новая 5» rarely do.
-        if any(t[0].isdigit() for t in after) and not any("Qual" in p.tag for p in morph().parse(tokens[start])):
+        # «Белгородская 15», «Молодёжная 5» name a street; «парадная 4» is an entrance.
+        if any(t[0].isdigit() for t in after) and lemmatizer_free_lemma(tokens[start]) not in ROOM_WORDS:
             return True
         # «на Харьковской возле школы»: a feminine adjective after a preposition, not followed
         # by the feminine noun it would qualify («на школьной площадке»), names a street.
         if start == 0 or tokens[start - 1] not in STREET_PREPOSITIONS or start != end:
             return False
         word = tokens[start]
-        # «у парадной», «возле детской»: a qualitative adjective after a preposition of
-        # nearness is an object; «на Молодёжной», «по Садовой» stay streets.
-        near = tokens[start - 1] not in ("на", "по")
-        if not any("ADJF" in p.tag and "femn" in p.tag and not (near and "Qual" in p.tag)
-                   for p in morph().parse(word)):
+        if lemmatizer_free_lemma(word) in ROOM_WORDS:  # «у парадной», «в детской»
+            return False
+        if not any("ADJF" in p.tag and "femn" in p.tag for p in morph().parse(word)):
             return False
         nxt = tokens[end + 1] if end + 1 < len(tokens) else None
         return nxt is None or not any("NOUN" in p.tag and "femn" in p.tag for p in morph().parse(nxt))
@@ -149,8 +158,17 @@ def _names_a_street(tokens: list[str], start: int, end: int) -> bool:
     if not any("ADJF" in p.tag for p in morph().parse(tokens[start])):
         return False
     before = tokens[start - 1] if start > 0 else ""
+    if before in SETTLEMENT_MARKERS:  # «п. Касторное, ул. Ленина»: the place comes first
+        return False
+    if before in STREET_MARKERS:
+        return True
     after = tokens[end + 1] if end + 1 < len(tokens) else ""
-    return before in STREET_MARKERS or after in STREET_MARKERS
+    if after not in STREET_MARKERS:
+        return False
+    # «Невский проспект 74», «Московское шоссе» end the name; «Касторное ул Ленина» names a
+    # place and then its street (punctuation is gone by now).
+    nxt = tokens[end + 2] if end + 2 < len(tokens) else ""
+    return not nxt or nxt[0].isdigit() or nxt in HOUSE_MARKERS or len(nxt) <= 2
 
 
 def _house_after(tokens: list[str], end: int) -> str | None:
@@ -252,7 +270,7 @@ class EntityExtractor:
         ent = Entities()
         best: tuple[int, int, str, str] | None = None  # (priority, -position, code, evidence)
         street_match = None
-        for m in self.gazetteer.find(lemmas, tokens):
+        for m in self.gazetteer.find(self._lem.as_written(tokens, lemmas), tokens):
             place = m.payload
             words = " ".join(tokens[m.start : m.end + 1])
             if place.kind == "region":

@@ -32,6 +32,8 @@ class Lemmatizer:
         self._cache: dict[str, tuple[str, ...]] = {}
         self._cache_size = cache_size
         self._imperative: dict[str, str | None] = {}
+        self.corrected: dict[str, str] = {}
+        """word → the lemma `correction` added for it (places are matched without them)."""
 
     def lemmas(self, word: str) -> tuple[str, ...]:
         """All candidate lemmas, the most probable first; numbers and Latin pass as they are."""
@@ -47,17 +49,30 @@ class Lemmatizer:
                 fixed = self.correction(word)
                 if fixed:
                     seen[fixed] = None
+                    if len(self.corrected) >= self._cache_size:
+                        self.corrected.clear()
+                    self.corrected[word] = fixed
             for p in parses:
                 seen.setdefault(p.normal_form.replace("ё", "е"), None)
             seen.setdefault(word, None)
             result = tuple(seen)
         if len(self._cache) >= self._cache_size:
             self._cache.clear()
+            self.corrected.clear()
         self._cache[word] = result
         return result
 
     def lemmas_of(self, tokens: list[str]) -> list[tuple[str, ...]]:
         return [self.lemmas(t) for t in tokens]
+
+    def as_written(self, tokens: list[str], lemmas: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+        """The lemmas without the typo corrections: place names are proper names, and
+        «correcting» an unknown village or surname into another place is a guess."""
+        corrected = self.corrected
+        if not corrected or not any(t in corrected for t in tokens):
+            return lemmas
+        return [tuple(x for x in c if x != corrected[t]) or c if t in corrected else c
+                for t, c in zip(tokens, lemmas, strict=True)]
 
     def correction(self, word: str) -> str | None:
         """The lemma of the one dictionary word a single slip away from an unknown word

@@ -145,3 +145,26 @@ def test_latin_words_inside_russian_are_left_alone(norm: Normalizer) -> None:
 def test_mixed_ukrainian_and_russian(builder: SignalBuilder) -> None:
     s = builder(_post("У Судже нема світла третій день, коли вже дадуть? Діти мерзнуть"))
     assert s.is_complaint and (s.category, s.municipality) == ("energy", "sudzhansky")
+
+
+# --------------------------------------------------------------------------- places
+def test_place_names_next_to_street_words(builder: SignalBuilder) -> None:
+    # a settlement followed by its street stays a settlement
+    s = builder(_post("п. Касторное, ул. Ленина 5 — третий день нет воды, сколько можно"))
+    assert s.municipality == "kastorensky" and s.entities.address.settlement == "Касторное"
+    # a street named after a town is a street, not the town («улица Курчатова» in Kursk)
+    s = builder(_post("Курск, на улице Курчатова 5 яма на дороге, уже месяц не заделывают"))
+    assert s.municipality == "kursk"
+
+
+def test_rooms_are_not_streets(builder: SignalBuilder) -> None:
+    s = builder(_post("Лампочка у парадной 4 не горит неделю, Курск"))
+    assert s.street is None or "Парадн" not in s.street
+    s = builder(_post("Курчатов, Молодёжная 5: мусор не вывозят неделю"))  # «молодёжный» is an adjective too
+    assert s.street == "улица Молодёжная" and s.municipality == "kurchatov"
+
+
+def test_typo_correction_does_not_invent_places(builder: SignalBuilder) -> None:
+    lem = builder.normalize.lemmatizer
+    n = builder.normalize("Вадопровод прорвало, вада хлещет")
+    assert lem.as_written(n.tokens, n.lemmas)[0] == tuple(x for x in n.lemmas[0] if x != "водопровод")
