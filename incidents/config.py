@@ -151,6 +151,17 @@ class SignalPolicy(_Strict):
         "with no noise marker: «Протекает крыша», «Яма в асфальте» — residents state a defect tersely, news does not.",
     )
     brief_max_words: int = Field(20, ge=1, description="Word count up to which a post counts as brief.")
+    thanks_over_markers: bool = Field(
+        False,
+        description="Subtract the thanks weight even when complaint markers occur («два дня без воды, но спасибо "
+        "что дали»); «заранее спасибо» never counts as thanks.",
+    )
+    resolved_verbs: list[str] = Field(
+        default_factory=list,
+        description="Verbs (dictionary form) that, in the past tense and not negated, report a fix: «починили», "
+        "«устранили», «дали воду».",
+    )
+    resolved_weight: float = Field(0.0, description="Subtracted when a post reports a fix (resolved_verbs).")
     place_markers: Markers = Field(
         default_factory=Markers,
         description="Micro-places a resident names about his own surroundings (двор, подъезд, этаж, у дома): "

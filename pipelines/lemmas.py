@@ -74,6 +74,12 @@ class Lemmatizer:
         return [tuple(x for x in c if x != corrected[t]) or c if t in corrected else c
                 for t, c in zip(tokens, lemmas, strict=True)]
 
+    def is_past(self, word: str) -> bool:
+        """Whether the most probable reading is a past-tense verb or a short passive
+        participle («починили», «устранено»)."""
+        tag = self._morph.parse(word)[0].tag
+        return ("VERB" in tag and "past" in tag) or "PRTS" in tag
+
     def correction(self, word: str) -> str | None:
         """The lemma of the one dictionary word a single slip away from an unknown word
         («вадопровод» → «водопровод», «канализацыя» → «канализация»), or None when no or several lemmas
@@ -113,10 +119,12 @@ class Lemmatizer:
             return self._imperative[word]
         mood: str | None = None
         if len(word) > 3 and ("а" <= word[0] <= "я"):
-            tag = self._morph.parse(word)[0].tag
-            if "impr" in tag and "excl" in tag and "plur" in tag:
+            parses = self._morph.parse(word)
+            top = parses[0].score
+            # «почините» is as likely future indicative as imperative: either asks for action
+            if any("impr" in p.tag and "excl" in p.tag and "plur" in p.tag and p.score >= top for p in parses):
                 mood = "impr"
-            elif "INFN" in tag:
+            elif "INFN" in parses[0].tag:
                 mood = "infn"
         if len(self._imperative) >= self._cache_size:
             self._imperative.clear()

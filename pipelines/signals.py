@@ -39,6 +39,7 @@ class SignalBuilder:
         self.thanks_markers = MarkerSet(policy.thanks_markers, lem)
         self.place_markers = MarkerSet(policy.place_markers, lem)
         self._lem = lem
+        self._fix_verbs = frozenset(lem.lemma(w) for w in policy.resolved_verbs)
         # Imperatives of ads and calls to subscribe are noise, not requests to officials.
         self._ad_verbs = frozenset(lem.lemma(w) for ph in policy.noise_markers.phrases for w in ph.lower().split())
         ner = policy.use_ner if use_ner is None else use_ner
@@ -90,6 +91,16 @@ class SignalBuilder:
                 out.add(t)
         return sorted(out)
 
+    def resolved(self, norm: NormalizedText) -> list[str]:
+        """Verbs reporting a fix in the past, not negated: «лифт починили», «воду дали»,
+        «течь устранили» — a report that a problem is over. «не починили», and the requests
+        «почините», «устраните» (another mood) do not count."""
+        out = []
+        for i, (t, c) in enumerate(zip(norm.tokens, norm.lemmas, strict=True)):
+            if c[0] in self._fix_verbs and (i == 0 or norm.tokens[i - 1] != "не") and self._lem.is_past(t):
+                out.append(t)
+        return out
+
     def decide(self, post: PostRecord, norm: NormalizedText, *, thread_municipality: str | None = None,
                run_ner: bool = True) -> SignalRecord:
         p = self.policy
@@ -122,9 +133,16 @@ class SignalBuilder:
                 and len(norm.tokens) <= p.brief_max_words):
             score += p.brief_weight
             reasons.append(f"brief statement ({len(norm.tokens)} words): +{p.brief_weight:.2f}")
-        if thanks and not complaint:
+        if thanks and "заранее" in norm.tokens:
+            thanks = []  # «заранее спасибо» closes a request, it does not thank for a fix
+        if thanks and (not complaint or p.thanks_over_markers):
             score -= self.thanks_markers.weight
             reasons.append(f"thanks {', '.join(thanks)}: -{self.thanks_markers.weight:.2f}")
+        if p.resolved_weight and hits:
+            fixed = self.resolved(norm)
+            if fixed:
+                score -= p.resolved_weight
+                reasons.append(f"reported fixed {', '.join(fixed[:3])}: -{p.resolved_weight:.2f}")
         if ent.municipality or ent.address.settlement:
             score += p.location_weight
             reasons.append(f"place {ent.municipality_evidence or ent.address.settlement}: +{p.location_weight:.2f}")

@@ -168,3 +168,20 @@ def test_typo_correction_does_not_invent_places(builder: SignalBuilder) -> None:
     lem = builder.normalize.lemmatizer
     n = builder.normalize("Вадопровод прорвало, вада хлещет")
     assert lem.as_written(n.tokens, n.lemmas)[0] == tuple(x for x in n.lemmas[0] if x != "водопровод")
+
+
+# --------------------------------------------------------------------------- decision
+def test_reports_of_a_fix_are_not_complaints(builder: SignalBuilder) -> None:
+    fixed = builder(_post("На Радищева 5 в Курске лифт наконец починили, спасибо управляющей компании"))
+    assert not fixed.is_complaint and any(r.startswith("reported fixed") for r in fixed.reasons)
+    broken = builder(_post("На Радищева 5 в Курске лифт так и не починили, третью неделю ходим пешком"))
+    assert broken.is_complaint and not any(r.startswith("reported fixed") for r in broken.reasons)
+    request = builder(_post("Почините лифт на Радищева 5 в Курске, третью неделю ходим пешком"))
+    assert request.is_complaint and any(r.startswith("request to act") for r in request.reasons)
+
+
+def test_thanks_in_advance_is_not_thanks(builder: SignalBuilder) -> None:
+    s = builder(_post("Нет горячей воды на Радищева 5 в Курске уже неделю. Примите меры, заранее спасибо"))
+    assert s.is_complaint and not any(r.startswith("thanks") for r in s.reasons)
+    s = builder(_post("Два дня без воды на Радищева, Курск, но спасибо, что хоть дали"))
+    assert any(r.startswith("thanks") for r in s.reasons)
