@@ -92,6 +92,7 @@ class Address:
 class Entities:
     municipality: str | None = None
     municipality_evidence: str | None = None
+    municipality_kind: str | None = None  # municipality | settlement | subdivision | street
     address: Address = field(default_factory=Address)
     locations: list[str] = field(default_factory=list)
     organisations: list[str] = field(default_factory=list)

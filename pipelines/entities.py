@@ -268,7 +268,7 @@ class EntityExtractor:
 
     def __call__(self, lemmas: list[tuple[str, ...]], tokens: list[str], display: str, *, deep: bool) -> Entities:
         ent = Entities()
-        best: tuple[int, int, str, str] | None = None  # (priority, -position, code, evidence)
+        best: tuple[int, int, int, str, str, str] | None = None  # (priority, length, -position, code, evidence, kind)
         street_match = None
         for m in self.gazetteer.find(self._lem.as_written(tokens, lemmas), tokens):
             place = m.payload
@@ -285,8 +285,10 @@ class EntityExtractor:
             if place.kind == "street" and street_match is None:
                 street_match = m
             if len(place.municipalities) == 1:
-                cand = (_PRIORITY[place.kind], -m.start, place.municipalities[0], words)
-                if best is None or cand[:2] > best[:2]:
+                # the strongest kind of place; among equals the longest name («Курский район»
+                # over «Курском»), then the first named
+                cand = (_PRIORITY[place.kind], m.end - m.start, -m.start, place.municipalities[0], words, place.kind)
+                if best is None or cand[:3] > best[:3]:
                     best = cand
         if street_match is not None:
             place = street_match.payload
@@ -299,8 +301,9 @@ class EntityExtractor:
             if free:
                 ent.address.street, ent.address.house = f"ул. {free[0]}", free[1]
         if best is not None:
-            ent.municipality = best[2]
-            ent.municipality_evidence = best[3]
+            ent.municipality = best[3]
+            ent.municipality_evidence = best[4]
+            ent.municipality_kind = best[5]
         if deep and self._ner is not None and display:
             try:
                 add_ner(ent, self._ner(display[:NER_MAX_CHARS]))

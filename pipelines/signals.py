@@ -168,6 +168,14 @@ class SignalBuilder:
         if ent.foreign_places:
             reasons.append(f"places outside the region: {', '.join(sorted(set(ent.foreign_places)))}")
         municipality = ent.municipality if in_region else None
+        local = thread_municipality or self.source_places.get(post.source_id)
+        if (in_region and municipality and local and municipality != local
+                and ent.municipality_kind == "street" and not ent.address.settlement):
+            # Streets repeat from town to town («улица Гагарина»): a street alone does not
+            # outweigh the town of the local page or thread the post comes from.
+            reasons.append(f"street {ent.address.street} also exists elsewhere: the place of the "
+                           f"{'thread' if thread_municipality else 'source'} wins: {local}")
+            municipality = local
         if in_region and municipality is None and not ent.address.settlement:
             if thread_municipality:
                 municipality = thread_municipality

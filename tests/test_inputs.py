@@ -185,3 +185,13 @@ def test_thanks_in_advance_is_not_thanks(builder: SignalBuilder) -> None:
     assert s.is_complaint and not any(r.startswith("thanks") for r in s.reasons)
     s = builder(_post("Два дня без воды на Радищева, Курск, но спасибо, что хоть дали"))
     assert any(r.startswith("thanks") for r in s.reasons)
+
+
+def test_a_street_alone_does_not_outweigh_the_local_source(builder: SignalBuilder) -> None:
+    post = PostRecord(network="vk", external_id="2", source_id="vk_zheleznogorsk",
+                      text="На Гагарина опять не горят фонари вдоль всей улицы, детей в школу ведём с фонариками",
+                      created_at=datetime(2026, 11, 20, 9, tzinfo=UTC), author_id="vk:5")
+    s = builder(post)
+    assert s.municipality == "zheleznogorsk" and any("the place of the source wins" in r for r in s.reasons)
+    post.text = "Сестра пишет: в Курске на Гагарина опять не горят фонари вдоль всей улицы"
+    assert builder(post).municipality == "kursk"  # a town named outright still counts
