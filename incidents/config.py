@@ -162,6 +162,11 @@ class SignalPolicy(_Strict):
         "«устранили», «дали воду».",
     )
     resolved_weight: float = Field(0.0, description="Subtracted when a post reports a fix (resolved_verbs).")
+    news_format_weight: float = Field(
+        0.0,
+        description="Subtracted when a post is formatted as a channel or news post: a link under a word "
+        "(«[текст](https://…)») or a quote attributed after a dash («…, — Собянин.»).",
+    )
     place_markers: Markers = Field(
         default_factory=Markers,
         description="Micro-places a resident names about his own surroundings (двор, подъезд, этаж, у дома): "

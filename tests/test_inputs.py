@@ -195,3 +195,12 @@ def test_a_street_alone_does_not_outweigh_the_local_source(builder: SignalBuilde
     assert s.municipality == "zheleznogorsk" and any("the place of the source wins" in r for r in s.reasons)
     post.text = "Сестра пишет: в Курске на Гагарина опять не горят фонари вдоль всей улицы"
     assert builder(post).municipality == "kursk"  # a town named outright still counts
+
+
+def test_channel_formatting_is_news(builder: SignalBuilder) -> None:
+    quoted = builder(_post("В Курске в понедельник включат отопление во всех домах, — глава города."))
+    assert not quoted.is_complaint and any(r.startswith("formatted as a channel post") for r in quoted.reasons)
+    linked = builder(_post("На Сумской в Курске [прорвало](https://example.org/news/1) трубу, воды нет третий день"))
+    assert any(r.startswith("formatted as a channel post") for r in linked.reasons)
+    resident = builder(_post("Курск, Радищева 5 — воды нет третий день. Сколько можно?"))
+    assert resident.is_complaint and not any(r.startswith("formatted") for r in resident.reasons)
