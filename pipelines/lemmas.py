@@ -86,7 +86,9 @@ class Lemmatizer:
         are that close. Slips are tried in order of how people make them: a swapped,
         missing or doubled letter first, then a wrong letter, then an extra one. The
         original lemmas are kept beside it, so a rare name is never lost, only helped."""
-        known = self._morph.word_is_known
+        # the dictionary's word graph directly: 6× faster than word_is_known, at the price of
+        # not finding candidates spelt with «е» for «ё» (they are all short, common words)
+        known = self._morph.dictionary.words.__contains__
         n = len(word)
         # The first letter is left alone: people rarely mistype it, and changing it turns
         # an unknown word into an unrelated one too easily («отопленее» → «топленее»).
