@@ -45,7 +45,7 @@ class Lemmatizer:
         else:
             seen: dict[str, None] = {}
             parses = self._morph.parse(word)
-            if len(word) >= 5 and not any(p.is_known for p in parses):
+            if 5 <= len(word) <= 24 and not any(p.is_known for p in parses):
                 fixed = self.correction(word)
                 if fixed:
                     seen[fixed] = None

@@ -204,3 +204,25 @@ def test_channel_formatting_is_news(builder: SignalBuilder) -> None:
     assert any(r.startswith("formatted as a channel post") for r in linked.reasons)
     resident = builder(_post("Курск, Радищева 5 — воды нет третий день. Сколько можно?"))
     assert resident.is_complaint and not any(r.startswith("formatted") for r in resident.reasons)
+
+
+def test_one_megabyte_of_random_letters_does_not_hang(builder: SignalBuilder) -> None:
+    import random
+
+    rng = random.Random(4)
+    words = ["".join(rng.choice("абвгдежзиклмнопрстуфхцчшэюя") for _ in range(rng.randint(3, 40)))
+             for _ in range(40_000)]
+    text = " ".join(words) + "".join(rng.choice("абвгдежзиклмнопрстуфхцчшэюя") for _ in range(30_000))
+    assert len(text.encode("utf-8")) > 1_000_000
+    t0 = time.perf_counter()
+    s = builder(_post(text))
+    assert time.perf_counter() - t0 < 10 and isinstance(s.score, float)
+
+
+def test_hostile_markup_is_linear(builder: SignalBuilder, norm: Normalizer) -> None:
+    for text in ("<script>" * 125_000, "<style>" * 140_000, "<" * 1_000_000, "<a " * 300_000,
+                 "&amp;" * 200_000, "#" + "я" * 1_000_000):
+        t0 = time.perf_counter()
+        s = builder(_post(text))
+        assert time.perf_counter() - t0 < 5 and not s.is_complaint
+    assert norm("<p>Яма</p><script>var x = 'нет воды';</script> на дороге").tokens == ["яма", "на", "дороге"]
