@@ -436,6 +436,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "incidents.routing_eval",
     "incidents.operations_cli",
     "incidents.corpus_cli",
+    "incidents.daily_report",
 )
 
 

@@ -6,7 +6,7 @@ code never compares naive and aware datetimes, whichever database is underneath.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -296,3 +296,12 @@ class QuarantineItem(SQLModel, table=True):
     created_at: datetime = _dt(nullable=False)
     resolved_at: datetime | None = _dt()
     attempts: int = 0
+
+
+class DailyReport(SQLModel, table=True):
+    """The daily report of one region-local day (counts, SLA figures, ratings), as JSON."""
+
+    __tablename__ = "daily_reports"
+    day: date = Field(primary_key=True)
+    generated_at: datetime = _dt(nullable=False)
+    data: dict | None = _json()
