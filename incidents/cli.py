@@ -404,6 +404,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "crawlers.cli",
     "incidents.workflow_cli",
     "incidents.routing_eval",
+    "console.cli",
 )
 
 
