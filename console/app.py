@@ -410,8 +410,12 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
         v = viewer(request)
 
         def go(w: Workflow, s: Session) -> str:
-            ans = w.draft_answer(v.actor, incident_id, text=f.get("text") or None, template=f.get("template") or None,
-                                 interim=f.get("interim") == "1")
+            template, text, interim = f.get("template") or None, f.get("text") or None, f.get("interim") == "1"
+            if template and text:  # the template's text, unedited: record it as drafted from the template
+                _, rendered = w.render_template(w.incident(incident_id), template, interim=interim)
+                if rendered.split() == text.split():
+                    text = None
+            ans = w.draft_answer(v.actor, incident_id, text=text, template=template, interim=interim)
             need = " Ждёт утверждения контролёра." if cfg.replies.approval_required else ""
             return f"Ответ{' (промежуточный)' if ans.interim else ''} подготовлен.{need}"
 
