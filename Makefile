@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint clean
+.PHONY: run test install lint clean browser test-browser
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -28,3 +28,11 @@ lint: $(STAMP)
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache
+
+# The browser tests drive Debian's chromium through Playwright (never `playwright install`);
+# without /usr/bin/chromium they skip. This installs it when it is missing (root, Debian/Ubuntu).
+browser:
+	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
+test-browser: $(STAMP) browser
+	$(BIN)/pytest -m browser

@@ -318,17 +318,17 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
     def card_context(s: Session, v: Viewer, inc: Incident, template_id: str | None) -> dict[str, Any]:
         c = data.card(s, inc, now(), clocks)
         wf = Workflow(s, cfg, now)
-        preview, preview_error = "", None
-        if template_id and v.can("draft", inc):
+        preview, preview_error, chosen = "", None, ""
+        if template_id is not None and v.can("draft", inc):  # "" = the template that fits the incident's category
             try:
-                _, preview = wf.render_template(inc, template_id)
+                chosen, preview = wf.render_template(inc, template_id or None)
             except (TemplateNotFound, WorkflowError) as exc:
                 preview_error = str(exc)
         drafts = [a for a in c.answers if a.status in ("draft", "approved")]
         pin_map, pin_at = geo.pin(cfg, inc.municipality)
         templates = [t for t in cfg.replies.templates if t.category in (None, inc.category)] or cfg.replies.templates
         return dict(c=c, inc=inc, preview=preview, preview_error=preview_error, current=drafts[-1] if drafts else None,
-                    templates=templates, all_templates=cfg.replies.templates, chosen_template=template_id or "",
+                    templates=templates, all_templates=cfg.replies.templates, chosen_template=chosen,
                     answerable={p.id for p in wf.answer_posts(inc)}, pin_map=pin_map, pin_at=pin_at,
                     bodies=sorted(cfg.bodies.bodies, key=lambda b: b.name), ops_available=ops.available(),
                     approval_required=cfg.replies.approval_required)
@@ -366,15 +366,21 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
         return back("/inbox" if v.is_executor else "/queue", v, f"Инцидент #{incident_id} освобождён.")
 
     def act(request: Request, v: Viewer, incident_id: int, fn: Callable[[Workflow, Session], str],
-            then: str | None = None) -> Response:
+            then: str | None = None, release: bool = False) -> Response:
+        """One workflow step in one transaction; `release`: the step hands the incident on, so the
+        actor's "working on it" mark goes with it."""
         try:
             with Session(engine, expire_on_commit=False) as s, s.begin():
                 visible_incident(s, v, incident_id)
                 message = fn(Workflow(s, cfg, now), s)
+                if release:
+                    data.release_lock(s, incident_id, v.actor.login)
         except REFUSALS as exc:
             return back(f"/incidents/{incident_id}", v, f"Отказано: {exc}")
         except ops.errors() as exc:
             return back(f"/incidents/{incident_id}", v, f"Отказано: {exc}")
+        if then is None and release:  # handed on: back to the list, to the next one
+            then = "/inbox" if v.is_executor else "/queue"
         return back(then or f"/incidents/{incident_id}", v, message)
 
     @app.post("/incidents/{incident_id}/triage")
@@ -391,19 +397,20 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
             inc = w.assign(v.actor, incident_id, f.get("body"), f.get("reason") or None)
             return f"Назначен: {names.body(inc.body_code)}."
 
-        return act(request, v, incident_id, go)
+        return act(request, v, incident_id, go, release=True)
 
     @app.post("/incidents/{incident_id}/reject")
     def reject(request: Request, incident_id: int, f: Form = Depends(form)) -> Response:
         v = viewer(request)
         return act(request, v, incident_id, lambda w, s: (w.reject(v.actor, incident_id, f.get("reason")),
-                                                          "Инцидент отклонён.")[1])
+                                                          "Инцидент отклонён.")[1], release=True)
 
     @app.post("/incidents/{incident_id}/hand-back")
     def hand_back(request: Request, incident_id: int, f: Form = Depends(form)) -> Response:
         v = viewer(request)
         return act(request, v, incident_id, lambda w, s: (w.hand_back(v.actor, incident_id, f.get("reason")),
-                                                          "Инцидент возвращён на разбор.")[1], then="/inbox")
+                                                          "Инцидент возвращён на разбор.")[1], then="/inbox",
+                   release=True)
 
     @app.post("/incidents/{incident_id}/draft")
     def draft(request: Request, incident_id: int, f: Form = Depends(form)) -> Response:
@@ -419,7 +426,7 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
             need = " Ждёт утверждения контролёра." if cfg.replies.approval_required else ""
             return f"Ответ{' (промежуточный)' if ans.interim else ''} подготовлен.{need}"
 
-        return act(request, v, incident_id, go)
+        return act(request, v, incident_id, go, release=True)
 
     @app.post("/incidents/{incident_id}/approve")
     def approve(request: Request, incident_id: int, f: Form = Depends(form)) -> Response:
@@ -535,10 +542,10 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
         v = viewer(request)
         with Session(engine) as s:
             b = data.board(s, engine, cfg, v.actor, now(), clocks)
-        got = export(request.query_params.get("export"), "sla", *queue_table(b.overdue + b.at_risk))
+        got = export(request.query_params.get("export"), "sla", *queue_table(b.at_risk + b.overdue))
         if got is not None:
             return got
-        return page(request, "sla.html", v, b=b, live_seconds=settings.live_seconds)
+        return page(request, "sla.html", v, b=b, live_seconds=settings.live_seconds, shown=50)
 
     @app.get("/sla/counters.json")
     def sla_counters(request: Request) -> Response:

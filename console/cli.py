@@ -16,10 +16,16 @@ def cmd_serve(ctx: Any, args: argparse.Namespace) -> int:
     from sqlmodel import Session, select
 
     from console.app import create_app
+    from console.geo import load_boundaries
     from console.settings import console_settings
     from incidents.models import User
 
     out = Console(highlight=False)
+    try:
+        load_boundaries(ctx.cfg)
+    except ValueError as exc:
+        Console(stderr=True).print(f"[red]Ошибка конфигурации:[/] {exc}")
+        return 2
     settings = console_settings(ctx.settings.data_dir)
     engine = ctx.engine
     with Session(engine) as session:

@@ -60,6 +60,7 @@ ACTION_NAMES = {
     "closed": "закрыт", "reopened": "открыт повторно", "merged": "объединён", "merged_into": "присоединён к",
     "split": "выделены посты", "split_from": "выделен из", "post_moved_in": "пост перенесён сюда",
     "post_moved_out": "пост перенесён отсюда", "emptied": "остался без постов", "auto_answer_queued": "автоответ",
+    "opened": "открыт", "reply_sent": "ответ отправлен", "reply_failed": "ответ не отправлен",
 }
 PERIODS = {"7": 7, "30": 30, "90": 90}
 

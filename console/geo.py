@@ -91,9 +91,19 @@ def load_boundaries(cfg: RegionConfig) -> dict[str, Any] | None:
     path: Path = cfg.root / BOUNDARIES_FILE
     if not path.is_file():
         return None
-    data = json.loads(path.read_text(encoding="utf-8"))
-    if data.get("type") != "FeatureCollection":
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ValueError(f"{path}: not JSON: {exc}") from exc
+    if not isinstance(data, dict) or data.get("type") != "FeatureCollection":
         raise ValueError(f"{path}: a GeoJSON FeatureCollection is expected")
+    known = cfg.municipality_by_code
+    for i, f in enumerate(data.get("features") or []):
+        code = (f.get("properties") or {}).get("code")
+        if code not in known:
+            raise ValueError(f"{path}: feature {i}: properties.code {code!r} is not a municipality of territories.yaml")
+        if (f.get("geometry") or {}).get("type") not in ("Polygon", "MultiPolygon"):
+            raise ValueError(f"{path}: feature {i} ({code}): a Polygon or MultiPolygon is expected")
     return data
 
 

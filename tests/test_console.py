@@ -342,6 +342,10 @@ def test_heat_map_markers_by_default_and_a_choropleth_from_boundaries(app, seede
     app2 = create_app(seeded, cfg, ConsoleSettings(secret_key=SecretStr("x" * 32)), now=FixedClock(NOW))
     c2, _ = login(app2, "admin")
     assert c2.get("/map").text.count("<path") == 2
+    (region / geo.BOUNDARIES_FILE).write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"code": "atlantida"}, "geometry": {"type": "Polygon", "coordinates": [square]}}]}))
+    with pytest.raises(ValueError, match="atlantida"):
+        geo.load_boundaries(cfg)
 
 
 def test_ratings_show_the_figures_and_a_red_zone(app):  # noqa: ANN001

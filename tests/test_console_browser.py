@@ -102,9 +102,9 @@ def _page(browser, world, who: str):  # noqa: ANN001, ANN202
     return page
 
 
-def _shot(page, name: str) -> None:  # noqa: ANN001
+def _shot(page, name: str, full: bool = False) -> None:  # noqa: ANN001
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full)
 
 
 def _flash(page) -> str:  # noqa: ANN001
@@ -145,8 +145,9 @@ def test_the_journey_from_a_new_incident_to_the_answer_under_the_residents_post(
     admin.select_option("#assign-form select[name=body]", EXECUTOR_BODY)
     admin.fill("#assign-form input[name=reason]", "жалоба на работу учреждения — городская инспекция")
     admin.click("#assign-form button[type=submit]")
-    assert "Назначен" in _flash(admin)
-    _shot(admin, "02-card-assigned")
+    assert "Назначен" in _flash(admin) and admin.url.endswith("/queue")  # on to the next one
+    admin.goto(f"{base}/incidents/{target}")
+    _shot(admin, "02-card-assigned", full=True)
 
     # the SLA board, left open: its counters refresh by themselves
     board = admin.context.new_page()
@@ -164,8 +165,10 @@ def test_the_journey_from_a_new_incident_to_the_answer_under_the_residents_post(
     text = ex.input_value("#draft-form textarea")
     assert "Здравствуйте" in text or "здравствуйте" in text
     ex.click("#draft-form button[type=submit]")
-    assert "подготовлен" in _flash(ex)
-    _shot(ex, "05-card-drafted")
+    assert "подготовлен" in _flash(ex) and ex.url.endswith("/inbox")
+    ex.goto(f"{base}/incidents/{target}")
+    assert "черновик" in ex.inner_text(".answer")
+    _shot(ex, "05-card-drafted", full=True)
 
     # 3. the controller approves and publishes to the original channel
     ctl = _page(browser, world, "control")
@@ -175,7 +178,7 @@ def test_the_journey_from_a_new_incident_to_the_answer_under_the_residents_post(
     ctl.click("#publish-form button[type=submit]")
     assert "отправлено: 1" in _flash(ctl)
     assert "отправлен" in ctl.inner_text(f"#post-{post.id} .replies")
-    _shot(ctl, "06-card-published")
+    _shot(ctl, "06-card-published", full=True)
 
     # the answer is under the resident's post on VK, as the community, exactly once
     created = [c for c in vk.data.get("created_comments", []) if c["owner_id"] == -200003 and c["post_id"] == 55]
