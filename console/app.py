@@ -290,6 +290,10 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
         v = viewer(request)
         ids, action, reason = f.ints("ids"), f.get("action"), f.get("reason")
         back_to = "/queue" + ("?" + f.get("query") if f.get("query") else "")
+        if f.get("all_matching") == "1":  # a backlog: everything the filter shows, not only this page
+            flt = data.ListFilters.from_query({k: v[0] for k, v in parse_qs(f.get("query")).items()})
+            with Session(engine) as s:
+                ids = [r.inc.id for r in data.queue(s, engine, cfg, v.actor, flt, now(), clocks)]  # type: ignore[misc]
         if not ids:
             return back(back_to, v, "Не выбрано ни одного инцидента.")
         done: list[int] = []

@@ -384,3 +384,26 @@ def test_serve_is_a_command():
 
     args = build_parser().parse_args(["serve", "--host", "0.0.0.0", "--port", "8081"])
     assert (args.host, args.port) == ("0.0.0.0", 8081) and args.func.__module__ == "console.cli"
+
+
+def test_bulk_assign_everything_a_filter_shows_and_bulk_reject_the_ticked(app, seeded):  # noqa: ANN001
+    with Session(seeded) as s:
+        shchigry = [i.id for i in s.exec(select(Incident).where(Incident.municipality == "shchigry",
+                                                                Incident.merged_into_id == None)).all()]  # noqa: E711
+    assert len(shchigry) >= 2
+    c, token = login(app, "admin")
+    r = c.post("/queue/bulk", data={"csrf": token, "action": "assign", "body": "adm_lgov", "all_matching": "1",
+                                    "query": "municipality=shchigry", "reason": "проверка массового назначения"})
+    assert f"назначено: {len(shchigry)}" in r.text
+    with Session(seeded) as s:
+        assert {s.get(Incident, i).body_code for i in shchigry} == {"adm_lgov"}
+        events = s.exec(select(AuditEvent).where(AuditEvent.incident_id.in_(shchigry),  # type: ignore[attr-defined]
+                                                 AuditEvent.actor == "admin")).all()
+        assert len(events) == len(shchigry) and all(e.reason == "проверка массового назначения" for e in events)
+    r = c.post("/queue/bulk", data={"csrf": token, "action": "reject", "ids": [str(shchigry[0])], "reason": ""})
+    assert "отказано: 1" in r.text  # a rejection needs a reason
+    r = c.post("/queue/bulk", data={"csrf": token, "action": "reject", "ids": [str(shchigry[0])],
+                                    "reason": "не жалоба: объявление"})
+    assert "отклонено: 1" in r.text
+    with Session(seeded) as s:
+        assert s.get(Incident, shchigry[0]).status == "rejected"

@@ -132,6 +132,7 @@ def test_the_journey_from_a_new_incident_to_the_answer_under_the_residents_post(
     admin.wait_for_url(f"{base}/incidents/{target}")
     assert "Николай Петрович" in admin.inner_text(".posts")
     # … merges the other incident about the Social Fund's pensions into it
+    admin.click("details.ops summary")
     if ops.available():
         admin.fill("#merge-form input[name=others]", str(other))
         admin.fill("#merge-form input[name=reason]", "одна клиентская служба Социального фонда")
