@@ -92,6 +92,12 @@ class Names:
         return NETWORK_NAMES.get(code or "", code or "—")
 
     @staticmethod
+    def networks(codes: str | None) -> str:
+        """«ВК, ОК, ПОС» from the stored "ok,pos,vk"."""
+        short = {"vk": "ВК", "ok": "ОК", "telegram": "Telegram", "pos": "ПОС"}
+        return ", ".join(short.get(c, c) for c in (codes or "").split(",") if c) or "—"
+
+    @staticmethod
     def clock(name: str) -> str:
         return CLOCK_NAMES.get(name, name)
 

@@ -40,16 +40,19 @@ USERS = [
 ]
 
 
-def seed(db_path: Path, cfg: RegionConfig, builder: object | None = None, *, extra: list[dict] | None = None) -> Engine:
-    """Process the sample (plus `extra` interchange records) into `db_path`; return the engine."""
-    engine = open_database(f"sqlite:///{db_path}")
+def seed(db: Path | str, cfg: RegionConfig, builder: object | None = None, *, extra: list[dict] | None = None,
+         work: Path | None = None) -> Engine:
+    """Process the sample (plus `extra` interchange records) into `db` (a SQLite file, or a database URL
+    with `work` a folder for the day files); return the engine."""
+    url = db if isinstance(db, str) else f"sqlite:///{db}"
+    engine = open_database(url)
     prepare(engine, cfg)
     lines = [json.loads(x) for x in SAMPLE.read_text(encoding="utf-8").splitlines() if x.strip()]
     lines += extra or []
     by_day: dict[str, list[dict]] = defaultdict(list)
     for rec in lines:
         by_day[rec["created_at"][:10]].append(rec)
-    work = db_path.parent / "seed"
+    work = (work or Path(str(db)).parent) / "seed"
     work.mkdir(exist_ok=True)
     for day in sorted(by_day):
         path = work / f"{day}.jsonl"

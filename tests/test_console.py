@@ -407,3 +407,28 @@ def test_bulk_assign_everything_a_filter_shows_and_bulk_reject_the_ticked(app, s
     assert "отклонено: 1" in r.text
     with Session(seeded) as s:
         assert s.get(Incident, shchigry[0]).status == "rejected"
+
+
+@pytest.mark.postgres
+def test_the_pages_on_postgresql(pg_url, kursk, kursk_builder, tmp_path):  # noqa: ANN001
+    """The same pages over PostgreSQL: its full-text search, its timestamps, its LIKE."""
+    from tests.conftest import _reset_pg
+
+    _reset_pg(pg_url)
+    engine = seed(pg_url, kursk, kursk_builder, work=tmp_path)
+    try:
+        app = create_app(engine, kursk, ConsoleSettings(secret_key=SecretStr("x" * 32)), now=FixedClock(NOW))
+        c, token = login(app, "admin")
+        for url in ("/queue", "/queue?q=мусор&network=vk&since=2026-11-16&until=2026-11-23", "/sla", "/map?period=30",
+                    "/ratings", "/inbox?body=" + EXECUTOR_BODY, "/queue?export=xlsx"):
+            assert c.get(url).status_code == 200, url
+        hits = c.get("/queue?q=мусор&status=all").text.count('<tr class="state-')
+        assert hits > 0
+        inc = incident_of(engine, status="new")
+        assert "Вы работаете с инцидентом" in c.get(f"/incidents/{inc.id}").text
+        r = c.post(f"/incidents/{inc.id}/assign", data={"csrf": token, "body": EXECUTOR_BODY})
+        assert "Назначен" in r.text and state(engine, inc.id)[:2] == ("assigned", EXECUTOR_BODY)
+        with Session(engine) as s:
+            assert s.get(IncidentLock, inc.id) is None  # handed on: the mark went with it
+    finally:
+        engine.dispose()
