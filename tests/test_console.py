@@ -432,3 +432,24 @@ def test_the_pages_on_postgresql(pg_url, kursk, kursk_builder, tmp_path):  # noq
             assert s.get(IncidentLock, inc.id) is None  # handed on: the mark went with it
     finally:
         engine.dispose()
+
+
+def test_split_and_move_through_the_card(app, seeded):  # noqa: ANN001
+    """Runs where the domain operations (`incidents.operations`, issue 5) are installed."""
+    pytest.importorskip("incidents.operations")
+    with Session(seeded) as s:
+        inc = next(i for i in s.exec(select(Incident).where(Incident.post_count >= 3,
+                                                            Incident.merged_into_id == None)).all())  # noqa: E711
+        keys = [f"{p.network}:{p.external_id}" for p in s.exec(
+            select(Post).join(IncidentPost, IncidentPost.post_id == Post.id).where(IncidentPost.incident_id == inc.id)
+            .order_by(Post.created_at)).all()]
+    c, t = login(app, "admin")
+    r = c.post(f"/incidents/{inc.id}/split", data={"csrf": t, "posts": [keys[0]], "reason": "другая проблема"})
+    assert "Выделено в новый инцидент" in r.text
+    new_id = int(re.search(r"новый инцидент #(\d+)", r.text).group(1))
+    r = c.post(f"/incidents/{inc.id}/move", data={"csrf": t, "post": keys[1], "to": str(new_id), "reason": "туда же"})
+    assert "перенесён" in r.text
+    with Session(seeded) as s:
+        assert s.get(Incident, new_id).post_count == 2
+    m, tm = login(app, "moder")
+    assert "Отказано" in m.post(f"/incidents/{new_id}/merge", data={"csrf": tm, "others": str(inc.id), "reason": "x"}).text
