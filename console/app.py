@@ -26,7 +26,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from console import data, exports, geo, ops
-from console.auth import COOKIE, SessionCodec, SessionData, csrf_ok
+from console.auth import COOKIE, LoginThrottle, SessionCodec, SessionData, csrf_ok
 from console.settings import ConsoleSettings
 from incidents.config import RegionConfig
 from incidents.models import Incident, User
@@ -104,6 +104,7 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
     (default: from the environment, `incidents.channels.build_channels`); `now` is the clock."""
     app = FastAPI(title="Консоль инцидентов", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    throttle = LoginThrottle()
     codec = SessionCodec(settings.secret_key.get_secret_value().encode("utf-8"), int(settings.session_hours * 3600))
     clocks = SlaClocks(cfg.sla, cfg.region.timezone)
     names = data.Names(cfg)
@@ -231,13 +232,17 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
         from incidents.passwords import verify_password
 
         login_name, password = f.get("login"), f.values.get("password", [""])[0]
+        if throttle.blocked(login_name):
+            return page(request, "login.html", None, status=429, next=safe_next(f.get("next")),
+                        error="Слишком много неудачных попыток. Попробуйте через 15 минут.")
         with Session(engine) as s:
             user = s.exec(select(User).where(User.login == login_name)).first()
-        ok = user is not None and user.active and verify_password(password, user.password_hash)
-        if not ok:
-            verify_password(password, None)  # same work either way
+        ok = verify_password(password, user.password_hash if user is not None else None)
+        if not ok or user is None or not user.active:
+            throttle.failed(login_name)
             return page(request, "login.html", None, status=401, next=safe_next(f.get("next")),
                         error="Неверный логин или пароль.")
+        throttle.succeeded(login_name)
         sess = SessionData(login=user.login, csrf=secrets.token_urlsafe(24))  # a fresh token after log-in
         resp = RedirectResponse(safe_next(f.get("next")), status_code=303)
         set_cookie(resp, sess)

@@ -75,6 +75,33 @@ class SessionCodec:
                            flash=body.get("f"))
 
 
+class LoginThrottle:
+    """Slows down password guessing: after `limit` failures for one login within `window` seconds,
+    that login is refused (even with the right password) until the window has passed. In memory,
+    per process: enough to make guessing through the form impractical, nothing to configure."""
+
+    def __init__(self, limit: int = 5, window: float = 900.0, clock: Any = time.monotonic) -> None:
+        self.limit, self.window, self.clock = limit, window, clock
+        self.failures: dict[str, list[float]] = {}
+
+    def _recent(self, login: str) -> list[float]:
+        now = self.clock()
+        recent = [t for t in self.failures.get(login.lower(), []) if now - t < self.window]
+        self.failures[login.lower()] = recent
+        return recent
+
+    def blocked(self, login: str) -> bool:
+        return len(self._recent(login)) >= self.limit
+
+    def failed(self, login: str) -> None:
+        self._recent(login).append(self.clock())
+        if len(self.failures) > 10000:  # bounded memory under a spray of invented logins
+            self.failures.clear()
+
+    def succeeded(self, login: str) -> None:
+        self.failures.pop(login.lower(), None)
+
+
 def csrf_ok(session: SessionData | None, sent: str | None) -> bool:
     """The token sent with a POST is the session's own (compared in constant time)."""
     return bool(session and session.csrf and sent) and hmac.compare_digest(session.csrf, sent or "")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from functools import lru_cache
 
 MIN_LENGTH = 8
 ROUNDS = 12
@@ -32,11 +33,22 @@ def hash_password(password: str, *, rounds: int = ROUNDS) -> str:
     return bcrypt.hashpw(_prepare(password), bcrypt.gensalt(rounds)).decode("ascii")
 
 
+@lru_cache(maxsize=1)
+def _dummy_hash() -> bytes:
+    import bcrypt
+
+    return bcrypt.hashpw(b"no such user", bcrypt.gensalt(ROUNDS))
+
+
 def verify_password(password: str, hashed: str | None) -> bool:
-    """True when `password` matches; False for no hash or a malformed one (never raises)."""
+    """True when `password` matches; False for no hash or a malformed one (never raises).
+
+    With no hash the same bcrypt work is done against a dummy, so the answer takes as long for
+    an unknown login as for a wrong password: the time does not tell which logins exist."""
     import bcrypt
 
     if not hashed:
+        bcrypt.checkpw(_prepare(password), _dummy_hash())
         return False
     try:
         return bcrypt.checkpw(_prepare(password), hashed.encode("ascii"))

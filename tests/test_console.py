@@ -93,6 +93,18 @@ def test_pages_need_a_log_in_and_a_wrong_password_is_refused(app):  # noqa: ANN0
     assert r.status_code == 401
 
 
+def test_password_guessing_is_slowed_down(seeded, kursk):  # noqa: ANN001
+    app = create_app(seeded, kursk, ConsoleSettings(secret_key=SecretStr("x" * 32)))
+    c = TestClient(app)
+    token = re.search(r'name="csrf" value="([^"]+)"', c.get("/login").text).group(1)
+    for _ in range(5):
+        assert c.post("/login", data={"csrf": token, "login": "control", "password": "угадываю"}).status_code == 401
+    r = c.post("/login", data={"csrf": token, "login": "control", "password": PASSWORD}, follow_redirects=False)
+    assert r.status_code == 429 and "Слишком много" in r.text
+    r = c.post("/login", data={"csrf": token, "login": "watch", "password": PASSWORD}, follow_redirects=False)
+    assert r.status_code == 303  # other logins are not affected
+
+
 def test_session_cookie_is_signed_httponly_samesite_and_secure_when_configured(app, seeded, kursk):  # noqa: ANN001
     c = TestClient(app)
     token = re.search(r'name="csrf" value="([^"]+)"', c.get("/login").text).group(1)
