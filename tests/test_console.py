@@ -391,11 +391,41 @@ def test_user_add_sets_a_hashed_password_from_stdin(tmp_path, monkeypatch):  # n
     engine.dispose()
 
 
-def test_serve_is_a_command():
-    from incidents.cli import build_parser
+def test_incidents_serve_starts_the_console(tmp_path):  # noqa: ANN001
+    """`incidents serve` in its own process: migrates the database, says where to go, serves /login."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
 
-    args = build_parser().parse_args(["serve", "--host", "0.0.0.0", "--port", "8081"])
-    assert (args.host, args.port) == ("0.0.0.0", 8081) and args.func.__module__ == "console.cli"
+    import httpx
+
+    from tests.conftest import ROOT
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}", "INCIDENTS_DATA_DIR": str(tmp_path)}
+    env.pop("CONSOLE_SECRET_KEY", None)
+    proc = subprocess.Popen([sys.executable, "-m", "incidents.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/login", timeout=2)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+                assert time.monotonic() < deadline, "incidents serve did not answer"
+                time.sleep(0.3)
+        assert r.status_code == 200 and "Консоль инцидентов" in r.text
+        assert (tmp_path / "console-secret").stat().st_mode & 0o077 == 0  # the generated key is the owner's only
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=20)
+    assert "ни у одного пользователя нет пароля" in out and f"http://127.0.0.1:{port}/login" in out
 
 
 def test_bulk_assign_everything_a_filter_shows_and_bulk_reject_the_ticked(app, seeded):  # noqa: ANN001
