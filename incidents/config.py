@@ -421,12 +421,21 @@ class RepliesPolicy(_Strict):
 # --------------------------------------------------------------------------- clustering.yaml
 class ClusteringPolicy(_Strict):
     window_hours: float = Field(72, description="A post joins only incidents active within this window.")
-    threshold: float = Field(0.55, description="Minimum similarity to join an incident.")
+    threshold: float = Field(0.45, description="Minimum similarity to join an incident.")
     text_weight: float = 0.5
     address_weight: float = 0.35
     time_weight: float = 0.15
-    max_candidates: int = Field(50, description="Bound on comparisons per post.")
-    reopen_window_days: float = Field(14, description="A post within this many days after closing reopens.")
+    max_candidates: int = Field(50, ge=1, description="Bound on incidents looked at per post.")
+    rescore_top: int = Field(8, ge=1, description="Candidates scored exactly (rapidfuzz) after the cheap ranking.")
+    other_subcategory_factor: float = Field(0.7, ge=0, le=1, description="Score multiplier for another subcategory.")
+    other_category_factor: float = Field(
+        0.85, ge=0, le=1, description="Score multiplier for another category at the same house (else never joined)."
+    )
+    reopen_window_days: float = Field(14, ge=0, description="A post within this many days after closing reopens.")
+    link_window_days: float = Field(
+        90, ge=0, description="After the reopen window and up to this many days after closing, a matching post "
+        "opens a new incident linked to the closed one."
+    )
 
 
 # --------------------------------------------------------------------------- sources.yaml

@@ -196,5 +196,6 @@ def incident_post_keys(session: Session, incident_ids: Sequence[int]) -> dict[in
 def open_incidents(session: Session) -> list[Incident]:
     from incidents.states import OPEN_STATES
 
-    stmt = select(Incident).where(Incident.status.in_([s.value for s in OPEN_STATES]))  # type: ignore[attr-defined]
+    stmt = select(Incident).where(Incident.status.in_([s.value for s in OPEN_STATES]),  # type: ignore[attr-defined]
+                                  Incident.merged_into_id == None)  # noqa: E711 - merged ones live on in their target
     return list(session.exec(stmt.order_by(Incident.due_at, Incident.priority)).all())
