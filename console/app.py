@@ -42,7 +42,7 @@ ROLE_NAMES = {"admin": "региональный администратор", "m
               "controller": "контролёр", "observer": "наблюдатель"}
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
-REFUSALS = (PermissionDenied, InvalidTransition, WorkflowError, TemplateNotFound, ops.OperationsUnavailable)
+REFUSALS = (PermissionDenied, InvalidTransition, WorkflowError, TemplateNotFound, ops.OperationError)
 
 
 def _utcnow() -> datetime:
@@ -339,7 +339,7 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
         return dict(c=c, inc=inc, preview=preview, preview_error=preview_error, current=drafts[-1] if drafts else None,
                     templates=templates, all_templates=cfg.replies.templates, chosen_template=chosen,
                     answerable={p.id for p in wf.answer_posts(inc)}, pin_map=pin_map, pin_at=pin_at,
-                    bodies=sorted(cfg.bodies.bodies, key=lambda b: b.name), ops_available=ops.available(),
+                    bodies=sorted(cfg.bodies.bodies, key=lambda b: b.name),
                     approval_required=cfg.replies.approval_required)
 
     @app.get("/incidents/{incident_id}", response_class=HTMLResponse)
@@ -385,8 +385,6 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
                 if release:
                     data.release_lock(s, incident_id, v.actor.login)
         except REFUSALS as exc:
-            return back(f"/incidents/{incident_id}", v, f"Отказано: {exc}")
-        except ops.errors() as exc:
             return back(f"/incidents/{incident_id}", v, f"Отказано: {exc}")
         if then is None and release:  # handed on: back to the list, to the next one
             then = "/inbox" if v.is_executor else "/queue"

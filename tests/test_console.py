@@ -216,10 +216,7 @@ def test_merge_split_move_are_the_administrators_and_use_the_domain_operations(a
     assert 'id="merge-form"' not in c.get("/incidents/1").text
     a, _ = login(app, "admin")
     page = a.get("/incidents/1").text
-    if ops.available():
-        assert 'id="merge-form"' in page and 'id="move-form"' in page
-    else:
-        assert "Операции недоступны" in page
+    assert 'id="merge-form"' in page and 'id="move-form"' in page
 
 
 # --------------------------------------------------------------------------- the journey in HTTP
@@ -477,8 +474,6 @@ def test_the_pages_on_postgresql(pg_url, kursk, kursk_builder, tmp_path):  # noq
 
 
 def test_split_and_move_through_the_card(app, seeded):  # noqa: ANN001
-    """Runs where the domain operations (`incidents.operations`, issue 5) are installed."""
-    pytest.importorskip("incidents.operations")
     with Session(seeded) as s:
         inc = next(i for i in s.exec(select(Incident).where(Incident.post_count >= 3,
                                                             Incident.merged_into_id == None)).all())  # noqa: E711

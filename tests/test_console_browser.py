@@ -2,9 +2,8 @@
 Playwright for Python through `executable_path`; Playwright's own browser download is never used).
 
 The journey: the administrator logs in, finds a new incident by searching the residents' words,
-merges the other incident about the same pension office into it (when the domain operations are
-installed), assigns it to a body; that body's executor answers from a template; the controller
-approves and publishes; the answer appears under the resident's post on the fake VK server, and
+merges the other incident about the same pension office into it, assigns it to a body; that
+body's executor answers from a template; the controller approves and publishes; the answer appears under the resident's post on the fake VK server, and
 the SLA board the administrator left open changes its counters by itself.
 
 Screenshots of the main pages are saved to `var/screenshots/` (or `CONSOLE_SCREENSHOTS`).
@@ -24,7 +23,6 @@ import pytest
 from pydantic import SecretStr
 from sqlmodel import Session, select
 
-from console import ops
 from console.app import create_app
 from console.settings import ConsoleSettings
 from incidents.models import Incident, IncidentPost, Post, Reply
@@ -133,15 +131,13 @@ def test_the_journey_from_a_new_incident_to_the_answer_under_the_residents_post(
     assert "Николай Петрович" in admin.inner_text(".posts")
     # … merges the other incident about the Social Fund's pensions into it
     admin.click("details.ops summary")
-    if ops.available():
-        admin.fill("#merge-form input[name=others]", str(other))
-        admin.fill("#merge-form input[name=reason]", "одна клиентская служба Социального фонда")
-        admin.click("#merge-form button[type=submit]")
-        assert "Объединено" in _flash(admin)
-        with Session(engine) as s:
-            assert s.get(Incident, other).merged_into_id == target
-    else:
-        assert "Операции недоступны" in admin.inner_text(".ops")
+    admin.fill("#merge-form input[name=others]", str(other))
+    admin.fill("#merge-form input[name=reason]", "одна клиентская служба Социального фонда")
+    admin.click("#merge-form button[type=submit]")
+    assert "Объединено" in _flash(admin)
+    with Session(engine) as s:
+        assert s.get(Incident, other).merged_into_id == target
+    assert f"объединён из #{other}" in admin.inner_text(".card-head")
     # … and assigns it to a body
     admin.select_option("#assign-form select[name=body]", EXECUTOR_BODY)
     admin.fill("#assign-form input[name=reason]", "жалоба на работу учреждения — городская инспекция")
