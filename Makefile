@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint clean browser test-browser
+.PHONY: run test install lint clean bench browser test-browser
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -22,6 +22,9 @@ run: $(STAMP)
 
 test: $(STAMP) browser
 	INCIDENTS_REQUIRE_POSTGRES=$${INCIDENTS_REQUIRE_POSTGRES:-$${CI:+1}} $(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.signals
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -435,6 +435,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "incidents.workflow_cli",
     "incidents.routing_eval",
     "incidents.operations_cli",
+    "incidents.corpus_cli",
     "console.cli",
 )
 
