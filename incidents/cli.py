@@ -437,6 +437,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "incidents.operations_cli",
     "incidents.corpus_cli",
     "incidents.daily_report",
+    "console.cli",
 )
 
 

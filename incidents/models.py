@@ -243,6 +243,21 @@ class User(SQLModel, table=True):
     telegram_chat_id: str | None = Field(default=None, max_length=50)
     active: bool = True
     created_at: datetime = _dt(nullable=False)
+    # console (issue 9): a bcrypt hash; NULL = the user cannot log in to the web console
+    password_hash: str | None = Field(default=None, max_length=200)
+
+
+class IncidentLock(SQLModel, table=True):
+    """Who has an incident open in the console right now, so two people do not answer the same one.
+
+    A soft lock: it only shows who; it expires by itself when its holder stops renewing it.
+    """
+
+    __tablename__ = "incident_locks"
+    incident_id: int = Field(foreign_key="incidents.id", primary_key=True)
+    login: str = Field(max_length=100)
+    since: datetime = _dt(nullable=False)
+    expires_at: datetime = _dt(nullable=False, index=True)
 
 
 class Notification(SQLModel, table=True):

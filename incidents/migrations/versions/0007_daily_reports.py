@@ -1,7 +1,7 @@
 """daily reports: one row per region-local day with the report's figures as JSON
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 Create Date: 2026-11-23 13:00:00
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import incidents.models
 
 revision = '0007'
-down_revision = '0004'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
