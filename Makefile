@@ -24,7 +24,7 @@ test: $(STAMP) browser
 	INCIDENTS_REQUIRE_POSTGRES=$${INCIDENTS_REQUIRE_POSTGRES:-$${CI:+1}} $(BIN)/pytest
 
 bench: $(STAMP)
-	$(BIN)/python -m bench.signals
+	$(BIN)/python -m bench --posts 10000 100000
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
