@@ -53,7 +53,12 @@ class Source(SQLModel, table=True):
 
 class Post(SQLModel, table=True):
     __tablename__ = "posts"
-    __table_args__ = (sa.UniqueConstraint("network", "external_id", name="uq_posts_network_external_id"),)
+    __table_args__ = (
+        sa.UniqueConstraint("network", "external_id", name="uq_posts_network_external_id"),
+        # The processing queue: the next unprocessed posts in time order without scanning the
+        # processed ones (with only `processed` indexed, each batch read past all of them).
+        sa.Index("ix_posts_pending", "processed", "created_at", "id"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     network: str = Field(max_length=20, index=True)
     external_id: str = Field(max_length=200)

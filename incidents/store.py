@@ -130,10 +130,12 @@ def quarantine(session: Session, origin: str, items: Iterable[BadRecord], now: d
     return n
 
 
-def pending_posts(session: Session, limit: int, after_id: int = 0) -> list[Post]:
+def pending_posts(session: Session, limit: int) -> list[Post]:
+    """The next unprocessed posts in time order, read through `ix_posts_pending` (processed,
+    created_at, id): no scan past the processed posts, no sort of the whole backlog."""
     stmt = (
         select(Post)
-        .where(Post.processed == False, Post.id > after_id)  # noqa: E712 - SQL comparison
+        .where(Post.processed == False)  # noqa: E712 - SQL comparison
         .order_by(Post.created_at, Post.id)
         .limit(limit)
     )
