@@ -6,6 +6,7 @@ COPY crawlers crawlers
 COPY pipelines pipelines
 COPY incidents incidents
 COPY flows flows
+COPY console console
 COPY bench bench
 COPY config config
 COPY dashboards dashboards

@@ -99,8 +99,8 @@ def test_compose_file_matches_the_compose_specification():
 def test_compose_stack_has_every_part_with_health_checks_and_volumes():
     doc = _compose()
     services = doc["services"]
-    assert {"postgres", "prefect-server", "deploy", "worker", "elasticsearch", "kibana"} <= set(services)
-    for name in ("postgres", "prefect-server", "elasticsearch", "kibana"):
+    assert {"postgres", "prefect-server", "deploy", "worker", "console", "elasticsearch", "kibana"} <= set(services)
+    for name in ("postgres", "prefect-server", "console", "elasticsearch", "kibana"):
         assert "healthcheck" in services[name], name
     for name, svc in services.items():
         for dep in svc.get("depends_on", {}):
@@ -149,7 +149,7 @@ def test_compose_services_run_only_commands_the_project_has():
 
 
 def test_compose_passes_only_variables_the_code_reads():
-    code = "\n".join(p.read_text(encoding="utf-8") for d in ("incidents", "crawlers", "flows", "pipelines")
+    code = "\n".join(p.read_text(encoding="utf-8") for d in ("incidents", "crawlers", "flows", "pipelines", "console")
                      for p in (ROOT / d).rglob("*.py"))
     for name, svc in _compose()["services"].items():
         if not (svc.get("image", "").startswith("incident-monitor") or svc.get("build")):
@@ -333,3 +333,13 @@ def test_daily_report_in_database_and_csv_and_rerun_is_the_same(harness, tmp_pat
         rows = s.exec(select(DailyReport)).all()
         assert [r.day for r in rows] == [date.fromisoformat(day)] and rows[0].data["summary"] == first["summary"]
     _cached.cache_clear()
+
+
+def test_the_image_contains_every_package_the_project_installs():
+    import tomllib
+
+    docker = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"]["find"]["include"]
+    for pattern in packages:
+        name = pattern.rstrip("*")
+        assert f"COPY {name} {name}" in docker, f"Dockerfile does not copy {name}/"
