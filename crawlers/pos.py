@@ -65,6 +65,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _opt_str(value: Any) -> str | None:
+    """An optional text field: anything but a string is treated as absent."""
+    return value if isinstance(value, str) and value else None
+
+
 def dig(obj: Any, path: str) -> Any:
     """obj['a']['b'] for 'a.b'; None where the path does not exist."""
     for part in path.split("."):
@@ -233,7 +238,8 @@ class PosMessagesSource:
         author = dig(item, f["author_id"])
         return PostRecord(
             network="pos", external_id=str(ext), source_id=self.source_id, text=full_text,
-            created_at=created.astimezone(UTC), url=dig(item, f["url"]),
-            author_id=None if author is None else str(author), author_name=dig(item, f["author_name"]),
-            raw={**item, "pos": pos}, deleted=status in self.deleted_statuses,
+            created_at=created.astimezone(UTC), url=_opt_str(dig(item, f["url"])),
+            author_id=None if author is None or isinstance(author, dict | list) else str(author),
+            author_name=_opt_str(dig(item, f["author_name"])),
+            raw={**item, "pos": pos}, deleted=isinstance(status, str) and status in self.deleted_statuses,
         )

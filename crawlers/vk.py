@@ -204,7 +204,8 @@ def post_record(item: Any, source_id: str, names: dict[int, str]) -> PostRecord:
     text = item.get("text", "")
     if not isinstance(text, str):
         raise PayloadError(f"text: expected a string, got {type(text).__name__}")
-    for repost in item.get("copy_history") or []:
+    reposts = item.get("copy_history") or []
+    for repost in reposts if isinstance(reposts, list) else []:
         if isinstance(repost, dict) and isinstance(repost.get("text"), str) and repost["text"]:
             text = f"{text}\n\n{repost['text']}" if text else repost["text"]
     author = item.get("from_id", item.get("signer_id", owner))
@@ -229,7 +230,7 @@ def comment_record(item: Any, owner_id: int, post_id: int, source_id: str, names
     author = item.get("from_id")
     thread_parent = None
     stack = item.get("parents_stack") or []
-    if stack and isinstance(stack[-1], int):
+    if isinstance(stack, list) and stack and isinstance(stack[-1], int) and not isinstance(stack[-1], bool):
         thread_parent = stack[-1]
     url = f"https://vk.com/wall{owner_id}_{post_id}?reply={cid}" + (f"&thread={thread_parent}" if thread_parent else "")
     return PostRecord(
@@ -723,7 +724,10 @@ def event_record(event: Any, source_id: str) -> PostRecord | None:
     text = event.get("text", "")
     if not isinstance(text, str):
         raise PayloadError(f"text: expected a string, got {type(text).__name__}")
-    author = (event.get("author") or {}).get("id")
+    author_obj = event.get("author")
+    author = author_obj.get("id") if isinstance(author_obj, dict) else None
+    if author is not None and (isinstance(author, bool) or not isinstance(author, int | str)):
+        author = None
     if kind == "comment":
         cid = _require(ids, "comment_id", int)
         post_id = _require(ids, "post_id", int)
@@ -733,5 +737,6 @@ def event_record(event: Any, source_id: str) -> PostRecord | None:
     else:
         return None  # topic posts and others are not read
     return PostRecord(network="vk", external_id=key, source_id=source_id, text=text, created_at=_ts(created),
-                      parent_id=parent, url=event.get("event_url"), author_id=None if author is None else str(author),
+                      parent_id=parent, url=url if isinstance(url := event.get("event_url"), str) else None,
+                      author_id=None if author is None else str(author),
                       raw=event, deleted=action == "delete")

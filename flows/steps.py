@@ -29,6 +29,7 @@ from incidents.sla import SlaPolicyEngine
 from incidents.sla_clocks import SlaClocks
 from incidents.states import OPEN_STATES, IncidentState
 from incidents.store import (
+    admit,
     audit,
     get_cursor,
     pending_posts,
@@ -64,10 +65,13 @@ def crawl_adapter(engine: Engine, adapter: SourceAdapter, now: Clock, *, max_pag
         cursor = get_cursor(session, adapter.source_id)
     while max_pages is None or stats.pages < max_pages:
         result = adapter.fetch(cursor)
+        posts, refused = admit(result.posts)
+        result.bad.extend(refused)
         with Session(engine) as session, session.begin():
             ts = now()
-            ins, upd, same = save_posts(session, result.posts, ts)
-            stats.quarantined += quarantine(session, adapter.source_id, result.bad, ts)
+            ins, upd, same = save_posts(session, posts, ts)
+            quarantine(session, adapter.source_id, result.bad, ts)  # a record already held is not added twice
+            stats.quarantined += len(result.bad)
             set_cursor(session, adapter.source_id, result.next_cursor, ts)
         for b in result.bad:
             log.warning("%s: %s: %s", adapter.source_id, b.location, b.reason)
@@ -369,8 +373,10 @@ class Processor:
 
 
 def process_pending(engine: Engine, cfg: RegionConfig, now: Clock, *, builder: SignalBuilder | None = None,
-                    progress: Callable[[int], None] | None = None) -> ProcessStats:
-    return Processor(engine, cfg, now, builder=builder).run(progress)
+                    progress: Callable[[int], None] | None = None, batch_size: int = 1000) -> ProcessStats:
+    """Process every pending post, one transaction per batch; a crash loses at most the open batch,
+    which the rerun processes again (see docs/reliability.md)."""
+    return Processor(engine, cfg, now, builder=builder, batch_size=batch_size).run(progress)
 
 
 # --------------------------------------------------------------------------- SLA

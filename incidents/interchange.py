@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import IO, Any
 
 from incidents.config import NETWORKS
@@ -51,6 +51,10 @@ def parse_datetime(value: Any, field_name: str = "created_at") -> datetime:
         raise PayloadError(f"{field_name}: unparseable date {value!r}") from exc
     if dt.tzinfo is None:
         raise PayloadError(f"{field_name}: {value!r} has no UTC offset")
+    try:
+        dt.astimezone(UTC)  # «0001-01-01T00:00+01:00» parses, but has no UTC time: storing it would fail
+    except OverflowError as exc:
+        raise PayloadError(f"{field_name}: {value!r} is out of range") from exc
     return dt
 
 
