@@ -17,12 +17,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from crawlers.base import SourceAdapter, SourceNotConfigured, SourceStopped
+from crawlers.base import BadRecord, SourceAdapter, SourceNotConfigured, SourceStopped
 from crawlers.registry import build_adapter
 from incidents.assess import PostFacts, is_urgent, priority_of, scale_of, summary_of, title_of
 from incidents.clustering import Clusterer, IncidentView, street_key
 from incidents.config import RegionConfig, SourceConfig
-from incidents.models import Assignment, Incident, IncidentPost, Post, QuarantineItem, Signal
+from incidents.models import Assignment, Incident, IncidentPost, Post, Signal
 from incidents.records import SignalRecord
 from incidents.routing import Router
 from incidents.sla import SlaPolicyEngine
@@ -212,9 +212,9 @@ class Processor:
             if isinstance(sig, Exception):  # one bad post never stops the batch
                 exc = sig
                 log.error("post %s:%s could not be analysed: %r", row.network, row.external_id, exc)
-                session.add(QuarantineItem(origin="signals", location=f"{row.network}:{row.external_id}",
-                                           reason=f"{type(exc).__name__}: {exc}", payload=row.text[:100_000],
-                                           created_at=ts))
+                # held once per text (a rerun meets it again); `incidents quarantine retry` replays it
+                quarantine(session, "signals", [BadRecord(f"{row.network}:{row.external_id}",
+                                                          f"{type(exc).__name__}: {exc}", row.text[:100_000])], ts)
                 row.processed = True
                 session.add(row)
                 stats.failed += 1

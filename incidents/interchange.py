@@ -22,6 +22,7 @@ OPTIONAL_STR = ("parent_id", "url", "author_id", "author_name")
 COUNTERS = ("likes", "reposts", "views")
 FIELDS = REQUIRED + OPTIONAL_STR + COUNTERS
 MAX_LINE_BYTES = 16 * 1024 * 1024
+KEEP_LINE_BYTES = 1024 * 1024  # of a bad line, kept in the quarantine
 
 
 class PayloadError(ValueError):
@@ -150,7 +151,8 @@ def read_jsonl(stream: IO[bytes], origin: str, start_line: int = 0) -> Iterator[
             continue
         if not raw.strip():
             continue
-        snippet = raw[:2000].decode("utf-8", "replace")
+        # the whole line up to a megabyte, so that `incidents quarantine retry` can replay it
+        snippet = raw[:KEEP_LINE_BYTES].decode("utf-8", "replace").rstrip("\r\n")
         if len(raw) > MAX_LINE_BYTES:
             yield line_no, BadLine(origin, line_no, f"line longer than {MAX_LINE_BYTES} bytes", snippet)
             continue
