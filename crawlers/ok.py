@@ -40,6 +40,7 @@ from crawlers.errors import (
     call_with_policy,
     payload_digest,
     require_env,
+    retry_after,
     since_ts,
 )
 from crawlers.ratelimit import RateLimiter, limiter_for
@@ -90,7 +91,7 @@ class OkClient:
         except httpx.TransportError as exc:
             raise TransientFailure(f"{type(exc).__name__} on {method}: {exc}") from exc
         if resp.status_code >= 500 or resp.status_code == 429:
-            raise TransientFailure(f"HTTP {resp.status_code} from {method}")
+            raise TransientFailure(f"HTTP {resp.status_code} from {method}", retry_after(resp.headers))
         try:
             body = resp.json()
         except ValueError as exc:

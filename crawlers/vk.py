@@ -54,6 +54,7 @@ from crawlers.errors import (
     call_with_policy,
     payload_digest,
     require_env,
+    retry_after,
     since_ts,
 )
 from crawlers.ratelimit import RateLimiter, limiter_for
@@ -86,15 +87,32 @@ class _VkApi(vk_api.VkApi):
         return None  # raise the ApiError: crawlers.errors backs off with an injectable sleep
 
 
+def _default_timeout(session: requests.Session, timeout: float) -> None:
+    """vk_api posts without a timeout: a server that accepts and never answers would hang the crawl
+    for ever. Give every request of this session a default one (a timeout is retried by the policy)."""
+    if getattr(session, "_incidents_timeout", None) is not None:
+        return
+    original = session.request
+
+    def request(method: str, url: str, *args: Any, **kw: Any) -> requests.Response:
+        if kw.get("timeout") is None:
+            kw["timeout"] = timeout
+        return original(method, url, *args, **kw)
+
+    session.request = request  # type: ignore[method-assign]
+    session._incidents_timeout = timeout  # type: ignore[attr-defined]
+
+
 class VkClient:
     """One token's calls: paced, retried and translated by the shared policy."""
 
     def __init__(self, *, token: str, source_id: str, session: requests.Session | None = None,
                  api_version: str = API_VERSION, limiter: RateLimiter | None = None,
-                 backoff: Backoff | None = None, token_var: str = TOKEN_VAR) -> None:
+                 backoff: Backoff | None = None, token_var: str = TOKEN_VAR, timeout: float = 30.0) -> None:
         if session is None:
             session = requests.Session()
             session.headers["User-Agent"] = "incident-monitor (+crawlers/README.md)"
+        _default_timeout(session, timeout)
         self.vk = _VkApi(token=token, session=session, api_version=api_version, config=MemoryConfig)
         self.source_id = source_id
         self.limiter = limiter or limiter_for("vk", token, DEFAULT_RATE)
@@ -113,9 +131,10 @@ class VkClient:
         except vk_api.ApiHttpError as exc:
             status = exc.response.status_code
             if status >= 500 or status == 429:
-                raise TransientFailure(f"HTTP {status} from {method}") from exc
+                raise TransientFailure(f"HTTP {status} from {method}", retry_after(exc.response.headers)) from exc
             raise ApiBug(f"{self.source_id}: HTTP {status} from {method}") from exc
-        except (requests.ConnectionError, requests.Timeout, requests.JSONDecodeError) as exc:
+        except (requests.ConnectionError, requests.Timeout, requests.JSONDecodeError,
+                requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
             raise TransientFailure(f"{type(exc).__name__} on {method}: {exc}") from exc
 
     def call(self, method: str, values: dict[str, Any], what: str | None = None) -> Any:
@@ -641,7 +660,8 @@ class VkStreamingSource:
             self.client.limiter.wait()
             try:
                 return fn()
-            except (requests.ConnectionError, requests.Timeout, requests.JSONDecodeError) as exc:
+            except (requests.ConnectionError, requests.Timeout, requests.JSONDecodeError,
+                requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
                 raise TransientFailure(f"{type(exc).__name__} on {what}: {exc}") from exc
 
         return call_with_policy(once, policy=VK_POLICY, backoff=self.client.backoff, source_id=self.source_id,
