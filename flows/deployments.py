@@ -54,6 +54,7 @@ JOB_ENTRYPOINTS = {
     "sla_watch": "flows/jobs.py:sla_watch_flow",
     "publish": "flows/jobs.py:publish_flow",
     "index": "flows/jobs.py:index_flow",
+    "purge": "flows/jobs.py:purge_flow",
 }
 
 JOB_DESCRIPTIONS = {
@@ -61,6 +62,7 @@ JOB_DESCRIPTIONS = {
     "sla_watch": "Сроки SLA: под угрозой, просрочено; эскалации",
     "publish": "Отправка ответов из очереди в исходные каналы",
     "index": "Синхронизация поисковых индексов",
+    "purge": "Удаление персональных данных старше срока хранения (152-ФЗ)",
 }
 
 

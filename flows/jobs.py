@@ -171,10 +171,28 @@ def index_flow(full: bool = False, config_dir: str | None = None, database_url: 
     return {"embedded": embedded, "elasticsearch": es}
 
 
+@flow(name="purge", log_prints=True)
+def purge_flow(config_dir: str | None = None, database_url: str | None = None) -> dict[str, Any]:
+    """Personal data past its retention (region.yaml → privacy): raw payloads emptied, resolved
+    quarantine rows deleted (incidents.privacy.purge; resumable, one transaction per batch)."""
+    from incidents.privacy import purge, stats_dict
+
+    cfg, url = _context(config_dir, database_url)
+    engine = open_database(url)
+    try:
+        stats = purge(engine, cfg, _now)
+    finally:
+        engine.dispose()
+    get_run_logger().info("purge: %d raw payloads emptied, %d resolved quarantine rows deleted",
+                          stats.raw_emptied, stats.quarantine_deleted)
+    return stats_dict(stats)
+
+
 # The jobs that `serve-flows` and `prefect.yaml` schedule, by the key of `region.yaml → schedules`.
 JOB_FLOWS = {
     "process": process_flow,
     "sla_watch": sla_watch_flow,
     "publish": publish_flow,
     "index": index_flow,
+    "purge": purge_flow,
 }

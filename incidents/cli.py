@@ -283,16 +283,22 @@ def cmd_export(ctx: Context, args: argparse.Namespace) -> int:
 
     from incidents.queries import incident_rows, signal_rows
 
+    if args.with_authors and not ctx.cfg.region.privacy.export_personal_data:
+        err.print("[red]--with-authors: выгрузка персональных данных авторов запрещена "
+                  "(region.yaml → privacy.export_personal_data: false)[/]")
+        return EXIT_USAGE
     out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout  # noqa: SIM115
     try:
         with Session(ctx.engine) as session:
             if args.what == "incidents":
                 fields = ["id", "title", "status", "category", "subcategory", "municipality", "body", "priority",
                           "opened_at", "due_at", "posts"]
-                n = _write_rows(incident_rows(session), args.format, out, fields)
+                n = _write_rows(incident_rows(session, personal=args.with_authors), args.format, out, fields)
             else:
                 fields = ["post", "is_complaint", "in_region", "category", "municipality", "score"]
-                n = _write_rows(signal_rows(session), args.format, out, fields)
+                if args.with_authors:
+                    fields += ["author_id", "author_name"]
+                n = _write_rows(signal_rows(session, personal=args.with_authors), args.format, out, fields)
     finally:
         if args.output:
             out.close()
@@ -425,6 +431,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "crawlers.cli",
     "incidents.workflow_cli",
     "incidents.routing_eval",
+    "incidents.privacy",
 )
 
 
@@ -460,6 +467,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("what", choices=["incidents", "signals"])
     s.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
     s.add_argument("--output", "-o", help="файл (по умолчанию стандартный вывод)")
+    s.add_argument("--with-authors", action="store_true",
+                   help="с идентификаторами и именами авторов (если разрешено: privacy.export_personal_data)")
     s.set_defaults(func=cmd_export)
 
     s = sub.add_parser("check-config", help="проверить конфигурацию региона")
