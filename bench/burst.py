@@ -20,6 +20,7 @@ The usual rate defaults to 60,000 posts a day (the Nizhny Novgorod centre's figu
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing as mp
 import platform
@@ -139,6 +140,14 @@ def sample(engine: Any, t0: float, samples: list[dict[str, Any]], done: threadin
         time.sleep(1.0)
 
 
+def drained_at_s(samples: list[dict[str, Any]], before: float, burst_end: float) -> float | None:
+    """When the backlog is back to what the usual rate leaves between two processing runs: the
+    first sample after the burst at or under the largest backlog seen before it (arrivals never
+    stop, so the backlog is rarely exactly zero)."""
+    usual = max((s["backlog"] for s in samples if s["t"] < before), default=0)
+    return next((s["t"] for s in samples if s["t"] >= burst_end and s["backlog"] <= usual), None)
+
+
 def run(url: str, cfg_dir: Path, *, rate: float, factor: float, before: float, burst: float, after: float,
         interval: float, seed: int) -> dict[str, Any]:
     from flows.steps import prepare
@@ -180,8 +189,7 @@ def run(url: str, cfg_dir: Path, *, rate: float, factor: float, before: float, b
         incidents = c.execute(sa.text("select count(*) from incidents")).scalar_one()
     engine.dispose()
     burst_end = before + burst
-    after_burst = [s for s in samples if s["t"] >= burst_end]
-    drained = next((s["t"] for s in after_burst if s["backlog"] == 0), None)
+    drained = drained_at_s(samples, before, burst_end)
     in_burst = [s for s in samples if before <= s["t"] <= burst_end + interval]
     return {
         "database": url.split(":", 1)[0], "usual_rate_per_s": rate, "burst_rate_per_s": rate * factor,
@@ -191,6 +199,7 @@ def run(url: str, cfg_dir: Path, *, rate: float, factor: float, before: float, b
         "peak_backlog": max((s["backlog"] for s in samples), default=0),
         "peak_backlog_in_burst": max((s["backlog"] for s in in_burst), default=0),
         "max_lag_s": max((s["lag_s"] for s in samples), default=0.0),
+        "usual_backlog": max((s["backlog"] for s in samples if s["t"] < before), default=0),
         "drained_s_after_burst": None if drained is None else round(max(drained - burst_end, 0.0), 1),
         "process_runs": cons["runs"], "processed": cons["processed"], "process_busy_s": cons["busy_s"],
         "process_posts_per_busy_s": round(cons["processed"] / max(cons["busy_s"], 1e-9)),
@@ -202,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.burst", description=__doc__.split("\n\n")[0])
     p.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     p.add_argument("--database", help="database URL (default: a temporary SQLite file)")
+    p.add_argument("--postgres", metavar="ADMIN_URL",
+                   help="measure on PostgreSQL in a throw-away database created through this server URL")
     p.add_argument("--rate", type=float, default=USUAL_PER_DAY / 86400, help="usual posts per second")
     p.add_argument("--factor", type=float, default=10.0, help="the burst's multiple of the usual rate")
     p.add_argument("--before", type=float, default=30.0, help="seconds at the usual rate before the burst")
@@ -211,8 +222,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=46)
     p.add_argument("--json", type=Path, help="write the figures (and the backlog timeline) here")
     a = p.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="burst-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="burst-") as tmp, contextlib.ExitStack() as stack:
         url = a.database or f"sqlite:///{tmp}/burst.db"
+        if a.postgres:
+            from bench.__main__ import _ThrowawayPostgres
+
+            url = stack.enter_context(_ThrowawayPostgres(a.postgres))
         out = run(url, a.config, rate=a.rate, factor=a.factor, before=a.before, burst=a.burst, after=a.after,
                   interval=a.interval, seed=a.seed)
     out["machine"] = f"{platform.system()} {platform.machine()}, {mp.cpu_count()} cores"

@@ -139,7 +139,9 @@ def load_clusterer(session: Session, cfg: RegionConfig, since: datetime) -> Clus
         Incident.status != IncidentState.REJECTED.value,
         (Incident.last_post_at >= since - window) | (Incident.closed_at >= since - reopen),  # type: ignore[operator]
     )
-    incidents = list(session.exec(stmt).all())
+    # In id order, which is the order they were opened in: the candidate lists a reloaded snapshot
+    # builds are then those of the run that was killed (at most `max_candidates` are compared).
+    incidents = list(session.exec(stmt.order_by(Incident.id)).all())
     if not incidents:
         return clusterer
     ids = [i.id for i in incidents]
