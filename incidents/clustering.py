@@ -169,6 +169,16 @@ class Clusterer:
         if v.closed_at is not None:
             v.closed_at = None
             v.status = "reopened"
+        if sig.municipality and not v.municipality:
+            # Storage learns the place from this post (flows.steps refreshes the incident's
+            # municipality from its posts); the snapshot must too, or a run that reloads it after
+            # a crash decides otherwise than the run that was killed.
+            self._by_place[(None, v.category)].remove(v.ref)
+            if v.street:
+                self._by_street[(None, v.street)].remove(v.ref)
+                self._by_street[(sig.municipality, v.street)].append(v.ref)
+            v.municipality = sig.municipality
+            self._by_place[(v.municipality, v.category)].append(v.ref)
         street = street_key(sig.street)
         if street and not v.street:
             v.street = street
