@@ -220,8 +220,11 @@ def test_processing_killed_three_times_ends_as_an_uninterrupted_run(kursk, db_ur
     assert len(points) == 3
 
 
+KILL_SEEDS = [int(x) for x in os.environ.get("KILL_SEEDS", "2,3,4,5").split(",")]  # more: KILL_SEEDS=6,7,…
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [2, 3, 4, 5])
+@pytest.mark.parametrize("seed", KILL_SEEDS)
 def test_processing_killed_many_times(kursk, tmp_path, stream, reference, seed):
     run_process_crashes(kursk, f"sqlite:///{tmp_path / 'crash.db'}", stream, reference, seed=seed, kills=6)
 
