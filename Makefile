@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint clean
+.PHONY: run test install lint clean bench browser test-browser
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -20,11 +20,23 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/incidents run
 
-test: $(STAMP)
+test: $(STAMP) browser
 	INCIDENTS_REQUIRE_POSTGRES=$${INCIDENTS_REQUIRE_POSTGRES:-$${CI:+1}} $(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m bench --posts 10000 100000
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache
+
+# The browser tests drive Debian's chromium through Playwright (never `playwright install`);
+# without /usr/bin/chromium they skip. This installs it when it is missing (root, Debian/Ubuntu).
+browser:
+	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+		|| echo "chromium could not be installed: the browser tests will be skipped"
+
+test-browser: $(STAMP) browser
+	$(BIN)/pytest -m browser

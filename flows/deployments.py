@@ -55,6 +55,7 @@ JOB_ENTRYPOINTS = {
     "publish": "flows/jobs.py:publish_flow",
     "index": "flows/jobs.py:index_flow",
     "purge": "flows/jobs.py:purge_flow",
+    "report": "flows/jobs.py:report_flow",
 }
 
 JOB_DESCRIPTIONS = {
@@ -63,6 +64,7 @@ JOB_DESCRIPTIONS = {
     "publish": "Отправка ответов из очереди в исходные каналы",
     "index": "Синхронизация поисковых индексов",
     "purge": "Удаление персональных данных старше срока хранения (152-ФЗ)",
+    "report": "Ежедневный отчёт: поступления, SLA, рейтинги (БД и CSV)",
 }
 
 

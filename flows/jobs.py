@@ -186,6 +186,22 @@ def purge_flow(config_dir: str | None = None, database_url: str | None = None) -
     get_run_logger().info("purge: %d raw payloads emptied, %d resolved quarantine rows deleted",
                           stats.raw_emptied, stats.quarantine_deleted)
     return stats_dict(stats)
+@flow(name="daily-report", log_prints=True)
+def report_flow(day: str | None = None, config_dir: str | None = None, database_url: str | None = None) -> dict[str, Any]:
+    """The daily report of a region-local day (yesterday by default): database row and CSV files."""
+    from datetime import date
+
+    from incidents.daily_report import run_report, yesterday
+
+    cfg, url = _context(config_dir, database_url)
+    when = date.fromisoformat(day) if day else yesterday(cfg.region.timezone, _now())
+    engine = open_database(url)
+    try:
+        rep, files = run_report(engine, cfg, when, get_settings().data_dir / "reports", _now())
+    finally:
+        engine.dispose()
+    get_run_logger().info("report %s: %s; files %s", when, rep.summary, ", ".join(str(f) for f in files))
+    return {"day": when.isoformat(), "summary": rep.summary, "files": [str(f) for f in files]}
 
 
 # The jobs that `serve-flows` and `prefect.yaml` schedule, by the key of `region.yaml → schedules`.
@@ -195,4 +211,5 @@ JOB_FLOWS = {
     "publish": publish_flow,
     "index": index_flow,
     "purge": purge_flow,
+    "report": report_flow,
 }

@@ -19,15 +19,24 @@ from sqlmodel import Session, select
 
 from crawlers.base import BadRecord, SourceAdapter, SourceNotConfigured, SourceStopped
 from crawlers.registry import build_adapter
-from incidents.assess import PostFacts, is_urgent, priority_of, scale_of, summary_of, title_of
-from incidents.clustering import Clusterer, IncidentView, street_key
+from incidents.assess import is_urgent
+from incidents.clustering import (
+    Clusterer,
+    Decision,
+    IncidentView,
+    content_tokens,
+    ignored_place_stems,
+    place_stems,
+    street_key,
+)
 from incidents.config import RegionConfig, SourceConfig
-from incidents.models import Assignment, Incident, IncidentPost, Post, Signal
+from incidents.models import Incident, IncidentPost, Post, Signal
 from incidents.records import SignalRecord
+from incidents.refresh import refresh_incidents, route_incident
 from incidents.routing import Router
 from incidents.sla import SlaPolicyEngine
 from incidents.sla_clocks import SlaClocks
-from incidents.states import OPEN_STATES, IncidentState
+from incidents.states import OPEN_STATES, IncidentState, InvalidTransition, check_transition
 from incidents.store import (
     admit,
     audit,
@@ -43,6 +52,7 @@ from incidents.store import (
 from pipelines.signals import SignalBuilder
 
 log = logging.getLogger(__name__)
+CLOSED_STATES = frozenset({IncidentState.CLOSED.value, IncidentState.RESOLVED.value})
 Clock = Callable[[], datetime]
 
 
@@ -106,38 +116,48 @@ class ProcessStats:
     incidents_opened: int = 0
     incidents_joined: int = 0
     reopened: int = 0
+    linked: int = 0
+    thread_replies: int = 0
     comparisons: int = 0
     failed: int = 0
     by_category: Counter = field(default_factory=Counter)
 
 
-def _view_from(inc: Incident, texts: list[str], keys: list[str], house: str | None) -> IncidentView:
+def _view_from(inc: Incident, texts: list[str], keys: list[str], houses: set[str], streets: set[str],
+               places: set[str]) -> IncidentView:
     v = IncidentView(
         ref=inc.id,  # type: ignore[arg-type]
         category=inc.category,
         subcategory=inc.subcategory,
         municipality=inc.municipality,
         street=street_key(inc.street),
-        house=house,
+        house=next(iter(sorted(houses)), None),
         first_at=inc.first_post_at or inc.opened_at,
         last_at=inc.last_post_at or inc.opened_at,
-        closed_at=inc.closed_at if inc.status in ("closed", "resolved") else None,
+        closed_at=(inc.closed_at or inc.updated_at) if inc.status in CLOSED_STATES else None,
         status=inc.status,
     )
     v.texts.extend(texts[-5:])
     v.post_keys.update(keys)
+    v.houses.update(houses)
+    v.streets.update(s for s in streets if s)
+    if v.street:
+        v.streets.add(v.street)
+    v.places.update(places)
     return v
 
 
 def load_clusterer(session: Session, cfg: RegionConfig, since: datetime) -> Clusterer:
-    """Snapshot of the incidents a new post could join: active since `since`, or recently closed."""
-    clusterer = Clusterer(cfg.clustering)
+    """Snapshot of the incidents a new post could join: active since `since`, or closed recently
+    enough to be reopened (or continued by a linked incident)."""
+    clusterer = Clusterer(cfg.clustering, ignore_places=ignored_place_stems(cfg.territories))
     window = timedelta(hours=cfg.clustering.window_hours)
-    reopen = timedelta(days=cfg.clustering.reopen_window_days)
+    closed_horizon = since - clusterer.link_window
     stmt = select(Incident).where(
         Incident.merged_into_id == None,  # noqa: E711
         Incident.status != IncidentState.REJECTED.value,
-        (Incident.last_post_at >= since - window) | (Incident.closed_at >= since - reopen),  # type: ignore[operator]
+        (Incident.last_post_at >= since - window)  # type: ignore[operator]
+        | (Incident.status.in_(sorted(CLOSED_STATES)) & (Incident.updated_at >= closed_horizon)),  # type: ignore[attr-defined]
     )
     # In id order, which is the order they were opened in: the candidate lists a reloaded snapshot
     # builds are then those of the run that was killed (at most `max_candidates` are compared).
@@ -147,25 +167,35 @@ def load_clusterer(session: Session, cfg: RegionConfig, since: datetime) -> Clus
     ids = [i.id for i in incidents]
     texts: dict[int, list[str]] = {i: [] for i in ids}
     keys: dict[int, list[str]] = {i: [] for i in ids}
-    houses: dict[int, str | None] = {}
+    houses: dict[int, set[str]] = {i: set() for i in ids}
+    streets: dict[int, set[str]] = {i: set() for i in ids}
+    places: dict[int, set[str]] = {i: set() for i in ids}
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         rows = session.exec(
-            select(IncidentPost.incident_id, Post.network, Post.external_id, Signal.lemma_text, Signal.entities)
+            select(IncidentPost.incident_id, Post.network, Post.external_id, Signal.lemma_text, Signal.entities,
+                   Signal.street)
             .join(Post, Post.id == IncidentPost.post_id)
             .join(Signal, Signal.post_id == Post.id, isouter=True)
             .where(IncidentPost.incident_id.in_(chunk))  # type: ignore[attr-defined]
-            .order_by(Post.created_at)
+            .order_by(Post.created_at, Post.id)
         ).all()
-        for iid, net, ext, lemma_text, ents in rows:
+        for iid, net, ext, lemma_text, ents, street in rows:
             keys[iid].append(f"{net}:{ext}")
             if lemma_text:
-                texts[iid].append(" ".join(lemma_text.split()[:120]))
-            house = ((ents or {}).get("address") or {}).get("house")
-            if house and not houses.get(iid):
-                houses[iid] = house
+                texts[iid].append(" ".join(content_tokens(lemma_text)))
+            address = (ents or {}).get("address") or {}
+            if address.get("house"):
+                houses[iid].add(address["house"])
+            if street:
+                streets[iid].add(street_key(street))  # type: ignore[arg-type]
+            for loc in (ents or {}).get("locations") or []:
+                places[iid] |= place_stems(loc) - clusterer.ignore_places
     for inc in incidents:
-        clusterer.load(_view_from(inc, texts[inc.id], keys[inc.id], houses.get(inc.id)))
+        if inc.status in CLOSED_STATES and (inc.closed_at or inc.updated_at) < closed_horizon:
+            continue
+        clusterer.load(_view_from(inc, texts[inc.id], keys[inc.id], houses[inc.id], streets[inc.id],  # type: ignore[index]
+                                  places[inc.id]))  # type: ignore[index]
     return clusterer
 
 
@@ -205,8 +235,13 @@ class Processor:
         ids = [r.id for r in rows]
         existing = {s.post_id: s for s in session.exec(select(Signal).where(Signal.post_id.in_(ids))).all()}  # type: ignore[attr-defined]
         linked = set(session.exec(select(IncidentPost.post_id).where(IncidentPost.post_id.in_(ids))).all())  # type: ignore[attr-defined]
-        touched: set[int] = set()
-        new_refs: dict[str, Incident] = {}
+        # Incidents opened in this batch get their ids in one flush at the end of the batch (a
+        # flush per incident was a fifth of the processing time); until then the clusterer and
+        # the placements know them by their temporary reference.
+        touched: set[int | str] = set()
+        new_refs: dict[str, tuple[Incident, SignalRecord]] = {}
+        placements: list[tuple[Post, int | str, Decision, str]] = []
+        recurrences: list[tuple[str, int]] = []
         threads = self._thread_places(session, rows)
         built = self.builder.build_many([post_record(row) for row in rows],
                                         [threads.get((row.network, row.parent_id or "")) for row in rows])
@@ -225,7 +260,16 @@ class Processor:
             row.processed = True
             session.add(row)
             stats.posts += 1
+            parent_key = f"{row.network}:{row.parent_id}" if row.parent_id else None
             if not sig.is_complaint:
+                if sig.in_region and parent_key and row.id not in linked and not row.deleted:
+                    # A reply backing a complaint of its thread («и у нас то же») joins its incident.
+                    follow = self.clusterer.follow_thread(sig, parent_key)  # type: ignore[union-attr]
+                    if follow is not None:
+                        placements.append((row, follow.incident, follow, "auto:thread"))  # type: ignore[arg-type]
+                        stats.thread_replies += 1
+                        stats.reopened += self._after_join(session, follow, ts, row)
+                        touched.add(follow.incident)  # type: ignore[arg-type]
                 continue
             if not sig.in_region:
                 stats.off_region += 1
@@ -234,24 +278,31 @@ class Processor:
             stats.by_category[sig.category] += 1
             if row.id in linked or row.deleted:
                 continue  # already placed (maybe by hand): automation never moves it
-            parent_key = f"{row.network}:{row.parent_id}" if row.parent_id else None
             decision = self.clusterer.assign(sig, parent_key)  # type: ignore[union-attr]
             if decision.new:
-                inc = self._open_incident(session, sig, ts)
-                new_refs[decision.incident] = inc  # type: ignore[index]
-                self.clusterer.rekey(decision.incident, inc.id)  # type: ignore[union-attr, arg-type]
-                incident_id = inc.id
+                new_refs[decision.incident] = (self._new_incident(session, sig, ts), sig)  # type: ignore[index]
                 stats.incidents_opened += 1
+                if decision.linked is not None:
+                    recurrences.append((decision.incident, decision.linked))  # type: ignore[arg-type]
+                    stats.linked += 1
             else:
-                incident_id = decision.incident  # type: ignore[assignment]
                 stats.incidents_joined += 1
-                if decision.reopen:
-                    self._reopen(session, incident_id, ts, row)  # type: ignore[arg-type]
-                    stats.reopened += 1
-            session.add(IncidentPost(post_id=row.id, incident_id=incident_id, added_at=ts, similarity=decision.similarity))  # type: ignore[arg-type]
-            touched.add(incident_id)  # type: ignore[arg-type]
+                stats.reopened += self._after_join(session, decision, ts, row)
+            placements.append((row, decision.incident, decision, "auto"))  # type: ignore[arg-type]
+            touched.add(decision.incident)  # type: ignore[arg-type]
+        session.flush()  # the new incidents get their ids
+        ids: dict[int | str, int] = {}
+        for ref, (inc, sig) in new_refs.items():
+            ids[ref] = inc.id  # type: ignore[assignment]
+            self.clusterer.rekey(ref, inc.id)  # type: ignore[union-attr, arg-type]
+            audit(session, actor="system", action="opened", incident_id=inc.id, to_state=inc.status, now=ts,
+                  data={"post": sig.post_key, "rules": [h.rule_id for h in sig.rules]})
+        for ref, old_id in recurrences:
+            self._link_recurrence(session, new_refs[ref][0], old_id, ts)
+        for row, ref, decision, by in placements:
+            self._place(session, row, ids.get(ref, ref), decision, ts, by)  # type: ignore[arg-type]
         session.flush()
-        self._refresh(session, touched, ts)
+        self._refresh(session, {ids.get(r, r) for r in touched}, ts)  # type: ignore[misc]
 
     @staticmethod
     def _thread_places(session: Session, rows: list[Post]) -> dict[tuple[str, str], str]:
@@ -272,7 +323,7 @@ class Processor:
                     out[(net, ext)] = muni
         return out
 
-    def _open_incident(self, session: Session, sig: SignalRecord, ts: datetime) -> Incident:
+    def _new_incident(self, session: Session, sig: SignalRecord, ts: datetime) -> Incident:
         urgent = is_urgent(sig.category or "other", sig.subcategory)
         inc = Incident(
             title="…", category=sig.category or "other", subcategory=sig.subcategory, fact=sig.fact,
@@ -282,96 +333,88 @@ class Processor:
             first_post_at=sig.created_at, last_post_at=sig.created_at, updated_at=ts, urgent=urgent,
         )
         session.add(inc)
-        session.flush()
-        audit(session, actor="system", action="opened", incident_id=inc.id, to_state=inc.status, now=ts,
-              data={"post": sig.post_key, "rules": [h.rule_id for h in sig.rules]})
         return inc
 
-    def _reopen(self, session: Session, incident_id: int, ts: datetime, row: Post) -> None:
+    @staticmethod
+    def _place(session: Session, row: Post, incident_id: int, decision: Decision, ts: datetime, by: str) -> None:
+        session.add(IncidentPost(post_id=row.id, incident_id=incident_id, added_at=ts, added_by=by,  # type: ignore[arg-type]
+                                 similarity=decision.similarity))
+
+    def _after_join(self, session: Session, decision: Decision, ts: datetime, row: Post) -> int:
+        if not decision.reopen:
+            return 0
+        return int(self._reopen(session, decision.incident, ts, row))  # type: ignore[arg-type]
+
+    def _reopen(self, session: Session, incident_id: int, ts: datetime, row: Post) -> bool:
+        """A new post soon after closing: the problem is back, the incident goes back into the loop."""
         inc = session.get(Incident, incident_id)
-        if inc is None or inc.status not in ("closed", "resolved"):
-            return
+        if inc is None or inc.status not in CLOSED_STATES:
+            return False
+        try:
+            target = check_transition(inc.status, IncidentState.REOPENED.value)
+        except InvalidTransition:
+            log.warning("incident %s in state %s cannot be reopened", incident_id, inc.status)
+            return False
+        closed_at = inc.closed_at or inc.updated_at
         audit(session, actor="system", action="reopened", incident_id=incident_id, from_state=inc.status,
-              to_state=IncidentState.REOPENED.value, now=ts, reason=f"new post {row.network}:{row.external_id}")
-        inc.status, inc.closed_at = IncidentState.REOPENED.value, None
+              to_state=target.value, now=ts, reason=f"new post {row.network}:{row.external_id}",
+              data={"post": f"{row.network}:{row.external_id}", "closed_at": closed_at.isoformat() if closed_at else None,
+                    "reopen_window_days": self.cfg.clustering.reopen_window_days})
+        inc.status, inc.closed_at = target.value, None
         inc.first_answer_at = None
-        inc.due_at = self.sla.due(ts, category=inc.category, network=row.network)
+        inc.due_at = self.sla.due(ts, category=inc.category, network=row.network,
+                                  urgent=is_urgent(inc.category, inc.subcategory))
+        inc.updated_at = ts
         session.add(inc)
+        return True
+
+    def _link_recurrence(self, session: Session, inc: Incident, old_id: int, ts: datetime) -> None:
+        """The same problem again, after the reopen window: a new incident that points to the old one."""
+        inc.linked_incident_id = old_id
+        session.add(inc)
+        days = self.cfg.clustering.reopen_window_days
+        audit(session, actor="system", action="linked", incident_id=inc.id, now=ts,
+              reason=f"the same problem as closed incident #{old_id}, more than {days:g} days after closing",
+              data={"linked_incident": old_id})
+        audit(session, actor="system", action="recurred", incident_id=old_id, now=ts,
+              reason=f"a new incident #{inc.id} continues it", data={"new_incident": inc.id})
 
     def _refresh(self, session: Session, incident_ids: set[int], ts: datetime) -> None:
         """Recompute what an incident shows from its posts, and route new ones."""
-        if not incident_ids:
-            return
-        ids = sorted(incident_ids)
-        facts: dict[int, list[PostFacts]] = {i: [] for i in ids}
-        meta: dict[int, dict] = {i: {"networks": set(), "first": None, "last": None} for i in ids}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            stmt = (
-                select(IncidentPost.incident_id, Post, Signal)
-                .join(Post, Post.id == IncidentPost.post_id)
-                .join(Signal, Signal.post_id == Post.id, isouter=True)
-                .where(IncidentPost.incident_id.in_(chunk))  # type: ignore[attr-defined]
-            )
-            for iid, post, sig in session.exec(stmt).all():
-                addr = ((sig.entities if sig else None) or {}).get("address") or {}
-                facts[iid].append(PostFacts(
-                    text=post.text, network=post.network, author_id=post.author_id,
-                    municipality=sig.municipality if sig else None, street=sig.street if sig else None,
-                    house=addr.get("house"), settlement=addr.get("settlement"),
-                    subcategory=sig.subcategory if sig else None, score=sig.score if sig else 0.0,
-                    reach=post.likes + post.reposts + post.views // 100,
-                    municipalities=tuple(((sig.entities if sig else None) or {}).get("municipalities") or ()),
-                ))
-                m = meta[iid]
-                m["networks"].add(post.network)
-                if post.network == "pos" and "pos_post" not in m:
-                    m["pos_post"] = post
-                m["first"] = post.created_at if m["first"] is None else min(m["first"], post.created_at)
-                m["last"] = post.created_at if m["last"] is None else max(m["last"], post.created_at)
-        for iid in ids:
-            inc = session.get(Incident, iid)
-            posts = facts[iid]
-            if inc is None or not posts:
-                continue
-            inc.scale = scale_of(posts)
-            inc.priority = priority_of(inc.category, inc.subcategory, posts, inc.scale)
-            inc.title = title_of(self.cfg, inc.category, inc.subcategory, posts)[:300]
-            inc.summary = summary_of(posts)
-            inc.post_count = len(posts)
-            inc.reach = sum(p.reach for p in posts)
-            inc.networks = ",".join(sorted(meta[iid]["networks"]))
-            inc.first_post_at, inc.last_post_at = meta[iid]["first"], meta[iid]["last"]
-            if not inc.street:
-                streets = [p.street for p in posts if p.street]
-                inc.street = streets[0] if streets else None
-            if not inc.municipality:
-                munis = [p.municipality for p in posts if p.municipality]
-                inc.municipality = munis[0] if munis else None
-            inc.updated_at = ts
-            pos_post = meta[iid].get("pos_post")
-            if inc.resolution_due_at is None and pos_post is not None:
+        refreshed = refresh_incidents(session, self.cfg, incident_ids, ts)
+        unrouted = [inc.id for inc in refreshed if inc.status == IncidentState.NEW.value and inc.body_code is None]
+        settlements = self._settlements_of(session, unrouted)  # type: ignore[arg-type]
+        for inc in refreshed:
+            if inc.resolution_due_at is None and "pos" in (inc.networks or "").split(","):
                 # a feedback-platform message carries its own resolution deadline (5–30 days)
-                inc.resolution_due_at = self.clocks.pos_resolution_due(pos_post.created_at, inc.category, pos_post.raw)
+                pos_post = session.exec(
+                    select(Post).join(IncidentPost, IncidentPost.post_id == Post.id)
+                    .where(IncidentPost.incident_id == inc.id, Post.network == "pos")
+                    .order_by(Post.created_at).limit(1)
+                ).first()
+                if pos_post is not None:
+                    inc.resolution_due_at = self.clocks.pos_resolution_due(pos_post.created_at, inc.category,
+                                                                           pos_post.raw)
+                    session.add(inc)
             if inc.status == IncidentState.NEW.value and inc.body_code is None:
-                places = Counter(p.settlement for p in posts if p.settlement)
-                self._route(session, inc, ts, settlement=places.most_common(1)[0][0] if places else None)
-            session.add(inc)
+                route_incident(session, self.router, inc, ts, settlement=settlements.get(inc.id))  # type: ignore[arg-type]
 
-    def _route(self, session: Session, inc: Incident, ts: datetime, *, settlement: str | None = None) -> None:
-        d = self.router.route(category=inc.category, subcategory=inc.subcategory, fact=inc.fact,
-                              municipality=inc.municipality, scale=inc.scale, settlement=settlement)
-        inc.body_code = d.body
-        session.add(Assignment(incident_id=inc.id, body_code=d.body, assigned_at=ts, assigned_by="system",  # type: ignore[arg-type]
-                               reason=d.reason, rule=None if d.rule is None else str(d.rule)))
-        if d.rule is not None:
-            inc.status = IncidentState.ASSIGNED.value
-            inc.assigned_at = inc.triaged_at = ts  # routed by a rule: triage done, the draft clock starts
-            audit(session, actor="system", action="assigned", incident_id=inc.id, from_state="new",
-                  to_state=inc.status, reason=d.reason, data={"body": d.body, "rule": d.rule}, now=ts)
-        else:
-            audit(session, actor="system", action="queued_for_triage", incident_id=inc.id, reason=d.reason,
-                  data={"body": d.body}, now=ts)
+    @staticmethod
+    def _settlements_of(session: Session, incident_ids: list[int]) -> dict[int, str]:
+        """The settlement each incident's posts name most often: towns of a district have their
+        own body. One query per 500 incidents."""
+        found: dict[int, Counter] = {}
+        for start in range(0, len(incident_ids), 500):
+            chunk = incident_ids[start : start + 500]
+            rows = session.exec(
+                select(IncidentPost.incident_id, Signal.entities).join(Signal, Signal.post_id == IncidentPost.post_id)
+                .where(IncidentPost.incident_id.in_(chunk))  # type: ignore[attr-defined]
+            ).all()
+            for iid, ents in rows:
+                place = ((ents or {}).get("address") or {}).get("settlement")
+                if place:
+                    found.setdefault(iid, Counter())[place] += 1
+        return {iid: c.most_common(1)[0][0] for iid, c in found.items()}
 
 
 def process_pending(engine: Engine, cfg: RegionConfig, now: Clock, *, builder: SignalBuilder | None = None,
@@ -388,7 +431,8 @@ def sla_check(engine: Engine, cfg: RegionConfig, now: Clock) -> Counter:
     counts: Counter = Counter()
     ts = now()
     with Session(engine) as session, session.begin():
-        stmt = select(Incident).where(Incident.status.in_([s.value for s in OPEN_STATES]))  # type: ignore[attr-defined]
+        stmt = select(Incident).where(Incident.status.in_([s.value for s in OPEN_STATES]),  # type: ignore[attr-defined]
+                                      Incident.merged_into_id == None)  # noqa: E711
         for inc in session.exec(stmt).all():
             st = engine_sla.status(inc.due_at, inc.first_answer_at, ts)
             counts[st.state] += 1

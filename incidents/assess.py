@@ -1,10 +1,18 @@
-"""What an incident is, derived from its posts: title, summary, scale and priority."""
+"""What an incident is, derived from its posts: title, summary, scale and priority.
+
+Everything here is a pure function of the incident's posts (`PostFacts`), so the same card is
+computed when the clustering adds a post, when an administrator merges, splits or moves
+posts, and when `incidents show` prints it.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from rapidfuzz import fuzz
 
 from incidents.config import RegionConfig
 
@@ -27,6 +35,18 @@ class PostFacts:
     score: float
     reach: int
     municipalities: tuple[str, ...] = ()  # every municipality the text names (Entities.municipalities)
+    key: str = ""
+    created_at: datetime | None = None
+    author_name: str | None = None
+    likes: int = 0
+    reposts: int = 0
+    views: int = 0
+    lemma_text: str = ""
+
+
+def reach_of(likes: int, reposts: int, views: int) -> int:
+    """One number for «how many people saw or backed it»: a view counts a hundredth of a like."""
+    return likes + reposts + views // 100
 
 
 def scale_of(posts: Sequence[PostFacts]) -> str:
@@ -42,7 +62,10 @@ def scale_of(posts: Sequence[PostFacts]) -> str:
         return "house" if len(houses) <= 1 and houses else "street"
     if len(streets) > 1:
         return "settlement"
-    if any(p.settlement for p in posts):
+    settlements = {p.settlement for p in posts if p.settlement}
+    if len(settlements) > 1:
+        return "municipality"  # several villages of one okrug: the okrug's administration
+    if settlements:
         return "settlement"
     return "municipality"
 
@@ -102,11 +125,91 @@ def address_of(cfg: RegionConfig, posts: Sequence[PostFacts]) -> str | None:
     return ", ".join(parts) if parts else None
 
 
+REPRESENTATIVE_POOL = 25
+
+
 def representative(posts: Sequence[PostFacts]) -> PostFacts:
-    """The post that best stands for the incident: highest complaint score, then reach."""
-    return max(posts, key=lambda p: (p.score, p.reach, len(p.text) < 600))
+    """The post that best stands for the incident: typical of its posts and a strong complaint.
+
+    Among the posts scoring at least half the strongest complaint (a one-line «+» or «у нас
+    тоже» reply never stands for the incident), the one with the highest centrality (mean
+    token-set similarity of its content lemmas to the others': it says what they say) times
+    its complaint score (the score counts the concrete address and problem, what makes the
+    ideal signal). Ties go to wider reach. At most
+    `REPRESENTATIVE_POOL` posts are compared, so the cost stays bounded on an incident with
+    hundreds of posts.
+    """
+    top = max(p.score for p in posts)
+    pool = sorted((p for p in posts if p.score >= 0.5 * top), key=lambda p: (-p.score, -p.reach))[:REPRESENTATIVE_POOL]
+    if len(pool) <= 2 or not any(p.lemma_text for p in pool):
+        return max(pool, key=lambda p: (p.score, p.reach, len(p.text) < 600))
+    from incidents.clustering import content_tokens
+
+    texts = [" ".join(content_tokens(p.lemma_text)) for p in pool]
+
+    def centrality(i: int) -> float:
+        sims = [fuzz.token_set_ratio(texts[i], texts[j]) for j in range(len(texts)) if j != i]
+        return sum(sims) / len(sims)
+
+    best = max(range(len(pool)), key=lambda i: (round(centrality(i) * pool[i].score, 1), pool[i].score, pool[i].reach))
+    return pool[best]
 
 
 def summary_of(posts: Sequence[PostFacts], limit: int = 400) -> str:
     text = " ".join(representative(posts).text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+@dataclass(slots=True)
+class IncidentCard:
+    """What an incident shows: derived from its posts, recomputed whenever they change."""
+
+    title: str
+    summary: str
+    address: str | None
+    scale: str
+    priority: int
+    representative: str
+    networks: list[str]
+    authors: list[str]
+    likes: int
+    reposts: int
+    views: int
+    reach: int
+    post_count: int
+    first_post_at: datetime | None
+    last_post_at: datetime | None
+    street: str | None = None
+    municipality: str | None = None
+    by_network: dict[str, int] = field(default_factory=dict)
+
+
+def card_of(cfg: RegionConfig, category: str, subcategory: str | None, posts: Sequence[PostFacts]) -> IncidentCard:
+    """The whole card of an incident from its posts (at least one)."""
+    if not posts:
+        raise ValueError("an incident card needs at least one post")
+    scale = scale_of(posts)
+    times = [p.created_at for p in posts if p.created_at is not None]
+    authors = Counter(p.author_name or p.author_id for p in posts if p.author_name or p.author_id)
+    streets = Counter(p.street for p in posts if p.street)
+    munis = Counter(p.municipality for p in posts if p.municipality)
+    return IncidentCard(
+        title=title_of(cfg, category, subcategory, posts)[:300],
+        summary=summary_of(posts),
+        address=address_of(cfg, posts),
+        scale=scale,
+        priority=priority_of(category, subcategory, posts, scale),
+        representative=representative(posts).key,
+        networks=sorted({p.network for p in posts}),
+        authors=[a for a, _ in authors.most_common()],  # type: ignore[misc]
+        likes=sum(p.likes for p in posts),
+        reposts=sum(p.reposts for p in posts),
+        views=sum(p.views for p in posts),
+        reach=sum(p.reach for p in posts),
+        post_count=len(posts),
+        first_post_at=min(times) if times else None,
+        last_post_at=max(times) if times else None,
+        street=streets.most_common(1)[0][0] if streets else None,
+        municipality=munis.most_common(1)[0][0] if munis else None,
+        by_network=dict(Counter(p.network for p in posts)),
+    )

@@ -81,6 +81,10 @@ def _muni_name(cfg: RegionConfig, code: str | None) -> str:
     return m.name if m else code
 
 
+SCALE_NAMES = {"house": "дом", "street": "улица", "settlement": "населённый пункт", "municipality": "муниципалитет",
+               "region": "несколько муниципалитетов"}
+
+
 def _cat_name(cfg: RegionConfig, code: str | None) -> str:
     for c in cfg.rubricator.categories:
         if c.code == code:
@@ -237,17 +241,42 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> int:
             .join(Signal, Signal.post_id == Post.id, isouter=True)
             .where(IncidentPost.incident_id == inc.id).order_by(Post.created_at)
         ).all()
-        events = session.exec(select(AuditEvent).where(AuditEvent.incident_id == inc.id).order_by(AuditEvent.at)).all()
+        events = session.exec(select(AuditEvent).where(AuditEvent.incident_id == inc.id)
+                              .order_by(AuditEvent.at, AuditEvent.id)).all()
+        from incidents.assess import card_of
+        from incidents.refresh import post_facts
+
+        facts = post_facts(session, [inc.id])[inc.id]  # type: ignore[list-item, index]
+        card = card_of(cfg, inc.category, inc.subcategory, facts) if facts else None
     st = SlaPolicyEngine(cfg.sla, cfg.region.timezone).status(inc.due_at, inc.first_answer_at, _now())
     body = cfg.body_by_code.get(inc.body_code or "")
     console.print(f"[b]#{inc.id} {inc.title}[/]")
-    console.print(f"статус: {inc.status}; приоритет: {inc.priority}; масштаб: {inc.scale}; "
+    if inc.merged_into_id:
+        console.print(f"[yellow]объединён с #{inc.merged_into_id}: посты и работа — там[/]")
+    console.print(f"статус: {inc.status}; приоритет: {inc.priority}; масштаб: {SCALE_NAMES.get(inc.scale or '', inc.scale)}; "
                   f"категория: {_cat_name(cfg, inc.category)} / {inc.subcategory or '—'}")
-    console.print(f"муниципалитет: {_muni_name(cfg, inc.municipality)}; адрес: {inc.address or '—'}")
+    console.print(f"муниципалитет: {_muni_name(cfg, inc.municipality)}; "
+                  f"адрес: {(card.address if card else None) or inc.address or '—'}")
     console.print(f"ответственный: {body.name if body else inc.body_code or '—'}")
     console.print(f"открыт: {inc.opened_at:%Y-%m-%d %H:%M} UTC; ответ до: "
                   f"{inc.due_at:%Y-%m-%d %H:%M} UTC; SLA: {st.state} ({format_left(st.left)})" if inc.due_at else "")
-    console.print(f"охват: {inc.reach}; сети: {inc.networks}\n")
+    if inc.linked_incident_id:
+        console.print(f"связан с инцидентом #{inc.linked_incident_id}")
+    if inc.manual:
+        console.print("состав постов менял администратор: автоматика их не перемещает")
+    if card is not None:
+        console.print(f"суть: {card.summary}", markup=False)
+        nets = ", ".join(f"{n} {k}" for n, k in sorted(card.by_network.items()))
+        console.print(f"постов: {card.post_count} ({nets}); авторов: {len(card.authors)}"
+                      + (f" — {', '.join(card.authors[:5])}{' …' if len(card.authors) > 5 else ''}" if card.authors else ""),
+                      markup=False)
+        console.print(f"охват: {card.reach} (лайки {card.likes}, репосты {card.reposts}, просмотры {card.views})")
+        if card.first_post_at and card.last_post_at:
+            console.print(f"первый пост: {card.first_post_at:%Y-%m-%d %H:%M} UTC; "
+                          f"последний: {card.last_post_at:%Y-%m-%d %H:%M} UTC; "
+                          f"главный пост: {card.representative}\n")
+    else:
+        console.print(f"охват: {inc.reach}; сети: {inc.networks}\n")
     for post, sig in posts:
         console.print(f"[b]{post.network}:{post.external_id}[/] {post.created_at:%Y-%m-%d %H:%M} "
                       f"{post.author_name or post.author_id or ''} {post.url or ''}")
@@ -258,8 +287,9 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> int:
     if events:
         console.print("\n[b]История[/]")
         for e in events:
+            what = json.dumps(e.data, ensure_ascii=False)[:200] if e.data else ""
             console.print(f"  {e.at:%Y-%m-%d %H:%M} {e.actor}: {e.action} "
-                          f"{e.from_state or ''}→{e.to_state or ''} {e.reason or ''}", markup=False)
+                          f"{e.from_state or ''}→{e.to_state or ''} {e.reason or ''} {what}".rstrip(), markup=False)
     return EXIT_OK
 
 
@@ -432,6 +462,10 @@ COMMAND_MODULES: tuple[str, ...] = (
     "incidents.workflow_cli",
     "incidents.routing_eval",
     "incidents.privacy",
+    "incidents.operations_cli",
+    "incidents.corpus_cli",
+    "incidents.daily_report",
+    "console.cli",
 )
 
 

@@ -173,6 +173,11 @@ class Category(_Strict):
 
 
 class Rubricator(_Strict):
+    extends: str | None = Field(
+        None,
+        description="Path (relative to the region folder) of another region's rubricator this one builds on: "
+        "its categories come first; a category, subcategory or fact of the same code here adds rules to it.",
+    )
     categories: list[Category]
 
     @model_validator(mode="after")
@@ -207,6 +212,38 @@ class SignalPolicy(_Strict):
     complaint_markers: Markers = Field(description="«нет», «не работает», «сколько можно», «когда починят»…")
     noise_markers: Markers = Field(description="Ads, sales, announcements, news, completed-work reports.")
     thanks_markers: Markers = Field(default_factory=Markers, description="Gratitude: not a complaint.")
+    brief_weight: float = Field(
+        0.0,
+        description="Added when a post with a problem rule is a brief statement (at most `brief_max_words` words) "
+        "with no noise marker: «Протекает крыша», «Яма в асфальте» — residents state a defect tersely, news does not.",
+    )
+    brief_max_words: int = Field(20, ge=1, description="Word count up to which a post counts as brief.")
+    thanks_over_markers: bool = Field(
+        False,
+        description="Subtract the thanks weight even when complaint markers occur («два дня без воды, но спасибо "
+        "что дали»); «заранее спасибо» never counts as thanks.",
+    )
+    resolved_verbs: list[str] = Field(
+        default_factory=list,
+        description="Verbs (dictionary form) that, in the past tense and not negated, report a fix: «починили», "
+        "«устранили», «дали воду».",
+    )
+    resolved_weight: float = Field(0.0, description="Subtracted when a post reports a fix (resolved_verbs).")
+    news_format_weight: float = Field(
+        0.0,
+        description="Subtracted when a post is formatted as a channel or news post: a link under a word "
+        "(«[текст](https://…)») or a quote attributed after a dash («…, — Собянин.»).",
+    )
+    place_markers: Markers = Field(
+        default_factory=Markers,
+        description="Micro-places a resident names about his own surroundings (двор, подъезд, этаж, у дома): "
+        "the weight is added once when no place of the gazetteer is named.",
+    )
+    request_weight: float = Field(
+        0.5,
+        description="Added once when the post asks for action in the imperative («уберите», «почините»); "
+        "verbs of the noise markers («подписывайтесь», «звоните») do not count. 0 switches it off.",
+    )
     problem_weight: float = Field(1.0, description="Weight of the best category rule score.")
     location_weight: float = Field(0.5, description="Added when a place in the region is named.")
     address_weight: float = Field(0.5, description="Added when a street address is found.")
@@ -435,12 +472,21 @@ class RepliesPolicy(_Strict):
 # --------------------------------------------------------------------------- clustering.yaml
 class ClusteringPolicy(_Strict):
     window_hours: float = Field(72, description="A post joins only incidents active within this window.")
-    threshold: float = Field(0.55, description="Minimum similarity to join an incident.")
+    threshold: float = Field(0.45, description="Minimum similarity to join an incident.")
     text_weight: float = 0.5
     address_weight: float = 0.35
     time_weight: float = 0.15
-    max_candidates: int = Field(50, description="Bound on comparisons per post.")
-    reopen_window_days: float = Field(14, description="A post within this many days after closing reopens.")
+    max_candidates: int = Field(50, ge=1, description="Bound on incidents looked at per post.")
+    rescore_top: int = Field(8, ge=1, description="Candidates scored exactly (rapidfuzz) after the cheap ranking.")
+    other_subcategory_factor: float = Field(0.7, ge=0, le=1, description="Score multiplier for another subcategory.")
+    other_category_factor: float = Field(
+        0.85, ge=0, le=1, description="Score multiplier for another category at the same house (else never joined)."
+    )
+    reopen_window_days: float = Field(14, ge=0, description="A post within this many days after closing reopens.")
+    link_window_days: float = Field(
+        90, ge=0, description="After the reopen window and up to this many days after closing, a matching post "
+        "opens a new incident linked to the closed one."
+    )
 
 
 # --------------------------------------------------------------------------- sources.yaml
@@ -573,7 +619,7 @@ def _format_error(file: Path, err: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def load_file(path: Path, model: type[BaseModel]) -> BaseModel:
+def _read_mapping(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"{path}: file is missing (every region needs {', '.join(FILES)})")
     try:
@@ -584,6 +630,48 @@ def load_file(path: Path, model: type[BaseModel]) -> BaseModel:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping, got {type(data).__name__}")
+    return data
+
+
+def _merge_by_code(base: list[Any], extra: list[Any], children: tuple[str, ...]) -> list[Any]:
+    """Items of `extra` whose code is already in `base` add their rules (and, one level
+    down, their subcategories or facts) to it; new codes are appended in order."""
+    out = [dict(b) if isinstance(b, dict) else b for b in base]
+    by_code = {b.get("code"): b for b in out if isinstance(b, dict)}
+    for item in extra:
+        if not isinstance(item, dict) or item.get("code") not in by_code:
+            out.append(item)
+            continue
+        target = by_code[item["code"]]
+        target["rules"] = list(target.get("rules") or []) + list(item.get("rules") or [])
+        if children:
+            key, rest = children[0], children[1:]
+            target[key] = _merge_by_code(list(target.get(key) or []), list(item.get(key) or []), rest)
+    return out
+
+
+def _rubricator_data(path: Path, depth: int = 0) -> dict[str, Any]:
+    """rubricator.yaml with its `extends` chain resolved: regions share one rubricator and
+    add their own rules, instead of copying 2,000 lines that then drift apart."""
+    data = _read_mapping(path)
+    parent = data.get("extends")
+    if not parent:
+        return data
+    if not isinstance(parent, str):
+        raise ConfigError(f"{path}: extends: must be a path to another rubricator.yaml")
+    if depth >= 5:
+        raise ConfigError(f"{path}: extends: chain longer than 5 files (a loop?)")
+    base_path = Path(parent) if Path(parent).is_absolute() else path.parent / parent
+    if not base_path.is_file():
+        raise ConfigError(f"{path}: extends: {base_path} not found")
+    base = _rubricator_data(base_path.resolve(), depth + 1)
+    cats = _merge_by_code(list(base.get("categories") or []), list(data.get("categories") or []),
+                          ("subcategories", "facts"))
+    return {**data, "categories": cats}
+
+
+def load_file(path: Path, model: type[BaseModel]) -> BaseModel:
+    data = _rubricator_data(path) if model is Rubricator else _read_mapping(path)
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -6,7 +6,7 @@ code never compares naive and aware datetimes, whichever database is underneath.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -53,7 +53,12 @@ class Source(SQLModel, table=True):
 
 class Post(SQLModel, table=True):
     __tablename__ = "posts"
-    __table_args__ = (sa.UniqueConstraint("network", "external_id", name="uq_posts_network_external_id"),)
+    __table_args__ = (
+        sa.UniqueConstraint("network", "external_id", name="uq_posts_network_external_id"),
+        # The processing queue: the next unprocessed posts in time order without scanning the
+        # processed ones (with only `processed` indexed, each batch read past all of them).
+        sa.Index("ix_posts_pending", "processed", "created_at", "id"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     network: str = Field(max_length=20, index=True)
     external_id: str = Field(max_length=200)
@@ -243,6 +248,21 @@ class User(SQLModel, table=True):
     telegram_chat_id: str | None = Field(default=None, max_length=50)
     active: bool = True
     created_at: datetime = _dt(nullable=False)
+    # console (issue 9): a bcrypt hash; NULL = the user cannot log in to the web console
+    password_hash: str | None = Field(default=None, max_length=200)
+
+
+class IncidentLock(SQLModel, table=True):
+    """Who has an incident open in the console right now, so two people do not answer the same one.
+
+    A soft lock: it only shows who; it expires by itself when its holder stops renewing it.
+    """
+
+    __tablename__ = "incident_locks"
+    incident_id: int = Field(foreign_key="incidents.id", primary_key=True)
+    login: str = Field(max_length=100)
+    since: datetime = _dt(nullable=False)
+    expires_at: datetime = _dt(nullable=False, index=True)
 
 
 class Notification(SQLModel, table=True):
@@ -296,3 +316,12 @@ class QuarantineItem(SQLModel, table=True):
     created_at: datetime = _dt(nullable=False)
     resolved_at: datetime | None = _dt()
     attempts: int = 0
+
+
+class DailyReport(SQLModel, table=True):
+    """The daily report of one region-local day (counts, SLA figures, ratings), as JSON."""
+
+    __tablename__ = "daily_reports"
+    day: date = Field(primary_key=True)
+    generated_at: datetime = _dt(nullable=False)
+    data: dict | None = _json()

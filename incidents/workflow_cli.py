@@ -69,15 +69,41 @@ def cmd_user_add(ctx: Any, args: argparse.Namespace) -> int:
 
     from incidents.workflow import WorkflowError, add_user
 
+    password = _read_password(args)
     try:
+        hashed = None
+        if password is not None:
+            from incidents.passwords import hash_password
+
+            hashed = hash_password(password)
         with Session(ctx.engine) as session, session.begin():
-            add_user(session, ctx.cfg, login=args.login, role=args.role, body=args.body, name=args.name,
-                     email=args.email, telegram_chat_id=args.telegram, now=_now())
+            row = add_user(session, ctx.cfg, login=args.login, role=args.role, body=args.body, name=args.name,
+                           email=args.email, telegram_chat_id=args.telegram, now=_now())
+            if hashed is not None:
+                row.password_hash = hashed
+                session.add(row)
     except (WorkflowError, ValueError) as exc:
         err.print(f"[red]{exc}[/]")
         return EXIT_USAGE
     console.print(f"пользователь {args.login}: {args.role}" + (f", {args.body}" if args.body else ""))
     return EXIT_OK
+
+
+def _read_password(args: argparse.Namespace) -> str | None:
+    """The console password: one line of standard input (`--password-stdin`), or asked twice
+    without echo (`--password`); never a command-line argument, which `ps` and shell history keep."""
+    import sys
+
+    if getattr(args, "password_stdin", False):
+        return sys.stdin.readline().rstrip("\r\n")
+    if getattr(args, "password", False):
+        import getpass
+
+        first = getpass.getpass("пароль: ")
+        if first != getpass.getpass("ещё раз: "):
+            raise SystemExit("пароли не совпадают")
+        return first
+    return None
 
 
 def cmd_user_list(ctx: Any, args: argparse.Namespace) -> int:
@@ -88,10 +114,11 @@ def cmd_user_list(ctx: Any, args: argparse.Namespace) -> int:
     with Session(ctx.engine) as session:
         rows = session.exec(select(User).order_by(User.login)).all()
     t = Table(title=f"Пользователи: {len(rows)}", title_justify="left")
-    for col in ("Логин", "Роль", "Орган", "Email", "Telegram"):
+    for col in ("Логин", "Роль", "Орган", "Email", "Telegram", "Вход в консоль"):
         t.add_column(col, overflow="fold")
     for u in rows:
-        t.add_row(u.login, u.role, u.body_code or "", u.email or "", u.telegram_chat_id or "")
+        t.add_row(u.login, u.role, u.body_code or "", u.email or "", u.telegram_chat_id or "",
+                  "есть пароль" if u.password_hash else "—")
     console.print(t)
     return EXIT_OK
 
@@ -340,6 +367,9 @@ def add_commands(sub: Any) -> None:
     u.add_argument("--name")
     u.add_argument("--email")
     u.add_argument("--telegram", metavar="CHAT_ID", help="чат для уведомлений бота")
+    pw = u.add_mutually_exclusive_group()
+    pw.add_argument("--password", action="store_true", help="задать пароль для веб-консоли (спросить дважды)")
+    pw.add_argument("--password-stdin", action="store_true", help="пароль для веб-консоли — строка со стандартного ввода")
     u.set_defaults(func=cmd_user_add)
     u = us.add_parser("list", help="список пользователей")
     u.set_defaults(func=cmd_user_list)

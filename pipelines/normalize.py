@@ -13,11 +13,9 @@ import re
 import unicodedata
 
 from incidents.records import NormalizedText
-from pipelines.lemmas import Lemmatizer
+from pipelines.lemmas import Lemmatizer, morph
 
-# The opening tag is bounded like _TAG: «<script<script…» must not cost a scan to the end each.
 _SCRIPT_OPEN = re.compile(r"<(script|style)\b[^>]{0,2000}>", re.I)
-_SCRIPT_CLOSE = {"script": re.compile(r"</script\s*>", re.I), "style": re.compile(r"</style\s*>", re.I)}
 _TAG = re.compile(r"<[^>]{0,2000}>")
 _BR = re.compile(r"<\s*(br|/p|/div|/li)\b[^>]*>", re.I)
 _URL = re.compile(r"(?:https?://|www\.)[^\s<>\"']+", re.I)
@@ -26,13 +24,14 @@ _VK_LINK = re.compile(r"\[(?:id|club|public)\d+\|([^\]]{1,200})\]")
 _HASHTAG = re.compile(r"#([^\s#.,!?;:()\"'«»]{1,100})")
 _CAMEL = re.compile(r"(?<=[a-zа-яё])(?=[A-ZА-ЯЁ])")
 _REPEAT = re.compile(r"([a-zа-я])\1{2,}")
+_WORD_WITH_REPEAT = re.compile(r"[a-zа-я]*([a-zа-я])\1{2,}[a-zа-я]*")
 _TOKEN = re.compile(r"\d+[а-яa-z]?(?:/\d+[а-яa-z]?)?|[а-яa-z]+(?:-[а-яa-z]+)*")
 _LATIN = re.compile(r"[a-z]")
 _CYR = re.compile(r"[а-я]")
 
 _TRANSLIT = [
     ("shch", "щ"), ("sch", "щ"), ("yo", "е"), ("zh", "ж"), ("kh", "х"), ("ts", "ц"), ("ch", "ч"),
-    ("sh", "ш"), ("yu", "ю"), ("ya", "я"), ("ye", "е"), ("a", "а"), ("b", "б"), ("v", "в"),
+    ("sh", "ш"), ("yu", "ю"), ("ya", "я"), ("ye", "е"), ("ja", "я"), ("ju", "ю"), ("jo", "е"), ("je", "е"), ("a", "а"), ("b", "б"), ("v", "в"),
     ("g", "г"), ("d", "д"), ("e", "е"), ("z", "з"), ("i", "и"), ("y", "ы"), ("k", "к"),
     ("l", "л"), ("m", "м"), ("n", "н"), ("o", "о"), ("p", "п"), ("r", "р"), ("s", "с"),
     ("t", "т"), ("u", "у"), ("f", "ф"), ("h", "х"), ("c", "ц"), ("w", "в"), ("x", "кс"),
@@ -45,32 +44,25 @@ _UKR = str.maketrans({"і": "и", "ї": "и", "є": "е", "ґ": "г", "ў": "у"
 
 
 def _drop_scripts(text: str) -> str:
-    """Remove <script>…</script> and <style>…</style> blocks in linear time.
-
-    A lazy `<script>.*?</script>` regex rescans to the end of the text for every opening tag
-    that is never closed: 16,000 unclosed tags (128 KB) took 20 s, a 1 MB post would stop the
-    pipeline for twenty minutes. Here a tag whose closing tag does not occur after it is kept
-    as text (the tag itself is removed later with the others), as the regex did."""
+    """Script and style elements out, in one pass (a lazy regular expression was quadratic on
+    a text of many unclosed «<script>»: 10 s for 160 kB). An unclosed one drops the rest."""
+    m = _SCRIPT_OPEN.search(text)
+    if m is None:
+        return text
+    lower = text.lower()
     out: list[str] = []
     pos = 0
-    unclosed: set[str] = set()  # no closing tag of this name after some point: none later either
-    while True:
-        m = _SCRIPT_OPEN.search(text, pos)
-        while m is not None and m.group(1).lower() in unclosed:
-            m = _SCRIPT_OPEN.search(text, m.end())
-        if m is None:
-            out.append(text[pos:])
-            return "".join(out)
-        name = m.group(1).lower()
-        close = _SCRIPT_CLOSE[name].search(text, m.end())
-        if close is None:
-            unclosed.add(name)
-            out.append(text[pos : m.end()])
-            pos = m.end()
-            continue
+    while m is not None:
         out.append(text[pos : m.start()])
         out.append(" ")
-        pos = close.end()
+        end = lower.find("</" + m.group(1).lower(), m.end())
+        if end < 0:
+            return "".join(out)
+        close = text.find(">", end)
+        pos = len(text) if close < 0 else close + 1
+        m = _SCRIPT_OPEN.search(text, pos)
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def strip_html(text: str) -> str:
@@ -82,22 +74,77 @@ def strip_html(text: str) -> str:
     return html.unescape(text)
 
 
+# Characters that are never control characters, symbols or marks: only the others are looked
+# up in the Unicode database (a per-character loop over every post cost a third of the
+# normalization time).
+_UNUSUAL = re.compile(r"[^\n\t\x20-\x5d\x5f\x61-\x7e\u00a0\u00ab\u00bb\u0400-\u0481\u048a-\u052f\u2010-\u2027\u2030-\u205e]")
+_DROPPED = frozenset(("So", "Sk", "Cs", "Co", "Mn", "Cf"))
+
+
 def display_text(text: str) -> str:
     """What people see: NFC, no HTML, no control characters; ё kept."""
     text = unicodedata.normalize("NFC", text)
     text = strip_html(text)
-    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+    text = _UNUSUAL.sub(lambda m: "" if unicodedata.category(m.group(0))[0] == "C" else m.group(0), text)
     return text.strip()
 
 
 def _drop_symbols(text: str) -> str:
     # Emoji and pictographs are "So"/"Sk"; variation selectors and joiners are "Mn"/"Cf".
-    return "".join(" " if unicodedata.category(ch) in ("So", "Sk", "Cs", "Co", "Mn", "Cf") else ch for ch in text)
+    return _UNUSUAL.sub(lambda m: " " if unicodedata.category(m.group(0)) in _DROPPED else m.group(0), text)
+
+
+# Short words that may stand alone inside a run-together hashtag («#нетводы», «#ямынадорогах»).
+_SHORT_WORDS = frozenset(["в", "во", "на", "не", "нет", "по", "у", "с", "со", "за", "до", "от", "и", "из", "к", "о", "без"])
+_CYR_RUN = re.compile(r"[а-яё]{5,}")
+
+
+def _known(word: str) -> bool:
+    return word in _SHORT_WORDS or (len(word) >= 3 and morph().word_is_known(word))
+
+
+def segment(word: str) -> str:
+    """«нетводы» → «нет воды», «ямынадорогах» → «ямы на дорогах»: the split into dictionary
+    words with the fewest pieces; the word unchanged when it is known or cannot be split."""
+    if len(word) > 40 or morph().word_is_known(word):
+        return word
+    n = len(word)
+    best: list[list[str] | None] = [None] * (n + 1)
+    best[0] = []
+    for end in range(1, n + 1):
+        for start in range(max(0, end - 20), end):
+            prev = best[start]
+            piece = word[start:end]
+            if prev is not None and _known(piece):
+                cand = [*prev, piece]
+                cur = best[end]
+                if cur is None or len(cand) < len(cur):
+                    best[end] = cand
+    parts = best[n]
+    return " ".join(parts) if parts and len(parts) > 1 else word
 
 
 def split_hashtag(tag: str) -> str:
-    words = _CAMEL.sub(" ", tag).replace("_", " ")
-    return words.lower()
+    """«#ЯмыНаДорогах» → «ямы на дорогах» (capitals), «#жкх_курск» → «жкх курск»
+    (underscores), «#нетводы» → «нет воды» (dictionary words)."""
+    words = _CAMEL.sub(" ", tag).replace("_", " ").lower()
+    return _CYR_RUN.sub(lambda m: segment(m.group(0)), words)
+
+
+def fold_repeats(text: str) -> str:
+    """Stretched letters folded: «воооды нееет» → «воды нет»; a run is kept double when only
+    the double spelling is a word («ваннна» → «ванна», «кассса» → «касса»)."""
+    if not _REPEAT.search(text):
+        return text
+
+    def fix(m: re.Match[str]) -> str:
+        word = m.group(0)
+        single = _REPEAT.sub(r"\1", word)
+        double = _REPEAT.sub(r"\1\1", word)
+        known = morph().word_is_known
+        return double if known(double) else single
+
+    return _WORD_WITH_REPEAT.sub(fix, text)
 
 
 def transliterate(word: str) -> str:
@@ -114,7 +161,7 @@ def matching_text(display: str) -> tuple[str, list[str], list[str], list[str]]:
     hashtags = [split_hashtag(h) for h in _HASHTAG.findall(text)]
     text = _HASHTAG.sub(lambda m: " " + split_hashtag(m.group(1)) + " ", text)
     text = _drop_symbols(text).lower().replace("ё", "е").translate(_UKR)
-    text = _REPEAT.sub(r"\1", text)
+    text = fold_repeats(text)
     return text, urls, mentions, hashtags
 
 
@@ -128,9 +175,14 @@ class Normalizer:
         self.lemmatizer = lemmatizer or Lemmatizer()
         self.max_chars = max_chars
 
+    def display_of(self, text: str) -> str:
+        """The display text as __call__ makes it (cut to `max_chars`)."""
+        return display_text((text or "")[: self.max_chars * INPUT_FACTOR])[: self.max_chars]
+
     def __call__(self, text: str) -> NormalizedText:
         # Bound the work before anything scans the text: a post of megabytes (pasted logs, a
-        # broken export) is cut to a few times what the matching reads, HTML and all.
+        # broken export; a megabyte of «<» took seconds in the tag regex) is cut to a few times
+        # what the matching reads, HTML and all.
         raw = text or ""
         cut = len(raw) > self.max_chars * INPUT_FACTOR
         display = display_text(raw[: self.max_chars * INPUT_FACTOR] if cut else raw)

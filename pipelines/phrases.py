@@ -29,9 +29,11 @@ class Match(Generic[T]):
 class PhraseMatcher(Generic[T]):
     def __init__(self, lemmatizer: Lemmatizer) -> None:
         self._lem = lemmatizer
-        # lemma -> list of (phrase index, word position)
-        self._index: dict[str, list[tuple[int, int]]] = defaultdict(list)
-        self._phrases: list[tuple[int, int, bool, T, str]] = []  # (n words, window, ordered, payload, text)
+        # per phrase: (n words, window, ordered, payload, text) and the lemma set of each word
+        self._phrases: list[tuple[int, int, bool, T, str]] = []
+        self._words: list[list[frozenset[str]]] = []
+        # key lemma -> phrases whose rarest word has that lemma (built on first find)
+        self._keys: dict[str, list[int]] | None = None
 
     def __len__(self) -> int:
         return len(self._phrases)
@@ -42,37 +44,58 @@ class PhraseMatcher(Generic[T]):
         words = _TOKEN.findall(text)
         if not words:
             raise ValueError(f"phrase {phrase!r} has no words")
-        idx = len(self._phrases)
         n = len(words)
         self._phrases.append((n, max(window if window is not None else n - 1, n - 1), ordered, payload, phrase))
-        for pos, word in enumerate(words):
-            for lemma in self._lem.lemmas(word):
-                entry = (idx, pos)
-                bucket = self._index[lemma]
-                if entry not in bucket:
-                    bucket.append(entry)
+        self._words.append([frozenset(self._lem.lemmas(w)) for w in words])
+        self._keys = None
+
+    def _build_keys(self) -> dict[str, list[int]]:
+        """Index each phrase under the lemmas of its rarest word only: a post then looks at the
+        phrases whose rarest word it contains, not at every phrase with «не» or «в»."""
+        df: dict[str, int] = defaultdict(int)
+        for words in self._words:
+            for lemmas in {lem for w in words for lem in w}:
+                df[lemmas] += 1
+        keys: dict[str, list[int]] = defaultdict(list)
+        for pi, words in enumerate(self._words):
+            rarest = min(words, key=lambda w: (sum(df[lem] for lem in w), -len(w)))
+            for lemma in rarest:
+                keys[lemma].append(pi)
+        return dict(keys)
 
     def find(self, lemmas: list[tuple[str, ...]]) -> list[Match[T]]:
         """Every phrase occurrence (the tightest one per phrase)."""
-        hits: dict[int, dict[int, list[int]]] = {}
-        index = self._index
+        keys = self._keys
+        if keys is None:
+            keys = self._keys = self._build_keys()
+        where: dict[str, list[int]] = {}
         for ti, cands in enumerate(lemmas):
             for lemma in cands:
-                for pi, pos in index.get(lemma, ()):
-                    per = hits.setdefault(pi, {})
-                    lst = per.setdefault(pos, [])
-                    if not lst or lst[-1] != ti:
-                        lst.append(ti)
-        out: list[Match[T]] = []
-        for pi, per in hits.items():
-            n, window, ordered, payload, text = self._phrases[pi]
-            if len(per) < n:
-                continue
-            span = self._best_span(per, n, window, ordered)
-            if span is not None:
-                out.append(Match(payload, span[0], span[1], text))
-        out.sort(key=lambda m: (m.start, m.end))
-        return out
+                lst = where.get(lemma)
+                if lst is None:
+                    where[lemma] = [ti]
+                elif lst[-1] != ti:
+                    lst.append(ti)
+        seen: set[int] = set()
+        found: list[tuple[int, int, int, Match[T]]] = []
+        for lemma in where.keys() & keys.keys():
+            for pi in keys[lemma]:
+                if pi in seen:
+                    continue
+                seen.add(pi)
+                per: dict[int, list[int]] = {}
+                for pos, word in enumerate(self._words[pi]):
+                    hits = [t for lem in word if lem in where for t in where[lem]]
+                    if not hits:
+                        break
+                    per[pos] = sorted(set(hits)) if len(word) > 1 else hits
+                else:
+                    n, window, ordered, payload, text = self._phrases[pi]
+                    span = self._best_span(per, n, window, ordered)
+                    if span is not None:
+                        found.append((span[0], span[1], pi, Match(payload, span[0], span[1], text)))
+        found.sort(key=lambda f: f[:3])  # deterministic: position, then the order phrases were added
+        return [f[3] for f in found]
 
     @staticmethod
     def _best_span(per: dict[int, list[int]], n: int, window: int, ordered: bool) -> tuple[int, int] | None:

@@ -58,7 +58,7 @@ def test_one_crawl_deployment_per_source_and_one_per_job():
         assert spec.parameters == {"source_id": src.id} and f"network:{src.network}" in spec.tags
         assert spec.active == (src.enabled and src.schedule is not None)
     assert specs["crawl-sample"].active and not specs["crawl-vk_adm_kursk"].active
-    for job in ("process", "sla-watch", "publish", "index"):
+    for job in ("process", "sla-watch", "publish", "index", "report"):
         assert specs[job].active and specs[job].cron_or_every == getattr(cfg.region.schedules, job.replace("-", "_"))
 
 
@@ -297,3 +297,39 @@ def test_served_deployments_crawl_on_schedule_and_the_server_accepts_prefect_yam
         names = {d["name"] for d in httpx.post(f"{api}/deployments/filter", json={"limit": 200}, timeout=30).json()}
         expected = {s.name for s in job_specs(load_region(KURSK))}
         assert expected <= names
+
+
+def test_daily_report_in_database_and_csv_and_rerun_is_the_same(harness, tmp_path, monkeypatch):
+    import csv as _csv
+    from datetime import date
+
+    from flows.jobs import crawl_flow, process_flow, report_flow
+    from incidents.models import DailyReport
+
+    monkeypatch.setenv("INCIDENTS_DATA_DIR", str(tmp_path / "data"))
+    from incidents.settings import _cached
+
+    _cached.cache_clear()
+    region = str(LIPETSK)
+    url = f"sqlite:///{tmp_path / 'report.db'}"
+    crawl_flow("sample", config_dir=region, database_url=url)
+    processed = process_flow(config_dir=region, database_url=url)
+    with Session(open_database(url)) as s:
+        opened = [i.opened_at for i in s.exec(select(Incident)).all()]
+    from zoneinfo import ZoneInfo
+
+    day = opened[0].astimezone(ZoneInfo(load_region(LIPETSK).region.timezone)).date().isoformat()
+    first = report_flow(day=day, config_dir=region, database_url=url)
+    assert first["summary"]["incidents_opened"] == processed["incidents_opened"]
+    assert first["summary"]["posts_collected"] == 14
+    files = {Path(f).name: Path(f) for f in first["files"]}
+    assert set(files) == {"summary.csv", "categories.csv", "bodies.csv", "municipalities.csv"}
+    with files["categories.csv"].open(encoding="utf-8-sig") as fh:
+        cats = {r["category"]: int(r["incidents_opened"]) for r in _csv.DictReader(fh)}
+    assert sum(cats.values()) == processed["incidents_opened"]
+    again = report_flow(day=day, config_dir=region, database_url=url)
+    assert again["summary"] == first["summary"]
+    with Session(open_database(url)) as s:
+        rows = s.exec(select(DailyReport)).all()
+        assert [r.day for r in rows] == [date.fromisoformat(day)] and rows[0].data["summary"] == first["summary"]
+    _cached.cache_clear()

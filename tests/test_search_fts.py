@@ -43,8 +43,10 @@ def pits(engine, clock):
     return engine
 
 
-def test_migration_0002_is_head_and_reversible(engine):
-    assert current_revision(engine) == "0002"
+def test_migration_0002_is_reversible(engine):
+    from incidents.db import head_revision
+
+    assert current_revision(engine) == head_revision()
     names = set(sa.inspect(engine).get_table_names())
     assert "search_queue" in names
     assert ("search_posts_fts" if engine.dialect.name == "sqlite" else "search_documents") in names
@@ -56,7 +58,7 @@ def test_migration_0002_is_head_and_reversible(engine):
     assert current_revision(engine) == "0001"
     assert "search_queue" not in set(sa.inspect(engine).get_table_names())
     upgrade(engine)
-    assert current_revision(engine) == "0002"
+    assert current_revision(engine) == head_revision()
 
 
 def test_lemma_forms_find_each_other(pits):

@@ -46,3 +46,20 @@ def test_bad_inputs_do_not_break(lipetsk_builder):
         s = lipetsk_builder(_post(text))
         assert isinstance(s.score, float)
     assert lipetsk_builder(_post("vody net na Katukova 12 Lipetsk")).category == "water"
+
+
+def test_many_equals_one_by_one_with_ner(kursk):
+    """The batched path gives the same signals as calling the builder post by post."""
+    from pipelines.signals import SignalBuilder
+
+    b = SignalBuilder(kursk, use_ner=True)
+    texts = ["Курск, ул. Радищева 5: нет горячей воды. Управляющий Виктор Самойленко не отвечает",
+             "Продам гараж в Железногорске, недорого",
+             "На Сумской яма на яме, Курск, сколько можно? Депутат Иван Петров обещал ещё летом"]
+    posts = [_post(t) for t in texts]
+    one, many = [b(p) for p in posts], b.many(posts)
+    for a, c in zip(one, many, strict=True):
+        assert (a.is_complaint, a.category, a.municipality, a.score, a.reasons) == \
+               (c.is_complaint, c.category, c.municipality, c.score, c.reasons)
+        assert a.entities.persons == c.entities.persons and a.entities.organisations == c.entities.organisations
+    assert one[0].entities.persons == ["Виктор Самойленко"] and not one[1].entities.persons

@@ -42,7 +42,8 @@ def cmd_index(ctx: Any, args: argparse.Namespace) -> int:
 
         if not args.embedded:
             err.print("Elasticsearch не настроен (ELASTICSEARCH_URL): обновляю встроенный полнотекстовый индекс")
-        n = fts.rebuild(engine) if args.full else fts.catch_up(engine)
+        keep = cfg.signals.keep_person_names
+        n = fts.rebuild(engine, keep_person_names=keep) if args.full else fts.catch_up(engine, keep_person_names=keep)
         console.print(f"встроенный индекс: обновлено постов {n}")
         return EXIT_OK
 

@@ -138,19 +138,36 @@ def ensure_triggers(conn: Connection) -> bool:
 
 
 # --------------------------------------------------------------------------- indexing
-def refresh(conn: Connection, post_ids: Iterable[int], normalizer: Any = None) -> int:
+def without_persons(text: str | None, entities: dict | None) -> str:
+    """The text with the persons' names NER found in it (the signal's entities) blanked out,
+    so that names stay out of the index unless `signals.yaml: keep_person_names` allows them."""
+    import re
+
+    text = text or ""
+    names = sorted({n.strip() for n in (entities or {}).get("persons") or [] if n and len(n.strip()) >= 2},
+                   key=len, reverse=True)
+    if not names:
+        return text
+    return re.sub("|".join(re.escape(n) for n in names), " ", text, flags=re.IGNORECASE)
+
+
+def refresh(conn: Connection, post_ids: Iterable[int], normalizer: Any = None, *,
+            keep_person_names: bool = False) -> int:
     """(Re)write the documents of these posts now; deleted or missing posts are removed.
-    Returns the number of documents written. Runs in the caller's transaction."""
+    Returns the number of documents written. Runs in the caller's transaction. Persons'
+    names found by NER are left out of the documents unless `keep_person_names`."""
     ids = sorted(set(post_ids))
     if not ids:
         return 0
     norm = normalizer or _normalizer()
-    P = Post.__table__
+    P, S = Post.__table__, Signal.__table__
     written = 0
     sqlite = _is_sqlite(conn)
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        rows = {r.id: r for r in conn.execute(sa.select(P.c.id, P.c.text, P.c.deleted).where(P.c.id.in_(chunk)))}
+        rows = {r.id: r for r in conn.execute(
+            sa.select(P.c.id, P.c.text, P.c.deleted, S.c.entities)
+            .select_from(P.outerjoin(S, S.c.post_id == P.c.id)).where(P.c.id.in_(chunk)))}
         if sqlite:
             conn.execute(sa.text(f"DELETE FROM {FTS_TABLE} WHERE rowid IN ({','.join(str(int(i)) for i in chunk)})"))
         else:
@@ -160,7 +177,8 @@ def refresh(conn: Connection, post_ids: Iterable[int], normalizer: Any = None) -
             row = rows.get(pid)
             if row is None or row.deleted:
                 continue
-            docs.append({"id": pid, "lemmas": document_text(norm(row.text or "").lemmas)})
+            text = row.text or "" if keep_person_names else without_persons(row.text, row.entities)
+            docs.append({"id": pid, "lemmas": document_text(norm(text).lemmas)})
         if docs:
             if sqlite:
                 conn.execute(sa.text(f"INSERT INTO {FTS_TABLE}(rowid, lemmas) VALUES (:id, :lemmas)"), docs)
@@ -180,7 +198,7 @@ def pending(engine: Engine) -> int:
         return int(conn.execute(sa.text(f"SELECT count(*) FROM {QUEUE_TABLE}")).scalar_one())
 
 
-def catch_up(engine: Engine, normalizer: Any = None, *, batch: int = 1000) -> int:
+def catch_up(engine: Engine, normalizer: Any = None, *, batch: int = 1000, keep_person_names: bool = False) -> int:
     """Index every post queued by the triggers; safe to run concurrently and to interrupt.
 
     Only queue rows up to the highest id seen at the start are consumed: a post queued again
@@ -201,18 +219,18 @@ def catch_up(engine: Engine, normalizer: Any = None, *, batch: int = 1000) -> in
             if not rows:
                 break
             last = rows[-1][0]
-            done += refresh(conn, [r[1] for r in rows], normalizer)
+            done += refresh(conn, [r[1] for r in rows], normalizer, keep_person_names=keep_person_names)
             # Exactly the rows read: on PostgreSQL a row with a lower id may commit later.
             q = _queue()
             conn.execute(sa.delete(q).where(q.c.id.in_([r[0] for r in rows])))
     return done
 
 
-def rebuild(engine: Engine, normalizer: Any = None) -> int:
+def rebuild(engine: Engine, normalizer: Any = None, *, keep_person_names: bool = False) -> int:
     """Queue every post and index them all (after a schema repair or a change of lemmatizer)."""
     with engine.begin() as conn:
         conn.execute(sa.text(f"INSERT INTO {QUEUE_TABLE}(post_id) SELECT id FROM posts"))
-    return catch_up(engine, normalizer)
+    return catch_up(engine, normalizer, keep_person_names=keep_person_names)
 
 
 # --------------------------------------------------------------------------- searching

@@ -1,0 +1,107 @@
+"""Sessions and CSRF for the console, with nothing but the standard library and bcrypt.
+
+The session is a signed cookie (HMAC-SHA256 over a small JSON payload with an expiry):
+nothing is stored on the server, so the console runs as several processes without a shared
+store. The cookie is HttpOnly and SameSite=Lax; Secure is on when the console is served over
+HTTPS (`CONSOLE_SECURE_COOKIES=1`). Each session carries a random CSRF token; every form
+sends it back in a hidden field (or the `X-CSRF-Token` header for the few `fetch` calls) and
+a POST without the session's token is refused. The log-in form has a token too (a session
+with no user yet), so nobody can log a victim in to an attacker's account.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+COOKIE = "incidents_session"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+@dataclass(slots=True)
+class SessionData:
+    login: str | None = None
+    csrf: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    expires: float = 0.0
+    flash: str | None = None
+
+
+class SessionCodec:
+    """Signs and checks the session cookie; a cookie that fails either check is no session at all."""
+
+    def __init__(self, secret: bytes, max_age_seconds: int) -> None:
+        if len(secret) < 16:
+            raise ValueError("the console's secret key must be at least 16 bytes")
+        self.secret, self.max_age = secret, max_age_seconds
+
+    def _sign(self, payload: str) -> str:
+        return _b64(hmac.new(self.secret, payload.encode("ascii"), hashlib.sha256).digest())
+
+    def dumps(self, data: SessionData) -> str:
+        if not data.expires:
+            data.expires = time.time() + self.max_age
+        body: dict[str, Any] = {"u": data.login, "c": data.csrf, "e": int(data.expires)}
+        if data.flash:
+            body["f"] = data.flash
+        payload = _b64(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+        return f"{payload}.{self._sign(payload)}"
+
+    def loads(self, cookie: str | None) -> SessionData | None:
+        if not cookie or "." not in cookie:
+            return None
+        payload, sig = cookie.rsplit(".", 1)
+        if not hmac.compare_digest(sig, self._sign(payload)):
+            return None
+        try:
+            body = json.loads(_unb64(payload))
+        except (ValueError, UnicodeDecodeError):
+            return None
+        if not isinstance(body, dict) or float(body.get("e", 0)) < time.time():
+            return None
+        return SessionData(login=body.get("u"), csrf=str(body.get("c") or ""), expires=float(body["e"]),
+                           flash=body.get("f"))
+
+
+class LoginThrottle:
+    """Slows down password guessing: after `limit` failures for one login within `window` seconds,
+    that login is refused (even with the right password) until the window has passed. In memory,
+    per process: enough to make guessing through the form impractical, nothing to configure."""
+
+    def __init__(self, limit: int = 5, window: float = 900.0, clock: Any = time.monotonic) -> None:
+        self.limit, self.window, self.clock = limit, window, clock
+        self.failures: dict[str, list[float]] = {}
+
+    def _recent(self, login: str) -> list[float]:
+        now = self.clock()
+        recent = [t for t in self.failures.get(login.lower(), []) if now - t < self.window]
+        self.failures[login.lower()] = recent
+        return recent
+
+    def blocked(self, login: str) -> bool:
+        return len(self._recent(login)) >= self.limit
+
+    def failed(self, login: str) -> None:
+        self._recent(login).append(self.clock())
+        if len(self.failures) > 10000:  # bounded memory under a spray of invented logins
+            self.failures.clear()
+
+    def succeeded(self, login: str) -> None:
+        self.failures.pop(login.lower(), None)
+
+
+def csrf_ok(session: SessionData | None, sent: str | None) -> bool:
+    """The token sent with a POST is the session's own (compared in constant time)."""
+    return bool(session and session.csrf and sent) and hmac.compare_digest(session.csrf, sent or "")

@@ -1,0 +1,164 @@
+"""Keep an incident's card true to its posts, and route incidents that have no body yet.
+
+Shared by the processing step (posts join incidents) and by the administrator operations
+(merge, split, move): whoever changes an incident's posts calls `refresh_incidents` in the
+same transaction, so title, summary, scale, priority, reach and post times never lag behind.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlmodel import Session, func, select
+
+from incidents.assess import IncidentCard, PostFacts, card_of, reach_of
+from incidents.config import RegionConfig
+from incidents.models import Assignment, Incident, IncidentPost, Post, Signal
+from incidents.routing import Router
+from incidents.states import IncidentState
+from incidents.store import audit
+
+# A card is drawn from at most this many of an incident's latest posts; counts, reach, networks
+# and post times always cover all of them (SQL aggregates). Without the bound, an incident that
+# gathers thousands of posts (a district-wide outage) made every batch reread all of them, and
+# the time per post grew with the length of the stream.
+CARD_SAMPLE = 200
+
+
+def post_facts(session: Session, incident_ids: Iterable[int], *, sample: int | None = CARD_SAMPLE,
+               big: set[int] | None = None) -> dict[int, list[PostFacts]]:
+    """The posts of each incident as `PostFacts`, oldest first (one query per 500 incidents);
+    for the incidents in `big`, only their latest `sample` posts."""
+    ids = sorted(set(incident_ids))
+    big = big or set()
+    out: dict[int, list[PostFacts]] = {i: [] for i in ids}
+    small = [i for i in ids if i not in big]
+
+    def _facts(iid: int, post: Post, sig: Signal | None) -> PostFacts:
+        addr = ((sig.entities if sig else None) or {}).get("address") or {}
+        return PostFacts(
+            text=post.text, network=post.network, author_id=post.author_id,
+            municipality=sig.municipality if sig else None, street=sig.street if sig else None,
+            house=addr.get("house"), settlement=addr.get("settlement"),
+            subcategory=sig.subcategory if sig else None, score=sig.score if sig else 0.0,
+            reach=reach_of(post.likes, post.reposts, post.views),
+            key=f"{post.network}:{post.external_id}", created_at=post.created_at,
+            author_name=post.author_name, likes=post.likes, reposts=post.reposts, views=post.views,
+            lemma_text=(sig.lemma_text or "") if sig else "",
+            municipalities=tuple(((sig.entities if sig else None) or {}).get("municipalities") or ()),
+        )
+
+    base = (select(IncidentPost.incident_id, Post, Signal)
+            .join(Post, Post.id == IncidentPost.post_id)
+            .join(Signal, Signal.post_id == Post.id, isouter=True))
+    for start in range(0, len(small), 500):
+        chunk = small[start : start + 500]
+        stmt = base.where(IncidentPost.incident_id.in_(chunk)).order_by(Post.created_at, Post.id)  # type: ignore[attr-defined]
+        for iid, post, sig in session.exec(stmt).all():
+            out[iid].append(_facts(iid, post, sig))
+    for iid in sorted(big):
+        stmt = base.where(IncidentPost.incident_id == iid).order_by(Post.created_at.desc(), Post.id.desc()).limit(sample)  # type: ignore[attr-defined, union-attr]
+        out[iid] = [_facts(i, post, sig) for i, post, sig in reversed(session.exec(stmt).all())]
+    return out
+
+
+def _big_incidents(session: Session, ids: list[int], sample: int) -> set[int]:
+    big: set[int] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        rows = session.exec(
+            select(IncidentPost.incident_id, func.count()).where(IncidentPost.incident_id.in_(chunk))  # type: ignore[attr-defined]
+            .group_by(IncidentPost.incident_id).having(func.count() > sample)
+        ).all()
+        big.update(iid for iid, _ in rows)
+    return big
+
+
+def _whole_counts(session: Session, card: IncidentCard, incident_id: int) -> None:
+    """Counts, reach, networks and post times of all the posts of a big incident."""
+    rows = session.exec(
+        select(Post.network, func.count(), func.sum(Post.likes), func.sum(Post.reposts), func.sum(Post.views),
+               func.min(Post.created_at), func.max(Post.created_at),
+               func.sum(Post.likes + Post.reposts + Post.views // 100))  # reach_of per post, as card_of sums it
+        .join(IncidentPost, IncidentPost.post_id == Post.id).where(IncidentPost.incident_id == incident_id)
+        .group_by(Post.network)
+    ).all()
+    card.by_network = {net: int(n) for net, n, *_ in rows}
+    card.networks = sorted(card.by_network)
+    card.post_count = sum(card.by_network.values())
+    card.likes = sum(int(r[2] or 0) for r in rows)
+    card.reposts = sum(int(r[3] or 0) for r in rows)
+    card.views = sum(int(r[4] or 0) for r in rows)
+    card.reach = sum(int(r[7] or 0) for r in rows)
+    firsts = [r[5] for r in rows if r[5] is not None]
+    lasts = [r[6] for r in rows if r[6] is not None]
+    card.first_post_at = min(firsts) if firsts else card.first_post_at
+    card.last_post_at = max(lasts) if lasts else card.last_post_at
+
+
+def apply_card(inc: Incident, card: IncidentCard, addresses: list[str], ts: datetime) -> None:
+    inc.scale, inc.priority = card.scale, card.priority
+    inc.title, inc.summary = card.title, card.summary
+    inc.post_count, inc.reach = card.post_count, card.reach
+    inc.networks = ",".join(card.networks)
+    inc.first_post_at, inc.last_post_at = card.first_post_at, card.last_post_at
+    if not inc.street and card.street:
+        inc.street = card.street
+    if not inc.municipality and card.municipality:
+        inc.municipality = card.municipality
+    if not inc.address and addresses:
+        inc.address = Counter(addresses).most_common(1)[0][0]
+    inc.updated_at = ts
+
+
+def refresh_incidents(session: Session, cfg: RegionConfig, incident_ids: Iterable[int], ts: datetime) -> list[Incident]:
+    """Recompute the card of each incident from its posts; returns the incidents that have posts."""
+    ids = sorted(set(incident_ids))
+    if not ids:
+        return []
+    big = _big_incidents(session, ids, CARD_SAMPLE)
+    facts = post_facts(session, ids, big=big)
+    addresses: dict[int, list[str]] = {i: [] for i in ids}
+    # the address is chosen once (the first refresh that finds one); later posts do not move it
+    unaddressed = [i for i in ids if (inc := session.get(Incident, i)) is not None and not inc.address]
+    for start in range(0, len(unaddressed), 500):
+        chunk = unaddressed[start : start + 500]
+        rows = session.exec(
+            select(IncidentPost.incident_id, Signal.address).join(Signal, Signal.post_id == IncidentPost.post_id)
+            .where(IncidentPost.incident_id.in_(chunk), Signal.address != None)  # type: ignore[attr-defined]  # noqa: E711
+        ).all()
+        for iid, address in rows:
+            addresses[iid].append(address)
+    out = []
+    for iid in ids:
+        inc = session.get(Incident, iid)
+        if inc is None or not facts[iid]:
+            continue
+        card = card_of(cfg, inc.category, inc.subcategory, facts[iid])
+        if iid in big:
+            _whole_counts(session, card, iid)
+        apply_card(inc, card, addresses[iid], ts)
+        session.add(inc)
+        out.append(inc)
+    return out
+
+
+def route_incident(session: Session, router: Router, inc: Incident, ts: datetime, *,
+                   settlement: str | None = None) -> None:
+    """First matching routing rule → assigned; no rule → the administrator's triage queue."""
+    d = router.route(category=inc.category, subcategory=inc.subcategory, fact=inc.fact,
+                     municipality=inc.municipality, scale=inc.scale, settlement=settlement)
+    inc.body_code = d.body
+    session.add(Assignment(incident_id=inc.id, body_code=d.body, assigned_at=ts, assigned_by="system",  # type: ignore[arg-type]
+                           reason=d.reason, rule=None if d.rule is None else str(d.rule)))
+    if d.rule is not None:
+        inc.status = IncidentState.ASSIGNED.value
+        inc.assigned_at = inc.triaged_at = ts  # routed by a rule: triage done, the draft clock starts
+        audit(session, actor="system", action="assigned", incident_id=inc.id, from_state="new",
+              to_state=inc.status, reason=d.reason, data={"body": d.body, "rule": d.rule}, now=ts)
+    else:
+        audit(session, actor="system", action="queued_for_triage", incident_id=inc.id, reason=d.reason,
+              data={"body": d.body}, now=ts)
+    session.add(inc)

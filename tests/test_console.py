@@ -1,0 +1,492 @@
+"""The web console over HTTP (FastAPI's TestClient, the real app on a real seeded database):
+log-in and sessions, CSRF, what each role may see and change — also by typing URLs —, escaping
+of everything residents wrote, the pages, the exports, the password command."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import shutil
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+from sqlmodel import Session, select
+
+from console import exports, geo, ops
+from console.app import create_app
+from console.auth import COOKIE, SessionCodec, SessionData
+from console.settings import ConsoleSettings
+from incidents.config import load_region
+from incidents.models import Answer, AuditEvent, Incident, IncidentLock, IncidentPost, Post, Reply, User
+from incidents.roles import Actor, PermissionDenied, Role
+from tests.conftest import KURSK, FixedClock
+from tests.console_seed import EXECUTOR_BODY, NOW, PASSWORD, seed
+
+XSS_TEXT = ("Курск, ул. Союзная, 61: не вывозят мусор уже неделю, контейнеры переполнены! "
+            "<script>alert('xss')</script> <a href=\"javascript:alert(1)\">подробнее</a>")
+XSS = {"network": "vk", "external_id": "-100001_7777", "source_id": "vk_xss", "parent_id": None,
+       "url": "javascript:alert(document.cookie)", "author_id": "666",
+       "author_name": "<img src=x onerror=alert(1)>Злоумышленник", "text": XSS_TEXT,
+       "created_at": "2026-11-22T12:00:00+03:00", "likes": 1, "reposts": 0, "views": 10}
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory, kursk, kursk_builder):  # noqa: ANN001, ANN201
+    engine = seed(tmp_path_factory.mktemp("console") / "console.db", kursk, kursk_builder, extra=[XSS])
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def app(seeded, kursk):  # noqa: ANN001, ANN201
+    settings = ConsoleSettings(secret_key=SecretStr("тестовый-секрет-консоли-0123456789"))
+    return create_app(seeded, kursk, settings, now=FixedClock(NOW))
+
+
+def login(app, who: str) -> tuple[TestClient, str]:  # noqa: ANN001
+    c = TestClient(app)
+    page = c.get("/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    r = c.post("/login", data={"csrf": token, "login": who, "password": PASSWORD}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    return c, csrf_of(c)
+
+
+def csrf_of(c: TestClient) -> str:
+    return re.search(r'data-csrf="([^"]+)"', c.get("/sla").text).group(1)
+
+
+def incident_of(engine, *, body: str | None = None, not_body: str | None = None, status: str | None = None,
+                skip: int = 0) -> Incident:  # noqa: ANN001
+    with Session(engine) as s:
+        stmt = select(Incident).where(Incident.merged_into_id == None).order_by(Incident.id)  # noqa: E711
+        if body:
+            stmt = stmt.where(Incident.body_code == body)
+        if not_body:
+            stmt = stmt.where(Incident.body_code != not_body)
+        if status:
+            stmt = stmt.where(Incident.status == status)
+        return s.exec(stmt).all()[skip]
+
+
+def state(engine, iid: int) -> tuple[str, str | None, int]:  # noqa: ANN001
+    with Session(engine) as s:
+        inc = s.get(Incident, iid)
+        n = len(s.exec(select(AuditEvent).where(AuditEvent.incident_id == iid)).all())
+        return inc.status, inc.body_code, n
+
+
+# --------------------------------------------------------------------------- log-in and sessions
+def test_pages_need_a_log_in_and_a_wrong_password_is_refused(app):  # noqa: ANN001
+    c = TestClient(app)
+    r = c.get("/queue?category=roads", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login?next=%2Fqueue")
+    assert c.get("/sla/counters.json").status_code == 401
+    page = c.get("/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    r = c.post("/login", data={"csrf": token, "login": "admin", "password": "не тот пароль"}, follow_redirects=False)
+    assert r.status_code == 401 and "Неверный логин или пароль" in r.text
+    r = c.post("/login", data={"csrf": token, "login": "никто", "password": PASSWORD}, follow_redirects=False)
+    assert r.status_code == 401
+
+
+def test_password_guessing_is_slowed_down(seeded, kursk):  # noqa: ANN001
+    app = create_app(seeded, kursk, ConsoleSettings(secret_key=SecretStr("x" * 32)))
+    c = TestClient(app)
+    token = re.search(r'name="csrf" value="([^"]+)"', c.get("/login").text).group(1)
+    for _ in range(5):
+        assert c.post("/login", data={"csrf": token, "login": "control", "password": "угадываю"}).status_code == 401
+    r = c.post("/login", data={"csrf": token, "login": "control", "password": PASSWORD}, follow_redirects=False)
+    assert r.status_code == 429 and "Слишком много" in r.text
+    r = c.post("/login", data={"csrf": token, "login": "watch", "password": PASSWORD}, follow_redirects=False)
+    assert r.status_code == 303  # other logins are not affected
+
+
+def test_session_cookie_is_signed_httponly_samesite_and_secure_when_configured(app, seeded, kursk):  # noqa: ANN001
+    c = TestClient(app)
+    token = re.search(r'name="csrf" value="([^"]+)"', c.get("/login").text).group(1)
+    r = c.post("/login", data={"csrf": token, "login": "watch", "password": PASSWORD, "next": "//evil.example/x"},
+               follow_redirects=False)
+    assert r.headers["location"] == "/"  # no open redirect after log-in
+    cookie = r.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" not in cookie
+    forged = SessionCodec(b"another-secret-another-secret", 3600).dumps(SessionData(login="admin"))
+    c2 = TestClient(app, cookies={COOKIE: forged})
+    assert c2.get("/queue", follow_redirects=False).status_code == 303  # a cookie signed by someone else is no session
+    secure = create_app(seeded, kursk, ConsoleSettings(secret_key=SecretStr("x" * 32), secure_cookies=True))
+    c3 = TestClient(secure, base_url="https://testserver")
+    assert "Secure" in c3.get("/login").headers["set-cookie"]
+
+
+def test_security_headers_forbid_inline_scripts_and_framing(app):  # noqa: ANN001
+    r = TestClient(app).get("/login")
+    assert "script-src 'self'" in r.headers["content-security-policy"]
+    assert r.headers["x-frame-options"] == "DENY" and r.headers["x-content-type-options"] == "nosniff"
+
+
+def test_an_inactive_user_is_logged_out_at_once(app, seeded):  # noqa: ANN001
+    c, _ = login(app, "moder")
+    with Session(seeded) as s, s.begin():
+        s.exec(select(User).where(User.login == "moder")).one().active = False
+    try:
+        assert c.get("/queue", follow_redirects=False).status_code == 303
+    finally:
+        with Session(seeded) as s, s.begin():
+            s.exec(select(User).where(User.login == "moder")).one().active = True
+
+
+# --------------------------------------------------------------------------- CSRF
+def test_every_form_needs_the_sessions_csrf_token(app, seeded):  # noqa: ANN001
+    inc = incident_of(seeded, status="new")
+    before = state(seeded, inc.id)
+    admin, token = login(app, "admin")
+    other, other_token = login(app, "moder")
+    for data in ({}, {"csrf": ""}, {"csrf": other_token}, {"csrf": token + "x"}):
+        r = admin.post(f"/incidents/{inc.id}/assign", data={**data, "body": EXECUTOR_BODY}, follow_redirects=False)
+        assert r.status_code == 403, data
+        assert "CSRF" in r.text
+    r = admin.post("/queue/bulk", data={"ids": str(inc.id), "action": "reject", "reason": "спам"})
+    assert r.status_code == 403
+    assert admin.post("/logout").status_code == 403
+    assert TestClient(app).post("/login", data={"login": "admin", "password": PASSWORD}).status_code == 403
+    assert state(seeded, inc.id) == before
+    # the page's own token works
+    r = other.post(f"/incidents/{inc.id}/lock.json", headers={"X-CSRF-Token": other_token})
+    assert r.status_code == 200 and r.json()["holder"] == "moder"
+    r = other.post(f"/incidents/{inc.id}/release", data={"csrf": other_token}, follow_redirects=False)
+    assert r.status_code == 303
+
+
+# --------------------------------------------------------------------------- permissions by role
+def test_an_executor_sees_and_changes_only_their_bodys_incidents_even_by_url(app, seeded):  # noqa: ANN001
+    mine = incident_of(seeded, body=EXECUTOR_BODY)
+    theirs = incident_of(seeded, not_body=EXECUTOR_BODY, status="assigned")
+    before = state(seeded, theirs.id)
+    c, token = login(app, "ivanova")
+    assert c.get(f"/incidents/{mine.id}").status_code == 200
+    r = c.get(f"/incidents/{theirs.id}")
+    assert r.status_code == 404 and theirs.title not in r.text
+    assert c.get("/incidents/999999").status_code == 404  # the same answer as for a number that does not exist
+    for path, data in ((f"/incidents/{theirs.id}/draft", {"text": "Ответ не своему органу"}),
+                       (f"/incidents/{theirs.id}/hand-back", {"reason": "не наше"}),
+                       (f"/incidents/{theirs.id}/assign", {"body": EXECUTOR_BODY, "reason": "захват"}),
+                       (f"/incidents/{theirs.id}/lock.json", {})):
+        assert c.post(path, data={"csrf": token, **data}, follow_redirects=False).status_code == 404, path
+    r = c.post("/queue/bulk", data={"csrf": token, "ids": str(theirs.id), "action": "reject", "reason": "x"})
+    assert "отказано: 1" in r.text
+    assert state(seeded, theirs.id) == before
+    with Session(seeded) as s:
+        assert not s.exec(select(Answer).where(Answer.incident_id == theirs.id)).all()
+    # lists: whatever the URL asks, their body's incidents only
+    for url in ("/queue", f"/queue?body={theirs.body_code}", f"/inbox?body={theirs.body_code}", "/sla"):
+        assert f'href="/incidents/{theirs.id}"' not in c.get(url).text, url
+    assert f'href="/incidents/{mine.id}"' in c.get("/inbox").text
+    rows = list(csv.reader(io.StringIO(c.get(f"/queue?export=csv&body={theirs.body_code}").content.decode("utf-8-sig"))))
+    with Session(seeded) as s:
+        own = {i.id for i in s.exec(select(Incident).where(Incident.body_code == EXECUTOR_BODY)).all()}
+    assert rows[1:] and {int(r[0]) for r in rows[1:]} <= own
+
+
+def test_an_observer_sees_everything_and_changes_nothing(app, seeded):  # noqa: ANN001
+    inc = incident_of(seeded, status="assigned", skip=3)
+    before = state(seeded, inc.id)
+    c, token = login(app, "watch")
+    page = c.get(f"/incidents/{inc.id}").text
+    assert inc.title in page
+    assert 'id="assign-form"' not in page and 'id="draft-form"' not in page and 'action="/queue/bulk"' not in c.get("/queue").text
+    for path, data in (("assign", {"body": EXECUTOR_BODY, "reason": "проверка"}), ("reject", {"reason": "проверка"}),
+                       ("draft", {"text": "Ответ наблюдателя"}), ("triage", {})):
+        r = c.post(f"/incidents/{inc.id}/{path}", data={"csrf": token, **data})
+        assert "Отказано" in r.text, path
+    r = c.post("/queue/bulk", data={"csrf": token, "ids": str(inc.id), "action": "assign", "body": EXECUTOR_BODY})
+    assert "отказано: 1" in r.text
+    assert state(seeded, inc.id) == before
+    with Session(seeded) as s:
+        assert s.get(IncidentLock, inc.id) is None  # reading is not working on it
+
+
+def test_merge_split_move_are_the_administrators_and_use_the_domain_operations(app, seeded, kursk):  # noqa: ANN001
+    moder = Actor("moder", Role.MODERATOR)
+    with Session(seeded) as s, pytest.raises(PermissionDenied):
+        ops.merge(s, kursk, moder, 1, [2], reason="одно и то же", now=NOW)
+    c, _ = login(app, "moder")
+    assert 'id="merge-form"' not in c.get("/incidents/1").text
+    a, _ = login(app, "admin")
+    page = a.get("/incidents/1").text
+    assert 'id="merge-form"' in page and 'id="move-form"' in page
+
+
+# --------------------------------------------------------------------------- the journey in HTTP
+def test_assign_answer_from_a_template_approve_publish(app, seeded, kursk):  # noqa: ANN001
+    inc = incident_of(seeded, status="new")  # the one incident the rules could not route
+    admin, t_admin = login(app, "admin")
+    assert f'href="/incidents/{inc.id}"' in admin.get("/queue").text.split("</tr>")[1]  # new ones come first
+    r = admin.post(f"/incidents/{inc.id}/assign", data={"csrf": t_admin, "body": EXECUTOR_BODY, "reason": ""})
+    assert "Назначен: " in r.text
+    ex, t_ex = login(app, "ivanova")
+    assert f'href="/incidents/{inc.id}"' in ex.get("/inbox").text
+    tpl = kursk.replies.templates[0].id
+    page = ex.get(f"/incidents/{inc.id}?template={tpl}").text
+    text = re.search(r'<textarea name="text"[^>]*>([^<]*)</textarea>', page).group(1)
+    assert "Здравствуйте" in text or "здравствуйте" in text
+    import html
+
+    r = ex.post(f"/incidents/{inc.id}/draft", data={"csrf": t_ex, "template": tpl, "text": html.unescape(text)})
+    assert "подготовлен" in r.text
+    with Session(seeded) as s:
+        ans = s.exec(select(Answer).where(Answer.incident_id == inc.id)).one()
+        assert ans.template == tpl and ans.created_by == "ivanova" and ans.status == "draft"
+    # the executor cannot approve their own answer
+    assert "Отказано" in ex.post(f"/incidents/{inc.id}/approve", data={"csrf": t_ex}).text
+    ctl, t_ctl = login(app, "control")
+    assert "Ответ утверждён" in ctl.post(f"/incidents/{inc.id}/approve", data={"csrf": t_ctl}).text
+    r = ctl.post(f"/incidents/{inc.id}/publish", data={"csrf": t_ctl})
+    assert "поставлен в очередь" in r.text
+    with Session(seeded) as s:
+        replies = s.exec(select(Reply).where(Reply.incident_id == inc.id)).all()
+        assert replies and all(x.status == "queued" for x in replies)  # no credentials here: waiting, said so
+        assert s.get(Incident, inc.id).status == "answered"
+    assert "ждут учётных данных" in r.text
+
+
+# --------------------------------------------------------------------------- escaping
+def test_what_residents_wrote_is_escaped_and_crafted_links_are_not_links(app, seeded):  # noqa: ANN001
+    with Session(seeded) as s:
+        post = s.exec(select(Post).where(Post.external_id == XSS["external_id"])).one()
+        link = s.get(IncidentPost, post.id)
+    assert link is not None, "the crafted post should be a complaint in an incident"
+    c, _ = login(app, "admin")
+    page = c.get(f"/incidents/{link.incident_id}").text
+    assert "<script>alert" not in page and "&lt;script&gt;alert(&#39;xss&#39;)&lt;/script&gt;" in page
+    assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert 'href="javascript:' not in page.lower() and "ссылка скрыта" in page
+    assert "<script" not in page.replace('<script src="/static/console.js" defer></script>', "")
+    r = c.get('/queue?q=<script>alert(1)</script>&category="><b>x')
+    assert "<script>alert(1)" not in r.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in r.text
+    assert '"><b>x' not in r.text
+
+
+# --------------------------------------------------------------------------- locks
+def test_an_open_card_shows_who_is_working_on_it(app, seeded):  # noqa: ANN001
+    inc = incident_of(seeded, status="assigned", skip=5)
+    a, _ = login(app, "admin")
+    assert "Вы работаете с инцидентом" in a.get(f"/incidents/{inc.id}").text
+    m, t_m = login(app, "moder")
+    assert "Сейчас работает: admin" in m.get(f"/incidents/{inc.id}").text
+    row = next(r for r in m.get(f"/queue?body={inc.body_code}").text.split("<tr") if f'"/incidents/{inc.id}"' in r)
+    assert 'class="tag lock"' in row and "admin" in row
+    assert m.post(f"/incidents/{inc.id}/lock.json", headers={"X-CSRF-Token": t_m}).json() == {"holder": "admin",
+                                                                                                "mine": False}
+
+
+# --------------------------------------------------------------------------- pages and exports
+def test_queue_filters_and_full_text_search(app, seeded):  # noqa: ANN001
+    c, _ = login(app, "admin")
+    everything = c.get("/queue?status=all").text
+    roads = c.get("/queue?category=roads&status=all").text
+    assert roads.count('<tr class="state-') < everything.count('<tr class="state-')
+    hits = c.get("/queue?q=мусор&status=all").text
+    assert 0 < hits.count('<tr class="state-') < everything.count('<tr class="state-')
+    assert "Ничего не найдено" in c.get("/queue?q=абракадабраксиз").text
+
+
+def test_exports_csv_and_xlsx_of_every_list(app):  # noqa: ANN001
+    from openpyxl import load_workbook
+
+    c, _ = login(app, "admin")
+    for url in ("/queue", "/inbox?body=" + EXECUTOR_BODY, "/sla", "/map?period=30", "/ratings?by=municipality"):
+        sep = "&" if "?" in url else "?"
+        r = c.get(f"{url}{sep}export=csv")
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv"), url
+        assert r.content.startswith(b"\xef\xbb\xbf") and "attachment" in r.headers["content-disposition"]
+        rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+        x = c.get(f"{url}{sep}export=xlsx")
+        assert x.headers["content-type"] == exports.XLSX_TYPE
+        sheet = load_workbook(io.BytesIO(x.content)).active
+        assert sheet.max_row == len(rows), url
+        assert [str(v.value or "") for v in next(sheet.iter_rows())] == rows[0]
+
+
+def test_exports_never_turn_a_residents_text_into_a_formula():
+    from openpyxl import load_workbook
+
+    rows = [["=HYPERLINK(\"http://evil\",\"жми\")", "+7 900", "-1", "@SUM(A1)", "обычный текст"]]
+    text = exports.to_csv(["a", "b", "c", "d", "e"], rows).decode("utf-8-sig")
+    assert "'=HYPERLINK" in text and "'+7 900" in text and "'@SUM" in text and ",обычный текст" in text
+    sheet = load_workbook(io.BytesIO(exports.to_xlsx(["a", "b", "c", "d", "e"], rows))).active
+    cell = sheet["A2"]
+    assert cell.data_type == "s" and cell.value.startswith("=HYPERLINK")
+
+
+def test_sla_board_counts_and_live_counters(app):  # noqa: ANN001
+    c, _ = login(app, "admin")
+    page = c.get("/sla").text
+    data = c.get("/sla/counters.json").json()["counters"]
+    assert data["open"] > 0 and data["overdue"] > 0
+    assert f'data-counter="overdue">{data["overdue"]}<' in page
+
+
+def test_heat_map_markers_by_default_and_a_choropleth_from_boundaries(app, seeded, kursk, tmp_path):  # noqa: ANN001
+    c, _ = login(app, "admin")
+    page = c.get("/map?period=30").text
+    assert "<circle" in page and "город Курск" in page and "<path" not in page
+    assert "город Курск" in c.get("/map?period=30&category=roads").text
+    # a region folder with municipal boundaries: filled polygons instead of circles
+    region = tmp_path / "kursk"
+    shutil.copytree(KURSK, region, ignore=shutil.ignore_patterns("sample"))
+    square = [[36.0, 51.6], [36.4, 51.6], [36.4, 51.9], [36.0, 51.9], [36.0, 51.6]]
+    other = [[35.0, 52.0], [35.5, 52.0], [35.5, 52.3], [35.0, 52.0]]
+    (region / geo.BOUNDARIES_FILE).write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"code": "kursk"}, "geometry": {"type": "Polygon", "coordinates": [square]}},
+        {"type": "Feature", "properties": {"code": "fatezhsky"}, "geometry": {"type": "MultiPolygon",
+                                                                              "coordinates": [[other]]}},
+    ]}), encoding="utf-8")
+    cfg = load_region(region)
+    svg = geo.render(cfg, {"kursk": (10, 4), "fatezhsky": (0, 1)}, {"kursk": "город Курск"})
+    assert svg.mode == "choropleth" and len(svg.shapes) == 2
+    assert svg.shapes[0].fill == geo.SCALE[-1] and svg.shapes[1].fill == geo.EMPTY and svg.shapes[0].change == 6
+    app2 = create_app(seeded, cfg, ConsoleSettings(secret_key=SecretStr("x" * 32)), now=FixedClock(NOW))
+    c2, _ = login(app2, "admin")
+    assert c2.get("/map").text.count("<path") == 2
+    (region / geo.BOUNDARIES_FILE).write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"code": "atlantida"}, "geometry": {"type": "Polygon", "coordinates": [square]}}]}))
+    with pytest.raises(ValueError, match="atlantida"):
+        geo.load_boundaries(cfg)
+
+
+def test_ratings_show_the_figures_and_a_red_zone(app):  # noqa: ANN001
+    c, _ = login(app, "admin")
+    page = c.get("/ratings").text
+    assert "Органы" in page and "Муниципалитеты" in page and 'class="red' in page and "красная зона" in page
+    rows = list(csv.reader(io.StringIO(c.get("/ratings?export=csv&by=body").content.decode("utf-8-sig"))))
+    assert rows[0][:4] == ["", "Инцидентов", "Отвечено за 24 ч, доля", "Медиана до первого ответа, ч"]
+    assert any(r[-1] == "да" for r in rows[1:])
+
+
+# --------------------------------------------------------------------------- accounts
+def test_user_add_sets_a_hashed_password_from_stdin(tmp_path, monkeypatch):  # noqa: ANN001
+    from incidents.cli import main
+    from incidents.db import open_database
+    from incidents.passwords import verify_password
+
+    url = f"sqlite:///{tmp_path / 'u.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setattr("sys.stdin", io.StringIO("надёжный-пароль-2026\n"))
+    assert main(["user", "add", "sidorova", "--role", "controller", "--password-stdin"]) == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("коротко\n"))
+    assert main(["user", "add", "kto", "--role", "observer", "--password-stdin"]) == 2
+    engine = open_database(url)
+    with Session(engine) as s:
+        row = s.exec(select(User).where(User.login == "sidorova")).one()
+        assert row.password_hash.startswith("$2") and "надёжный" not in row.password_hash
+        assert verify_password("надёжный-пароль-2026", row.password_hash)
+        assert not verify_password("надёжный-пароль-2027", row.password_hash)
+        assert s.exec(select(User).where(User.login == "kto")).first() is None
+    engine.dispose()
+
+
+def test_incidents_serve_starts_the_console(tmp_path):  # noqa: ANN001
+    """`incidents serve` in its own process: migrates the database, says where to go, serves /login."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from tests.conftest import ROOT
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}", "INCIDENTS_DATA_DIR": str(tmp_path)}
+    env.pop("CONSOLE_SECRET_KEY", None)
+    proc = subprocess.Popen([sys.executable, "-m", "incidents.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/login", timeout=2)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+                assert time.monotonic() < deadline, "incidents serve did not answer"
+                time.sleep(0.3)
+        assert r.status_code == 200 and "Консоль инцидентов" in r.text
+        assert (tmp_path / "console-secret").stat().st_mode & 0o077 == 0  # the generated key is the owner's only
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=20)
+    assert "ни у одного пользователя нет пароля" in out and f"http://127.0.0.1:{port}/login" in out
+
+
+def test_bulk_assign_everything_a_filter_shows_and_bulk_reject_the_ticked(app, seeded):  # noqa: ANN001
+    with Session(seeded) as s:
+        shchigry = [i.id for i in s.exec(select(Incident).where(Incident.municipality == "shchigry",
+                                                                Incident.merged_into_id == None)).all()]  # noqa: E711
+    assert len(shchigry) >= 2
+    c, token = login(app, "admin")
+    r = c.post("/queue/bulk", data={"csrf": token, "action": "assign", "body": "adm_lgov", "all_matching": "1",
+                                    "query": "municipality=shchigry", "reason": "проверка массового назначения"})
+    assert f"назначено: {len(shchigry)}" in r.text
+    with Session(seeded) as s:
+        assert {s.get(Incident, i).body_code for i in shchigry} == {"adm_lgov"}
+        events = s.exec(select(AuditEvent).where(AuditEvent.incident_id.in_(shchigry),  # type: ignore[attr-defined]
+                                                 AuditEvent.actor == "admin")).all()
+        assert len(events) == len(shchigry) and all(e.reason == "проверка массового назначения" for e in events)
+    r = c.post("/queue/bulk", data={"csrf": token, "action": "reject", "ids": [str(shchigry[0])], "reason": ""})
+    assert "отказано: 1" in r.text  # a rejection needs a reason
+    r = c.post("/queue/bulk", data={"csrf": token, "action": "reject", "ids": [str(shchigry[0])],
+                                    "reason": "не жалоба: объявление"})
+    assert "отклонено: 1" in r.text
+    with Session(seeded) as s:
+        assert s.get(Incident, shchigry[0]).status == "rejected"
+
+
+@pytest.mark.postgres
+def test_the_pages_on_postgresql(pg_url, kursk, kursk_builder, tmp_path):  # noqa: ANN001
+    """The same pages over PostgreSQL: its full-text search, its timestamps, its LIKE."""
+    from tests.conftest import _reset_pg
+
+    _reset_pg(pg_url)
+    engine = seed(pg_url, kursk, kursk_builder, work=tmp_path)
+    try:
+        app = create_app(engine, kursk, ConsoleSettings(secret_key=SecretStr("x" * 32)), now=FixedClock(NOW))
+        c, token = login(app, "admin")
+        for url in ("/queue", "/queue?q=мусор&network=vk&since=2026-11-16&until=2026-11-23", "/sla", "/map?period=30",
+                    "/ratings", "/inbox?body=" + EXECUTOR_BODY, "/queue?export=xlsx"):
+            assert c.get(url).status_code == 200, url
+        hits = c.get("/queue?q=мусор&status=all").text.count('<tr class="state-')
+        assert hits > 0
+        inc = incident_of(engine, status="new")
+        assert "Вы работаете с инцидентом" in c.get(f"/incidents/{inc.id}").text
+        r = c.post(f"/incidents/{inc.id}/assign", data={"csrf": token, "body": EXECUTOR_BODY})
+        assert "Назначен" in r.text and state(engine, inc.id)[:2] == ("assigned", EXECUTOR_BODY)
+        with Session(engine) as s:
+            assert s.get(IncidentLock, inc.id) is None  # handed on: the mark went with it
+    finally:
+        engine.dispose()
+
+
+def test_split_and_move_through_the_card(app, seeded):  # noqa: ANN001
+    with Session(seeded) as s:
+        inc = next(i for i in s.exec(select(Incident).where(Incident.post_count >= 3,
+                                                            Incident.merged_into_id == None)).all())  # noqa: E711
+        keys = [f"{p.network}:{p.external_id}" for p in s.exec(
+            select(Post).join(IncidentPost, IncidentPost.post_id == Post.id).where(IncidentPost.incident_id == inc.id)
+            .order_by(Post.created_at)).all()]
+    c, t = login(app, "admin")
+    r = c.post(f"/incidents/{inc.id}/split", data={"csrf": t, "posts": [keys[0]], "reason": "другая проблема"})
+    assert "Выделено в новый инцидент" in r.text
+    new_id = int(re.search(r"новый инцидент #(\d+)", r.text).group(1))
+    r = c.post(f"/incidents/{inc.id}/move", data={"csrf": t, "post": keys[1], "to": str(new_id), "reason": "туда же"})
+    assert "перенесён" in r.text
+    with Session(seeded) as s:
+        assert s.get(Incident, new_id).post_count == 2
+    m, tm = login(app, "moder")
+    assert "Отказано" in m.post(f"/incidents/{new_id}/merge", data={"csrf": tm, "others": str(inc.id), "reason": "x"}).text

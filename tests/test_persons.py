@@ -1,0 +1,70 @@
+"""Persons' names (natasha PER) stay out of exports and search indexes unless allowed.
+
+`signals.yaml: keep_person_names` (default false) is the setting. The signal keeps the names
+NER found (staff see the post itself), but the export contracts carry no names, and the
+embedded full-text index is built from the text with those names blanked out.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from sqlmodel import Session
+
+from flows.steps import prepare, process_pending
+from incidents.queries import incident_rows, signal_rows
+from incidents.records import PostRecord
+from incidents.search import fts
+from incidents.store import save_posts
+
+TEXT = ("Курск, ул. Радищева 5: третий день нет горячей воды. Управляющий домом Виктор Самойленко "
+        "трубку не берёт, сколько можно?")
+
+
+@pytest.fixture(scope="module")
+def ner_builder(kursk):  # noqa: ANN001, ANN201 - the Kursk builder with natasha NER, as in production
+    from pipelines.signals import SignalBuilder
+
+    return SignalBuilder(kursk, use_ner=True)
+
+
+def _store(engine, clock) -> None:  # noqa: ANN001
+    post = PostRecord(network="vk", external_id="p1", source_id="s", text=TEXT,
+                      created_at=datetime(2026, 11, 20, 9, tzinfo=UTC), author_id="vk:77")
+    with Session(engine) as s, s.begin():
+        save_posts(s, [post], clock())
+
+
+def test_names_found_by_ner_stay_out_of_exports_and_the_index(sqlite_engine, kursk, ner_builder, clock) -> None:
+    prepare(sqlite_engine, kursk)
+    _store(sqlite_engine, clock)
+    process_pending(sqlite_engine, kursk, clock, builder=ner_builder)
+    with Session(sqlite_engine) as s:
+        signals = list(signal_rows(s))
+        incidents = list(incident_rows(s))
+    assert signals and signals[0]["is_complaint"]
+    with Session(sqlite_engine) as s:
+        from sqlmodel import select
+
+        from incidents.models import Signal
+
+        assert s.exec(select(Signal)).one().entities["persons"] == ["Виктор Самойленко"]  # kept for staff
+    exported = json.dumps([signals, incidents], ensure_ascii=False)
+    assert "Самойленко" not in exported and "Виктор" not in exported
+
+    # the embedded index: by default the name is not searchable, the problem is
+    assert fts.search_posts(sqlite_engine, "горячая вода")
+    assert fts.search_posts(sqlite_engine, "Самойленко") == []
+    # allowed by the setting: the same post is found by the name
+    fts.rebuild(sqlite_engine, keep_person_names=True)
+    assert [h.post_key for h in fts.search_posts(sqlite_engine, "Самойленко", refresh_first=False)] == ["vk:p1"]
+
+
+def test_without_persons_blanks_every_form_given() -> None:
+    ents = {"persons": ["Виктор Самойленко", "Самойленко"]}
+    out = fts.without_persons(TEXT, ents)
+    assert "Самойленко" not in out and "Радищева" in out
+    assert fts.without_persons(TEXT, None) == TEXT
+    assert fts.without_persons(None, ents) == ""
