@@ -81,7 +81,22 @@ class ApiFailure(Exception):
 
 
 class TransientFailure(Exception):
-    """A transport failure worth retrying (connection, HTTP 5xx or 429)."""
+    """A transport failure worth retrying (connection, timeout, HTTP 5xx or 429, an answer that is not JSON).
+
+    `retry_after`: the seconds the server asked for (a 429's or 503's Retry-After header)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def retry_after(headers: Any) -> float | None:
+    """The Retry-After header in seconds (the delta form; an HTTP date is ignored)."""
+    value = (headers or {}).get("Retry-After") if hasattr(headers, "get") else None
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 class TokenInvalid(SourceNotConfigured):
@@ -122,11 +137,13 @@ def call_with_policy(fn: Callable[[], T], *, policy: dict[Any, Action], backoff:
     """
     attempt = 0
     while True:
+        asked: float | None = None
         try:
             return fn()
         except TransientFailure as exc:
             reason = str(exc)
             action = Action.RETRY
+            asked = exc.retry_after
         except ApiFailure as exc:
             reason = str(exc)
             action = action_for(policy, exc.code)
@@ -143,6 +160,8 @@ def call_with_policy(fn: Callable[[], T], *, policy: dict[Any, Action], backoff:
             raise SourceStopped(f"{source_id}: {what}: still failing after {attempt + 1} tries ({reason}); "
                                 "resume later")
         delay = backoff.delay(attempt)
+        if asked is not None:  # the server said how long; never longer than the back-off's ceiling
+            delay = min(backoff.maximum, max(delay, asked))
         log.warning("%s: %s: %s; retry in %.1f s", source_id, what, reason, delay)
         backoff.sleep(delay)
         attempt += 1

@@ -40,6 +40,7 @@ from crawlers.errors import (
     call_with_policy,
     payload_digest,
     require_env,
+    retry_after,
     since_ts,
 )
 from crawlers.ratelimit import RateLimiter, limiter_for
@@ -90,7 +91,7 @@ class OkClient:
         except httpx.TransportError as exc:
             raise TransientFailure(f"{type(exc).__name__} on {method}: {exc}") from exc
         if resp.status_code >= 500 or resp.status_code == 429:
-            raise TransientFailure(f"HTTP {resp.status_code} from {method}")
+            raise TransientFailure(f"HTTP {resp.status_code} from {method}", retry_after(resp.headers))
         try:
             body = resp.json()
         except ValueError as exc:
@@ -116,7 +117,15 @@ def _str_id(obj: dict[str, Any], key: str) -> str:
 def _ms(value: Any, field: str) -> datetime:
     if isinstance(value, bool) or not isinstance(value, int):
         raise PayloadError(f"{field}: expected milliseconds since 1970, got {type(value).__name__}")
-    return datetime.fromtimestamp(value / 1000, UTC)
+    try:
+        return datetime.fromtimestamp(value / 1000, UTC)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise PayloadError(f"{field}: {value!r} is not a time") from exc
+
+
+def _opt_str(value: Any) -> str | None:
+    """An optional text field: anything but a string is treated as absent."""
+    return value if isinstance(value, str) and value else None
 
 
 def _count(obj: Any, key: str) -> int:
@@ -137,7 +146,10 @@ def _entity_names(resp: dict[str, Any]) -> dict[str, str]:
 
 
 def topic_text(topic: dict[str, Any]) -> str:
-    parts = [m.get("text", "") for m in topic.get("media") or [] if isinstance(m, dict) and m.get("type") == "text"]
+    media = topic.get("media") or []
+    if not isinstance(media, list):
+        raise PayloadError(f"media: expected a list, got {type(media).__name__}")
+    parts = [m.get("text", "") for m in media if isinstance(m, dict) and m.get("type") == "text"]
     if any(not isinstance(p, str) for p in parts):
         raise PayloadError("media text: expected a string")
     return "\n\n".join(p for p in parts if p)
@@ -177,7 +189,7 @@ def comment_record(comment: Any, gid: str, topic_id: str, source_id: str, names:
     return PostRecord(
         network="ok", external_id=f"comment{cid}", source_id=source_id, text=text,
         created_at=created.astimezone(UTC), parent_id=f"topic{topic_id}", url=f"https://ok.ru/group/{gid}/topic/{topic_id}",
-        author_id=ref, author_name=comment.get("author_name") or (names.get(ref) if ref else None),
+        author_id=ref, author_name=_opt_str(comment.get("author_name")) or (names.get(ref) if ref else None),
         likes=_count(comment, "like_count"), raw=comment, deleted=bool(comment.get("deleted")),
     )
 

@@ -34,6 +34,7 @@ from crawlers.errors import (
     bad_record,
     call_with_policy,
     require_env,
+    retry_after,
     since_ts,
 )
 from crawlers.ratelimit import RateLimiter, limiter_for
@@ -63,6 +64,11 @@ Clock = Callable[[], datetime]
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _opt_str(value: Any) -> str | None:
+    """An optional text field: anything but a string is treated as absent."""
+    return value if isinstance(value, str) and value else None
 
 
 def dig(obj: Any, path: str) -> Any:
@@ -96,13 +102,17 @@ class PosClient:
             except ValueError as exc:
                 raise TransientFailure(f"{path}: the answer is not JSON") from exc
         try:
-            err = (resp.json() or {}).get("error") or {}
+            body = resp.json()
         except ValueError:
-            err = {}
+            body = None
+        err = body.get("error") if isinstance(body, dict) else None
+        err = err if isinstance(err, dict) else {}  # an error page of a proxy, or a body of another shape
         code = err.get("code") or {401: "unauthorized", 403: "forbidden", 404: "not_found", 429: "rate_limited",
                                    400: "bad_request", 422: "bad_request"}.get(resp.status_code)
         if code is None and resp.status_code >= 500:
-            raise TransientFailure(f"HTTP {resp.status_code} from {path}")
+            raise TransientFailure(f"HTTP {resp.status_code} from {path}", retry_after(resp.headers))
+        if code == "rate_limited" and resp.status_code == 429:
+            raise TransientFailure(f"HTTP 429 from {path} (rate limited)", retry_after(resp.headers))
         raise ApiFailure("pos", code or f"http_{resp.status_code}", str(err.get("message", resp.reason_phrase)),
                          method=f"{method} {path}", payload=err or resp.text[:2000])
 
@@ -233,7 +243,8 @@ class PosMessagesSource:
         author = dig(item, f["author_id"])
         return PostRecord(
             network="pos", external_id=str(ext), source_id=self.source_id, text=full_text,
-            created_at=created.astimezone(UTC), url=dig(item, f["url"]),
-            author_id=None if author is None else str(author), author_name=dig(item, f["author_name"]),
-            raw={**item, "pos": pos}, deleted=status in self.deleted_statuses,
+            created_at=created.astimezone(UTC), url=_opt_str(dig(item, f["url"])),
+            author_id=None if author is None or isinstance(author, dict | list) else str(author),
+            author_name=_opt_str(dig(item, f["author_name"])),
+            raw={**item, "pos": pos}, deleted=isinstance(status, str) and status in self.deleted_statuses,
         )

@@ -54,8 +54,8 @@ def parse_views(text: str | None) -> int:
     mult = {"K": 1_000, "M": 1_000_000}.get(text[-1:].upper(), 1)
     number = text[:-1] if mult > 1 else text
     try:
-        return int(round(float(number) * mult))
-    except ValueError:
+        return max(0, int(round(float(number) * mult)))
+    except (ValueError, OverflowError):  # «nan», «inf», «1e999»
         return 0
 
 

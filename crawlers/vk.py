@@ -54,6 +54,7 @@ from crawlers.errors import (
     call_with_policy,
     payload_digest,
     require_env,
+    retry_after,
     since_ts,
 )
 from crawlers.ratelimit import RateLimiter, limiter_for
@@ -86,15 +87,32 @@ class _VkApi(vk_api.VkApi):
         return None  # raise the ApiError: crawlers.errors backs off with an injectable sleep
 
 
+def _default_timeout(session: requests.Session, timeout: float) -> None:
+    """vk_api posts without a timeout: a server that accepts and never answers would hang the crawl
+    for ever. Give every request of this session a default one (a timeout is retried by the policy)."""
+    if getattr(session, "_incidents_timeout", None) is not None:
+        return
+    original = session.request
+
+    def request(method: str, url: str, *args: Any, **kw: Any) -> requests.Response:
+        if kw.get("timeout") is None:
+            kw["timeout"] = timeout
+        return original(method, url, *args, **kw)
+
+    session.request = request  # type: ignore[method-assign]
+    session._incidents_timeout = timeout  # type: ignore[attr-defined]
+
+
 class VkClient:
     """One token's calls: paced, retried and translated by the shared policy."""
 
     def __init__(self, *, token: str, source_id: str, session: requests.Session | None = None,
                  api_version: str = API_VERSION, limiter: RateLimiter | None = None,
-                 backoff: Backoff | None = None, token_var: str = TOKEN_VAR) -> None:
+                 backoff: Backoff | None = None, token_var: str = TOKEN_VAR, timeout: float = 30.0) -> None:
         if session is None:
             session = requests.Session()
             session.headers["User-Agent"] = "incident-monitor (+crawlers/README.md)"
+        _default_timeout(session, timeout)
         self.vk = _VkApi(token=token, session=session, api_version=api_version, config=MemoryConfig)
         self.source_id = source_id
         self.limiter = limiter or limiter_for("vk", token, DEFAULT_RATE)
@@ -113,9 +131,10 @@ class VkClient:
         except vk_api.ApiHttpError as exc:
             status = exc.response.status_code
             if status >= 500 or status == 429:
-                raise TransientFailure(f"HTTP {status} from {method}") from exc
+                raise TransientFailure(f"HTTP {status} from {method}", retry_after(exc.response.headers)) from exc
             raise ApiBug(f"{self.source_id}: HTTP {status} from {method}") from exc
-        except (requests.ConnectionError, requests.Timeout, requests.JSONDecodeError) as exc:
+        except (requests.ConnectionError, requests.Timeout, requests.JSONDecodeError,
+                requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
             raise TransientFailure(f"{type(exc).__name__} on {method}: {exc}") from exc
 
     def call(self, method: str, values: dict[str, Any], what: str | None = None) -> Any:
@@ -204,7 +223,8 @@ def post_record(item: Any, source_id: str, names: dict[int, str]) -> PostRecord:
     text = item.get("text", "")
     if not isinstance(text, str):
         raise PayloadError(f"text: expected a string, got {type(text).__name__}")
-    for repost in item.get("copy_history") or []:
+    reposts = item.get("copy_history") or []
+    for repost in reposts if isinstance(reposts, list) else []:
         if isinstance(repost, dict) and isinstance(repost.get("text"), str) and repost["text"]:
             text = f"{text}\n\n{repost['text']}" if text else repost["text"]
     author = item.get("from_id", item.get("signer_id", owner))
@@ -229,7 +249,7 @@ def comment_record(item: Any, owner_id: int, post_id: int, source_id: str, names
     author = item.get("from_id")
     thread_parent = None
     stack = item.get("parents_stack") or []
-    if stack and isinstance(stack[-1], int):
+    if isinstance(stack, list) and stack and isinstance(stack[-1], int) and not isinstance(stack[-1], bool):
         thread_parent = stack[-1]
     url = f"https://vk.com/wall{owner_id}_{post_id}?reply={cid}" + (f"&thread={thread_parent}" if thread_parent else "")
     return PostRecord(
@@ -640,7 +660,8 @@ class VkStreamingSource:
             self.client.limiter.wait()
             try:
                 return fn()
-            except (requests.ConnectionError, requests.Timeout, requests.JSONDecodeError) as exc:
+            except (requests.ConnectionError, requests.Timeout, requests.JSONDecodeError,
+                requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
                 raise TransientFailure(f"{type(exc).__name__} on {what}: {exc}") from exc
 
         return call_with_policy(once, policy=VK_POLICY, backoff=self.client.backoff, source_id=self.source_id,
@@ -723,7 +744,10 @@ def event_record(event: Any, source_id: str) -> PostRecord | None:
     text = event.get("text", "")
     if not isinstance(text, str):
         raise PayloadError(f"text: expected a string, got {type(text).__name__}")
-    author = (event.get("author") or {}).get("id")
+    author_obj = event.get("author")
+    author = author_obj.get("id") if isinstance(author_obj, dict) else None
+    if author is not None and (isinstance(author, bool) or not isinstance(author, int | str)):
+        author = None
     if kind == "comment":
         cid = _require(ids, "comment_id", int)
         post_id = _require(ids, "post_id", int)
@@ -733,5 +757,6 @@ def event_record(event: Any, source_id: str) -> PostRecord | None:
     else:
         return None  # topic posts and others are not read
     return PostRecord(network="vk", external_id=key, source_id=source_id, text=text, created_at=_ts(created),
-                      parent_id=parent, url=event.get("event_url"), author_id=None if author is None else str(author),
+                      parent_id=parent, url=url if isinstance(url := event.get("event_url"), str) else None,
+                      author_id=None if author is None else str(author),
                       raw=event, deleted=action == "delete")

@@ -54,6 +54,7 @@ JOB_ENTRYPOINTS = {
     "sla_watch": "flows/jobs.py:sla_watch_flow",
     "publish": "flows/jobs.py:publish_flow",
     "index": "flows/jobs.py:index_flow",
+    "purge": "flows/jobs.py:purge_flow",
     "report": "flows/jobs.py:report_flow",
 }
 
@@ -62,6 +63,7 @@ JOB_DESCRIPTIONS = {
     "sla_watch": "Сроки SLA: под угрозой, просрочено; эскалации",
     "publish": "Отправка ответов из очереди в исходные каналы",
     "index": "Синхронизация поисковых индексов",
+    "purge": "Удаление персональных данных старше срока хранения (152-ФЗ)",
     "report": "Ежедневный отчёт: поступления, SLA, рейтинги (БД и CSV)",
 }
 

@@ -171,6 +171,21 @@ def index_flow(full: bool = False, config_dir: str | None = None, database_url: 
     return {"embedded": embedded, "elasticsearch": es}
 
 
+@flow(name="purge", log_prints=True)
+def purge_flow(config_dir: str | None = None, database_url: str | None = None) -> dict[str, Any]:
+    """Personal data past its retention (region.yaml → privacy): raw payloads emptied, resolved
+    quarantine rows deleted (incidents.privacy.purge; resumable, one transaction per batch)."""
+    from incidents.privacy import purge, stats_dict
+
+    cfg, url = _context(config_dir, database_url)
+    engine = open_database(url)
+    try:
+        stats = purge(engine, cfg, _now)
+    finally:
+        engine.dispose()
+    get_run_logger().info("purge: %d raw payloads emptied, %d resolved quarantine rows deleted",
+                          stats.raw_emptied, stats.quarantine_deleted)
+    return stats_dict(stats)
 @flow(name="daily-report", log_prints=True)
 def report_flow(day: str | None = None, config_dir: str | None = None, database_url: str | None = None) -> dict[str, Any]:
     """The daily report of a region-local day (yesterday by default): database row and CSV files."""
@@ -195,5 +210,6 @@ JOB_FLOWS = {
     "sla_watch": sla_watch_flow,
     "publish": publish_flow,
     "index": index_flow,
+    "purge": purge_flow,
     "report": report_flow,
 }

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from crawlers.base import SourceAdapter, SourceNotConfigured, SourceStopped
+from crawlers.base import BadRecord, SourceAdapter, SourceNotConfigured, SourceStopped
 from crawlers.registry import build_adapter
 from incidents.assess import is_urgent
 from incidents.clustering import (
@@ -30,7 +30,7 @@ from incidents.clustering import (
     street_key,
 )
 from incidents.config import RegionConfig, SourceConfig
-from incidents.models import Incident, IncidentPost, Post, QuarantineItem, Signal
+from incidents.models import Incident, IncidentPost, Post, Signal
 from incidents.records import SignalRecord
 from incidents.refresh import refresh_incidents, route_incident
 from incidents.routing import Router
@@ -38,6 +38,7 @@ from incidents.sla import SlaPolicyEngine
 from incidents.sla_clocks import SlaClocks
 from incidents.states import OPEN_STATES, IncidentState, InvalidTransition, check_transition
 from incidents.store import (
+    admit,
     audit,
     get_cursor,
     pending_posts,
@@ -74,10 +75,13 @@ def crawl_adapter(engine: Engine, adapter: SourceAdapter, now: Clock, *, max_pag
         cursor = get_cursor(session, adapter.source_id)
     while max_pages is None or stats.pages < max_pages:
         result = adapter.fetch(cursor)
+        posts, refused = admit(result.posts)
+        result.bad.extend(refused)
         with Session(engine) as session, session.begin():
             ts = now()
-            ins, upd, same = save_posts(session, result.posts, ts)
-            stats.quarantined += quarantine(session, adapter.source_id, result.bad, ts)
+            ins, upd, same = save_posts(session, posts, ts)
+            quarantine(session, adapter.source_id, result.bad, ts)  # a record already held is not added twice
+            stats.quarantined += len(result.bad)
             set_cursor(session, adapter.source_id, result.next_cursor, ts)
         for b in result.bad:
             log.warning("%s: %s: %s", adapter.source_id, b.location, b.reason)
@@ -155,7 +159,9 @@ def load_clusterer(session: Session, cfg: RegionConfig, since: datetime) -> Clus
         (Incident.last_post_at >= since - window)  # type: ignore[operator]
         | (Incident.status.in_(sorted(CLOSED_STATES)) & (Incident.updated_at >= closed_horizon)),  # type: ignore[attr-defined]
     )
-    incidents = list(session.exec(stmt).all())
+    # In id order, which is the order they were opened in: the candidate lists a reloaded snapshot
+    # builds are then those of the run that was killed (at most `max_candidates` are compared).
+    incidents = list(session.exec(stmt.order_by(Incident.id)).all())
     if not incidents:
         return clusterer
     ids = [i.id for i in incidents]
@@ -243,9 +249,9 @@ class Processor:
             if isinstance(sig, Exception):  # one bad post never stops the batch
                 exc = sig
                 log.error("post %s:%s could not be analysed: %r", row.network, row.external_id, exc)
-                session.add(QuarantineItem(origin="signals", location=f"{row.network}:{row.external_id}",
-                                           reason=f"{type(exc).__name__}: {exc}", payload=row.text[:100_000],
-                                           created_at=ts))
+                # held once per text (a rerun meets it again); `incidents quarantine retry` replays it
+                quarantine(session, "signals", [BadRecord(f"{row.network}:{row.external_id}",
+                                                          f"{type(exc).__name__}: {exc}", row.text[:100_000])], ts)
                 row.processed = True
                 session.add(row)
                 stats.failed += 1
@@ -412,8 +418,10 @@ class Processor:
 
 
 def process_pending(engine: Engine, cfg: RegionConfig, now: Clock, *, builder: SignalBuilder | None = None,
-                    progress: Callable[[int], None] | None = None) -> ProcessStats:
-    return Processor(engine, cfg, now, builder=builder).run(progress)
+                    progress: Callable[[int], None] | None = None, batch_size: int = 1000) -> ProcessStats:
+    """Process every pending post, one transaction per batch; a crash loses at most the open batch,
+    which the rerun processes again (see docs/reliability.md)."""
+    return Processor(engine, cfg, now, builder=builder, batch_size=batch_size).run(progress)
 
 
 # --------------------------------------------------------------------------- SLA

@@ -313,16 +313,22 @@ def cmd_export(ctx: Context, args: argparse.Namespace) -> int:
 
     from incidents.queries import incident_rows, signal_rows
 
+    if args.with_authors and not ctx.cfg.region.privacy.export_personal_data:
+        err.print("[red]--with-authors: выгрузка персональных данных авторов запрещена "
+                  "(region.yaml → privacy.export_personal_data: false)[/]")
+        return EXIT_USAGE
     out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout  # noqa: SIM115
     try:
         with Session(ctx.engine) as session:
             if args.what == "incidents":
                 fields = ["id", "title", "status", "category", "subcategory", "municipality", "body", "priority",
                           "opened_at", "due_at", "posts"]
-                n = _write_rows(incident_rows(session), args.format, out, fields)
+                n = _write_rows(incident_rows(session, personal=args.with_authors), args.format, out, fields)
             else:
                 fields = ["post", "is_complaint", "in_region", "category", "municipality", "score"]
-                n = _write_rows(signal_rows(session), args.format, out, fields)
+                if args.with_authors:
+                    fields += ["author_id", "author_name"]
+                n = _write_rows(signal_rows(session, personal=args.with_authors), args.format, out, fields)
     finally:
         if args.output:
             out.close()
@@ -425,6 +431,27 @@ def cmd_quarantine(ctx: Context, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_quarantine_retry(ctx: Context, args: argparse.Namespace) -> int:
+    from incidents.quarantine import retry
+
+    payload = None
+    if args.payload_file:
+        if len(args.ids) != 1:
+            err.print("[red]--payload-file: укажите ровно одну запись ID[/]")
+            return EXIT_USAGE
+        payload = Path(args.payload_file).read_text(encoding="utf-8").strip()
+    outcomes = retry(ctx.engine, ctx.cfg, _now, ids=args.ids or None, origin=args.origin, payload=payload,
+                     process=not args.no_process)
+    names = {"resolved": "принято", "failed": "снова ошибка", "not_replayable": "не повторяется"}
+    t = Table(title=f"Повтор карантина: {len(outcomes)}", title_justify="left")
+    for col in ("ID", "Откуда", "Где", "Итог", "Подробности"):
+        t.add_column(col, overflow="fold")
+    for o in outcomes:
+        t.add_row(str(o.id), o.origin, o.location or "", names[o.status], o.detail)
+    console.print(t)
+    return EXIT_PROBLEMS if any(o.status != "resolved" for o in outcomes) else EXIT_OK
+
+
 # --------------------------------------------------------------------------- parser
 # Each area keeps its commands in its own module with `add_commands(subparsers)`, imported
 # cheaply (heavy imports inside the commands), so that `incidents --help` stays fast.
@@ -434,6 +461,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "crawlers.cli",
     "incidents.workflow_cli",
     "incidents.routing_eval",
+    "incidents.privacy",
     "incidents.operations_cli",
     "incidents.corpus_cli",
     "incidents.daily_report",
@@ -473,6 +501,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("what", choices=["incidents", "signals"])
     s.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
     s.add_argument("--output", "-o", help="файл (по умолчанию стандартный вывод)")
+    s.add_argument("--with-authors", action="store_true",
+                   help="с идентификаторами и именами авторов (если разрешено: privacy.export_personal_data)")
     s.set_defaults(func=cmd_export)
 
     s = sub.add_parser("check-config", help="проверить конфигурацию региона")
@@ -493,6 +523,12 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--all", action="store_true", help="включая разобранные")
     q.add_argument("--limit", type=int, default=100)
     q.set_defaults(func=cmd_quarantine)
+    q = qs.add_parser("retry", help="повторить разбор после исправления; принятые записи отмечаются разобранными")
+    q.add_argument("ids", nargs="*", type=int, metavar="ID", help="записи карантина (по умолчанию все неразобранные)")
+    q.add_argument("--origin", help="только записи этого источника (или signals)")
+    q.add_argument("--payload-file", metavar="FILE", help="исправленные данные для одной записи ID")
+    q.add_argument("--no-process", action="store_true", help="только сохранить посты, без обработки")
+    q.set_defaults(func=cmd_quarantine_retry)
 
     for module in COMMAND_MODULES:
         importlib.import_module(module).add_commands(sub)

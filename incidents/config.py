@@ -90,11 +90,23 @@ class JobSchedules(_Strict):
     publish: str = Field("every 1m", description="Send queued replies from the outbox.")
     index: str = Field("every 15m", description="Sync the search indexes (embedded and Elasticsearch).")
     report: str = Field("0 6 * * *", description="Daily report (counts, SLA figures, ratings), region time.")
+    purge: str = Field("30 3 * * *", description="Drop raw payloads and resolved quarantine rows past their retention.")
 
-    @field_validator("process", "sla_watch", "publish", "index", "report")
+    @field_validator("process", "sla_watch", "publish", "index", "report", "purge")
     @classmethod
     def _valid(cls, v: str) -> str:
         return _check_schedule(v)  # type: ignore[return-value]
+
+
+class PrivacyPolicy(_Strict):
+    """Residents' personal data (Federal Law 152-ФЗ): only where a role needs it, only as long as needed."""
+
+    export_personal_data: bool = Field(
+        False, description="Allow `incidents export --with-authors` (authors' ids and names); masked otherwise.")
+    raw_retention_days: int = Field(
+        90, ge=1, description="Days a post's raw network payload is kept; `incidents purge` empties older ones.")
+    quarantine_retention_days: int = Field(
+        90, ge=1, description="Days a resolved quarantine row (with its payload) is kept after it was resolved.")
 
 
 # --------------------------------------------------------------------------- region.yaml
@@ -108,6 +120,8 @@ class RegionInfo(_Strict):
     )
     centroid: tuple[float, float] | None = Field(None, description="(lat, lon) of the region for maps.")
     schedules: JobSchedules = Field(default_factory=JobSchedules, description="Schedules of the jobs (flows/jobs.py).")
+    privacy: PrivacyPolicy = Field(default_factory=lambda: PrivacyPolicy(),
+                                   description="Personal data (152-ФЗ): what exports show, how long raw payloads stay.")
 
 
 # --------------------------------------------------------------------------- rubricator.yaml

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import IO, Any
 
 from incidents.config import NETWORKS
@@ -22,6 +22,7 @@ OPTIONAL_STR = ("parent_id", "url", "author_id", "author_name")
 COUNTERS = ("likes", "reposts", "views")
 FIELDS = REQUIRED + OPTIONAL_STR + COUNTERS
 MAX_LINE_BYTES = 16 * 1024 * 1024
+KEEP_LINE_BYTES = 1024 * 1024  # of a bad line, kept in the quarantine
 
 
 class PayloadError(ValueError):
@@ -51,6 +52,10 @@ def parse_datetime(value: Any, field_name: str = "created_at") -> datetime:
         raise PayloadError(f"{field_name}: unparseable date {value!r}") from exc
     if dt.tzinfo is None:
         raise PayloadError(f"{field_name}: {value!r} has no UTC offset")
+    try:
+        dt.astimezone(UTC)  # «0001-01-01T00:00+01:00» parses, but has no UTC time: storing it would fail
+    except OverflowError as exc:
+        raise PayloadError(f"{field_name}: {value!r} is out of range") from exc
     return dt
 
 
@@ -146,7 +151,8 @@ def read_jsonl(stream: IO[bytes], origin: str, start_line: int = 0) -> Iterator[
             continue
         if not raw.strip():
             continue
-        snippet = raw[:2000].decode("utf-8", "replace")
+        # the whole line up to a megabyte, so that `incidents quarantine retry` can replay it
+        snippet = raw[:KEEP_LINE_BYTES].decode("utf-8", "replace").rstrip("\r\n")
         if len(raw) > MAX_LINE_BYTES:
             yield line_no, BadLine(origin, line_no, f"line longer than {MAX_LINE_BYTES} bytes", snippet)
             continue

@@ -7,9 +7,10 @@ old one as a revision, cursors are written in the same transaction as the posts 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -122,10 +123,111 @@ def save_posts(session: Session, posts: Sequence[PostRecord], now: datetime) -> 
     return inserted, updated, unchanged
 
 
+# --------------------------------------------------------------------------- admission
+ID_MAX = 200  # posts.external_id, source_id, parent_id, author_id are VARCHAR(200) on PostgreSQL
+COUNTER_MAX = 2**31 - 1  # likes, reposts, views are INTEGER
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)  # a post's date is in this range
+
+
+def clean_text(value: str) -> str:
+    """What any database stores: no NUL (PostgreSQL refuses it), no lone surrogates (not UTF-8;
+    valid JSON such as "\\ud800" produces them)."""
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
+def _clean_json(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {clean_text(str(k)): _clean_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean_json(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # Python's json reads NaN and Infinity; PostgreSQL's json type refuses them
+    return value
+
+
+def _problem(post: PostRecord) -> str | None:
+    from incidents.config import NETWORKS
+
+    if post.network not in NETWORKS:
+        return f"network: {post.network!r} is not one of {', '.join(NETWORKS)}"
+    for name in ("external_id", "source_id"):
+        value = getattr(post, name)
+        if not isinstance(value, str) or not value.strip():
+            return f"{name}: missing"
+    for name in ("external_id", "source_id", "parent_id", "author_id"):
+        value = getattr(post, name)
+        if value is not None and (not isinstance(value, str) or len(value) > ID_MAX):
+            return f"{name}: not a string of at most {ID_MAX} characters"
+    if not isinstance(post.text, str):
+        return f"text: expected a string, got {type(post.text).__name__}"
+    if not isinstance(post.created_at, datetime) or post.created_at.tzinfo is None:
+        return "created_at: not a date with a UTC offset"
+    try:
+        at = post.created_at.astimezone(UTC)
+    except OverflowError:
+        return f"created_at: {post.created_at.isoformat()} is out of range"
+    if not EARLIEST <= at < LATEST:
+        # A placeholder date («0001-01-01») would also break the clustering's time window
+        return f"created_at: {at.isoformat()} is not between {EARLIEST.year} and {LATEST.year}"
+    return None
+
+
+def admit(posts: Sequence[PostRecord]) -> tuple[list[PostRecord], list[BadRecord]]:
+    """Split a page into the posts storage can hold and the rest, each with its reason.
+
+    The adapters and the interchange parser already refuse malformed payloads; this is the
+    last guard before the database, so that one odd record (an id of 300 characters, a NUL,
+    a lone surrogate, a counter beyond INTEGER) is quarantined instead of failing the page's
+    transaction again on every run — a source stuck at one page. Text is cleaned, counters
+    are capped."""
+    good: list[PostRecord] = []
+    bad: list[BadRecord] = []
+    for p in posts:
+        for name in ("external_id", "source_id", "parent_id", "author_id", "url", "author_name", "text"):
+            value = getattr(p, name)
+            if isinstance(value, str):
+                setattr(p, name, clean_text(value))
+        reason = _problem(p)
+        if reason:
+            payload = json.dumps(_clean_json(p.raw) if p.raw else {"external_id": str(p.external_id)[:300]},
+                                 ensure_ascii=False, default=str)
+            bad.append(BadRecord(f"{p.network}:{str(p.external_id)[:ID_MAX]}", reason, payload))
+            continue
+        for name in ("likes", "reposts", "views"):
+            value = getattr(p, name)
+            setattr(p, name, min(max(value, 0), COUNTER_MAX) if isinstance(value, int) else 0)
+        p.raw = _clean_json(p.raw) if isinstance(p.raw, dict) else {}
+        good.append(p)
+    return good, bad
+
+
 def quarantine(session: Session, origin: str, items: Iterable[BadRecord], now: datetime) -> int:
+    """Keep bad records with their reason; returns how many are new.
+
+    A record already held (same origin, location and payload, resolved or not) is not added
+    again: a rerun after a crash, or a repeated import of the same file, reads the same bad
+    lines, and the operator must see each once."""
     n = 0
     for b in items:
-        session.add(QuarantineItem(origin=origin, location=b.location, reason=b.reason, payload=b.payload, created_at=now))
+        location = clean_text(b.location or "")[:1000] or None
+        payload = clean_text(b.payload)
+        held = session.exec(select(QuarantineItem.payload).where(
+            QuarantineItem.origin == origin,
+            QuarantineItem.location == location if location else QuarantineItem.location == None,  # noqa: E711
+        )).all()
+        if payload in held:
+            continue
+        session.add(QuarantineItem(origin=origin, location=location, reason=clean_text(b.reason), payload=payload,
+                                   created_at=now))
+        session.flush()  # the next item of this page sees it
         n += 1
     return n
 

@@ -165,6 +165,9 @@ def matching_text(display: str) -> tuple[str, list[str], list[str], list[str]]:
     return text, urls, mentions, hashtags
 
 
+INPUT_FACTOR = 8  # raw characters read per character matched (HTML markup, entities, emoji)
+
+
 class Normalizer:
     """text → NormalizedText. Holds the lemma cache, so build one and reuse it."""
 
@@ -174,11 +177,16 @@ class Normalizer:
 
     def display_of(self, text: str) -> str:
         """The display text as __call__ makes it (cut to `max_chars`)."""
-        return display_text(text or "")[: self.max_chars]
+        return display_text((text or "")[: self.max_chars * INPUT_FACTOR])[: self.max_chars]
 
     def __call__(self, text: str) -> NormalizedText:
-        display = display_text(text or "")
-        truncated = len(display) > self.max_chars
+        # Bound the work before anything scans the text: a post of megabytes (pasted logs, a
+        # broken export; a megabyte of «<» took seconds in the tag regex) is cut to a few times
+        # what the matching reads, HTML and all.
+        raw = text or ""
+        cut = len(raw) > self.max_chars * INPUT_FACTOR
+        display = display_text(raw[: self.max_chars * INPUT_FACTOR] if cut else raw)
+        truncated = cut or len(display) > self.max_chars
         work = display[: self.max_chars] if truncated else display
         mtext, urls, mentions, hashtags = matching_text(work)
         tokens = _TOKEN.findall(mtext)

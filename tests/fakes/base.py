@@ -8,7 +8,10 @@ released, for the kill-midway tests).
 from __future__ import annotations
 
 import json
+import socket
+import struct
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -50,13 +53,26 @@ class Reply:
         return json.dumps(self.body, ensure_ascii=False).encode("utf-8")
 
 
+@dataclass
+class Fault:
+    """A network failure the fake plays on cue (`FakeServer.inject`)."""
+
+    kind: str
+    times: int
+    status: int = 503
+    delay: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
+    match: Any = None
+    hits: int = 0
+
+
 class _QuietServer(ThreadingHTTPServer):
     """A client that went away (a killed crawl) is not an error of the fake: no traceback for it."""
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         import sys
 
-        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError | OSError):
             return
         super().handle_error(request, client_address)
 
@@ -68,6 +84,7 @@ class FakeServer:
         self.requests: list[Request] = []
         self._lock = threading.Lock()
         self._blocks: list[tuple[Any, threading.Event]] = []
+        self.faults: list[Fault] = []
         self.blocked = threading.Event()  # set when a request is being held
         self.stopping = threading.Event()
         fake = self
@@ -90,6 +107,8 @@ class FakeServer:
                 with fake._lock:
                     fake.requests.append(req)
                     n = len(fake.requests)
+                if fake._apply_fault(self, req):
+                    return
                 for predicate, release in list(fake._blocks):
                     if predicate(req, n):
                         fake.blocked.set()
@@ -119,6 +138,57 @@ class FakeServer:
         self._thread: threading.Thread | None = None
 
     # -- steering
+    def inject(self, kind: str, *, times: int = 1, status: int = 503, delay: float = 0.0,
+               headers: dict[str, str] | None = None, match: Any = None) -> Fault:
+        """Make the next `times` requests (those `match(req)` accepts) fail the way networks do.
+
+        kind: "reset" (the connection is dropped before any answer), "status" (an HTTP error
+        page with `status` and `headers`, e.g. 503, or 429 with Retry-After), "slow" (the
+        right answer after `delay` seconds — beyond the client's timeout it is a timeout),
+        "truncated" (the answer cut mid-body), "garbage" (200 with a proxy's HTML page)."""
+        fault = Fault(kind, times, status, delay, dict(headers or {}), match)
+        with self._lock:
+            self.faults.append(fault)
+        return fault
+
+    def _apply_fault(self, handler: BaseHTTPRequestHandler, req: Request) -> bool:
+        """Apply the first matching fault; True when the request was answered (or dropped) by it."""
+        with self._lock:
+            fault = next((f for f in self.faults if f.times > 0 and (f.match is None or f.match(req))), None)
+            if fault is None:
+                return False
+            fault.times -= 1
+            fault.hits += 1
+        handler.close_connection = True
+        if fault.kind == "slow":
+            time.sleep(fault.delay)
+            handler.close_connection = False
+            return False  # then the real answer
+        if fault.kind == "reset":
+            handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            return True  # closing with linger 0 sends RST
+        if fault.kind == "truncated":
+            data = json.dumps({"response": {"items": [{"id": 1, "text": "обрыв"}]}}).encode()
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(data) * 2))
+            handler.end_headers()
+            handler.wfile.write(data[: len(data) // 2])
+            handler.wfile.flush()
+            handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            return True
+        body = (b"<html><body><h1>502 Bad Gateway</h1></body></html>" if fault.kind == "garbage"
+                else f"<html><body>HTTP {fault.status}</body></html>".encode())
+        handler.send_response(200 if fault.kind == "garbage" else fault.status)
+        handler.send_header("Content-Type", "text/html")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.send_header("Connection", "close")  # or a keep-alive client reuses a socket we close
+        for k, v in fault.headers.items():
+            handler.send_header(k, v)
+        handler.end_headers()
+        handler.wfile.write(body)
+        return True
+
     def block_on(self, predicate: Any) -> threading.Event:
         """Hold every request for which predicate(req, n) is true until the returned event is set."""
         release = threading.Event()

@@ -1,0 +1,156 @@
+"""Network faults against the fake servers: retried with back-off, bounded, reported; never a silent gap.
+
+Each HTTP network's real client (VK through vk_api over requests, OK and the feedback
+platform through httpx) reads its fake API while the fake plays a fault on cue
+(`FakeServer.inject`): a dropped connection, a 503, an answer cut mid-body, a proxy's HTML
+page instead of JSON, an answer slower than the client's timeout, a 429 with Retry-After.
+The crawl is interrupted after its first page, so every fault hits the middle of a pass:
+
+- a passing fault is retried with exponential back-off (the injected sleep records the
+  delays; Retry-After is honoured up to the ceiling) and the crawl completes: every post,
+  each once;
+- a fault that persists stops the source after `retries` tries (`SourceStopped`, which
+  `incidents crawl` reports and exits 3 for), with the stored cursor and posts exactly as
+  before the failing page — the next run reads what was not read;
+- a slow answer within the timeout is simply waited for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from crawlers.base import SourceAdapter, SourceStopped
+from crawlers.errors import Backoff
+from crawlers.ok import OkClient, OkGroupSource
+from crawlers.pos import PosClient, PosMessagesSource
+from crawlers.ratelimit import RateLimiter
+from crawlers.vk import VkClient, VkWallSource
+from tests.fakes.base import FakeServer, redirected_session
+from tests.fakes.dbcheck import crawl, cursor, post_keys
+from tests.fakes.ok import FakeOk
+from tests.fakes.pos import FakePos
+from tests.fakes.vk import TOKEN as VK_TOKEN
+from tests.fakes.vk import FakeVk
+from tests.test_crawl_ok import COMMENTS as OK_COMMENTS
+from tests.test_crawl_ok import GID
+from tests.test_crawl_ok import TOPICS as OK_TOPICS
+from tests.test_crawl_pos import ALL as POS_ALL
+from tests.test_crawl_vk import COMMENTS as VK_COMMENTS
+from tests.test_crawl_vk import NOW
+from tests.test_crawl_vk import WALL_POSTS as VK_POSTS
+
+TIMEOUT = 0.5  # the clients' timeout in these tests; the "slow" fault waits longer
+RETRIES = 3
+
+
+@dataclass
+class Network:
+    name: str
+    fake: type[FakeServer]
+    expected: set[str]
+    source_id: str
+    build: Callable[[FakeServer, Backoff], SourceAdapter]
+
+
+def _vk(fake: FakeServer, backoff: Backoff) -> SourceAdapter:
+    session = redirected_session({"https://api.vk.ru/method/": f"{fake.url}/method/"})
+    client = VkClient(token=VK_TOKEN, source_id="vk-wall", session=session, limiter=RateLimiter(0), backoff=backoff,
+                      timeout=TIMEOUT)
+    return VkWallSource(source_id="vk-wall", client=client, owner_id=-100001, page_size=3, now=lambda: NOW)
+
+
+def _ok(fake: FakeServer, backoff: Backoff) -> SourceAdapter:
+    d = fake.data  # type: ignore[attr-defined]
+    client = OkClient(application_key=d["application_key"], secret_key=d["application_secret_key"],
+                      access_token=d["access_token"], source_id="ok-group", api_url=f"{fake.url}/fb.do",
+                      http=httpx.Client(timeout=TIMEOUT), limiter=RateLimiter(0), backoff=backoff)
+    return OkGroupSource(source_id="ok-group", client=client, gid=GID, page_size=2, comments_page_size=2, now=lambda: NOW)
+
+
+def _pos(fake: FakeServer, backoff: Backoff) -> SourceAdapter:
+    client = PosClient(base_url=fake.url, token=fake.data["token"], source_id="pos",  # type: ignore[attr-defined]
+                       http=httpx.Client(timeout=TIMEOUT), limiter=RateLimiter(0), backoff=backoff)
+    return PosMessagesSource(source_id="pos", client=client, region_code="46", page_size=3, now=lambda: NOW)
+
+
+NETWORKS = [
+    Network("vk", FakeVk, VK_POSTS | VK_COMMENTS, "vk-wall", _vk),
+    Network("ok", FakeOk, OK_TOPICS | OK_COMMENTS, "ok-group", _ok),
+    Network("pos", FakePos, POS_ALL, "pos", _pos),
+]
+FAULTS: dict[str, dict[str, Any]] = {
+    "reset": {"kind": "reset"},
+    "503": {"kind": "status", "status": 503},
+    "502": {"kind": "status", "status": 502},
+    "truncated": {"kind": "truncated"},
+    "html_instead_of_json": {"kind": "garbage"},
+    "timeout": {"kind": "slow", "delay": TIMEOUT * 3},
+}
+
+
+def _backoff(sleeps: list[float]) -> Backoff:
+    return Backoff(retries=RETRIES, base=1.0, factor=2.0, maximum=30.0, sleep=sleeps.append)
+
+
+@pytest.mark.parametrize("net", NETWORKS, ids=lambda n: n.name)
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_a_passing_fault_mid_pass_is_retried_and_nothing_is_lost(net: Network, fault: str, sqlite_engine, clock):
+    sleeps: list[float] = []
+    with net.fake() as fake:
+        crawl(sqlite_engine, net.build(fake, _backoff(sleeps)), clock, max_pages=1)  # the pass is under way
+        assert 0 < len(post_keys(sqlite_engine)) < len(net.expected)
+        injected = fake.inject(times=2, **FAULTS[fault])
+        crawl(sqlite_engine, net.build(fake, _backoff(sleeps)), clock)
+    assert injected.hits == 2
+    assert sleeps == [1.0, 2.0]  # two failures, two back-offs, doubling
+    keys = post_keys(sqlite_engine)
+    assert set(keys) == net.expected and max(keys.values()) == 1
+
+
+@pytest.mark.parametrize("net", NETWORKS, ids=lambda n: n.name)
+def test_a_rate_limit_with_retry_after_is_waited_for(net: Network, sqlite_engine, clock):
+    sleeps: list[float] = []
+    with net.fake() as fake:
+        fake.inject("status", status=429, headers={"Retry-After": "7"}, times=2)
+        crawl(sqlite_engine, net.build(fake, _backoff(sleeps)), clock)
+        fake.inject("status", status=429, headers={"Retry-After": "3600"}, times=1)
+        crawl(sqlite_engine, net.build(fake, _backoff(sleeps)), clock)
+    assert sleeps[:2] == [7.0, 7.0]  # the server's word, over the 1 s and 2 s of the back-off
+    assert sleeps[2] == 30.0  # an hour is asked; the back-off's ceiling bounds the wait
+    assert set(post_keys(sqlite_engine)) == net.expected
+
+
+@pytest.mark.parametrize("net", NETWORKS, ids=lambda n: n.name)
+@pytest.mark.parametrize("fault", ["reset", "503", "timeout"])
+def test_a_fault_that_persists_stops_the_source_where_it_was(net: Network, fault: str, sqlite_engine, clock):
+    """Bounded: RETRIES back-offs, then SourceStopped with what failed; the cursor and the stored posts
+    are those of the last good page, so the next run reads the rest (no gap, no double)."""
+    sleeps: list[float] = []
+    with net.fake() as fake:
+        crawl(sqlite_engine, net.build(fake, _backoff(sleeps)), clock, max_pages=1)
+        before_keys, before_cursor = post_keys(sqlite_engine), cursor(sqlite_engine, net.source_id)
+        fault_spec = fake.inject(times=1000, **FAULTS[fault])
+        with pytest.raises(SourceStopped, match=f"still failing after {RETRIES + 1} tries"):
+            crawl(sqlite_engine, net.build(fake, _backoff(sleeps)), clock)
+        assert sleeps == [1.0, 2.0, 4.0]
+        assert fault_spec.hits == RETRIES + 1
+        assert post_keys(sqlite_engine) == before_keys and cursor(sqlite_engine, net.source_id) == before_cursor
+        fake.faults.clear()  # the network is back
+        crawl(sqlite_engine, net.build(fake, _backoff(sleeps)), clock)
+    keys = post_keys(sqlite_engine)
+    assert set(keys) == net.expected and max(keys.values()) == 1
+
+
+@pytest.mark.parametrize("net", NETWORKS, ids=lambda n: n.name)
+def test_a_slow_answer_within_the_timeout_is_waited_for(net: Network, sqlite_engine, clock):
+    sleeps: list[float] = []
+    with net.fake() as fake:
+        slow = fake.inject("slow", delay=TIMEOUT / 3, times=3)
+        crawl(sqlite_engine, net.build(fake, _backoff(sleeps)), clock)
+    assert slow.hits == 3 and sleeps == []
+    assert set(post_keys(sqlite_engine)) == net.expected
