@@ -22,7 +22,8 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.tasks import exponential_backoff
 
-from crawlers.errors import TransientFailure
+from crawlers.base import SourceNotConfigured
+from crawlers.errors import ApiBug
 from flows.steps import CrawlStats, crawl_source, prepare, process_pending, sla_check
 from incidents.config import RegionConfig, load_region
 from incidents.db import open_database
@@ -38,29 +39,30 @@ def _context(config_dir: str | None, database_url: str | None) -> tuple[RegionCo
     return load_region(config_dir or settings.config_dir), database_url or settings.database_url
 
 
-def _retry_transient(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry only what can succeed later; a wrong token or a bug fails at once."""
-    try:
-        state.result()
-    except TransientFailure:
-        return True
-    except (ConnectionError, TimeoutError, OSError):
-        return True
-    except Exception:
+def retry_unless_bug(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry what can succeed later (the network or the database back again); never a bug in
+    our request (`ApiBug`) or a credential a person must fix (`SourceNotConfigured`, which
+    `TokenInvalid` is): retrying those only delays the loud failure."""
+    if not (state.is_failed() or state.is_crashed()):
         return False
+    try:
+        state.result(raise_on_failure=True)
+    except (ApiBug, SourceNotConfigured):
+        return False
+    except Exception:
+        return True
     return False
 
 
 @task(name="crawl", task_run_name="crawl {source_id}", retries=3,
       retry_delay_seconds=exponential_backoff(backoff_factor=10), retry_jitter_factor=0.5,
-      retry_condition_fn=_retry_transient, timeout_seconds=1800)
+      retry_condition_fn=retry_unless_bug, timeout_seconds=1800)
 def crawl_task(source_id: str, cfg: RegionConfig, database_url: str) -> dict[str, Any]:
     source = next((s for s in cfg.sources.sources if s.id == source_id), None)
     if source is None:
         return asdict(CrawlStats(source_id, error=f"no source {source_id!r} in {cfg.root / 'sources.yaml'}"))
     engine = open_database(database_url)
     try:
-        prepare(engine, cfg)
         stats = crawl_source(engine, cfg, source, _now)
     finally:
         engine.dispose()
@@ -77,6 +79,11 @@ def crawl_task(source_id: str, cfg: RegionConfig, database_url: str) -> dict[str
 def crawl_flow(source_id: str, config_dir: str | None = None, database_url: str | None = None) -> dict[str, Any]:
     """Crawl one source from its saved cursor (one deployment per source, own schedule)."""
     cfg, url = _context(config_dir, database_url)
+    engine = open_database(url)
+    try:
+        prepare(engine, cfg)  # bodies and sources in the database before the first page
+    finally:
+        engine.dispose()
     source = next((s for s in cfg.sources.sources if s.id == source_id), None)
     tags = [f"network:{source.network}"] if source else []
     return crawl_task.with_options(tags=tags)(source_id, cfg, url)

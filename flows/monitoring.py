@@ -13,8 +13,9 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 
-from flows.steps import CrawlStats, ProcessStats, crawl_source, prepare, process_pending, sla_check
-from incidents.config import RegionConfig, SourceConfig, load_region
+from flows.jobs import crawl_task
+from flows.steps import CrawlStats, ProcessStats, prepare, process_pending, sla_check
+from incidents.config import RegionConfig, load_region
 from incidents.db import open_database
 from incidents.settings import get_settings
 
@@ -29,39 +30,6 @@ class RunSummary:
     process: dict[str, Any] = field(default_factory=dict)
     sla: dict[str, int] = field(default_factory=dict)
     search: dict[str, Any] = field(default_factory=dict)
-
-
-def retry_unless_bug(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry a crashed crawl (a database hiccup), never a bug in our request: that fails loudly at once.
-
-    The adapters already retry the network's transient errors themselves; what reaches Prefect
-    is either unexpected or `ApiBug`, which no retry can fix."""
-    from crawlers.errors import ApiBug
-
-    try:
-        state.result(raise_on_failure=True)
-    except ApiBug:
-        return False
-    except Exception:
-        return True
-    return True
-
-
-@task(name="crawl-source", task_run_name="crawl {source.id}", retries=2, retry_delay_seconds=[5, 30],
-      retry_condition_fn=retry_unless_bug)
-def crawl_task(database_url: str, cfg: RegionConfig, source: SourceConfig) -> CrawlStats:
-    engine = open_database(database_url)
-    try:
-        stats = crawl_source(engine, cfg, source, _now)
-    finally:
-        engine.dispose()
-    logger = get_run_logger()
-    if stats.error:
-        logger.warning("source %s: %s", source.id, stats.error)
-    else:
-        logger.info("source %s: %d new, %d updated, %d quarantined", source.id, stats.inserted, stats.updated,
-                    stats.quarantined)
-    return stats
 
 
 @task(name="process-posts")
@@ -116,11 +84,11 @@ def monitoring_run(config_dir: str | None = None, database_url: str | None = Non
     summary = RunSummary()
     selected = [s for s in cfg.sources.sources if (s.id in sources if sources else s.enabled)]
     for source in selected:
-        try:
-            stats = crawl_task(url, cfg, source)
+        try:  # the same task as the scheduled crawl deployments: one retry policy
+            stats = crawl_task.with_options(tags=[f"network:{source.network}"])(source.id, cfg, url)
         except Exception as exc:  # one failing source never stops the others
-            stats = CrawlStats(source.id, error=f"{type(exc).__name__}: {exc}")
-        summary.crawls.append(asdict(stats))
+            stats = asdict(CrawlStats(source.id, error=f"{type(exc).__name__}: {exc}"))
+        summary.crawls.append(stats)
     pstats = process_task(url, cfg)
     summary.process = asdict(pstats)
     summary.process["by_category"] = dict(pstats.by_category)

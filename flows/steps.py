@@ -32,7 +32,7 @@ from incidents.clustering import (
 from incidents.config import RegionConfig, SourceConfig
 from incidents.models import Incident, IncidentPost, Post, Signal
 from incidents.records import SignalRecord
-from incidents.refresh import refresh_incidents, route_incident
+from incidents.refresh import refresh_incidents
 from incidents.routing import Router
 from incidents.sla import SlaPolicyEngine
 from incidents.sla_clocks import SlaClocks
@@ -381,10 +381,7 @@ class Processor:
 
     def _refresh(self, session: Session, incident_ids: set[int], ts: datetime) -> None:
         """Recompute what an incident shows from its posts, and route new ones."""
-        refreshed = refresh_incidents(session, self.cfg, incident_ids, ts)
-        unrouted = [inc.id for inc in refreshed if inc.status == IncidentState.NEW.value and inc.body_code is None]
-        settlements = self._settlements_of(session, unrouted)  # type: ignore[arg-type]
-        for inc in refreshed:
+        for inc in refresh_incidents(session, self.cfg, incident_ids, ts, router=self.router):
             if inc.resolution_due_at is None and "pos" in (inc.networks or "").split(","):
                 # a feedback-platform message carries its own resolution deadline (5–30 days)
                 pos_post = session.exec(
@@ -396,25 +393,6 @@ class Processor:
                     inc.resolution_due_at = self.clocks.pos_resolution_due(pos_post.created_at, inc.category,
                                                                            pos_post.raw)
                     session.add(inc)
-            if inc.status == IncidentState.NEW.value and inc.body_code is None:
-                route_incident(session, self.router, inc, ts, settlement=settlements.get(inc.id))  # type: ignore[arg-type]
-
-    @staticmethod
-    def _settlements_of(session: Session, incident_ids: list[int]) -> dict[int, str]:
-        """The settlement each incident's posts name most often: towns of a district have their
-        own body. One query per 500 incidents."""
-        found: dict[int, Counter] = {}
-        for start in range(0, len(incident_ids), 500):
-            chunk = incident_ids[start : start + 500]
-            rows = session.exec(
-                select(IncidentPost.incident_id, Signal.entities).join(Signal, Signal.post_id == IncidentPost.post_id)
-                .where(IncidentPost.incident_id.in_(chunk))  # type: ignore[attr-defined]
-            ).all()
-            for iid, ents in rows:
-                place = ((ents or {}).get("address") or {}).get("settlement")
-                if place:
-                    found.setdefault(iid, Counter())[place] += 1
-        return {iid: c.most_common(1)[0][0] for iid, c in found.items()}
 
 
 def process_pending(engine: Engine, cfg: RegionConfig, now: Clock, *, builder: SignalBuilder | None = None,

@@ -182,6 +182,7 @@ class IncidentCard:
     street: str | None = None
     municipality: str | None = None
     by_network: dict[str, int] = field(default_factory=dict)
+    settlement: str | None = None  # the one its posts name most often: towns of a district have their own body
 
 
 def card_of(cfg: RegionConfig, category: str, subcategory: str | None, posts: Sequence[PostFacts]) -> IncidentCard:
@@ -193,6 +194,7 @@ def card_of(cfg: RegionConfig, category: str, subcategory: str | None, posts: Se
     authors = Counter(p.author_name or p.author_id for p in posts if p.author_name or p.author_id)
     streets = Counter(p.street for p in posts if p.street)
     munis = Counter(p.municipality for p in posts if p.municipality)
+    settlements = Counter(p.settlement for p in posts if p.settlement)
     return IncidentCard(
         title=title_of(cfg, category, subcategory, posts)[:300],
         summary=summary_of(posts),
@@ -212,4 +214,5 @@ def card_of(cfg: RegionConfig, category: str, subcategory: str | None, posts: Se
         street=streets.most_common(1)[0][0] if streets else None,
         municipality=munis.most_common(1)[0][0] if munis else None,
         by_network=dict(Counter(p.network for p in posts)),
+        settlement=settlements.most_common(1)[0][0] if settlements else None,
     )

@@ -32,7 +32,7 @@ from sqlmodel import Session, select
 from incidents.assess import is_urgent
 from incidents.config import RegionConfig
 from incidents.models import Incident, IncidentPost, Post, Signal
-from incidents.refresh import refresh_incidents, route_incident
+from incidents.refresh import refresh_incidents
 from incidents.routing import Router
 from incidents.sla import SlaPolicyEngine
 from incidents.states import IncidentState
@@ -184,8 +184,7 @@ def split_incident(session: Session, cfg: RegionConfig, incident_id: int, post_k
     audit(session, actor=by, action="split_from", incident_id=new.id, reason=reason, now=now,
           to_state=new.status, data={"from": old.id, "posts": keys, "manual": True})
     session.flush()
-    refresh_incidents(session, cfg, [old.id, new.id], now)  # type: ignore[list-item]
-    route_incident(session, Router(cfg), new, now)
+    refresh_incidents(session, cfg, [old.id, new.id], now, router=Router(cfg))  # type: ignore[list-item]
     return OperationResult("split", new.id, keys, [old.id, new.id])  # type: ignore[list-item]
 
 

@@ -113,8 +113,10 @@ def apply_card(inc: Incident, card: IncidentCard, addresses: list[str], ts: date
     inc.updated_at = ts
 
 
-def refresh_incidents(session: Session, cfg: RegionConfig, incident_ids: Iterable[int], ts: datetime) -> list[Incident]:
-    """Recompute the card of each incident from its posts; returns the incidents that have posts."""
+def refresh_incidents(session: Session, cfg: RegionConfig, incident_ids: Iterable[int], ts: datetime, *,
+                      router: Router | None = None) -> list[Incident]:
+    """Recompute the card of each incident from its posts; returns the incidents that have posts.
+    With a router, an incident never routed yet is routed from its fresh card."""
     ids = sorted(set(incident_ids))
     if not ids:
         return []
@@ -141,6 +143,8 @@ def refresh_incidents(session: Session, cfg: RegionConfig, incident_ids: Iterabl
             _whole_counts(session, card, iid)
         apply_card(inc, card, addresses[iid], ts)
         session.add(inc)
+        if router is not None and inc.status == IncidentState.NEW.value and inc.body_code is None:
+            route_incident(session, router, inc, ts, settlement=card.settlement)
         out.append(inc)
     return out
 

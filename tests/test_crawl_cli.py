@@ -96,7 +96,8 @@ def test_incidents_run_never_retries_a_bug_but_retries_a_crash():
     from prefect.states import Failed
 
     from crawlers.errors import ApiBug
-    from flows.monitoring import crawl_task, retry_unless_bug
+    from flows.jobs import retry_unless_bug
+    from flows.monitoring import crawl_task
 
     assert crawl_task.retry_condition_fn is retry_unless_bug
     assert retry_unless_bug(crawl_task, None, Failed(data=ApiBug("vk error 100"))) is False

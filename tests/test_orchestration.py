@@ -233,20 +233,20 @@ def test_a_crawl_without_credentials_is_reported_not_retried(harness, tmp_path, 
     assert len(ok_env.api_calls()) == 0
 
 
-def test_only_transient_failures_are_retried():
+def test_bugs_and_credentials_are_never_retried():
     from prefect.states import Completed, Failed
 
     from crawlers.errors import ApiBug, TokenInvalid, TransientFailure
-    from flows.jobs import _retry_transient
+    from flows.jobs import retry_unless_bug
 
     def failed(exc: Exception):
         return Failed(data=exc)
 
-    assert _retry_transient(None, None, failed(TransientFailure("HTTP 502 from fb.do")))
-    assert _retry_transient(None, None, failed(ConnectionResetError("reset by peer")))
-    assert not _retry_transient(None, None, failed(ApiBug("error 100: one of the parameters is invalid")))
-    assert not _retry_transient(None, None, failed(TokenInvalid("VK_TOKEN is rejected")))
-    assert not _retry_transient(None, None, Completed())
+    assert retry_unless_bug(None, None, failed(TransientFailure("HTTP 502 from fb.do")))
+    assert retry_unless_bug(None, None, failed(ConnectionResetError("reset by peer")))
+    assert not retry_unless_bug(None, None, failed(ApiBug("error 100: one of the parameters is invalid")))
+    assert not retry_unless_bug(None, None, failed(TokenInvalid("VK_TOKEN is rejected")))
+    assert not retry_unless_bug(None, None, Completed())
 
 
 # --------------------------------------------------------------------------- a real server
