@@ -372,12 +372,27 @@ def cmd_evaluate_routing(ctx: Any, args: Any) -> int:
         Console(stderr=True).print(f"[red]{exc}[/]")
         return 2
     cv = cross_validate_table(report.results, folds=args.cv) if args.cv else None
+    learned = []
+    if args.learned_text:
+        from incidents.routing_learned import cross_validate_text_classifier
+
+        appeals = [r.appeal for r in report.results]
+        try:
+            learned = [cross_validate_text_classifier(appeals, folds=args.learned_text, with_topic=t)
+                       for t in (False, True)]
+        except RuntimeError as exc:
+            Console(stderr=True).print(f"[red]{exc}[/]")
+            return 2
     if args.json:
         out = report.as_dict()
         if cv is not None:
             out["learned_table_cv"] = {"folds": cv.folds, "min_support": cv.min_support,
                                        "accuracy": round(cv.accuracy, 4), "in_sample": round(cv.in_sample, 4),
                                        "fold_accuracies": [round(x, 4) for x in cv.fold_accuracies]}
+        if learned:
+            out["learned_text_cv"] = [{"variant": x.name, "folds": x.folds, "accuracy": round(x.accuracy, 4),
+                                       "fold_accuracies": [round(f, 4) for f in x.fold_accuracies]}
+                                      for x in learned]
         if args.errors:
             out["errors"] = [_error_dict(r) for r in report.results if not r.correct]
         print(json.dumps(out, ensure_ascii=False, indent=2))
@@ -392,6 +407,9 @@ def cmd_evaluate_routing(ctx: Any, args: Any) -> int:
         console.print(f"Таблица, выученная по файлу (категория × подкатегория × муниципалитет → исполнитель), "
                       f"{cv.folds}-кратная перекрёстная проверка: {cv.accuracy:.3f} "
                       f"(на обучающих же данных {cv.in_sample:.3f})")
+    for x in learned:
+        console.print(f"Классификатор текста (TF-IDF слов и n-грамм символов → линейный SVM), "
+                      f"{x.name}, {x.folds}-кратная перекрёстная проверка: {x.accuracy:.3f}")
     if report.unknown_executors:
         console.print(f"[yellow]Исполнители, которых нет в bodies.yaml: {sum(report.unknown_executors.values())} "
                       f"обращений, {len(report.unknown_executors)} названий[/]")
@@ -435,4 +453,7 @@ def add_commands(sub: Any) -> None:
     s.add_argument("--json", action="store_true", help="вывести метрики в JSON")
     s.add_argument("--cv", type=int, default=0, metavar="K",
                    help="ещё выучить таблицу маршрутов по самому файлу и оценить её K-кратной перекрёстной проверкой")
+    s.add_argument("--learned-text", type=int, default=0, metavar="K",
+                   help="ещё обучить классификатор текста → исполнитель (scikit-learn, extra ml) и оценить его "
+                        "K-кратной перекрёстной проверкой: по тексту и по тексту с темой платформы")
     s.set_defaults(func=cmd_evaluate_routing)
