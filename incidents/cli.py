@@ -461,6 +461,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "crawlers.cli",
     "incidents.workflow_cli",
     "incidents.routing_eval",
+    "incidents.routing_spb",
     "incidents.privacy",
     "incidents.operations_cli",
     "incidents.corpus_cli",
