@@ -43,6 +43,20 @@ class FixedClock:
         self.t += timedelta(**kw)
 
 
+@pytest.fixture(autouse=True)
+def _cli_environment_restored() -> Iterator[None]:
+    """`incidents --config/--database` exports the choice for the subprocesses it starts; in
+    tests, `main([...])` runs in this process, so put the variables back after each test
+    rather than let one test's region leak into the next."""
+    saved = {k: os.environ.get(k) for k in ("INCIDENTS_CONFIG", "DATABASE_URL")}
+    yield
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock()
