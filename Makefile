@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint clean bench browser test-browser
+.PHONY: run test install lint clean bench browser test-browser model
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -16,6 +16,14 @@ $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 	touch $(STAMP)
 
 install: $(STAMP)
+
+MODEL := var/models/signals.pkl
+LABELS := config/regions/kursk/sample/labels.jsonl tests/data/dev_kursk/labels.jsonl
+
+$(MODEL): $(STAMP) $(LABELS)
+	$(BIN)/incidents train $(LABELS) -o $(MODEL)
+
+model: $(MODEL)
 
 run: $(STAMP)
 	$(BIN)/incidents run

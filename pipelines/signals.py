@@ -8,6 +8,7 @@ reasons: which rules, which markers, which place, which penalties.
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,7 +36,7 @@ class SignalBuilder:
     """Build once per region (compiles the rules); call per post."""
 
     def __init__(self, cfg: RegionConfig, *, use_ner: bool | None = None, lemmatizer: Lemmatizer | None = None,
-                 use_model: bool = True) -> None:
+                 use_model: bool | None = None) -> None:
         self.cfg = cfg
         policy = cfg.signals
         self.policy = policy
@@ -60,6 +61,8 @@ class SignalBuilder:
         self.official_authors = frozenset(official)
         self.source_places = {s.id: s.municipality for s in cfg.sources.sources if s.municipality}
         self.model = None
+        if use_model is None:  # INCIDENTS_SIGNALS_MODEL=off: rules alone whatever signals.yaml says (tests)
+            use_model = os.environ.get("INCIDENTS_SIGNALS_MODEL", "on") != "off"
         if use_model and policy.model is not None:
             from pipelines import model as _model
 

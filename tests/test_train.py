@@ -50,7 +50,7 @@ def test_the_builder_combines_the_model_with_the_rules(kursk, model_path):
     from pipelines.signals import SignalBuilder
 
     cfg = _with_model(kursk, model_path)
-    b = SignalBuilder(cfg, use_ner=False)
+    b = SignalBuilder(cfg, use_ner=False, use_model=True)
     assert b.model is not None
     s = b(_post("Третий день нет воды на Хуторской в Курске, сколько можно?"))
     assert s.is_complaint and s.category == "water"
@@ -65,6 +65,6 @@ def test_a_missing_model_file_falls_back_to_the_rules(kursk, tmp_path):
     from pipelines.signals import SignalBuilder
 
     cfg = _with_model(kursk, tmp_path / "none.pkl")
-    b = SignalBuilder(cfg, use_ner=False)
+    b = SignalBuilder(cfg, use_ner=False, use_model=True)
     assert b.model is None
     assert b(_post("Третий день нет воды на Хуторской в Курске, сколько можно?")).is_complaint
