@@ -5,17 +5,25 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint clean bench browser test-browser
+.PHONY: run test install lint clean bench browser test-browser model
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip>=24"
 
 $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev,ml]"
 	touch $(STAMP)
 
 install: $(STAMP)
+
+MODEL := var/models/signals.pkl
+LABELS := config/regions/kursk/sample/labels.jsonl tests/data/dev_kursk/labels.jsonl
+
+$(MODEL): $(STAMP) $(LABELS)
+	$(BIN)/incidents train $(LABELS) -o $(MODEL)
+
+model: $(MODEL)
 
 run: $(STAMP)
 	$(BIN)/incidents run

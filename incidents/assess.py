@@ -140,7 +140,8 @@ def representative(posts: Sequence[PostFacts]) -> PostFacts:
     hundreds of posts.
     """
     top = max(p.score for p in posts)
-    pool = sorted((p for p in posts if p.score >= 0.5 * top), key=lambda p: (-p.score, -p.reach))[:REPRESENTATIVE_POOL]
+    floor = 0.5 * top if top > 0 else top  # a complaint the model kept may score below zero by the rules
+    pool = sorted((p for p in posts if p.score >= floor), key=lambda p: (-p.score, -p.reach))[:REPRESENTATIVE_POOL]
     if len(pool) <= 2 or not any(p.lemma_text for p in pool):
         return max(pool, key=lambda p: (p.score, p.reach, len(p.text) < 600))
     from incidents.clustering import content_tokens

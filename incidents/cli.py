@@ -465,6 +465,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "incidents.privacy",
     "incidents.operations_cli",
     "incidents.corpus_cli",
+    "incidents.train",
     "incidents.daily_report",
     "console.cli",
 )

@@ -206,8 +206,21 @@ class Markers(_Strict):
     weight: float = 1.0
 
 
+class SignalModelPolicy(_Strict):
+    """A statistical model trained by `incidents train`, combined with the rules (optional)."""
+
+    path: str = Field(description="The model file written by `incidents train` (relative to the working directory).")
+    complaint: bool = Field(True, description="Let the model decide complaint / not a complaint.")
+    category: bool = Field(True, description="Let the model choose the category.")
+    threshold: float = Field(0.5, ge=0.0, le=1.0, description="Probability from which the model says complaint.")
+
+
 class SignalPolicy(_Strict):
     """Weights and thresholds of the complaint decision."""
+
+    model: SignalModelPolicy | None = Field(
+        None, description="A scikit-learn model combined with the rules (`incidents train`); none: rules alone."
+    )
 
     complaint_markers: Markers = Field(description="«нет», «не работает», «сколько можно», «когда починят»…")
     noise_markers: Markers = Field(description="Ads, sales, announcements, news, completed-work reports.")
@@ -229,6 +242,12 @@ class SignalPolicy(_Strict):
         "«устранили», «дали воду».",
     )
     resolved_weight: float = Field(0.0, description="Subtracted when a post reports a fix (resolved_verbs).")
+    resolved_supply_verbs: list[str] = Field(
+        default_factory=list,
+        description="Verbs that report a fix only beside a supply (`resolved_supplies`): «воду дали», «отопление "
+        "включили» — but not «дали отписку». Past tense, not negated, within 3 words of the supply.",
+    )
+    resolved_supplies: list[str] = Field(default_factory=list, description="вода, отопление, свет, газ…")
     news_format_weight: float = Field(
         0.0,
         description="Subtracted when a post is formatted as a channel or news post: a link under a word "

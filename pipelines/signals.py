@@ -8,8 +8,10 @@ reasons: which rules, which markers, which place, which penalties.
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
 from incidents.config import RegionConfig
 from incidents.records import NormalizedText, PostRecord, SignalRecord
@@ -33,7 +35,8 @@ _SENTENCE = re.compile(r"[.!?\n;]+")
 class SignalBuilder:
     """Build once per region (compiles the rules); call per post."""
 
-    def __init__(self, cfg: RegionConfig, *, use_ner: bool | None = None, lemmatizer: Lemmatizer | None = None) -> None:
+    def __init__(self, cfg: RegionConfig, *, use_ner: bool | None = None, lemmatizer: Lemmatizer | None = None,
+                 use_model: bool | None = None) -> None:
         self.cfg = cfg
         policy = cfg.signals
         self.policy = policy
@@ -46,6 +49,8 @@ class SignalBuilder:
         self.place_markers = MarkerSet(policy.place_markers, lem)
         self._lem = lem
         self._fix_verbs = frozenset(lem.lemma(w) for w in policy.resolved_verbs)
+        self._supply_verbs = frozenset(lem.lemma(w) for w in policy.resolved_supply_verbs)
+        self._supplies = frozenset(lem.lemma(w) for w in policy.resolved_supplies)
         # Imperatives of ads and calls to subscribe are noise, not requests to officials.
         self._ad_verbs = frozenset(lem.lemma(w) for ph in policy.noise_markers.phrases for w in ph.lower().split())
         ner = policy.use_ner if use_ner is None else use_ner
@@ -55,6 +60,18 @@ class SignalBuilder:
             official.update(body.accounts)
         self.official_authors = frozenset(official)
         self.source_places = {s.id: s.municipality for s in cfg.sources.sources if s.municipality}
+        self.model = None
+        if use_model is None:  # INCIDENTS_SIGNALS_MODEL=off: rules alone whatever signals.yaml says (tests)
+            use_model = os.environ.get("INCIDENTS_SIGNALS_MODEL", "on") != "off"
+        if use_model and policy.model is not None:
+            from pipelines import model as _model
+
+            path = Path(policy.model.path)
+            if path.is_file():
+                self.model = _model.load(path)
+            else:
+                log.warning("signals.yaml → model.path %s: no such file; deciding by the rules alone "
+                            "(train one with `incidents train`)", path)
 
     def __call__(self, post: PostRecord, *, thread_municipality: str | None = None) -> SignalRecord:
         """`thread_municipality`: where the post this one replies to is placed, if known."""
@@ -123,7 +140,10 @@ class SignalBuilder:
         «почините», «устраните» (another mood) do not count."""
         out = []
         for i, (t, c) in enumerate(zip(norm.tokens, norm.lemmas, strict=True)):
-            if c[0] in self._fix_verbs and (i == 0 or norm.tokens[i - 1] != "не") and self._lem.is_past(t):
+            fix, supply = c[0] in self._fix_verbs, c[0] in self._supply_verbs
+            if (not fix and not supply) or (i > 0 and norm.tokens[i - 1] == "не") or not self._lem.is_past(t):
+                continue
+            if fix or any(lem in self._supplies for cands in norm.lemmas[max(0, i - 3): i + 4] for lem in cands):
                 out.append(t)
         return out
 
@@ -215,7 +235,7 @@ class SignalBuilder:
             elif post.source_id in self.source_places:
                 municipality = self.source_places[post.source_id]
                 reasons.append(f"place from the source {post.source_id}: {municipality}")
-        return SignalRecord(
+        sig = SignalRecord(
             post_key=post.key,
             is_complaint=is_complaint,
             in_region=in_region,
@@ -236,3 +256,28 @@ class SignalBuilder:
             author_id=post.author_id,
             reach=post.likes + post.reposts + post.views // 100,
         )
+        if self.model is not None and hits and not too_short:
+            self._apply_model(sig, norm)
+        return sig
+
+    def _apply_model(self, sig: SignalRecord, norm: NormalizedText) -> None:
+        """The trained model (signals.yaml → model) decides on a candidate, beside the rules'
+        findings, which it takes as features; the reasons record both."""
+        from pipelines.model import best_in, example
+
+        mp = self.policy.model
+        assert mp is not None and self.model is not None
+        ex = example(sig, norm)
+        if mp.complaint:
+            p = self.model.complaint_probability([ex])[0]
+            decided = p >= mp.threshold
+            sig.reasons.append(f"model: p(complaint) = {p:.2f} (from {mp.threshold:.2f}) → "
+                               f"{'complaint' if decided else 'not a complaint'}; rules alone: "
+                               f"{'complaint' if sig.is_complaint else 'not a complaint'} at {sig.score:.2f}")
+            sig.is_complaint = decided
+        if mp.category:
+            cat, pc = self.model.categories([ex])[0]
+            if cat != sig.category and any(h.category == cat for h in sig.rules):
+                sig.reasons.append(f"model: category {cat} ({pc:.2f}) over the rules' {sig.category}")
+                sig.category = cat
+                sig.subcategory, sig.fact = best_in(sig.rules, cat)

@@ -26,6 +26,9 @@ KURSK = ROOT / "config" / "regions" / "kursk"
 PG_ADMIN_URL = os.environ.get("INCIDENTS_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# The rules alone, whether or not `incidents train` left a model in var/models (tests/test_train.py
+# turns the model on explicitly).
+os.environ["INCIDENTS_SIGNALS_MODEL"] = "off"
 
 
 class FixedClock:

@@ -1,0 +1,150 @@
+"""A statistical model combined with the keyword rules (optional; `incidents train`).
+
+Two scikit-learn logistic regressions over the same features: TF-IDF of the post's lemmas
+(words and pairs), TF-IDF of character n-grams of the normalized text, and the rules' own
+findings (score, rule decision, weight per category, which markers fired). One says
+complaint / not a complaint, the other chooses the category. The rules stay the first
+step: the model is asked only about posts where a problem rule fired (the candidates), so it
+can overrule the rules' score and category but never invents a topic no rule saw.
+
+scikit-learn is imported only here and only when a model is trained or configured
+(`signals.yaml → model.path`); the default pipeline is rules alone.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from incidents.records import NormalizedText, RuleHit, SignalRecord
+
+FORMAT = 1
+DEFAULT_PATH = "var/models/signals.pkl"
+_REASON_KEY = re.compile(r"^([a-z][a-z ]*?)(?:\s+[^a-z ]|[:(]|$)")
+
+
+@dataclass(slots=True)
+class Example:
+    """What the model sees of one post: the rules' signal and the normalized text."""
+
+    lemmas: str
+    text: str
+    rules: dict[str, float]
+
+
+def rule_features(sig: SignalRecord) -> dict[str, float]:
+    """The rules' findings as numbers: score, decision, weight per category, reasons fired."""
+    f: dict[str, float] = {"score": sig.score, "rule_complaint": float(sig.is_complaint),
+                           "rule_fired": float(bool(sig.rules))}
+    by_cat: dict[str, float] = defaultdict(float)
+    for h in sig.rules:
+        by_cat[h.category] += h.weight
+    for cat, w in by_cat.items():
+        f[f"catw={cat}"] = min(w, 3.0)
+    if sig.category:
+        f[f"cat={sig.category}"] = 1.0
+    for r in sig.reasons:
+        m = _REASON_KEY.match(r)
+        if m:
+            f[f"reason={m.group(1).strip()}"] = 1.0
+    f["in_region"] = float(sig.in_region)
+    f["words"] = math.log1p(len(sig.lemma_text.split()))
+    return f
+
+
+def example(sig: SignalRecord, norm: NormalizedText) -> Example:
+    return Example(lemmas=sig.lemma_text, text=norm.text, rules=rule_features(sig))
+
+
+def _column(xs: Sequence[Example], name: str) -> list[Any]:
+    return [getattr(x, name) for x in xs]
+
+
+def _features() -> Any:
+    from sklearn.feature_extraction import DictVectorizer
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import FeatureUnion, make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, MaxAbsScaler
+
+    def col(name: str) -> Any:
+        return FunctionTransformer(_column, kw_args={"name": name})
+
+    return FeatureUnion([
+        ("lemmas", make_pipeline(col("lemmas"), TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True,
+                                                                token_pattern=r"(?u)\b\w+\b"))),
+        ("chars", make_pipeline(col("text"), TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2,
+                                                             sublinear_tf=True, max_features=60000))),
+        ("rules", make_pipeline(col("rules"), DictVectorizer(), MaxAbsScaler())),
+    ])
+
+
+def _classifier(c: float) -> Any:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    return make_pipeline(_features(), LogisticRegression(C=c, class_weight="balanced", max_iter=3000))
+
+
+@dataclass(slots=True)
+class SignalModel:
+    complaint: Any
+    category: Any
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def complaint_probability(self, examples: Sequence[Example]) -> list[float]:
+        classes = list(self.complaint.classes_)
+        return [float(p[classes.index(1)]) for p in self.complaint.predict_proba(list(examples))]
+
+    def categories(self, examples: Sequence[Example]) -> list[tuple[str, float]]:
+        classes = list(self.category.classes_)
+        out = []
+        for p in self.category.predict_proba(list(examples)):
+            i = max(range(len(classes)), key=lambda k: p[k])
+            out.append((str(classes[i]), float(p[i])))
+        return out
+
+    def save(self, path: Path | str) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as fh:
+            pickle.dump({"format": FORMAT, "complaint": self.complaint, "category": self.category,
+                         "meta": self.meta}, fh)
+        return path
+
+
+def load(path: Path | str) -> SignalModel:
+    """A model written by `incidents train` (a pickle: load only files you trained yourself)."""
+    with Path(path).open("rb") as fh:
+        data = pickle.load(fh)  # noqa: S301 - our own artefact, written by `incidents train`
+    if data.get("format") != FORMAT:
+        raise ValueError(f"{path}: model format {data.get('format')}, expected {FORMAT}: train it again")
+    return SignalModel(data["complaint"], data["category"], data.get("meta", {}))
+
+
+def fit(complaint_x: Sequence[Example], complaint_y: Sequence[int], category_x: Sequence[Example],
+        category_y: Sequence[str], *, c: float = 4.0) -> SignalModel:
+    import sklearn
+
+    comp = _classifier(c).fit(list(complaint_x), list(complaint_y))
+    cat = _classifier(c).fit(list(category_x), list(category_y))
+    return SignalModel(comp, cat, {"sklearn": sklearn.__version__, "complaint_n": len(complaint_y),
+                                   "category_n": len(category_y)})
+
+
+def best_in(hits: Sequence[RuleHit], category: str) -> tuple[str | None, str | None]:
+    """The strongest subcategory and fact among the rules of one category."""
+    by_sub: dict[str, float] = defaultdict(float)
+    for h in hits:
+        if h.category == category and h.subcategory:
+            by_sub[h.subcategory] += h.weight
+    if not by_sub:
+        return None, None
+    sub = max(by_sub, key=by_sub.__getitem__)
+    facts = [h for h in hits if h.category == category and h.subcategory == sub and h.fact]
+    return sub, (max(facts, key=lambda h: h.weight).fact if facts else None)

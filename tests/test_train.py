@@ -1,0 +1,70 @@
+"""`incidents train` and the model combined with the rules (signals.yaml → model)."""
+
+import copy
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("sklearn")
+
+from incidents.cli import main  # noqa: E402
+from incidents.config import SignalModelPolicy  # noqa: E402
+from incidents.records import PostRecord  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+DEV = ROOT / "tests" / "data" / "dev_kursk" / "labels.jsonl"
+
+
+def _post(text: str) -> PostRecord:
+    return PostRecord(network="vk", external_id="1", source_id="vk_search", text=text,
+                      created_at=datetime(2026, 11, 20, 9, tzinfo=UTC), author_id="u1")
+
+
+def _with_model(cfg, path: Path):
+    out = copy.copy(cfg)
+    out.signals = cfg.signals.model_copy(update={"model": SignalModelPolicy(path=str(path))})
+    return out
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("model") / "signals.pkl"
+    assert main(["train", str(DEV), "-o", str(out)]) == 0
+    return out
+
+
+def test_train_writes_a_model_and_cross_validates(tmp_path, capsys):
+    out = tmp_path / "m.pkl"
+    assert main(["train", str(DEV), "-o", str(out), "--cv", "3", "--json"]) == 0
+    import json
+
+    d = json.loads(capsys.readouterr().out)
+    assert out.is_file() and d["model"] == str(out)
+    assert set(d["cv"]) == {"rules", "rules+model"}
+    for s in d["cv"].values():
+        assert 0.5 < s["f1"] <= 1 and s["category_n"] > 100
+
+
+def test_the_builder_combines_the_model_with_the_rules(kursk, model_path):
+    from pipelines.signals import SignalBuilder
+
+    cfg = _with_model(kursk, model_path)
+    b = SignalBuilder(cfg, use_ner=False, use_model=True)
+    assert b.model is not None
+    s = b(_post("Третий день нет воды на Хуторской в Курске, сколько можно?"))
+    assert s.is_complaint and s.category == "water"
+    assert any(r.startswith("model: p(complaint)") for r in s.reasons)
+    ad = b(_post("Продам зимнюю резину R16, 4 шт, Курск, пишите в личку"))
+    assert not ad.is_complaint
+    # no rule fired: the model is not asked
+    assert not any(r.startswith("model:") for r in b(_post("Доброе утро, куряне! Хорошего дня")).reasons)
+
+
+def test_a_missing_model_file_falls_back_to_the_rules(kursk, tmp_path):
+    from pipelines.signals import SignalBuilder
+
+    cfg = _with_model(kursk, tmp_path / "none.pkl")
+    b = SignalBuilder(cfg, use_ner=False, use_model=True)
+    assert b.model is None
+    assert b(_post("Третий день нет воды на Хуторской в Курске, сколько можно?")).is_complaint
