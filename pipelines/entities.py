@@ -9,7 +9,9 @@ second) and runs only on posts that already passed the keyword filter; it suppli
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 import threading
 from dataclasses import dataclass
 
@@ -53,6 +55,11 @@ def lemmatizer_free_lemma(word: str) -> str:
 
 
 _PROPER_TAGS = ("Surn", "Name", "Patr", "Geox", "Orgn", "Abbr")
+# Words before a place name that say a place follows: «в Клюкву», «из Глушкова», «под Рыльском».
+PLACE_PREPOSITIONS = frozenset(["в", "во", "из", "под", "до", "к", "ко", "у", "около", "возле", "за", "от", "через",
+                                "над", "между", "близ", "вблизи", "недалеко"])
+_CASES = ("nomn", "gent", "datv", "accs", "ablt", "loct")
+_TYPE_WORDS = frozenset(w.rstrip(".") for group in _SETTLEMENT_TYPES for w in group) | {"г", "город", "пгт", "рп"}
 
 
 @dataclass(slots=True, frozen=True)
@@ -121,20 +128,67 @@ def _needs_marker(alias: str) -> bool:
     return not any(any(t in p.tag for t in _PROPER_TAGS) for p in parses)
 
 
+def _name_parse(word: str):  # noqa: ANN202 - a pymorphy3 Parse or None
+    """The reading of a place name in the nominative: a geographical name first, then a noun,
+    then an adjective or participle («Горшечное», «Званное»)."""
+    parses = [p for p in morph().parse(word) if "nomn" in p.tag and p.word.replace("ё", "е") == word]
+    for test in ("Geox", "NOUN", "ADJF", "PRTF"):
+        for p in parses:
+            if test in p.tag:
+                return p
+    return None
+
+
+@functools.lru_cache(maxsize=4096)
+def case_forms(name: str) -> tuple[str, ...]:
+    """The case forms of a one-word place name, lower case, ё folded: «Клюква» → клюква,
+    клюквы, клюкве, клюкву, клюквой; «Гирьи» in the plural; «Горшечное» → горшечного, …
+    Inflected with pymorphy3 (the dictionary, or its guess from the ending for unknown
+    villages), in the number of the name. Names in -ово/-ево/-ино keep the bare form too
+    («в Коренево»). Empty for several words or a name pymorphy3 cannot read as a noun or adjective."""
+    word = name.lower().replace("ё", "е")
+    if " " in word or "." in word or len(word) < 3:
+        return ()
+    p = _name_parse(word)
+    if p is None:
+        return ()
+    number = "plur" if "plur" in p.tag else "sing"
+    out = {word: None}
+    for case in _CASES:
+        f = p.inflect({case, number})
+        if f is not None:
+            out.setdefault(f.word.replace("ё", "е"), None)
+    return tuple(out)
+
+
+def _form_is_other_word(form: str, name: str) -> bool:
+    """Whether a case form is also another word or a person's name («Глушкова» the surname,
+    «Белой» the adjective): then it counts as a place only with a place cue."""
+    return any(p.is_known and "Geox" not in p.tag and p.normal_form != name for p in morph().parse(form))
+
+
 class Gazetteer:
     def __init__(self, cfg: RegionConfig, lemmatizer: Lemmatizer) -> None:
         self._m: PhraseMatcher[Place] = PhraseMatcher(lemmatizer)
+        # case forms of one-word names, matched on the surface: pymorphy3 lemmatizes many
+        # village names wrongly or not at all («Кореневе» → the surname Коренев, «Линца» →
+        # «линц») and a common word's name («Клюква») has no bare alias at all
+        self._forms: dict[str, list[tuple[Place, bool]]] = {}
         streets: dict[str, set[str]] = {}
         street_names: dict[str, list[str]] = {}
         for muni in cfg.territories.municipalities:
             for alias in _district_abbreviations([muni.name, *muni.aliases]):
                 self._add(alias, Place("municipality", (muni.code,), muni.name, _needs_marker(alias)))
             for s in muni.settlements:
+                place = Place("settlement", (muni.code,), s.name, False)
                 for alias in _settlement_type_spellings([s.name, *s.aliases]):
                     self._add(alias, Place("settlement", (muni.code,), s.name, _needs_marker(alias)))
+                    self._add_forms(alias, place)
             for s in muni.subdivisions:
+                place = Place("subdivision", (muni.code,), s.name, False)
                 for alias in [s.name, *s.aliases]:
                     self._add(alias, Place("subdivision", (muni.code,), s.name, _needs_marker(alias)))
+                    self._add_forms(alias, place)
             for s in muni.streets:
                 streets.setdefault(s.name, set()).add(muni.code)
                 street_names[s.name] = [s.name, *s.aliases]
@@ -151,13 +205,29 @@ class Gazetteer:
         for alias in cfg.territories.foreign_places:
             self._add(alias, Place("foreign", (), alias, _needs_marker(alias)))
 
+    def _add_forms(self, alias: str, place: Place) -> None:
+        """Every case form of a one-word name (a settlement type word in front is dropped:
+        «с. Клюква» → «Клюква»). A name that is a common word, and a form that is also
+        another word, need a place cue (`_cued`)."""
+        words = alias.split()
+        if len(words) == 2 and words[0].lower().rstrip(".") in _TYPE_WORDS:
+            words = words[1:]
+        if len(words) != 1 or not words[0].isalpha() or not words[0][0].isupper():
+            return
+        common = _needs_marker(words[0])
+        lemma = words[0].lower().replace("ё", "е")
+        for form in case_forms(words[0]):
+            entries = self._forms.setdefault(form, [])
+            if all(p != place for p, _ in entries):
+                entries.append((place, common or _form_is_other_word(form, lemma)))
+
     def _add(self, alias: str, place: Place) -> None:
         try:
             self._m.add(alias, place, ordered=True)
         except ValueError:
             log.warning("gazetteer: alias %r has no words, skipped", alias)
 
-    def find(self, lemmas: list[tuple[str, ...]], tokens: list[str]):  # noqa: ANN201 - list of Match[Place]
+    def find(self, lemmas: list[tuple[str, ...]], tokens: list[str], display: str = ""):  # noqa: ANN201 - list of Match[Place]
         found = []
         for m in self._m.find(lemmas):
             place = m.payload
@@ -166,11 +236,38 @@ class Gazetteer:
             if place.kind in ("municipality", "settlement", "subdivision") and _names_a_street(tokens, m.start, m.end):
                 continue
             found.append(m)
+        forms = self._forms
+        for i, t in enumerate(tokens):
+            entries = forms.get(t)
+            if not entries:
+                continue
+            for place, guarded in entries:
+                if any(m.start <= i <= m.end and m.payload.name == place.name for m in found):
+                    continue
+                if guarded and not self._cued(tokens, i, display):
+                    continue
+                if _names_a_street(tokens, i, i):
+                    continue
+                found.append(Match(place, i, i, t))
         # The longest name wins: «Невский проспект» (a street) over «Невский» (a district),
         # «Октябрьская набережная» over the bare «Октябрьская» of another town's street.
         return [m for m in found if not any(
             o is not m and o.start <= m.start and m.end <= o.end and (o.end - o.start) > (m.end - m.start)
             for o in found)]
+
+    @staticmethod
+    def _cued(tokens: list[str], i: int, display: str) -> bool:
+        """A settlement type word before the name («село Клюква», «до деревни Клюква»), or a
+        place preposition before it and the name capitalised in the text («в Клюкву», not
+        «клюкву собирали», «в белой машине»)."""
+        before = tokens[i - 1] if i > 0 else ""
+        if before in SETTLEMENT_MARKERS or (i > 1 and tokens[i - 2] in SETTLEMENT_MARKERS):
+            return True
+        if before not in PLACE_PREPOSITIONS or not display:
+            return False
+        word = tokens[i]
+        pattern = "(?<![\\w-])" + word[0].upper().replace("Е", "[ЕЁ]") + word[1:].replace("е", "[её]") + "(?![\\w-])"
+        return re.search(pattern, display) is not None
 
     @staticmethod
     def _marked(tokens: list[str], start: int, end: int, kind: str) -> bool:
@@ -352,7 +449,7 @@ class EntityExtractor:
         ent = Entities()
         best: tuple[int, int, int, str, str, str] | None = None  # (priority, length, -position, code, evidence, kind)
         street_match = None
-        found = self.gazetteer.find(self._lem.as_written(tokens, lemmas), tokens)
+        found = self.gazetteer.find(self._lem.as_written(tokens, lemmas), tokens, display)
         for m in _longest(found):
             place = m.payload
             words = " ".join(tokens[m.start : m.end + 1])

@@ -63,3 +63,35 @@ def test_many_equals_one_by_one_with_ner(kursk):
                (c.is_complaint, c.category, c.municipality, c.score, c.reasons)
         assert a.entities.persons == c.entities.persons and a.entities.organisations == c.entities.organisations
     assert one[0].entities.persons == ["Виктор Самойленко"] and not one[1].entities.persons
+
+
+# Inflected place names (issue 4): case forms of one-word names are generated with pymorphy3
+# at config load; a name that is also a common word needs a place cue.
+def test_case_forms_of_place_names():
+    from pipelines.entities import case_forms
+
+    assert {"клюквы", "клюкве", "клюкву", "клюквой"} <= set(case_forms("Клюква"))
+    assert {"кореневе", "коренево"} <= set(case_forms("Коренево"))
+    assert {"горшечного", "горшечном"} <= set(case_forms("Горшечное"))
+    assert {"гирьях", "гирьями"} <= set(case_forms("Гирьи"))
+    assert case_forms("Большое Солдатское") == ()
+
+
+def test_inflected_settlements_resolve_their_district(kursk_builder):
+    cases = {
+        "Дорогу в Клюкву не чистят уже неделю": "kursky",
+        "Живу в Кореневе, третий день нет света": "korenevsky",
+        "Автобус из Линца опять не пришёл": "zheleznogorsky",
+        "В Горшечном нет воды второй день": "gorshechensky",
+        "Под Рыльском свалка мусора, никто не убирает": "rylsky",
+        "Из Званного не ходит автобус, сколько можно": "glushkovsky",
+        "В Первоавгустовском не горят фонари": "dmitrievsky",
+    }
+    for text, code in cases.items():
+        assert kursk_builder(_post(text)).municipality == code, text
+
+
+def test_place_names_that_are_common_words_need_a_cue(kursk_builder):
+    assert kursk_builder(_post("Купила клюкву на рынке, опять гнилая, безобразие")).municipality is None
+    assert kursk_builder(_post("Во дворе стоит в белой машине мусор, никто не убирает")).municipality is None
+    assert kursk_builder(_post("В Клюкве не горят фонари")).municipality == "kursky"
