@@ -172,6 +172,14 @@ class Category(_Strict):
         return v
 
 
+class Precedence(_Strict):
+    """When the words of a post fit two categories: the object a problem is about (a hospital,
+    a school, a cemetery) decides over a generic problem word («крыша течёт», «мусор»)."""
+
+    object: list[str] = Field(description="Codes that name the object: category, category.subcategory or a rule id.")
+    over: list[str] = Field(description="Codes of the generic problems it decides over (same forms).")
+
+
 class Rubricator(_Strict):
     extends: str | None = Field(
         None,
@@ -179,6 +187,11 @@ class Rubricator(_Strict):
         "its categories come first; a category, subcategory or fact of the same code here adds rules to it.",
     )
     categories: list[Category]
+    precedence: list[Precedence] = Field(
+        default_factory=list,
+        description="Object-over-problem cuts applied in order after the weights chose a category; "
+        "inherited from the base file of `extends` unless given here.",
+    )
 
     @model_validator(mode="after")
     def _unique_rule_ids(self) -> Rubricator:
@@ -686,7 +699,10 @@ def _rubricator_data(path: Path, depth: int = 0) -> dict[str, Any]:
     base = _rubricator_data(base_path.resolve(), depth + 1)
     cats = _merge_by_code(list(base.get("categories") or []), list(data.get("categories") or []),
                           ("subcategories", "facts"))
-    return {**data, "categories": cats}
+    out = {**data, "categories": cats}
+    if "precedence" not in data and base.get("precedence"):
+        out["precedence"] = base["precedence"]
+    return out
 
 
 def load_file(path: Path, model: type[BaseModel]) -> BaseModel:

@@ -46,6 +46,7 @@ class KeywordRules:
                 for fact in sub.facts:
                     self._add(lemmatizer, fact.rules, cat.code, sub.code, fact.code)
         self.category_names = {c.code: c.name for c in rubricator.categories}
+        self.precedence = tuple((frozenset(r.object), frozenset(r.over)) for r in rubricator.precedence)
         self.rule_ids = {r.id for c in rubricator.categories for r in _all_rules(c)}
 
     def _add(self, lem: Lemmatizer, rules, cat: str, sub: str | None, fact: str | None) -> None:  # noqa: ANN001
@@ -77,14 +78,38 @@ class KeywordRules:
         return list(fired.values())
 
 
-def best_category(hits: list[RuleHit]) -> tuple[str | None, str | None, str | None, float]:
-    """The category with the most rule weight; the most specific subcategory and fact in it."""
+def _codes(h: RuleHit) -> tuple[str, str, str]:
+    return h.category, f"{h.category}.{h.subcategory}", h.rule_id
+
+
+def _object_over(hits: list[RuleHit], cat: str, by_cat: dict[str, float],
+                 precedence: tuple[tuple[frozenset[str], frozenset[str]], ...]) -> str:
+    """rubricator.yaml → precedence: when the winning category's strongest rule is a generic
+    problem listed in `over` and a rule naming an object listed in `object` fired too, the
+    object's category wins («крыша течёт» in a hospital is the hospital's matter)."""
+    top = max((h for h in hits if h.category == cat), key=lambda h: h.weight)
+    for objects, over in precedence:
+        if not over.intersection(_codes(top)):
+            continue
+        cands = {h.category for h in hits if h.category != cat and objects.intersection(_codes(h))}
+        if cands:
+            return max(cands, key=lambda c: by_cat[c])
+    return cat
+
+
+def best_category(hits: list[RuleHit], precedence: tuple[tuple[frozenset[str], frozenset[str]], ...] = ()
+                  ) -> tuple[str | None, str | None, str | None, float]:
+    """The category with the most rule weight (or the object's, by `precedence`); the most
+    specific subcategory and fact in it. The score is the heaviest category's weight either way."""
     if not hits:
         return None, None, None, 0.0
     by_cat: dict[str, float] = defaultdict(float)
     for h in hits:
         by_cat[h.category] += h.weight
     cat = max(by_cat, key=lambda c: (by_cat[c], -min(i for i, h in enumerate(hits) if h.category == c)))
+    score = by_cat[cat]
+    if precedence:
+        cat = _object_over(hits, cat, by_cat, precedence)
     in_cat = [h for h in hits if h.category == cat]
     by_sub: dict[str, float] = defaultdict(float)
     for h in in_cat:
@@ -93,7 +118,7 @@ def best_category(hits: list[RuleHit]) -> tuple[str | None, str | None, str | No
     sub = max(by_sub, key=by_sub.__getitem__) if by_sub else None
     facts = [h for h in in_cat if h.fact and h.subcategory == sub]
     fact = max(facts, key=lambda h: h.weight).fact if facts else None
-    return cat, sub, fact, by_cat[cat]
+    return cat, sub, fact, score
 
 
 class MarkerSet:

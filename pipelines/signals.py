@@ -151,7 +151,7 @@ class SignalBuilder:
                run_ner: bool = True) -> SignalRecord:
         p = self.policy
         hits = self.rules(norm.lemmas, norm.tokens)
-        category, sub, fact, cat_score = best_category(hits)
+        category, sub, fact, cat_score = best_category(hits, self.rules.precedence)
         reasons: list[str] = []
         # Places for every post (cheap, and replies inherit them); NER only for candidates.
         ent = self.entities(norm.lemmas, norm.tokens, norm.display, deep=bool(hits) and run_ner)

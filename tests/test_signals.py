@@ -95,3 +95,18 @@ def test_place_names_that_are_common_words_need_a_cue(kursk_builder):
     assert kursk_builder(_post("Купила клюкву на рынке, опять гнилая, безобразие")).municipality is None
     assert kursk_builder(_post("Во дворе стоит в белой машине мусор, никто не убирает")).municipality is None
     assert kursk_builder(_post("В Клюкве не горят фонари")).municipality == "kursky"
+
+
+def test_the_object_decides_over_a_generic_problem(kursk_builder):
+    """rubricator.yaml → precedence: a hospital's leaking roof is the hospital's matter."""
+    assert kursk_builder(_post("В больнице в Дмитриеве крыша течёт прямо в палаты, тазики стоят")).category == "healthcare"
+    assert kursk_builder(_post("Школьный автобус сломан, дети ходят пешком 4 км вдоль трассы")).category == "education"
+    assert kursk_builder(_post("На кладбище мусор не вывозят, контейнеры переполнены")).category == "landscaping"
+    # a generic problem that is not the building's own stays where it is
+    assert kursk_builder(_post("Возле школы № 5 яма на дороге, машины бьют колёса")).category == "roads"
+
+
+def test_precedence_is_inherited_through_extends():
+    from incidents.config import load_region
+
+    assert load_region("config/regions/spb").rubricator.precedence
