@@ -9,8 +9,10 @@ COPY flows flows
 COPY console console
 COPY bench bench
 COPY config config
+# the dev set: signals.yaml → model.train trains the model from it and the sample on first use
+COPY tests/data/dev_kursk tests/data/dev_kursk
 COPY dashboards dashboards
 COPY prefect.yaml ./
-RUN pip install -c constraints.txt -e .
+RUN pip install -c constraints.txt -e ".[ml]"
 ENTRYPOINT ["incidents"]
 CMD ["run"]

@@ -223,6 +223,11 @@ class SignalModelPolicy(_Strict):
     """A statistical model trained by `incidents train`, combined with the rules (optional)."""
 
     path: str = Field(description="The model file written by `incidents train` (relative to the working directory).")
+    train: list[str] = Field(
+        default_factory=list,
+        description="Labels files (posts.jsonl beside each) to train the model from, deterministically, "
+        "when `path` does not exist yet (first use on a fresh clone); empty: rules alone until trained.",
+    )
     complaint: bool = Field(True, description="Let the model decide complaint / not a complaint.")
     category: bool = Field(True, description="Let the model choose the category.")
     threshold: float = Field(0.5, ge=0.0, le=1.0, description="Probability from which the model says complaint.")
@@ -237,6 +242,12 @@ class SignalPolicy(_Strict):
 
     complaint_markers: Markers = Field(description="«нет», «не работает», «сколько можно», «когда починят»…")
     noise_markers: Markers = Field(description="Ads, sales, announcements, news, completed-work reports.")
+    event_markers: Markers = Field(
+        default_factory=Markers,
+        description="Words of news about events and people («погибнуть», «спасатель», «продавать»): noise "
+        "with the weight of `noise_markers`, but not counted when the post speaks in the first person "
+        "(«у нас», «мы», «мой») — «пчёлы погибли у всех, нас не предупредили».",
+    )
     thanks_markers: Markers = Field(default_factory=Markers, description="Gratitude: not a complaint.")
     brief_weight: float = Field(
         0.0,

@@ -14,6 +14,7 @@ scikit-learn is imported only here and only when a model is trained or configure
 from __future__ import annotations
 
 import math
+import os
 import pickle
 import re
 from collections import defaultdict
@@ -112,9 +113,12 @@ class SignalModel:
     def save(self, path: Path | str) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("wb") as fh:
+        # written aside and renamed: a process starting meanwhile never loads half a file
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with tmp.open("wb") as fh:
             pickle.dump({"format": FORMAT, "complaint": self.complaint, "category": self.category,
                          "meta": self.meta}, fh)
+        os.replace(tmp, path)
         return path
 
 

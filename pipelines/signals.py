@@ -24,6 +24,10 @@ from pipelines.normalize import _TOKEN, Normalizer
 _PEER_VERBS = frozenset(["подсказать", "откликнуться", "посоветовать", "сказать", "помочь", "поделиться",
                          "написать", "смотреть", "посмотреть", "представить", "знать"])
 log = logging.getLogger(__name__)
+# A resident speaking of themselves: event words («погибли», «спасателей нет») then describe
+# their own trouble, not a news story (signals.yaml → event_markers).
+_FIRST_PERSON = frozenset(["я", "мы", "меня", "мне", "мной", "нас", "нам", "нами", "мой", "моя", "мое", "мои",
+                           "моего", "моей", "моих", "наш", "наша", "наше", "наши", "нашего", "нашей", "наших", "нашем"])
 # How channels and news sites write, and residents do not (measured on ../shared/data: 55 % and
 # 5 % of the Telegram news posts, none of 24,000 resident complaints): a link under a word,
 # «[исключить](https://…)», and a quote attributed after a dash, «…отопление, — Собянин.»
@@ -45,6 +49,7 @@ class SignalBuilder:
         self.rules = KeywordRules(cfg.rubricator, lem)
         self.complaint_markers = MarkerSet(policy.complaint_markers, lem)
         self.noise_markers = MarkerSet(policy.noise_markers, lem)
+        self.event_markers = MarkerSet(policy.event_markers, lem)
         self.thanks_markers = MarkerSet(policy.thanks_markers, lem)
         self.place_markers = MarkerSet(policy.place_markers, lem)
         self._lem = lem
@@ -67,11 +72,32 @@ class SignalBuilder:
             from pipelines import model as _model
 
             path = Path(policy.model.path)
+            if not path.is_file() and policy.model.train:
+                self._train_model(cfg, path, policy.model.train)
             if path.is_file():
                 self.model = _model.load(path)
             else:
                 log.warning("signals.yaml → model.path %s: no such file; deciding by the rules alone "
                             "(train one with `incidents train`)", path)
+
+    @staticmethod
+    def _train_model(cfg: RegionConfig, path: Path, labels: list[str]) -> None:
+        """signals.yaml → model.train: on first use (a fresh clone), train the model from the
+        team's labelled files into `path` (seeded and deterministic, ≈20 s). Without
+        scikit-learn (the `ml` extra) or the files, the rules decide alone."""
+        missing = [name for name in labels if not Path(name).is_file()]
+        if missing:
+            log.warning("signals.yaml → model.train: %s not found; deciding by the rules alone", ", ".join(missing))
+            return
+        try:
+            import sklearn  # noqa: F401
+        except ImportError:
+            log.warning("signals.yaml → model: scikit-learn is not installed (the `ml` extra); rules alone")
+            return
+        from incidents.train import train_to
+
+        log.info("signals.yaml → model: %s absent, training it from %s", path, ", ".join(labels))
+        train_to(SignalBuilder(cfg, use_ner=False, use_model=False), labels, path)
 
     def __call__(self, post: PostRecord, *, thread_municipality: str | None = None) -> SignalRecord:
         """`thread_municipality`: where the post this one replies to is placed, if known."""
@@ -170,6 +196,12 @@ class SignalBuilder:
                 score += p.request_weight
                 reasons.append(f"request to act {', '.join(requests[:3])}: +{p.request_weight:.2f}")
         noise = self.noise_markers(norm.lemmas)
+        events = self.event_markers(norm.lemmas) if p.event_markers.phrases else []
+        if events:
+            if not _FIRST_PERSON.isdisjoint(norm.tokens):
+                reasons.append(f"news words {', '.join(events)} not counted: the author speaks of themselves")
+            else:
+                noise = sorted({*noise, *events})
         if noise:
             sub_ = self.noise_markers.weight * min(len(noise), 3)
             score -= sub_

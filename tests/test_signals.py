@@ -110,3 +110,10 @@ def test_precedence_is_inherited_through_extends():
     from incidents.config import load_region
 
     assert load_region("config/regions/spb").rubricator.precedence
+
+
+def test_event_words_count_unless_the_author_speaks_of_themselves(kursk_builder):
+    own = kursk_builder(_post("В Пристени поля обрабатывают химией прямо у домов, пчёлы погибли у всех, нас не предупредили"))
+    assert own.is_complaint and any("not counted" in r for r in own.reasons)
+    news = kursk_builder(_post("В Курске на Сумской прорвало трубу, пострадал водитель, на месте спасатели"))
+    assert any(r.startswith("noise markers") for r in news.reasons)

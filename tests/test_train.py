@@ -68,3 +68,27 @@ def test_a_missing_model_file_falls_back_to_the_rules(kursk, tmp_path):
     b = SignalBuilder(cfg, use_ner=False, use_model=True)
     assert b.model is None
     assert b(_post("Третий день нет воды на Хуторской в Курске, сколько можно?")).is_complaint
+
+
+def test_model_train_on_first_use(kursk, tmp_path):
+    """signals.yaml → model.train: a fresh clone trains the model into `path` on first use,
+    deterministically (the same labels give the same probabilities)."""
+    from pipelines.signals import SignalBuilder
+
+    labels = str(ROOT / "config" / "regions" / "kursk" / "sample" / "labels.jsonl")
+    probs = []
+    for name in ("a.pkl", "b.pkl"):
+        path = tmp_path / name
+        cfg = copy.copy(kursk)
+        cfg.signals = kursk.signals.model_copy(
+            update={"model": SignalModelPolicy(path=str(path), train=[labels])})
+        builder = SignalBuilder(cfg, use_ner=False, use_model=True)
+        assert path.is_file() and builder.model is not None
+        s = builder(_post("Третий день нет воды на Сумской, 12, сколько можно"))
+        probs.append(next(r for r in s.reasons if r.startswith("model:")))
+    assert probs[0] == probs[1]
+
+
+def test_the_kursk_config_trains_its_model_from_the_team_labels(kursk):
+    assert kursk.signals.model is not None
+    assert all((ROOT / p).is_file() for p in kursk.signals.model.train)
