@@ -1,8 +1,9 @@
 """The console's routes: log-in, the triage queue, the incident card, the inbox, the SLA board,
 the heat map, the ratings and the exports.
 
-Every request finds its user from the signed session cookie and the `users` table (a user made
-inactive is logged out at once); every page narrows what it reads to what that user may see,
+Every request finds its user from the signed session cookie, its row in `console_sessions` (a
+session logged out, or ended by a new password or a disabled user, is refused even from a copied
+cookie) and the `users` table (a user made inactive is logged out at once); every page narrows what it reads to what that user may see,
 and every change goes through `incidents.workflow.Workflow`, which checks the role and the body
 again (`incidents.roles.authorize`). A POST without the session's CSRF token is refused with
 403 before anything is read. After a change the browser is redirected (POST → redirect → GET),
@@ -26,7 +27,16 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from console import data, exports, geo, ops
-from console.auth import COOKIE, LoginThrottle, SessionCodec, SessionData, csrf_ok
+from console.auth import (
+    COOKIE,
+    LoginThrottle,
+    SessionCodec,
+    SessionData,
+    csrf_ok,
+    open_session,
+    revoke_session,
+    session_alive,
+)
 from console.settings import ConsoleSettings
 from incidents.config import RegionConfig
 from incidents.models import Incident, User
@@ -99,9 +109,10 @@ class Form:
 
 
 def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, now: Clock = _utcnow,
-               channels: Callable[[], Any] | None = None) -> FastAPI:
+               channels: Callable[[], Any] | None = None, session_clock: Clock = _utcnow) -> FastAPI:
     """The console over one database and one region. `channels` builds the reply channels for publishing
-    (default: from the environment, `incidents.channels.build_channels`); `now` is the clock."""
+    (default: from the environment, `incidents.channels.build_channels`); `now` is the clock of the
+    incidents (deadlines, locks); `session_clock` the wall clock that log-ins expire by."""
     app = FastAPI(title="Консоль инцидентов", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     throttle = LoginThrottle()
@@ -143,6 +154,8 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
         if sess is None or not sess.login:
             raise LoginRequired()
         with Session(engine) as s:
+            if not session_alive(s, sess.sid, sess.login, session_clock()):
+                raise LoginRequired()  # logged out, revoked or expired: a copied cookie included
             user = s.exec(select(User).where(User.login == sess.login)).first()
         if user is None or not user.active or not user.password_hash:
             raise LoginRequired()
@@ -243,13 +256,19 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
             return page(request, "login.html", None, status=401, next=safe_next(f.get("next")),
                         error="Неверный логин или пароль.")
         throttle.succeeded(login_name)
-        sess = SessionData(login=user.login, csrf=secrets.token_urlsafe(24))  # a fresh token after log-in
+        with Session(engine) as s, s.begin():
+            sid = open_session(s, user.login, session_clock(), settings.session_hours * 3600)
+        sess = SessionData(login=user.login, csrf=secrets.token_urlsafe(24), sid=sid)  # a fresh token after log-in
         resp = RedirectResponse(safe_next(f.get("next")), status_code=303)
         set_cookie(resp, sess)
         return resp
 
     @app.post("/logout")
     def logout(request: Request, f: Form = Depends(form)) -> Response:
+        sess = read_session(request)
+        if sess is not None and sess.sid:
+            with Session(engine) as s, s.begin():
+                revoke_session(s, sess.sid, session_clock())  # a copy of this cookie is worth nothing now
         resp = RedirectResponse("/login", status_code=303)
         resp.delete_cookie(COOKIE, path="/")
         return resp
