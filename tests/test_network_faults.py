@@ -154,3 +154,116 @@ def test_a_slow_answer_within_the_timeout_is_waited_for(net: Network, sqlite_eng
         crawl(sqlite_engine, net.build(fake, _backoff(sleeps)), clock)
     assert slow.hits == 3 and sleeps == []
     assert set(post_keys(sqlite_engine)) == net.expected
+
+
+# --------------------------------------------------------------------------- Telegram at Telethon's boundary
+# MTProto cannot be served locally: the fake client (tests/fakes/telegram.py) stands where
+# `telethon.TelegramClient` stands and raises what Telethon raises when the network fails — the
+# builtin ConnectionError (and the client stays disconnected until `connect()`), TimeoutError,
+# Telegram's ServerError family (RPC_CALL_FAIL, WORKER_BUSY_TOO_LONG_RETRY) and TimedOutError (-503).
+def _tg_faults() -> dict[str, Callable[[], Exception]]:
+    from telethon import errors
+
+    return {
+        "connection_dropped": lambda: ConnectionError("Connection reset by peer"),
+        "timeout": lambda: TimeoutError(),
+        "rpc_call_fail": lambda: errors.RpcCallFailError(request=None),
+        "worker_busy": lambda: errors.WorkerBusyTooLongRetryError(request=None),
+        "server_error": lambda: errors.ServerError(request=None, message="INTERNAL", code=500),
+        "timed_out": lambda: errors.TimedOutError(request=None, message="Timeout", code=-503),
+    }
+
+
+TG_FAULTS = sorted(_tg_faults())
+
+
+def _tg_source(tg: Any, sleeps: list[float]) -> SourceAdapter:
+    from crawlers.telegram import TelegramSource
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    return TelegramSource(source_id="tg", client_factory=lambda: tg, channels=["kursk_info", "closed_channel"],
+                          chats=["kursk_chat"], page_size=2, sleep=sleep,
+                          backoff=Backoff(retries=RETRIES, base=1.0, factor=2.0, maximum=30.0))
+
+
+def _tg_expected() -> set[str]:
+    from tests.test_crawl_telegram import CHANNEL, CHAT
+    from tests.test_crawl_telegram import COMMENTS as TG_COMMENTS
+
+    return CHANNEL | TG_COMMENTS | CHAT
+
+
+def _second_channel_page(args: dict[str, Any]) -> bool:
+    return bool(args.get("reverse")) and args.get("min_id") == 102  # kursk_info after its first page
+
+
+@pytest.mark.parametrize("fault", TG_FAULTS)
+def test_telegram_a_passing_fault_mid_pass_is_retried_and_nothing_is_lost(fault: str, sqlite_engine, clock):
+    from tests.fakes.telegram import FakeTelegramClient
+
+    tg, sleeps = FakeTelegramClient(), []
+    crawl(sqlite_engine, _tg_source(tg, sleeps), clock, max_pages=1)  # the pass is under way
+    assert cursor(sqlite_engine, "tg")["chats"]["kursk_info"]["min_id"] == 102
+    tg.fail(_tg_faults()[fault](), when=_second_channel_page, times=2)
+    crawl(sqlite_engine, _tg_source(tg, sleeps), clock)
+    assert not tg.errors  # both played
+    assert sleeps == [1.0, 2.0]  # two failures, two back-offs, doubling
+    keys = post_keys(sqlite_engine)
+    assert set(keys) == _tg_expected() and max(keys.values()) == 1
+    assert not tg.connected
+
+
+def test_telegram_a_fault_while_learning_comment_roots_is_retried(sqlite_engine, clock):
+    """The discussion group's page is read, then the channel posts its comments hang under are looked up
+    by id (a second call inside the same page): that call fails — the page is stored whole, once."""
+    from tests.fakes.telegram import FakeTelegramClient
+
+    tg, sleeps = FakeTelegramClient(), []
+    tg.fail(ConnectionError("Connection reset by peer"), when=lambda a: a.get("ids") is not None
+            and not a.get("reverse"), times=2)
+    crawl(sqlite_engine, _tg_source(tg, sleeps), clock)
+    assert sleeps == [1.0, 2.0]
+    keys = post_keys(sqlite_engine)
+    assert set(keys) == _tg_expected() and max(keys.values()) == 1
+    from tests.fakes.dbcheck import post
+
+    assert post(sqlite_engine, "telegram:c1500000002/505").parent_id == "kursk_info/102"
+
+
+@pytest.mark.parametrize("fault", ["connection_dropped", "timeout", "rpc_call_fail", "timed_out"])
+def test_telegram_a_fault_that_persists_stops_the_source_where_it_was(fault: str, sqlite_engine, clock):
+    from tests.fakes.telegram import FakeTelegramClient
+
+    tg, sleeps = FakeTelegramClient(), []
+    crawl(sqlite_engine, _tg_source(tg, sleeps), clock, max_pages=1)
+    before_keys, before_cursor = post_keys(sqlite_engine), cursor(sqlite_engine, "tg")
+    tg.fail(_tg_faults()[fault](), when=_second_channel_page, times=1000)
+    with pytest.raises(SourceStopped, match=f"still failing after {RETRIES + 1} tries"):
+        crawl(sqlite_engine, _tg_source(tg, sleeps), clock)
+    assert sleeps == [1.0, 2.0, 4.0]
+    assert len(tg.errors) == 1000 - (RETRIES + 1)
+    assert post_keys(sqlite_engine) == before_keys and cursor(sqlite_engine, "tg") == before_cursor
+    assert not tg.connected  # the client is closed after the stop
+    tg.errors.clear()  # the network is back
+    crawl(sqlite_engine, _tg_source(tg, sleeps), clock)
+    keys = post_keys(sqlite_engine)
+    assert set(keys) == _tg_expected() and max(keys.values()) == 1
+
+
+def test_telegram_a_fault_while_connecting_is_retried(sqlite_engine, clock):
+    from tests.fakes.telegram import FakeTelegramClient
+
+    tg, sleeps = FakeTelegramClient(), []
+    real_connect, failures = tg.connect, [OSError("Network is unreachable"), TimeoutError()]
+
+    async def flaky_connect() -> None:
+        if failures:
+            raise failures.pop(0)
+        await real_connect()
+
+    tg.connect = flaky_connect  # type: ignore[method-assign]
+    crawl(sqlite_engine, _tg_source(tg, sleeps), clock)
+    assert sleeps == [1.0, 2.0]
+    assert set(post_keys(sqlite_engine)) == _tg_expected()
