@@ -118,6 +118,8 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
     throttle = LoginThrottle()
     codec = SessionCodec(settings.secret_key.get_secret_value().encode("utf-8"), int(settings.session_hours * 3600))
     clocks = SlaClocks(cfg.sla, cfg.region.timezone)
+    snapshot = data.OpenSnapshot(cfg, clocks, ttl=settings.snapshot_seconds)  # the open incidents, shared
+    memo = data.Memo(ttl=settings.figures_seconds)  # the ratings and the heat map
     names = data.Names(cfg)
     tz = cfg.region.timezone
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html", "svg"]),
@@ -298,7 +300,7 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
         if v.is_executor:
             f.body = ""  # an executor's list is their body's whatever the URL says
         with Session(engine) as s:
-            rows = data.queue(s, engine, cfg, v.actor, f, now(), clocks)
+            rows = data.queue(s, engine, cfg, v.actor, f, now(), clocks, snapshot)
         got = export(params.get("export"), "queue", *queue_table(rows))
         if got is not None:
             return got
@@ -554,7 +556,7 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
         body = v.actor.body_code if v.is_executor else (params.get("body") or "")
         f = data.ListFilters(body=body)
         with Session(engine) as s:
-            rows = data.queue(s, engine, cfg, v.actor, f, now(), clocks) if body else []
+            rows = data.queue(s, engine, cfg, v.actor, f, now(), clocks, snapshot) if body else []
         rows.sort(key=lambda r: (r.first.due_at if r.first else now() + timedelta(days=36500), r.inc.priority))
         got = export(params.get("export"), "inbox", *queue_table(rows))
         if got is not None:
@@ -567,7 +569,7 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
     def sla_page(request: Request) -> Response:
         v = viewer(request)
         with Session(engine) as s:
-            b = data.board(s, engine, cfg, v.actor, now(), clocks)
+            b = data.board(s, engine, cfg, v.actor, now(), clocks, snapshot)
         got = export(request.query_params.get("export"), "sla", *queue_table(b.at_risk + b.overdue))
         if got is not None:
             return got
@@ -577,7 +579,7 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
     def sla_counters(request: Request) -> Response:
         v = viewer(request)
         with Session(engine) as s:
-            b = data.board(s, engine, cfg, v.actor, now(), clocks)
+            b = data.board(s, engine, cfg, v.actor, now(), clocks, snapshot)
         return JSONResponse({"counters": b.counters, "at": now().isoformat()})
 
     # ------------------------------------------------------------------ the heat map
@@ -591,7 +593,9 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
             category = ""
         days = data.PERIODS[period]
         with Session(engine) as s:
-            cells = data.heat(s, cfg, now(), days, category)
+            t = now()
+            cells = memo.get(("heat", days, category, t.replace(second=0, microsecond=0)),
+                             lambda: data.heat(s, cfg, t, days, category))
         rows = [[c.name, c.count, c.previous, c.change] for c in cells]
         got = export(params.get("export"), "map", ["Муниципалитет", "Инцидентов", "Предыдущий период", "Изменение"], rows)
         if got is not None:
@@ -609,8 +613,11 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
         period = params.get("period") if params.get("period") in data.PERIODS else "30"
         days = data.PERIODS[period]
         with Session(engine) as s:
-            by_body = data.ratings(s, cfg, now(), days, "body")
-            by_muni = data.ratings(s, cfg, now(), days, "municipality")
+            t = now()
+            minute = t.replace(second=0, microsecond=0)
+            by_body = memo.get(("ratings", days, "body", minute), lambda: data.ratings(s, cfg, t, days, "body"))
+            by_muni = memo.get(("ratings", days, "municipality", minute),
+                               lambda: data.ratings(s, cfg, t, days, "municipality"))
         which = params.get("by") or "body"
         chosen = by_body if which == "body" else by_muni
         cols = ["", "Инцидентов", "Отвечено за 24 ч, доля", "Медиана до первого ответа, ч", "Повторных рассмотрений, доля",

@@ -562,6 +562,24 @@ def test_the_pages_on_postgresql(pg_url, kursk, kursk_builder, tmp_path):  # noq
         engine.dispose()
 
 
+def test_the_shared_list_of_open_incidents_follows_every_change_at_once(app, seeded):  # noqa: ANN001
+    """The queue, the inbox and the SLA board share one evaluated list of the open incidents
+    (`console.data.OpenSnapshot`); a change made a moment ago is there on the next page all the same."""
+    c, token = login(app, "admin")
+    before = c.get("/sla/counters.json").json()["counters"]
+    with Session(seeded) as s:
+        inc = s.exec(select(Incident).where(Incident.merged_into_id == None,  # noqa: E711
+                                            Incident.status.in_(["new", "triaged", "reopened"]))  # type: ignore[attr-defined]
+                     .order_by(Incident.id)).first()
+    assert inc is not None
+    assert f'href="/incidents/{inc.id}"' in c.get("/queue?municipality=" + (inc.municipality or "")).text
+    r = c.post(f"/incidents/{inc.id}/reject", data={"csrf": token, "reason": "не жалоба: реклама"})
+    assert "отклонён" in r.text
+    after = c.get("/sla/counters.json").json()["counters"]
+    assert after["open"] == before["open"] - 1 and after["untriaged"] == before["untriaged"] - 1
+    assert f'href="/incidents/{inc.id}"' not in c.get("/queue?municipality=" + (inc.municipality or "")).text
+
+
 def test_split_and_move_through_the_card(app, seeded):  # noqa: ANN001
     with Session(seeded) as s:
         inc = next(i for i in s.exec(select(Incident).where(Incident.post_count >= 3,
