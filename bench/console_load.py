@@ -305,6 +305,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         finally:
             cpu.stop()
             server_log = stop(server)
+            (work / "server.log").write_text(server_log, encoding="utf-8")
         ended = time.time()
         samples = [json.loads(line) for line in samples_path.read_text(encoding="utf-8").splitlines() if line.strip()]
         logins = [x for x in samples if x["name"] == "login"]
@@ -326,7 +327,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "server_cpu_ms_per_request": cpu.per_request(ramp_end, measured_end,
                                                          sum(1 for x in pages if ramp_end <= x["t"] < measured_end)),
             "load_average": cpu.load_average(ramp_end, measured_end),
-            "server_errors": [line for line in server_log.splitlines() if "Traceback" in line or "ERROR" in line][:10],
+            "server_errors": [line for line in server_log.splitlines()
+                              if line.startswith(("ERROR", "sqlalchemy.", "sqlite3.", "psycopg."))
+                              or "Error:" in line.split(" ", 1)[0]][:10],
         }
         if done.returncode not in (0, 1):  # 1: locust ran but some requests failed (reported above)
             out["locust_stderr"] = done.stderr[-3000:]
