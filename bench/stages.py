@@ -36,7 +36,11 @@ def _clock() -> datetime:
     return datetime.now(UTC)
 
 
-def stage_pipeline(cfg_dir: Path, path: Path, database_url: str) -> dict[str, Any]:
+def _children_peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the signal worker, once ended
+
+
+def stage_pipeline(cfg_dir: Path, path: Path, database_url: str, workers: int | None = None) -> dict[str, Any]:
     from crawlers.replay import ReplaySource
     from flows.steps import crawl_adapter, prepare, process_pending, sla_check
     from incidents.db import open_database
@@ -47,7 +51,7 @@ def stage_pipeline(cfg_dir: Path, path: Path, database_url: str) -> dict[str, An
     t0 = time.perf_counter()
     crawl = crawl_adapter(engine, ReplaySource(source_id="bench", path=path, page_size=2000), _clock)
     t1 = time.perf_counter()
-    proc = process_pending(engine, cfg, _clock)
+    proc = process_pending(engine, cfg, _clock, workers=workers)
     t2 = time.perf_counter()
     sla = sla_check(engine, cfg, _clock)
     t3 = time.perf_counter()
@@ -67,6 +71,8 @@ def stage_pipeline(cfg_dir: Path, path: Path, database_url: str) -> dict[str, An
         "comparisons_per_complaint": round(proc.comparisons / max(proc.complaints, 1), 2),
         "sla_states": dict(sla),
         "peak_rss_mib": round(_peak_rss_mib()),
+        "workers": cfg.signals.workers if workers is None else workers,
+        "worker_peak_rss_mib": round(_children_peak_rss_mib()),
     }
 
 
@@ -141,9 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("file", type=Path)
     p.add_argument("--config", type=Path, required=True)
     p.add_argument("--database", help="database URL (pipeline stage)")
+    p.add_argument("--workers", type=int, help="signal workers of the processing (default: the region's setting)")
     a = p.parse_args(argv)
     if a.stage == "pipeline":
-        out = stage_pipeline(a.config, a.file, a.database)
+        out = stage_pipeline(a.config, a.file, a.database, a.workers)
     elif a.stage == "signals":
         out = stage_signals(a.config, a.file)
     else:
