@@ -88,17 +88,16 @@ def save_posts(session: Session, posts: Sequence[PostRecord], now: datetime) -> 
             select(Post).where(sa.tuple_(Post.network, Post.external_id).in_(chunk))  # type: ignore[arg-type]
         ).all()
         existing.update({(r.network, r.external_id): r for r in rows})
+    new_rows: list[dict[str, Any]] = []
     for key, p in latest.items():
         row = existing.get(key)
         if row is None:
-            session.add(
-                Post(
-                    network=p.network, external_id=p.external_id, source_id=p.source_id, parent_id=p.parent_id,
-                    url=p.url, author_id=p.author_id, author_name=p.author_name, text=p.text,
-                    created_at=p.created_at, fetched_at=now, updated_at=now, likes=p.likes, reposts=p.reposts,
-                    views=p.views, raw=_payload(p), deleted=p.deleted,
-                )
-            )
+            new_rows.append(dict(
+                network=p.network, external_id=p.external_id, source_id=p.source_id, parent_id=p.parent_id,
+                url=p.url, author_id=p.author_id, author_name=p.author_name, text=p.text,
+                created_at=p.created_at, fetched_at=now, updated_at=now, likes=p.likes, reposts=p.reposts,
+                views=p.views, raw=_payload(p), edited=False, deleted=p.deleted, processed=False,
+            ))
             inserted += 1
             continue
         changed = False
@@ -120,6 +119,9 @@ def save_posts(session: Session, posts: Sequence[PostRecord], now: datetime) -> 
             updated += 1
         else:
             unchanged += 1
+    if new_rows:
+        # one executemany, not one validated ORM object each (a third of the crawl's time)
+        session.execute(sa.insert(Post.__table__), new_rows)  # type: ignore[attr-defined]
     return inserted, updated, unchanged
 
 
