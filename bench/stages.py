@@ -32,6 +32,12 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
+def _cpu() -> tuple[float, float]:
+    """CPU seconds (user + system) of this process and of its ended children (the signal worker)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
+
+
 def _clock() -> datetime:
     return datetime.now(UTC)
 
@@ -48,11 +54,14 @@ def stage_pipeline(cfg_dir: Path, path: Path, database_url: str, workers: int | 
     cfg = load_region(cfg_dir)
     engine = open_database(database_url)
     prepare(engine, cfg)
+    c0 = _cpu()
     t0 = time.perf_counter()
     crawl = crawl_adapter(engine, ReplaySource(source_id="bench", path=path, page_size=2000), _clock)
     t1 = time.perf_counter()
+    c1 = _cpu()
     proc = process_pending(engine, cfg, _clock, workers=workers)
     t2 = time.perf_counter()
+    c2 = _cpu()
     sla = sla_check(engine, cfg, _clock)
     t3 = time.perf_counter()
     engine.dispose()
@@ -70,6 +79,11 @@ def stage_pipeline(cfg_dir: Path, path: Path, database_url: str, workers: int | 
         "incidents": proc.incidents_opened,
         "comparisons_per_complaint": round(proc.comparisons / max(proc.complaints, 1), 2),
         "sla_states": dict(sla),
+        # CPU time per post (ms): steadier than the rates on a shared machine; with the worker the
+        # processing's wall clock on two free cores is about the larger of the two processes'.
+        "cpu_ms_per_post": {"crawl": round(1000 * (c1[0] - c0[0]) / max(posts, 1), 3),
+                            "process": round(1000 * (c2[0] - c1[0]) / max(proc.posts, 1), 3),
+                            "signal_worker": round(1000 * (c2[1] - c1[1]) / max(proc.posts, 1), 3)},
         "peak_rss_mib": round(_peak_rss_mib()),
         "workers": cfg.signals.workers if workers is None else workers,
         "worker_peak_rss_mib": round(_children_peak_rss_mib()),
