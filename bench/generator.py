@@ -4,12 +4,15 @@ Why a generator and not the bundled sample repeated: throughput and memory must 
 on 10⁶ posts whose texts, places and incidents are all different (repeating 381 posts would
 make every cache hit and every cluster join the same few incidents). The stream mimics what
 the centres see: mostly noise (news, ads, thanks, announcements, chatter), about a fifth
-concrete complaints; complaints about one problem come in clusters with a long tail (most
-problems are written about once, a few by dozens of residents across networks); residents
-comment under official posts; people make typos, shout, add emoji.
+concrete complaints; complaints about one problem come in clusters with a long tail (sizes
+drawn from a Pareto law: three problems in four are written about once, one in a hundred ten
+times or more, a few in ten thousand by a hundred residents across networks, spread over a
+day and a half); residents comment under official posts, which come from an account the
+region lists as official; people make typos, shout, add emoji.
 
-Places come from the region's `territories.yaml` (streets of towns, settlements of
-districts), so the stream exercises the same gazetteer the pipeline uses. Deterministic for
+Places come from the region's `territories.yaml` (streets of towns with a house, villages of
+districts with one of their usual streets and often a house), so the stream exercises the same
+gazetteer the pipeline uses, and two problems of one district are not one place. Deterministic for
 a given seed and size.
 """
 

@@ -124,7 +124,9 @@ def _serve() -> None:  # pragma: no cover - runs in the worker process
             answer: tuple[str, Any] = ("ok", [None if isinstance(s, Exception) else s for s in sigs])
         except Exception as exc:  # noqa: BLE001 - reported to the processor, which builds in place
             answer = ("error", f"{type(exc).__name__}: {exc}")
-        pickle.dump(answer, out, protocol=pickle.HIGHEST_PROTOCOL)
+        # pickled whole before writing: the pipe fills until the processor reads, and the
+        # pickling must not wait for that (it would then run on the processor's time)
+        out.write(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
         out.flush()
 
 
