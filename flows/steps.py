@@ -262,11 +262,11 @@ class Processor:
                                        reposts=r.reposts, views=r.views, raw=r.raw or {}, deleted=r.deleted)
         if not records:
             return None
-        if self._worker is None:
-            self._worker = SignalWorker(self.cfg, use_ner=self.builder.entities.ner is not None)
         try:
+            if self._worker is None:
+                self._worker = SignalWorker(self.cfg, use_ner=self.builder.entities.ner is not None)
             return self._worker.submit(records)
-        except WorkerFailed as exc:
+        except (WorkerFailed, OSError) as exc:
             self._drop_worker(exc)
             return None
 
