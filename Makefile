@@ -12,7 +12,7 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade "pip>=24"
 
 $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev,ml]"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev,ml,load]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -31,10 +31,13 @@ DEFAULT_CONFIG = PROJECT_ROOT / "config" / "regions" / DEFAULT_REGION
 STAGES = ("signals", "clustering", "pipeline")
 
 
-def _run_stage(stage: str, path: Path, cfg_dir: Path, database: str | None = None) -> dict[str, Any]:
+def _run_stage(stage: str, path: Path, cfg_dir: Path, database: str | None = None,
+               workers: int | None = None) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "bench.stages", stage, str(path), "--config", str(cfg_dir)]
     if database:
         cmd += ["--database", database]
+    if workers is not None and stage == "pipeline":
+        cmd += ["--workers", str(workers)]
     env = dict(os.environ, PREFECT_LOGGING_LEVEL="WARNING")
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env,
                          cwd=Path(__file__).resolve().parent.parent)
@@ -65,7 +68,7 @@ class _ThrowawayPostgres:
 
 
 def measure(sizes: list[int], cfg_dir: Path, *, postgres: str | None, stages: tuple[str, ...], seed: int,
-            work: Path) -> dict[str, Any]:
+            work: Path, workers: int | None = None) -> dict[str, Any]:
     cfg = load_region(cfg_dir)
     results: dict[str, Any] = {
         "date": datetime.now(UTC).date().isoformat(),
@@ -82,11 +85,11 @@ def measure(sizes: list[int], cfg_dir: Path, *, postgres: str | None, stages: tu
             if stage == "pipeline":
                 db = work / f"bench_{n}.db"
                 db.unlink(missing_ok=True)
-                row["sqlite"] = _run_stage("pipeline", path, cfg_dir, f"sqlite:///{db}")
+                row["sqlite"] = _run_stage("pipeline", path, cfg_dir, f"sqlite:///{db}", workers)
                 db.unlink(missing_ok=True)
                 if postgres:
                     with _ThrowawayPostgres(postgres) as url:
-                        row["postgresql"] = _run_stage("pipeline", path, cfg_dir, url)
+                        row["postgresql"] = _run_stage("pipeline", path, cfg_dir, url, workers)
             else:
                 row[stage] = _run_stage(stage, path, cfg_dir)
         results["sizes"][str(n)] = row
@@ -113,7 +116,8 @@ def _format_row(n: int, row: dict[str, Any]) -> str:
         if db in row:
             p = row[db]
             parts.append(f"pipeline[{db}] {p['posts_per_s']:,} posts/s (write {p['db_write_posts_per_s']:,}/s, "
-                         f"process {p['process_posts_per_s']:,}/s, {p['peak_rss_mib']} MiB)")
+                         f"process {p['process_posts_per_s']:,}/s, {p['peak_rss_mib']} MiB"
+                         + (f" + worker {p['worker_peak_rss_mib']} MiB" if p.get("worker_peak_rss_mib") else "") + ")")
     return " | ".join(parts)
 
 
@@ -126,13 +130,16 @@ def main(argv: list[str] | None = None) -> int:
                     help="also measure the pipeline on PostgreSQL (admin URL; a throw-away database is created)")
     ap.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated subset of {','.join(STAGES)}")
     ap.add_argument("--seed", type=int, default=46)
+    ap.add_argument("--workers", type=int, choices=[0, 1],
+                    help="signal workers of the processing (default: the region's `signals.workers`)")
     a = ap.parse_args(argv)
     stages = tuple(s for s in a.stages.split(",") if s)
     bad = set(stages) - set(STAGES)
     if bad:
         ap.error(f"unknown stages: {', '.join(sorted(bad))}")
     with tempfile.TemporaryDirectory(prefix="incidents-bench-") as tmp:
-        results = measure(sorted(a.posts), a.config, postgres=a.postgres, stages=stages, seed=a.seed, work=Path(tmp))
+        results = measure(sorted(a.posts), a.config, postgres=a.postgres, stages=stages, seed=a.seed, work=Path(tmp),
+                          workers=a.workers)
     if a.json:
         a.json.write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
     return 0

@@ -4,12 +4,15 @@ Why a generator and not the bundled sample repeated: throughput and memory must 
 on 10⁶ posts whose texts, places and incidents are all different (repeating 381 posts would
 make every cache hit and every cluster join the same few incidents). The stream mimics what
 the centres see: mostly noise (news, ads, thanks, announcements, chatter), about a fifth
-concrete complaints; complaints about one problem come in clusters with a long tail (most
-problems are written about once, a few by dozens of residents across networks); residents
-comment under official posts; people make typos, shout, add emoji.
+concrete complaints; complaints about one problem come in clusters with a long tail (sizes
+drawn from a Pareto law: three problems in four are written about once, one in a hundred ten
+times or more, a few in ten thousand by a hundred residents across networks, spread over a
+day and a half); residents comment under official posts, which come from an account the
+region lists as official; people make typos, shout, add emoji.
 
-Places come from the region's `territories.yaml` (streets of towns, settlements of
-districts), so the stream exercises the same gazetteer the pipeline uses. Deterministic for
+Places come from the region's `territories.yaml` (streets of towns with a house, villages of
+districts with one of their usual streets and often a house), so the stream exercises the same
+gazetteer the pipeline uses, and two problems of one district are not one place. Deterministic for
 a given seed and size.
 """
 
@@ -144,6 +147,13 @@ COMMENT_CHATTER: list[str] = [
     "Интересно, а в нашем районе когда?",
 ]
 
+# Streets every village has: a complaint from a village names its street (the gazetteer knows
+# the villages, not their streets; the signal stage still reads «ул. Школьная» as the street).
+VILLAGE_STREETS = ("Центральная", "Школьная", "Садовая", "Молодёжная", "Новая", "Лесная", "Полевая", "Луговая",
+                   "Заречная", "Набережная", "Советская", "Мира", "Колхозная", "Зелёная", "Речная", "Солнечная",
+                   "Октябрьская", "Первомайская", "Трудовая", "Комсомольская", "Садовый переулок", "Дачная",
+                   "Весенняя", "Степная", "Берёзовая", "Вишнёвая", "Пионерская", "Гагарина", "Кирова", "Победы")
+
 EMOJI = ("😡", "🤬", "😢", "‼️", "🙏", "😤", "👎", "")
 FIRST = ("Ольга", "Ирина", "Сергей", "Наталья", "Андрей", "Елена", "Дмитрий", "Татьяна", "Алексей", "Марина")
 LAST = ("Иванова", "Петров", "Смирнова", "Кузнецов", "Попова", "Соколов", "Лебедева", "Козлов", "Новикова", "Морозов")
@@ -157,7 +167,11 @@ class StreamShape:
     comment_share: float = 0.18  # residents' comments under official posts, half of them chatter
     typo_rate: float = 0.08
     days: float = 30.0
-    mean_extra_posts: float = 1.4  # long tail: most problems get one post, some dozens
+    # Posts per problem: P(size ≥ k) = k^-tail (Pareto), so 3 in 4 problems get one post, 1 in
+    # 100 ten or more, a few in 10,000 a hundred; mean ≈ 1.6 posts.
+    cluster_tail: float = 2.0
+    max_cluster: int = 150
+    spread_days: float = 1.5  # a problem's further posts come within this time of the first
 
 
 class StreamGenerator:
@@ -169,6 +183,13 @@ class StreamGenerator:
         self.shape = shape or StreamShape()
         self.start = start or datetime(2026, 10, 1, tzinfo=UTC)
         self.places = self._places(cfg)
+        # Official posts come from a page the region knows as official (a body's account): the
+        # signal stage then never takes «Отопительный сезон: сообщайте о проблемах…» for a
+        # complaint. (With an unknown author it did, and every complaint in the comments under it
+        # joined that one incident: the giant incidents of the earlier streams.)
+        accounts = [a for b in cfg.bodies.bodies for a in b.accounts if a.startswith("vk:")]
+        accounts += [a for a in cfg.signals.official_authors if a.startswith("vk:")]
+        self.official = (accounts[0] if accounts else "-100000001", "Администрация")
         self._seq = 0
 
     @staticmethod
@@ -195,6 +216,12 @@ class StreamGenerator:
         phrase = self.rng.choice(phrases)
         if phrase.startswith(("ул.", "пр.")) or "проспект" in phrase or "переулок" in phrase:
             phrase = f"{phrase}, д. {self.rng.randint(1, 120)}"
+        elif "(" in phrase and self.rng.random() < 0.8:
+            # a village of a district: residents name their street (and often the house), so two
+            # villages' problems are not one place (they were: the districts' giant incidents)
+            street = self.rng.choice(VILLAGE_STREETS)
+            street = street if "переулок" in street else f"ул. {street}"
+            phrase = f"{phrase}, {street}" + (f", д. {self.rng.randint(1, 60)}" if self.rng.random() < 0.5 else "")
         return phrase
 
     def _typos(self, text: str) -> str:
@@ -255,8 +282,9 @@ class StreamGenerator:
             if r < shape.complaint_share:
                 cat, variants = rng.choice(PROBLEMS)
                 place = self._place()
-                extra = int(rng.expovariate(1 / shape.mean_extra_posts)) if rng.random() < 0.45 else 0
-                for k in range(1 + min(extra, 60)):
+                size = min(int(rng.paretovariate(shape.cluster_tail)), shape.max_cluster)
+                spread = max(400, int(total * shape.spread_days / shape.days))
+                for k in range(size):
                     text = rng.choice(variants).format(place=place) + " " + rng.choice(EMOJI)
                     rec = self._record(rng.choice(NETWORKS), self._typos(text.strip()), ts)
                     rec["bench_category"] = cat
@@ -264,7 +292,7 @@ class StreamGenerator:
                         yield rec
                         n += 1
                     else:
-                        heapq.heappush(pending, (n + rng.randint(1, 400), self._seq, rec))
+                        heapq.heappush(pending, (n + rng.randint(1, spread), self._seq, rec))
             elif r < shape.complaint_share + shape.comment_share and official_parent:
                 if rng.random() < 0.5:
                     text = self._typos(rng.choice(COMMENT_CHATTER))
@@ -276,7 +304,7 @@ class StreamGenerator:
                 n += 1
             elif r < 0.5 and (official_parent is None or rng.random() < 0.05):
                 rec = self._record("vk", rng.choice(OFFICIAL_POSTS), ts, source="bench_official",
-                                   author=("-100000001", "Администрация"))
+                                   author=self.official)
                 official_parent = rec
                 yield rec
                 n += 1

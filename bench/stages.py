@@ -32,11 +32,21 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
+def _cpu() -> tuple[float, float]:
+    """CPU seconds (user + system) of this process and of its ended children (the signal worker)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
+
+
 def _clock() -> datetime:
     return datetime.now(UTC)
 
 
-def stage_pipeline(cfg_dir: Path, path: Path, database_url: str) -> dict[str, Any]:
+def _children_peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the signal worker, once ended
+
+
+def stage_pipeline(cfg_dir: Path, path: Path, database_url: str, workers: int | None = None) -> dict[str, Any]:
     from crawlers.replay import ReplaySource
     from flows.steps import crawl_adapter, prepare, process_pending, sla_check
     from incidents.db import open_database
@@ -44,11 +54,14 @@ def stage_pipeline(cfg_dir: Path, path: Path, database_url: str) -> dict[str, An
     cfg = load_region(cfg_dir)
     engine = open_database(database_url)
     prepare(engine, cfg)
+    c0 = _cpu()
     t0 = time.perf_counter()
     crawl = crawl_adapter(engine, ReplaySource(source_id="bench", path=path, page_size=2000), _clock)
     t1 = time.perf_counter()
-    proc = process_pending(engine, cfg, _clock)
+    c1 = _cpu()
+    proc = process_pending(engine, cfg, _clock, workers=workers)
     t2 = time.perf_counter()
+    c2 = _cpu()
     sla = sla_check(engine, cfg, _clock)
     t3 = time.perf_counter()
     engine.dispose()
@@ -66,7 +79,14 @@ def stage_pipeline(cfg_dir: Path, path: Path, database_url: str) -> dict[str, An
         "incidents": proc.incidents_opened,
         "comparisons_per_complaint": round(proc.comparisons / max(proc.complaints, 1), 2),
         "sla_states": dict(sla),
+        # CPU time per post (ms): steadier than the rates on a shared machine; with the worker the
+        # processing's wall clock on two free cores is about the larger of the two processes'.
+        "cpu_ms_per_post": {"crawl": round(1000 * (c1[0] - c0[0]) / max(posts, 1), 3),
+                            "process": round(1000 * (c2[0] - c1[0]) / max(proc.posts, 1), 3),
+                            "signal_worker": round(1000 * (c2[1] - c1[1]) / max(proc.posts, 1), 3)},
         "peak_rss_mib": round(_peak_rss_mib()),
+        "workers": cfg.signals.workers if workers is None else workers,
+        "worker_peak_rss_mib": round(_children_peak_rss_mib()),
     }
 
 
@@ -141,9 +161,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("file", type=Path)
     p.add_argument("--config", type=Path, required=True)
     p.add_argument("--database", help="database URL (pipeline stage)")
+    p.add_argument("--workers", type=int, help="signal workers of the processing (default: the region's setting)")
     a = p.parse_args(argv)
     if a.stage == "pipeline":
-        out = stage_pipeline(a.config, a.file, a.database)
+        out = stage_pipeline(a.config, a.file, a.database, a.workers)
     elif a.stage == "signals":
         out = stage_signals(a.config, a.file)
     else:

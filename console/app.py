@@ -1,8 +1,9 @@
 """The console's routes: log-in, the triage queue, the incident card, the inbox, the SLA board,
 the heat map, the ratings and the exports.
 
-Every request finds its user from the signed session cookie and the `users` table (a user made
-inactive is logged out at once); every page narrows what it reads to what that user may see,
+Every request finds its user from the signed session cookie, its row in `console_sessions` (a
+session logged out, or ended by a new password or a disabled user, is refused even from a copied
+cookie) and the `users` table (a user made inactive is logged out at once); every page narrows what it reads to what that user may see,
 and every change goes through `incidents.workflow.Workflow`, which checks the role and the body
 again (`incidents.roles.authorize`). A POST without the session's CSRF token is refused with
 403 before anything is read. After a change the browser is redirected (POST → redirect → GET),
@@ -26,7 +27,16 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from console import data, exports, geo, ops
-from console.auth import COOKIE, LoginThrottle, SessionCodec, SessionData, csrf_ok
+from console.auth import (
+    COOKIE,
+    LoginThrottle,
+    SessionCodec,
+    SessionData,
+    csrf_ok,
+    open_session,
+    revoke_session,
+    session_alive,
+)
 from console.settings import ConsoleSettings
 from incidents.config import RegionConfig
 from incidents.models import Incident, User
@@ -99,14 +109,17 @@ class Form:
 
 
 def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, now: Clock = _utcnow,
-               channels: Callable[[], Any] | None = None) -> FastAPI:
+               channels: Callable[[], Any] | None = None, session_clock: Clock = _utcnow) -> FastAPI:
     """The console over one database and one region. `channels` builds the reply channels for publishing
-    (default: from the environment, `incidents.channels.build_channels`); `now` is the clock."""
+    (default: from the environment, `incidents.channels.build_channels`); `now` is the clock of the
+    incidents (deadlines, locks); `session_clock` the wall clock that log-ins expire by."""
     app = FastAPI(title="Консоль инцидентов", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     throttle = LoginThrottle()
     codec = SessionCodec(settings.secret_key.get_secret_value().encode("utf-8"), int(settings.session_hours * 3600))
     clocks = SlaClocks(cfg.sla, cfg.region.timezone)
+    snapshot = data.OpenSnapshot(cfg, clocks, ttl=settings.snapshot_seconds)  # the open incidents, shared
+    memo = data.Memo(ttl=settings.figures_seconds)  # the ratings and the heat map
     names = data.Names(cfg)
     tz = cfg.region.timezone
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html", "svg"]),
@@ -143,6 +156,8 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
         if sess is None or not sess.login:
             raise LoginRequired()
         with Session(engine) as s:
+            if not session_alive(s, sess.sid, sess.login, session_clock()):
+                raise LoginRequired()  # logged out, revoked or expired: a copied cookie included
             user = s.exec(select(User).where(User.login == sess.login)).first()
         if user is None or not user.active or not user.password_hash:
             raise LoginRequired()
@@ -243,13 +258,19 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
             return page(request, "login.html", None, status=401, next=safe_next(f.get("next")),
                         error="Неверный логин или пароль.")
         throttle.succeeded(login_name)
-        sess = SessionData(login=user.login, csrf=secrets.token_urlsafe(24))  # a fresh token after log-in
+        with Session(engine) as s, s.begin():
+            sid = open_session(s, user.login, session_clock(), settings.session_hours * 3600)
+        sess = SessionData(login=user.login, csrf=secrets.token_urlsafe(24), sid=sid)  # a fresh token after log-in
         resp = RedirectResponse(safe_next(f.get("next")), status_code=303)
         set_cookie(resp, sess)
         return resp
 
     @app.post("/logout")
     def logout(request: Request, f: Form = Depends(form)) -> Response:
+        sess = read_session(request)
+        if sess is not None and sess.sid:
+            with Session(engine) as s, s.begin():
+                revoke_session(s, sess.sid, session_clock())  # a copy of this cookie is worth nothing now
         resp = RedirectResponse("/login", status_code=303)
         resp.delete_cookie(COOKIE, path="/")
         return resp
@@ -279,7 +300,7 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
         if v.is_executor:
             f.body = ""  # an executor's list is their body's whatever the URL says
         with Session(engine) as s:
-            rows = data.queue(s, engine, cfg, v.actor, f, now(), clocks)
+            rows = data.queue(s, engine, cfg, v.actor, f, now(), clocks, snapshot)
         got = export(params.get("export"), "queue", *queue_table(rows))
         if got is not None:
             return got
@@ -535,7 +556,7 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
         body = v.actor.body_code if v.is_executor else (params.get("body") or "")
         f = data.ListFilters(body=body)
         with Session(engine) as s:
-            rows = data.queue(s, engine, cfg, v.actor, f, now(), clocks) if body else []
+            rows = data.queue(s, engine, cfg, v.actor, f, now(), clocks, snapshot) if body else []
         rows.sort(key=lambda r: (r.first.due_at if r.first else now() + timedelta(days=36500), r.inc.priority))
         got = export(params.get("export"), "inbox", *queue_table(rows))
         if got is not None:
@@ -548,7 +569,7 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
     def sla_page(request: Request) -> Response:
         v = viewer(request)
         with Session(engine) as s:
-            b = data.board(s, engine, cfg, v.actor, now(), clocks)
+            b = data.board(s, engine, cfg, v.actor, now(), clocks, snapshot)
         got = export(request.query_params.get("export"), "sla", *queue_table(b.at_risk + b.overdue))
         if got is not None:
             return got
@@ -558,7 +579,7 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
     def sla_counters(request: Request) -> Response:
         v = viewer(request)
         with Session(engine) as s:
-            b = data.board(s, engine, cfg, v.actor, now(), clocks)
+            b = data.board(s, engine, cfg, v.actor, now(), clocks, snapshot)
         return JSONResponse({"counters": b.counters, "at": now().isoformat()})
 
     # ------------------------------------------------------------------ the heat map
@@ -572,7 +593,9 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
             category = ""
         days = data.PERIODS[period]
         with Session(engine) as s:
-            cells = data.heat(s, cfg, now(), days, category)
+            t = now()
+            cells = memo.get(("heat", days, category, t.replace(second=0, microsecond=0)),
+                             lambda: data.heat(s, cfg, t, days, category))
         rows = [[c.name, c.count, c.previous, c.change] for c in cells]
         got = export(params.get("export"), "map", ["Муниципалитет", "Инцидентов", "Предыдущий период", "Изменение"], rows)
         if got is not None:
@@ -590,8 +613,11 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
         period = params.get("period") if params.get("period") in data.PERIODS else "30"
         days = data.PERIODS[period]
         with Session(engine) as s:
-            by_body = data.ratings(s, cfg, now(), days, "body")
-            by_muni = data.ratings(s, cfg, now(), days, "municipality")
+            t = now()
+            minute = t.replace(second=0, microsecond=0)
+            by_body = memo.get(("ratings", days, "body", minute), lambda: data.ratings(s, cfg, t, days, "body"))
+            by_muni = memo.get(("ratings", days, "municipality", minute),
+                               lambda: data.ratings(s, cfg, t, days, "municipality"))
         which = params.get("by") or "body"
         chosen = by_body if which == "body" else by_muni
         cols = ["", "Инцидентов", "Отвечено за 24 ч, доля", "Медиана до первого ответа, ч", "Повторных рассмотрений, доля",

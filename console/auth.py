@@ -1,8 +1,12 @@
 """Sessions and CSRF for the console, with nothing but the standard library and bcrypt.
 
-The session is a signed cookie (HMAC-SHA256 over a small JSON payload with an expiry):
-nothing is stored on the server, so the console runs as several processes without a shared
-store. The cookie is HttpOnly and SameSite=Lax; Secure is on when the console is served over
+The session is a signed cookie (HMAC-SHA256 over a small JSON payload with an expiry) that
+carries a random session id; the server keeps one `console_sessions` row per log-in (the id's
+SHA-256, the login, the expiry, the revocation) in the database, so several console processes
+share it. Every request checks the row: log-out revokes it, a new password or a disabled user
+revokes all of that user's (`incidents.workflow.revoke_user_sessions`), and a copied cookie is
+worth nothing after that. The signature keeps the payload (the CSRF token, a flash message)
+from being forged; the row decides whether the session still exists. The cookie is HttpOnly and SameSite=Lax; Secure is on when the console is served over
 HTTPS (`CONSOLE_SECURE_COOKIES=1`). Each session carries a random CSRF token; every form
 sends it back in a hidden field (or the `X-CSRF-Token` header for the few `fetch` calls) and
 a POST without the session's token is refused. The log-in form has a token too (a session
@@ -18,7 +22,12 @@ import json
 import secrets
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
+
+from sqlmodel import Session, delete
+
+from incidents.models import ConsoleSession
 
 COOKIE = "incidents_session"
 
@@ -37,6 +46,7 @@ class SessionData:
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     expires: float = 0.0
     flash: str | None = None
+    sid: str | None = None  # the server-side session's random id (None before log-in)
 
 
 class SessionCodec:
@@ -56,6 +66,8 @@ class SessionCodec:
         body: dict[str, Any] = {"u": data.login, "c": data.csrf, "e": int(data.expires)}
         if data.flash:
             body["f"] = data.flash
+        if data.sid:
+            body["s"] = data.sid
         payload = _b64(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
         return f"{payload}.{self._sign(payload)}"
 
@@ -72,7 +84,40 @@ class SessionCodec:
         if not isinstance(body, dict) or float(body.get("e", 0)) < time.time():
             return None
         return SessionData(login=body.get("u"), csrf=str(body.get("c") or ""), expires=float(body["e"]),
-                           flash=body.get("f"))
+                           flash=body.get("f"), sid=body.get("s") if isinstance(body.get("s"), str) else None)
+
+
+# --------------------------------------------------------------------------- server-side sessions
+def _id_hash(sid: str) -> str:
+    return hashlib.sha256(sid.encode("ascii", errors="replace")).hexdigest()
+
+
+def open_session(db: Session, login: str, now: datetime, max_age_seconds: float) -> str:
+    """Record a new log-in and return its random id (for the cookie). Rows long past their expiry
+    are deleted on the way, so the table holds about one row per log-in of the last session length."""
+    sid = secrets.token_urlsafe(32)
+    db.exec(delete(ConsoleSession).where(ConsoleSession.expires_at < now - timedelta(days=1)))  # type: ignore[call-overload]
+    db.add(ConsoleSession(id_hash=_id_hash(sid), login=login, created_at=now,
+                          expires_at=now + timedelta(seconds=max_age_seconds)))
+    return sid
+
+
+def session_alive(db: Session, sid: str | None, login: str, now: datetime) -> bool:
+    """The session exists, belongs to `login`, has not expired and was not revoked."""
+    if not sid:
+        return False
+    row = db.get(ConsoleSession, _id_hash(sid))
+    return row is not None and row.login == login and row.revoked_at is None and row.expires_at > now
+
+
+def revoke_session(db: Session, sid: str | None, now: datetime) -> bool:
+    """End one session (log-out); True when there was a live one."""
+    row = db.get(ConsoleSession, _id_hash(sid)) if sid else None
+    if row is None or row.revoked_at is not None:
+        return False
+    row.revoked_at = now
+    db.add(row)
+    return True
 
 
 class LoginThrottle:

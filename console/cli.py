@@ -33,10 +33,28 @@ def cmd_serve(ctx: Any, args: argparse.Namespace) -> int:
     if not can_log_in:
         out.print("[yellow]ни у одного пользователя нет пароля: добавьте, например,\n"
                   "  incidents user add admin --role admin --password[/]")
-    app = create_app(engine, ctx.cfg, settings)
     out.print(f"консоль: http://{args.host}:{args.port}/login  (база: {ctx.settings.database_url})")
+    if args.workers > 1:  # processes, one per core: a Python process serves pages on one core only
+        uvicorn.run("console.cli:app_from_environment", factory=True, workers=args.workers, host=args.host,
+                    port=args.port, log_level="warning", proxy_headers=args.proxy_headers)
+        return 0
+    app = create_app(engine, ctx.cfg, settings)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", proxy_headers=args.proxy_headers)
     return 0
+
+
+def app_from_environment() -> Any:
+    """The console of one worker process of `incidents serve --workers N`: the database, the region and the
+    secret from the environment the command set (DATABASE_URL, INCIDENTS_CONFIG, CONSOLE_SECRET_KEY or the
+    key file it created). Sessions live in the database, so a log-in is valid in every worker."""
+    from console.app import create_app
+    from console.settings import console_settings
+    from incidents.config import load_region
+    from incidents.db import open_database
+    from incidents.settings import get_settings
+
+    env = get_settings()
+    return create_app(open_database(env.database_url), load_region(env.config_dir), console_settings(env.data_dir))
 
 
 def add_commands(sub: Any) -> None:
@@ -44,4 +62,5 @@ def add_commands(sub: Any) -> None:
     s.add_argument("--host", default="127.0.0.1", help="адрес (по умолчанию 127.0.0.1)")
     s.add_argument("--port", type=int, default=8000, help="порт (по умолчанию 8000)")
     s.add_argument("--proxy-headers", action="store_true", help="доверять X-Forwarded-* (за обратным прокси с TLS)")
+    s.add_argument("--workers", type=int, default=1, help="процессов (по одному на ядро; по умолчанию 1)")
     s.set_defaults(func=cmd_serve)

@@ -16,6 +16,12 @@ comments under it to the channel post (`parent_id`). After the new messages, the
 `FloodWaitError` is honoured: the adapter sleeps the asked seconds (injectable sleep) when they
 are at most `flood_max_wait`, otherwise the source stops for now and resumes from its cursor.
 The client's own automatic flood sleep is off (`flood_sleep_threshold=0`), so every wait is ours.
+
+Network faults — a dropped connection (`ConnectionError`, `OSError`), a timeout, Telegram's own
+transient answers (`ServerError` and its kind: `RpcCallFailError`, `WorkerBusyTooLongRetryError`;
+`TimedOutError`) — are retried with exponential back-off (`crawlers.errors.Backoff`, the shared
+policy; the client is asked to reconnect first) and after `backoff.retries` tries the source
+stops (`SourceStopped`) with its cursor at the last stored page, as for every network.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from telethon import errors as tg_errors
 from telethon.tl import types
 
 from crawlers.base import BadRecord, FetchResult, SourceNotConfigured, SourceStopped
-from crawlers.errors import ApiBug, SkipObject, TokenInvalid, bad_record, require_env, since_ts
+from crawlers.errors import ApiBug, Backoff, SkipObject, TokenInvalid, bad_record, require_env, since_ts
 from incidents.interchange import PayloadError
 from incidents.records import PostRecord
 
@@ -40,6 +46,11 @@ log = logging.getLogger(__name__)
 
 ID_VAR, HASH_VAR, SESSION_VAR = "TELEGRAM_API_ID", "TELEGRAM_API_HASH", "TELEGRAM_SESSION"
 Sleep = Callable[[float], Awaitable[None]]
+# Transient: worth retrying with back-off. ServerError covers RpcCallFailError, RpcMcgetFailError and
+# WorkerBusyTooLongRetryError (Telegram's 500s); TimedOutError is its -503 "Timeout"; the builtin
+# ConnectionError/OSError/TimeoutError are what Telethon raises when the connection drops or hangs.
+TRANSIENT = (ConnectionError, TimeoutError, asyncio.TimeoutError, OSError, tg_errors.ServerError,
+             tg_errors.TimedOutError)
 
 
 class TelegramPort(Protocol):
@@ -110,13 +121,14 @@ class TelegramSource:
     def __init__(self, *, source_id: str, client_factory: Callable[[], TelegramPort], channels: Sequence[str] = (),
                  chats: Sequence[str] = (), comments: bool = True, page_size: int = 100, recheck: int = 20,
                  first_run_limit: int = 200, flood_max_wait: float = 300, since: datetime | None = None,
-                 sleep: Sleep | None = None) -> None:
+                 sleep: Sleep | None = None, backoff: Backoff | None = None) -> None:
         self.source_id, self.client_factory = source_id, client_factory
         self.since = since
         self.targets = [("channel", c) for c in channels] + [("chat", c) for c in chats]
         self.comments, self.page_size, self.recheck = comments, page_size, recheck
         self.first_run_limit, self.flood_max_wait = first_run_limit, flood_max_wait
         self.sleep: Sleep = sleep or asyncio.sleep
+        self.backoff = backoff or Backoff()  # its delays; the waiting is `sleep` (async)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: TelegramPort | None = None
         self._entities: dict[str, Any] = {}
@@ -167,14 +179,19 @@ class TelegramSource:
         self._loop.close()
 
     async def _call(self, what: str, fn: Callable[[], Awaitable[Any]]) -> Any:
-        """One Telegram call: flood waits honoured, errors translated to the shared classes."""
-        for _ in range(5):
+        """One Telegram call: flood waits honoured, network faults retried with back-off (bounded),
+        errors translated to the shared classes."""
+        floods = faults = 0
+        while True:
             try:
                 return await fn()
             except tg_errors.FloodWaitError as exc:
                 if exc.seconds > self.flood_max_wait:
                     raise SourceStopped(f"{self.source_id}: {what}: Telegram asks to wait {exc.seconds} s "
                                         f"(more than {self.flood_max_wait:g}); resume later") from exc
+                floods += 1
+                if floods > 5:
+                    raise SourceStopped(f"{self.source_id}: {what}: flood waits keep coming; resume later") from exc
                 log.warning("%s: %s: flood wait %d s", self.source_id, what, exc.seconds)
                 await self.sleep(exc.seconds)
             except (tg_errors.AuthKeyUnregisteredError, tg_errors.SessionRevokedError,
@@ -184,11 +201,30 @@ class TelegramSource:
             except (tg_errors.ChannelPrivateError, tg_errors.ChannelInvalidError, tg_errors.UsernameNotOccupiedError,
                     tg_errors.UsernameInvalidError, tg_errors.ChatAdminRequiredError) as exc:
                 raise SkipObject(what, f"{type(exc).__name__}: {exc}") from exc
+            except TRANSIENT as exc:  # before ValueError/RPCError: ServerError is an RPCError
+                reason = f"{type(exc).__name__}: {exc}"
+                if faults >= self.backoff.retries:
+                    raise SourceStopped(f"{self.source_id}: {what}: still failing after {faults + 1} tries ({reason}); "
+                                        "resume later") from exc
+                delay = self.backoff.delay(faults)
+                faults += 1
+                log.warning("%s: %s: %s; retry in %.1f s", self.source_id, what, reason, delay)
+                await self.sleep(delay)
+                await self._reconnect()
             except ValueError as exc:  # get_entity: "No user has … as username"
                 raise SkipObject(what, f"ValueError: {exc}") from exc
             except tg_errors.RPCError as exc:
                 raise ApiBug(f"{self.source_id}: {what}: {type(exc).__name__}: {exc}") from exc
-        raise SourceStopped(f"{self.source_id}: {what}: flood waits keep coming; resume later")
+
+    async def _reconnect(self) -> None:
+        """After a dropped connection: connect again (a no-op for a connected client); a failure here
+        is left to the retried call to meet."""
+        if self._client is None:
+            return
+        try:
+            await self._client.connect()
+        except TRANSIENT:
+            log.debug("reconnect failed", exc_info=True)
 
     async def _client_ready(self) -> TelegramPort:
         if self._client is None:

@@ -4,9 +4,17 @@ The preview page lists a channel's latest posts (oldest first on the page) and a
 `?before=<id>` to older ones. `TgPreviewSpider` parses each post: id (`data-post`), text, date
 (`<time datetime>`), views ("1.2K" → 1200), author line, the edited mark; it follows
 `?before=` until it reaches the last post already stored (`min_id`), the time window
-(`since`), or `max_pages`. A 429 answer is retried by Scrapy; if it persists the source stops
-for now. A page without a message history (a private or unknown channel) is skipped with the
-reason.
+(`since`), or `max_pages`. A page of t.me without a message history (a private or unknown
+channel) is skipped with the reason.
+
+Network faults are the adapter's to retry, with the shared back-off (`crawlers.errors.Backoff`):
+the spider never retries by itself (Scrapy's retry middleware is off) but reports a failed page
+— a 5xx, a 408, a 429 (with its Retry-After, honoured up to the back-off's ceiling), a dropped
+or timed-out connection, an answer cut mid-body, a page cut short of `</html>`, a page that is
+not t.me's at all (a proxy's error page) — as an `error` item after the pages it did read. The
+adapter keeps those pages (the cursor moves past them only) and crawls again from the failed
+page after the back-off; after `backoff.retries` tries in a row with nothing read the source
+stops (`SourceStopped`) with its cursor at the last stored page.
 
 Scrapy runs on Twisted, whose reactor cannot be restarted in a process, so every crawl runs in
 a child process (`python -m crawlers.tg_preview`) that prints JSON lines; a Prefect flow can
@@ -33,7 +41,7 @@ import scrapy
 from w3lib.html import remove_tags, replace_entities
 
 from crawlers.base import BadRecord, FetchResult, SourceNotConfigured, SourceStopped
-from crawlers.errors import bad_record, since_ts
+from crawlers.errors import Backoff, bad_record, since_ts
 from incidents.interchange import PayloadError, parse_datetime
 from incidents.records import PostRecord
 
@@ -64,9 +72,12 @@ def html_text(fragment: str) -> str:
     return replace_entities(remove_tags(text)).strip()
 
 
+TRANSIENT_STATUSES = [408, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524]
+
+
 class TgPreviewSpider(scrapy.Spider):
     name = "tg_preview"
-    handle_httpstatus_list = [404, 429]
+    handle_httpstatus_list = [404, *TRANSIENT_STATUSES]  # answered to `parse`, which reports them
     custom_settings = {"ROBOTSTXT_OBEY": True}
 
     def __init__(self, channel: str, base_url: str = BASE_URL, before: int | None = None, min_id: int = 0,
@@ -80,16 +91,35 @@ class TgPreviewSpider(scrapy.Spider):
     def _url(self, before: int | None) -> str:
         return f"{self.base_url}/s/{self.channel}" + (f"?before={before}" if before else "")
 
+    def _request(self, before: int | None) -> scrapy.Request:
+        return scrapy.Request(self._url(before), callback=self.parse, errback=self.failed, dont_filter=True)
+
     async def start(self) -> Any:  # Scrapy ≥ 2.13
-        yield scrapy.Request(self._url(self.before), callback=self.parse, dont_filter=True)
+        yield self._request(self.before)
+
+    def failed(self, failure: Any) -> Iterator[dict[str, Any]]:
+        """The page could not be fetched (connection refused or reset, timeout, answer cut mid-body)."""
+        exc = failure.value
+        reason = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
+        yield {"kind": "error", "status": None, "url": failure.request.url, "reason": reason[:500],
+               "retry_after": None}
 
     def parse(self, response: Any, **kwargs: Any) -> Iterator[Any]:
         self.pages += 1
-        if response.status == 429:
-            yield {"kind": "error", "status": 429, "url": response.url,
+        if response.status in TRANSIENT_STATUSES:
+            yield {"kind": "error", "status": response.status, "url": response.url,
+                   "reason": f"t.me answered {response.status}",
                    "retry_after": response.headers.get("Retry-After", b"").decode() or None}
             return
+        if response.status == 200 and not re.search(rb"</html>\s*$", response.body[-4096:], re.I):
+            yield {"kind": "error", "status": 200, "url": response.url, "retry_after": None,
+                   "reason": f"the page is cut short ({len(response.body)} bytes, no </html>)"}
+            return
         history = response.css("section.tgme_channel_history")
+        if response.status == 200 and not history and not response.css(".tgme_page, .tgme_main, .tgme_page_wrap"):
+            yield {"kind": "error", "status": 200, "url": response.url, "retry_after": None,
+                   "reason": "not a t.me page (a proxy's or an error page?)"}
+            return
         if response.status == 404 or not history:
             yield {"kind": "skip", "url": response.url, "reason": f"no public preview of {self.channel!r} "
                    f"(HTTP {response.status})"}
@@ -114,7 +144,7 @@ class TgPreviewSpider(scrapy.Spider):
         yield {"kind": "page", "url": response.url, "ids": ids, "next_before": None if page_done else next_before,
                "finished": page_done}
         if not last:
-            yield scrapy.Request(self._url(next_before), callback=self.parse, dont_filter=True)
+            yield self._request(next_before)
 
     def parse_message(self, msg: Any) -> dict[str, Any]:
         data_post = msg.attrib.get("data-post", "")
@@ -155,8 +185,7 @@ def run_crawl(args: dict[str, Any]) -> None:
         "REMOTE_CONTROL_ENABLED": False,
         "USER_AGENT": args.get("user_agent", "incident-monitor (+crawlers/README.md)"),
         "DOWNLOAD_DELAY": float(args.get("download_delay", 1.0)),
-        "RETRY_TIMES": int(args.get("retry_times", 2)),
-        "RETRY_HTTP_CODES": [429, 500, 502, 503, 504, 522, 524, 408],
+        "RETRY_ENABLED": False,  # the adapter retries a failed page, with back-off (crawlers.errors.Backoff)
         "DOWNLOAD_TIMEOUT": float(args.get("timeout", 30)),
         "REQUEST_FINGERPRINTER_IMPLEMENTATION": "2.7",
     }
@@ -187,14 +216,22 @@ def crawl_in_subprocess(args: dict[str, Any], timeout: float = 600) -> list[dict
 
 
 # --------------------------------------------------------------------------- the adapter
+def _seconds(value: Any) -> float | None:
+    try:
+        return max(0.0, float(value)) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
 class TgPreviewSource:
     def __init__(self, *, source_id: str, channels: list[str], base_url: str = BASE_URL, lookback_days: float = 3,
                  since: datetime | None = None, max_pages: int = 5, download_delay: float = 1.0,
-                 crawl: Callable[[dict[str, Any]], list[dict[str, Any]]] = crawl_in_subprocess,
-                 now: Clock = _now) -> None:
+                 timeout: float = 30.0, crawl: Callable[[dict[str, Any]], list[dict[str, Any]]] = crawl_in_subprocess,
+                 now: Clock = _now, backoff: Backoff | None = None) -> None:
         self.source_id, self.channels, self.base_url = source_id, channels, base_url
         self.lookback_days, self.since, self.max_pages = lookback_days, since, max_pages
-        self.download_delay, self.crawl, self.now = download_delay, crawl, now
+        self.download_delay, self.timeout, self.crawl, self.now = download_delay, timeout, crawl, now
+        self.backoff = backoff or Backoff()
 
     @classmethod
     def from_settings(cls, source_id: str, params: dict[str, Any], root: Path) -> TgPreviewSource:
@@ -207,7 +244,8 @@ class TgPreviewSource:
                 since_dt = datetime.fromtimestamp(since_ts(params) or 0, UTC)
         return cls(source_id=source_id, channels=channels, base_url=str(params.get("base_url", BASE_URL)),
                    lookback_days=float(params.get("lookback_days", 3)), since=since_dt,
-                   max_pages=int(params.get("max_pages", 5)), download_delay=float(params.get("download_delay", 1.0)))
+                   max_pages=int(params.get("max_pages", 5)), download_delay=float(params.get("download_delay", 1.0)),
+                   timeout=float(params.get("timeout", 30)))
 
     def fetch(self, cursor: dict[str, Any] | None) -> FetchResult:
         cur: dict[str, Any] = json.loads(json.dumps(cursor or {}))
@@ -218,19 +256,51 @@ class TgPreviewSource:
             return FetchResult([], cur, [], done=True)
         channel = self.channels[pos]
         state = chans.setdefault(channel.lower(), {"min_id": 0})
-        p = state.get("pass") or {"before": None, "top": state["min_id"]}
         since = self.since or (self.now() - timedelta(days=self.lookback_days))
-        items = self.crawl({"channel": channel, "base_url": self.base_url, "before": p["before"],
-                            "min_id": state["min_id"], "since_ts": int(since.timestamp()), "max_pages": self.max_pages,
-                            "download_delay": self.download_delay})
+        attempt = 0
+        while True:
+            p = dict(state.get("pass") or {"before": None, "top": state["min_id"]})
+            items = self.crawl({"channel": channel, "base_url": self.base_url, "before": p["before"],
+                                "min_id": state["min_id"], "since_ts": int(since.timestamp()),
+                                "max_pages": self.max_pages, "download_delay": self.download_delay,
+                                "timeout": self.timeout})
+            posts, bad, pages, finished, error = self._read(channel, items, p)
+            if error is None and not pages and not finished:  # the spider ended without a word on the page
+                error = {"reason": "the crawl read no page", "url": self.base_url, "retry_after": None}
+            if error is None or pages:
+                break  # done, or pages read before the failure: store them; the next fetch retries the rest
+            if attempt >= self.backoff.retries:
+                raise SourceStopped(f"{self.source_id}: {error['reason']} for {error['url']}: still failing after "
+                                    f"{attempt + 1} tries; resume from the stored cursor later")
+            delay = self.backoff.delay(attempt)
+            asked = _seconds(error.get("retry_after"))
+            if asked is not None:  # the server's word, within the back-off's ceiling
+                delay = min(self.backoff.maximum, max(delay, asked))
+            log.warning("%s: %s for %s; retry in %.1f s", self.source_id, error["reason"], error["url"], delay)
+            self.backoff.sleep(delay)
+            attempt += 1
+        if finished:
+            state["min_id"] = max(state["min_id"], p["top"])
+            state.pop("pass", None)
+            cur["pos"] = pos + 1
+        else:  # more pages to read (or a page failed after some were read): go on from the last one read
+            state["pass"] = {"before": p["before"], "top": p["top"]}
+            cur["pos"] = pos
+        return FetchResult(posts, cur, bad)
+
+    def _read(self, channel: str, items: list[dict[str, Any]], p: dict[str, Any]
+              ) -> tuple[list[PostRecord], list[BadRecord], int, bool, dict[str, Any] | None]:
+        """The crawl's items: the posts and bad records of the pages read, how many pages, whether the
+        channel is finished, and the failure that ended the crawl (None if none). `p` (the pass) moves
+        to the page after the last one read."""
         posts: list[PostRecord] = []
         bad: list[BadRecord] = []
-        finished, next_before = False, p["before"]
+        pages, finished, error = 0, False, None
         for it in items:
             kind = it.get("kind")
             if kind == "error":
-                raise SourceStopped(f"{self.source_id}: t.me answered {it['status']} for {it['url']} "
-                                    f"(retry after {it.get('retry_after') or '?'} s); resume later")
+                error = it
+                break
             if kind == "skip":
                 bad.append(bad_record(f"preview {channel}", f"skipped: {it['reason']}", it))
                 finished = True
@@ -242,17 +312,11 @@ class TgPreviewSource:
                 except PayloadError as exc:
                     bad.append(bad_record(f"preview {channel}", str(exc), it))
             elif kind == "page":
+                pages += 1
                 finished = finished or it["finished"]
-                next_before = it["next_before"]
+                p["before"] = it["next_before"]
                 p["top"] = max([p["top"], *it["ids"]])
-        if finished or next_before is None:
-            state["min_id"] = max(state["min_id"], p["top"])
-            state.pop("pass", None)
-            cur["pos"] = pos + 1
-        else:
-            state["pass"] = {"before": next_before, "top": p["top"]}
-            cur["pos"] = pos
-        return FetchResult(posts, cur, bad)
+        return posts, bad, pages, finished, error
 
     def record(self, it: dict[str, Any]) -> PostRecord:
         chan = str(it.get("channel") or "").lower()

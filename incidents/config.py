@@ -301,6 +301,11 @@ class SignalPolicy(_Strict):
     )
     keep_person_names: bool = Field(False, description="Keep persons' names in exports and search indexes.")
     use_ner: bool = Field(True, description="Run natasha NER on candidate posts (persons, organisations).")
+    workers: int = Field(
+        1, ge=0, le=1,
+        description="Processes that build the next batch's signals while the processing writes the current one "
+        "(flows/signal_worker.py); 0 builds them in the processing process itself.",
+    )
 
 
 # --------------------------------------------------------------------------- territories.yaml

@@ -252,6 +252,20 @@ class User(SQLModel, table=True):
     password_hash: str | None = Field(default=None, max_length=200)
 
 
+class ConsoleSession(SQLModel, table=True):
+    """One log-in to the web console. The cookie carries a random id; the row is looked up on every
+    request, so a session ends for good when it is revoked here (log-out, a new password, the user
+    disabled) even if someone kept a copy of the cookie. Only the id's SHA-256 is stored: the table
+    holds nothing a cookie could be made from."""
+
+    __tablename__ = "console_sessions"
+    id_hash: str = Field(primary_key=True, max_length=64)
+    login: str = Field(max_length=100, index=True)
+    created_at: datetime = _dt(nullable=False)
+    expires_at: datetime = _dt(nullable=False, index=True)
+    revoked_at: datetime | None = _dt()
+
+
 class IncidentLock(SQLModel, table=True):
     """Who has an incident open in the console right now, so two people do not answer the same one.
 

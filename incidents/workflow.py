@@ -29,7 +29,17 @@ from typing import Any
 from sqlmodel import Session, select
 
 from incidents.config import RegionConfig
-from incidents.models import Answer, Assignment, AuditEvent, Incident, IncidentPost, Post, Reply, User
+from incidents.models import (
+    Answer,
+    Assignment,
+    AuditEvent,
+    ConsoleSession,
+    Incident,
+    IncidentPost,
+    Post,
+    Reply,
+    User,
+)
 from incidents.roles import SYSTEM, Action, Actor, PermissionDenied, Role, authorize
 from incidents.sla import SlaPolicyEngine
 from incidents.sla_clocks import SlaClocks
@@ -63,6 +73,39 @@ def add_user(session: Session, cfg: RegionConfig, *, login: str, role: str, now:
     row.email, row.telegram_chat_id = email or row.email, telegram_chat_id or row.telegram_chat_id
     session.add(row)
     session.flush()
+    return row
+
+
+def revoke_user_sessions(session: Session, login: str, now: datetime) -> int:
+    """End every live console session of `login` (a copied cookie included); the number ended."""
+    rows = session.exec(select(ConsoleSession).where(ConsoleSession.login == login,
+                                                     ConsoleSession.revoked_at == None)).all()  # noqa: E711
+    for row in rows:
+        row.revoked_at = now
+        session.add(row)
+    return len(rows)
+
+
+def set_password(session: Session, login: str, password_hash: str | None, now: datetime) -> User:
+    """A new console password (or none): the user's open sessions end, so whoever had the old one is out."""
+    row = session.exec(select(User).where(User.login == login)).first()
+    if row is None:
+        raise WorkflowError(f"no user {login!r}")
+    row.password_hash = password_hash
+    session.add(row)
+    revoke_user_sessions(session, login, now)
+    return row
+
+
+def set_active(session: Session, login: str, active: bool, now: datetime) -> User:
+    """Disable (or enable again) a user; disabling ends every console session of theirs."""
+    row = session.exec(select(User).where(User.login == login)).first()
+    if row is None:
+        raise WorkflowError(f"no user {login!r}")
+    row.active = active
+    session.add(row)
+    if not active:
+        revoke_user_sessions(session, login, now)
     return row
 
 

@@ -67,7 +67,7 @@ def _deadline(value: str | None, tz: str) -> datetime | None:
 def cmd_user_add(ctx: Any, args: argparse.Namespace) -> int:
     from sqlmodel import Session
 
-    from incidents.workflow import WorkflowError, add_user
+    from incidents.workflow import WorkflowError, add_user, set_password
 
     password = _read_password(args)
     try:
@@ -79,9 +79,8 @@ def cmd_user_add(ctx: Any, args: argparse.Namespace) -> int:
         with Session(ctx.engine) as session, session.begin():
             row = add_user(session, ctx.cfg, login=args.login, role=args.role, body=args.body, name=args.name,
                            email=args.email, telegram_chat_id=args.telegram, now=_now())
-            if hashed is not None:
-                row.password_hash = hashed
-                session.add(row)
+            if hashed is not None:  # a new password ends the sessions opened with the old one
+                set_password(session, row.login, hashed, _now())
     except (WorkflowError, ValueError) as exc:
         err.print(f"[red]{exc}[/]")
         return EXIT_USAGE
@@ -104,6 +103,26 @@ def _read_password(args: argparse.Namespace) -> str | None:
             raise SystemExit("пароли не совпадают")
         return first
     return None
+
+
+def cmd_user_disable(ctx: Any, args: argparse.Namespace) -> int:
+    """Disable a user (or enable again with --enable); disabling logs them out of the console everywhere."""
+    from sqlmodel import Session
+
+    from incidents.workflow import WorkflowError, revoke_user_sessions, set_active
+
+    try:
+        with Session(ctx.engine) as session, session.begin():
+            if args.logout_only:
+                n = revoke_user_sessions(session, args.login, _now())
+                console.print(f"пользователь {args.login}: завершено сессий консоли: {n}")
+                return EXIT_OK
+            set_active(session, args.login, args.enable, _now())
+    except WorkflowError as exc:
+        err.print(f"[red]{exc}[/]")
+        return EXIT_USAGE
+    console.print(f"пользователь {args.login}: {'включён' if args.enable else 'отключён, сессии консоли завершены'}")
+    return EXIT_OK
 
 
 def cmd_user_list(ctx: Any, args: argparse.Namespace) -> int:
@@ -371,6 +390,12 @@ def add_commands(sub: Any) -> None:
     pw.add_argument("--password", action="store_true", help="задать пароль для веб-консоли (спросить дважды)")
     pw.add_argument("--password-stdin", action="store_true", help="пароль для веб-консоли — строка со стандартного ввода")
     u.set_defaults(func=cmd_user_add)
+    u = us.add_parser("disable", help="отключить пользователя (все его сессии консоли завершаются)")
+    u.add_argument("login")
+    g = u.add_mutually_exclusive_group()
+    g.add_argument("--enable", action="store_true", help="включить снова")
+    g.add_argument("--logout-only", action="store_true", help="только завершить все его сессии консоли")
+    u.set_defaults(func=cmd_user_disable)
     u = us.add_parser("list", help="список пользователей")
     u.set_defaults(func=cmd_user_list)
 

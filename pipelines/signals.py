@@ -11,10 +11,11 @@ import logging
 import os
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from incidents.config import RegionConfig
-from incidents.records import NormalizedText, PostRecord, SignalRecord
+from incidents.records import Entities, NormalizedText, PostRecord, SignalRecord
 from pipelines.entities import NER_MAX_CHARS, EntityExtractor, NerTagger, add_ner
 from pipelines.keywords import KeywordRules, MarkerSet, best_category
 from pipelines.lemmas import Lemmatizer
@@ -148,6 +149,42 @@ class SignalBuilder:
                 raise sig
         return out  # type: ignore[return-value]
 
+    def _settle(self, post: PostRecord, ent: Entities, in_region: bool,
+                thread_municipality: str | None) -> tuple[str | None, str | None]:
+        """The post's municipality from its own places, the thread it replies to and its source,
+        with the reason when the thread or the source decided it (the last step of `decide`)."""
+        municipality = ent.municipality if in_region else None
+        local = thread_municipality or self.source_places.get(post.source_id)
+        if (in_region and municipality and local and municipality != local
+                and ent.municipality_kind == "street" and not ent.address.settlement):
+            # Streets repeat from town to town («улица Гагарина»): a street alone does not
+            # outweigh the town of the local page or thread the post comes from.
+            return local, (f"street {ent.address.street} also exists elsewhere: the place of the "
+                           f"{'thread' if thread_municipality else 'source'} wins: {local}")
+        if in_region and municipality is None and not ent.address.settlement:
+            if thread_municipality:
+                return thread_municipality, f"place from the thread it replies to: {thread_municipality}"
+            if post.source_id in self.source_places:
+                municipality = self.source_places[post.source_id]
+                return municipality, f"place from the source {post.source_id}: {municipality}"
+        return municipality, None
+
+    def rethread(self, post: PostRecord, sig: SignalRecord, thread_municipality: str | None) -> SignalRecord:
+        """`sig`, built for `post` without its thread's place, as `decide` builds it with that place:
+        only the last step (municipality, and its reason) depends on the thread. Lets the signals
+        be built ahead, in another process, before the posts they reply to are stored."""
+        if not thread_municipality:
+            return sig
+        if self.model is not None:
+            raise ValueError("rethread: the model reads the thread's place among the reasons; build in place")
+        ent = sig.entities
+        _, why = self._settle(post, ent, sig.in_region, None)
+        reasons = sig.reasons[:-1] if why else list(sig.reasons)
+        municipality, why = self._settle(post, ent, sig.in_region, thread_municipality)
+        if why:
+            reasons.append(why)
+        return replace(sig, municipality=municipality, reasons=reasons)
+
     def requests(self, norm: NormalizedText) -> list[str]:
         """Words asking for action: plural imperatives anywhere («уберите»), infinitives that
         open a sentence («Заменить водосточную трубу.»); ads' verbs («звоните») excluded."""
@@ -258,22 +295,9 @@ class SignalBuilder:
         in_region = local or not ent.foreign_places
         if ent.foreign_places:
             reasons.append(f"places outside the region: {', '.join(sorted(set(ent.foreign_places)))}")
-        municipality = ent.municipality if in_region else None
-        local = thread_municipality or self.source_places.get(post.source_id)
-        if (in_region and municipality and local and municipality != local
-                and ent.municipality_kind == "street" and not ent.address.settlement):
-            # Streets repeat from town to town («улица Гагарина»): a street alone does not
-            # outweigh the town of the local page or thread the post comes from.
-            reasons.append(f"street {ent.address.street} also exists elsewhere: the place of the "
-                           f"{'thread' if thread_municipality else 'source'} wins: {local}")
-            municipality = local
-        if in_region and municipality is None and not ent.address.settlement:
-            if thread_municipality:
-                municipality = thread_municipality
-                reasons.append(f"place from the thread it replies to: {thread_municipality}")
-            elif post.source_id in self.source_places:
-                municipality = self.source_places[post.source_id]
-                reasons.append(f"place from the source {post.source_id}: {municipality}")
+        municipality, why = self._settle(post, ent, in_region, thread_municipality)
+        if why:
+            reasons.append(why)
         sig = SignalRecord(
             post_key=post.key,
             is_complaint=is_complaint,

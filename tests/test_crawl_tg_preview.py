@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from crawlers.base import SourceStopped
+from crawlers.errors import Backoff
 from crawlers.tg_preview import TgPreviewSource, html_text, parse_views
 from tests.fakes.dbcheck import crawl, cursor, post, post_keys, quarantined
 from tests.fakes.telegram_preview import FakeTgPreview
@@ -21,7 +22,8 @@ def fake():
         yield server
 
 
-def source(fake: FakeTgPreview, **kw) -> TgPreviewSource:
+def source(fake: FakeTgPreview, sleeps: list[float] | None = None, **kw) -> TgPreviewSource:
+    kw.setdefault("backoff", Backoff(retries=5, sleep=(sleeps if sleeps is not None else []).append))
     kw.setdefault("channels", ["kursk_news"])
     kw.setdefault("lookback_days", 7)
     kw.setdefault("max_pages", 2)
@@ -62,12 +64,14 @@ def test_time_window_limits_the_first_run(fake, sqlite_engine, clock):
 
 
 def test_a_429_is_retried_and_a_persistent_one_stops_the_source(fake, sqlite_engine, clock):
+    sleeps: list[float] = []
     fake.throttle(1)
-    crawl(sqlite_engine, source(fake, max_pages=5), clock)
+    crawl(sqlite_engine, source(fake, sleeps, max_pages=5), clock)
     assert set(post_keys(sqlite_engine)) == POSTS
+    assert sleeps == [5.0]  # the fake's Retry-After: 5, over the back-off's first 1 s
     fake.throttle(10)
     fake.add_post("kursk_news", 2013, "2026-11-23T08:55:00+00:00", "Новый пост.")
-    with pytest.raises(SourceStopped, match="t.me answered 429"):
+    with pytest.raises(SourceStopped, match="t.me answered 429 .* still failing after 6 tries"):
         crawl(sqlite_engine, source(fake), clock)
     fake.throttled = 0
     assert crawl(sqlite_engine, source(fake), clock).inserted == 1

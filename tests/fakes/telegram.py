@@ -75,9 +75,11 @@ class FakeTelegramClient:
     def flood(self, seconds: int, times: int = 1, when: Any = None) -> None:
         self.floods += [(seconds, when)] * times
 
-    def fail(self, error: Exception, when: Any = None) -> None:
-        """The next get_entity/get_messages call (matching `when(kwargs)`) raises `error` (a Telethon RPCError)."""
-        self.errors.append((error, when))
+    def fail(self, error: Exception, when: Any = None, times: int = 1) -> None:
+        """The next `times` get_entity/get_messages calls (matching `when(kwargs)`) raise `error`: a Telethon
+        RPCError, or a network fault — `ConnectionError` (the connection drops: the client is disconnected
+        until `connect()`), `TimeoutError`."""
+        self.errors += [(error, when)] * times
 
     def messages(self, chat_id: int) -> list[dict[str, Any]]:
         return self.data["messages"].setdefault(str(chat_id), [])
@@ -166,11 +168,15 @@ class FakeTelegramClient:
         return [m for msgs in self.data["messages"].values() for m in msgs if m.get("out")]
 
     def _check(self, args: dict[str, Any] | None = None) -> None:
+        if not self.connected:  # as Telethon: after a dropped connection, nothing until connect()
+            raise ConnectionError("Cannot send requests while disconnected")
         if self.revoked:
             raise errors.AuthKeyUnregisteredError(request=None)
         for i, (error, when) in enumerate(self.errors):
             if when is None or when(args or {}):
                 del self.errors[i]
+                if isinstance(error, ConnectionError):
+                    self.connected = False  # the connection is gone, not just this call
                 raise error
         for i, (seconds, when) in enumerate(self.floods):
             if when is None or when(args or {}):

@@ -4,7 +4,10 @@ The saved page (tests/fixtures/telegram_preview_kursk_news.html) holds a channel
 t.me's own markup; the fake cuts it into pages the way t.me does: the newest `page_size` posts
 (oldest first on the page) with a `tme_messages_more` link `?before=<first id>` when older
 posts exist. An unknown channel redirects to its plain page, which has no message history.
-`/robots.txt` is a 404 (allow all). `throttle(n)` answers 429 with Retry-After n times.
+`/robots.txt` is a 404 (allow all). `throttle(n)` answers 429 with Retry-After n times; `cut(n)`
+serves the next n pages cut in the middle of a post, properly framed (the Content-Length of what
+is sent), as a proxy or a dying upstream does. The transport faults of `FakeServer.inject` (reset,
+5xx, slow, cut mid-body, a proxy's page) apply as to every fake.
 """
 
 from __future__ import annotations
@@ -31,6 +34,10 @@ class FakeTgPreview(FakeServer):
             self.posts["kursk_news"][pid] = WRAP + chunk
         self.page_size = page_size
         self.throttled = 0
+        self.cuts = 0
+
+    def cut(self, times: int) -> None:
+        self.cuts += times
 
     def throttle(self, times: int) -> None:
         self.throttled += times
@@ -57,7 +64,12 @@ class FakeTgPreview(FakeServer):
             channel = req.path[3:].strip("/")
             if channel not in self.posts:
                 return Reply(302, "", "text/html", {"Location": f"/{channel}"})
-            return Reply(200, self.render(channel, req.query.get("before")), "text/html; charset=utf-8")
+            html = self.render(channel, req.query.get("before"))
+            if self.cuts > 0:
+                self.cuts -= 1
+                last = html.rindex('<div class="tgme_widget_message_footer')  # inside the newest post, before its time
+                html = html[:last]
+            return Reply(200, html, "text/html; charset=utf-8")
         # the plain channel page: no message history
         return Reply(200, "<html><body><div class=\"tgme_page\"><div class=\"tgme_page_title\">"
                      "<span dir=\"auto\">Канал</span></div></div></body></html>", "text/html; charset=utf-8")
