@@ -131,7 +131,8 @@ def cross_validate(items: list[dict[str, Any]], k: int, extra: tuple[list[Any], 
     return {"rules": rules_only, "rules+model": _scores(items, comb_c, comb_k)}
 
 
-def train_to(builder: Any, labels: list[str], output: str | Path, *, c: float = 4.0) -> Path:
+def train_to(builder: Any, labels: list[str], output: str | Path, *, c: float = 4.0,
+             fingerprint: str | None = None) -> Path:
     """Train the model on labelled files with a rules-only builder and save it: what
     `incidents train LABELS… -o PATH` does without cross-validation (deterministic: the same
     files give the same model). signals.yaml → model.train calls it on first use."""
@@ -142,7 +143,7 @@ def train_to(builder: Any, labels: list[str], output: str | Path, *, c: float = 
         items.extend(labelled_examples(builder, Path(name)))
     cx, cy, kx, ky = _split(items)
     model = fit(cx, cy, kx, ky, c=c)
-    model.meta.update({"labels": [str(p) for p in labels], "appeals": None})
+    model.meta.update({"labels": [str(p) for p in labels], "appeals": None, "fingerprint": fingerprint})
     return model.save(output)
 
 

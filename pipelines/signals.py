@@ -37,6 +37,27 @@ _NEWS_FORMAT = re.compile(r"\]\((?:https?|tg)://|,\s*[—–]\s*[^.!?\n]{2,60}(?
 _SENTENCE = re.compile(r"[.!?\n;]+")
 
 
+def training_fingerprint(cfg: RegionConfig, labels: Sequence[str]) -> str:
+    """What a model trained on first use depends on: the labelled files (and the posts beside
+    them), the region's rule files and scikit-learn's version."""
+    import hashlib
+
+    h = hashlib.sha256()
+    files = [Path(name) for name in labels]
+    files += [Path(name).with_name("posts.jsonl") for name in labels]
+    files += [cfg.root / f for f in ("rubricator.yaml", "signals.yaml", "territories.yaml")]
+    for f in files:
+        h.update(str(f.name).encode())
+        h.update(f.read_bytes() if f.is_file() else b"-")
+    try:
+        import sklearn
+
+        h.update(sklearn.__version__.encode())
+    except ImportError:
+        pass
+    return h.hexdigest()[:16]
+
+
 class SignalBuilder:
     """Build once per region (compiles the rules); call per post."""
 
@@ -73,13 +94,27 @@ class SignalBuilder:
             from pipelines import model as _model
 
             path = Path(policy.model.path)
-            if not path.is_file() and policy.model.train:
+            if policy.model.train and not self._trained_from_these(path, cfg, policy.model.train):
                 self._train_model(cfg, path, policy.model.train)
             if path.is_file():
                 self.model = _model.load(path)
             else:
                 log.warning("signals.yaml → model.path %s: no such file; deciding by the rules alone "
                             "(train one with `incidents train`)", path)
+
+    @staticmethod
+    def _trained_from_these(path: Path, cfg: RegionConfig, labels: list[str]) -> bool:
+        """Whether the model file was trained from these labels under these rules: a model
+        trained before a change of the rubricator, the signals policy, the territories or the
+        labels would decide on features the rules no longer produce, so it is trained again."""
+        if not path.is_file():
+            return False
+        from pipelines import model as _model
+
+        try:
+            return _model.load(path).meta.get("fingerprint") == training_fingerprint(cfg, labels)
+        except Exception:  # noqa: BLE001 - unreadable or of another format: train it again
+            return False
 
     @staticmethod
     def _train_model(cfg: RegionConfig, path: Path, labels: list[str]) -> None:
@@ -97,8 +132,10 @@ class SignalBuilder:
             return
         from incidents.train import train_to
 
-        log.info("signals.yaml → model: %s absent, training it from %s", path, ", ".join(labels))
-        train_to(SignalBuilder(cfg, use_ner=False, use_model=False), labels, path)
+        log.info("signals.yaml → model: %s absent or trained from other rules or labels, training it from %s",
+                 path, ", ".join(labels))
+        train_to(SignalBuilder(cfg, use_ner=False, use_model=False), labels, path,
+                 fingerprint=training_fingerprint(cfg, labels))
 
     def __call__(self, post: PostRecord, *, thread_municipality: str | None = None) -> SignalRecord:
         """`thread_municipality`: where the post this one replies to is placed, if known."""

@@ -92,3 +92,30 @@ def test_model_train_on_first_use(kursk, tmp_path):
 def test_the_kursk_config_trains_its_model_from_the_team_labels(kursk):
     assert kursk.signals.model is not None
     assert all((ROOT / p).is_file() for p in kursk.signals.model.train)
+
+
+def test_a_model_trained_from_other_labels_is_trained_again(kursk, tmp_path):
+    """The file on disk remembers what it was trained from: the same labels and rules reuse it,
+    changed labels (or rules) train it again instead of deciding with a stale model."""
+    from pipelines import model as _model
+    from pipelines.signals import SignalBuilder, training_fingerprint
+
+    sample = ROOT / "config" / "regions" / "kursk" / "sample"
+    own = tmp_path / "labels"
+    own.mkdir()
+    (own / "posts.jsonl").write_bytes((sample / "posts.jsonl").read_bytes())
+    (own / "labels.jsonl").write_bytes((sample / "labels.jsonl").read_bytes())
+    path = tmp_path / "m.pkl"
+    cfg = copy.copy(kursk)
+    cfg.signals = kursk.signals.model_copy(
+        update={"model": SignalModelPolicy(path=str(path), train=[str(own / "labels.jsonl")])})
+    SignalBuilder(cfg, use_ner=False, use_model=True)
+    first = _model.load(path).meta["fingerprint"]
+    assert first == training_fingerprint(cfg, [str(own / "labels.jsonl")])
+    stamp = path.stat().st_mtime_ns
+    SignalBuilder(cfg, use_ner=False, use_model=True)
+    assert path.stat().st_mtime_ns == stamp  # reused
+    lines = (own / "labels.jsonl").read_text(encoding="utf-8").splitlines()
+    (own / "labels.jsonl").write_text("\n".join(lines[:-5]) + "\n", encoding="utf-8")  # a label file changed
+    SignalBuilder(cfg, use_ner=False, use_model=True)
+    assert _model.load(path).meta["fingerprint"] not in (None, first)
