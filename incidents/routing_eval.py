@@ -308,10 +308,12 @@ class CvReport:
     fold_accuracies: tuple[float, ...]
 
 
-def _fold_of(appeal_id: str, folds: int) -> int:
+def fold_of(appeal_id: str, folds: int) -> int:
+    """The fold of an appeal, from a hash of its id: every run and every evaluation splits alike."""
     import hashlib
 
     return int(hashlib.sha1(appeal_id.encode("utf-8")).hexdigest(), 16) % folds
+
 
 
 def _learn(train: list[RoutedAppeal], min_support: int) -> dict[tuple, str]:
@@ -335,7 +337,7 @@ def cross_validate_table(results: list[RoutedAppeal], *, folds: int = 5, min_sup
         raise ValueError("folds must be at least 2")
     by_fold: dict[int, list[RoutedAppeal]] = defaultdict(list)
     for r in results:
-        by_fold[_fold_of(r.appeal.id, folds)].append(r)
+        by_fold[fold_of(r.appeal.id, folds)].append(r)
     right = 0
     per_fold: list[float] = []
     for k in range(folds):
@@ -410,16 +412,7 @@ def cmd_evaluate_routing(ctx: Any, args: Any) -> int:
     for x in learned:
         console.print(f"Классификатор текста (TF-IDF слов и n-грамм символов → линейный SVM), "
                       f"{x.name}, {x.folds}-кратная перекрёстная проверка: {x.accuracy:.3f}")
-    if report.unknown_executors:
-        console.print(f"[yellow]Исполнители, которых нет в bodies.yaml: {sum(report.unknown_executors.values())} "
-                      f"обращений, {len(report.unknown_executors)} названий[/]")
-    t = Table(title="По исполнителям (как в данных)", title_justify="left")
-    for col in ("исполнитель", "n", "верно", "точность", "куда ушли ошибки (топ-3)"):
-        t.add_column(col, overflow="fold")
-    for name, s in sorted(report.by_body.items(), key=lambda kv: -kv[1].n):
-        conf = "; ".join(f"{b} ×{n}" for b, n in s.confusions.most_common(3))
-        t.add_row(name, str(s.n), str(s.correct), f"{s.accuracy:.2f}", conf)
-    console.print(t)
+    print_by_body(console, report.by_body, report.unknown_executors, noun="обращений")
     t = Table(title="По категориям платформы", title_justify="left")
     for col in ("код", "категория", "n", "маршрут", "категория ок", "наши категории (топ-3)"):
         t.add_column(col, overflow="fold")
@@ -435,6 +428,22 @@ def cmd_evaluate_routing(ctx: Any, args: Any) -> int:
                               f"в {e['municipality']} ({e['scale']}) → {e['predicted']} (правило {e['rule']}); "
                               f"было: {e['executor']}\n    {e['text']}")
     return 0
+
+
+def print_by_body(console: Any, by_body: dict[str, BodyStats], unknown: Counter[str], *, noun: str) -> None:
+    """The executors missing from bodies.yaml, then accuracy and confusions per executor (both evaluations)."""
+    from rich.table import Table
+
+    if unknown:
+        console.print(f"[yellow]Исполнители, которых нет в bodies.yaml: {sum(unknown.values())} "
+                      f"{noun}, {len(unknown)} названий[/]")
+    t = Table(title="По исполнителям (как в данных)", title_justify="left")
+    for col in ("исполнитель", "n", "верно", "точность", "куда ушли ошибки (топ-3)"):
+        t.add_column(col, overflow="fold")
+    for name, s in sorted(by_body.items(), key=lambda kv: -kv[1].n):
+        conf = "; ".join(f"{b} ×{n}" for b, n in s.confusions.most_common(3))
+        t.add_row(name, str(s.n), str(s.correct), f"{s.accuracy:.2f}", conf)
+    console.print(t)
 
 
 def _error_dict(r: RoutedAppeal) -> dict[str, Any]:

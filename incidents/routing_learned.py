@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from incidents.routing_eval import Appeal, _fold_of
+from incidents.routing_eval import Appeal, fold_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +83,7 @@ def cross_validate_text_classifier(appeals: Sequence[Appeal], *, folds: int = 5,
     _require_sklearn()
     if folds < 2:
         raise ValueError("folds must be at least 2")
-    fold = [_fold_of(a.id, folds) for a in appeals]
+    fold = [fold_of(a.id, folds) for a in appeals]
     right = 0
     per_fold: list[float] = []
     for k in range(folds):

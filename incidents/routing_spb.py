@@ -34,7 +34,6 @@ development part, fold 4 is held back.
 from __future__ import annotations
 
 import csv
-import hashlib
 import os
 import re
 import sys
@@ -45,7 +44,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from incidents.config import RegionConfig
-from incidents.routing_eval import Appeal, AppealRouter, BodyStats, RoutedAppeal
+from incidents.routing_eval import Appeal, AppealRouter, BodyStats, RoutedAppeal, print_by_body
+from incidents.routing_eval import fold_of as _fold_of
 
 if TYPE_CHECKING:
     from pipelines.signals import SignalBuilder
@@ -106,7 +106,7 @@ def first_body(log: str, final: str) -> str | None:
 
 
 def fold_of(ident: str, folds: int = FOLDS) -> int:
-    return int(hashlib.sha1(ident.encode("utf-8")).hexdigest(), 16) % folds
+    return _fold_of(ident, folds)
 
 
 # --------------------------------------------------------------------------- rows
@@ -430,16 +430,7 @@ def _print(report: SpbRoutingReport, *, part: str, seconds: float) -> None:
                   f"в {r.rerouted_as_first} из {r.rerouted.n}. Журнал переадресаций: {r.corrected_log} жалоб, "
                   f"{r.corrections} записей (сумма n_reroutes {r.n_reroutes_sum}); первый орган неизвестен: "
                   f"{r.first_unknown}")
-    if r.unknown_executors:
-        console.print(f"[yellow]Исполнители, которых нет в bodies.yaml: {sum(r.unknown_executors.values())} "
-                      f"жалоб, {len(r.unknown_executors)} названий[/]")
-    t = Table(title="По исполнителям (как в данных)", title_justify="left")
-    for col in ("исполнитель", "n", "верно", "точность", "куда ушли ошибки (топ-3)"):
-        t.add_column(col, overflow="fold")
-    for name, s in sorted(r.by_body.items(), key=lambda kv: -kv[1].n):
-        conf = "; ".join(f"{b} ×{n}" for b, n in s.confusions.most_common(3))
-        t.add_row(name, str(s.n), str(s.correct), f"{s.accuracy:.2f}", conf)
-    console.print(t)
+    print_by_body(console, r.by_body, r.unknown_executors, noun="жалоб")
     for title, table, limit in (("По категориям портала", r.by_category, None),
                                 ("По причинам портала (топ-30 по числу)", r.by_reason, 30)):
         t = Table(title=title, title_justify="left")

@@ -91,30 +91,32 @@ class SignalBuilder:
         if use_model is None:  # INCIDENTS_SIGNALS_MODEL=off: rules alone whatever signals.yaml says (tests)
             use_model = os.environ.get("INCIDENTS_SIGNALS_MODEL", "on") != "off"
         if use_model and policy.model is not None:
-            from pipelines import model as _model
-
             path = Path(policy.model.path)
-            if policy.model.train and not self._trained_from_these(path, cfg, policy.model.train):
+            found = self._readable_model(path)
+            if policy.model.train and (found is None or found.meta.get("fingerprint")
+                                       != training_fingerprint(cfg, policy.model.train)):
+                # absent, or trained from other labels or rules: it would decide on features the
+                # rules no longer produce, so it is trained again
                 self._train_model(cfg, path, policy.model.train)
-            if path.is_file():
-                self.model = _model.load(path)
+                found = self._readable_model(path)
+            if found is not None:
+                self.model = found
             else:
                 log.warning("signals.yaml → model.path %s: no such file; deciding by the rules alone "
                             "(train one with `incidents train`)", path)
 
     @staticmethod
-    def _trained_from_these(path: Path, cfg: RegionConfig, labels: list[str]) -> bool:
-        """Whether the model file was trained from these labels under these rules: a model
-        trained before a change of the rubricator, the signals policy, the territories or the
-        labels would decide on features the rules no longer produce, so it is trained again."""
-        if not path.is_file():
-            return False
+    def _readable_model(path: Path):  # noqa: ANN205 - pipelines.model.SignalModel, imported lazily
+        """The model file, loaded once; None when absent or unreadable (another format)."""
         from pipelines import model as _model
 
+        if not path.is_file():
+            return None
         try:
-            return _model.load(path).meta.get("fingerprint") == training_fingerprint(cfg, labels)
-        except Exception:  # noqa: BLE001 - unreadable or of another format: train it again
-            return False
+            return _model.load(path)
+        except Exception as exc:  # noqa: BLE001 - retrained or, without labels, the rules alone
+            log.warning("signals.yaml → model.path %s: cannot load it (%s)", path, exc)
+            return None
 
     @staticmethod
     def _train_model(cfg: RegionConfig, path: Path, labels: list[str]) -> None:
