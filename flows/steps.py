@@ -222,6 +222,7 @@ class Processor:
     def run(self, progress: Callable[[int], None] | None = None) -> ProcessStats:
         stats = ProcessStats()
         ahead: Pending | None = None  # the signals of the next batch, being built by the worker
+        self._refresh_stale()
         try:
             while True:
                 with Session(self.engine, expire_on_commit=False) as session, session.begin():
@@ -244,6 +245,13 @@ class Processor:
         if self.clusterer is not None:
             stats.comparisons = self.clusterer.comparisons
         return stats
+
+    def _refresh_stale(self) -> None:
+        """Rebuild the cards whose posts a recrawl changed (likes, views, text, deleted)."""
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            stale = set(session.exec(select(Incident.id).where(Incident.card_stale == sa.true())).all())
+            if stale:
+                self._refresh(session, stale, self.now())  # type: ignore[arg-type]
 
     def _build_ahead(self, session: Session) -> Pending | None:
         """Hand the batch after this one to the worker (read before this one is written: the
@@ -316,7 +324,9 @@ class Processor:
         ts = self.now()
         ids = [r.id for r in rows]
         existing = {s.post_id: s for s in session.exec(select(Signal).where(Signal.post_id.in_(ids))).all()}  # type: ignore[attr-defined]
-        linked = set(session.exec(select(IncidentPost.post_id).where(IncidentPost.post_id.in_(ids))).all())  # type: ignore[attr-defined]
+        # posts already placed and processed again (an edited text): their incidents are rebuilt
+        linked = dict(session.exec(select(IncidentPost.post_id, IncidentPost.incident_id)  # type: ignore[call-overload]
+                                   .where(IncidentPost.post_id.in_(ids))).all())  # type: ignore[attr-defined]
         # Incidents opened in this batch get their ids in one flush at the end of the batch (a
         # flush per incident was a fifth of the processing time); until then the clusterer and
         # the placements know them by their temporary reference.
@@ -385,10 +395,15 @@ class Processor:
                   data={"post": sig.post_key, "rules": [h.rule_id for h in sig.rules]})
         for ref, old_id in recurrences:
             self._link_recurrence(session, new_refs[ref][0], old_id, ts)
+        added: dict[int, list[int]] = {}
         for row, ref, decision, by in placements:
-            self._place(session, row, ids.get(ref, ref), decision, ts, by)  # type: ignore[arg-type]
+            iid = ids.get(ref, ref)
+            self._place(session, row, iid, decision, ts, by)  # type: ignore[arg-type]
+            added.setdefault(iid, []).append(row.id)  # type: ignore[arg-type]
         session.flush()
-        self._refresh(session, {ids.get(r, r) for r in touched}, ts)  # type: ignore[misc]
+        edited = set(linked.values())
+        self._refresh(session, {ids.get(r, r) for r in touched} | edited, ts,  # type: ignore[misc]
+                      {iid: pids for iid, pids in added.items() if iid not in edited})
 
     @staticmethod
     def _thread_places(session: Session, rows: list[Post]) -> dict[tuple[str, str], str]:
@@ -465,9 +480,11 @@ class Processor:
         audit(session, actor="system", action="recurred", incident_id=old_id, now=ts,
               reason=f"a new incident #{inc.id} continues it", data={"new_incident": inc.id})
 
-    def _refresh(self, session: Session, incident_ids: set[int], ts: datetime) -> None:
-        """Recompute what an incident shows from its posts, and route new ones."""
-        for inc in refresh_incidents(session, self.cfg, incident_ids, ts, router=self.router):
+    def _refresh(self, session: Session, incident_ids: set[int], ts: datetime,
+                 added: dict[int, list[int]] | None = None) -> None:
+        """Bring what an incident shows up to date with its posts (`added`: the posts that just
+        joined, the only change), and route new ones."""
+        for inc in refresh_incidents(session, self.cfg, incident_ids, ts, router=self.router, added=added):
             if inc.resolution_due_at is None and "pos" in (inc.networks or "").split(","):
                 # a feedback-platform message carries its own resolution deadline (5–30 days)
                 pos_post = session.exec(

@@ -8,7 +8,7 @@ posts, and when `incidents show` prints it.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -54,15 +54,20 @@ def scale_of(posts: Sequence[PostFacts]) -> str:
     route or a road between them — is the region's; else the finest place the posts share."""
     munis = {p.municipality for p in posts if p.municipality}
     munis.update(m for p in posts for m in p.municipalities)
+    return scale_from(munis, {p.street for p in posts if p.street},
+                      {(p.street, p.house) for p in posts if p.street and p.house},
+                      {p.settlement for p in posts if p.settlement})
+
+
+def scale_from(munis: Collection[str], streets: Collection[str], houses: Collection[tuple[str, str]],
+               settlements: Collection[str]) -> str:
+    """`scale_of` from the sets of places an incident's posts name (kept on the incident)."""
     if len(munis) > 1:
         return "region"
-    streets = {p.street for p in posts if p.street}
-    houses = {(p.street, p.house) for p in posts if p.street and p.house}
     if len(streets) == 1:
         return "house" if len(houses) <= 1 and houses else "street"
     if len(streets) > 1:
         return "settlement"
-    settlements = {p.settlement for p in posts if p.settlement}
     if len(settlements) > 1:
         return "municipality"  # several villages of one okrug: the okrug's administration
     if settlements:
@@ -78,21 +83,30 @@ def is_urgent(category: str, subcategory: str | None) -> bool:
 
 def priority_of(category: str, subcategory: str | None, posts: Sequence[PostFacts], scale: str) -> int:
     """1 is the most urgent, 5 the least. Many voices, wide reach, urgent problems go first."""
-    p = 3
     authors = {x.author_id for x in posts if x.author_id} or {None}
-    reach = sum(x.reach for x in posts)
-    if len(authors) >= 3 or reach >= 500:
+    return priority_from(category, subcategory, len(authors), sum(x.reach for x in posts), len(posts), scale)
+
+
+def priority_from(category: str, subcategory: str | None, authors: int, reach: int, posts: int, scale: str) -> int:
+    """`priority_of` from an incident's counts (kept on the incident); `authors` counts a post
+    without an author as one."""
+    p = 3
+    if authors >= 3 or reach >= 500:
         p -= 1
     if is_urgent(category, subcategory):
         p -= 1
     if scale in ("region", "settlement"):
         p -= 1
-    if len(posts) == 1 and reach < 20 and not is_urgent(category, subcategory):
+    if posts == 1 and reach < 20 and not is_urgent(category, subcategory):
         p += 1
     return max(1, min(5, p))
 
 
 def title_of(cfg: RegionConfig, category: str, subcategory: str | None, posts: Sequence[PostFacts]) -> str:
+    return title_from(cfg, category, subcategory, address_of(cfg, posts))
+
+
+def title_from(cfg: RegionConfig, category: str, subcategory: str | None, place: str | None) -> str:
     names = {c.code: c for c in cfg.rubricator.categories}
     cat = names.get(category)
     problem = cat.name if cat else category
@@ -101,26 +115,33 @@ def title_of(cfg: RegionConfig, category: str, subcategory: str | None, posts: S
             if sub.code == subcategory:
                 problem = sub.name
                 break
-    place = address_of(cfg, posts)
     return f"{problem} — {place}" if place else problem
 
 
 def address_of(cfg: RegionConfig, posts: Sequence[PostFacts]) -> str | None:
-    munis = Counter(p.municipality for p in posts if p.municipality)
+    return address_from(cfg, Counter(p.municipality for p in posts if p.municipality),
+                        Counter((p.street, p.house) for p in posts if p.street),
+                        Counter(p.settlement for p in posts if p.settlement))
+
+
+def address_from(cfg: RegionConfig, munis: Counter, street_houses: Counter, settlements: Counter) -> str | None:
+    """The place most posts name, from the counts of municipalities, (street, house) pairs
+    (house may be None) and settlements, each in order of first mention (ties go to the first)."""
     muni = munis.most_common(1)[0][0] if munis else None
-    streets = Counter((p.street, p.house) for p in posts if p.street)
     parts: list[str] = []
     if muni:
         m = cfg.municipality_by_code.get(muni)
         parts.append(m.name if m else muni)
-    settlements = Counter(p.settlement for p in posts if p.settlement)
     if settlements:
         s = settlements.most_common(1)[0][0]
         if not parts or s not in parts[0]:
             parts.append(s)
-    if streets:
-        (street, _), _n = streets.most_common(1)[0]
-        houses = Counter(p.house for p in posts if p.street == street and p.house)
+    if street_houses:
+        (street, _), _n = street_houses.most_common(1)[0]
+        houses: Counter = Counter()
+        for (st, house), n in street_houses.items():
+            if st == street and house:
+                houses[house] += n
         parts.append(f"{street}, {houses.most_common(1)[0][0]}" if houses else street)
     return ", ".join(parts) if parts else None
 
@@ -157,7 +178,11 @@ def representative(posts: Sequence[PostFacts]) -> PostFacts:
 
 
 def summary_of(posts: Sequence[PostFacts], limit: int = 400) -> str:
-    text = " ".join(representative(posts).text.split())
+    return summary_from(representative(posts), limit)
+
+
+def summary_from(post: PostFacts, limit: int = 400) -> str:
+    text = " ".join(post.text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 

@@ -153,6 +153,10 @@ class Incident(SQLModel, table=True):
     resolution_due_at: datetime | None = _dt()
     resolved_at: datetime | None = _dt()
     rejected_reason: str | None = None
+    # the card kept incrementally (incidents/refresh.py: CardState); stale: rebuild it from all posts
+    card_state: dict | None = _json()
+    card_stale: bool = Field(default=False, sa_column=sa.Column(sa.Boolean(), nullable=False,
+                                                                 server_default=sa.false(), index=True))
 
 
 class IncidentPost(SQLModel, table=True):

@@ -89,6 +89,7 @@ def save_posts(session: Session, posts: Sequence[PostRecord], now: datetime) -> 
         ).all()
         existing.update({(r.network, r.external_id): r for r in rows})
     new_rows: list[dict[str, Any]] = []
+    changed_ids: list[int] = []
     for key, p in latest.items():
         row = existing.get(key)
         if row is None:
@@ -117,8 +118,14 @@ def save_posts(session: Session, posts: Sequence[PostRecord], now: datetime) -> 
             row.raw = _payload(p)
             session.add(row)
             updated += 1
+            changed_ids.append(row.id)  # type: ignore[arg-type]
         else:
             unchanged += 1
+    for start in range(0, len(changed_ids), 500):
+        # the incidents of changed posts rebuild their cards at the next processing (card_stale)
+        chunk = changed_ids[start : start + 500]
+        session.execute(sa.update(Incident.__table__).where(Incident.__table__.c.id.in_(  # type: ignore[attr-defined]
+            sa.select(IncidentPost.incident_id).where(IncidentPost.post_id.in_(chunk)))).values(card_stale=True))  # type: ignore[attr-defined]
     if new_rows:
         # one executemany, not one validated ORM object each (a third of the crawl's time)
         session.execute(sa.insert(Post.__table__), new_rows)  # type: ignore[attr-defined]
