@@ -43,6 +43,7 @@ from incidents.store import (
     audit,
     get_cursor,
     pending_posts,
+    post_key_filters,
     post_record,
     quarantine,
     save_posts,
@@ -412,12 +413,11 @@ class Processor:
         if not parents:
             return {}
         out: dict[tuple[str, str], str] = {}
-        keys = list(parents)
-        for start in range(0, len(keys), 500):
+        for where in post_key_filters(parents):  # type: ignore[arg-type]
             stmt = (
                 select(Post.network, Post.external_id, Signal.municipality)
                 .join(Signal, Signal.post_id == Post.id)
-                .where(sa.tuple_(Post.network, Post.external_id).in_(keys[start : start + 500]))  # type: ignore[arg-type]
+                .where(where)
             )
             for net, ext, muni in session.exec(stmt).all():
                 if muni:

@@ -36,7 +36,7 @@ from incidents.refresh import refresh_incidents
 from incidents.routing import Router
 from incidents.sla import SlaPolicyEngine
 from incidents.states import IncidentState
-from incidents.store import audit
+from incidents.store import audit, post_key_filters
 
 
 class OperationError(ValueError):
@@ -78,7 +78,7 @@ def parse_post_key(key: str) -> tuple[str, str]:
 
 def _posts_by_key(session: Session, keys: Sequence[str]) -> dict[str, Post]:
     wanted = [parse_post_key(k) for k in keys]
-    rows = session.exec(select(Post).where(sa.tuple_(Post.network, Post.external_id).in_(wanted))).all()  # type: ignore[arg-type]
+    rows = [r for where in post_key_filters(wanted) for r in session.exec(select(Post).where(where)).all()]
     found = {f"{p.network}:{p.external_id}": p for p in rows}
     missing = [f"{n}:{e}" for n, e in wanted if f"{n}:{e}" not in found]
     if missing:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -71,6 +71,19 @@ def _payload(post: PostRecord) -> dict[str, Any]:
         return json.loads(json.dumps(post.raw, ensure_ascii=False, default=str))
 
 
+def post_key_filters(keys: Iterable[tuple[str, str]], chunk: int = 500) -> Iterator[Any]:
+    """WHERE clauses that find posts by (network, external_id) through the unique index: one
+    network and up to `chunk` ids each. SQLite plans `(network, external_id) IN (VALUES …)` as
+    a scan of the whole index, so each page of a crawl and each batch of the processing read
+    every stored post key (the crawl's time per post grew fourfold by 5×10⁵ posts)."""
+    by_net: dict[str, list[str]] = {}
+    for net, ext in keys:
+        by_net.setdefault(net, []).append(ext)
+    for net, exts in by_net.items():
+        for start in range(0, len(exts), chunk):
+            yield sa.and_(Post.network == net, Post.external_id.in_(exts[start : start + chunk]))  # type: ignore[attr-defined]
+
+
 def save_posts(session: Session, posts: Sequence[PostRecord], now: datetime) -> tuple[int, int, int]:
     """Upsert posts; returns (inserted, updated, unchanged). Edits keep history."""
     inserted = updated = unchanged = 0
@@ -82,12 +95,8 @@ def save_posts(session: Session, posts: Sequence[PostRecord], now: datetime) -> 
         latest[(p.network, p.external_id)] = p
     keys = list(latest)
     existing: dict[tuple[str, str], Post] = {}
-    for chunk_start in range(0, len(keys), 500):
-        chunk = keys[chunk_start : chunk_start + 500]
-        rows = session.exec(
-            select(Post).where(sa.tuple_(Post.network, Post.external_id).in_(chunk))  # type: ignore[arg-type]
-        ).all()
-        existing.update({(r.network, r.external_id): r for r in rows})
+    for where in post_key_filters(keys):
+        existing.update({(r.network, r.external_id): r for r in session.exec(select(Post).where(where)).all()})
     new_rows: list[dict[str, Any]] = []
     changed_ids: list[int] = []
     for key, p in latest.items():
