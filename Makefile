@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint clean bench browser test-browser model
+.PHONY: run test test-all test-slow install lint clean bench browser test-browser model
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -28,8 +28,16 @@ model: $(MODEL)
 run: $(STAMP)
 	$(BIN)/incidents run
 
+# `make test` leaves out the `slow` variants (pyproject addopts `-m "not slow"`): longer runs of behaviour
+# a default test already covers. `make test-all` runs everything, `make test-slow` only those.
 test: $(STAMP) browser
 	INCIDENTS_REQUIRE_POSTGRES=$${INCIDENTS_REQUIRE_POSTGRES:-$${CI:+1}} $(BIN)/pytest
+
+test-all: $(STAMP) browser
+	INCIDENTS_REQUIRE_POSTGRES=$${INCIDENTS_REQUIRE_POSTGRES:-$${CI:+1}} $(BIN)/pytest -m "slow or not slow"
+
+test-slow: $(STAMP) browser
+	INCIDENTS_REQUIRE_POSTGRES=$${INCIDENTS_REQUIRE_POSTGRES:-$${CI:+1}} $(BIN)/pytest -m slow
 
 bench: $(STAMP)
 	$(BIN)/python -m bench --posts 10000 100000

@@ -165,7 +165,6 @@ BIG = {
 }
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("kind", sorted(BIG))
 def test_one_megabyte_post_is_handled_quickly(kursk_builder, kind: str) -> None:
     """A megabyte pasted into a post costs about what the first `max_text_chars` cost, whatever it holds."""
