@@ -12,7 +12,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from rapidfuzz import fuzz
+import numpy as np
+from rapidfuzz import fuzz, process
 
 from incidents.config import RegionConfig
 
@@ -168,10 +169,13 @@ def representative(posts: Sequence[PostFacts]) -> PostFacts:
     from incidents.clustering import content_tokens
 
     texts = [" ".join(content_tokens(p.lemma_text)) for p in pool]
+    # all pairs in one call (C loop: ≈3× the pairs one by one); summed in the same order as
+    # one by one, so the rounding below, and the choice, stay the same
+    matrix = process.cdist(texts, texts, scorer=fuzz.token_set_ratio, dtype=np.float64).tolist()
 
     def centrality(i: int) -> float:
-        sims = [fuzz.token_set_ratio(texts[i], texts[j]) for j in range(len(texts)) if j != i]
-        return sum(sims) / len(sims)
+        row = matrix[i]
+        return sum(row[:i] + row[i + 1 :]) / (len(row) - 1)
 
     best = max(range(len(pool)), key=lambda i: (round(centrality(i) * pool[i].score, 1), pool[i].score, pool[i].reach))
     return pool[best]
