@@ -37,7 +37,7 @@ def _context(lem: Lemmatizer, words: list[str]) -> frozenset[str]:
 
 class KeywordRules:
     def __init__(self, rubricator: Rubricator, lemmatizer: Lemmatizer) -> None:
-        self._matcher: PhraseMatcher[_RuleMeta] = PhraseMatcher(lemmatizer)
+        self._matcher: PhraseMatcher[_RuleMeta] = PhraseMatcher(lemmatizer, headwords=True)
         self.rule_count = 0
         for cat in rubricator.categories:
             self._add(lemmatizer, cat.rules, cat.code, None, None)

@@ -62,6 +62,17 @@ class Lemmatizer:
         self._cache[word] = result
         return result
 
+    def headword_lemmas(self, word: str) -> tuple[str, ...]:
+        """The lemmas of a word written in dictionary form in a rule: the word alone when it is
+        a lemma of one of its readings, and never a typo correction. «мусорка» is then
+        «мусорка», not also «мусор» (one slip away), so a rule for overflowing bins does not
+        fire on every «мусор». Inflected words («трубу») keep all their candidates."""
+        cands = self.lemmas(word)
+        if len(cands) > 1 and "а" <= word[0] <= "я" and any(
+                p.normal_form.replace("ё", "е") == word for p in self._morph.parse(word)):
+            return (word,)
+        return cands
+
     def lemmas_of(self, tokens: list[str]) -> list[tuple[str, ...]]:
         return [self.lemmas(t) for t in tokens]
 
