@@ -63,15 +63,14 @@ class Lemmatizer:
         return result
 
     def headword_lemmas(self, word: str) -> tuple[str, ...]:
-        """The lemmas of a word written in dictionary form in a rule: the word alone when it is
-        a lemma of one of its readings, and never a typo correction. «мусорка» is then
-        «мусорка», not also «мусор» (one slip away), so a rule for overflowing bins does not
-        fire on every «мусор». Inflected words («трубу») keep all their candidates."""
+        """The lemmas of a word of a rule's phrase: all its candidates but a typo correction —
+        a rule's words are spelt as meant. «мусорка» (not in pymorphy3's dictionary) is one
+        slip from «мусора», and as its lemma «мусор» it made the bins rule fire on every «мусор»."""
         cands = self.lemmas(word)
-        if len(cands) > 1 and "а" <= word[0] <= "я" and any(
-                p.normal_form.replace("ё", "е") == word for p in self._morph.parse(word)):
-            return (word,)
-        return cands
+        fixed = self.corrected.get(word)
+        if fixed is None or len(cands) < 2:
+            return cands
+        return tuple(c for c in cands if c != fixed)
 
     def lemmas_of(self, tokens: list[str]) -> list[tuple[str, ...]]:
         return [self.lemmas(t) for t in tokens]
