@@ -149,6 +149,11 @@ def test_a_village_beside_the_town_it_travels_to_places_the_post(kursk_builder):
     assert s.municipality == "kursky"
 
 
+def test_kursk_microdistricts_place_the_post(kursk_builder):
+    assert kursk_builder(_post("Вчера в 21:10 с КЗТЗ ждала автобус 55 минут, так и не дождалась")).municipality == "kursk"
+    assert kursk_builder(_post("На Волокне опять нет воды с утра")).municipality == "kursk"
+
+
 def test_an_adjective_place_name_before_a_bridge_names_the_bridge(kursk_builder):
     s = kursk_builder(_post("Лестница от Кировского моста к Ямской разрушена, ступеньки крошатся, перил нет"))
     assert s.municipality != "pristensky"
@@ -168,6 +173,7 @@ def test_an_adjective_place_name_before_a_bridge_names_the_bridge(kursk_builder)
      "social_protection"),
     ("Напряжение скачет весь вечер, лампочки моргают, у соседа сгорел телевизор. Косухина 21.", "energy"),
     ("На Майском бульваре каждую ночь до 3 утра музыка из машин, компании орут. Полиция не приезжает", "safety"),
+    ("Перегорела лампочка на 3 этаже во втором подъезде, вечером темно", "housing_utilities"),
     ("Хуторская 12, домофон сломан месяц — дверь подъезда не закрывается вообще", "housing_utilities"),
     ("г. Курчатов, ул. Молодёжная, д. 5. С 06:00 отсутствует холодное и горячее водоснабжение, подвоз воды "
      "не организован.", "water"),
