@@ -28,8 +28,8 @@ class Match(Generic[T]):
 
 class PhraseMatcher(Generic[T]):
     def __init__(self, lemmatizer: Lemmatizer, *, headwords: bool = False) -> None:
-        """`headwords`: a phrase word in dictionary form stands for that lemma only
-        (`Lemmatizer.headword_lemmas`), not for every lemma pymorphy3 could read into it."""
+        """`headwords`: a phrase's words are taken as spelt (`Lemmatizer.headword_lemmas`): their
+        candidate lemmas without a typo correction («мусорка» is not «мусор»)."""
         self._lem = lemmatizer
         self._headwords = headwords
         # per phrase: (n words, window, ordered, payload, text) and the lemma set of each word
