@@ -298,12 +298,14 @@ class Processor:
         records = ahead.records
         return {pid: (rec, sig) for (pid, rec), sig in zip(records.items(), sigs, strict=True)}
 
-    def _signals(self, rows: list[Post], threads: dict[tuple[str, str], str],
+    def _signals(self, rows: list[Post], threads: dict[tuple[str, str], tuple[str | None, str | None]],
                  built: dict[int, tuple[PostRecord, SignalRecord | None]]) -> list[SignalRecord | Exception]:
         """The batch's signals: the worker's for unchanged posts (with the thread's place added),
         the others built here — the same signals either way."""
         records = [post_record(row) for row in rows]
-        places = [threads.get((row.network, row.parent_id or "")) for row in rows]
+        of_thread = [threads.get((row.network, row.parent_id or ""), (None, None)) for row in rows]
+        places = [t[0] for t in of_thread]
+        topics = [t[1] for t in of_thread]
         out: list[SignalRecord | Exception | None] = [None] * len(rows)
         todo: list[int] = []
         for i, (row, rec) in enumerate(zip(rows, records, strict=True)):
@@ -311,14 +313,39 @@ class Processor:
             # with a trained model the thread's place is one of its inputs: such replies are built here
             if (got is not None and got[1] is not None and got[0] == rec
                     and (places[i] is None or self.builder.model is None)):
-                out[i] = self.builder.rethread(rec, got[1], places[i])
+                out[i] = self.builder.rethread(rec, got[1], places[i], topics[i])
             else:
                 todo.append(i)
         if todo:
-            here = self.builder.build_many([records[i] for i in todo], [places[i] for i in todo])
+            here = self.builder.build_many([records[i] for i in todo], [places[i] for i in todo],
+                                           [topics[i] for i in todo])
             for i, sig in zip(todo, here, strict=True):
                 out[i] = sig
+        self._in_batch_threads(rows, records, threads, out)  # type: ignore[arg-type]
         return out  # type: ignore[return-value]
+
+    def _in_batch_threads(self, rows: list[Post], records: list[PostRecord],
+                          threads: dict[tuple[str, str], tuple[str | None, str | None]],
+                          out: list[SignalRecord | Exception]) -> None:
+        """Replies whose post is in the same batch (a post and its comments are often crawled
+        together): the thread's place and category come from that post's signal, just built
+        (posts are in time order, so the post comes first) — as if it had been stored before."""
+        at = {(row.network, row.external_id): i for i, row in enumerate(rows)}
+        for i, row in enumerate(rows):
+            if not row.parent_id or (row.network, row.parent_id) in threads:
+                continue
+            j = at.get((row.network, row.parent_id))
+            sig, parent = out[i], out[j] if j is not None and j < i else None
+            if not isinstance(sig, SignalRecord) or not isinstance(parent, SignalRecord):
+                continue
+            place, topic = parent.municipality, parent.category
+            if not place and not topic:
+                continue
+            if place and self.builder.model is not None:
+                # the model reads the thread's place among the reasons: build it again with it
+                out[i] = self.builder.build_many([records[i]], [place], [topic])[0]
+            else:
+                out[i] = self.builder.rethread(records[i], sig, place, topic)
 
     def _process_batch(self, session: Session, rows: list[Post], stats: ProcessStats,
                        built: dict[int, tuple[PostRecord, SignalRecord | None]] | None = None) -> None:
@@ -407,21 +434,22 @@ class Processor:
                       {iid: pids for iid, pids in added.items() if iid not in edited})
 
     @staticmethod
-    def _thread_places(session: Session, rows: list[Post]) -> dict[tuple[str, str], str]:
-        """Where the posts that these rows reply to are placed (for replies that name no place)."""
+    def _thread_places(session: Session, rows: list[Post]) -> dict[tuple[str, str], tuple[str | None, str | None]]:
+        """Where the posts that these rows reply to are placed and what they are about (for
+        replies that name no place, or no problem: «у нас тоже»): (municipality, category)."""
         parents = {(r.network, r.parent_id) for r in rows if r.parent_id}
         if not parents:
             return {}
-        out: dict[tuple[str, str], str] = {}
+        out: dict[tuple[str, str], tuple[str | None, str | None]] = {}
         for where in post_key_filters(parents):  # type: ignore[arg-type]
             stmt = (
-                select(Post.network, Post.external_id, Signal.municipality)
+                select(Post.network, Post.external_id, Signal.municipality, Signal.category)
                 .join(Signal, Signal.post_id == Post.id)
                 .where(where)
             )
-            for net, ext, muni in session.exec(stmt).all():
-                if muni:
-                    out[(net, ext)] = muni
+            for net, ext, muni, cat in session.exec(stmt).all():
+                if muni or cat:
+                    out[(net, ext)] = (muni or None, cat or None)
         return out
 
     def _new_incident(self, session: Session, sig: SignalRecord, ts: datetime) -> Incident:

@@ -36,7 +36,7 @@ from sys import intern
 from rapidfuzz import fuzz
 
 from incidents.config import ClusteringPolicy, Territories
-from incidents.records import SignalRecord
+from incidents.records import THREAD_CATEGORY_REASON, SignalRecord
 
 MAX_COMPARE_TOKENS = 120
 MAX_VOCABULARY = 400
@@ -414,6 +414,8 @@ class Clusterer:
         """
         if not parent_key or parent_key not in self._by_post or not sig.category:
             return None
+        if any(r.startswith(THREAD_CATEGORY_REASON) for r in sig.reasons):
+            return None  # a category taken from the thread is no voice about the problem
         v = self._views.get(self._by_post[parent_key])
         if v is None or v.category != sig.category:
             return None

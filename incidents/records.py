@@ -55,6 +55,10 @@ class NormalizedText:
         return " ".join(cands[0] for cands in self.lemmas if cands)
 
 
+# The reason a reply gets when its category is its thread's (no problem rule fired on it).
+THREAD_CATEGORY_REASON = "category from the thread it replies to"
+
+
 @dataclass(slots=True, frozen=True)
 class RuleHit:
     """A keyword rule that fired, with the words that made it fire."""

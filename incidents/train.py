@@ -41,6 +41,7 @@ def labelled_examples(builder: Any, labels: Path) -> list[dict[str, Any]]:
         raise FileNotFoundError(f"{posts_path}: no posts.jsonl beside the labels")
     gold = {g.post: g for g in load_labels(labels)}
     places: dict[tuple[str, str], str | None] = {}
+    topics: dict[tuple[str, str], str | None] = {}
     out = []
     with posts_path.open(encoding="utf-8") as fh:
         for line in fh:
@@ -48,9 +49,11 @@ def labelled_examples(builder: Any, labels: Path) -> list[dict[str, Any]]:
                 continue
             post = post_from_dict(json.loads(line))
             thread = places.get((post.network, post.parent_id)) if post.parent_id else None
+            topic = topics.get((post.network, post.parent_id)) if post.parent_id else None
             norm = builder.normalize(post.text)
-            sig = builder.decide(post, norm, thread_municipality=thread, run_ner=False)
+            sig = builder.decide(post, norm, thread_municipality=thread, thread_category=topic, run_ner=False)
             places[(post.network, post.external_id)] = sig.municipality
+            topics[(post.network, post.external_id)] = sig.category
             g = gold.get(post.key)
             if g is None:
                 continue

@@ -43,6 +43,10 @@ _SETTLEMENT_TYPES: tuple[tuple[str, ...], ...] = (
 )
 STREET_PREPOSITIONS = frozenset(["на", "по", "у", "около", "возле", "напротив", "с", "со", "вдоль"])
 HOUSE_MARKERS = frozenset(["д", "дом", "доме", "дома", "домом", "домов", "корпус", "к", "кв"])
+# Nouns of a town's named objects: an adjective place name before them names the object
+# («от Кировского моста», «у Льговского рынка»), not the settlement or district.
+OBJECT_WORDS = frozenset(["мост", "моста", "мосту", "мостом", "мосте", "рынок", "рынка", "рынку", "рынке", "рынком",
+                          "вокзал", "вокзала", "вокзалу", "вокзале", "вокзалом", "сквер", "сквера", "скверу", "сквере"])
 # Adjectives used as nouns for rooms and parts of a building («парадная» is St Petersburg's
 # word for the entrance): after a preposition or before a number they are not streets.
 ROOM_WORDS = frozenset(["парадный", "детский", "столовый", "ванный", "приемный", "учительский", "лестничный",
@@ -70,7 +74,7 @@ class Place:
     single_common_word: bool  # needs a marker or a house number to count
 
 
-_PRIORITY = {"settlement": 3, "municipality": 3, "subdivision": 2, "street": 1}
+_PRIORITY = {"settlement": 4, "municipality": 3, "subdivision": 2, "street": 1}
 
 
 _STREET_TYPE_WORDS = STREET_MARKERS | {"пр-д", "пр.", "ул.", "пер.", "б-р.", "пл."}
@@ -309,6 +313,8 @@ def _names_a_street(tokens: list[str], start: int, end: int) -> bool:
     if before in STREET_MARKERS:
         return True
     after = tokens[end + 1] if end + 1 < len(tokens) else ""
+    if after in OBJECT_WORDS:  # «Кировский мост», «у Льговского рынка»: a town's object, not the place
+        return True
     if after not in STREET_MARKERS:
         return False
     # «Невский проспект 74», «Московское шоссе» end the name; «Касторное ул Ленина» names a

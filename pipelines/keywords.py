@@ -37,7 +37,7 @@ def _context(lem: Lemmatizer, words: list[str]) -> frozenset[str]:
 
 class KeywordRules:
     def __init__(self, rubricator: Rubricator, lemmatizer: Lemmatizer) -> None:
-        self._matcher: PhraseMatcher[_RuleMeta] = PhraseMatcher(lemmatizer)
+        self._matcher: PhraseMatcher[_RuleMeta] = PhraseMatcher(lemmatizer, headwords=True)
         self.rule_count = 0
         for cat in rubricator.categories:
             self._add(lemmatizer, cat.rules, cat.code, None, None)
@@ -78,6 +78,15 @@ class KeywordRules:
         return list(fired.values())
 
 
+# A rule at least this heavy that is not a category's generic word names the problem itself.
+SPECIFIC_WEIGHT = 1.2
+
+
+def _generic(h: RuleHit) -> bool:
+    """A category's generic words (rule ids `<category>.generic.*`, or rules on the category itself)."""
+    return h.subcategory is None or h.subcategory == "generic"
+
+
 def _codes(h: RuleHit) -> tuple[str, str, str]:
     return h.category, f"{h.category}.{h.subcategory}", h.rule_id
 
@@ -108,6 +117,12 @@ def best_category(hits: list[RuleHit], precedence: tuple[tuple[frozenset[str], f
         by_cat[h.category] += h.weight
     cat = max(by_cat, key=lambda c: (by_cat[c], -min(i for i, h in enumerate(hits) if h.category == c)))
     score = by_cat[cat]
+    if all(_generic(h) for h in hits if h.category == cat):
+        # a category named only by its generic words («мусор», «дорога») gives way to one a
+        # specific rule found («пьяная компания, мусор, шприцы» is public order)
+        specific = {h.category: by_cat[h.category] for h in hits if not _generic(h) and h.weight >= SPECIFIC_WEIGHT}
+        if specific:
+            cat = max(specific, key=lambda c: (specific[c], -min(i for i, h in enumerate(hits) if h.category == c)))
     if precedence:
         cat = _object_over(hits, cat, by_cat, precedence)
     in_cat = [h for h in hits if h.category == cat]

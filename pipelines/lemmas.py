@@ -62,6 +62,16 @@ class Lemmatizer:
         self._cache[word] = result
         return result
 
+    def headword_lemmas(self, word: str) -> tuple[str, ...]:
+        """The lemmas of a word of a rule's phrase: all its candidates but a typo correction —
+        a rule's words are spelt as meant. «мусорка» (not in pymorphy3's dictionary) is one
+        slip from «мусора», and as its lemma «мусор» it made the bins rule fire on every «мусор»."""
+        cands = self.lemmas(word)
+        fixed = self.corrected.get(word)
+        if fixed is None or len(cands) < 2:
+            return cands
+        return tuple(c for c in cands if c != fixed)
+
     def lemmas_of(self, tokens: list[str]) -> list[tuple[str, ...]]:
         return [self.lemmas(t) for t in tokens]
 

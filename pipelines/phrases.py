@@ -27,8 +27,11 @@ class Match(Generic[T]):
 
 
 class PhraseMatcher(Generic[T]):
-    def __init__(self, lemmatizer: Lemmatizer) -> None:
+    def __init__(self, lemmatizer: Lemmatizer, *, headwords: bool = False) -> None:
+        """`headwords`: a phrase's words are taken as spelt (`Lemmatizer.headword_lemmas`): their
+        candidate lemmas without a typo correction («мусорка» is not «мусор»)."""
         self._lem = lemmatizer
+        self._headwords = headwords
         # per phrase: (n words, window, ordered, payload, text) and the lemma set of each word
         self._phrases: list[tuple[int, int, bool, T, str]] = []
         self._words: list[list[frozenset[str]]] = []
@@ -46,7 +49,8 @@ class PhraseMatcher(Generic[T]):
             raise ValueError(f"phrase {phrase!r} has no words")
         n = len(words)
         self._phrases.append((n, max(window if window is not None else n - 1, n - 1), ordered, payload, phrase))
-        self._words.append([frozenset(self._lem.lemmas(w)) for w in words])
+        lemmas = self._lem.headword_lemmas if self._headwords else self._lem.lemmas
+        self._words.append([frozenset(lemmas(w)) for w in words])
         self._keys = None
 
     def _build_keys(self) -> dict[str, list[int]]:

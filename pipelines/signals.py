@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from incidents.config import RegionConfig
-from incidents.records import Entities, NormalizedText, PostRecord, SignalRecord
+from incidents.records import THREAD_CATEGORY_REASON, Entities, NormalizedText, PostRecord, SignalRecord
 from pipelines.entities import NER_MAX_CHARS, EntityExtractor, NerTagger, add_ner
 from pipelines.keywords import KeywordRules, MarkerSet, best_category
 from pipelines.lemmas import Lemmatizer
@@ -139,23 +139,28 @@ class SignalBuilder:
         train_to(SignalBuilder(cfg, use_ner=False, use_model=False), labels, path,
                  fingerprint=training_fingerprint(cfg, labels))
 
-    def __call__(self, post: PostRecord, *, thread_municipality: str | None = None) -> SignalRecord:
-        """`thread_municipality`: where the post this one replies to is placed, if known."""
+    def __call__(self, post: PostRecord, *, thread_municipality: str | None = None,
+                 thread_category: str | None = None) -> SignalRecord:
+        """`thread_municipality`, `thread_category`: where the post this one replies to is
+        placed and what it is about, if known."""
         norm = self.normalize(post.text)
-        return self.decide(post, norm, thread_municipality=thread_municipality)
+        return self.decide(post, norm, thread_municipality=thread_municipality, thread_category=thread_category)
 
     def build_many(self, posts: Sequence[PostRecord],
-                   thread_municipalities: Sequence[str | None] | None = None) -> list[SignalRecord | Exception]:
+                   thread_municipalities: Sequence[str | None] | None = None,
+                   thread_categories: Sequence[str | None] | None = None) -> list[SignalRecord | Exception]:
         """What the processor calls per batch: `many` with each post's thread place, and a post
         that fails yields its exception in its place, so that the caller quarantines it and
         keeps the rest of the batch."""
         places = thread_municipalities or [None] * len(posts)
+        topics = thread_categories or [None] * len(posts)
         out: list[SignalRecord | Exception] = []
         asked: list[tuple[SignalRecord, NormalizedText]] = []
-        for post, place in zip(posts, places, strict=True):
+        for post, place, topic in zip(posts, places, topics, strict=True):
             try:
                 norm = self.normalize(post.text)
-                sig = self.decide(post, norm, thread_municipality=place, run_ner=False, run_model=False)
+                sig = self.decide(post, norm, thread_municipality=place, thread_category=topic, run_ner=False,
+                                  run_model=False)
                 out.append(sig)
                 if self._model_asked(sig, norm):
                     asked.append((sig, norm))
@@ -208,21 +213,35 @@ class SignalBuilder:
                 return municipality, f"place from the source {post.source_id}: {municipality}"
         return municipality, None
 
-    def rethread(self, post: PostRecord, sig: SignalRecord, thread_municipality: str | None) -> SignalRecord:
-        """`sig`, built for `post` without its thread's place, as `decide` builds it with that place:
-        only the last step (municipality, and its reason) depends on the thread. Lets the signals
-        be built ahead, in another process, before the posts they reply to are stored."""
-        if not thread_municipality:
-            return sig
-        if self.model is not None:
-            raise ValueError("rethread: the model reads the thread's place among the reasons; build in place")
-        ent = sig.entities
-        _, why = self._settle(post, ent, sig.in_region, None)
-        reasons = sig.reasons[:-1] if why else list(sig.reasons)
-        municipality, why = self._settle(post, ent, sig.in_region, thread_municipality)
-        if why:
-            reasons.append(why)
-        return replace(sig, municipality=municipality, reasons=reasons)
+    @staticmethod
+    def _thread_topic(sig: SignalRecord, thread_category: str | None) -> str | None:
+        """The reason to give a reply its thread's category: a reply on which no problem rule
+        fired («у нас на Лазарева тоже», «подтверждаю, второй день») is about what the post it
+        answers is about. It stays what the rules decided (no rule: not a complaint by itself)."""
+        if thread_category and sig.category is None and not sig.rules:
+            return f"{THREAD_CATEGORY_REASON}: {thread_category}"
+        return None
+
+    def rethread(self, post: PostRecord, sig: SignalRecord, thread_municipality: str | None,
+                 thread_category: str | None = None) -> SignalRecord:
+        """`sig`, built for `post` without its thread, as `decide` builds it with the thread's
+        place and category: only the last steps (municipality, the category of a reply no rule
+        fired on, and their reasons) depend on the thread. Lets the signals be built ahead, in
+        another process, before the posts they reply to are stored."""
+        if thread_municipality:
+            if self.model is not None:
+                raise ValueError("rethread: the model reads the thread's place among the reasons; build in place")
+            ent = sig.entities
+            _, why = self._settle(post, ent, sig.in_region, None)
+            reasons = sig.reasons[:-1] if why else list(sig.reasons)
+            municipality, why = self._settle(post, ent, sig.in_region, thread_municipality)
+            if why:
+                reasons.append(why)
+            sig = replace(sig, municipality=municipality, reasons=reasons)
+        topic = self._thread_topic(sig, thread_category)
+        if topic:  # the last reason, as in `decide`
+            sig = replace(sig, category=thread_category, reasons=[*sig.reasons, topic])
+        return sig
 
     def requests(self, norm: NormalizedText) -> list[str]:
         """Words asking for action: plural imperatives anywhere («уберите»), infinitives that
@@ -257,7 +276,7 @@ class SignalBuilder:
         return out
 
     def decide(self, post: PostRecord, norm: NormalizedText, *, thread_municipality: str | None = None,
-               run_ner: bool = True, run_model: bool = True) -> SignalRecord:
+               thread_category: str | None = None, run_ner: bool = True, run_model: bool = True) -> SignalRecord:
         p = self.policy
         hits = self.rules(norm.lemmas, norm.tokens)
         category, sub, fact, cat_score = best_category(hits, self.rules.precedence)
@@ -360,6 +379,10 @@ class SignalBuilder:
         )
         if run_model and self._model_asked(sig, norm):
             self._apply_model([sig], [norm])
+        topic = self._thread_topic(sig, thread_category)
+        if topic:
+            sig.category = thread_category
+            sig.reasons.append(topic)
         return sig
 
     def _model_asked(self, sig: SignalRecord, norm: NormalizedText) -> bool:

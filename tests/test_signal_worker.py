@@ -42,6 +42,25 @@ def test_rethread_is_the_decision_with_the_threads_place(kursk, kursk_builder):
     assert changed > 50  # the thread's place decided something for many posts
 
 
+def test_rethread_is_the_decision_with_the_threads_category(kursk, kursk_builder):
+    """A reply on which no problem rule fired takes its thread's category, built either way."""
+    posts, _ = _posts(kursk, 800)
+    cats = ["water", "roads", "energy"]
+    rng = random.Random(4)
+    taken = 0
+    for post in posts:
+        cat, place = rng.choice(cats), rng.choice([None, "kursk"])
+        bare = kursk_builder(post)
+        want = kursk_builder(post, thread_municipality=place, thread_category=cat)
+        assert kursk_builder.rethread(post, bare, place, cat) == want, post.text
+        if not bare.rules:
+            assert want.category == cat and want.is_complaint == bare.is_complaint
+            taken += 1
+        else:
+            assert want.category == bare.category
+    assert taken > 50
+
+
 def _processed(cfg, builder, stream: Path, db: Path, workers: int):
     engine = open_database(f"sqlite:///{db}")
     try:
@@ -71,3 +90,27 @@ def test_worker_gives_what_one_process_gives(kursk, kursk_builder, tmp_path):
     assert one[1] == two[1]
     assert one[2] == two[2]
     assert len(one[2]) > 20
+
+
+def test_a_reply_in_the_same_batch_as_its_post_gets_the_threads_place_and_category(kursk, kursk_builder, tmp_path):
+    """A post and its comments are mostly crawled together: the reply that names neither place
+    nor problem is placed and filed as the post it answers, in one batch as across batches."""
+    import json
+    from datetime import timedelta
+
+    from incidents.interchange import post_to_dict
+    from incidents.records import PostRecord
+
+    t0 = NOW - timedelta(hours=2)
+    post = PostRecord(network="vk", external_id="-1_10", source_id="s", created_at=t0, author_id="a1",
+                      text="В Льгове на улице Красной третий день нет воды, водоканал трубку не берёт!")
+    reply = PostRecord(network="vk", external_id="-1_10_c1", source_id="s", created_at=t0 + timedelta(minutes=5),
+                       parent_id="-1_10", author_id="a2", text="У соседей через дом то же самое, подтверждаю")
+    stream = tmp_path / "thread.jsonl"
+    stream.write_text("".join(json.dumps(post_to_dict(p), ensure_ascii=False, default=str) + "\n"
+                              for p in (post, reply)), encoding="utf-8")
+    for workers in (0, 1):
+        _, signals, _ = _processed(kursk, kursk_builder, stream, tmp_path / f"t{workers}.db", workers)
+        by_id = {s.external_id: s for s in signals}
+        assert by_id["-1_10"].category == "water" and by_id["-1_10"].municipality == "lgov"
+        assert (by_id["-1_10_c1"].category, by_id["-1_10_c1"].municipality) == ("water", "lgov")

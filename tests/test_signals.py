@@ -2,6 +2,8 @@
 
 from datetime import UTC, datetime
 
+import pytest
+
 from incidents.records import PostRecord
 
 
@@ -117,3 +119,76 @@ def test_event_words_count_unless_the_author_speaks_of_themselves(kursk_builder)
     assert own.is_complaint and any("not counted" in r for r in own.reasons)
     news = kursk_builder(_post("В Курске на Сумской прорвало трубу, пострадал водитель, на месте спасатели"))
     assert any(r.startswith("noise markers") for r in news.reasons)
+
+
+# --- issue 4, category and place on unseen wording -------------------------------------------
+
+
+def test_a_rule_word_is_not_typo_corrected(kursk_builder):
+    """«мусорка» (a bin) is one slip from «мусора»: the bin rule must not fire on every «мусор»."""
+    s = kursk_builder(_post("В подъезде №3 дома 11 по ул. Мыльникова разбиты окна на лестничной клетке, "
+                            "зимой холодно, не убирается мусор."))
+    assert "waste.container_site.overflow" not in {h.rule_id for h in s.rules}
+    assert s.category == "housing_utilities"
+    s = kursk_builder(_post("Мусорка на Ленина 47 переполнена, всё вокруг в пакетах"))
+    assert "waste.container_site.overflow" in {h.rule_id for h in s.rules}
+
+
+def test_a_category_named_only_by_its_generic_word_gives_way_to_a_specific_rule(kursk_builder):
+    s = kursk_builder(_post("у подъезда на Космонавтов каждую ночь пьяная компания, мусор, шприцы. участковый не отвечает"))
+    assert s.category == "safety" and s.is_complaint
+    # alone, the generic word still makes a brief complaint («Мусор на дороге», as on the portals)
+    s = kursk_builder(_post("Мусор на дороге у остановки"))
+    assert s.category == "waste" and s.is_complaint
+
+
+def test_a_village_beside_the_town_it_travels_to_places_the_post(kursk_builder):
+    s = kursk_builder(_post("Опять утренний автобус на Курск из Беседино не пришёл! Стояли с 6:40 до 7:30"))
+    assert s.municipality == "kursky"
+    s = kursk_builder(_post("Многодетным выдали участки под Курском в Полевой — ни дороги, ни света, ни газа"))
+    assert s.municipality == "kursky"
+
+
+def test_kursk_microdistricts_place_the_post(kursk_builder):
+    assert kursk_builder(_post("Вчера в 21:10 с КЗТЗ ждала автобус 55 минут, так и не дождалась")).municipality == "kursk"
+    assert kursk_builder(_post("На Волокне опять нет воды с утра")).municipality == "kursk"
+
+
+def test_an_adjective_place_name_before_a_bridge_names_the_bridge(kursk_builder):
+    s = kursk_builder(_post("Лестница от Кировского моста к Ямской разрушена, ступеньки крошатся, перил нет"))
+    assert s.municipality != "pristensky"
+
+
+@pytest.mark.parametrize(("text", "category"), [
+    ("Курчатов, Садовая — прорыв трубы, вода хлещет из-под асфальта с ночи, уже яма образовалась", "water"),
+    ("Курчатов: на Садовой стройка перекрыла тротуар, обхода нет, люди идут по дороге с колясками", "construction"),
+    ("Под Обоянью у леса возле Быканово огромная стихийная свалка, горит периодически, дышать нечем", "waste"),
+    ("Подтверждаю, второй подъезд Энгельса 140, темнота на всех этажах, хожу с фонариком", "housing_utilities"),
+    ("В Курске на Республиканской с начала месяца не убирают снег с тротуара, люди идут по проезжей части",
+     "landscaping"),
+    ("стою на Красной площади 40 минут, ни одного 21 троллейбуса. ну куда это годится, люди мёрзнут", "transport"),
+    ("Отец лежачий живёт в Рыльске на улице Урицкого, соцработник положен, но не приходит уже третью неделю",
+     "social_protection"),
+    ("Не произведён перерасчёт пенсии после достижения 80 лет, в СФР не дают письменного ответа.",
+     "social_protection"),
+    ("Напряжение скачет весь вечер, лампочки моргают, у соседа сгорел телевизор. Косухина 21.", "energy"),
+    ("На Майском бульваре каждую ночь до 3 утра музыка из машин, компании орут. Полиция не приезжает", "safety"),
+    ("Перегорела лампочка на 3 этаже во втором подъезде, вечером темно", "housing_utilities"),
+    ("Хуторская 12, домофон сломан месяц — дверь подъезда не закрывается вообще", "housing_utilities"),
+    ("г. Курчатов, ул. Молодёжная, д. 5. С 06:00 отсутствует холодное и горячее водоснабжение, подвоз воды "
+     "не организован.", "water"),
+    ("На портале Госуслуги не удаётся записаться на приём в МФЦ на ул. Верхняя Луговая, нет окон месяц.", "other"),
+])
+def test_category_of_everyday_wording(kursk_builder, text, category):
+    assert kursk_builder(_post(text)).category == category
+
+
+def test_a_reply_without_a_problem_word_takes_its_threads_category(kursk_builder):
+    reply = _post("У нас на Лазарева тоже, и на соседней улице. Хоть бы водовозку прислали")
+    assert kursk_builder(reply).category is None
+    s = kursk_builder(reply, thread_category="water")
+    assert s.category == "water" and not s.is_complaint
+    assert s.reasons[-1] == "category from the thread it replies to: water"
+    # a reply with a problem of its own keeps it
+    s = kursk_builder(_post("А у нас на Лазарева яма на дороге огромная"), thread_category="water")
+    assert s.category == "roads"
