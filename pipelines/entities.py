@@ -107,6 +107,43 @@ def _district_abbreviations(aliases: list[str]) -> list[str]:
     return out
 
 
+# A district's institutions named by its adjective: «в Обоянской ЦРБ» is the Обоянский район
+# (the central district hospital), whichever town the patients are sent on to.
+_DISTRICT_INSTITUTIONS = ("ЦРБ", "центральная районная больница", "районная больница")
+
+
+def _district_institutions(aliases: list[str]) -> list[str]:
+    """«Обоянский район» → «Обоянский ЦРБ», «Обоянский районная больница»: matched on lemmas,
+    so «Обоянской ЦРБ», «в Обоянскую районную больницу» resolve to the district."""
+    out: list[str] = []
+    for alias in aliases:
+        words = alias.split()
+        if len(words) == 2 and words[1].lower() == "район":
+            out.extend(f"{words[0]} {inst}" for inst in _DISTRICT_INSTITUTIONS)
+    return out
+
+
+# Where a resident has to travel to, not where the problem is: «ездим в Курск», «отправляют
+# в Курск», «до Курска два часа». A town named so ranks below every other place of the text
+# and gives way to the local page or thread («в поликлинике на Красноармейской … в Курск»).
+_TO_PREPOSITIONS = frozenset(["в", "во", "на"])
+_TOWARDS_PREPOSITIONS = frozenset(["до", "к", "ко"])
+
+
+def _destination(tokens: list[str], start: int) -> bool:
+    """The town after «в/на» in the accusative («в Курск», not «в Курске»), or after «до», «к»."""
+    if start == 0:
+        return False
+    before = tokens[start - 1]
+    if before in _TOWARDS_PREPOSITIONS:
+        return True
+    if before not in _TO_PREPOSITIONS:
+        return False
+    parses = morph().parse(tokens[start])
+    return (any("accs" in p.tag for p in parses)
+            and not any("loct" in p.tag or "loc2" in p.tag for p in parses))
+
+
 def _settlement_type_spellings(aliases: list[str]) -> list[str]:
     out = list(dict.fromkeys(aliases))
     for alias in aliases:
@@ -183,6 +220,8 @@ class Gazetteer:
         for muni in cfg.territories.municipalities:
             for alias in _district_abbreviations([muni.name, *muni.aliases]):
                 self._add(alias, Place("municipality", (muni.code,), muni.name, _needs_marker(alias)))
+            for alias in _district_institutions([muni.name, *muni.aliases]):
+                self._add(alias, Place("municipality", (muni.code,), muni.name, False))
             for s in muni.settlements:
                 place = Place("settlement", (muni.code,), s.name, False)
                 for alias in _settlement_type_spellings([s.name, *s.aliases]):
@@ -453,7 +492,7 @@ class EntityExtractor:
 
     def __call__(self, lemmas: list[tuple[str, ...]], tokens: list[str], display: str, *, deep: bool) -> Entities:
         ent = Entities()
-        best: tuple[int, int, int, str, str, str] | None = None  # (priority, length, -position, code, evidence, kind)
+        best: tuple[float, int, int, str, str, str] | None = None  # (priority, length, -position, code, evidence, kind)
         street_match = None
         found = self.gazetteer.find(self._lem.as_written(tokens, lemmas), tokens, display)
         for m in _longest(found):
@@ -475,8 +514,11 @@ class EntityExtractor:
                 street_match = m
             if len(place.municipalities) == 1:
                 # the strongest kind of place; among equals the longest name («Курский район»
-                # over «Курском»), then the first named
-                cand = (_PRIORITY[place.kind], m.end - m.start, -m.start, place.municipalities[0], words, place.kind)
+                # over «Курском»), then the first named; a town travelled to the weakest
+                kind, priority = place.kind, _PRIORITY[place.kind]
+                if kind == "municipality" and _destination(tokens, m.start):
+                    kind, priority = "destination", 0.5
+                cand = (priority, m.end - m.start, -m.start, place.municipalities[0], words, kind)
                 if best is None or cand[:3] > best[:3]:
                     best = cand
         for code in self._route_ends(tokens):

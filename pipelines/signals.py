@@ -205,6 +205,11 @@ class SignalBuilder:
             # outweigh the town of the local page or thread the post comes from.
             return local, (f"street {ent.address.street} also exists elsewhere: the place of the "
                            f"{'thread' if thread_municipality else 'source'} wins: {local}")
+        if in_region and municipality and local and municipality != local and ent.municipality_kind == "destination":
+            # «ездим в Курск», «отправляют в Курск»: where the author travels to, not where the
+            # problem is; the local page or thread places it
+            return local, (f"{ent.municipality_evidence} is where the author travels to: the place of the "
+                           f"{'thread' if thread_municipality else 'source'} wins: {local}")
         if in_region and municipality is None and not ent.address.settlement:
             if thread_municipality:
                 return thread_municipality, f"place from the thread it replies to: {thread_municipality}"

@@ -192,3 +192,54 @@ def test_a_reply_without_a_problem_word_takes_its_threads_category(kursk_builder
     # a reply with a problem of its own keeps it
     s = kursk_builder(_post("А у нас на Лазарева яма на дороге огромная"), thread_category="water")
     assert s.category == "roads"
+
+
+# --- issue 4, the widened development set (dev0586–dev0695) -------------------------------------
+
+
+def _local(text: str, source: str) -> PostRecord:
+    return PostRecord(network="vk", external_id="1", source_id=source, text=text,
+                      created_at=datetime(2026, 11, 20, 9, tzinfo=UTC), author_id="u1")
+
+
+def test_a_town_travelled_to_does_not_place_the_post(kursk_builder):
+    """«ездим в Курск»: the town a resident is sent on to is not where the problem is."""
+    s = kursk_builder(_local("В больнице сломался аппарат УЗИ, всех направляют в Курск за свой счёт", "vk_lgov"))
+    assert s.municipality == "lgov" and s.entities.municipality_kind == "destination"
+    assert any("travels to" in r for r in s.reasons)
+    # a street of the town ranks above the town travelled to
+    s = kursk_builder(_post("В поликлинике на Красноармейской сломался рентген, за снимком едем в Курск"))
+    assert s.municipality == "lgov"
+    # where the town is the place itself («в Курске»), it places the post
+    s = kursk_builder(_local("В Курске на Сумской прорвало трубу, воды нет с утра", "vk_lgov"))
+    assert s.municipality == "kursk"
+    # and a town travelled to is still a place when nothing else names one
+    assert kursk_builder(_post("Автобус в Курск из-за ремонта дороги ходит через раз")).municipality == "kursk"
+
+
+def test_a_districts_central_hospital_names_the_district(kursk_builder):
+    s = kursk_builder(_post("В Фатежской ЦРБ нет окулиста третий месяц, талонов к терапевту тоже не достать"))
+    assert s.municipality == "fatezhsky"
+    s = kursk_builder(_post("В Медвенскую районную больницу не дозвониться, отправляют в Курск"))
+    assert s.municipality == "medvensky"
+
+
+@pytest.mark.parametrize(("text", "category"), [
+    # a hole dug for works and left is the restoration after works, not a pothole
+    ("На Дейнеки после замены труб оставили яму во дворе, асфальт так и не положили, третью неделю", "landscaping"),
+    # a removed or cancelled bus is the route's matter, not the road between the towns it joins
+    ("Маршрутку Курск — Льгов в 7 утра убрали, на работу добираться не на чем", "transport"),
+    # a stop's shelter, whatever the wait under the rain
+    ("Снесли остановочный павильон на Дейнеки, теперь автобус ждём под снегом и дождём", "roads"),
+    # drinking on a playground is public order
+    ("Во дворе на детской площадке каждый вечер пьют и матерятся, дети боятся выходить", "safety"),
+    # a rotten bridge's railing is the bridge's
+    ("Мост через Реут в селе прогнил, перила держатся на проволоке, ходить страшно", "roads"),
+    # a leaking roof of a village club is the club's (culture), not a block of flats
+    ("В сельском клубе крыша течёт, кружки для детей перенесли в библиотеку", "other"),
+    ("У магазина торговки с просроченным творогом стоят прямо на земле, без холодильников", "other"),
+    ("По ночам по Садовой гоняют на мотоциклах без глушителей, дети не спят", "safety"),
+    ("Со свинофермы навоз стекает в реку, вода зелёная, рыба дохнет", "ecology"),
+])
+def test_category_of_the_widened_dev_set(kursk_builder, text, category):
+    assert kursk_builder(_post(text)).category == category
