@@ -26,7 +26,7 @@ def published(engine, kursk, kursk_builder):
     clock = FixedClock(T0)
     iid, _ = open_incident(sqlite_engine, kursk, kursk_builder, clock)
     with Session(sqlite_engine) as s, s.begin():
-        add_user(s, kursk, login="gorinsp", role="executor", body="kursk_city_economy", now=clock())
+        add_user(s, kursk, login="gorinsp", role="executor", body="kursk_gorinspektsiya", now=clock())
         add_user(s, kursk, login="control", role="controller", now=clock())
         w = Workflow(s, kursk, clock)
         w.draft_answer(get_actor(s, "gorinsp"), iid, template="waste_not_collected")
@@ -128,7 +128,7 @@ def test_an_interim_answer_to_chosen_posts_then_the_final_one(sqlite_engine, kur
     iid, post_ids = open_incident(engine, cfg, kursk_builder, clock)
     tg = FakeTelegramClient()
     with Session(engine) as s, s.begin():
-        add_user(s, cfg, login="gorinsp", role="executor", body="kursk_city_economy", now=clock())
+        add_user(s, cfg, login="gorinsp", role="executor", body="kursk_gorinspektsiya", now=clock())
         add_user(s, cfg, login="control", role="controller", now=clock())
     with FakeVk() as vk, FakeOk() as ok, FakePos() as pos:
         seed_fakes(vk, ok, tg, pos)

@@ -21,7 +21,7 @@ def scenario(engine, kursk, kursk_builder):
     iid, posts = open_incident(engine, kursk, kursk_builder, clock)
     with Session(engine) as s, s.begin():
         for login, role, body in [("admin", "admin", None), ("moder", "moderator", None),
-                                  ("gorinsp", "executor", "kursk_city_economy"),
+                                  ("gorinsp", "executor", "kursk_gorinspektsiya"),
                                   ("dorogi", "executor", "reg_transport_roads"),
                                   ("control", "controller", None), ("fed", "observer", None)]:
             add_user(s, kursk, login=login, role=role, body=body, now=clock(), email=f"{login}@example.org")
@@ -48,7 +48,7 @@ def test_routing_then_every_role_and_every_step_audited(scenario):
     engine, cfg, clock, iid, posts = scenario
     with Session(engine) as s:
         inc = s.get(Incident, iid)
-        assert inc.status == "assigned" and inc.body_code == "kursk_city_economy"  # routed by a rule
+        assert inc.status == "assigned" and inc.body_code == "kursk_gorinspektsiya"  # routed by a rule
         assert inc.assigned_at == T0 and inc.resolution_due_at is not None
         moder, gorinsp, dorogi = get_actor(s, "moder"), get_actor(s, "gorinsp"), get_actor(s, "dorogi")
         control, fed, admin = get_actor(s, "control"), get_actor(s, "fed"), get_actor(s, "admin")
@@ -70,7 +70,7 @@ def test_routing_then_every_role_and_every_step_audited(scenario):
         inc = s.get(Incident, iid)
         assert inc.status == "triaged" and inc.body_code == cfg.bodies.triage_body
     clock.advance(minutes=5)
-    _do(engine, cfg, clock, lambda w, s: w.assign(moder, iid, "kursk_city_economy", "двор МКД — комитет городского хозяйства"))
+    _do(engine, cfg, clock, lambda w, s: w.assign(moder, iid, "kursk_gorinspektsiya", "двор МКД — городская инспекция"))
 
     # an invalid step is refused with the allowed ones named
     with pytest.raises(InvalidTransition, match="allowed"):
@@ -78,7 +78,7 @@ def test_routing_then_every_role_and_every_step_audited(scenario):
 
     # executor drafts from the template; the controller returns it, then approves the rework
     answer = _do(engine, cfg, clock, lambda w, s: w.draft_answer(gorinsp, iid, template="waste_not_collected"))
-    body = cfg.body_by_code["kursk_city_economy"].name
+    body = cfg.body_by_code["kursk_gorinspektsiya"].name
     assert "ул. Союзная" in answer.text or "улица Союзная" in answer.text
     assert body in answer.text and "до 03.12.2026" in answer.text  # the platform's 10-day waste deadline
     with pytest.raises(PermissionDenied):
@@ -124,8 +124,8 @@ def test_routing_then_every_role_and_every_step_audited(scenario):
     assert all(e.at is not None for e in events)
     assert next(e for e in events if e.action == "handed_back").reason.startswith("не наше")
     assert [(a.body_code, a.ended_at is None) for a in history] == [
-        ("kursk_city_economy", False), ("reg_transport_roads", False), (cfg.bodies.triage_body, False),
-        ("kursk_city_economy", True)]
+        ("kursk_gorinspektsiya", False), ("reg_transport_roads", False), (cfg.bodies.triage_body, False),
+        ("kursk_gorinspektsiya", True)]
     assert [a.status for a in answers] == ["returned", "published"]
 
 

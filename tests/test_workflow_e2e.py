@@ -92,10 +92,10 @@ def test_new_to_closed_through_every_role_exactly_once(tmp_path, kursk, kursk_bu
         iid, post_ids = open_incident(engine, cfg, kursk_builder, clock)
         with Session(engine) as s, s.begin():
             inc = s.get(Incident, iid)
-            assert inc.status == "assigned" and inc.body_code == "kursk_city_economy" and inc.post_count == 4
+            assert inc.status == "assigned" and inc.body_code == "kursk_gorinspektsiya" and inc.post_count == 4
             add_user(s, cfg, login="admin", role="admin", now=clock(), email="duty.admin@example.org")
             add_user(s, cfg, login="moder", role="moderator", now=clock())
-            add_user(s, cfg, login="gorinsp", role="executor", body="kursk_city_economy", now=clock(),
+            add_user(s, cfg, login="gorinsp", role="executor", body="kursk_gorinspektsiya", now=clock(),
                      email="ivanova@gorinsp.example.org", telegram_chat_id="-1003000000001")
             add_user(s, cfg, login="dorogi", role="executor", body="reg_transport_roads", now=clock())
             add_user(s, cfg, login="control", role="controller", now=clock())
@@ -113,14 +113,14 @@ def test_new_to_closed_through_every_role_exactly_once(tmp_path, kursk, kursk_bu
         _do(engine, cfg, clock, lambda w, s: w.hand_back(actors["dorogi"], iid,
                                                          "не наше: контейнерная площадка во дворе МКД"))
         clock.advance(minutes=5)
-        _do(engine, cfg, clock, lambda w, s: w.assign(actors["moder"], iid, "kursk_city_economy",
-                                                      "двор МКД — комитет городского хозяйства"))
+        _do(engine, cfg, clock, lambda w, s: w.assign(actors["moder"], iid, "kursk_gorinspektsiya",
+                                                      "двор МКД — городская инспекция"))
         notifiers = {"email": EmailNotifier(host="127.0.0.1", port=smtp_port, sender="sla@cur46.example.org"),
                      "telegram": TelegramBotNotifier(token=TOKEN, base_url=bot.url)}
         clock.t = T0.replace(hour=12, minute=30)  # 15:30 MSK: the draft (due 17:15) is at risk
         report = sla_watch(engine, cfg, clock, notifiers)
         assert report.sent == 3  # the body's address, its executor by email and by Telegram
-        assert [rcpt for rcpt, _, _ in inbox.messages] == [["city-economy.kursk@example.org"], ["ivanova@gorinsp.example.org"]]
+        assert [rcpt for rcpt, _, _ in inbox.messages] == [["inspection.kursk@example.org"], ["ivanova@gorinsp.example.org"]]
         assert len(bot.sent) == 1 and "подготовка ответа" in bot.sent[0]["text"]
         assert sla_watch(engine, cfg, clock, notifiers).sent == 0  # once per step
 
@@ -214,7 +214,7 @@ def test_a_low_rating_on_the_platform_reopens_once(tmp_path, kursk, kursk_builde
     clock = FixedClock(T0)
     iid, _ = open_incident(engine, cfg, kursk_builder, clock)
     with Session(engine) as s, s.begin():
-        add_user(s, cfg, login="gorinsp", role="executor", body="kursk_city_economy", now=clock())
+        add_user(s, cfg, login="gorinsp", role="executor", body="kursk_gorinspektsiya", now=clock())
         add_user(s, cfg, login="control", role="controller", now=clock())
         gorinsp, control = get_actor(s, "gorinsp"), get_actor(s, "control")
     _do(engine, cfg, clock, lambda w, s: w.draft_answer(gorinsp, iid, template="waste_not_collected"))
