@@ -248,7 +248,7 @@ class Processor:
         return stats
 
     def _refresh_stale(self) -> None:
-        """Rebuild the cards whose posts a recrawl changed (likes, views, text, deleted)."""
+        """Rebuild the cards whose posts got new likes, reposts or views from a recrawl (card_stale)."""
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
             stale = set(session.exec(select(Incident.id).where(Incident.card_stale == sa.true())).all())
             if stale:
@@ -263,12 +263,7 @@ class Processor:
                           cols.views, cols.raw, cols.deleted)
                 .where(cols.processed == sa.false()).order_by(cols.created_at, cols.id)
                 .offset(self.batch_size).limit(self.batch_size))
-        records = {}
-        for r in session.execute(stmt):
-            records[r.id] = PostRecord(network=r.network, external_id=r.external_id, source_id=r.source_id,
-                                       text=r.text, created_at=r.created_at, parent_id=r.parent_id, url=r.url,
-                                       author_id=r.author_id, author_name=r.author_name, likes=r.likes,
-                                       reposts=r.reposts, views=r.views, raw=r.raw or {}, deleted=r.deleted)
+        records = {r.id: post_record(r) for r in session.execute(stmt)}  # type: ignore[arg-type]
         if not records:
             return None
         try:
@@ -310,9 +305,7 @@ class Processor:
         todo: list[int] = []
         for i, (row, rec) in enumerate(zip(rows, records, strict=True)):
             got = built.get(row.id)  # type: ignore[arg-type]
-            # with a trained model the thread's place is one of its inputs: such replies are built here
-            if (got is not None and got[1] is not None and got[0] == rec
-                    and (places[i] is None or self.builder.model is None)):
+            if got is not None and got[1] is not None and got[0] == rec and self._can_rethread(places[i]):
                 out[i] = self.builder.rethread(rec, got[1], places[i], topics[i])
             else:
                 todo.append(i)
@@ -341,11 +334,16 @@ class Processor:
             place, topic = parent.municipality, parent.category
             if not place and not topic:
                 continue
-            if place and self.builder.model is not None:
-                # the model reads the thread's place among the reasons: build it again with it
-                out[i] = self.builder.build_many([records[i]], [place], [topic])[0]
-            else:
+            if self._can_rethread(place):
                 out[i] = self.builder.rethread(records[i], sig, place, topic)
+            else:
+                out[i] = self.builder.build_many([records[i]], [place], [topic])[0]
+
+    def _can_rethread(self, thread_place: str | None) -> bool:
+        """Whether a signal built without its thread can take the thread afterwards
+        (`SignalBuilder.rethread`); with a trained model the thread's place is one of the
+        model's inputs, so such a reply is built again with it."""
+        return thread_place is None or self.builder.model is None
 
     def _process_batch(self, session: Session, rows: list[Post], stats: ProcessStats,
                        built: dict[int, tuple[PostRecord, SignalRecord | None]] | None = None) -> None:

@@ -43,56 +43,43 @@ from incidents.routing import Router
 from incidents.states import IncidentState
 from incidents.store import audit
 
-# `incidents show` draws its card from at most this many of an incident's latest posts.
-CARD_SAMPLE = 200
 # A big incident's representative post is chosen again once it has this many times the posts it
 # had at the last choice; below REPRESENTATIVE_POOL posts, whenever its best complaints change.
 REPRESENTATIVE_REGROWTH = 1.2
 STATE_VERSION = 1
 
 
-def post_facts(session: Session, incident_ids: Iterable[int], *, sample: int | None = CARD_SAMPLE,
-               big: set[int] | None = None) -> dict[int, list[PostFacts]]:
-    """The posts of each incident as `PostFacts`, oldest first (one query per 500 incidents);
-    for the incidents in `big`, only their latest `sample` posts."""
-    ids = sorted(set(incident_ids))
-    big = big or set()
-    out: dict[int, list[PostFacts]] = {i: [] for i in ids}
-    small = [i for i in ids if i not in big]
+def _places_of(entities: dict | None) -> tuple[str | None, str | None, tuple[str, ...]]:
+    """House, settlement and every municipality named, from a signal's stored entities."""
+    ents = entities or {}
+    addr = ents.get("address") or {}
+    return addr.get("house"), addr.get("settlement"), tuple(ents.get("municipalities") or ())
 
-    # Columns, not ORM rows: a post's raw payload and the ORM bookkeeping of thousands of rows
-    # per batch were most of the refresh's time.
+
+def post_facts(session: Session, incident_ids: Iterable[int]) -> dict[int, list[PostFacts]]:
+    """All the posts of each incident as `PostFacts`, oldest first (one query per 500
+    incidents): what `incidents show` draws the whole card from."""
+    ids = sorted(set(incident_ids))
+    out: dict[int, list[PostFacts]] = {i: [] for i in ids}
+    # Columns, not ORM rows: a post's raw payload and the ORM bookkeeping are not needed.
     cols = (IncidentPost.incident_id, Post.text, Post.network, Post.external_id, Post.author_id, Post.author_name,
             Post.created_at, Post.likes, Post.reposts, Post.views, Signal.municipality, Signal.street,
             Signal.subcategory, Signal.score, Signal.lemma_text, Signal.entities, Signal.id)
-
-    def _facts(r: Any) -> PostFacts:
-        has_sig = r[16] is not None
-        ents = (r[15] if has_sig else None) or {}
-        addr = ents.get("address") or {}
-        return PostFacts(
-            text=r[1], network=r[2], author_id=r[4],
-            municipality=r[10], street=r[11],
-            house=addr.get("house"), settlement=addr.get("settlement"),
-            subcategory=r[12], score=r[13] if has_sig else 0.0,
-            reach=reach_of(r[7], r[8], r[9]),
-            key=f"{r[2]}:{r[3]}", created_at=r[6],
-            author_name=r[5], likes=r[7], reposts=r[8], views=r[9],
-            lemma_text=(r[14] or "") if has_sig else "",
-            municipalities=tuple(ents.get("municipalities") or ()),
-        )
-
     base = (select(*cols)
             .join(Post, Post.id == IncidentPost.post_id)
             .join(Signal, Signal.post_id == Post.id, isouter=True))
-    for start in range(0, len(small), 500):
-        chunk = small[start : start + 500]
-        stmt = base.where(IncidentPost.incident_id.in_(chunk)).order_by(Post.created_at, Post.id)  # type: ignore[attr-defined]
+    for start in range(0, len(ids), 500):
+        stmt = base.where(IncidentPost.incident_id.in_(ids[start : start + 500])).order_by(Post.created_at, Post.id)  # type: ignore[attr-defined]
         for r in session.exec(stmt).all():
-            out[r[0]].append(_facts(r))
-    for iid in sorted(big):
-        stmt = base.where(IncidentPost.incident_id == iid).order_by(Post.created_at.desc(), Post.id.desc()).limit(sample)  # type: ignore[attr-defined, union-attr]
-        out[iid] = [_facts(r) for r in reversed(session.exec(stmt).all())]
+            has_sig = r[16] is not None
+            house, settlement, munis = _places_of(r[15] if has_sig else None)
+            out[r[0]].append(PostFacts(
+                text=r[1], network=r[2], author_id=r[4], municipality=r[10], street=r[11], house=house,
+                settlement=settlement, subcategory=r[12], score=r[13] if has_sig else 0.0,
+                reach=reach_of(r[7], r[8], r[9]), key=f"{r[2]}:{r[3]}", created_at=r[6], author_name=r[5],
+                likes=r[7], reposts=r[8], views=r[9], lemma_text=(r[14] or "") if has_sig else "",
+                municipalities=munis,
+            ))
     return out
 
 
@@ -130,13 +117,10 @@ class FoldRow:
 
 def _fold_row(r: Any) -> FoldRow:
     has_sig = r[12] is not None
-    ents = (r[11] if has_sig else None) or {}
-    addr = ents.get("address") or {}
+    house, settlement, munis = _places_of(r[11] if has_sig else None)
     return FoldRow(post_id=r[1], network=r[2], author_id=r[3], created_at=r[4], likes=r[5] or 0,
-                   reposts=r[6] or 0, views=r[7] or 0, municipality=r[8], street=r[9],
-                   house=addr.get("house"), settlement=addr.get("settlement"),
-                   municipalities=tuple(ents.get("municipalities") or ()),
-                   score=r[10] if has_sig else 0.0, address=r[13])
+                   reposts=r[6] or 0, views=r[7] or 0, municipality=r[8], street=r[9], house=house,
+                   settlement=settlement, municipalities=munis, score=r[10] if has_sig else 0.0, address=r[13])
 
 
 @dataclass(slots=True)

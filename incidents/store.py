@@ -98,7 +98,7 @@ def save_posts(session: Session, posts: Sequence[PostRecord], now: datetime) -> 
     for where in post_key_filters(keys):
         existing.update({(r.network, r.external_id): r for r in session.exec(select(Post).where(where)).all()})
     new_rows: list[dict[str, Any]] = []
-    changed_ids: list[int] = []
+    recounted: list[int] = []
     for key, p in latest.items():
         row = existing.get(key)
         if row is None:
@@ -118,21 +118,25 @@ def save_posts(session: Session, posts: Sequence[PostRecord], now: datetime) -> 
             row.text, row.edited, row.processed, changed = p.text, True, False, True
         if p.network == "pos" and (p.raw or {}).get("pos") != (row.raw or {}).get("pos"):
             changed = True  # a new status or rating on the platform (a rating of 1–2 reopens the incident)
+        counters = False
         for attr in ("likes", "reposts", "views"):
             if getattr(p, attr) != getattr(row, attr):
                 setattr(row, attr, getattr(p, attr))
-                changed = True
+                changed = counters = True
         if changed:
             row.updated_at = now
             row.raw = _payload(p)
             session.add(row)
             updated += 1
-            changed_ids.append(row.id)  # type: ignore[arg-type]
+            if counters and row.processed:
+                recounted.append(row.id)  # type: ignore[arg-type]
         else:
             unchanged += 1
-    for start in range(0, len(changed_ids), 500):
-        # the incidents of changed posts rebuild their cards at the next processing (card_stale)
-        chunk = changed_ids[start : start + 500]
+    for start in range(0, len(recounted), 500):
+        # New likes, reposts or views change the reach of the post's incident: its card is
+        # rebuilt at the next processing (card_stale). An edited text needs no flag: the post
+        # is processed again, and that rebuilds its incident's card.
+        chunk = recounted[start : start + 500]
         session.execute(sa.update(Incident.__table__).where(Incident.__table__.c.id.in_(  # type: ignore[attr-defined]
             sa.select(IncidentPost.incident_id).where(IncidentPost.post_id.in_(chunk)))).values(card_stale=True))  # type: ignore[attr-defined]
     if new_rows:

@@ -134,24 +134,31 @@ def cross_validate(items: list[dict[str, Any]], k: int, extra: tuple[list[Any], 
     return {"rules": rules_only, "rules+model": _scores(items, comb_c, comb_k)}
 
 
-def train_to(builder: Any, labels: list[str], output: str | Path, *, c: float = 4.0,
-             fingerprint: str | None = None) -> Path:
-    """Train the model on labelled files with a rules-only builder and save it: what
-    `incidents train LABELS… -o PATH` does without cross-validation (deterministic: the same
-    files give the same model). signals.yaml → model.train calls it on first use."""
+def fit_and_save(items: list[dict[str, Any]], output: str | Path, meta: dict[str, Any], *, c: float = 4.0,
+                 extra: tuple[list[Any], list[str]] = ([], [])) -> Path:
+    """Fit both classifiers on the labelled examples (`extra`: more examples for the category
+    only) and save the model with `meta`; deterministic: the same examples give the same model."""
     from pipelines.model import fit
 
-    items: list[dict[str, Any]] = []
-    for name in labels:
-        items.extend(labelled_examples(builder, Path(name)))
     cx, cy, kx, ky = _split(items)
-    model = fit(cx, cy, kx, ky, c=c)
-    model.meta.update({"labels": [str(p) for p in labels], "appeals": None, "fingerprint": fingerprint})
+    model = fit(cx, cy, kx + extra[0], ky + extra[1], c=c)
+    model.meta.update(meta)
     return model.save(output)
 
 
+def train_to(builder: Any, labels: list[str], output: str | Path, *, c: float = 4.0,
+             fingerprint: str | None = None) -> Path:
+    """What `incidents train LABELS… -o PATH` does without cross-validation, with a rules-only
+    builder: signals.yaml → model.train calls it on first use."""
+    items: list[dict[str, Any]] = []
+    for name in labels:
+        items.extend(labelled_examples(builder, Path(name)))
+    return fit_and_save(items, output, {"labels": [str(p) for p in labels], "appeals": None,
+                                        "fingerprint": fingerprint}, c=c)
+
+
 def cmd_train(ctx: Any, args: argparse.Namespace) -> int:
-    from pipelines.model import DEFAULT_PATH, fit
+    from pipelines.model import DEFAULT_PATH
     from pipelines.signals import SignalBuilder
 
     builder = SignalBuilder(ctx.cfg, use_ner=False, use_model=False)
@@ -169,10 +176,8 @@ def cmd_train(ctx: Any, args: argparse.Namespace) -> int:
                            "appeals_for_category": len(extra[1])}
     if args.cv:
         out["cv"] = cross_validate(items, args.cv, extra, c=args.c, threshold=args.threshold)
-    cx, cy, kx, ky = _split(items)
-    model = fit(cx, cy, kx + extra[0], ky + extra[1], c=args.c)
-    model.meta.update({"labels": [str(p) for p in args.labels], "appeals": args.appeals})
-    target = model.save(args.output or DEFAULT_PATH)
+    target = fit_and_save(items, args.output or DEFAULT_PATH,
+                          {"labels": [str(p) for p in args.labels], "appeals": args.appeals}, c=args.c, extra=extra)
     out["model"] = str(target)
     if args.json:
         print(json.dumps(out, ensure_ascii=False, indent=2))

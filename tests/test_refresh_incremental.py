@@ -40,7 +40,7 @@ def test_incremental_card_equals_the_card_of_all_posts(engine, kursk, kursk_buil
         incs = s.exec(select(Incident).where(Incident.merged_into_id == None)).all()  # noqa: E711
         grown = [i for i in incs if i.post_count >= 3]
         assert len(incs) > 50 and len(grown) >= 10  # incidents that grew across batches
-        facts = refresh.post_facts(s, [i.id for i in incs], sample=None)
+        facts = refresh.post_facts(s, [i.id for i in incs])
         for inc in incs:
             assert inc.card_state is not None and not inc.card_stale
             card = card_of(kursk, inc.category, inc.subcategory, facts[inc.id])

@@ -2,7 +2,7 @@
 
 Adds `incidents.card_state` (JSON: counts of the places the posts name, authors, reach,
 networks, post times, the pool of best complaints; incidents/refresh.py) and
-`incidents.card_stale` (a recrawl changed a post's counters or text: rebuild from all posts).
+`incidents.card_stale` (a recrawl changed a post's likes, reposts or views: rebuild from all posts).
 Existing incidents have no state; the next refresh of each builds it from its posts.
 
 Revision ID: 0010
