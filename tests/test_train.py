@@ -61,6 +61,28 @@ def test_the_builder_combines_the_model_with_the_rules(kursk, model_path):
     assert not any(r.startswith("model:") for r in b(_post("Доброе утро, куряне! Хорошего дня")).reasons)
 
 
+def test_with_category_off_the_model_decides_complaints_and_the_rules_keep_the_category(kursk, model_path):
+    """signals.yaml → model.category: false (the Kursk default): the model's p(complaint)
+    decides, the category, subcategory and fact are exactly the rules'."""
+    from pipelines.signals import SignalBuilder
+
+    assert kursk.signals.model is not None and kursk.signals.model.complaint and not kursk.signals.model.category
+    cfg = copy.copy(kursk)
+    cfg.signals = kursk.signals.model_copy(update={"model": SignalModelPolicy(path=str(model_path), category=False)})
+    with_model = SignalBuilder(cfg, use_ner=False, use_model=True)
+    rules = SignalBuilder(kursk, use_ner=False, use_model=False)
+    texts = ["Третий день нет воды на Хуторской в Курске, сколько можно?",
+             "На Резиновой яма на яме, вчера пробил колесо 😡 когда заасфальтируют",
+             "В подъезде дома 6 на ул. Мира не работает лифт уже неделю, бабушки пешком на 9 этаж",
+             "Мусор у контейнерной площадки на Союзной не вывозят с понедельника, крысы бегают"]
+    for text in texts:
+        m, r = with_model(_post(text)), rules(_post(text))
+        assert any(x.startswith("model: p(complaint)") for x in m.reasons)
+        assert not any(x.startswith("model: category") for x in m.reasons)
+        assert (m.category, m.subcategory, m.fact) == (r.category, r.subcategory, r.fact)
+        assert m.category is not None
+
+
 def test_a_missing_model_file_falls_back_to_the_rules(kursk, tmp_path):
     from pipelines.signals import SignalBuilder
 
