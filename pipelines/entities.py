@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from incidents.config import RegionConfig
 from incidents.records import Entities
 from pipelines.lemmas import Lemmatizer, morph
+from pipelines.persons import PersonNames
 from pipelines.phrases import Match, PhraseMatcher
 
 log = logging.getLogger(__name__)
@@ -461,6 +462,7 @@ class EntityExtractor:
         self.gazetteer = Gazetteer(cfg, lemmatizer)
         self._lem = lemmatizer
         self._ner = ner
+        self._persons = PersonNames()
 
     def _route_ends(self, tokens: list[str]) -> list[str]:
         """Towns joined by a hyphen name a route or a road: «маршрут Курск-Суджа», «трасса
@@ -540,6 +542,10 @@ class EntityExtractor:
             ent.municipality = best[3]
             ent.municipality_evidence = best[4]
             ent.municipality_kind = best[5]
+        if display:
+            # every post, not only the candidates NER reads: names stay out of the indexes
+            places = frozenset(t for m in found for t in tokens[m.start : m.end + 1])
+            ent.persons.extend(self._persons(display, places))
         if deep and self._ner is not None and display:
             try:
                 add_ner(ent, self._ner(display[:NER_MAX_CHARS]))
@@ -555,7 +561,8 @@ def add_ner(ent: Entities, spans: list[tuple[str, str]]) -> None:
     """Persons, organisations and extra locations from NER spans into the entities."""
     for kind, text in spans:
         if kind == "PER":
-            ent.persons.append(text)
+            if text not in ent.persons:
+                ent.persons.append(text)
         elif kind == "ORG":
             ent.organisations.append(text)
         elif kind == "LOC" and text not in ent.locations:

@@ -68,3 +68,64 @@ def test_without_persons_blanks_every_form_given() -> None:
     assert "Самойленко" not in out and "Радищева" in out
     assert fts.without_persons(TEXT, None) == TEXT
     assert fts.without_persons(None, ents) == ""
+
+
+# --------------------------------------------------------------------------- names in every post
+# NER reads only the candidates (a rule fired); the cheap finder (pipelines/persons.py) reads
+# every post, so a name in a post no rule fired on stays out of the index too.
+CHATTER = "Поздравляем Петрову Марию Ивановну с юбилеем! Здоровья и счастья 🌷🌷"
+
+
+def test_a_name_in_a_post_no_rule_fired_on_stays_out_of_the_index(sqlite_engine, kursk, clock) -> None:
+    from pipelines.signals import SignalBuilder
+
+    builder = SignalBuilder(kursk, use_ner=False, use_model=False)  # no NER at all: the finder alone
+    prepare(sqlite_engine, kursk)
+    post = PostRecord(network="vk", external_id="p2", source_id="s", text=CHATTER,
+                      created_at=datetime(2026, 11, 20, 9, tzinfo=UTC), author_id="vk:78")
+    with Session(sqlite_engine) as s, s.begin():
+        save_posts(s, [post], clock())
+    process_pending(sqlite_engine, kursk, clock, builder=builder)
+    sig = builder(post)
+    assert not sig.rules and not sig.is_complaint
+    assert sig.entities.persons == ["Петрову Марию Ивановну"]
+    assert fts.search_posts(sqlite_engine, "юбилей")
+    assert fts.search_posts(sqlite_engine, "Петрова") == []
+    assert fts.search_posts(sqlite_engine, "Мария") == []
+
+
+@pytest.mark.parametrize(("text", "persons"), [
+    ("Глава района Иван Петров обещал починить дорогу", ["Иван Петров"]),
+    ("Спасибо Петровой Марии Ивановне из управляющей компании!", ["Петровой Марии Ивановне"]),
+    ("С уважением, Половинкин В.С.", ["Половинкин В.С."]),
+    ("И. И. Сидоренко, ответьте жителям!", ["И. И. Сидоренко"]),
+    ("Мария Ивановна с третьего этажа снова жалуется на запах", ["Мария Ивановна"]),
+    ("Александр Карамалаков из Льгова пишет: Сергей Юрьевич, где асфальт?",
+     ["Александр Карамалаков", "Сергей Юрьевич"]),
+    # streets and institutions named after a person, a surname alone, common words
+    ("На ул. Карла Маркса, д. 6 опять яма", []),
+    ("Школа имени Юрия Гагарина: нет отопления", []),
+    ("На Гагарина 12 нет воды, Петров сказал ждать", []),
+    ("Вера в лучшее. Надежда умирает последней, а воды нет на Мира", []),
+    ("Жалоба в УК. По сей день не ответили", []),
+    ("", []),
+])
+def test_persons_found_in_any_post(kursk, text, persons) -> None:
+    from pipelines.signals import SignalBuilder
+
+    builder = SignalBuilder(kursk, use_ner=False, use_model=False)
+    post = PostRecord(network="vk", external_id="p", source_id="s", text=text,
+                      created_at=datetime(2026, 11, 20, 9, tzinfo=UTC))
+    assert builder(post).entities.persons == persons
+
+
+def test_a_street_of_the_gazetteer_is_not_a_person(kursk) -> None:
+    """«Карла Маркса» with no «ул.» before it: the gazetteer knows the street of Kursk."""
+    from pipelines.signals import SignalBuilder
+
+    builder = SignalBuilder(kursk, use_ner=False, use_model=False)
+    post = PostRecord(network="vk", external_id="p", source_id="s", text="На Карла Маркса в Курске яма на яме",
+                      created_at=datetime(2026, 11, 20, 9, tzinfo=UTC))
+    sig = builder(post)
+    assert sig.entities.address.street and "Маркса" in sig.entities.address.street
+    assert sig.entities.persons == []
