@@ -24,6 +24,9 @@ _SURNAME_ENDING = re.compile(r"(?:ов|ев|ёв|ин|ын|ова|ева|ёва|
 # a name right after one of these words is a street, a square, an institution named after a person
 _NAMED_AFTER = frozenset(["ул", "улица", "улице", "улицу", "улицы", "пр", "пр-т", "проспект", "проспекте", "проспекта", "пер", "переулок", "переулке", "переулка", "бульвар", "бульваре", "б-р", "пл", "площадь", "площади", "шоссе", "наб", "набережная", "набережной", "проезд", "проезде", "тупик", "им", "имени", "мкр", "микрорайон", "микрорайоне", "сквер", "сквере", "парк", "парке", "памятник", "памятника", "музей", "музея", "школа", "школе", "школы", "гимназия", "гимназии", "лицей", "лицея", "станция", "станции", "ст", "пос", "поселок", "посёлок", "село", "селе", "деревня", "деревне", "хутор", "хуторе", "д", "п", "с", "х"])
 _CACHE_SIZE = 200_000
+# the part of a post that is analysed and indexed (pipelines/normalize.py cuts there too): a
+# megabyte of capitalised nonsense would otherwise cost a dictionary look-up per word (8 s)
+MAX_CHARS = 20_000
 
 
 class PersonNames:
@@ -56,6 +59,7 @@ class PersonNames:
         """`places`: the lower-case words (ё as е) of the places the gazetteer found in the text."""
         if not display:
             return []
+        display = display[:MAX_CHARS]
         toks = [(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(display)]
         out: list[str] = []
         i = 0
