@@ -297,8 +297,11 @@ def test_a_street_of_kursk_and_other_towns(kursk_builder):
     ("У рынка снесли остановку, а новую так и не поставили, люди ждут автобус под дождём", "roads"),
     # a road dug up for pipes and left
     ("Дорогу перекопали под трубы и бросили, грязь до колен", "landscaping"),
-    # rubbish left around a cemetery is its upkeep
-    ("Мусор у кладбища никто не убирает, венки и пластик кучами", "landscaping"),
+    # rubbish in a cemetery is its upkeep, even when «мусор» is the heaviest word (precedence
+    # `over: [waste.generic]` reaches a category's generic words)
+    ("На кладбище горы мусора, контейнеров нет, всё лежит с Пасхи. Кто должен убирать?", "landscaping"),
+    # a dump beside it stays a dump
+    ("У кладбища со стороны поля снова мусорная куча, люди везут всё подряд, венки, бутылки", "waste"),
 ])
 def test_category_precedence_of_the_places_round(kursk_builder, text, category):
     assert kursk_builder(_post(text)).category == category
