@@ -302,6 +302,10 @@ def test_a_street_of_kursk_and_other_towns(kursk_builder):
     ("На кладбище горы мусора, контейнеров нет, всё лежит с Пасхи. Кто должен убирать?", "landscaping"),
     # a dump beside it stays a dump
     ("У кладбища со стороны поля снова мусорная куча, люди везут всё подряд, венки, бутылки", "waste"),
+    # rubbish on the stairs is the stairwell's cleaning
+    ("В подъезде нашего дома не убирают полгода, грязь и мусор на лестнице", "housing_utilities"),
+    # no bins at all is the square's equipment, over the litter it leaves
+    ("На площади разбитые лавки и нет урн, мусор ветром разносит", "landscaping"),
 ])
 def test_category_precedence_of_the_places_round(kursk_builder, text, category):
     assert kursk_builder(_post(text)).category == category
