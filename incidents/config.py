@@ -331,6 +331,12 @@ class Territories(_Strict):
         default_factory=list,
         description="Places outside the region that residents mention (other regions' cities): off-region markers.",
     )
+    shared_streets_in: str | None = Field(
+        None,
+        description="Municipality code (the regional centre) that a street also found in other towns names when "
+        "the text names no other place: a weak place, the town of the local page or thread still wins. "
+        "None: such a street names no municipality.",
+    )
 
     @model_validator(mode="after")
     def _unique_codes(self) -> Territories:
@@ -766,6 +772,9 @@ def _cross_check(cfg: RegionConfig) -> None:
                 errors.append(f"routing.yaml: rules.{i}.settlement: {name!r} is no settlement of territories.yaml")
         if "{" not in rule.body and rule.body not in cfg.body_by_code:
             errors.append(f"routing.yaml: rules.{i}.body: unknown body {rule.body!r}")
+    shared = cfg.territories.shared_streets_in
+    if shared is not None and shared not in munis:
+        errors.append(f"territories.yaml: shared_streets_in: unknown municipality {shared!r}")
     unplaced = cfg.routing.unplaced_municipality
     if unplaced is not None and unplaced not in munis:
         errors.append(f"routing.yaml: unplaced_municipality: unknown municipality {unplaced!r}")

@@ -29,6 +29,7 @@ shows how wide each mapping is.
 from __future__ import annotations
 
 import csv
+import re
 import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
@@ -80,6 +81,16 @@ POS_CATEGORIES: dict[str, PosCategory] = {
 """Feedback-platform category code (0–16, `category_code`) → our fixed category codes."""
 
 REQUIRED_COLUMNS = ("id", "text", "executor")
+
+# A place the text names, found without the gazetteer: a settlement type word before a
+# capitalised name («в с. Шумаково», «деревня Сугрово», «пос. Иванино»), or «… район».
+# Only to count the appeals that name a place the signal stage did not resolve; the type
+# words are lower case so that «С уважением» and «П.С.» do not count.
+_PLACE_MENTION = re.compile(
+    r"(?<![\w.])(?<!т\. )(?:(?:с|д|п|х|г|сл|пос|дер|гор)\.[ \t]*"
+    r"|(?:село|селе|села|селу|деревн[яеиюй]|пгт|рп|пос[её]л[оке]к?\w*|хутор\w*|слобод[аеыу]|город[ае]?)[ \t]+)"
+    r"([А-ЯЁ][а-яё]+(?:[ -][А-ЯЁ][а-яё]+)?)"
+    r"|(?<!\w)([А-ЯЁ][а-яё]+ск(?:ий|ого|ом|ому))[ \t]+(?:район\w*|р-н\w*)")
 
 
 class AppealsError(ValueError):
@@ -145,6 +156,89 @@ class CategoryStats:
 
 
 @dataclass(slots=True)
+class PlaceStats:
+    """The municipality our signal stage gives an appeal's text against the municipality of
+    the body that handled it, for the appeals whose executor belongs to ONE municipality (a
+    municipal administration, its committees, a town's management company — not a regional
+    committee nor a region-wide utility).
+
+    The executor is real routing, not a gold label of the place: a district administration
+    also gets appeals about its villages (the same municipality, so that agrees), but the city
+    administration of Kursk also gets appeals with no place at all, and sometimes a body
+    handles another municipality's appeal. Read `accuracy` as an estimate, and the misses by
+    hand (`--place-errors`).
+    """
+
+    local: int = 0  # appeals whose executor belongs to one municipality
+    placed: int = 0  # … and whose text we placed in a municipality
+    agree: int = 0  # … in the executor's municipality
+    outside_centre: int = 0  # local appeals of a municipality other than the regional centre
+    outside_centre_agree: int = 0  # … that we placed in that municipality
+    unresolved_mentions: int = 0  # local appeals left unplaced whose text names a place (`_PLACE_MENTION`)
+    misses: list[tuple[RoutedAppeal, str]] = field(default_factory=list)  # (appeal, executor's municipality)
+    unresolved: list[tuple[RoutedAppeal, str, str]] = field(default_factory=list)  # (appeal, municipality, mention)
+
+    @property
+    def accuracy(self) -> float:
+        return self.agree / self.placed if self.placed else 0.0
+
+    @property
+    def coverage(self) -> float:
+        return self.placed / self.local if self.local else 0.0
+
+    @property
+    def outside_centre_recall(self) -> float:
+        return self.outside_centre_agree / self.outside_centre if self.outside_centre else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"local_executor_appeals": self.local, "placed": self.placed, "agree": self.agree,
+                "accuracy": round(self.accuracy, 4), "coverage": round(self.coverage, 4),
+                "outside_regional_centre": self.outside_centre,
+                "outside_regional_centre_placed_right": self.outside_centre_agree,
+                "outside_regional_centre_recall": round(self.outside_centre_recall, 4),
+                "unplaced_naming_a_place": self.unresolved_mentions}
+
+
+def place_mention(text: str) -> str | None:
+    """The first settlement or district the text names by a type word (see `_PLACE_MENTION`)."""
+    m = _PLACE_MENTION.search(text)
+    return m.group(0) if m else None
+
+
+def executor_municipalities(cfg: RegionConfig) -> dict[str, str]:
+    """Executor name → its municipality, for the bodies that belong to exactly one."""
+    return {b.name: b.territories[0] for b in cfg.bodies.bodies
+            if b.level in ("municipal", "utility") and len(b.territories) == 1}
+
+
+def place_stats(cfg: RegionConfig, results: Iterable[RoutedAppeal]) -> PlaceStats:
+    """Our municipality against the executor's (`PlaceStats`)."""
+    of_executor = executor_municipalities(cfg)
+    centre = cfg.routing.unplaced_municipality
+    st = PlaceStats()
+    for r in results:
+        gold = of_executor.get(r.appeal.executor)
+        if gold is None:
+            continue
+        st.local += 1
+        if gold != centre:
+            st.outside_centre += 1
+            st.outside_centre_agree += int(r.municipality == gold)
+        if r.municipality is None:
+            mention = place_mention(r.appeal.text)
+            if mention:
+                st.unresolved_mentions += 1
+                st.unresolved.append((r, gold, mention))
+            continue
+        st.placed += 1
+        if r.municipality == gold:
+            st.agree += 1
+        else:
+            st.misses.append((r, gold))
+    return st
+
+
+@dataclass(slots=True)
 class RoutingReport:
     file: str
     appeals: int
@@ -157,6 +251,7 @@ class RoutingReport:
     by_body: dict[str, BodyStats]
     by_category: dict[str, CategoryStats]
     results: list[RoutedAppeal]
+    places: PlaceStats = field(default_factory=PlaceStats)
 
     @property
     def routing_accuracy(self) -> float:
@@ -180,6 +275,7 @@ class RoutingReport:
             "category_accuracy": round(self.category_accuracy, 4),
             "category_n": self.category_n,
             "triage": self.triage,
+            "municipality_vs_executor": self.places.as_dict(),
             "unknown_executors": dict(self.unknown_executors),
             "by_body": {
                 name: {"n": s.n, "correct": s.correct, "accuracy": round(s.accuracy, 4),
@@ -286,7 +382,8 @@ def summarize(cfg: RegionConfig, results: Iterable[RoutedAppeal], *, file: str =
     return RoutingReport(file=file, appeals=len(results), routed_correctly=ok, organisation_correct=org_ok,
                          category_n=cat_n,
                          category_correct=cat_ok, triage=triage, unknown_executors=unknown,
-                         by_body=dict(by_body), by_category=by_cat, results=results)
+                         by_body=dict(by_body), by_category=by_cat, results=results,
+                         places=place_stats(cfg, results))
 
 
 # --------------------------------------------------------------------------- learned table, cross-validated
@@ -397,6 +494,11 @@ def cmd_evaluate_routing(ctx: Any, args: Any) -> int:
                                       for x in learned]
         if args.errors:
             out["errors"] = [_error_dict(r) for r in report.results if not r.correct]
+        if args.place_errors:
+            out["place_misses"] = [{**_error_dict(r), "executor_municipality": gold}
+                                   for r, gold in report.places.misses]
+            out["place_unresolved"] = [{**_error_dict(r), "executor_municipality": gold, "mention": mention}
+                                       for r, gold, mention in report.places.unresolved]
         print(json.dumps(out, ensure_ascii=False, indent=2))
         return 0
     console.print(f"Файл: {report.file}; обращений: {report.appeals}")
@@ -405,6 +507,12 @@ def cmd_evaluate_routing(ctx: Any, args: Any) -> int:
     console.print(f"Верная организация (орган или его вышестоящий/соседний в bodies.yaml: parent): "
                   f"{report.organisation_accuracy:.3f} ({report.organisation_correct}/{report.appeals})")
     console.print(f"Точность категории: {report.category_accuracy:.3f} ({report.category_correct}/{report.category_n})")
+    pl = report.places
+    console.print(f"Муниципалитет по тексту = муниципалитет исполнителя (исполнитель одного муниципалитета: "
+                  f"{pl.local}; текст размещён: {pl.placed}): {pl.accuracy:.3f} ({pl.agree}/{pl.placed}); "
+                  f"вне {ctx.cfg.routing.unplaced_municipality}: размещено верно {pl.outside_centre_recall:.3f} "
+                  f"({pl.outside_centre_agree}/{pl.outside_centre}); не размещено, хотя текст называет место: "
+                  f"{pl.unresolved_mentions}")
     if cv is not None:
         console.print(f"Таблица, выученная по файлу (категория × подкатегория × муниципалитет → исполнитель), "
                       f"{cv.folds}-кратная перекрёстная проверка: {cv.accuracy:.3f} "
@@ -427,6 +535,13 @@ def cmd_evaluate_routing(ctx: Any, args: Any) -> int:
                 console.print(f"#{e['id']} [{e['topic']}] {e['category']}/{e['subcategory']} "
                               f"в {e['municipality']} ({e['scale']}) → {e['predicted']} (правило {e['rule']}); "
                               f"было: {e['executor']}\n    {e['text']}")
+    if args.place_errors:
+        for r, gold in report.places.misses:
+            console.print(f"#{r.appeal.id} место: {r.municipality} ({r.address or '—'}); исполнитель: {gold} "
+                          f"({r.appeal.executor})\n    {' '.join(r.appeal.text.split())[:300]}")
+        for r, gold, mention in report.places.unresolved:
+            console.print(f"#{r.appeal.id} не размещено, в тексте «{mention}»; исполнитель: {gold}\n"
+                          f"    {' '.join(r.appeal.text.split())[:300]}")
     return 0
 
 
@@ -460,6 +575,9 @@ def add_commands(sub: Any) -> None:
     s.add_argument("csv", metavar="CSV", help="CSV с колонками id, text, executor (и topic, category_code)")
     s.add_argument("--errors", action="store_true", help="показать каждое неверно направленное обращение")
     s.add_argument("--json", action="store_true", help="вывести метрики в JSON")
+    s.add_argument("--place-errors", action="store_true",
+                   help="показать обращения, где муниципалитет по тексту не совпал с муниципалитетом исполнителя, "
+                        "и неразмещённые обращения, текст которых называет место")
     s.add_argument("--cv", type=int, default=0, metavar="K",
                    help="ещё выучить таблицу маршрутов по самому файлу и оценить её K-кратной перекрёстной проверкой")
     s.add_argument("--learned-text", type=int, default=0, metavar="K",

@@ -131,10 +131,32 @@ _TO_PREPOSITIONS = frozenset(["в", "во", "на"])
 _TOWARDS_PREPOSITIONS = frozenset(["до", "к", "ко"])
 
 
+# «в сторону п. Искра», «со стороны Клюквы», «поворот на Ворошнево»: a direction on a road
+# of the place where the problem is, not that place
+_DIRECTION_WORDS = frozenset(["сторону", "стороны", "поворот", "повороте", "поворота", "съезд", "съезде", "съезда",
+                              "выезд", "выезде", "выезда", "направлении", "направлению"])
+
+
+def _direction(tokens: list[str], start: int) -> bool:
+    """A place named as a direction («в сторону п. Искра», «поворот на Клюкву», «до Ворошнево»):
+    the word before it (a settlement type word skipped) is «до», «к», or a direction word, or
+    «на» after one."""
+    i = start - 1
+    if i >= 0 and tokens[i] in SETTLEMENT_MARKERS:
+        i -= 1
+    if i < 0:
+        return False
+    if tokens[i] in _TOWARDS_PREPOSITIONS or tokens[i] in _DIRECTION_WORDS:
+        return True
+    return tokens[i] == "на" and i > 0 and tokens[i - 1] in _DIRECTION_WORDS
+
+
 def _destination(tokens: list[str], start: int) -> bool:
     """The town after «в/на» in the accusative («в Курск», not «в Курске»), or after «до», «к»."""
     if start == 0:
         return False
+    if _direction(tokens, start):
+        return True
     before = tokens[start - 1]
     if before in _TOWARDS_PREPOSITIONS:
         return True
@@ -211,7 +233,9 @@ def _form_is_other_word(form: str, name: str) -> bool:
 
 class Gazetteer:
     def __init__(self, cfg: RegionConfig, lemmatizer: Lemmatizer) -> None:
-        self._m: PhraseMatcher[Place] = PhraseMatcher(lemmatizer)
+        # names as spelt: a typo correction of an unknown village name is another word
+        # («Любаж» → «любой», «Разветье» → «развитие»), which then matched everywhere
+        self._m: PhraseMatcher[Place] = PhraseMatcher(lemmatizer, headwords=True)
         # case forms of one-word names, matched on the surface: pymorphy3 lemmatizes many
         # village names wrongly or not at all («Кореневе» → the surname Коренев, «Линца» →
         # «линц») and a common word's name («Клюква») has no bare alias at all
@@ -275,7 +299,8 @@ class Gazetteer:
         found = []
         for m in self._m.find(lemmas):
             place = m.payload
-            if place.single_common_word and not self._marked(tokens, m.start, m.end, place.kind):
+            if (place.single_common_word and not self._marked(tokens, m.start, m.end, place.kind)
+                    and not (place.kind == "settlement" and _heading(tokens, m.start, display))):
                 continue
             if place.kind in ("municipality", "settlement", "subdivision") and _names_a_street(tokens, m.start, m.end):
                 continue
@@ -288,7 +313,7 @@ class Gazetteer:
             for place, guarded in entries:
                 if any(m.start <= i <= m.end and m.payload.name == place.name for m in found):
                     continue
-                if guarded and not self._cued(tokens, i, display):
+                if guarded and not self._cued(tokens, i, display) and not _heading(tokens, i, display):
                     continue
                 if _names_a_street(tokens, i, i):
                     continue
@@ -305,9 +330,13 @@ class Gazetteer:
         place preposition before it and the name capitalised in the text («в Клюкву», not
         «клюкву собирали», «в белой машине»)."""
         before = tokens[i - 1] if i > 0 else ""
-        if before in SETTLEMENT_MARKERS or (i > 1 and tokens[i - 2] in SETTLEMENT_MARKERS):
+        marker = before if before in SETTLEMENT_MARKERS else (
+            tokens[i - 2] if i > 1 and tokens[i - 2] in SETTLEMENT_MARKERS else None)
+        # a one-letter type word is also a preposition or a conjunction («с белой тростью»,
+        # «с Клюквой»): after it the name must be capitalised, as after a preposition
+        if marker is not None and len(marker) > 1:
             return True
-        if before not in PLACE_PREPOSITIONS or not display:
+        if (marker is None and before not in PLACE_PREPOSITIONS) or not display:
             return False
         word = tokens[i]
         pattern = "(?<![\\w-])" + word[0].upper().replace("Е", "[ЕЁ]") + word[1:].replace("е", "[её]") + "(?![\\w-])"
@@ -338,6 +367,24 @@ class Gazetteer:
             return False
         nxt = tokens[end + 1] if end + 1 < len(tokens) else None
         return nxt is None or not any("NOUN" in p.tag and "femn" in p.tag for p in morph().parse(nxt))
+
+
+_HEADING_END = "[.,:;!—–]|\\s[-—–]"
+
+
+def _heading(tokens: list[str], i: int, display: str) -> bool:
+    """A one-word place name that opens the post as its heading, capitalised and followed by a
+    full stop, comma, colon or dash: «Горшечное. Не вывозят мусор», «Чапли — ямочный ремонт
+    обещали», «Тим, ул. …». Residents of small places write so; a common word opening a
+    sentence that way («Свобода, равенство…») is rare and only the FIRST word counts."""
+    if i != 0 or not display:
+        return False
+    word = tokens[0]
+    if not word.isalpha():
+        return False
+    pattern = ("^\\W*" + word[0].upper().replace("Е", "[ЕЁ]") + word[1:].replace("е", "[её]")
+               + "\\s*(?:" + _HEADING_END + ")")
+    return re.match(pattern, display) is not None
 
 
 def _names_a_street(tokens: list[str], start: int, end: int) -> bool:
@@ -460,6 +507,7 @@ class NerTagger:
 class EntityExtractor:
     def __init__(self, cfg: RegionConfig, lemmatizer: Lemmatizer, *, ner: NerTagger | None = None) -> None:
         self.gazetteer = Gazetteer(cfg, lemmatizer)
+        self._shared_streets_in = cfg.territories.shared_streets_in
         self._lem = lemmatizer
         self._ner = ner
         self._persons = PersonNames()
@@ -507,7 +555,7 @@ class EntityExtractor:
                 ent.foreign_places.append(place.name)
                 continue
             ent.locations.append(place.name)
-            if place.kind == "settlement" and not ent.address.settlement:
+            if place.kind == "settlement" and not ent.address.settlement and not _direction(tokens, m.start):
                 ent.address.settlement = place.name
             if (place.kind in ("municipality", "settlement") and len(place.municipalities) == 1
                     and place.municipalities[0] not in ent.municipalities):
@@ -518,7 +566,8 @@ class EntityExtractor:
                 # the strongest kind of place; among equals the longest name («Курский район»
                 # over «Курском»), then the first named; a town travelled to the weakest
                 kind, priority = place.kind, _PRIORITY[place.kind]
-                if kind == "municipality" and _destination(tokens, m.start):
+                if ((kind == "municipality" and _destination(tokens, m.start))
+                        or (kind == "settlement" and _direction(tokens, m.start))):
                     kind, priority = "destination", 0.5
                 cand = (priority, m.end - m.start, -m.start, place.municipalities[0], words, kind)
                 if best is None or cand[:3] > best[:3]:
@@ -533,7 +582,14 @@ class EntityExtractor:
             ent.address.street = place.name
             ent.address.house = _house_after(tokens, street_match.end) or _house_before(tokens, street_match.start)
             if best is None and len(place.municipalities) > 1:
-                ent.municipality_evidence = f"street {place.name} (ambiguous: {', '.join(place.municipalities)})"
+                shared = self._shared_streets_in
+                if shared in place.municipalities:
+                    # a street of the regional centre that other towns have too: most posts
+                    # naming it alone are about the centre; as a street, a local page still wins
+                    best = (1, 0, 0, shared, f"street {place.name} (also in "
+                            f"{', '.join(m for m in place.municipalities if m != shared)}): {shared}", "street")
+                else:
+                    ent.municipality_evidence = f"street {place.name} (ambiguous: {', '.join(place.municipalities)})"
         else:
             free = free_street(tokens, self._lem)
             if free:

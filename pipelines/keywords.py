@@ -88,7 +88,10 @@ def _generic(h: RuleHit) -> bool:
 
 
 def _codes(h: RuleHit) -> tuple[str, str, str]:
-    return h.category, f"{h.category}.{h.subcategory}", h.rule_id
+    """A hit's codes for precedence: its category, `category.subcategory` — `category.generic`
+    for a category's generic words (rule ids `<category>.generic.*`, no subcategory), so that
+    `over: [waste.generic]` reaches «мусор» — and its rule id."""
+    return h.category, f"{h.category}.{h.subcategory or 'generic'}", h.rule_id
 
 
 def _object_over(hits: list[RuleHit], cat: str, by_cat: dict[str, float],
@@ -96,7 +99,8 @@ def _object_over(hits: list[RuleHit], cat: str, by_cat: dict[str, float],
     """rubricator.yaml → precedence: when the winning category's strongest rule is a generic
     problem listed in `over` and a rule naming an object listed in `object` fired too, the
     object's category wins («крыша течёт» in a hospital is the hospital's matter)."""
-    top = max((h for h in hits if h.category == cat), key=lambda h: h.weight)
+    # on equal weight a specific rule is the stronger evidence than the category's generic words
+    top = max((h for h in hits if h.category == cat), key=lambda h: (h.weight, not _generic(h)))
     for objects, over in precedence:
         if not over.intersection(_codes(top)):
             continue

@@ -17,6 +17,7 @@ from incidents.routing_eval import (
     cross_validate_table,
     evaluate_routing,
     load_appeals,
+    place_mention,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -105,6 +106,38 @@ def test_cli_json_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert main(["--config", str(KURSK), "evaluate-routing", str(path), "--errors"]) == 0
     text = capsys.readouterr().out
     assert "Точность маршрутизации: 0.833" in text and "#6" in text
+
+
+# Written for this test: the municipality our text places an appeal in, against the
+# municipality of the body that handled it.
+PLACE_APPEALS = [
+    ("p1", "В селе Клюква Курского района третий год не могут отремонтировать дорогу до школы, одни ямы.",
+     "Ремонт дорог", "Администрация Курского района", "0"),
+    ("p2", "Во Льгове на ул. Красной не горят фонари уже месяц, вечером идти страшно.",
+     "Неработающее наружное освещение", "Администрация города Льгов", "3"),
+    ("p3", "На улице Радищева в Курске у остановки огромная лужа, пешеходы обходят по проезжей части.",
+     "Ремонт дорог", "Администрация Курчатовского района", "0"),
+    ("p4", "В хуторе Светлый Луч нашего района с весны не вывозят мусор, контейнеры переполнены.",
+     "Вывоз ТКО", "Администрация Тимского района", "16"),
+    ("p5", "Невозможно записаться к кардиологу в поликлинике, талонов нет месяц.",
+     "Медицинская помощь", "Комитет здравоохранения Курской области", "4"),
+    ("p6", "Во дворе нашего дома разбита детская площадка, качели сломаны, просим заменить.",
+     "Детские площадки", "Администрация города Курска", "3"),
+]
+
+
+def test_municipality_against_the_executors_municipality(tmp_path: Path, kursk: RegionConfig) -> None:
+    assert place_mention("Пешеходный мост в деревню Юдовка разрушается") == "деревню Юдовка"
+    assert place_mention("и т. д. Прошу Вас") is None
+    assert place_mention("С уважением, жители") is None
+    report = evaluate_routing(kursk, _write(tmp_path / "places.csv", PLACE_APPEALS))
+    pl = report.places
+    assert (pl.local, pl.placed, pl.agree) == (5, 3, 2)  # the regional committee's appeal is left out
+    assert (pl.outside_centre, pl.outside_centre_agree) == (4, 2)
+    assert [r.appeal.id for r, _ in pl.misses] == ["p3"] and pl.misses[0][1] == "kurchatovsky"
+    assert [(r.appeal.id, m) for r, _, m in pl.unresolved] == [("p4", "хуторе Светлый Луч")]
+    assert report.as_dict()["municipality_vs_executor"]["accuracy"] == round(2 / 3, 4)
+    assert main(["--config", str(KURSK), "evaluate-routing", str(tmp_path / "places.csv"), "--place-errors"]) == 0
 
 
 def test_bad_file_is_a_usage_error(tmp_path: Path) -> None:

@@ -243,3 +243,69 @@ def test_a_districts_central_hospital_names_the_district(kursk_builder):
 ])
 def test_category_of_the_widened_dev_set(kursk_builder, text, category):
     assert kursk_builder(_post(text)).category == category
+
+
+# --- issue 4, the places round (dev0696–dev0797, real appeals' executors) ------------------------
+
+
+def test_unknown_village_names_are_not_typo_corrected_into_common_words(kursk_builder):
+    """«Любаж», «Разветье», unknown to the dictionary, were «corrected» into «любой», «развитие»."""
+    assert kursk_builder(_post("Сухое дерево может упасть в любой момент, спилите")).municipality is None
+    assert kursk_builder(_post("Проведите опрос о развитии транспорта, автобусы ходят плохо")).municipality is None
+    assert kursk_builder(_post("В Разветье нет врача в амбулатории с лета")).municipality == "zheleznogorsky"
+
+
+def test_a_one_letter_type_word_needs_a_capitalised_name(kursk_builder):
+    """«с белой тростью» is no «сл. Белая»; «в с. Клюква» still is the village."""
+    s = kursk_builder(_post("На переходе постоянно болото, а у нас много людей с белой тростью"))
+    assert s.municipality is None
+    assert kursk_builder(_post("В с. Клюква третий день нет газа")).municipality == "kursky"
+
+
+def test_a_place_opening_the_post_as_its_heading(kursk_builder):
+    """«Горшечное. …», «Тим. …», «Первоавгустовский — …»: a name that otherwise needs a type word."""
+    assert kursk_builder(_post("Горшечное. Не вывозят мусор две недели")).municipality == "gorshechensky"
+    assert kursk_builder(_post("Тим. Неделю не горят фонари у автостанции")).municipality == "timsky"
+    assert kursk_builder(_post("Первоавгустовский — талонов к терапевту нет месяц")).municipality == "dmitrievsky"
+    # not a lower-case common word, not in the middle of the text
+    assert kursk_builder(_post("горшечное производство закрыли, мусор не вывозят")).municipality is None
+
+
+def test_a_village_named_as_a_direction_gives_way_to_the_street(kursk_builder):
+    """«в сторону п. Искра», «поворот на …»: a road's direction, not the place of the problem."""
+    s = kursk_builder(_post("Ямы со съезда в сторону п. Искра, около дома 1 по проспекту Дериглазова"))
+    assert s.municipality == "kursk" and s.entities.address.settlement is None
+    s = kursk_builder(_post("Светофор на повороте на п. Искра блокирует движение"))
+    assert s.municipality == "kursky" and s.entities.municipality_kind == "destination"
+
+
+def test_a_street_of_kursk_and_other_towns(kursk_builder):
+    """A street listed for Kursk and Lgov (territories.yaml, shared_streets_in): alone it is Kursk,
+    on Lgov's page or with the town named it is Lgov."""
+    s = kursk_builder(_post("По ул. Энгельса не вывозят мусор с контейнерной площадки"))
+    assert s.municipality == "kursk" and "also in lgov" in s.entities.municipality_evidence
+    assert kursk_builder(_local("на Гагарина ямы по всей дороге, ни пройти ни проехать", "vk_lgov")).municipality == "lgov"
+    assert kursk_builder(_post("Во Льгове на ул. Гагарина не горят фонари")).municipality == "lgov"
+
+
+@pytest.mark.parametrize(("text", "category"), [
+    # the gas cut off is the problem, not the cold it leaves
+    ("На всей улице отключили газ, третий день без отопления, дети мёрзнут", "energy"),
+    # the outage, not the tree that caused it
+    ("После ветра дерево упало на провода, света нет второй день", "energy"),
+    # a removed stop, whatever the wait for the bus
+    ("У рынка снесли остановку, а новую так и не поставили, люди ждут автобус под дождём", "roads"),
+    # a road dug up for pipes and left
+    ("Дорогу перекопали под трубы и бросили, грязь до колен", "landscaping"),
+    # rubbish in a cemetery is its upkeep, even when «мусор» is the heaviest word (precedence
+    # `over: [waste.generic]` reaches a category's generic words)
+    ("На кладбище горы мусора, контейнеров нет, всё лежит с Пасхи. Кто должен убирать?", "landscaping"),
+    # a dump beside it stays a dump
+    ("У кладбища со стороны поля снова мусорная куча, люди везут всё подряд, венки, бутылки", "waste"),
+    # rubbish on the stairs is the stairwell's cleaning
+    ("В подъезде нашего дома не убирают полгода, грязь и мусор на лестнице", "housing_utilities"),
+    # no bins at all is the square's equipment, over the litter it leaves
+    ("На площади разбитые лавки и нет урн, мусор ветром разносит", "landscaping"),
+])
+def test_category_precedence_of_the_places_round(kursk_builder, text, category):
+    assert kursk_builder(_post(text)).category == category
