@@ -332,7 +332,10 @@ class OkGroupSource:
             for key, v in sorted(cur["watch"].items())
             if v[0] >= p["cutoff"] and key not in seen and not p.get("broken")  # a partial pass proves no deletion
         ]
-        keep_from = int(self.now().timestamp()) - int(self.days * 86400)
+        # topics are watched for the whole window this pass read: `days` back, or further back
+        # when `since` asks for it (a watch cut at `days` re-read every older topic's comments
+        # on the next pass and counted its malformed records again)
+        keep_from = min(p["cutoff"], int(self.now().timestamp()) - int(self.days * 86400))
         watch = {k: v for k, v in cur["watch"].items() if v[0] >= keep_from and (k in seen or p.get("broken"))}
         out: dict[str, Any] = {"watch": watch}
         quarantined = {k: v for k, v in (cur.get("quarantined") or {}).items() if k in seen or p.get("broken")}

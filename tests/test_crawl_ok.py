@@ -98,6 +98,28 @@ def test_next_pass_reads_only_new_comments_from_the_stored_anchor(fake, sqlite_e
     assert row.created_at == datetime(2026, 11, 23, 8, 40, tzinfo=UTC)  # "date" is Moscow time
 
 
+def test_a_pass_since_an_older_date_watches_what_it_read(fake, sqlite_engine, clock):
+    """`since` further back than `days`: the topics it read stay watched for the next pass
+    with the same `since`, weeks later — no comment is read again, nothing re-quarantined.
+    (Cut at `days` from now, the watch forgot them and the next pass read every comment again.)"""
+    from datetime import timedelta
+
+    since = int(datetime(2026, 11, 16, tzinfo=UTC).timestamp())
+    later = NOW + timedelta(days=30)
+
+    def source() -> OkGroupSource:
+        return OkGroupSource(source_id="ok-group", client=client(fake), gid=GID, now=lambda: later, since=since,
+                             page_size=2, comments_page_size=2)
+
+    first = crawl(sqlite_engine, source(), clock)
+    assert first.inserted == len(TOPICS | COMMENTS) and first.quarantined == 3
+    before = len(fake.requests)
+    again = crawl(sqlite_engine, source(), clock)
+    assert (again.inserted, again.updated, again.quarantined) == (0, 0, 0)
+    assert not [r for r in fake.requests[before:] if r.params.get("method") == "discussions.getComments"]
+    assert len(quarantined(sqlite_engine)) == 3
+
+
 def test_edited_topic_keeps_history_and_deleted_topic_is_flagged(fake, sqlite_engine, clock):
     crawl(sqlite_engine, group(fake), clock)
     topics = fake.data["topics"][GID]
