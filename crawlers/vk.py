@@ -466,7 +466,8 @@ class VkWallSource:
                 deleted.append(PostRecord(network="vk", external_id=post_key(owner, int(key)), source_id=self.source_id,
                                           text="", created_at=_ts(date), deleted=True,
                                           raw={"deleted": True, "detected": "missing from wall.get"}))
-        keep_from = int(self.now().timestamp()) - int(self.days * 86400)
+        # the whole window this pass read stays watched: `days` back, or further when `since` asks
+        keep_from = min(p["cutoff"], int(self.now().timestamp()) - int(self.days * 86400))
         watch = {k: v for k, v in cur["watch"].items() if v[0] >= keep_from and (int(k) in seen or p.get("broken"))}
         top = max(seen) if seen else cur.get("top")
         out: dict[str, Any] = {"top": top, "owner": owner, "watch": watch}

@@ -86,6 +86,26 @@ def test_second_pass_reads_only_what_changed(fake, sqlite_engine, clock):
     assert [c["post_id"] for c in comment_calls] == ["1011"]
 
 
+def test_a_pass_since_an_older_date_watches_what_it_read(fake, sqlite_engine, clock):
+    """`since` further back than `days` (the same window as at NOW, read 30 days later): the
+    posts it read stay watched, so the next pass reads no comment again and quarantines nothing."""
+    from datetime import timedelta
+
+    since = int((NOW - timedelta(days=7)).timestamp())
+    later = NOW + timedelta(days=30)
+
+    def source() -> VkWallSource:
+        return VkWallSource(source_id="vk-wall", client=client(fake), owner_id=-100001, now=lambda: later,
+                            since=since, page_size=3)
+
+    first = crawl(sqlite_engine, source(), clock)
+    assert first.inserted == len(WALL_POSTS | COMMENTS)
+    before = len(fake.requests)
+    again = crawl(sqlite_engine, source(), clock)
+    assert (again.inserted, again.quarantined) == (0, 0)
+    assert not [r for r in fake.requests[before:] if r.path.endswith(("wall.getComments", "execute"))]
+
+
 def test_edited_post_keeps_history_and_deleted_post_is_flagged(fake, sqlite_engine, clock):
     crawl(sqlite_engine, wall(fake), clock)
     posts = fake.data["walls"]["-100001"]
