@@ -147,7 +147,10 @@ class MarkerSet:
         self.weight = markers.weight
         self._matcher: PhraseMatcher[str] = PhraseMatcher(lemmatizer)
         for phrase in markers.phrases:
-            self._matcher.add(phrase, phrase, window=max(window, len(phrase.split()) - 1))
+            # «=продаю»: these very word forms, not every form of the lemma (PhraseMatcher.add)
+            exact = phrase.startswith("=")
+            text = phrase[1:].strip() if exact else phrase
+            self._matcher.add(text, text, window=max(window, len(text.split()) - 1), exact=exact)
 
     def __call__(self, lemmas: list[tuple[str, ...]]) -> list[str]:
         return sorted({m.payload for m in self._matcher.find(lemmas)})

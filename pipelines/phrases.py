@@ -41,16 +41,23 @@ class PhraseMatcher(Generic[T]):
     def __len__(self) -> int:
         return len(self._phrases)
 
-    def add(self, phrase: str, payload: T, *, window: int | None = None, ordered: bool = False) -> None:
-        """Add a phrase in dictionary form. `window` = max distance between its first and last word."""
+    def add(self, phrase: str, payload: T, *, window: int | None = None, ordered: bool = False,
+            exact: bool = False) -> None:
+        """Add a phrase in dictionary form. `window` = max distance between its first and last word.
+        `exact`: the words match only as written (after case and ё folding), not in any form —
+        an ad's «продаю» is not the «продают» of a complaint about a shop. Every token's lemma
+        candidates include the token itself, so an exact word is looked up like a lemma."""
         text, *_ = matching_text(phrase)
         words = _TOKEN.findall(text)
         if not words:
             raise ValueError(f"phrase {phrase!r} has no words")
         n = len(words)
         self._phrases.append((n, max(window if window is not None else n - 1, n - 1), ordered, payload, phrase))
-        lemmas = self._lem.headword_lemmas if self._headwords else self._lem.lemmas
-        self._words.append([frozenset(lemmas(w)) for w in words])
+        if exact:
+            self._words.append([frozenset((w,)) for w in words])
+        else:
+            lemmas = self._lem.headword_lemmas if self._headwords else self._lem.lemmas
+            self._words.append([frozenset(lemmas(w)) for w in words])
         self._keys = None
 
     def _build_keys(self) -> dict[str, list[int]]:

@@ -349,9 +349,21 @@ def test_category_of_unseen_wording(kursk_builder, text, category):
 def test_a_village_without_a_shop(kursk_builder):
     s = kursk_builder(_post("В Машкино автолавка не приезжает третью неделю, хлеба купить негде, пенсионеры без продуктов"))
     assert (s.category, s.subcategory) == ("other", "trade")
-    # Known gap, left alone: the ad marker «куплю» lemmatizes to «купить», so «купить негде» counts
-    # as an ad and the rules alone do not call it a complaint (README, Quality: the recall round).
-    assert any("куплю" in r for r in s.reasons)
+    # the ad marker is «=куплю», this very form: «купить негде» is not an ad
+    assert not any("noise markers" in r for r in s.reasons) and s.is_complaint, s.reasons
+
+
+@pytest.mark.parametrize(("text", "complaint"), [
+    # the ad markers «=продам», «=продаю», «=куплю» match only those forms of the verb
+    ("В Пятёрочке на Сумской опять продают просрочку, молоко кислое, куда смотрит Роспотребнадзор?", True),
+    ("Продали тухлое мясо в магазине на Льговском повороте, отравились всей семьёй, примите меры!", True),
+    ("Продаю коляску 3 в 1, Курск, недорого, пишите в личку", False),
+    ("ПРОДАМ гараж на Сумской, яма сухая, документы готовы", False),
+    ("Куплю б/у холодильник, самовывоз, Курск", False),
+])
+def test_ad_markers_are_the_sellers_words_not_the_shops(kursk_builder, text, complaint):
+    s = kursk_builder(_post(text))
+    assert s.is_complaint is complaint, s.reasons
 
 
 @pytest.mark.parametrize("text", [
