@@ -227,7 +227,7 @@ class Processor:
         try:
             while True:
                 with Session(self.engine, expire_on_commit=False) as session, session.begin():
-                    rows = pending_posts(session, self.batch_size, with_raw=False)
+                    rows = pending_posts(session, self.batch_size)
                     if not rows:
                         break
                     if self.clusterer is None:
@@ -263,7 +263,7 @@ class Processor:
                           cols.views, cols.deleted)
                 .where(cols.processed == sa.false()).order_by(cols.created_at, cols.id)
                 .offset(self.batch_size).limit(self.batch_size))
-        records = {r.id: post_record(r, with_raw=False) for r in session.execute(stmt)}
+        records = {r.id: post_record(r) for r in session.execute(stmt)}
         if not records:
             return None
         try:
@@ -297,7 +297,7 @@ class Processor:
                  built: dict[int, tuple[PostRecord, SignalRecord | None]]) -> list[SignalRecord | Exception]:
         """The batch's signals: the worker's for unchanged posts (with the thread's place added),
         the others built here — the same signals either way."""
-        records = [post_record(row, with_raw=False) for row in rows]
+        records = [post_record(row) for row in rows]
         of_thread = [threads.get((row.network, row.parent_id or ""), (None, None)) for row in rows]
         places = [t[0] for t in of_thread]
         topics = [t[1] for t in of_thread]

@@ -255,30 +255,28 @@ def quarantine(session: Session, origin: str, items: Iterable[BadRecord], now: d
     return n
 
 
-def pending_posts(session: Session, limit: int, *, with_raw: bool = True) -> list[Post]:
+def pending_posts(session: Session, limit: int) -> list[Post]:
     """The next unprocessed posts in time order, read through `ix_posts_pending` (processed,
-    created_at, id): no scan past the processed posts, no sort of the whole backlog.
-    `with_raw=False` leaves the raw payload unread (loaded only if asked for): no stage of the
-    processing reads it, and decoding its JSON was a tenth of the processing's time."""
+    created_at, id): no scan past the processed posts, no sort of the whole backlog. The raw
+    payload is left unread (deferred: loaded only if asked for): no stage of the processing
+    reads it, and decoding its JSON was a tenth of the processing's time."""
     stmt = (
         select(Post)
         .where(Post.processed == False)  # noqa: E712 - SQL comparison
         .order_by(Post.created_at, Post.id)
         .limit(limit)
     )
-    if not with_raw:
-        stmt = stmt.options(defer(Post.raw))  # type: ignore[arg-type]
-    return list(session.exec(stmt).all())
+    return list(session.exec(stmt.options(defer(Post.raw))).all())  # type: ignore[arg-type]
 
 
-def post_record(row: Any, *, with_raw: bool = True) -> PostRecord:
-    """The record of a stored post (an ORM row or a row of its columns); `with_raw=False` for
-    the processing, which never reads the payload (the row may not even carry it)."""
+def post_record(row: Any) -> PostRecord:
+    """The record the processing builds a signal from, of a stored post (an ORM row or a row of
+    its columns), without the raw payload: the processing never reads it (`pending_posts`)."""
     return PostRecord(
         network=row.network, external_id=row.external_id, source_id=row.source_id, text=row.text,
         created_at=row.created_at, parent_id=row.parent_id, url=row.url, author_id=row.author_id,
         author_name=row.author_name, likes=row.likes, reposts=row.reposts, views=row.views,
-        raw=(row.raw or {}) if with_raw else {}, deleted=row.deleted,
+        deleted=row.deleted,
     )
 
 

@@ -135,26 +135,28 @@ def cross_validate(items: list[dict[str, Any]], k: int, extra: tuple[list[Any], 
 
 
 def fit_and_save(items: list[dict[str, Any]], output: str | Path, meta: dict[str, Any], *, c: float = 4.0,
-                 extra: tuple[list[Any], list[str]] = ([], [])) -> Path:
-    """Fit both classifiers on the labelled examples (`extra`: more examples for the category
-    only) and save the model with `meta`; deterministic: the same examples give the same model."""
+                 extra: tuple[list[Any], list[str]] = ([], []), category: bool = True) -> Path:
+    """Fit the classifiers on the labelled examples (`extra`: more examples for the category
+    only; `category=False`: the complaint classifier only) and save the model with `meta`;
+    deterministic: the same examples give the same model."""
     from pipelines.model import fit
 
     cx, cy, kx, ky = _split(items)
-    model = fit(cx, cy, kx + extra[0], ky + extra[1], c=c)
+    model = fit(cx, cy, kx + extra[0], ky + extra[1], c=c, category=category)
     model.meta.update(meta)
     return model.save(output)
 
 
 def train_to(builder: Any, labels: list[str], output: str | Path, *, c: float = 4.0,
-             fingerprint: str | None = None) -> Path:
+             fingerprint: str | None = None, category: bool = True) -> Path:
     """What `incidents train LABELS… -o PATH` does without cross-validation, with a rules-only
-    builder: signals.yaml → model.train calls it on first use."""
+    builder: signals.yaml → model.train calls it on first use (without the category classifier
+    when `model.category` is off: nothing would ask it)."""
     items: list[dict[str, Any]] = []
     for name in labels:
         items.extend(labelled_examples(builder, Path(name)))
     return fit_and_save(items, output, {"labels": [str(p) for p in labels], "appeals": None,
-                                        "fingerprint": fingerprint}, c=c)
+                                        "fingerprint": fingerprint}, c=c, category=category)
 
 
 def cmd_train(ctx: Any, args: argparse.Namespace) -> int:

@@ -338,9 +338,7 @@ class Gazetteer:
             return True
         if (marker is None and before not in PLACE_PREPOSITIONS) or not display:
             return False
-        word = tokens[i]
-        pattern = "(?<![\\w-])" + word[0].upper().replace("Е", "[ЕЁ]") + word[1:].replace("е", "[её]") + "(?![\\w-])"
-        return re.search(pattern, display) is not None
+        return re.search("(?<![\\w-])" + _capitalised(tokens[i]) + "(?![\\w-])", display) is not None
 
     @staticmethod
     def _marked(tokens: list[str], start: int, end: int, kind: str) -> bool:
@@ -382,9 +380,13 @@ def _heading(tokens: list[str], i: int, display: str) -> bool:
     word = tokens[0]
     if not word.isalpha():
         return False
-    pattern = ("^\\W*" + word[0].upper().replace("Е", "[ЕЁ]") + word[1:].replace("е", "[её]")
-               + "\\s*(?:" + _HEADING_END + ")")
-    return re.match(pattern, display) is not None
+    return re.match("^\\W*" + _capitalised(word) + "\\s*(?:" + _HEADING_END + ")", display) is not None
+
+
+def _capitalised(word: str) -> str:
+    """A pattern of a matching token («клюкву», ё folded to е) as written capitalised in the
+    display text, with е or ё."""
+    return word[0].upper().replace("Е", "[ЕЁ]") + word[1:].replace("е", "[её]")
 
 
 def _names_a_street(tokens: list[str], start: int, end: int) -> bool:
@@ -510,7 +512,7 @@ class EntityExtractor:
         self._shared_streets_in = cfg.territories.shared_streets_in
         self._lem = lemmatizer
         self._ner = ner
-        self._persons = PersonNames()
+        self._persons = PersonNames(STREET_MARKERS | SETTLEMENT_MARKERS)
 
     def _route_ends(self, tokens: list[str]) -> list[str]:
         """Towns joined by a hyphen name a route or a road: «маршрут Курск-Суджа», «трасса
@@ -555,7 +557,9 @@ class EntityExtractor:
                 ent.foreign_places.append(place.name)
                 continue
             ent.locations.append(place.name)
-            if place.kind == "settlement" and not ent.address.settlement and not _direction(tokens, m.start):
+            # a village named as a direction («в сторону п. Искра») is not where the problem is
+            towards = place.kind == "settlement" and _direction(tokens, m.start)
+            if place.kind == "settlement" and not ent.address.settlement and not towards:
                 ent.address.settlement = place.name
             if (place.kind in ("municipality", "settlement") and len(place.municipalities) == 1
                     and place.municipalities[0] not in ent.municipalities):
@@ -566,8 +570,7 @@ class EntityExtractor:
                 # the strongest kind of place; among equals the longest name («Курский район»
                 # over «Курском»), then the first named; a town travelled to the weakest
                 kind, priority = place.kind, _PRIORITY[place.kind]
-                if ((kind == "municipality" and _destination(tokens, m.start))
-                        or (kind == "settlement" and _direction(tokens, m.start))):
+                if towards or (kind == "municipality" and _destination(tokens, m.start)):
                     kind, priority = "destination", 0.5
                 cand = (priority, m.end - m.start, -m.start, place.municipalities[0], words, kind)
                 if best is None or cand[:3] > best[:3]:

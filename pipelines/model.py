@@ -95,7 +95,7 @@ def _classifier(c: float) -> Any:
 @dataclass(slots=True)
 class SignalModel:
     complaint: Any
-    category: Any
+    category: Any  # None: trained without it (signals.yaml → model.category: false)
     meta: dict[str, Any] = field(default_factory=dict)
 
     def complaint_probability(self, examples: Sequence[Example]) -> list[float]:
@@ -103,6 +103,8 @@ class SignalModel:
         return [float(p[classes.index(1)]) for p in self.complaint.predict_proba(list(examples))]
 
     def categories(self, examples: Sequence[Example]) -> list[tuple[str, float]]:
+        if self.category is None:
+            raise ValueError("this model was trained without the category classifier: train it again")
         classes = list(self.category.classes_)
         out = []
         for p in self.category.predict_proba(list(examples)):
@@ -132,11 +134,12 @@ def load(path: Path | str) -> SignalModel:
 
 
 def fit(complaint_x: Sequence[Example], complaint_y: Sequence[int], category_x: Sequence[Example],
-        category_y: Sequence[str], *, c: float = 4.0) -> SignalModel:
+        category_y: Sequence[str], *, c: float = 4.0, category: bool = True) -> SignalModel:
+    """`category=False`: the complaint classifier only (the category stays the rules')."""
     import sklearn
 
     comp = _classifier(c).fit(list(complaint_x), list(complaint_y))
-    cat = _classifier(c).fit(list(category_x), list(category_y))
+    cat = _classifier(c).fit(list(category_x), list(category_y)) if category else None
     return SignalModel(comp, cat, {"sklearn": sklearn.__version__, "complaint_n": len(complaint_y),
                                    "category_n": len(category_y)})
 

@@ -166,12 +166,13 @@ def matching_text(display: str) -> tuple[str, list[str], list[str], list[str]]:
 
 
 INPUT_FACTOR = 8  # raw characters read per character matched (HTML markup, entities, emoji)
+MAX_CHARS = 20_000  # characters of a post analysed (and indexed); the rest is cut
 
 
 class Normalizer:
     """text → NormalizedText. Holds the lemma cache, so build one and reuse it."""
 
-    def __init__(self, *, lemmatizer: Lemmatizer | None = None, max_chars: int = 20000) -> None:
+    def __init__(self, *, lemmatizer: Lemmatizer | None = None, max_chars: int = MAX_CHARS) -> None:
         self.lemmatizer = lemmatizer or Lemmatizer()
         self.max_chars = max_chars
 

@@ -17,23 +17,29 @@ from __future__ import annotations
 import re
 
 from pipelines.lemmas import morph
+from pipelines.normalize import MAX_CHARS
 
 # capitalised words (with a hyphenated second part: «Петрова-Водкина») and initials («И.»)
 _TOKEN = re.compile(r"(?<![А-ЯЁа-яё])(?:[А-ЯЁ][а-яё]{2,}(?:-[А-ЯЁ][а-яё]+)?|[А-ЯЁ]\.)")
 _SURNAME_ENDING = re.compile(r"(?:ов|ев|ёв|ин|ын|ова|ева|ёва|ина|ына|ский|цкий|ская|цкая|енко|ук|юк|ых|их)$")
-# a name right after one of these words is a street, a square, an institution named after a person
-_NAMED_AFTER = frozenset(["ул", "улица", "улице", "улицу", "улицы", "пр", "пр-т", "проспект", "проспекте", "проспекта", "пер", "переулок", "переулке", "переулка", "бульвар", "бульваре", "б-р", "пл", "площадь", "площади", "шоссе", "наб", "набережная", "набережной", "проезд", "проезде", "тупик", "им", "имени", "мкр", "микрорайон", "микрорайоне", "сквер", "сквере", "парк", "парке", "памятник", "памятника", "музей", "музея", "школа", "школе", "школы", "гимназия", "гимназии", "лицей", "лицея", "станция", "станции", "ст", "пос", "поселок", "посёлок", "село", "селе", "деревня", "деревне", "хутор", "хуторе", "д", "п", "с", "х"])
+# a name right after one of these words is a street, a square, an institution named after a
+# person; the street and settlement type words themselves come from the caller (entities.py)
+_NAMED_AFTER = frozenset([
+    "улице", "улицу", "улицы", "проспекте", "проспекта", "переулке", "переулка", "бульваре", "площади",
+    "набережной", "проезде", "им", "имени", "микрорайоне", "сквер", "сквере", "парк", "парке", "памятник",
+    "памятника", "музей", "музея", "школа", "школе", "школы", "гимназия", "гимназии", "лицей", "лицея",
+])
 _CACHE_SIZE = 200_000
-# the part of a post that is analysed and indexed (pipelines/normalize.py cuts there too): a
-# megabyte of capitalised nonsense would otherwise cost a dictionary look-up per word (8 s)
-MAX_CHARS = 20_000
 
 
 class PersonNames:
     """`finder(display, places)` → the persons' names in the text, as written."""
 
-    def __init__(self) -> None:
+    def __init__(self, type_words: frozenset[str] = frozenset()) -> None:
+        """`type_words`: street and settlement type words («ул», «пр-т», «село»…), after which
+        a name is the place's, not a person's."""
         self._morph = morph()
+        self._named_after = _NAMED_AFTER | type_words
         self._kinds: dict[str, frozenset[str]] = {}
 
     def kinds(self, word: str) -> frozenset[str]:
@@ -59,7 +65,8 @@ class PersonNames:
         """`places`: the lower-case words (ё as е) of the places the gazetteer found in the text."""
         if not display:
             return []
-        display = display[:MAX_CHARS]
+        display = display[:MAX_CHARS]  # the analysed and indexed part: a megabyte of capitalised
+        # nonsense would otherwise cost a dictionary look-up per word (8 s)
         toks = [(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(display)]
         out: list[str] = []
         i = 0
@@ -93,7 +100,7 @@ class PersonNames:
             return None
         before = display[max(0, run[0][1] - 24) : run[0][1]].lower().replace("ё", "е")
         prev = re.findall(r"[а-я][а-я-]*", before)
-        if prev and prev[-1] in _NAMED_AFTER:
+        if prev and prev[-1] in self._named_after:
             return None
         return run[0][1], run[shape - 1][2], i + shape
 

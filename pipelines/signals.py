@@ -97,8 +97,11 @@ class SignalBuilder:
                                        != training_fingerprint(cfg, policy.model.train)):
                 # absent, or trained from other labels or rules: it would decide on features the
                 # rules no longer produce, so it is trained again
-                self._train_model(cfg, path, policy.model.train)
+                self._train_model(cfg, path, policy.model.train, category=policy.model.category)
                 found = self._readable_model(path)
+            if found is not None and policy.model.category and found.category is None:
+                log.warning("signals.yaml → model.category is on, but %s was trained without the category "
+                            "classifier: the rules choose the category (train it again with `incidents train`)", path)
             if found is not None:
                 self.model = found
             else:
@@ -119,7 +122,7 @@ class SignalBuilder:
             return None
 
     @staticmethod
-    def _train_model(cfg: RegionConfig, path: Path, labels: list[str]) -> None:
+    def _train_model(cfg: RegionConfig, path: Path, labels: list[str], *, category: bool) -> None:
         """signals.yaml → model.train: on first use (a fresh clone), train the model from the
         team's labelled files into `path` (seeded and deterministic, ≈20 s). Without
         scikit-learn (the `ml` extra) or the files, the rules decide alone."""
@@ -137,7 +140,7 @@ class SignalBuilder:
         log.info("signals.yaml → model: %s absent or trained from other rules or labels, training it from %s",
                  path, ", ".join(labels))
         train_to(SignalBuilder(cfg, use_ner=False, use_model=False), labels, path,
-                 fingerprint=training_fingerprint(cfg, labels))
+                 fingerprint=training_fingerprint(cfg, labels), category=category)
 
     def __call__(self, post: PostRecord, *, thread_municipality: str | None = None,
                  thread_category: str | None = None) -> SignalRecord:
@@ -409,7 +412,7 @@ class SignalBuilder:
                                    f"{'complaint' if decided else 'not a complaint'}; rules alone: "
                                    f"{'complaint' if sig.is_complaint else 'not a complaint'} at {sig.score:.2f}")
                 sig.is_complaint = decided
-        if mp.category:
+        if mp.category and self.model.category is not None:
             for sig, (cat, pc) in zip(sigs, self.model.categories(exs), strict=True):
                 if cat != sig.category and any(h.category == cat for h in sig.rules):
                     sig.reasons.append(f"model: category {cat} ({pc:.2f}) over the rules' {sig.category}")

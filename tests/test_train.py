@@ -111,6 +111,24 @@ def test_model_train_on_first_use(kursk, tmp_path):
     assert probs[0] == probs[1]
 
 
+def test_first_use_training_leaves_out_the_category_classifier_when_it_is_off(kursk, tmp_path):
+    """model.category: false (the Kursk default): nothing asks the category classifier, so the
+    first-use training does not fit it; the complaint classifier decides as before."""
+    from pipelines.signals import SignalBuilder
+
+    labels = str(ROOT / "config" / "regions" / "kursk" / "sample" / "labels.jsonl")
+    models = {}
+    for category in (False, True):
+        cfg = copy.copy(kursk)
+        cfg.signals = kursk.signals.model_copy(update={"model": SignalModelPolicy(
+            path=str(tmp_path / f"{category}.pkl"), train=[labels], category=category)})
+        models[category] = SignalBuilder(cfg, use_ner=False, use_model=True)
+    assert models[False].model.category is None and models[True].model.category is not None
+    text = "Третий день нет воды на Сумской, 12, сколько можно"
+    reasons = [next(r for r in b(_post(text)).reasons if r.startswith("model: p(complaint)")) for b in models.values()]
+    assert reasons[0] == reasons[1]
+
+
 def test_the_kursk_config_trains_its_model_from_the_team_labels(kursk):
     assert kursk.signals.model is not None
     assert all((ROOT / p).is_file() for p in kursk.signals.model.train)
