@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.generator import generate_file
-from incidents.config import load_region
-from incidents.settings import DEFAULT_REGION, PROJECT_ROOT
+from incidents.core.config import load_region
+from incidents.core.settings import DEFAULT_REGION, PROJECT_ROOT
 
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "regions" / DEFAULT_REGION
 

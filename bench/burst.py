@@ -4,8 +4,8 @@ Why: a storm, a burst main or an outage brings ten times the usual posts in an h
 centre must not lose one, and must know how far behind the processing falls and how soon it
 catches up. This bench plays a seeded stream (bench/generator.py) into the database at the
 usual rate, then at `--factor` × that rate for `--burst` seconds, then at the usual rate again,
-the way the crawls store pages (one transaction per page, `flows.steps.crawl_adapter`), while
-the processing job (`flows.steps.process_pending`) runs every `--interval` seconds in another
+the way the crawls store pages (one transaction per page, `incidents.services.processing.crawl_adapter`), while
+the processing job (`incidents.services.processing.process_pending`) runs every `--interval` seconds in another
 process, as the scheduled `process` job does. Every second it samples the backlog (stored,
 not yet processed posts) and the age of the oldest unprocessed post.
 
@@ -36,7 +36,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from bench.generator import StreamGenerator
-from incidents.settings import DEFAULT_REGION, PROJECT_ROOT
+from incidents.core.settings import DEFAULT_REGION, PROJECT_ROOT
 
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "regions" / DEFAULT_REGION
 USUAL_PER_DAY = 60_000
@@ -52,7 +52,7 @@ class PacedSource:
     source_id = "burst"
 
     def __init__(self, records: Iterator[dict[str, Any]], phases: list[tuple[float, float]], t0: float) -> None:
-        from incidents.interchange import post_from_dict
+        from incidents.core.interchange import post_from_dict
 
         self.parse = post_from_dict
         self.records, self.phases, self.t0 = records, phases, t0
@@ -87,9 +87,9 @@ class PacedSource:
 
 def produce(url: str, cfg_dir: str, phases: list[tuple[float, float]], seed: int, t0: float, out: Any) -> None:
     """The crawls: one page (one transaction) per second of arrivals."""
-    from flows.steps import crawl_adapter
-    from incidents.config import load_region
-    from incidents.db import make_engine
+    from incidents.core.config import load_region
+    from incidents.services.processing import crawl_adapter
+    from incidents.storage.db import make_engine
 
     cfg = load_region(Path(cfg_dir))
     total = int(sum(r * s for r, s in phases)) + 10
@@ -103,13 +103,13 @@ def produce(url: str, cfg_dir: str, phases: list[tuple[float, float]], seed: int
 
 def consume(url: str, cfg_dir: str, interval: float, stop: Any, out: Any) -> None:
     """The scheduled `process` job, every `interval` seconds, until told to stop and nothing is pending."""
-    from flows.steps import process_pending
-    from incidents.config import load_region
-    from incidents.db import make_engine
-    from pipelines.signals import SignalBuilder
+    from incidents.core.config import load_region
+    from incidents.services.processing import process_pending
+    from incidents.services.training import signal_builder
+    from incidents.storage.db import make_engine
 
     cfg = load_region(Path(cfg_dir))
-    builder = SignalBuilder(cfg)
+    builder = signal_builder(cfg)
     engine = make_engine(url)
     runs, processed, busy = 0, 0, 0.0
     out.put({"ready": True})
@@ -150,9 +150,9 @@ def drained_at_s(samples: list[dict[str, Any]], before: float, burst_end: float)
 
 def run(url: str, cfg_dir: Path, *, rate: float, factor: float, before: float, burst: float, after: float,
         interval: float, seed: int) -> dict[str, Any]:
-    from flows.steps import prepare
-    from incidents.config import load_region
-    from incidents.db import open_database
+    from incidents.core.config import load_region
+    from incidents.services.processing import prepare
+    from incidents.storage.db import open_database
 
     cfg = load_region(cfg_dir)
     engine = open_database(url)

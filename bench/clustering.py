@@ -7,7 +7,7 @@
 What is measured: `Clusterer.assign` on ready `SignalRecord`s (signals are generated in
 chunks outside the timed region), in CPU time of one core (the process time, so that other
 work on a shared machine does not count), with a snapshot of `--open` incidents loaded
-first as `flows.steps.load_clusterer` would load them from the database. The stream
+first as `incidents.services.processing.load_clusterer` would load them from the database. The stream
 continues at `--rate` complaints an hour, so the incidents in memory stay near `--open`
 (eviction forgets what no post can join any more). Each row reports the segment since the
 previous row: microseconds per post, posts per second, incidents in memory, incidents
@@ -31,9 +31,9 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from incidents.clustering import Clusterer, IncidentView, content_tokens
-from incidents.config import ClusteringPolicy
-from incidents.records import Address, Entities, SignalRecord
+from incidents.core.config import ClusteringPolicy
+from incidents.core.records import Address, Entities, SignalRecord
+from incidents.domain.clustering import Clusterer, IncidentView, content_tokens
 
 
 def _w(text: str) -> list[str]:
@@ -208,7 +208,7 @@ def run(total: int, open_incidents: int, rate: float, checkpoints: list[int], se
         seg_time, seg_posts, seg_cmp, seg_cand, max_cmp, max_cand = 0.0, 0, 0, 0, 0, 0
         gc.collect()
     if truth:
-        from incidents.evaluate import bcubed
+        from incidents.domain.evaluate import bcubed
 
         p, r, f = bcubed(truth, {k: pred[k] for k in truth})
         rows[0]["bcubed_first_20k"] = {"precision": round(p, 3), "recall": round(r, 3), "f1": round(f, 3)}

@@ -39,7 +39,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from incidents.settings import DEFAULT_REGION, PROJECT_ROOT
+from incidents.core.settings import DEFAULT_REGION, PROJECT_ROOT
 
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "regions" / DEFAULT_REGION
 PASSWORD = "нагрузка-консоли-2026"
@@ -68,15 +68,15 @@ def seed(url: str, cfg: Any, posts: int, seed_no: int, work: Path, users: int, a
 
     from bench.generator import StreamGenerator
     from crawlers.replay import ReplaySource
-    from flows.steps import crawl_adapter, prepare, process_pending
-    from incidents.db import open_database
-    from incidents.models import Incident
-    from incidents.passwords import hash_password
-    from incidents.roles import Actor, Role
-    from incidents.search import fts
-    from incidents.states import OPEN_STATES
-    from incidents.workflow import Workflow, WorkflowError, add_user
-    from pipelines.signals import SignalBuilder
+    from incidents.core.roles import Actor, Role
+    from incidents.core.states import OPEN_STATES
+    from incidents.domain.passwords import hash_password
+    from incidents.services.processing import crawl_adapter, prepare, process_pending
+    from incidents.services.search import fts
+    from incidents.services.training import signal_builder
+    from incidents.services.workflow import Workflow, WorkflowError, add_user
+    from incidents.storage.db import open_database
+    from incidents.storage.models import Incident
 
     now = datetime.now(UTC)
     engine = open_database(url)
@@ -88,7 +88,7 @@ def seed(url: str, cfg: Any, posts: int, seed_no: int, work: Path, users: int, a
     t0 = time.perf_counter()
     crawl_adapter(engine, ReplaySource(source_id="bench_console", path=path), lambda: now)
     # NER only names persons and organisations in a card; the incidents are the same without it
-    stats = process_pending(engine, cfg, lambda: now, builder=SignalBuilder(cfg, use_ner=False))
+    stats = process_pending(engine, cfg, lambda: now, builder=signal_builder(cfg, use_ner=False))
     fts.catch_up(engine)
     _say(f"seeded: {posts:,} posts → {stats.incidents_opened:,} "
          f"incidents opened, in {time.perf_counter() - t0:.0f} s")
@@ -156,7 +156,7 @@ def start_console(url: str, data_dir: Path, port: int, workers: int = 1) -> subp
     env = {**_env(), "DATABASE_URL": url, "INCIDENTS_DATA_DIR": str(data_dir),
            "CONSOLE_SECRET_KEY": "нагрузочный-тест-консоли-" + os.urandom(8).hex()}
     exe = shutil.which("incidents", path=str(Path(sys.executable).parent)) or ""
-    cmd = [exe] if exe else [sys.executable, "-m", "incidents.cli"]
+    cmd = [exe] if exe else [sys.executable, "-m", "incidents.cli.main"]
     proc = subprocess.Popen([*cmd, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)], env=env, cwd=PROJECT_ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     import httpx
@@ -271,7 +271,7 @@ def figures(samples: list[dict[str, Any]], started: float, ended: float) -> dict
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from incidents.config import load_region
+    from incidents.core.config import load_region
 
     cfg = load_region(args.config)
     work = args.reuse or Path(tempfile.mkdtemp(prefix="console-load-"))

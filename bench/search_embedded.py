@@ -69,10 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     import sqlalchemy as sa
     from sqlmodel import Session
 
-    from incidents.db import open_database
-    from incidents.records import PostRecord
-    from incidents.search import fts
-    from incidents.store import save_posts
+    from incidents.core.records import PostRecord
+    from incidents.services.search import fts
+    from incidents.storage.db import open_database
+    from incidents.storage.store import save_posts
     from pipelines.normalize import Normalizer
 
     tmp = tempfile.TemporaryDirectory()

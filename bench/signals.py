@@ -59,7 +59,7 @@ def _texts(data: Path | None) -> tuple[list[str], list[str], dict[str, list[str]
                 gold.append(posts[g["post"]])
     real: dict[str, list[str]] = {}
     if data is not None:
-        from incidents.corpus import SPB_FILE, TELEGRAM_FILE, read_csv
+        from lab.corpus import SPB_FILE, TELEGRAM_FILE, read_csv
 
         for name in (TELEGRAM_FILE, SPB_FILE):
             if (data / name).is_file():
@@ -85,7 +85,7 @@ def _rate(n: int, seconds: float) -> float:
 
 
 def bench_filter(stream: list[str]) -> dict[str, float]:
-    from incidents.config import load_region
+    from incidents.core.config import load_region
     from pipelines.keywords import KeywordRules
     from pipelines.lemmas import Lemmatizer
     from pipelines.normalize import Normalizer
@@ -112,12 +112,12 @@ def bench_filter(stream: list[str]) -> dict[str, float]:
 
 
 def bench_stage(stream: list[str], *, batch: int = 64) -> dict[str, float]:
-    from incidents.config import load_region
-    from incidents.records import PostRecord
-    from pipelines.signals import SignalBuilder
+    from incidents.core.config import load_region
+    from incidents.core.records import PostRecord
+    from incidents.services.training import signal_builder
 
     cfg = load_region(KURSK)
-    b = SignalBuilder(cfg, use_ner=True)
+    b = signal_builder(cfg, use_ner=True)
     when = datetime(2026, 11, 20, tzinfo=UTC)
     posts = [PostRecord(network="vk", external_id=str(i), source_id="bench", text=t, created_at=when)
              for i, t in enumerate(stream)]
@@ -143,7 +143,7 @@ def bench_spacy(texts: list[str], complaints: dict[str, list[str]]) -> dict[str,
     """spaCy `ru` + pymorphy3 lemmatizer (one lemma per token) against ours (all candidates)."""
     import spacy
 
-    from incidents.config import load_region
+    from incidents.core.config import load_region
     from pipelines.keywords import KeywordRules
     from pipelines.lemmas import Lemmatizer
     from pipelines.normalize import Normalizer, matching_text
@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     data = Path(args.data)
     sample, gold, real = _texts(data if data.is_dir() else None)
 
-    from incidents.config import load_region
+    from incidents.core.config import load_region
     from pipelines.keywords import KeywordRules
     from pipelines.lemmas import Lemmatizer
     from pipelines.normalize import Normalizer
@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         report["signal_stage"] = bench_stage(stream)
     if "spacy" not in args.skip:
         rng = random.Random(args.seed)
-        from incidents.corpus import SPB_FILE
+        from lab.corpus import SPB_FILE
 
         spb = real.get(SPB_FILE, [])
         complaints = {"sample_gold_complaints": gold}

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from incidents.config import load_region
+from incidents.core.config import load_region
 
 
 def _peak_rss_mib() -> float:
@@ -48,8 +48,8 @@ def _children_peak_rss_mib() -> float:
 
 def stage_pipeline(cfg_dir: Path, path: Path, database_url: str, workers: int | None = None) -> dict[str, Any]:
     from crawlers.replay import ReplaySource
-    from flows.steps import crawl_adapter, prepare, process_pending, sla_check
-    from incidents.db import open_database
+    from incidents.services.processing import crawl_adapter, prepare, process_pending, sla_check
+    from incidents.storage.db import open_database
 
     cfg = load_region(cfg_dir)
     engine = open_database(database_url)
@@ -91,7 +91,7 @@ def stage_pipeline(cfg_dir: Path, path: Path, database_url: str, workers: int | 
 
 
 def _records(path: Path):  # noqa: ANN202 - iterator of PostRecord
-    from incidents.interchange import BadLine, read_jsonl
+    from incidents.core.interchange import BadLine, read_jsonl
 
     with path.open("rb") as fh:
         for _, item in read_jsonl(fh, str(path)):
@@ -100,10 +100,10 @@ def _records(path: Path):  # noqa: ANN202 - iterator of PostRecord
 
 
 def stage_signals(cfg_dir: Path, path: Path) -> dict[str, Any]:
-    from pipelines.signals import SignalBuilder
+    from incidents.services.training import signal_builder
 
     cfg = load_region(cfg_dir)
-    builder = SignalBuilder(cfg)
+    builder = signal_builder(cfg)
     posts = list(_records(path))
     # Warm the lemma cache on a prefix, as a long-running worker would have it warm.
     t0 = time.perf_counter()
@@ -130,11 +130,11 @@ def stage_signals(cfg_dir: Path, path: Path) -> dict[str, Any]:
 
 
 def stage_clustering(cfg_dir: Path, path: Path) -> dict[str, Any]:
-    from incidents.clustering import Clusterer
-    from pipelines.signals import SignalBuilder
+    from incidents.domain.clustering import Clusterer
+    from incidents.services.training import signal_builder
 
     cfg = load_region(cfg_dir)
-    builder = SignalBuilder(cfg, use_ner=False)
+    builder = signal_builder(cfg, use_ner=False)
     sigs = []
     for p in _records(path):
         s = builder(p)

@@ -4,8 +4,8 @@ the heat map, the ratings and the exports.
 Every request finds its user from the signed session cookie, its row in `console_sessions` (a
 session logged out, or ended by a new password or a disabled user, is refused even from a copied
 cookie) and the `users` table (a user made inactive is logged out at once); every page narrows what it reads to what that user may see,
-and every change goes through `incidents.workflow.Workflow`, which checks the role and the body
-again (`incidents.roles.authorize`). A POST without the session's CSRF token is refused with
+and every change goes through `incidents.services.workflow.Workflow`, which checks the role and the body
+again (`incidents.core.roles.authorize`). A POST without the session's CSRF token is refused with
 403 before anything is read. After a change the browser is redirected (POST → redirect → GET),
 with the outcome carried once in the session cookie.
 """
@@ -38,13 +38,13 @@ from console.auth import (
     session_alive,
 )
 from console.settings import ConsoleSettings
-from incidents.config import RegionConfig
-from incidents.models import Incident, User
-from incidents.roles import Action, Actor, PermissionDenied, Role, can
-from incidents.sla_clocks import SlaClocks
-from incidents.states import InvalidTransition
-from incidents.templates import TemplateNotFound
-from incidents.workflow import Workflow, WorkflowError
+from incidents.core.config import RegionConfig
+from incidents.core.roles import Action, Actor, PermissionDenied, Role, can
+from incidents.core.states import InvalidTransition
+from incidents.domain.sla_clocks import SlaClocks
+from incidents.domain.templates import TemplateNotFound
+from incidents.services.workflow import Workflow, WorkflowError
+from incidents.storage.models import Incident, User
 
 HERE = Path(__file__).resolve().parent
 Clock = Callable[[], datetime]
@@ -111,7 +111,7 @@ class Form:
 def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, now: Clock = _utcnow,
                channels: Callable[[], Any] | None = None, session_clock: Clock = _utcnow) -> FastAPI:
     """The console over one database and one region. `channels` builds the reply channels for publishing
-    (default: from the environment, `incidents.channels.build_channels`); `now` is the clock of the
+    (default: from the environment, `incidents.services.channels.build_channels`); `now` is the clock of the
     incidents (deadlines, locks); `session_clock` the wall clock that log-ins expire by."""
     app = FastAPI(title="Консоль инцидентов", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -139,7 +139,7 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
     def build_channels() -> Any:
         if channels is not None:
             return channels()
-        from incidents.channels import build_channels as from_env
+        from incidents.services.channels import build_channels as from_env
 
         return from_env(cfg)
 
@@ -244,7 +244,7 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
 
     @app.post("/login", response_class=HTMLResponse)
     def login(request: Request, f: Form = Depends(form)) -> Response:
-        from incidents.passwords import verify_password
+        from incidents.domain.passwords import verify_password
 
         login_name, password = f.get("login"), f.values.get("password", [""])[0]
         if throttle.blocked(login_name):
@@ -480,7 +480,7 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
         resp = act(request, v, incident_id, go)
         if not queued:
             return resp
-        from incidents.outbox import Outbox
+        from incidents.services.outbox import Outbox
 
         report = Outbox(engine, cfg, build_channels(), now).run()
         parts = [f"Ответ поставлен в очередь под {len(queued)} пост(ов); отправлено: {report.sent}"]
@@ -510,7 +510,7 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
         return act(request, v, incident_id, lambda w, s: (w.reopen(v.actor, incident_id, f.get("reason")),
                                                           "Инцидент открыт повторно.")[1])
 
-    # -- the administrator's operations (incidents.operations, through console.ops)
+    # -- the administrator's operations (incidents.services.operations, through console.ops)
     @app.post("/incidents/{incident_id}/merge")
     def merge(request: Request, incident_id: int, f: Form = Depends(form)) -> Response:
         v = viewer(request)

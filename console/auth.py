@@ -4,7 +4,7 @@ The session is a signed cookie (HMAC-SHA256 over a small JSON payload with an ex
 carries a random session id; the server keeps one `console_sessions` row per log-in (the id's
 SHA-256, the login, the expiry, the revocation) in the database, so several console processes
 share it. Every request checks the row: log-out revokes it, a new password or a disabled user
-revokes all of that user's (`incidents.workflow.revoke_user_sessions`), and a copied cookie is
+revokes all of that user's (`incidents.services.workflow.revoke_user_sessions`), and a copied cookie is
 worth nothing after that. The signature keeps the payload (the CSRF token, a flash message)
 from being forged; the row decides whether the session still exists. The cookie is HttpOnly and SameSite=Lax; Secure is on when the console is served over
 HTTPS (`CONSOLE_SECURE_COOKIES=1`). Each session carries a random CSRF token; every form
@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlmodel import Session, delete
 
-from incidents.models import ConsoleSession
+from incidents.storage.models import ConsoleSession
 
 COOKIE = "incidents_session"
 

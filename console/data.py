@@ -19,8 +19,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from incidents.config import RegionConfig
-from incidents.models import (
+from incidents.core.config import RegionConfig
+from incidents.core.roles import Actor, Role
+from incidents.core.states import OPEN_STATES, IncidentState
+from incidents.domain.sla_clocks import ClockState, SlaClocks
+from incidents.domain.sla_report import SlaFigures, figures
+from incidents.storage.models import (
     Answer,
     Assignment,
     AuditEvent,
@@ -32,10 +36,6 @@ from incidents.models import (
     Signal,
     User,
 )
-from incidents.roles import Actor, Role
-from incidents.sla_clocks import ClockState, SlaClocks
-from incidents.sla_report import SlaFigures, figures
-from incidents.states import OPEN_STATES, IncidentState
 
 S = IncidentState
 OPEN = sorted(s.value for s in OPEN_STATES)
@@ -386,7 +386,7 @@ def queue(session: Session, engine: Engine, cfg: RegionConfig, actor: Actor, f: 
 
 def search_incident_ids(engine: Engine, cfg: RegionConfig, text: str, limit: int = 2000) -> list[int]:
     """The incidents whose posts match the words, through the project's one search entry point."""
-    from incidents.search import search
+    from incidents.services.search import search
 
     hits = search(engine, cfg, text, None, limit=limit)
     return list(dict.fromkeys(h.incident_id for h in hits if h.incident_id is not None))
@@ -582,7 +582,7 @@ class Rating:
 def ratings(session: Session, cfg: RegionConfig, now: datetime, days: int, by: str) -> list[Rating]:
     """Bodies or municipalities: incidents, share answered within 24 h, median hours to the first answer,
     re-review rate (incidents reopened after an answer); the worst fifth of the rated ones is the red zone."""
-    from incidents.sla_report import load_period
+    from incidents.domain.sla_report import load_period
 
     rows = load_period(session, now - timedelta(days=days), None)
     attr = "body_code" if by == "body" else "municipality"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from incidents.config import RegionConfig
+from incidents.core.config import RegionConfig
 
 BOUNDARIES_FILE = "boundaries.geojson"
 WIDTH, HEIGHT, PAD = 760, 520, 28

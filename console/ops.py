@@ -1,6 +1,6 @@
 """The administrator's operations on incidents — merge, split, move a post — as the console calls them.
 
-The operations themselves belong to the domain (`incidents.operations`: audited, manual links
+The operations themselves belong to the domain (`incidents.services.operations`: audited, manual links
 that automation never undoes, the card recomputed). The console adds only the role check: in
 the centres' practice merging and splitting is the regional administrator's decision.
 """
@@ -12,10 +12,10 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from incidents import operations
-from incidents.config import RegionConfig
-from incidents.operations import OperationError, OperationResult
-from incidents.roles import Actor, PermissionDenied, Role
+from incidents.core.config import RegionConfig
+from incidents.core.roles import Actor, PermissionDenied, Role
+from incidents.services import operations
+from incidents.services.operations import OperationError, OperationResult
 
 OPERATORS = frozenset({Role.ADMIN})
 

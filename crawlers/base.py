@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from incidents.records import PostRecord
+from incidents.core.records import BadRecord, PostRecord  # noqa: F401 - BadRecord is part of the source contract
 
 
 class SourceNotConfigured(Exception):
@@ -18,15 +18,6 @@ class SourceNotConfigured(Exception):
 
 class SourceStopped(Exception):
     """The network asked us to stop for now (rate limit for the day): resume from the cursor later."""
-
-
-@dataclass(slots=True)
-class BadRecord:
-    """A payload the adapter could not turn into a post: quarantined with the reason."""
-
-    location: str
-    reason: str
-    payload: str
 
 
 @dataclass(slots=True)

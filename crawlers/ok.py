@@ -44,8 +44,8 @@ from crawlers.errors import (
     since_ts,
 )
 from crawlers.ratelimit import RateLimiter, limiter_for
-from incidents.interchange import PayloadError
-from incidents.records import PostRecord
+from incidents.core.interchange import PayloadError
+from incidents.core.records import PostRecord
 
 log = logging.getLogger(__name__)
 

@@ -38,8 +38,8 @@ from crawlers.errors import (
     since_ts,
 )
 from crawlers.ratelimit import RateLimiter, limiter_for
-from incidents.interchange import PayloadError, parse_datetime
-from incidents.records import PostRecord
+from incidents.core.interchange import PayloadError, parse_datetime
+from incidents.core.records import PostRecord
 
 log = logging.getLogger(__name__)
 TOKEN_VAR = "POS_TOKEN"

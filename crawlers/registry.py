@@ -8,7 +8,7 @@ from typing import Any
 
 from crawlers.base import SourceAdapter, SourceNotConfigured
 from crawlers.replay import ReplaySource
-from incidents.config import SourceConfig
+from incidents.core.config import SourceConfig
 
 Factory = Callable[[str, dict[str, Any], Path], SourceAdapter]
 

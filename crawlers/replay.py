@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from crawlers.base import BadRecord, FetchResult, SourceNotConfigured
-from incidents.interchange import BadLine, read_jsonl
-from incidents.records import PostRecord
+from incidents.core.interchange import BadLine, read_jsonl
+from incidents.core.records import PostRecord
 
 
 class ReplaySource:

@@ -39,8 +39,8 @@ from telethon.tl import types
 
 from crawlers.base import BadRecord, FetchResult, SourceNotConfigured, SourceStopped
 from crawlers.errors import ApiBug, Backoff, SkipObject, TokenInvalid, bad_record, require_env, since_ts
-from incidents.interchange import PayloadError
-from incidents.records import PostRecord
+from incidents.core.interchange import PayloadError
+from incidents.core.records import PostRecord
 
 log = logging.getLogger(__name__)
 

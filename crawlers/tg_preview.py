@@ -42,8 +42,8 @@ from w3lib.html import remove_tags, replace_entities
 
 from crawlers.base import BadRecord, FetchResult, SourceNotConfigured, SourceStopped
 from crawlers.errors import Backoff, bad_record, since_ts
-from incidents.interchange import PayloadError, parse_datetime
-from incidents.records import PostRecord
+from incidents.core.interchange import PayloadError, parse_datetime
+from incidents.core.records import PostRecord
 
 log = logging.getLogger(__name__)
 BASE_URL = "https://t.me"

@@ -58,8 +58,8 @@ from crawlers.errors import (
     since_ts,
 )
 from crawlers.ratelimit import RateLimiter, limiter_for
-from incidents.interchange import PayloadError
-from incidents.records import PostRecord
+from incidents.core.interchange import PayloadError
+from incidents.core.records import PostRecord
 
 log = logging.getLogger(__name__)
 
@@ -561,7 +561,7 @@ def rules_from_rubricator(root: Path, max_rules: int = 300) -> list[dict[str, st
     """One streaming rule per rubricator phrase (words = AND, forbidden words as minus-words)."""
     import yaml
 
-    from incidents.config import Rubricator, _all_rules
+    from incidents.core.config import Rubricator, _all_rules
 
     path = root / "rubricator.yaml"
     if not path.is_file():

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from incidents.config import RegionConfig, parse_schedule
+from incidents.core.config import RegionConfig, parse_schedule
 
 WORK_POOL = "incidents"
 PREFECT_VERSION = "3.8.8"

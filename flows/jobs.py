@@ -2,7 +2,7 @@
 
 `incidents serve-flows` serves them on their schedules from one process (flows/deployments.py);
 on several machines a Prefect server schedules the deployments of `prefect.yaml` and
-workers run them. Every flow only composes the plain steps of `flows.steps` (and of the
+workers run them. Every flow only composes the plain steps of `incidents.services.processing` (and of the
 search and workflow modules): a run that dies midway leaves cursors, flags and outbox
 statuses from which the next run continues.
 
@@ -24,10 +24,10 @@ from prefect.tasks import exponential_backoff
 
 from crawlers.base import SourceNotConfigured
 from crawlers.errors import ApiBug
-from flows.steps import CrawlStats, crawl_source, prepare, process_pending, sla_check
-from incidents.config import RegionConfig, load_region
-from incidents.db import open_database
-from incidents.settings import get_settings
+from incidents.core.config import RegionConfig, load_region
+from incidents.core.settings import get_settings
+from incidents.services.processing import CrawlStats, crawl_source, prepare, process_pending, sla_check
+from incidents.storage.db import open_database
 
 
 def _now() -> datetime:
@@ -110,12 +110,12 @@ def process_flow(config_dir: str | None = None, database_url: str | None = None)
 @flow(name="sla-watch", log_prints=True)
 def sla_watch_flow(config_dir: str | None = None, database_url: str | None = None) -> dict[str, Any]:
     """The scheduled SLA watch (e.g. every 10 minutes): low feedback-platform ratings reopen their
-    incidents, then every clock at risk or overdue is escalated once per step (incidents.sla_watch)."""
+    incidents, then every clock at risk or overdue is escalated once per step (incidents.services.sla_watch)."""
     from sqlmodel import Session
 
-    from incidents.notify import build_notifiers
-    from incidents.sla_watch import sla_watch
-    from incidents.workflow import Workflow
+    from incidents.services.notify import build_notifiers
+    from incidents.services.sla_watch import sla_watch
+    from incidents.services.workflow import Workflow
 
     cfg, url = _context(config_dir, database_url)
     engine = open_database(url)
@@ -140,9 +140,9 @@ def publish_flow(config_dir: str | None = None, database_url: str | None = None)
     """The scheduled outbox run: auto-answers for posts joining answered incidents, then every due reply."""
     from sqlmodel import Session
 
-    from incidents.channels import build_channels
-    from incidents.outbox import Outbox
-    from incidents.workflow import Workflow
+    from incidents.services.channels import build_channels
+    from incidents.services.outbox import Outbox
+    from incidents.services.workflow import Workflow
 
     cfg, url = _context(config_dir, database_url)
     engine = open_database(url)
@@ -163,8 +163,8 @@ def publish_flow(config_dir: str | None = None, database_url: str | None = None)
 @flow(name="index", log_prints=True)
 def index_flow(full: bool = False, config_dir: str | None = None, database_url: str | None = None) -> dict[str, Any]:
     """Sync the embedded full-text index, and Elasticsearch when ELASTICSEARCH_URL is set."""
-    from incidents.search import fts
-    from incidents.search.es import run_sync
+    from incidents.services.search import fts
+    from incidents.services.search.es import run_sync
 
     cfg, url = _context(config_dir, database_url)
     engine = open_database(url)
@@ -181,8 +181,8 @@ def index_flow(full: bool = False, config_dir: str | None = None, database_url: 
 @flow(name="purge", log_prints=True)
 def purge_flow(config_dir: str | None = None, database_url: str | None = None) -> dict[str, Any]:
     """Personal data past its retention (region.yaml → privacy): raw payloads emptied, resolved
-    quarantine rows deleted (incidents.privacy.purge; resumable, one transaction per batch)."""
-    from incidents.privacy import purge, stats_dict
+    quarantine rows deleted (incidents.domain.privacy.purge; resumable, one transaction per batch)."""
+    from incidents.services.purge import purge, stats_dict
 
     cfg, url = _context(config_dir, database_url)
     engine = open_database(url)
@@ -198,7 +198,7 @@ def report_flow(day: str | None = None, config_dir: str | None = None, database_
     """The daily report of a region-local day (yesterday by default): database row and CSV files."""
     from datetime import date
 
-    from incidents.daily_report import run_report, yesterday
+    from incidents.services.daily_report import run_report, yesterday
 
     cfg, url = _context(config_dir, database_url)
     when = date.fromisoformat(day) if day else yesterday(cfg.region.timezone, _now())

@@ -1,4 +1,4 @@
-"""Prefect flows: they compose the plain steps in `flows.steps` and add retries and logs.
+"""Prefect flows: they compose the plain steps in `incidents.services.processing` and add retries and logs.
 
 `monitoring_run` is what `incidents run` executes in-process (ephemeral Prefect, no server):
 crawl every enabled source → process pending posts → SLA check → search indexes → summary.
@@ -14,10 +14,10 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 
 from flows.jobs import crawl_task
-from flows.steps import CrawlStats, ProcessStats, prepare, process_pending, sla_check
-from incidents.config import RegionConfig, load_region
-from incidents.db import open_database
-from incidents.settings import get_settings
+from incidents.core.config import RegionConfig, load_region
+from incidents.core.settings import get_settings
+from incidents.services.processing import CrawlStats, ProcessStats, prepare, process_pending, sla_check
+from incidents.storage.db import open_database
 
 
 def _now() -> datetime:
@@ -56,7 +56,7 @@ def sla_task(database_url: str, cfg: RegionConfig) -> Counter:
 @task(name="search-index")
 def search_task(database_url: str, cfg: RegionConfig) -> dict[str, Any]:
     """The embedded index always, Elasticsearch when ELASTICSEARCH_URL is set; never fails the run."""
-    from incidents.search.sync import after_pass
+    from incidents.services.search.sync import after_pass
 
     engine = open_database(database_url)
     try:

@@ -15,8 +15,8 @@ import re
 import threading
 from dataclasses import dataclass
 
-from incidents.config import RegionConfig
-from incidents.records import Entities
+from incidents.core.config import RegionConfig
+from incidents.core.records import Entities
 from pipelines.lemmas import Lemmatizer, morph
 from pipelines.persons import PersonNames
 from pipelines.phrases import Match, PhraseMatcher

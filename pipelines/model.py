@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from incidents.records import NormalizedText, RuleHit, SignalRecord
+from incidents.core.records import NormalizedText, RuleHit, SignalRecord
 
 FORMAT = 1
 DEFAULT_PATH = "var/models/signals.pkl"

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from incidents.config import RegionConfig
-from incidents.records import THREAD_CATEGORY_REASON, Entities, NormalizedText, PostRecord, SignalRecord
+from incidents.core.config import RegionConfig
+from incidents.core.records import THREAD_CATEGORY_REASON, Entities, NormalizedText, PostRecord, SignalRecord
 from pipelines.entities import NER_MAX_CHARS, EntityExtractor, NerTagger, add_ner
 from pipelines.keywords import KeywordRules, MarkerSet, best_category
 from pipelines.lemmas import Lemmatizer
@@ -93,18 +93,20 @@ class SignalBuilder:
         if use_model and policy.model is not None:
             path = Path(policy.model.path)
             found = self._readable_model(path)
-            if policy.model.train and (found is None or found.meta.get("fingerprint")
-                                       != training_fingerprint(cfg, policy.model.train)):
-                # absent, or trained from other labels or rules: it would decide on features the
-                # rules no longer produce, so it is trained again
-                self._train_model(cfg, path, policy.model.train, category=policy.model.category)
-                found = self._readable_model(path)
+            if found is not None and policy.model.train and found.meta.get("fingerprint") != training_fingerprint(
+                cfg, policy.model.train
+            ):
+                # trained from other labels or rules: it would decide on features the rules no
+                # longer produce (incidents.services.training.signal_builder trains it again first)
+                log.warning("signals.yaml → model.path %s was trained from other labels or rules; "
+                            "deciding by the rules alone (train it again with `incidents train`)", path)
+                found = None
             if found is not None and policy.model.category and found.category is None:
                 log.warning("signals.yaml → model.category is on, but %s was trained without the category "
                             "classifier: the rules choose the category (train it again with `incidents train`)", path)
             if found is not None:
                 self.model = found
-            else:
+            elif not path.is_file():
                 log.warning("signals.yaml → model.path %s: no such file; deciding by the rules alone "
                             "(train one with `incidents train`)", path)
 
@@ -120,27 +122,6 @@ class SignalBuilder:
         except Exception as exc:  # noqa: BLE001 - retrained or, without labels, the rules alone
             log.warning("signals.yaml → model.path %s: cannot load it (%s)", path, exc)
             return None
-
-    @staticmethod
-    def _train_model(cfg: RegionConfig, path: Path, labels: list[str], *, category: bool) -> None:
-        """signals.yaml → model.train: on first use (a fresh clone), train the model from the
-        team's labelled files into `path` (seeded and deterministic, ≈20 s). Without
-        scikit-learn (the `ml` extra) or the files, the rules decide alone."""
-        missing = [name for name in labels if not Path(name).is_file()]
-        if missing:
-            log.warning("signals.yaml → model.train: %s not found; deciding by the rules alone", ", ".join(missing))
-            return
-        try:
-            import sklearn  # noqa: F401
-        except ImportError:
-            log.warning("signals.yaml → model: scikit-learn is not installed (the `ml` extra); rules alone")
-            return
-        from incidents.train import train_to
-
-        log.info("signals.yaml → model: %s absent or trained from other rules or labels, training it from %s",
-                 path, ", ".join(labels))
-        train_to(SignalBuilder(cfg, use_ner=False, use_model=False), labels, path,
-                 fingerprint=training_fingerprint(cfg, labels), category=category)
 
     def __call__(self, post: PostRecord, *, thread_municipality: str | None = None,
                  thread_category: str | None = None) -> SignalRecord:

@@ -4,7 +4,7 @@ their deadlines fall before and after "now"), the full-text index caught up, and
 every role with a password.
 
 Used by the console's HTTP tests and its browser tests; nothing here is mocked — it is the
-production pipeline (`flows.steps`) over a fresh SQLite file.
+production pipeline (`incidents.services.processing`) over a fresh SQLite file.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from crawlers.replay import ReplaySource
-from flows.steps import crawl_adapter, prepare, process_pending
-from incidents.config import RegionConfig
-from incidents.db import open_database
-from incidents.passwords import hash_password
-from incidents.search import fts
-from incidents.workflow import add_user
+from incidents.core.config import RegionConfig
+from incidents.domain.passwords import hash_password
+from incidents.services.processing import crawl_adapter, prepare, process_pending
+from incidents.services.search import fts
+from incidents.services.workflow import add_user
+from incidents.storage.db import open_database
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "config" / "regions" / "kursk" / "sample" / "posts.jsonl"

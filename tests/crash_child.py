@@ -2,7 +2,7 @@
 
 `python -m tests.crash_child '<json spec>'` builds the real adapter of one network, pointed at a
 fake the parent test runs (VK and OK over HTTP on 127.0.0.1, Telegram at Telethon's boundary in
-this process), and runs `flows.steps.crawl_adapter` against the database at `spec["db"]` —
+this process), and runs `incidents.services.processing.crawl_adapter` against the database at `spec["db"]` —
 exactly what `incidents crawl` does. The parent kills this process with SIGKILL while it waits
 for an answer, then reruns it: the database must hold every post exactly once.
 """
@@ -85,8 +85,8 @@ def build(spec: dict[str, Any]) -> Any:
 
 
 def main(spec: dict[str, Any]) -> None:
-    from flows.steps import crawl_adapter
-    from incidents.db import open_database
+    from incidents.services.processing import crawl_adapter
+    from incidents.storage.db import open_database
 
     engine = open_database(spec["db"])
     stats = crawl_adapter(engine, build(spec), lambda: NOW)

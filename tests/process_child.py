@@ -1,6 +1,6 @@
 """Processing in a child process, for the tests that kill it midway (`tests/test_process_crash.py`).
 
-`python -m tests.process_child '<json spec>'` runs `flows.steps.process_pending` — exactly what
+`python -m tests.process_child '<json spec>'` runs `incidents.services.processing.process_pending` — exactly what
 `incidents run` and `incidents import` do after the crawl — over the posts already stored in
 the database at `spec["db"]`, with the fixed clock the parent uses for its uninterrupted
 reference run. It prints `ready` once the rules are compiled (the parent starts its kill timer
@@ -19,9 +19,9 @@ NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
 def main(spec: dict[str, Any]) -> None:
-    from flows.steps import process_pending
-    from incidents.config import load_region
-    from incidents.db import open_database
+    from incidents.core.config import load_region
+    from incidents.services.processing import process_pending
+    from incidents.storage.db import open_database
     from pipelines.signals import SignalBuilder
 
     cfg = load_region(Path(spec["config"]))

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from incidents.assess import PostFacts, card_of, reach_of, representative, scale_of
+from incidents.domain.assess import PostFacts, card_of, reach_of, representative, scale_of
 
 T0 = datetime(2026, 11, 18, 6, tzinfo=UTC)
 

@@ -2,9 +2,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from incidents.clustering import Clusterer
-from incidents.config import ClusteringPolicy
-from incidents.records import Address, Entities, SignalRecord
+from incidents.core.config import ClusteringPolicy
+from incidents.core.records import Address, Entities, SignalRecord
+from incidents.domain.clustering import Clusterer
 
 T0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
 

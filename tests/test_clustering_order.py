@@ -20,10 +20,10 @@ from datetime import UTC, datetime
 from sqlmodel import Session, select
 
 from crawlers.replay import ReplaySource
-from flows.steps import crawl_adapter, prepare, process_pending
-from incidents.db import open_database
-from incidents.evaluate import bcubed, load_labels
-from incidents.models import IncidentPost, Post
+from incidents.domain.evaluate import bcubed, load_labels
+from incidents.services.processing import crawl_adapter, prepare, process_pending
+from incidents.storage.db import open_database
+from incidents.storage.models import IncidentPost, Post
 from tests.conftest import KURSK
 
 SAMPLE = KURSK / "sample"
@@ -97,7 +97,7 @@ if __name__ == "__main__":  # the figures for README.md
     import tempfile
     from pathlib import Path
 
-    from incidents.config import load_region
+    from incidents.core.config import load_region
     from pipelines.signals import SignalBuilder
 
     cfg = load_region(KURSK)

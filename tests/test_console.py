@@ -19,9 +19,18 @@ from console import exports, geo, ops
 from console.app import create_app
 from console.auth import COOKIE, SessionCodec, SessionData
 from console.settings import ConsoleSettings
-from incidents.config import load_region
-from incidents.models import Answer, AuditEvent, Incident, IncidentLock, IncidentPost, Post, Reply, User
-from incidents.roles import Actor, PermissionDenied, Role
+from incidents.core.config import load_region
+from incidents.core.roles import Actor, PermissionDenied, Role
+from incidents.storage.models import (
+    Answer,
+    AuditEvent,
+    Incident,
+    IncidentLock,
+    IncidentPost,
+    Post,
+    Reply,
+    User,
+)
 from tests.conftest import KURSK, FixedClock
 from tests.console_seed import EXECUTOR_BODY, NOW, PASSWORD, seed
 
@@ -160,8 +169,8 @@ def test_logout_revokes_the_session_a_copied_cookie_is_refused(app):  # noqa: AN
 
 
 def test_a_new_password_or_a_disabled_user_ends_every_session(app, seeded):  # noqa: ANN001
-    from incidents.passwords import hash_password
-    from incidents.workflow import set_active, set_password
+    from incidents.domain.passwords import hash_password
+    from incidents.services.workflow import set_active, set_password
 
     first, _ = login(app, "moder")
     second, _ = login(app, "moder")
@@ -201,7 +210,7 @@ def test_user_disable_and_a_new_password_from_the_command_line_end_sessions(app,
     import io
     import sys
 
-    from incidents.cli import main
+    from incidents.cli.main import main
 
     db = str(seeded.url)
     c, _ = login(app, "petrov")
@@ -456,9 +465,9 @@ def test_ratings_show_the_figures_and_a_red_zone(app):  # noqa: ANN001
 
 # --------------------------------------------------------------------------- accounts
 def test_user_add_sets_a_hashed_password_from_stdin(tmp_path, monkeypatch):  # noqa: ANN001
-    from incidents.cli import main
-    from incidents.db import open_database
-    from incidents.passwords import verify_password
+    from incidents.cli.main import main
+    from incidents.domain.passwords import verify_password
+    from incidents.storage.db import open_database
 
     url = f"sqlite:///{tmp_path / 'u.db'}"
     monkeypatch.setenv("DATABASE_URL", url)
@@ -493,7 +502,7 @@ def test_incidents_serve_starts_the_console(tmp_path):  # noqa: ANN001
         port = sock.getsockname()[1]
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}", "INCIDENTS_DATA_DIR": str(tmp_path)}
     env.pop("CONSOLE_SECRET_KEY", None)
-    proc = subprocess.Popen([sys.executable, "-m", "incidents.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "incidents.cli.main", "serve", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 60
@@ -590,7 +599,7 @@ def _opened_at_once(engine, iid: int) -> list[str]:  # noqa: ANN001
     import threading
 
     from console import data
-    from incidents.db import open_database
+    from incidents.storage.db import open_database
 
     engines = [engine, open_database(str(engine.url.render_as_string(hide_password=False)))]
     errors: list[str] = []

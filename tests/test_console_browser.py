@@ -25,7 +25,7 @@ from sqlmodel import Session, select
 
 from console.app import create_app
 from console.settings import ConsoleSettings
-from incidents.models import Incident, IncidentPost, Post, Reply
+from incidents.storage.models import Incident, IncidentPost, Post, Reply
 from tests.conftest import FixedClock
 from tests.console_seed import EXECUTOR_BODY, NOW, PASSWORD, ROOT, seed
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from incidents.cli import main
-from incidents.config import load_region
-from incidents.corpus import SPB_FILE, TELEGRAM_FILE, evaluate_news, evaluate_spb, street_of, text_names_place
+from incidents.core.config import load_region
+from lab.__main__ import main
+from lab.corpus import SPB_FILE, TELEGRAM_FILE, evaluate_news, evaluate_spb, street_of, text_names_place
 from pipelines.signals import SignalBuilder
 from tests.conftest import ROOT
 
@@ -64,13 +64,13 @@ def test_spb_rubricator_extends_kursk(spb, kursk) -> None:
 
 
 def _rules(cat):  # noqa: ANN001, ANN202
-    from incidents.config import _all_rules
+    from incidents.core.config import _all_rules
 
     return _all_rules(cat)
 
 
 def test_extends_merges_by_code_and_reports_a_missing_base(tmp_path: Path) -> None:
-    from incidents.config import ConfigError, Rubricator, load_file
+    from incidents.core.config import ConfigError, Rubricator, load_file
 
     base = tmp_path / "base.yaml"
     base.write_text(
@@ -106,7 +106,7 @@ def test_district_names_inside_street_names_are_streets(spb_builder) -> None:
 def spb_builder_post(builder, text):  # noqa: ANN001, ANN201
     from datetime import UTC, datetime
 
-    from incidents.records import PostRecord
+    from incidents.core.records import PostRecord
 
     return builder(PostRecord(network="pos", external_id="t", source_id="s", text=text,
                               created_at=datetime(2020, 11, 2, tzinfo=UTC)))

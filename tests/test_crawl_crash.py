@@ -1,7 +1,7 @@
 """Kill a crawl midway, rerun it: every post is stored exactly once, none is missing.
 
 The crawl runs in a child process (`tests/crash_child.py`, the real adapter and
-`flows.steps.crawl_adapter`) against the fake network; the fake holds the child's N-th request
+`incidents.services.processing.crawl_adapter`) against the fake network; the fake holds the child's N-th request
 and the test sends SIGKILL while the child waits for the answer — a crash between two stored
 pages, with a page fetched and not yet stored. The rerun continues from the cursor that was
 stored with the last page. Two kills at different points per adapter, every adapter on SQLite;
@@ -104,7 +104,7 @@ def sqlite_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def sqlite_child_engine(sqlite_url: str):
-    from incidents.db import open_database
+    from incidents.storage.db import open_database
 
     eng = open_database(sqlite_url)
     yield eng
@@ -113,7 +113,7 @@ def sqlite_child_engine(sqlite_url: str):
 
 @pytest.fixture
 def child_engine(db_url: str):
-    from incidents.db import open_database
+    from incidents.storage.db import open_database
 
     eng = open_database(db_url)  # migrated here; the child opens the same database
     yield eng

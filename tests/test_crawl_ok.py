@@ -12,8 +12,8 @@ from crawlers.base import SourceStopped
 from crawlers.errors import ApiBug, Backoff, TokenInvalid
 from crawlers.ok import OkClient, OkGroupSource, signature
 from crawlers.ratelimit import RateLimiter
-from flows.steps import crawl_source
-from incidents.config import SourceConfig
+from incidents.core.config import SourceConfig
+from incidents.services.processing import crawl_source
 from tests.fakes.dbcheck import crawl, cursor, post, post_keys, quarantined, revisions
 from tests.fakes.ok import FakeOk
 

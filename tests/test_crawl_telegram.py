@@ -10,8 +10,8 @@ from telethon import errors
 from crawlers.base import SourceStopped
 from crawlers.errors import ApiBug, TokenInvalid
 from crawlers.telegram import TelegramSource
-from flows.steps import crawl_source
-from incidents.config import SourceConfig
+from incidents.core.config import SourceConfig
+from incidents.services.processing import crawl_source
 from tests.fakes.dbcheck import crawl, cursor, post, post_keys, quarantined, revisions
 from tests.fakes.telegram import FakeTelegramClient
 

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from incidents.interchange import BadLine, PayloadError, post_from_dict, post_to_dict, read_jsonl
+from incidents.core.interchange import BadLine, PayloadError, post_from_dict, post_to_dict, read_jsonl
 
 GOOD = {
     "network": "vk", "external_id": "-170000001_4521", "source_id": "vk_adm_kursk", "parent_id": None,

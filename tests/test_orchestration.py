@@ -21,9 +21,9 @@ import yaml
 from sqlmodel import Session, func, select
 
 from flows.deployments import JOB_ENTRYPOINTS, job_specs, prefect_yaml
-from incidents.config import ConfigError, load_region, parse_schedule
-from incidents.db import open_database
-from incidents.models import Incident, Post
+from incidents.core.config import ConfigError, load_region, parse_schedule
+from incidents.storage.db import open_database
+from incidents.storage.models import Incident, Post
 from tests.conftest import KURSK, LIPETSK, ROOT
 from tests.fakes.ok import FakeOk
 
@@ -122,7 +122,7 @@ def _commands_of(svc: dict) -> list[list[str]]:
 
 
 def test_compose_services_run_only_commands_the_project_has():
-    from incidents.cli import build_parser
+    from incidents.cli.main import build_parser
 
     parser = build_parser()
     prefect_checked: set[tuple[str, ...]] = set()
@@ -305,7 +305,7 @@ def test_served_deployments_crawl_on_schedule_and_the_server_accepts_prefect_yam
         env = dict(os.environ, PREFECT_API_URL=api, PREFECT_HOME=str(tmp_path / "prefect-home"),
                    INCIDENTS_CONFIG=str(region), DATABASE_URL=f"sqlite:///{db}",
                    INCIDENTS_DATA_DIR=str(tmp_path / "data"), PREFECT_SERVER_ANALYTICS_ENABLED="false")
-        serving = subprocess.Popen([sys.executable, "-m", "incidents.cli", "serve-flows", "--limit", "2"],
+        serving = subprocess.Popen([sys.executable, "-m", "incidents.cli.main", "serve-flows", "--limit", "2"],
                                    cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                    start_new_session=True)
         try:
@@ -346,10 +346,10 @@ def test_daily_report_in_database_and_csv_and_rerun_is_the_same(harness, tmp_pat
     from datetime import date
 
     from flows.jobs import crawl_flow, process_flow, report_flow
-    from incidents.models import DailyReport
+    from incidents.storage.models import DailyReport
 
     monkeypatch.setenv("INCIDENTS_DATA_DIR", str(tmp_path / "data"))
-    from incidents.settings import _cached
+    from incidents.core.settings import _cached
 
     _cached.cache_clear()
     region = str(LIPETSK)

@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 import pytest
 from sqlmodel import Session
 
-from flows.steps import prepare, process_pending
-from incidents.queries import incident_rows, signal_rows
-from incidents.records import PostRecord
-from incidents.search import fts
-from incidents.store import save_posts
+from incidents.core.records import PostRecord
+from incidents.services.processing import prepare, process_pending
+from incidents.services.queries import incident_rows, signal_rows
+from incidents.services.search import fts
+from incidents.storage.store import save_posts
 
 TEXT = ("Курск, ул. Радищева 5: третий день нет горячей воды. Управляющий домом Виктор Самойленко "
         "трубку не берёт, сколько можно?")
@@ -48,7 +48,7 @@ def test_names_found_by_ner_stay_out_of_exports_and_the_index(sqlite_engine, kur
     with Session(sqlite_engine) as s:
         from sqlmodel import select
 
-        from incidents.models import Signal
+        from incidents.storage.models import Signal
 
         assert s.exec(select(Signal)).one().entities["persons"] == ["Виктор Самойленко"]  # kept for staff
     exported = json.dumps([signals, incidents], ensure_ascii=False)

@@ -35,10 +35,18 @@ from sqlmodel import Session, select
 
 from bench.generator import generate_file
 from crawlers.replay import ReplaySource
-from flows.steps import Processor, crawl_adapter, prepare
-from incidents.config import RegionConfig
-from incidents.db import open_database
-from incidents.models import Assignment, AuditEvent, Incident, IncidentPost, Post, QuarantineItem, Signal
+from incidents.core.config import RegionConfig
+from incidents.services.processing import Processor, crawl_adapter, prepare
+from incidents.storage.db import open_database
+from incidents.storage.models import (
+    Assignment,
+    AuditEvent,
+    Incident,
+    IncidentPost,
+    Post,
+    QuarantineItem,
+    Signal,
+)
 from tests.conftest import KURSK, ROOT
 from tests.process_child import NOW
 
@@ -231,7 +239,7 @@ def test_processing_killed_many_times(kursk, tmp_path, stream, reference, seed):
 
 # --------------------------------------------------------------------------- incidents import
 def import_argv(db_url: str, path: Path) -> list[str]:
-    return ["-m", "incidents.cli", "--config", str(KURSK), "--database", db_url, "import", str(path)]
+    return ["-m", "incidents.cli.main", "--config", str(KURSK), "--database", db_url, "import", str(path)]
 
 
 def imported(db_url: str, path: Path) -> Outcome:

@@ -33,13 +33,13 @@ from crawlers.base import FetchResult
 from crawlers.replay import ReplaySource
 from crawlers.telegram import message_record
 from crawlers.tg_preview import TgPreviewSource, TgPreviewSpider, parse_views
-from flows.steps import Processor, crawl_adapter, prepare
-from incidents.config import NETWORKS, RegionConfig
-from incidents.db import open_database
-from incidents.interchange import PayloadError, post_from_dict, read_jsonl
-from incidents.models import Post, QuarantineItem, Signal
-from incidents.records import PostRecord
-from incidents.store import COUNTER_MAX, ID_MAX, admit
+from incidents.core.config import NETWORKS, RegionConfig
+from incidents.core.interchange import PayloadError, post_from_dict, read_jsonl
+from incidents.core.records import PostRecord
+from incidents.services.processing import Processor, crawl_adapter, prepare
+from incidents.storage.db import open_database
+from incidents.storage.models import Post, QuarantineItem, Signal
+from incidents.storage.store import COUNTER_MAX, ID_MAX, admit
 from pipelines.entities import free_street
 from pipelines.normalize import Normalizer
 

@@ -16,10 +16,10 @@ from pathlib import Path
 from sqlmodel import Session, select
 
 from crawlers.replay import ReplaySource
-from flows.steps import crawl_adapter, prepare, process_pending
-from incidents.cli import main
-from incidents.models import Post, QuarantineItem, Signal
-from incidents.quarantine import retry
+from incidents.cli.main import main
+from incidents.services.processing import crawl_adapter, prepare, process_pending
+from incidents.services.quarantine import retry
+from incidents.storage.models import Post, QuarantineItem, Signal
 from tests.conftest import KURSK
 from tests.fakes.dbcheck import crawl, quarantined
 from tests.fakes.vk import FakeVk

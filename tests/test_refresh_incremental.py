@@ -11,13 +11,13 @@ from datetime import timedelta
 
 from sqlmodel import Session, select
 
-import incidents.refresh as refresh
+import incidents.services.refresh as refresh
 from crawlers.replay import ReplaySource
-from flows.steps import crawl_adapter, prepare, process_pending
-from incidents.assess import card_of
-from incidents.models import Incident, IncidentPost, Post
-from incidents.records import PostRecord
-from incidents.store import save_posts
+from incidents.core.records import PostRecord
+from incidents.domain.assess import card_of
+from incidents.services.processing import crawl_adapter, prepare, process_pending
+from incidents.storage.models import Incident, IncidentPost, Post
+from incidents.storage.store import save_posts
 from tests.conftest import KURSK
 
 SAMPLE = KURSK / "sample" / "posts.jsonl"

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from incidents.cli import main
-from incidents.config import CATEGORY_CODES, ConfigError, RegionConfig, load_region
-from incidents.routing import Router
-from incidents.routing_eval import (
+from incidents.core.config import CATEGORY_CODES, ConfigError, RegionConfig, load_region
+from incidents.domain.routing import Router
+from lab.__main__ import main
+from lab.routing_eval import (
     POS_CATEGORIES,
     AppealsError,
     cross_validate_table,
@@ -203,7 +203,7 @@ def test_learned_table_is_scored_out_of_fold(tmp_path: Path, kursk: RegionConfig
 def test_district_abbreviations_name_the_district(kursk: RegionConfig) -> None:
     from datetime import UTC, datetime
 
-    from incidents.records import PostRecord
+    from incidents.core.records import PostRecord
     from pipelines.signals import SignalBuilder
 
     build = SignalBuilder(kursk, use_ner=False)
@@ -261,7 +261,7 @@ def test_a_rule_naming_an_unknown_settlement_is_refused(tmp_path: Path) -> None:
 
 def _synthetic_appeals() -> list:
     """Two bodies whose appeals differ in wording, and one topic both take (the Kursk desk split)."""
-    from incidents.routing_eval import Appeal
+    from lab.routing_eval import Appeal
 
     roads = ["Яма на дороге по улице {s}, колесо пробил", "На ул. {s} ямы на проезжей части, асфальт разбит",
              "Дорогу на улице {s} не ремонтировали пять лет, сплошные выбоины"]
@@ -280,8 +280,8 @@ def _synthetic_appeals() -> list:
 
 def test_learned_text_router_learns_what_the_text_shows_and_no_more() -> None:
     pytest.importorskip("sklearn")
-    from incidents.routing_eval import Appeal
-    from incidents.routing_learned import cross_validate_text_classifier
+    from lab.routing_eval import Appeal
+    from lab.routing_learned import cross_validate_text_classifier
 
     appeals = _synthetic_appeals()
     separable = cross_validate_text_classifier(appeals, folds=4)

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from incidents.cli import main
-from incidents.config import RegionConfig, load_region
-from incidents.routing_spb import (
+from incidents.core.config import RegionConfig, load_region
+from lab.__main__ import main
+from lab.routing_spb import (
     HELD_FOLD,
     SPB_FILE,
     SpbDataError,

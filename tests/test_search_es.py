@@ -9,15 +9,22 @@ import pytest
 from sqlmodel import Session, select
 
 from crawlers.replay import ReplaySource
-from flows.steps import crawl_adapter, prepare, process_pending
-from incidents.models import Incident, IncidentPost, Post, QuarantineItem, Signal
-from incidents.records import PostRecord
-from incidents.search import mappings
-from incidents.search.documents import PERSON_MASK, DocumentBuilder
-from incidents.search.es import INCIDENTS_CURSOR, POSTS_CURSOR, Indexer, make_client, run_sync, search_posts
-from incidents.search.query import SearchFilters
-from incidents.search.settings import SearchPolicy, SearchSettings
-from incidents.store import get_cursor, save_posts
+from incidents.core.records import PostRecord
+from incidents.services.processing import crawl_adapter, prepare, process_pending
+from incidents.services.search import mappings
+from incidents.services.search.documents import PERSON_MASK, DocumentBuilder
+from incidents.services.search.es import (
+    INCIDENTS_CURSOR,
+    POSTS_CURSOR,
+    Indexer,
+    make_client,
+    run_sync,
+    search_posts,
+)
+from incidents.services.search.query import SearchFilters
+from incidents.services.search.settings import SearchPolicy, SearchSettings
+from incidents.storage.models import Incident, IncidentPost, Post, QuarantineItem, Signal
+from incidents.storage.store import get_cursor, save_posts
 from tests.conftest import LIPETSK
 from tests.fakes.elasticsearch import FakeElasticsearch
 
@@ -111,7 +118,7 @@ def test_setup_puts_policy_templates_and_incidents_index(indexer, es):
 def test_retention_comes_from_the_region_search_yaml(tmp_path, engine, client, es, clock):
     import shutil
 
-    from incidents.config import ConfigError, load_region
+    from incidents.core.config import ConfigError, load_region
 
     region = tmp_path / "region"
     shutil.copytree(LIPETSK, region)
@@ -270,7 +277,7 @@ def test_incremental_sync_sends_only_changes_and_deletions(engine, indexer, es, 
     assert es.doc(POSTS_INDEX, "vk:2")["edited"] is True and es.doc(POSTS_INDEX, "vk:3") is None
     # Deleting again (a full resend) counts a 404 as done.
     with Session(engine) as s, s.begin():
-        from incidents.store import set_cursor
+        from incidents.storage.store import set_cursor
 
         set_cursor(s, POSTS_CURSOR, None, clock())
     posts, _ = indexer.sync()
@@ -464,7 +471,7 @@ def test_run_sync_with_elasticsearch(lipetsk_db, lipetsk, es, clock):
 
 
 def test_after_a_pass_both_indexes_are_brought_up_to_date(lipetsk_db, lipetsk, es, clock):
-    from incidents.search.sync import after_pass
+    from incidents.services.search.sync import after_pass
 
     quiet = after_pass(lipetsk_db, lipetsk, clock, settings=SearchSettings())
     assert quiet.embedded_indexed == 14 and quiet.elasticsearch == [] and quiet.errors == []
@@ -475,7 +482,7 @@ def test_after_a_pass_both_indexes_are_brought_up_to_date(lipetsk_db, lipetsk, e
 
 
 def test_after_a_pass_an_unreachable_cluster_does_not_fail_the_run(lipetsk_db, lipetsk, clock):
-    from incidents.search.sync import after_pass
+    from incidents.services.search.sync import after_pass
 
     fake = FakeElasticsearch()
     url = fake.url
@@ -488,8 +495,8 @@ def test_after_a_pass_an_unreachable_cluster_does_not_fail_the_run(lipetsk_db, l
 
 
 def test_the_console_search_asks_whichever_engine_is_set_up(lipetsk_db, lipetsk, es, clock, monkeypatch):
-    """`incidents.search.search` is what the console calls: embedded without ELASTICSEARCH_URL."""
-    from incidents.search import search
+    """`incidents.services.search.search` is what the console calls: embedded without ELASTICSEARCH_URL."""
+    from incidents.services.search import search
 
     monkeypatch.delenv("ELASTICSEARCH_URL", raising=False)
     local = search(lipetsk_db, lipetsk, "вода", SearchFilters(category="water"), limit=50)

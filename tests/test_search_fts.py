@@ -8,13 +8,13 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from crawlers.replay import ReplaySource
-from flows.steps import crawl_adapter, prepare, process_pending
-from incidents.db import current_revision, upgrade
-from incidents.models import Incident, IncidentPost, Post, Signal
-from incidents.records import PostRecord
-from incidents.search import fts
-from incidents.search.query import SearchFilters
-from incidents.store import save_posts
+from incidents.core.records import PostRecord
+from incidents.services.processing import crawl_adapter, prepare, process_pending
+from incidents.services.search import fts
+from incidents.services.search.query import SearchFilters
+from incidents.storage.db import current_revision, upgrade
+from incidents.storage.models import Incident, IncidentPost, Post, Signal
+from incidents.storage.store import save_posts
 from tests.conftest import KURSK, LIPETSK
 
 
@@ -44,7 +44,7 @@ def pits(engine, clock):
 
 
 def test_migration_0002_is_reversible(engine):
-    from incidents.db import head_revision
+    from incidents.storage.db import head_revision
 
     assert current_revision(engine) == head_revision()
     names = set(sa.inspect(engine).get_table_names())
@@ -52,7 +52,7 @@ def test_migration_0002_is_reversible(engine):
     assert ("search_posts_fts" if engine.dialect.name == "sqlite" else "search_documents") in names
     from alembic import command
 
-    from incidents.db import _alembic_config
+    from incidents.storage.db import _alembic_config
 
     command.downgrade(_alembic_config(engine), "0001")
     assert current_revision(engine) == "0001"

@@ -10,9 +10,9 @@ import shutil
 
 import pytest
 
-from incidents.cli import main
-from incidents.search import dashboards, kibana, mappings
-from incidents.search.settings import SearchPolicy, SearchSettings
+from incidents.cli.main import main
+from incidents.services.search import dashboards, kibana, mappings
+from incidents.services.search.settings import SearchPolicy, SearchSettings
 from tests.conftest import LIPETSK, ROOT
 from tests.fakes.kibana import FakeKibana
 
@@ -35,7 +35,7 @@ def _attr_json(obj: dict, key: str):
 
 # --------------------------------------------------------------------------- the file
 def test_the_file_is_rendered_from_the_code():
-    """`python -m incidents.search.dashboards > dashboards/kibana.ndjson` keeps the two equal."""
+    """`python -m incidents.services.search.dashboards > dashboards/kibana.ndjson` keeps the two equal."""
     assert NDJSON.read_text(encoding="utf-8") == dashboards.render()
     for line in NDJSON.read_text(encoding="utf-8").splitlines():
         json.loads(line)  # one object per line, no pretty-printing
@@ -282,6 +282,6 @@ def test_wait_until_ready_polls_the_status_api(fake_kibana):
 
 
 def test_the_command_finds_the_dashboards_folder():
-    from incidents.search.cli import default_dashboard_files
+    from incidents.cli.search import default_dashboard_files
 
     assert NDJSON.resolve() in [p.resolve() for p in default_dashboard_files()]

@@ -1,4 +1,4 @@
-"""The signal worker (flows/signal_worker.py) changes nothing but the time: the same signals,
+"""The signal worker (incidents/services/signal_worker.py) changes nothing but the time: the same signals,
 incidents and cards as the processing in one process."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import sqlalchemy as sa
 
 from bench.generator import StreamGenerator
 from crawlers.replay import ReplaySource
-from flows.steps import Processor, crawl_adapter, prepare
-from incidents.db import open_database
-from incidents.interchange import BadLine, read_jsonl
+from incidents.core.interchange import BadLine, read_jsonl
+from incidents.services.processing import Processor, crawl_adapter, prepare
+from incidents.storage.db import open_database
 from tests.process_child import NOW
 from tests.test_process_crash import outcome
 
@@ -98,8 +98,8 @@ def test_a_reply_in_the_same_batch_as_its_post_gets_the_threads_place_and_catego
     import json
     from datetime import timedelta
 
-    from incidents.interchange import post_to_dict
-    from incidents.records import PostRecord
+    from incidents.core.interchange import post_to_dict
+    from incidents.core.records import PostRecord
 
     t0 = NOW - timedelta(hours=2)
     post = PostRecord(network="vk", external_id="-1_10", source_id="s", created_at=t0, author_id="a1",

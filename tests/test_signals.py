@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from incidents.records import PostRecord
+from incidents.core.records import PostRecord
 
 
 def _post(text: str, author: str | None = "u1", network: str = "vk") -> PostRecord:
@@ -109,7 +109,7 @@ def test_the_object_decides_over_a_generic_problem(kursk_builder):
 
 
 def test_precedence_is_inherited_through_extends():
-    from incidents.config import load_region
+    from incidents.core.config import load_region
 
     assert load_region("config/regions/spb").rubricator.precedence
 

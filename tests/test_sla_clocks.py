@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from incidents.sla_clocks import SlaClocks
-from incidents.sla_report import figures
+from incidents.domain.sla_clocks import SlaClocks
+from incidents.domain.sla_report import figures
 
 MSK = ZoneInfo("Europe/Moscow")
 

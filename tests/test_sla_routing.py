@@ -1,9 +1,9 @@
 from datetime import UTC, datetime, timedelta
 
-from incidents.config import Calendar, SlaPolicy
-from incidents.routing import Router
-from incidents.sla import SlaCalendar, SlaPolicyEngine
-from incidents.states import InvalidTransition, check_transition
+from incidents.core.config import Calendar, SlaPolicy
+from incidents.core.states import InvalidTransition, check_transition
+from incidents.domain.routing import Router
+from incidents.domain.sla import SlaCalendar, SlaPolicyEngine
 
 MSK = timedelta(hours=3)
 

@@ -7,11 +7,11 @@ import sqlalchemy as sa
 from sqlmodel import Session, func, select
 
 from crawlers.replay import ReplaySource
-from flows.steps import crawl_adapter, prepare, process_pending
-from incidents.db import current_revision, head_revision, upgrade
-from incidents.models import Incident, IncidentPost, Post, PostRevision, QuarantineItem, Signal
-from incidents.records import PostRecord
-from incidents.store import get_cursor, save_posts, set_cursor
+from incidents.core.records import PostRecord
+from incidents.services.processing import crawl_adapter, prepare, process_pending
+from incidents.storage.db import current_revision, head_revision, upgrade
+from incidents.storage.models import Incident, IncidentPost, Post, PostRevision, QuarantineItem, Signal
+from incidents.storage.store import get_cursor, save_posts, set_cursor
 from tests.conftest import LIPETSK
 
 

@@ -8,9 +8,9 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-from incidents.cli import main  # noqa: E402
-from incidents.config import SignalModelPolicy  # noqa: E402
-from incidents.records import PostRecord  # noqa: E402
+from incidents.cli.main import main  # noqa: E402
+from incidents.core.config import SignalModelPolicy  # noqa: E402
+from incidents.core.records import PostRecord  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV = ROOT / "tests" / "data" / "dev_kursk" / "labels.jsonl"
@@ -95,7 +95,7 @@ def test_a_missing_model_file_falls_back_to_the_rules(kursk, tmp_path):
 def test_model_train_on_first_use(kursk, tmp_path):
     """signals.yaml → model.train: a fresh clone trains the model into `path` on first use,
     deterministically (the same labels give the same probabilities)."""
-    from pipelines.signals import SignalBuilder
+    from incidents.services.training import signal_builder
 
     labels = str(ROOT / "config" / "regions" / "kursk" / "sample" / "labels.jsonl")
     probs = []
@@ -104,7 +104,7 @@ def test_model_train_on_first_use(kursk, tmp_path):
         cfg = copy.copy(kursk)
         cfg.signals = kursk.signals.model_copy(
             update={"model": SignalModelPolicy(path=str(path), train=[labels])})
-        builder = SignalBuilder(cfg, use_ner=False, use_model=True)
+        builder = signal_builder(cfg, use_ner=False, use_model=True)
         assert path.is_file() and builder.model is not None
         s = builder(_post("Третий день нет воды на Сумской, 12, сколько можно"))
         probs.append(next(r for r in s.reasons if r.startswith("model:")))
@@ -114,7 +114,7 @@ def test_model_train_on_first_use(kursk, tmp_path):
 def test_first_use_training_leaves_out_the_category_classifier_when_it_is_off(kursk, tmp_path):
     """model.category: false (the Kursk default): nothing asks the category classifier, so the
     first-use training does not fit it; the complaint classifier decides as before."""
-    from pipelines.signals import SignalBuilder
+    from incidents.services.training import signal_builder
 
     labels = str(ROOT / "config" / "regions" / "kursk" / "sample" / "labels.jsonl")
     models = {}
@@ -122,7 +122,7 @@ def test_first_use_training_leaves_out_the_category_classifier_when_it_is_off(ku
         cfg = copy.copy(kursk)
         cfg.signals = kursk.signals.model_copy(update={"model": SignalModelPolicy(
             path=str(tmp_path / f"{category}.pkl"), train=[labels], category=category)})
-        models[category] = SignalBuilder(cfg, use_ner=False, use_model=True)
+        models[category] = signal_builder(cfg, use_ner=False, use_model=True)
     assert models[False].model.category is None and models[True].model.category is not None
     text = "Третий день нет воды на Сумской, 12, сколько можно"
     reasons = [next(r for r in b(_post(text)).reasons if r.startswith("model: p(complaint)")) for b in models.values()]
@@ -137,8 +137,9 @@ def test_the_kursk_config_trains_its_model_from_the_team_labels(kursk):
 def test_a_model_trained_from_other_labels_is_trained_again(kursk, tmp_path):
     """The file on disk remembers what it was trained from: the same labels and rules reuse it,
     changed labels (or rules) train it again instead of deciding with a stale model."""
+    from incidents.services.training import signal_builder
     from pipelines import model as _model
-    from pipelines.signals import SignalBuilder, training_fingerprint
+    from pipelines.signals import training_fingerprint
 
     sample = ROOT / "config" / "regions" / "kursk" / "sample"
     own = tmp_path / "labels"
@@ -149,13 +150,13 @@ def test_a_model_trained_from_other_labels_is_trained_again(kursk, tmp_path):
     cfg = copy.copy(kursk)
     cfg.signals = kursk.signals.model_copy(
         update={"model": SignalModelPolicy(path=str(path), train=[str(own / "labels.jsonl")])})
-    SignalBuilder(cfg, use_ner=False, use_model=True)
+    signal_builder(cfg, use_ner=False, use_model=True)
     first = _model.load(path).meta["fingerprint"]
     assert first == training_fingerprint(cfg, [str(own / "labels.jsonl")])
     stamp = path.stat().st_mtime_ns
-    SignalBuilder(cfg, use_ner=False, use_model=True)
+    signal_builder(cfg, use_ner=False, use_model=True)
     assert path.stat().st_mtime_ns == stamp  # reused
     lines = (own / "labels.jsonl").read_text(encoding="utf-8").splitlines()
     (own / "labels.jsonl").write_text("\n".join(lines[:-5]) + "\n", encoding="utf-8")  # a label file changed
-    SignalBuilder(cfg, use_ner=False, use_model=True)
+    signal_builder(cfg, use_ner=False, use_model=True)
     assert _model.load(path).meta["fingerprint"] not in (None, first)

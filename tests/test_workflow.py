@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, select
 
-from incidents.models import Answer, Assignment, AuditEvent, Incident, Reply
-from incidents.roles import Action, Actor, PermissionDenied, Role, authorize, can
-from incidents.states import InvalidTransition
-from incidents.workflow import Workflow, WorkflowError, add_user, get_actor
+from incidents.core.roles import Action, Actor, PermissionDenied, Role, authorize, can
+from incidents.core.states import InvalidTransition
+from incidents.services.workflow import Workflow, WorkflowError, add_user, get_actor
+from incidents.storage.models import Answer, Assignment, AuditEvent, Incident, Reply
 from tests.conftest import FixedClock
 from tests.workflow_scenario import T0, open_incident
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from incidents.cli import main
+from incidents.cli.main import main
 from tests.conftest import LIPETSK
 
 

@@ -19,14 +19,14 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, select
 
-from incidents.db import open_database
-from incidents.models import AuditEvent, Incident, Notification, Reply
-from incidents.notify import EmailNotifier, TelegramBotNotifier
-from incidents.outbox import Outbox
-from incidents.roles import PermissionDenied
-from incidents.sla_watch import sla_watch
-from incidents.store import save_posts
-from incidents.workflow import Workflow, add_user, get_actor
+from incidents.core.roles import PermissionDenied
+from incidents.services.notify import EmailNotifier, TelegramBotNotifier
+from incidents.services.outbox import Outbox
+from incidents.services.sla_watch import sla_watch
+from incidents.services.workflow import Workflow, add_user, get_actor
+from incidents.storage.db import open_database
+from incidents.storage.models import AuditEvent, Incident, Notification, Reply
+from incidents.storage.store import save_posts
 from tests.conftest import FixedClock
 from tests.fakes.ok import FakeOk
 from tests.fakes.pos import FakePos
@@ -177,7 +177,7 @@ def test_new_to_closed_through_every_role_exactly_once(tmp_path, kursk, kursk_bu
         vk.data["comments"]["-100001_1011"].append(again.raw)
         with Session(engine) as s, s.begin():
             save_posts(s, [again], clock())
-        from flows.steps import process_pending
+        from incidents.services.processing import process_pending
 
         process_pending(engine, cfg, clock, builder=kursk_builder)
         assert _do(engine, cfg, clock, lambda w, s: w.auto_answer_new_posts()) == 1

@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from flows.steps import prepare, process_pending
-from incidents.config import RegionConfig
-from incidents.models import Incident, IncidentPost, Post
-from incidents.records import PostRecord
-from incidents.store import save_posts
+from incidents.core.config import RegionConfig
+from incidents.core.records import PostRecord
+from incidents.services.processing import prepare, process_pending
+from incidents.storage.models import Incident, IncidentPost, Post
+from incidents.storage.store import save_posts
 
 T0 = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)  # Monday 09:00 in Kursk
 
@@ -99,7 +99,7 @@ def fake_channels(vk=None, ok=None, tg=None, pos=None):  # noqa: ANN001, ANN201
     from crawlers.pos import PosClient
     from crawlers.ratelimit import RateLimiter
     from crawlers.vk import VkClient
-    from incidents.channels import Channels, OkChannel, PosChannel, TelegramChannel, VkChannel
+    from incidents.services.channels import Channels, OkChannel, PosChannel, TelegramChannel, VkChannel
     from tests.fakes.base import redirected_session
     from tests.fakes.vk import TOKEN
 

@@ -8,9 +8,9 @@ from typing import Any
 from sqlmodel import Session, select
 
 from crawlers.base import SourceAdapter
-from flows.steps import CrawlStats, crawl_adapter
-from incidents.models import Post, PostRevision, QuarantineItem
-from incidents.store import get_cursor
+from incidents.services.processing import CrawlStats, crawl_adapter
+from incidents.storage.models import Post, PostRevision, QuarantineItem
+from incidents.storage.store import get_cursor
 
 
 def post_keys(engine: Any, network: str | None = None) -> Counter:

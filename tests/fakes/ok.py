@@ -30,7 +30,7 @@ NAMES = {
 }
 
 
-COMMENT_METHOD = "discussions.comment"  # the method incidents.channels.OkChannel calls (see there)
+COMMENT_METHOD = "discussions.comment"  # the method incidents.services.channels.OkChannel calls (see there)
 
 
 class OkError(Exception):

@@ -1,0 +1,176 @@
+"""The interchange JSONL contract: one post per line.
+
+Fields: network, external_id, source_id, parent_id, url, author_id, author_name, text,
+created_at (ISO 8601 with offset), likes, reposts, views. Unknown fields are kept in the raw
+payload. A malformed line never stops an import: it is returned as a `BadLine` with the file,
+the line number and the reason, so the caller can quarantine it and go on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import IO, Any
+
+from incidents.core.config import NETWORKS
+from incidents.core.records import PostRecord
+
+REQUIRED = ("network", "external_id", "source_id", "text", "created_at")
+OPTIONAL_STR = ("parent_id", "url", "author_id", "author_name")
+COUNTERS = ("likes", "reposts", "views")
+FIELDS = REQUIRED + OPTIONAL_STR + COUNTERS
+MAX_LINE_BYTES = 16 * 1024 * 1024
+KEEP_LINE_BYTES = 1024 * 1024  # of a bad line, kept in the quarantine
+
+
+class PayloadError(ValueError):
+    """A payload does not follow the contract; the message says which field and why."""
+
+
+@dataclass(slots=True)
+class BadLine:
+    origin: str  # file name or "<stdin>"
+    line_no: int
+    reason: str
+    payload: str
+
+    def __str__(self) -> str:
+        return f"{self.origin}:{self.line_no}: {self.reason}"
+
+
+def parse_datetime(value: Any, field_name: str = "created_at") -> datetime:
+    if not isinstance(value, str):
+        raise PayloadError(f"{field_name}: expected an ISO 8601 string, got {type(value).__name__}")
+    text = value.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise PayloadError(f"{field_name}: unparseable date {value!r}") from exc
+    if dt.tzinfo is None:
+        raise PayloadError(f"{field_name}: {value!r} has no UTC offset")
+    try:
+        dt.astimezone(UTC)  # «0001-01-01T00:00+01:00» parses, but has no UTC time: storing it would fail
+    except OverflowError as exc:
+        raise PayloadError(f"{field_name}: {value!r} is out of range") from exc
+    return dt
+
+
+def _id(obj: dict[str, Any], name: str, required: bool) -> str | None:
+    value = obj.get(name)
+    if value is None:
+        if required:
+            raise PayloadError(f"missing field {name!r}")
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise PayloadError(f"{name}: expected a string, got {type(value).__name__}")
+    value = str(value).strip()
+    if required and not value:
+        raise PayloadError(f"{name}: empty")
+    return value or None
+
+
+def _counter(obj: dict[str, Any], name: str) -> int:
+    value = obj.get(name, 0)
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PayloadError(f"{name}: expected a whole number, got {type(value).__name__} {value!r}")
+    if value < 0:
+        raise PayloadError(f"{name}: negative ({value})")
+    return value
+
+
+def post_from_dict(obj: Any) -> PostRecord:
+    """Validate one interchange object; raises PayloadError with a precise reason."""
+    if not isinstance(obj, dict):
+        raise PayloadError(f"expected a JSON object, got {type(obj).__name__}")
+    network = obj.get("network")
+    if network not in NETWORKS:
+        raise PayloadError(f"network: {network!r} is not one of {', '.join(NETWORKS)}")
+    text = obj.get("text")
+    if text is None:
+        raise PayloadError("missing field 'text'")
+    if not isinstance(text, str):
+        raise PayloadError(f"text: expected a string, got {type(text).__name__}")
+    if "created_at" not in obj:
+        raise PayloadError("missing field 'created_at'")
+    return PostRecord(
+        network=network,
+        external_id=_id(obj, "external_id", True),  # type: ignore[arg-type]
+        source_id=_id(obj, "source_id", True),  # type: ignore[arg-type]
+        parent_id=_id(obj, "parent_id", False),
+        url=_id(obj, "url", False),
+        author_id=_id(obj, "author_id", False),
+        author_name=_id(obj, "author_name", False),
+        text=text.replace("\x00", ""),
+        created_at=parse_datetime(obj["created_at"]),
+        likes=_counter(obj, "likes"),
+        reposts=_counter(obj, "reposts"),
+        views=_counter(obj, "views"),
+        raw=obj,
+    )
+
+
+def post_to_dict(post: PostRecord) -> dict[str, Any]:
+    out: dict[str, Any] = {k: v for k, v in post.raw.items() if k not in FIELDS}
+    out.update(
+        network=post.network,
+        external_id=post.external_id,
+        source_id=post.source_id,
+        parent_id=post.parent_id,
+        url=post.url,
+        author_id=post.author_id,
+        author_name=post.author_name,
+        text=post.text,
+        created_at=post.created_at.isoformat(),
+        likes=post.likes,
+        reposts=post.reposts,
+        views=post.views,
+    )
+    return out
+
+
+def decode_line(raw: bytes) -> str:
+    """UTF-8 first (with or without BOM); cp1251 is common in Russian exports."""
+    for enc in ("utf-8-sig", "cp1251"):
+        try:
+            return raw.decode(enc)
+        except UnicodeDecodeError:
+            continue
+    raise PayloadError("unknown text encoding (neither UTF-8 nor Windows-1251)")
+
+
+def read_jsonl(stream: IO[bytes], origin: str, start_line: int = 0) -> Iterator[tuple[int, PostRecord | BadLine]]:
+    """Yield (line number, post or bad line) for every non-empty line after `start_line`."""
+    for line_no, raw in enumerate(stream, start=1):
+        if line_no <= start_line:
+            continue
+        if not raw.strip():
+            continue
+        # the whole line up to a megabyte, so that `incidents quarantine retry` can replay it
+        snippet = raw[:KEEP_LINE_BYTES].decode("utf-8", "replace").rstrip("\r\n")
+        if len(raw) > MAX_LINE_BYTES:
+            yield line_no, BadLine(origin, line_no, f"line longer than {MAX_LINE_BYTES} bytes", snippet)
+            continue
+        try:
+            obj = json.loads(decode_line(raw))
+        except (json.JSONDecodeError, PayloadError) as exc:
+            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+            yield line_no, BadLine(origin, line_no, f"broken JSON: {reason}", snippet)
+            continue
+        try:
+            yield line_no, post_from_dict(obj)
+        except PayloadError as exc:
+            yield line_no, BadLine(origin, line_no, str(exc), snippet)
+
+
+def write_jsonl(posts: Iterable[PostRecord], stream: IO[str]) -> int:
+    n = 0
+    for post in posts:
+        stream.write(json.dumps(post_to_dict(post), ensure_ascii=False) + "\n")
+        n += 1
+    return n

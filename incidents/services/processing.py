@@ -1,0 +1,557 @@
+"""The steps a flow composes: crawl a source, process pending posts, check the SLA.
+
+Each step is a plain function over an engine, the region config and an injected clock; the
+Prefect flows in `flows.monitoring` only wrap them. Every step is safe to rerun: it picks up
+from stored cursors and flags, and writes each page in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from crawlers.base import BadRecord, SourceAdapter, SourceNotConfigured, SourceStopped
+from crawlers.registry import build_adapter
+from incidents.core.config import RegionConfig, SourceConfig
+from incidents.core.records import PostRecord, SignalRecord
+from incidents.core.states import OPEN_STATES, IncidentState, InvalidTransition, check_transition
+from incidents.domain.assess import is_urgent
+from incidents.domain.clustering import (
+    Clusterer,
+    Decision,
+    IncidentView,
+    content_tokens,
+    ignored_place_stems,
+    place_stems,
+    street_key,
+)
+from incidents.domain.routing import Router
+from incidents.domain.sla import SlaPolicyEngine
+from incidents.domain.sla_clocks import SlaClocks
+from incidents.services.refresh import refresh_incidents
+from incidents.services.signal_worker import Pending, SignalWorker, WorkerFailed
+from incidents.services.training import signal_builder
+from incidents.storage.models import Incident, IncidentPost, Post, Signal
+from incidents.storage.store import (
+    admit,
+    audit,
+    get_cursor,
+    pending_posts,
+    post_key_filters,
+    post_record,
+    quarantine,
+    save_posts,
+    set_cursor,
+    signal_values,
+    sync_reference,
+    upsert_signal,
+)
+from pipelines.signals import SignalBuilder
+
+log = logging.getLogger(__name__)
+CLOSED_STATES = frozenset({IncidentState.CLOSED.value, IncidentState.RESOLVED.value})
+Clock = Callable[[], datetime]
+
+
+# --------------------------------------------------------------------------- crawl
+@dataclass(slots=True)
+class CrawlStats:
+    source_id: str
+    pages: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    error: str | None = None
+
+
+def crawl_adapter(engine: Engine, adapter: SourceAdapter, now: Clock, *, max_pages: int | None = None) -> CrawlStats:
+    """Fetch pages until the adapter is done; posts, bad records and cursor in one transaction per page."""
+    stats = CrawlStats(adapter.source_id)
+    with Session(engine) as session:
+        cursor = get_cursor(session, adapter.source_id)
+    while max_pages is None or stats.pages < max_pages:
+        result = adapter.fetch(cursor)
+        posts, refused = admit(result.posts)
+        result.bad.extend(refused)
+        with Session(engine) as session, session.begin():
+            ts = now()
+            ins, upd, same = save_posts(session, posts, ts)
+            quarantine(session, adapter.source_id, result.bad, ts)  # a record already held is not added twice
+            stats.quarantined += len(result.bad)
+            set_cursor(session, adapter.source_id, result.next_cursor, ts)
+        for b in result.bad:
+            log.warning("%s: %s: %s", adapter.source_id, b.location, b.reason)
+        stats.pages += 1
+        stats.inserted += ins
+        stats.updated += upd
+        stats.unchanged += same
+        cursor = result.next_cursor
+        if result.done:
+            break
+    return stats
+
+
+def crawl_source(engine: Engine, cfg: RegionConfig, source: SourceConfig, now: Clock) -> CrawlStats:
+    """Run one configured source; a missing credential or a stop is reported, not raised."""
+    try:
+        adapter = build_adapter(source, cfg.root)
+    except SourceNotConfigured as exc:
+        return CrawlStats(source.id, error=f"not configured: {exc}")
+    try:
+        return crawl_adapter(engine, adapter, now)
+    except SourceStopped as exc:
+        return CrawlStats(source.id, error=f"stopped for now: {exc}")
+
+
+# --------------------------------------------------------------------------- process
+@dataclass(slots=True)
+class ProcessStats:
+    posts: int = 0
+    complaints: int = 0
+    off_region: int = 0
+    incidents_opened: int = 0
+    incidents_joined: int = 0
+    reopened: int = 0
+    linked: int = 0
+    thread_replies: int = 0
+    comparisons: int = 0
+    failed: int = 0
+    by_category: Counter = field(default_factory=Counter)
+
+
+def _view_from(inc: Incident, texts: list[str], keys: list[str], houses: set[str], streets: set[str],
+               places: set[str]) -> IncidentView:
+    v = IncidentView(
+        ref=inc.id,  # type: ignore[arg-type]
+        category=inc.category,
+        subcategory=inc.subcategory,
+        municipality=inc.municipality,
+        street=street_key(inc.street),
+        house=next(iter(sorted(houses)), None),
+        first_at=inc.first_post_at or inc.opened_at,
+        last_at=inc.last_post_at or inc.opened_at,
+        closed_at=(inc.closed_at or inc.updated_at) if inc.status in CLOSED_STATES else None,
+        status=inc.status,
+    )
+    v.texts.extend(texts[-5:])
+    v.post_keys.update(keys)
+    v.houses.update(houses)
+    v.streets.update(s for s in streets if s)
+    if v.street:
+        v.streets.add(v.street)
+    v.places.update(places)
+    return v
+
+
+def load_clusterer(session: Session, cfg: RegionConfig, since: datetime) -> Clusterer:
+    """Snapshot of the incidents a new post could join: active since `since`, or closed recently
+    enough to be reopened (or continued by a linked incident)."""
+    clusterer = Clusterer(cfg.clustering, ignore_places=ignored_place_stems(cfg.territories))
+    window = timedelta(hours=cfg.clustering.window_hours)
+    closed_horizon = since - clusterer.link_window
+    stmt = select(Incident).where(
+        Incident.merged_into_id == None,  # noqa: E711
+        Incident.status != IncidentState.REJECTED.value,
+        (Incident.last_post_at >= since - window)  # type: ignore[operator]
+        | (Incident.status.in_(sorted(CLOSED_STATES)) & (Incident.updated_at >= closed_horizon)),  # type: ignore[attr-defined]
+    )
+    # In id order, which is the order they were opened in: the candidate lists a reloaded snapshot
+    # builds are then those of the run that was killed (at most `max_candidates` are compared).
+    incidents = list(session.exec(stmt.order_by(Incident.id)).all())
+    if not incidents:
+        return clusterer
+    ids = [i.id for i in incidents]
+    texts: dict[int, list[str]] = {i: [] for i in ids}
+    keys: dict[int, list[str]] = {i: [] for i in ids}
+    houses: dict[int, set[str]] = {i: set() for i in ids}
+    streets: dict[int, set[str]] = {i: set() for i in ids}
+    places: dict[int, set[str]] = {i: set() for i in ids}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        rows = session.exec(
+            select(IncidentPost.incident_id, Post.network, Post.external_id, Signal.lemma_text, Signal.entities,
+                   Signal.street)
+            .join(Post, Post.id == IncidentPost.post_id)
+            .join(Signal, Signal.post_id == Post.id, isouter=True)
+            .where(IncidentPost.incident_id.in_(chunk))  # type: ignore[attr-defined]
+            .order_by(Post.created_at, Post.id)
+        ).all()
+        for iid, net, ext, lemma_text, ents, street in rows:
+            keys[iid].append(f"{net}:{ext}")
+            if lemma_text:
+                texts[iid].append(" ".join(content_tokens(lemma_text)))
+            address = (ents or {}).get("address") or {}
+            if address.get("house"):
+                houses[iid].add(address["house"])
+            if street:
+                streets[iid].add(street_key(street))  # type: ignore[arg-type]
+            for loc in (ents or {}).get("locations") or []:
+                places[iid] |= place_stems(loc) - clusterer.ignore_places
+    for inc in incidents:
+        if inc.status in CLOSED_STATES and (inc.closed_at or inc.updated_at) < closed_horizon:
+            continue
+        clusterer.load(_view_from(inc, texts[inc.id], keys[inc.id], houses[inc.id], streets[inc.id],  # type: ignore[index]
+                                  places[inc.id]))  # type: ignore[index]
+    return clusterer
+
+
+class Processor:
+    """Turns pending posts into signals and incidents, page by page; rerunnable at any point."""
+
+    def __init__(self, engine: Engine, cfg: RegionConfig, now: Clock, *, builder: SignalBuilder | None = None,
+                 batch_size: int = 1000, workers: int | None = None) -> None:
+        self.engine = engine
+        self.cfg = cfg
+        self.now = now
+        self.builder = builder or signal_builder(cfg)
+        self.router = Router(cfg)
+        self.sla = SlaPolicyEngine(cfg.sla, cfg.region.timezone)
+        self.clocks = SlaClocks(cfg.sla, cfg.region.timezone)
+        self.batch_size = batch_size
+        self.clusterer: Clusterer | None = None
+        # signals of the next batch built in a second process (incidents/services/signal_worker.py)
+        self.workers = cfg.signals.workers if workers is None else workers
+        self._worker: SignalWorker | None = None
+
+    def run(self, progress: Callable[[int], None] | None = None) -> ProcessStats:
+        stats = ProcessStats()
+        ahead: Pending | None = None  # the signals of the next batch, being built by the worker
+        self._refresh_stale()
+        try:
+            while True:
+                with Session(self.engine, expire_on_commit=False) as session, session.begin():
+                    rows = pending_posts(session, self.batch_size)
+                    if not rows:
+                        break
+                    if self.clusterer is None:
+                        self.clusterer = load_clusterer(session, self.cfg, min(r.created_at for r in rows))
+                    built = self._collect(ahead)
+                    ahead = None
+                    if self.workers and len(rows) == self.batch_size:
+                        ahead = self._build_ahead(session)
+                    self._process_batch(session, rows, stats, built)
+                if progress:
+                    progress(len(rows))
+        finally:
+            if self._worker is not None:
+                self._worker.close()
+                self._worker = None
+        if self.clusterer is not None:
+            stats.comparisons = self.clusterer.comparisons
+        return stats
+
+    def _refresh_stale(self) -> None:
+        """Rebuild the cards whose posts got new likes, reposts or views from a recrawl (card_stale)."""
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            stale = set(session.exec(select(Incident.id).where(Incident.card_stale == sa.true())).all())
+            if stale:
+                self._refresh(session, stale, self.now())  # type: ignore[arg-type]
+
+    def _build_ahead(self, session: Session) -> Pending | None:
+        """Hand the batch after this one to the worker (read before this one is written: the
+        pending posts after the first `batch_size`); None when there is none."""
+        cols = Post.__table__.c  # type: ignore[attr-defined]
+        stmt = (sa.select(cols.id, cols.network, cols.external_id, cols.source_id, cols.text, cols.created_at,
+                          cols.parent_id, cols.url, cols.author_id, cols.author_name, cols.likes, cols.reposts,
+                          cols.views, cols.deleted)
+                .where(cols.processed == sa.false()).order_by(cols.created_at, cols.id)
+                .offset(self.batch_size).limit(self.batch_size))
+        records = {r.id: post_record(r) for r in session.execute(stmt)}
+        if not records:
+            return None
+        try:
+            if self._worker is None:
+                self._worker = SignalWorker(self.cfg, use_ner=self.builder.entities.ner is not None)
+            return self._worker.submit(records)
+        except (WorkerFailed, OSError) as exc:
+            self._drop_worker(exc)
+            return None
+
+    def _drop_worker(self, exc: Exception) -> None:
+        log.warning("the signal worker failed (%s); building signals in this process", exc)
+        self.workers = 0
+        if self._worker is not None:
+            self._worker.close()
+            self._worker = None
+
+    def _collect(self, ahead: Pending | None) -> dict[int, tuple[PostRecord, SignalRecord | None]]:
+        """The worker's signals by post id, with the record each was built from ({} if none)."""
+        if ahead is None:
+            return {}
+        try:
+            sigs = ahead.result()
+        except WorkerFailed as exc:  # the worker is an optimisation: build in place instead
+            self._drop_worker(exc)
+            return {}
+        records = ahead.records
+        return {pid: (rec, sig) for (pid, rec), sig in zip(records.items(), sigs, strict=True)}
+
+    def _signals(self, rows: list[Post], threads: dict[tuple[str, str], tuple[str | None, str | None]],
+                 built: dict[int, tuple[PostRecord, SignalRecord | None]]) -> list[SignalRecord | Exception]:
+        """The batch's signals: the worker's for unchanged posts (with the thread's place added),
+        the others built here — the same signals either way."""
+        records = [post_record(row) for row in rows]
+        of_thread = [threads.get((row.network, row.parent_id or ""), (None, None)) for row in rows]
+        places = [t[0] for t in of_thread]
+        topics = [t[1] for t in of_thread]
+        out: list[SignalRecord | Exception | None] = [None] * len(rows)
+        todo: list[int] = []
+        for i, (row, rec) in enumerate(zip(rows, records, strict=True)):
+            got = built.get(row.id)  # type: ignore[arg-type]
+            if got is not None and got[1] is not None and got[0] == rec and self._can_rethread(places[i]):
+                out[i] = self.builder.rethread(rec, got[1], places[i], topics[i])
+            else:
+                todo.append(i)
+        if todo:
+            here = self.builder.build_many([records[i] for i in todo], [places[i] for i in todo],
+                                           [topics[i] for i in todo])
+            for i, sig in zip(todo, here, strict=True):
+                out[i] = sig
+        self._in_batch_threads(rows, records, threads, out)  # type: ignore[arg-type]
+        return out  # type: ignore[return-value]
+
+    def _in_batch_threads(self, rows: list[Post], records: list[PostRecord],
+                          threads: dict[tuple[str, str], tuple[str | None, str | None]],
+                          out: list[SignalRecord | Exception]) -> None:
+        """Replies whose post is in the same batch (a post and its comments are often crawled
+        together): the thread's place and category come from that post's signal, just built
+        (posts are in time order, so the post comes first) — as if it had been stored before."""
+        at = {(row.network, row.external_id): i for i, row in enumerate(rows)}
+        for i, row in enumerate(rows):
+            if not row.parent_id or (row.network, row.parent_id) in threads:
+                continue
+            j = at.get((row.network, row.parent_id))
+            sig, parent = out[i], out[j] if j is not None and j < i else None
+            if not isinstance(sig, SignalRecord) or not isinstance(parent, SignalRecord):
+                continue
+            place, topic = parent.municipality, parent.category
+            if not place and not topic:
+                continue
+            if self._can_rethread(place):
+                out[i] = self.builder.rethread(records[i], sig, place, topic)
+            else:
+                out[i] = self.builder.build_many([records[i]], [place], [topic])[0]
+
+    def _can_rethread(self, thread_place: str | None) -> bool:
+        """Whether a signal built without its thread can take the thread afterwards
+        (`SignalBuilder.rethread`); with a trained model the thread's place is one of the
+        model's inputs, so such a reply is built again with it."""
+        return thread_place is None or self.builder.model is None
+
+    def _process_batch(self, session: Session, rows: list[Post], stats: ProcessStats,
+                       built: dict[int, tuple[PostRecord, SignalRecord | None]] | None = None) -> None:
+        ts = self.now()
+        ids = [r.id for r in rows]
+        existing = {s.post_id: s for s in session.exec(select(Signal).where(Signal.post_id.in_(ids))).all()}  # type: ignore[attr-defined]
+        # posts already placed and processed again (an edited text): their incidents are rebuilt
+        linked = dict(session.exec(select(IncidentPost.post_id, IncidentPost.incident_id)  # type: ignore[call-overload]
+                                   .where(IncidentPost.post_id.in_(ids))).all())  # type: ignore[attr-defined]
+        # Incidents opened in this batch get their ids in one flush at the end of the batch (a
+        # flush per incident was a fifth of the processing time); until then the clusterer and
+        # the placements know them by their temporary reference.
+        touched: set[int | str] = set()
+        new_refs: dict[str, tuple[Incident, SignalRecord]] = {}
+        placements: list[tuple[Post, int | str, Decision, str]] = []
+        recurrences: list[tuple[str, int]] = []
+        threads = self._thread_places(session, rows)
+        new_signals: list[dict] = []
+        for row, sig in zip(rows, self._signals(rows, threads, built or {}), strict=True):
+            if isinstance(sig, Exception):  # one bad post never stops the batch
+                exc = sig
+                log.error("post %s:%s could not be analysed: %r", row.network, row.external_id, exc)
+                # held once per text (a rerun meets it again); `incidents quarantine retry` replays it
+                quarantine(session, "signals", [BadRecord(f"{row.network}:{row.external_id}",
+                                                          f"{type(exc).__name__}: {exc}", row.text[:100_000])], ts)
+                stats.failed += 1
+                continue
+            if row.id in existing:
+                upsert_signal(session, row.id, sig, ts, existing[row.id])  # type: ignore[arg-type]
+            else:
+                new_signals.append(signal_values(row.id, sig, ts))  # type: ignore[arg-type]
+            stats.posts += 1
+            parent_key = f"{row.network}:{row.parent_id}" if row.parent_id else None
+            if not sig.is_complaint:
+                if sig.in_region and parent_key and row.id not in linked and not row.deleted:
+                    # A reply backing a complaint of its thread («и у нас то же») joins its incident.
+                    follow = self.clusterer.follow_thread(sig, parent_key)  # type: ignore[union-attr]
+                    if follow is not None:
+                        placements.append((row, follow.incident, follow, "auto:thread"))  # type: ignore[arg-type]
+                        stats.thread_replies += 1
+                        stats.reopened += self._after_join(session, follow, ts, row)
+                        touched.add(follow.incident)  # type: ignore[arg-type]
+                continue
+            if not sig.in_region:
+                stats.off_region += 1
+                continue
+            stats.complaints += 1
+            stats.by_category[sig.category] += 1
+            if row.id in linked or row.deleted:
+                continue  # already placed (maybe by hand): automation never moves it
+            decision = self.clusterer.assign(sig, parent_key)  # type: ignore[union-attr]
+            if decision.new:
+                new_refs[decision.incident] = (self._new_incident(session, sig, ts), sig)  # type: ignore[index]
+                stats.incidents_opened += 1
+                if decision.linked is not None:
+                    recurrences.append((decision.incident, decision.linked))  # type: ignore[arg-type]
+                    stats.linked += 1
+            else:
+                stats.incidents_joined += 1
+                stats.reopened += self._after_join(session, decision, ts, row)
+            placements.append((row, decision.incident, decision, "auto"))  # type: ignore[arg-type]
+            touched.add(decision.incident)  # type: ignore[arg-type]
+        # New signals and the processed flags in two statements (executemany), not one ORM
+        # object each: building and flushing them was a fifth of the processing time.
+        if new_signals:
+            session.execute(sa.insert(Signal.__table__), new_signals)  # type: ignore[attr-defined]
+        session.execute(sa.update(Post.__table__).where(Post.__table__.c.id.in_(ids))  # type: ignore[attr-defined]
+                        .values(processed=True))
+        session.flush()  # the new incidents get their ids
+        ids: dict[int | str, int] = {}
+        for ref, (inc, sig) in new_refs.items():
+            ids[ref] = inc.id  # type: ignore[assignment]
+            self.clusterer.rekey(ref, inc.id)  # type: ignore[union-attr, arg-type]
+            audit(session, actor="system", action="opened", incident_id=inc.id, to_state=inc.status, now=ts,
+                  data={"post": sig.post_key, "rules": [h.rule_id for h in sig.rules]})
+        for ref, old_id in recurrences:
+            self._link_recurrence(session, new_refs[ref][0], old_id, ts)
+        added: dict[int, list[int]] = {}
+        for row, ref, decision, by in placements:
+            iid = ids.get(ref, ref)
+            self._place(session, row, iid, decision, ts, by)  # type: ignore[arg-type]
+            added.setdefault(iid, []).append(row.id)  # type: ignore[arg-type]
+        session.flush()
+        edited = set(linked.values())
+        self._refresh(session, {ids.get(r, r) for r in touched} | edited, ts,  # type: ignore[misc]
+                      {iid: pids for iid, pids in added.items() if iid not in edited})
+
+    @staticmethod
+    def _thread_places(session: Session, rows: list[Post]) -> dict[tuple[str, str], tuple[str | None, str | None]]:
+        """Where the posts that these rows reply to are placed and what they are about (for
+        replies that name no place, or no problem: «у нас тоже»): (municipality, category)."""
+        parents = {(r.network, r.parent_id) for r in rows if r.parent_id}
+        if not parents:
+            return {}
+        out: dict[tuple[str, str], tuple[str | None, str | None]] = {}
+        for where in post_key_filters(parents):  # type: ignore[arg-type]
+            stmt = (
+                select(Post.network, Post.external_id, Signal.municipality, Signal.category)
+                .join(Signal, Signal.post_id == Post.id)
+                .where(where)
+            )
+            for net, ext, muni, cat in session.exec(stmt).all():
+                if muni or cat:
+                    out[(net, ext)] = (muni or None, cat or None)
+        return out
+
+    def _new_incident(self, session: Session, sig: SignalRecord, ts: datetime) -> Incident:
+        urgent = is_urgent(sig.category or "other", sig.subcategory)
+        inc = Incident(
+            title="…", category=sig.category or "other", subcategory=sig.subcategory, fact=sig.fact,
+            municipality=sig.municipality, address=sig.address, street=sig.street, scale=sig.scale,
+            status=IncidentState.NEW.value, opened_at=ts,
+            due_at=self.sla.due(ts, category=sig.category, network=sig.network, urgent=urgent),
+            first_post_at=sig.created_at, last_post_at=sig.created_at, updated_at=ts, urgent=urgent,
+        )
+        session.add(inc)
+        return inc
+
+    @staticmethod
+    def _place(session: Session, row: Post, incident_id: int, decision: Decision, ts: datetime, by: str) -> None:
+        session.add(IncidentPost(post_id=row.id, incident_id=incident_id, added_at=ts, added_by=by,  # type: ignore[arg-type]
+                                 similarity=decision.similarity))
+
+    def _after_join(self, session: Session, decision: Decision, ts: datetime, row: Post) -> int:
+        if not decision.reopen:
+            return 0
+        return int(self._reopen(session, decision.incident, ts, row))  # type: ignore[arg-type]
+
+    def _reopen(self, session: Session, incident_id: int, ts: datetime, row: Post) -> bool:
+        """A new post soon after closing: the problem is back, the incident goes back into the loop."""
+        inc = session.get(Incident, incident_id)
+        if inc is None or inc.status not in CLOSED_STATES:
+            return False
+        try:
+            target = check_transition(inc.status, IncidentState.REOPENED.value)
+        except InvalidTransition:
+            log.warning("incident %s in state %s cannot be reopened", incident_id, inc.status)
+            return False
+        closed_at = inc.closed_at or inc.updated_at
+        audit(session, actor="system", action="reopened", incident_id=incident_id, from_state=inc.status,
+              to_state=target.value, now=ts, reason=f"new post {row.network}:{row.external_id}",
+              data={"post": f"{row.network}:{row.external_id}", "closed_at": closed_at.isoformat() if closed_at else None,
+                    "reopen_window_days": self.cfg.clustering.reopen_window_days})
+        inc.status, inc.closed_at = target.value, None
+        inc.first_answer_at = None
+        inc.due_at = self.sla.due(ts, category=inc.category, network=row.network,
+                                  urgent=is_urgent(inc.category, inc.subcategory))
+        inc.updated_at = ts
+        session.add(inc)
+        return True
+
+    def _link_recurrence(self, session: Session, inc: Incident, old_id: int, ts: datetime) -> None:
+        """The same problem again, after the reopen window: a new incident that points to the old one."""
+        inc.linked_incident_id = old_id
+        session.add(inc)
+        days = self.cfg.clustering.reopen_window_days
+        audit(session, actor="system", action="linked", incident_id=inc.id, now=ts,
+              reason=f"the same problem as closed incident #{old_id}, more than {days:g} days after closing",
+              data={"linked_incident": old_id})
+        audit(session, actor="system", action="recurred", incident_id=old_id, now=ts,
+              reason=f"a new incident #{inc.id} continues it", data={"new_incident": inc.id})
+
+    def _refresh(self, session: Session, incident_ids: set[int], ts: datetime,
+                 added: dict[int, list[int]] | None = None) -> None:
+        """Bring what an incident shows up to date with its posts (`added`: the posts that just
+        joined, the only change), and route new ones."""
+        for inc in refresh_incidents(session, self.cfg, incident_ids, ts, router=self.router, added=added):
+            if inc.resolution_due_at is None and "pos" in (inc.networks or "").split(","):
+                # a feedback-platform message carries its own resolution deadline (5–30 days)
+                pos_post = session.exec(
+                    select(Post).join(IncidentPost, IncidentPost.post_id == Post.id)
+                    .where(IncidentPost.incident_id == inc.id, Post.network == "pos")
+                    .order_by(Post.created_at).limit(1)
+                ).first()
+                if pos_post is not None:
+                    inc.resolution_due_at = self.clocks.pos_resolution_due(pos_post.created_at, inc.category,
+                                                                           pos_post.raw)
+                    session.add(inc)
+
+
+def process_pending(engine: Engine, cfg: RegionConfig, now: Clock, *, builder: SignalBuilder | None = None,
+                    progress: Callable[[int], None] | None = None, batch_size: int = 1000,
+                    workers: int | None = None) -> ProcessStats:
+    """Process every pending post, one transaction per batch; a crash loses at most the open batch,
+    which the rerun processes again (see docs/reliability.md). `workers` (default: the region's
+    `signals.workers`): 1 builds the next batch's signals in a second process meanwhile."""
+    return Processor(engine, cfg, now, builder=builder, batch_size=batch_size, workers=workers).run(progress)
+
+
+# --------------------------------------------------------------------------- SLA
+def sla_check(engine: Engine, cfg: RegionConfig, now: Clock) -> Counter:
+    """Refresh the SLA state of every open incident; returns counts by state."""
+    engine_sla = SlaPolicyEngine(cfg.sla, cfg.region.timezone)
+    counts: Counter = Counter()
+    ts = now()
+    with Session(engine) as session, session.begin():
+        stmt = select(Incident).where(Incident.status.in_([s.value for s in OPEN_STATES]),  # type: ignore[attr-defined]
+                                      Incident.merged_into_id == None)  # noqa: E711
+        for inc in session.exec(stmt).all():
+            st = engine_sla.status(inc.due_at, inc.first_answer_at, ts)
+            counts[st.state] += 1
+            if inc.sla_state != st.state:
+                inc.sla_state = st.state
+                session.add(inc)
+    return counts
+
+
+def prepare(engine: Engine, cfg: RegionConfig) -> None:
+    with Session(engine) as session, session.begin():
+        sync_reference(session, cfg)
