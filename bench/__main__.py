@@ -31,16 +31,18 @@ DEFAULT_CONFIG = PROJECT_ROOT / "config" / "regions" / DEFAULT_REGION
 STAGES = ("signals", "clustering", "pipeline")
 
 
-def _run_stage(stage: str, path: Path, cfg_dir: Path, database: str | None = None,
-               workers: int | None = None) -> dict[str, Any]:
+def _run_stage(
+    stage: str, path: Path, cfg_dir: Path, database: str | None = None, workers: int | None = None
+) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "bench.stages", stage, str(path), "--config", str(cfg_dir)]
     if database:
         cmd += ["--database", database]
     if workers is not None and stage == "pipeline":
         cmd += ["--workers", str(workers)]
     env = dict(os.environ, PREFECT_LOGGING_LEVEL="WARNING")
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env,
-                         cwd=Path(__file__).resolve().parent.parent)
+    out = subprocess.run(
+        cmd, check=True, capture_output=True, text=True, env=env, cwd=Path(__file__).resolve().parent.parent
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -67,8 +69,16 @@ class _ThrowawayPostgres:
         self.admin.dispose()
 
 
-def measure(sizes: list[int], cfg_dir: Path, *, postgres: str | None, stages: tuple[str, ...], seed: int,
-            work: Path, workers: int | None = None) -> dict[str, Any]:
+def measure(
+    sizes: list[int],
+    cfg_dir: Path,
+    *,
+    postgres: str | None,
+    stages: tuple[str, ...],
+    seed: int,
+    work: Path,
+    workers: int | None = None,
+) -> dict[str, Any]:
     cfg = load_region(cfg_dir)
     results: dict[str, Any] = {
         "date": datetime.now(UTC).date().isoformat(),
@@ -105,19 +115,26 @@ def _format_row(n: int, row: dict[str, Any]) -> str:
     parts = [f"{n:>9,} posts"]
     if "signals" in row:
         s = row["signals"]
-        parts.append(f"filter {s['filter_posts_per_s']:,}/s, signals {s['signals_posts_per_s']:,}/s "
-                     f"({s['peak_rss_mib']} MiB)")
+        parts.append(
+            f"filter {s['filter_posts_per_s']:,}/s, signals {s['signals_posts_per_s']:,}/s "
+            f"({s['peak_rss_mib']} MiB)"
+        )
     if "clustering" in row:
         c = row["clustering"]
-        parts.append(f"clustering {c['clustering_signals_per_s']:,} signals/s, "
-                     f"{c['comparisons_per_signal']} cmp/signal, {c['incidents_in_memory']:,} incidents "
-                     f"({c['peak_rss_mib']} MiB)")
+        parts.append(
+            f"clustering {c['clustering_signals_per_s']:,} signals/s, "
+            f"{c['comparisons_per_signal']} cmp/signal, {c['incidents_in_memory']:,} incidents "
+            f"({c['peak_rss_mib']} MiB)"
+        )
     for db in ("sqlite", "postgresql"):
         if db in row:
             p = row[db]
-            parts.append(f"pipeline[{db}] {p['posts_per_s']:,} posts/s (write {p['db_write_posts_per_s']:,}/s, "
-                         f"process {p['process_posts_per_s']:,}/s, {p['peak_rss_mib']} MiB"
-                         + (f" + worker {p['worker_peak_rss_mib']} MiB" if p.get("worker_peak_rss_mib") else "") + ")")
+            parts.append(
+                f"pipeline[{db}] {p['posts_per_s']:,} posts/s (write {p['db_write_posts_per_s']:,}/s, "
+                f"process {p['process_posts_per_s']:,}/s, {p['peak_rss_mib']} MiB"
+                + (f" + worker {p['worker_peak_rss_mib']} MiB" if p.get("worker_peak_rss_mib") else "")
+                + ")"
+            )
     return " | ".join(parts)
 
 
@@ -126,20 +143,38 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--posts", type=int, nargs="+", default=[10_000], metavar="N")
     ap.add_argument("--json", type=Path, metavar="FILE", help="write all figures as JSON")
     ap.add_argument("--config", type=Path, default=Path(os.environ.get("INCIDENTS_CONFIG", DEFAULT_CONFIG)))
-    ap.add_argument("--postgres", metavar="URL", nargs="?", const="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
-                    help="also measure the pipeline on PostgreSQL (admin URL; a throw-away database is created)")
-    ap.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated subset of {','.join(STAGES)}")
+    ap.add_argument(
+        "--postgres",
+        metavar="URL",
+        nargs="?",
+        const="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+        help="also measure the pipeline on PostgreSQL (admin URL; a throw-away database is created)",
+    )
+    ap.add_argument(
+        "--stages", default=",".join(STAGES), help=f"comma-separated subset of {','.join(STAGES)}"
+    )
     ap.add_argument("--seed", type=int, default=46)
-    ap.add_argument("--workers", type=int, choices=[0, 1],
-                    help="signal workers of the processing (default: the region's `signals.workers`)")
+    ap.add_argument(
+        "--workers",
+        type=int,
+        choices=[0, 1],
+        help="signal workers of the processing (default: the region's `signals.workers`)",
+    )
     a = ap.parse_args(argv)
     stages = tuple(s for s in a.stages.split(",") if s)
     bad = set(stages) - set(STAGES)
     if bad:
         ap.error(f"unknown stages: {', '.join(sorted(bad))}")
     with tempfile.TemporaryDirectory(prefix="incidents-bench-") as tmp:
-        results = measure(sorted(a.posts), a.config, postgres=a.postgres, stages=stages, seed=a.seed, work=Path(tmp),
-                          workers=a.workers)
+        results = measure(
+            sorted(a.posts),
+            a.config,
+            postgres=a.postgres,
+            stages=stages,
+            seed=a.seed,
+            work=Path(tmp),
+            workers=a.workers,
+        )
     if a.json:
         a.json.write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
     return 0

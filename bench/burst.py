@@ -51,7 +51,9 @@ class PacedSource:
 
     source_id = "burst"
 
-    def __init__(self, records: Iterator[dict[str, Any]], phases: list[tuple[float, float]], t0: float) -> None:
+    def __init__(
+        self, records: Iterator[dict[str, Any]], phases: list[tuple[float, float]], t0: float
+    ) -> None:
         from incidents.core.interchange import post_from_dict
 
         self.parse = post_from_dict
@@ -85,7 +87,9 @@ class PacedSource:
         return FetchResult(posts, {"second": self.second}, done=False)
 
 
-def produce(url: str, cfg_dir: str, phases: list[tuple[float, float]], seed: int, t0: float, out: Any) -> None:
+def produce(
+    url: str, cfg_dir: str, phases: list[tuple[float, float]], seed: int, t0: float, out: Any
+) -> None:
     """The crawls: one page (one transaction) per second of arrivals."""
     from incidents.core.config import load_region
     from incidents.services.processing import crawl_adapter
@@ -97,8 +101,14 @@ def produce(url: str, cfg_dir: str, phases: list[tuple[float, float]], seed: int
     engine = make_engine(url)
     stats = crawl_adapter(engine, source, _now)
     engine.dispose()
-    out.put({"offered": source.offered, "inserted": stats.inserted, "pages": stats.pages,
-             "finished_at": time.monotonic()})
+    out.put(
+        {
+            "offered": source.offered,
+            "inserted": stats.inserted,
+            "pages": stats.pages,
+            "finished_at": time.monotonic(),
+        }
+    )
 
 
 def consume(url: str, cfg_dir: str, interval: float, stop: Any, out: Any) -> None:
@@ -129,14 +139,22 @@ def consume(url: str, cfg_dir: str, interval: float, stop: Any, out: Any) -> Non
 def sample(engine: Any, t0: float, samples: list[dict[str, Any]], done: threading.Event) -> None:
     while not done.is_set():
         with engine.connect() as c:
-            pending = c.execute(sa.text("select count(*), min(fetched_at) from posts where not processed")).one()
+            pending = c.execute(
+                sa.text("select count(*), min(fetched_at) from posts where not processed")
+            ).one()
             stored = c.execute(sa.text("select count(*) from posts")).scalar_one()
         oldest = pending[1]
         if isinstance(oldest, str):
             oldest = datetime.fromisoformat(oldest)
         lag = (_now().replace(tzinfo=None) - oldest).total_seconds() if oldest is not None else 0.0
-        samples.append({"t": round(time.monotonic() - t0, 1), "stored": int(stored), "backlog": int(pending[0]),
-                        "lag_s": round(max(lag, 0.0), 1)})
+        samples.append(
+            {
+                "t": round(time.monotonic() - t0, 1),
+                "stored": int(stored),
+                "backlog": int(pending[0]),
+                "lag_s": round(max(lag, 0.0), 1),
+            }
+        )
         time.sleep(1.0)
 
 
@@ -148,8 +166,18 @@ def drained_at_s(samples: list[dict[str, Any]], before: float, burst_end: float)
     return next((s["t"] for s in samples if s["t"] >= burst_end and s["backlog"] <= usual), None)
 
 
-def run(url: str, cfg_dir: Path, *, rate: float, factor: float, before: float, burst: float, after: float,
-        interval: float, seed: int) -> dict[str, Any]:
+def run(
+    url: str,
+    cfg_dir: Path,
+    *,
+    rate: float,
+    factor: float,
+    before: float,
+    burst: float,
+    after: float,
+    interval: float,
+    seed: int,
+) -> dict[str, Any]:
     from incidents.core.config import load_region
     from incidents.services.processing import prepare
     from incidents.storage.db import open_database
@@ -180,30 +208,45 @@ def run(url: str, cfg_dir: Path, *, rate: float, factor: float, before: float, b
     sampler.join()
     with engine.connect() as c:
         posts = c.execute(sa.text("select count(*) from posts")).scalar_one()
-        distinct = c.execute(sa.text("select count(*) from (select distinct network, external_id from posts) d")).scalar_one()
+        distinct = c.execute(
+            sa.text("select count(*) from (select distinct network, external_id from posts) d")
+        ).scalar_one()
         unprocessed = c.execute(sa.text("select count(*) from posts where not processed")).scalar_one()
-        without_signal = c.execute(sa.text(
-            "select count(*) from posts p where not exists (select 1 from signals s where s.post_id = p.id) "
-            "and not exists (select 1 from quarantine q where q.origin = 'signals' "
-            "and q.location = p.network || ':' || p.external_id)")).scalar_one()
+        without_signal = c.execute(
+            sa.text(
+                "select count(*) from posts p where not exists (select 1 from signals s where s.post_id = p.id) "
+                "and not exists (select 1 from quarantine q where q.origin = 'signals' "
+                "and q.location = p.network || ':' || p.external_id)"
+            )
+        ).scalar_one()
         incidents = c.execute(sa.text("select count(*) from incidents")).scalar_one()
     engine.dispose()
     burst_end = before + burst
     drained = drained_at_s(samples, before, burst_end)
     in_burst = [s for s in samples if before <= s["t"] <= burst_end + interval]
     return {
-        "database": url.split(":", 1)[0], "usual_rate_per_s": rate, "burst_rate_per_s": rate * factor,
-        "phases_s": {"before": before, "burst": burst, "after": after}, "process_interval_s": interval,
-        "offered": prod["offered"], "stored": posts, "stored_twice": posts - distinct, "unprocessed": unprocessed,
-        "without_signal": without_signal, "incidents": incidents,
+        "database": url.split(":", 1)[0],
+        "usual_rate_per_s": rate,
+        "burst_rate_per_s": rate * factor,
+        "phases_s": {"before": before, "burst": burst, "after": after},
+        "process_interval_s": interval,
+        "offered": prod["offered"],
+        "stored": posts,
+        "stored_twice": posts - distinct,
+        "unprocessed": unprocessed,
+        "without_signal": without_signal,
+        "incidents": incidents,
         "peak_backlog": max((s["backlog"] for s in samples), default=0),
         "peak_backlog_in_burst": max((s["backlog"] for s in in_burst), default=0),
         "max_lag_s": max((s["lag_s"] for s in samples), default=0.0),
         "usual_backlog": max((s["backlog"] for s in samples if s["t"] < before), default=0),
         "drained_s_after_burst": None if drained is None else round(max(drained - burst_end, 0.0), 1),
-        "process_runs": cons["runs"], "processed": cons["processed"], "process_busy_s": cons["busy_s"],
+        "process_runs": cons["runs"],
+        "processed": cons["processed"],
+        "process_busy_s": cons["busy_s"],
         "process_posts_per_busy_s": round(cons["processed"] / max(cons["busy_s"], 1e-9)),
-        "finished_s": round(drained_at, 1), "timeline": samples,
+        "finished_s": round(drained_at, 1),
+        "timeline": samples,
     }
 
 
@@ -211,8 +254,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.burst", description=__doc__.split("\n\n")[0])
     p.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     p.add_argument("--database", help="database URL (default: a temporary SQLite file)")
-    p.add_argument("--postgres", metavar="ADMIN_URL",
-                   help="measure on PostgreSQL in a throw-away database created through this server URL")
+    p.add_argument(
+        "--postgres",
+        metavar="ADMIN_URL",
+        help="measure on PostgreSQL in a throw-away database created through this server URL",
+    )
     p.add_argument("--rate", type=float, default=USUAL_PER_DAY / 86400, help="usual posts per second")
     p.add_argument("--factor", type=float, default=10.0, help="the burst's multiple of the usual rate")
     p.add_argument("--before", type=float, default=30.0, help="seconds at the usual rate before the burst")
@@ -228,18 +274,33 @@ def main(argv: list[str] | None = None) -> int:
             from bench.__main__ import _ThrowawayPostgres
 
             url = stack.enter_context(_ThrowawayPostgres(a.postgres))
-        out = run(url, a.config, rate=a.rate, factor=a.factor, before=a.before, burst=a.burst, after=a.after,
-                  interval=a.interval, seed=a.seed)
+        out = run(
+            url,
+            a.config,
+            rate=a.rate,
+            factor=a.factor,
+            before=a.before,
+            burst=a.burst,
+            after=a.after,
+            interval=a.interval,
+            seed=a.seed,
+        )
     out["machine"] = f"{platform.system()} {platform.machine()}, {mp.cpu_count()} cores"
     out["measured"] = datetime.now(UTC).strftime("%Y-%m-%d")
     timeline = out.pop("timeline")
     for k, v in out.items():
         print(f"{k:28} {v}")
-    ok = out["stored"] == out["offered"] and out["stored_twice"] == 0 and out["without_signal"] == 0 \
+    ok = (
+        out["stored"] == out["offered"]
+        and out["stored_twice"] == 0
+        and out["without_signal"] == 0
         and out["unprocessed"] == 0
+    )
     print("no post lost, none doubled" if ok else "DATA LOST OR DOUBLED")
     if a.json:
-        a.json.write_text(json.dumps({**out, "timeline": timeline}, ensure_ascii=False, indent=1), encoding="utf-8")
+        a.json.write_text(
+            json.dumps({**out, "timeline": timeline}, ensure_ascii=False, indent=1), encoding="utf-8"
+        )
     return 0 if ok else 1
 
 

@@ -41,29 +41,46 @@ def _w(text: str) -> list[str]:
 
 
 CATEGORIES: dict[str, list[str]] = {
-    "water": _w("вода нет холодный горячий кран напор труба прорыв водоканал течь колонка ржавый давление авария "
-             "водоснабжение отключить подвоз бочка магистраль утечка колодец"),
-    "roads": _w("яма дорога асфальт колесо машина провал ремонт покрытие лужа разбитый обочина тротуар бордюр "
-             "ямочный заплатка выбоина проезжий часть"),
-    "waste": _w("мусор контейнер вывоз площадка мусоровоз переполнить пакет свалка крыса запах бак вывозить "
-             "экопол региональный оператор навал"),
-    "housing_utilities": _w("отопление батарея холодный стояк подъезд управляющий компания радиатор температура "
-                         "градус теплый котельная тепло квартира крыша протекать"),
-    "energy": _w("свет электричество отключение фонарь гореть темнота трансформатор напряжение сеть подстанция "
-              "освещение столб провод выбить"),
-    "transport": _w("автобус маршрут интервал остановка ждать рейс водитель перевозчик расписание маршрутка "
-                 "троллейбус час пик опоздать"),
-    "landscaping": _w("дерево тополь ветка аварийный спил двор площадка детский газон скамейка клумба снег "
-                   "уборка наледь"),
+    "water": _w(
+        "вода нет холодный горячий кран напор труба прорыв водоканал течь колонка ржавый давление авария "
+        "водоснабжение отключить подвоз бочка магистраль утечка колодец"
+    ),
+    "roads": _w(
+        "яма дорога асфальт колесо машина провал ремонт покрытие лужа разбитый обочина тротуар бордюр "
+        "ямочный заплатка выбоина проезжий часть"
+    ),
+    "waste": _w(
+        "мусор контейнер вывоз площадка мусоровоз переполнить пакет свалка крыса запах бак вывозить "
+        "экопол региональный оператор навал"
+    ),
+    "housing_utilities": _w(
+        "отопление батарея холодный стояк подъезд управляющий компания радиатор температура "
+        "градус теплый котельная тепло квартира крыша протекать"
+    ),
+    "energy": _w(
+        "свет электричество отключение фонарь гореть темнота трансформатор напряжение сеть подстанция "
+        "освещение столб провод выбить"
+    ),
+    "transport": _w(
+        "автобус маршрут интервал остановка ждать рейс водитель перевозчик расписание маршрутка "
+        "троллейбус час пик опоздать"
+    ),
+    "landscaping": _w(
+        "дерево тополь ветка аварийный спил двор площадка детский газон скамейка клумба снег уборка наледь"
+    ),
 }
-FILLER = _w("уже второй третий день неделя сколько можно когда наконец кто отвечать звонить никто ребенок "
-          "бабушка утро вечер ночь весь двор жилец сосед администрация обращаться заявка писать просить "
-          "помочь срочно опять снова ужас безобразие невозможно холодно стоять жить месяц год город район "
-          "люди проблема вопрос ответ решить сделать обещать ждать")
-STREET_WORDS = _w("ленин радищев сумской гагарин мира победа октябрьский советский садовый школьный молодежный "
-                "кирова пушкин горький дзержинский чехов толстой лесной полевой заводской вокзальный "
-                "пролетарский комсомольский первомайский набережный ватутин карл маркс клыков белгородский "
-                "союзный хуторской студенческий энгельс щепкин челюскинец красноармейский")
+FILLER = _w(
+    "уже второй третий день неделя сколько можно когда наконец кто отвечать звонить никто ребенок "
+    "бабушка утро вечер ночь весь двор жилец сосед администрация обращаться заявка писать просить "
+    "помочь срочно опять снова ужас безобразие невозможно холодно стоять жить месяц год город район "
+    "люди проблема вопрос ответ решить сделать обещать ждать"
+)
+STREET_WORDS = _w(
+    "ленин радищев сумской гагарин мира победа октябрьский советский садовый школьный молодежный "
+    "кирова пушкин горький дзержинский чехов толстой лесной полевой заводской вокзальный "
+    "пролетарский комсомольский первомайский набережный ватутин карл маркс клыков белгородский "
+    "союзный хуторской студенческий энгельс щепкин челюскинец красноармейский"
+)
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
 
@@ -93,8 +110,15 @@ class Stream:
         r = self.rnd
         cat = r.choice(list(CATEGORIES))
         words = r.sample(CATEGORIES[cat], 6)
-        truth = _Truth(cat, f"{cat}_{r.randrange(3)}", f"m{r.randrange(33)}",
-                       f"улица {r.choice(STREET_WORDS)} {r.randrange(60)}", str(r.randrange(1, 120)), words, self.now)
+        truth = _Truth(
+            cat,
+            f"{cat}_{r.randrange(3)}",
+            f"m{r.randrange(33)}",
+            f"улица {r.choice(STREET_WORDS)} {r.randrange(60)}",
+            str(r.randrange(1, 120)),
+            words,
+            self.now,
+        )
         self.incidents += 1
         return f"t{self.incidents}", truth
 
@@ -119,14 +143,31 @@ class Stream:
             key, truth = self.active[r.randrange(len(self.active))]
         self.count += 1
         named = r.random() < 0.75
-        ent = Entities(municipality=truth.municipality,
-                       address=Address(street=truth.street if named else None,
-                                       house=truth.house if named and r.random() < 0.6 else None))
+        ent = Entities(
+            municipality=truth.municipality,
+            address=Address(
+                street=truth.street if named else None,
+                house=truth.house if named and r.random() < 0.6 else None,
+            ),
+        )
         sig = SignalRecord(
-            post_key=f"vk:{self.count}", is_complaint=True, in_region=True, score=2.0, category=truth.category,
-            subcategory=truth.subcategory, fact=None, municipality=truth.municipality if r.random() < 0.92 else None,
-            address=None, street=ent.address.street, scale=None, rules=[], reasons=[], entities=ent,
-            lemma_text=self._text(truth, named), created_at=self.now, network=r.choice(("vk", "ok", "telegram", "pos")),
+            post_key=f"vk:{self.count}",
+            is_complaint=True,
+            in_region=True,
+            score=2.0,
+            category=truth.category,
+            subcategory=truth.subcategory,
+            fact=None,
+            municipality=truth.municipality if r.random() < 0.92 else None,
+            address=None,
+            street=ent.address.street,
+            scale=None,
+            rules=[],
+            reasons=[],
+            entities=ent,
+            lemma_text=self._text(truth, named),
+            created_at=self.now,
+            network=r.choice(("vk", "ok", "telegram", "pos")),
         )
         return sig, key
 
@@ -137,9 +178,16 @@ def preload(clusterer: Clusterer, stream: Stream, n: int, window: timedelta) -> 
     for i in range(n):
         truth = stream._new_incident()[1]
         at = stream.now - window * r.random()
-        v = IncidentView(ref=-(i + 1), category=truth.category, subcategory=truth.subcategory,
-                         municipality=truth.municipality, street=truth.street, house=truth.house,
-                         first_at=at, last_at=at)
+        v = IncidentView(
+            ref=-(i + 1),
+            category=truth.category,
+            subcategory=truth.subcategory,
+            municipality=truth.municipality,
+            street=truth.street,
+            house=truth.house,
+            first_at=at,
+            last_at=at,
+        )
         v.texts.extend(" ".join(content_tokens(stream._text(truth, True))) for _ in range(r.randrange(1, 4)))
         v.post_keys.add(f"ok:pre{i}")
         clusterer.load(v)
@@ -155,8 +203,14 @@ def rss_mb() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run(total: int, open_incidents: int, rate: float, checkpoints: list[int], seed: int = 7,
-        policy: ClusteringPolicy | None = None) -> list[dict]:
+def run(
+    total: int,
+    open_incidents: int,
+    rate: float,
+    checkpoints: list[int],
+    seed: int = 7,
+    policy: ClusteringPolicy | None = None,
+) -> list[dict]:
     policy = policy or ClusteringPolicy()
     clusterer = Clusterer(policy)
     stream = Stream(seed, rate, T0)
@@ -198,13 +252,21 @@ def run(total: int, open_incidents: int, rate: float, checkpoints: list[int], se
                 if sig.post_key in pred and sig.post_key not in truth:
                     truth[sig.post_key] = key
             done += len(chunk)
-        rows.append({
-            "posts": done, "incidents_in_memory": len(clusterer), "us_per_post": round(1e6 * seg_time / seg_posts, 1),
-            "posts_per_s": round(seg_posts / seg_time), "candidates_mean": round(seg_cand / seg_posts, 1),
-            "candidates_max": max_cand, "comparisons_mean": round(seg_cmp / seg_posts, 1),
-            "comparisons_max": max_cmp, "rss_mb": round(rss_mb()), "evicted": clusterer.evicted,
-            "preload_s": round(load_s, 1),
-        })
+        rows.append(
+            {
+                "posts": done,
+                "incidents_in_memory": len(clusterer),
+                "us_per_post": round(1e6 * seg_time / seg_posts, 1),
+                "posts_per_s": round(seg_posts / seg_time),
+                "candidates_mean": round(seg_cand / seg_posts, 1),
+                "candidates_max": max_cand,
+                "comparisons_mean": round(seg_cmp / seg_posts, 1),
+                "comparisons_max": max_cmp,
+                "rss_mb": round(rss_mb()),
+                "evicted": clusterer.evicted,
+                "preload_s": round(load_s, 1),
+            }
+        )
         seg_time, seg_posts, seg_cmp, seg_cand, max_cmp, max_cand = 0.0, 0, 0, 0, 0, 0
         gc.collect()
     if truth:
@@ -231,15 +293,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return 0
-    print(f"clustering stage, one core; {args.open:,} open incidents preloaded in {rows[0]['preload_s']} s; "
-          f"{args.rate:g} complaints/h")
-    print("| posts | incidents in memory | µs/post | posts/s | candidates mean / max | "
-          "rapidfuzz comparisons mean / max | RSS MB |")
+    print(
+        f"clustering stage, one core; {args.open:,} open incidents preloaded in {rows[0]['preload_s']} s; "
+        f"{args.rate:g} complaints/h"
+    )
+    print(
+        "| posts | incidents in memory | µs/post | posts/s | candidates mean / max | "
+        "rapidfuzz comparisons mean / max | RSS MB |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['posts']:,} | {r['incidents_in_memory']:,} | {r['us_per_post']} | {r['posts_per_s']:,} | "
-              f"{r['candidates_mean']} / {r['candidates_max']} | {r['comparisons_mean']} / {r['comparisons_max']} | "
-              f"{r['rss_mb']} |")
+        print(
+            f"| {r['posts']:,} | {r['incidents_in_memory']:,} | {r['us_per_post']} | {r['posts_per_s']:,} | "
+            f"{r['candidates_mean']} / {r['candidates_max']} | {r['comparisons_mean']} / {r['comparisons_max']} | "
+            f"{r['rss_mb']} |"
+        )
     if "bcubed_first_20k" in rows[0]:
         b = rows[0]["bcubed_first_20k"]
         print(f"B-cubed on the first 20,000 synthetic posts: P {b['precision']} R {b['recall']} F1 {b['f1']}")

@@ -46,7 +46,18 @@ PASSWORD = "нагрузка-консоли-2026"
 LOCUSTFILE = Path(__file__).resolve().parent / "console_locustfile.py"
 # a shift of 50: who logs in (role, how many); executors spread over the bodies with most incidents
 ROLES = [("admin", 3), ("moderator", 14), ("controller", 7), ("observer", 8), ("executor", 18)]
-WORDS = ["мусор", "яма", "вода", "свет", "отопление", "дорога", "подъезд", "контейнер", "канализация", "автобус"]
+WORDS = [
+    "мусор",
+    "яма",
+    "вода",
+    "свет",
+    "отопление",
+    "дорога",
+    "подъезд",
+    "контейнер",
+    "канализация",
+    "автобус",
+]
 
 
 def _say(msg: str) -> None:
@@ -60,11 +71,19 @@ def _free_port() -> int:
 
 
 # --------------------------------------------------------------------------- the database
-def seed(url: str, cfg: Any, posts: int, seed_no: int, work: Path, users: int, assign_share: float,
-         rounds: int | None = None) -> dict[str, Any]:
+def seed(
+    url: str,
+    cfg: Any,
+    posts: int,
+    seed_no: int,
+    work: Path,
+    users: int,
+    assign_share: float,
+    rounds: int | None = None,
+) -> dict[str, Any]:
     """A month of the region's stream through the production steps, some incidents assigned, and users.
     Returns the plan for the locust users (logins, what each may open, filters, bodies)."""
-    from sqlmodel import Session, select
+    from sqlmodel import Session, col, select
 
     from bench.generator import StreamGenerator
     from crawlers.replay import ReplaySource
@@ -90,13 +109,18 @@ def seed(url: str, cfg: Any, posts: int, seed_no: int, work: Path, users: int, a
     # NER only names persons and organisations in a card; the incidents are the same without it
     stats = process_pending(engine, cfg, lambda: now, builder=signal_builder(cfg, use_ner=False))
     fts.catch_up(engine)
-    _say(f"seeded: {posts:,} posts → {stats.incidents_opened:,} "
-         f"incidents opened, in {time.perf_counter() - t0:.0f} s")
+    _say(
+        f"seeded: {posts:,} posts → {stats.incidents_opened:,} "
+        f"incidents opened, in {time.perf_counter() - t0:.0f} s"
+    )
     rng = random.Random(seed_no)
     open_values = {s.value for s in OPEN_STATES}
     with Session(engine) as s:
-        incs = s.exec(select(Incident.id, Incident.body_code, Incident.status)
-                      .where(Incident.merged_into_id == None)).all()  # noqa: E711
+        incs = s.exec(
+            select(Incident.id, Incident.body_code, Incident.status).where(
+                col(Incident.merged_into_id).is_(None)
+            )
+        ).all()
     body_counts = Counter(b for _, b, st in incs if b and st in open_values and b != cfg.bodies.triage_body)
     bodies = [b for b, _ in body_counts.most_common(6)] or [cfg.bodies.bodies[0].code]
     # the shift has been working: a share of the open incidents is already assigned (audited, as always)
@@ -123,8 +147,11 @@ def seed(url: str, cfg: Any, posts: int, seed_no: int, work: Path, users: int, a
             Workflow(s, cfg, lambda: now).assign(admin, iid, rng.choice(bodies), "разбор смены")
     _say(f"assigned {len(chosen):,} incidents in {time.perf_counter() - t0:.1f} s; {made} users")
     with Session(engine) as s:
-        rows = s.exec(select(Incident.id, Incident.body_code, Incident.status)
-                      .where(Incident.merged_into_id == None)).all()  # noqa: E711
+        rows = s.exec(
+            select(Incident.id, Incident.body_code, Incident.status).where(
+                col(Incident.merged_into_id).is_(None)
+            )
+        ).all()
     visible: dict[str, list[int]] = defaultdict(list)
     for iid, body, _ in rows:
         visible["all"].append(iid)
@@ -133,15 +160,30 @@ def seed(url: str, cfg: Any, posts: int, seed_no: int, work: Path, users: int, a
     open_count = sum(1 for _, _, st in rows if st in open_values)
     munis = [m.code for m in cfg.territories.municipalities[:8]]
     cats = sorted({c.code for c in cfg.rubricator.categories})
-    filters = ([{"category": c} for c in ["roads", "water", "waste", "energy", "housing_utilities"] if c in cats]
-               + [{"municipality": m} for m in munis[:5]]
-               + [{"network": n} for n in ("vk", "telegram", "pos")]
-               + [{"status": "assigned"}, {"status": "all", "category": "roads"}, {"body": bodies[0]},
-                  {"since": (now - timedelta(days=7)).date().isoformat()}])
+    filters = (
+        [{"category": c} for c in ["roads", "water", "waste", "energy", "housing_utilities"] if c in cats]
+        + [{"municipality": m} for m in munis[:5]]
+        + [{"network": n} for n in ("vk", "telegram", "pos")]
+        + [
+            {"status": "assigned"},
+            {"status": "all", "category": "roads"},
+            {"body": bodies[0]},
+            {"since": (now - timedelta(days=7)).date().isoformat()},
+        ]
+    )
     engine.dispose()
-    return {"users": plan_users, "visible": {k: v for k, v in visible.items()}, "bodies": bodies, "password": PASSWORD,
-            "filters": filters, "words": WORDS, "categories": cats, "incidents": len(rows), "open": open_count,
-            "posts": posts}
+    return {
+        "users": plan_users,
+        "visible": {k: v for k, v in visible.items()},
+        "bodies": bodies,
+        "password": PASSWORD,
+        "filters": filters,
+        "words": WORDS,
+        "categories": cats,
+        "incidents": len(rows),
+        "open": open_count,
+        "posts": posts,
+    }
 
 
 # --------------------------------------------------------------------------- the server
@@ -153,12 +195,23 @@ def _env() -> dict[str, str]:
 
 
 def start_console(url: str, data_dir: Path, port: int, workers: int = 1) -> subprocess.Popen[str]:
-    env = {**_env(), "DATABASE_URL": url, "INCIDENTS_DATA_DIR": str(data_dir),
-           "CONSOLE_SECRET_KEY": "нагрузочный-тест-консоли-" + os.urandom(8).hex()}
+    env = {
+        **_env(),
+        "DATABASE_URL": url,
+        "INCIDENTS_DATA_DIR": str(data_dir),
+        "CONSOLE_SECRET_KEY": "нагрузочный-тест-консоли-" + os.urandom(8).hex(),
+    }
     exe = shutil.which("incidents", path=str(Path(sys.executable).parent)) or ""
     cmd = [exe] if exe else [sys.executable, "-m", "incidents.cli.main"]
-    proc = subprocess.Popen([*cmd, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)], env=env, cwd=PROJECT_ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [*cmd, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
+        env=env,
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     import httpx
 
     deadline = time.monotonic() + 120
@@ -230,7 +283,11 @@ class CpuSampler:
         return (before[-1] if before else self.samples[0])[1] if self.samples else 0.0
 
     def per_request(self, start: float, end: float, requests: int) -> float | None:
-        return round((self._at(end) - self._at(start)) * 1000 / requests, 1) if requests and self.samples else None
+        return (
+            round((self._at(end) - self._at(start)) * 1000 / requests, 1)
+            if requests and self.samples
+            else None
+        )
 
     def load_average(self, start: float, end: float) -> float | None:
         inside = [s[2] for s in self.samples if start <= s[0] <= end]
@@ -259,15 +316,28 @@ def figures(samples: list[dict[str, Any]], started: float, ended: float) -> dict
     rows = {}
     for name in sorted(pages):
         ms = pages[name]
-        rows[name] = {"requests": len(ms), "per_s": round(len(ms) / seconds, 2), "p50": round(_pct(ms, 50)),
-                      "p95": round(_pct(ms, 95)), "p99": round(_pct(ms, 99)), "max": round(max(ms)),
-                      "mean": round(statistics.fmean(ms)), "errors": sum(errors[name].values())}
+        rows[name] = {
+            "requests": len(ms),
+            "per_s": round(len(ms) / seconds, 2),
+            "p50": round(_pct(ms, 50)),
+            "p95": round(_pct(ms, 95)),
+            "p99": round(_pct(ms, 99)),
+            "max": round(max(ms)),
+            "mean": round(statistics.fmean(ms)),
+            "errors": sum(errors[name].values()),
+        }
     every = [x["ms"] for x in window]
-    return {"seconds": round(seconds, 1), "requests": len(window), "per_s": round(len(window) / seconds, 2),
-            "p50": round(_pct(every, 50)) if every else None, "p95": round(_pct(every, 95)) if every else None,
-            "p99": round(_pct(every, 99)) if every else None,
-            "errors": sum(sum(c.values()) for c in errors.values()), "pages": rows,
-            "error_kinds": {n: dict(c.most_common(5)) for n, c in errors.items() if c}}
+    return {
+        "seconds": round(seconds, 1),
+        "requests": len(window),
+        "per_s": round(len(window) / seconds, 2),
+        "p50": round(_pct(every, 50)) if every else None,
+        "p95": round(_pct(every, 95)) if every else None,
+        "p99": round(_pct(every, 99)) if every else None,
+        "errors": sum(sum(c.values()) for c in errors.values()),
+        "pages": rows,
+        "error_kinds": {n: dict(c.most_common(5)) for n, c in errors.items() if c},
+    }
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -287,27 +357,54 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             plan_path.write_text(json.dumps(plan, ensure_ascii=False), encoding="utf-8")
         port = _free_port()
         server = start_console(url, work, port, args.workers)
-        _say(f"console up on 127.0.0.1:{port}: {plan['incidents']:,} incidents ({plan['open']:,} open), "
-             f"{len(plan['users'])} users; locust: {args.users} users, spawn rate {args.spawn_rate}/s, "
-             f"{args.run_time} s")
-        env = {**_env(), "LOAD_PLAN": str(plan_path), "LOAD_SAMPLES": str(samples_path),
-               "LOAD_THINK": args.think}
+        _say(
+            f"console up on 127.0.0.1:{port}: {plan['incidents']:,} incidents ({plan['open']:,} open), "
+            f"{len(plan['users'])} users; locust: {args.users} users, spawn rate {args.spawn_rate}/s, "
+            f"{args.run_time} s"
+        )
+        env = {
+            **_env(),
+            "LOAD_PLAN": str(plan_path),
+            "LOAD_SAMPLES": str(samples_path),
+            "LOAD_THINK": args.think,
+        }
         locust = shutil.which("locust", path=str(Path(sys.executable).parent)) or "locust"
-        cmd = [locust, "-f", str(LOCUSTFILE), "--headless", "--host", f"http://127.0.0.1:{port}",
-               "--users", str(args.users), "--spawn-rate", str(args.spawn_rate), "--run-time", f"{args.run_time}s",
-               "--stop-timeout", "10", "--only-summary", "--loglevel", "WARNING", "--csv", str(work / "locust")]
+        cmd = [
+            locust,
+            "-f",
+            str(LOCUSTFILE),
+            "--headless",
+            "--host",
+            f"http://127.0.0.1:{port}",
+            "--users",
+            str(args.users),
+            "--spawn-rate",
+            str(args.spawn_rate),
+            "--run-time",
+            f"{args.run_time}s",
+            "--stop-timeout",
+            "10",
+            "--only-summary",
+            "--loglevel",
+            "WARNING",
+            "--csv",
+            str(work / "locust"),
+        ]
         started = time.time()
         cpu = CpuSampler(server.pid)
         cpu.start()
         try:
-            done = subprocess.run(cmd, env=env, cwd=PROJECT_ROOT, capture_output=True, text=True,
-                                  timeout=args.run_time + 180)
+            done = subprocess.run(
+                cmd, env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=args.run_time + 180
+            )
         finally:
             cpu.stop()
             server_log = stop(server)
             (work / "server.log").write_text(server_log, encoding="utf-8")
         ended = time.time()
-        samples = [json.loads(line) for line in samples_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        samples = [
+            json.loads(line) for line in samples_path.read_text(encoding="utf-8").splitlines() if line.strip()
+        ]
         logins = [x for x in samples if x["name"] == "login"]
         ramp_end = max((x["t"] + x["ms"] / 1000 for x in logins), default=started)
         measured_end = min(ended, max((x["t"] for x in samples), default=ended) + 1e-6)
@@ -317,19 +414,28 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "machine": f"{platform.system()} {platform.machine()}, {mp.cpu_count()} cores, Python {platform.python_version()}",
             "database": "PostgreSQL" if url.startswith("postgres") else "SQLite",
             "command": "python -m bench.console_load " + " ".join(sys.argv[1:]),
-            "posts": plan["posts"], "incidents": plan["incidents"], "open": plan["open"], "users": args.users,
-            "think_seconds": args.think, "run_time": args.run_time, "workers": args.workers,
+            "posts": plan["posts"],
+            "incidents": plan["incidents"],
+            "open": plan["open"],
+            "users": args.users,
+            "think_seconds": args.think,
+            "run_time": args.run_time,
+            "workers": args.workers,
             "login": figures(logins, started, ended)["pages"].get("login"),
             "ramp_up_seconds": round(ramp_end - started, 1),
             "steady": figures(pages, ramp_end, measured_end),
             "whole_run": figures(samples, started, measured_end),
             "locust_exit": done.returncode,
-            "server_cpu_ms_per_request": cpu.per_request(ramp_end, measured_end,
-                                                         sum(1 for x in pages if ramp_end <= x["t"] < measured_end)),
+            "server_cpu_ms_per_request": cpu.per_request(
+                ramp_end, measured_end, sum(1 for x in pages if ramp_end <= x["t"] < measured_end)
+            ),
             "load_average": cpu.load_average(ramp_end, measured_end),
-            "server_errors": [line for line in server_log.splitlines()
-                              if line.startswith(("ERROR", "sqlalchemy.", "sqlite3.", "psycopg."))
-                              or "Error:" in line.split(" ", 1)[0]][:10],
+            "server_errors": [
+                line
+                for line in server_log.splitlines()
+                if line.startswith(("ERROR", "sqlalchemy.", "sqlite3.", "psycopg."))
+                or "Error:" in line.split(" ", 1)[0]
+            ][:10],
         }
         if done.returncode not in (0, 1):  # 1: locust ran but some requests failed (reported above)
             out["locust_stderr"] = done.stderr[-3000:]
@@ -343,20 +449,32 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def report(out: dict[str, Any]) -> None:
     s = out["steady"]
-    _say(f"\n{out['date']} · {out['machine']} · {out['database']} · {out['incidents']:,} incidents "
-         f"({out['open']:,} open) from {out['posts']:,} posts · {out['users']} users, think {out['think_seconds']} s · "
-         f"{out['workers']} console process(es)")
+    _say(
+        f"\n{out['date']} · {out['machine']} · {out['database']} · {out['incidents']:,} incidents "
+        f"({out['open']:,} open) from {out['posts']:,} posts · {out['users']} users, think {out['think_seconds']} s · "
+        f"{out['workers']} console process(es)"
+    )
     lg = out.get("login") or {}
-    _say(f"log-in (ramp-up, {out['ramp_up_seconds']} s): {lg.get('requests', 0)} log-ins, p50 {lg.get('p50')} ms, "
-         f"p95 {lg.get('p95')} ms, errors {lg.get('errors', 0)}")
-    _say(f"after the ramp-up, {s['seconds']} s: {s['requests']:,} requests, {s['per_s']} req/s, "
-         f"p50 {s['p50']} ms, p95 {s['p95']} ms, p99 {s['p99']} ms, errors {s['errors']}")
-    _say(f"console CPU per request (all its processes, after the ramp-up): {out['server_cpu_ms_per_request']} ms; "
-         f"machine load average meanwhile: {out['load_average']} (2 cores = 2.0 when only this runs)")
-    _say(f"{'page':28} {'requests':>8} {'req/s':>7} {'p50':>6} {'p95':>6} {'p99':>6} {'max':>6} {'errors':>6}")
+    _say(
+        f"log-in (ramp-up, {out['ramp_up_seconds']} s): {lg.get('requests', 0)} log-ins, p50 {lg.get('p50')} ms, "
+        f"p95 {lg.get('p95')} ms, errors {lg.get('errors', 0)}"
+    )
+    _say(
+        f"after the ramp-up, {s['seconds']} s: {s['requests']:,} requests, {s['per_s']} req/s, "
+        f"p50 {s['p50']} ms, p95 {s['p95']} ms, p99 {s['p99']} ms, errors {s['errors']}"
+    )
+    _say(
+        f"console CPU per request (all its processes, after the ramp-up): {out['server_cpu_ms_per_request']} ms; "
+        f"machine load average meanwhile: {out['load_average']} (2 cores = 2.0 when only this runs)"
+    )
+    _say(
+        f"{'page':28} {'requests':>8} {'req/s':>7} {'p50':>6} {'p95':>6} {'p99':>6} {'max':>6} {'errors':>6}"
+    )
     for name, r in sorted(s["pages"].items(), key=lambda kv: -kv[1]["requests"]):
-        _say(f"{name:28} {r['requests']:>8} {r['per_s']:>7} {r['p50']:>6} {r['p95']:>6} {r['p99']:>6} {r['max']:>6} "
-             f"{r['errors']:>6}")
+        _say(
+            f"{name:28} {r['requests']:>8} {r['per_s']:>7} {r['p50']:>6} {r['p95']:>6} {r['p99']:>6} {r['max']:>6} "
+            f"{r['errors']:>6}"
+        )
     for name, kinds in s["error_kinds"].items():
         _say(f"  errors on {name}: {kinds}")
     if out["server_errors"]:
@@ -366,21 +484,35 @@ def report(out: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.console_load", description=__doc__.split("\n\n")[0])
     p.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
-    p.add_argument("--database", help="database URL (default: a temporary SQLite file); it is filled, so use a "
-                   "throw-away one")
-    p.add_argument("--posts", type=int, default=20_000, help="posts in the seeded month (≈ one incident per 7)")
-    p.add_argument("--assigned", type=float, default=0.35, help="share of the open incidents assigned beforehand")
+    p.add_argument(
+        "--database",
+        help="database URL (default: a temporary SQLite file); it is filled, so use a throw-away one",
+    )
+    p.add_argument(
+        "--posts", type=int, default=20_000, help="posts in the seeded month (≈ one incident per 7)"
+    )
+    p.add_argument(
+        "--assigned", type=float, default=0.35, help="share of the open incidents assigned beforehand"
+    )
     p.add_argument("--users", type=int, default=50)
     p.add_argument("--workers", type=int, default=1, help="console processes (incidents serve --workers)")
     p.add_argument("--spawn-rate", type=float, default=10.0)
     p.add_argument("--run-time", type=int, default=60, help="seconds")
     p.add_argument("--think", default="1,3", help="seconds between a user's clicks: MIN,MAX")
     p.add_argument("--seed", type=int, default=46)
-    p.add_argument("--bcrypt-rounds", type=int, help="the users' password hashes (default: production's 12; the "
-                   "smoke test uses 4 so its few seconds are not all log-in)")
+    p.add_argument(
+        "--bcrypt-rounds",
+        type=int,
+        help="the users' password hashes (default: production's 12; the "
+        "smoke test uses 4 so its few seconds are not all log-in)",
+    )
     p.add_argument("--json", type=Path, help="write the figures here")
-    p.add_argument("--keep", action="store_true", help="keep the work folder (database, locust CSV, raw timings)")
-    p.add_argument("--reuse", type=Path, metavar="DIR", help="run again on the database and plan a --keep run left")
+    p.add_argument(
+        "--keep", action="store_true", help="keep the work folder (database, locust CSV, raw timings)"
+    )
+    p.add_argument(
+        "--reuse", type=Path, metavar="DIR", help="run again on the database and plan a --keep run left"
+    )
     args = p.parse_args(argv)
     out = run(args)
     report(out)

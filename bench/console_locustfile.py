@@ -40,11 +40,26 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 @events.request.add_listener
-def _record(request_type: str, name: str, response_time: float, response_length: int, exception: Any = None,
-            start_time: float | None = None, response: Any = None, **kw: Any) -> None:
+def _record(
+    request_type: str,
+    name: str,
+    response_time: float,
+    response_length: int,
+    exception: Any = None,
+    start_time: float | None = None,
+    response: Any = None,
+    **kw: Any,
+) -> None:
     status = getattr(response, "status_code", None)
-    line = json.dumps({"name": name, "ms": round(response_time, 2), "t": start_time or time.time(), "status": status,
-                       "error": None if exception is None else f"{type(exception).__name__}: {exception}"[:200]})
+    line = json.dumps(
+        {
+            "name": name,
+            "ms": round(response_time, 2),
+            "t": start_time or time.time(),
+            "status": status,
+            "error": None if exception is None else f"{type(exception).__name__}: {exception}"[:200],
+        }
+    )
     with _LOCK:
         _SAMPLES.write(line + "\n")
 
@@ -67,9 +82,20 @@ class ConsoleUser(FastHttpUser):
         self.csrf = ""
         r = self.client.get("/login", name="login (form)")
         token = CSRF_FORM.search(r.text or "")
-        with self.client.post("/login", data=urlencode({"csrf": token.group(1) if token else "", "login": self.me["login"],
-                                                        "password": PLAN["password"]}),
-                              headers=FORM, allow_redirects=False, name="login", catch_response=True) as r:
+        with self.client.post(
+            "/login",
+            data=urlencode(
+                {
+                    "csrf": token.group(1) if token else "",
+                    "login": self.me["login"],
+                    "password": PLAN["password"],
+                }
+            ),
+            headers=FORM,
+            allow_redirects=False,
+            name="login",
+            catch_response=True,
+        ) as r:
             if r.status_code != 303:
                 r.failure(f"log-in refused: {r.status_code}")
                 return
@@ -99,7 +125,9 @@ class ConsoleUser(FastHttpUser):
 
     @task(3)
     def search(self) -> None:
-        self._get("/queue?" + urlencode({"q": random.choice(PLAN["words"]), "status": "all"}), "/queue?q=search")
+        self._get(
+            "/queue?" + urlencode({"q": random.choice(PLAN["words"]), "status": "all"}), "/queue?q=search"
+        )
 
     @task(10)
     def card(self) -> None:
@@ -108,8 +136,12 @@ class ConsoleUser(FastHttpUser):
         iid = random.choice(self.ids)
         self._get(f"/incidents/{iid}", "/incidents/ID")
         if self.role != "observer" and random.random() < 0.4:  # the card's script renews the lock
-            with self.client.post(f"/incidents/{iid}/lock.json", headers={"X-CSRF-Token": self.csrf},
-                                  name="/incidents/ID/lock.json", catch_response=True) as r:
+            with self.client.post(
+                f"/incidents/{iid}/lock.json",
+                headers={"X-CSRF-Token": self.csrf},
+                name="/incidents/ID/lock.json",
+                catch_response=True,
+            ) as r:
                 if r.status_code != 200:
                     r.failure(f"HTTP {r.status_code}")
 
@@ -130,8 +162,13 @@ class ConsoleUser(FastHttpUser):
 
     @task(2)
     def ratings(self) -> None:
-        self._get("/ratings?" + urlencode({"period": random.choice(["30", "90"]),
-                                           "by": random.choice(["body", "municipality"])}), "/ratings")
+        self._get(
+            "/ratings?"
+            + urlencode(
+                {"period": random.choice(["30", "90"]), "by": random.choice(["body", "municipality"])}
+            ),
+            "/ratings",
+        )
 
     @task(1)
     def export(self) -> None:
@@ -140,7 +177,9 @@ class ConsoleUser(FastHttpUser):
         if self.role == "executor":
             self._get("/inbox?export=csv", "export (csv)")
         elif random.random() < 0.6:
-            self._get("/queue?" + urlencode({**random.choice(PLAN["filters"]), "export": "csv"}), "export (csv)")
+            self._get(
+                "/queue?" + urlencode({**random.choice(PLAN["filters"]), "export": "csv"}), "export (csv)"
+            )
         else:
             self._get("/queue?export=xlsx", "export (xlsx)")
 
@@ -151,9 +190,14 @@ class ConsoleUser(FastHttpUser):
             return
         iid = random.choice(self.ids)
         body = random.choice(PLAN["bodies"])
-        with self.client.post(f"/incidents/{iid}/assign", name="assign (POST)", allow_redirects=False,
-                              data=urlencode({"csrf": self.csrf, "body": body, "reason": "нагрузочный тест: переназначение"}),
-                              headers=FORM, catch_response=True) as r:
+        with self.client.post(
+            f"/incidents/{iid}/assign",
+            name="assign (POST)",
+            allow_redirects=False,
+            data=urlencode({"csrf": self.csrf, "body": body, "reason": "нагрузочный тест: переназначение"}),
+            headers=FORM,
+            catch_response=True,
+        ) as r:
             if r.status_code != 303 or "/login" in (r.headers.get("location", "") if r.headers else ""):
                 r.failure(f"HTTP {r.status_code}")
 
@@ -162,7 +206,13 @@ class ConsoleUser(FastHttpUser):
         if self.role == "observer" or not self.ids:
             return
         iid = random.choice(self.ids)
-        with self.client.post(f"/incidents/{iid}/release", name="release (POST)", allow_redirects=False,
-                              data=urlencode({"csrf": self.csrf}), headers=FORM, catch_response=True) as r:
+        with self.client.post(
+            f"/incidents/{iid}/release",
+            name="release (POST)",
+            allow_redirects=False,
+            data=urlencode({"csrf": self.csrf}),
+            headers=FORM,
+            catch_response=True,
+        ) as r:
             if r.status_code != 303:
                 r.failure(f"HTTP {r.status_code}")

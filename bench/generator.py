@@ -34,78 +34,126 @@ NETWORKS = ("vk", "vk", "vk", "ok", "ok", "telegram", "telegram", "pos")
 # Problem families: one real problem, several ways residents write about it. {place} is an
 # address or settlement phrase, filled per incident so that all posts of a cluster share it.
 PROBLEMS: list[tuple[str, list[str]]] = [
-    ("water", [
-        "На {place} опять нет холодной воды с утра, когда дадут?",
-        "{place} — вторые сутки без воды!!! Сколько можно, водоканал молчит",
-        "Прорвало трубу на {place}, вода течёт по дороге, никто не приезжает",
-        "у нас на {place} воды нет ни холодной ни горячей 😡 дети немытые",
-    ]),
-    ("water", [
-        "Канализация на {place} забита, всё течёт во двор, вонь стоит невыносимая",
-        "Опять затопило подвал нечистотами, {place}. Управляющая компания не отвечает",
-        "{place}: из люка льются стоки уже неделю, кто-нибудь починит?",
-    ]),
-    ("roads", [
-        "Огромные ямы на {place}, вчера пробил колесо. Когда отремонтируют дорогу?",
-        "Дорога на {place} разбита полностью, ямы по колено, проехать невозможно",
-        "ямыы на {place} — это позор, асфальт разваливается третий год",
-        "Сделайте уже ремонт дороги на {place}!! сплошные ямы после зимы",
-    ]),
-    ("roads", [
-        "Не работает светофор на перекрёстке {place}, чуть не сбили ребёнка",
-        "Светофор у {place} мигает жёлтым вторую неделю, опасно переходить",
-    ]),
-    ("energy", [
-        "На {place} не горят фонари, вечером идём в полной темноте",
-        "{place} — уличное освещение не работает уже месяц, страшно ходить",
-        "Почему на {place} выключено освещение? темно хоть глаз выколи",
-    ]),
-    ("energy", [
-        "Отключили свет на {place} ещё вчера, до сих пор нет электричества",
-        "{place} без электричества с обеда, холодильники текут, когда включат??",
-    ]),
-    ("housing_utilities", [
-        "В доме на {place} холодные батареи, отопление так и не дали, дети болеют",
-        "{place}: в квартирах +15, отопления нет, управляющая компания кормит обещаниями",
-        "Когда дадут тепло на {place}? батареи ледяные уже неделю",
-    ]),
-    ("housing_utilities", [
-        "Течёт крыша на {place}, после дождя вода в квартире на пятом этаже",
-        "Протекает кровля, {place}, заявки в УК игнорируют второй месяц",
-    ]),
-    ("waste", [
-        "Мусор не вывозят на {place} уже две недели, контейнеры переполнены",
-        "{place} — помойка! баки переполнены, мусор разносит ветер, крысы бегают",
-        "Не вывозят мусор с площадки на {place}, когда это закончится?",
-    ]),
-    ("waste", [
-        "Стихийная свалка за домами на {place}, строительный мусор сваливают прямо у леса",
-        "На {place} организовали несанкционированную свалку, кто будет убирать?",
-    ]),
-    ("transport", [
-        "Автобус до {place} не ходит по расписанию, ждали час на остановке",
-        "Отменили маршрут до {place}, людям не на чем доехать до работы",
-    ]),
-    ("landscaping", [
-        "Двор на {place} не чистят от снега, не пройти ни пешком ни на машине",
-        "Гололёд на тротуарах {place}, никто не посыпает, люди падают",
-    ]),
-    ("landscaping", [
-        "Открытый люк на {place} без крышки, ребёнок чуть не провалился",
-        "Сломана детская площадка на {place}, качели оторваны, торчат железки",
-    ]),
-    ("safety", [
-        "Стая бродячих собак на {place}, кидаются на детей, примите меры!",
-        "Бездомные собаки на {place} покусали женщину, когда их отловят?",
-    ]),
-    ("healthcare", [
-        "В поликлинике на {place} невозможно записаться к врачу, телефон не отвечает",
-        "Нет терапевта в амбулатории {place} уже месяц, люди ездят в район",
-    ]),
-    ("ecology", [
-        "Едкий дым и запах гари над {place}, жгут что-то по ночам, дышать нечем",
-        "Завод на {place} опять выбрасывает что-то вонючее, окна не открыть",
-    ]),
+    (
+        "water",
+        [
+            "На {place} опять нет холодной воды с утра, когда дадут?",
+            "{place} — вторые сутки без воды!!! Сколько можно, водоканал молчит",
+            "Прорвало трубу на {place}, вода течёт по дороге, никто не приезжает",
+            "у нас на {place} воды нет ни холодной ни горячей 😡 дети немытые",
+        ],
+    ),
+    (
+        "water",
+        [
+            "Канализация на {place} забита, всё течёт во двор, вонь стоит невыносимая",
+            "Опять затопило подвал нечистотами, {place}. Управляющая компания не отвечает",
+            "{place}: из люка льются стоки уже неделю, кто-нибудь починит?",
+        ],
+    ),
+    (
+        "roads",
+        [
+            "Огромные ямы на {place}, вчера пробил колесо. Когда отремонтируют дорогу?",
+            "Дорога на {place} разбита полностью, ямы по колено, проехать невозможно",
+            "ямыы на {place} — это позор, асфальт разваливается третий год",
+            "Сделайте уже ремонт дороги на {place}!! сплошные ямы после зимы",
+        ],
+    ),
+    (
+        "roads",
+        [
+            "Не работает светофор на перекрёстке {place}, чуть не сбили ребёнка",
+            "Светофор у {place} мигает жёлтым вторую неделю, опасно переходить",
+        ],
+    ),
+    (
+        "energy",
+        [
+            "На {place} не горят фонари, вечером идём в полной темноте",
+            "{place} — уличное освещение не работает уже месяц, страшно ходить",
+            "Почему на {place} выключено освещение? темно хоть глаз выколи",
+        ],
+    ),
+    (
+        "energy",
+        [
+            "Отключили свет на {place} ещё вчера, до сих пор нет электричества",
+            "{place} без электричества с обеда, холодильники текут, когда включат??",
+        ],
+    ),
+    (
+        "housing_utilities",
+        [
+            "В доме на {place} холодные батареи, отопление так и не дали, дети болеют",
+            "{place}: в квартирах +15, отопления нет, управляющая компания кормит обещаниями",
+            "Когда дадут тепло на {place}? батареи ледяные уже неделю",
+        ],
+    ),
+    (
+        "housing_utilities",
+        [
+            "Течёт крыша на {place}, после дождя вода в квартире на пятом этаже",
+            "Протекает кровля, {place}, заявки в УК игнорируют второй месяц",
+        ],
+    ),
+    (
+        "waste",
+        [
+            "Мусор не вывозят на {place} уже две недели, контейнеры переполнены",
+            "{place} — помойка! баки переполнены, мусор разносит ветер, крысы бегают",
+            "Не вывозят мусор с площадки на {place}, когда это закончится?",
+        ],
+    ),
+    (
+        "waste",
+        [
+            "Стихийная свалка за домами на {place}, строительный мусор сваливают прямо у леса",
+            "На {place} организовали несанкционированную свалку, кто будет убирать?",
+        ],
+    ),
+    (
+        "transport",
+        [
+            "Автобус до {place} не ходит по расписанию, ждали час на остановке",
+            "Отменили маршрут до {place}, людям не на чем доехать до работы",
+        ],
+    ),
+    (
+        "landscaping",
+        [
+            "Двор на {place} не чистят от снега, не пройти ни пешком ни на машине",
+            "Гололёд на тротуарах {place}, никто не посыпает, люди падают",
+        ],
+    ),
+    (
+        "landscaping",
+        [
+            "Открытый люк на {place} без крышки, ребёнок чуть не провалился",
+            "Сломана детская площадка на {place}, качели оторваны, торчат железки",
+        ],
+    ),
+    (
+        "safety",
+        [
+            "Стая бродячих собак на {place}, кидаются на детей, примите меры!",
+            "Бездомные собаки на {place} покусали женщину, когда их отловят?",
+        ],
+    ),
+    (
+        "healthcare",
+        [
+            "В поликлинике на {place} невозможно записаться к врачу, телефон не отвечает",
+            "Нет терапевта в амбулатории {place} уже месяц, люди ездят в район",
+        ],
+    ),
+    (
+        "ecology",
+        [
+            "Едкий дым и запах гари над {place}, жгут что-то по ночам, дышать нечем",
+            "Завод на {place} опять выбрасывает что-то вонючее, окна не открыть",
+        ],
+    ),
 ]
 
 NOISE: list[str] = [
@@ -149,14 +197,53 @@ COMMENT_CHATTER: list[str] = [
 
 # Streets every village has: a complaint from a village names its street (the gazetteer knows
 # the villages, not their streets; the signal stage still reads «ул. Школьная» as the street).
-VILLAGE_STREETS = ("Центральная", "Школьная", "Садовая", "Молодёжная", "Новая", "Лесная", "Полевая", "Луговая",
-                   "Заречная", "Набережная", "Советская", "Мира", "Колхозная", "Зелёная", "Речная", "Солнечная",
-                   "Октябрьская", "Первомайская", "Трудовая", "Комсомольская", "Садовый переулок", "Дачная",
-                   "Весенняя", "Степная", "Берёзовая", "Вишнёвая", "Пионерская", "Гагарина", "Кирова", "Победы")
+VILLAGE_STREETS = (
+    "Центральная",
+    "Школьная",
+    "Садовая",
+    "Молодёжная",
+    "Новая",
+    "Лесная",
+    "Полевая",
+    "Луговая",
+    "Заречная",
+    "Набережная",
+    "Советская",
+    "Мира",
+    "Колхозная",
+    "Зелёная",
+    "Речная",
+    "Солнечная",
+    "Октябрьская",
+    "Первомайская",
+    "Трудовая",
+    "Комсомольская",
+    "Садовый переулок",
+    "Дачная",
+    "Весенняя",
+    "Степная",
+    "Берёзовая",
+    "Вишнёвая",
+    "Пионерская",
+    "Гагарина",
+    "Кирова",
+    "Победы",
+)
 
 EMOJI = ("😡", "🤬", "😢", "‼️", "🙏", "😤", "👎", "")
 FIRST = ("Ольга", "Ирина", "Сергей", "Наталья", "Андрей", "Елена", "Дмитрий", "Татьяна", "Алексей", "Марина")
-LAST = ("Иванова", "Петров", "Смирнова", "Кузнецов", "Попова", "Соколов", "Лебедева", "Козлов", "Новикова", "Морозов")
+LAST = (
+    "Иванова",
+    "Петров",
+    "Смирнова",
+    "Кузнецов",
+    "Попова",
+    "Соколов",
+    "Лебедева",
+    "Козлов",
+    "Новикова",
+    "Морозов",
+)
 
 
 @dataclass(slots=True)
@@ -177,8 +264,14 @@ class StreamShape:
 class StreamGenerator:
     """Yields interchange records (dicts) for one region, deterministically for a seed."""
 
-    def __init__(self, cfg: RegionConfig, *, seed: int = 46, shape: StreamShape | None = None,
-                 start: datetime | None = None) -> None:
+    def __init__(
+        self,
+        cfg: RegionConfig,
+        *,
+        seed: int = 46,
+        shape: StreamShape | None = None,
+        start: datetime | None = None,
+    ) -> None:
         self.rng = random.Random(seed)
         self.shape = shape or StreamShape()
         self.start = start or datetime(2026, 10, 1, tzinfo=UTC)
@@ -221,7 +314,9 @@ class StreamGenerator:
             # villages' problems are not one place (they were: the districts' giant incidents)
             street = self.rng.choice(VILLAGE_STREETS)
             street = street if "переулок" in street else f"ул. {street}"
-            phrase = f"{phrase}, {street}" + (f", д. {self.rng.randint(1, 60)}" if self.rng.random() < 0.5 else "")
+            phrase = f"{phrase}, {street}" + (
+                f", д. {self.rng.randint(1, 60)}" if self.rng.random() < 0.5 else ""
+            )
         return phrase
 
     def _typos(self, text: str) -> str:
@@ -245,17 +340,32 @@ class StreamGenerator:
         n = self.rng.randrange(2_000_000)
         return f"id{n}", f"{self.rng.choice(FIRST)} {self.rng.choice(LAST)}"
 
-    def _record(self, network: str, text: str, ts: datetime, *, parent: str | None = None,
-                source: str | None = None, author: tuple[str, str] | None = None) -> dict[str, Any]:
+    def _record(
+        self,
+        network: str,
+        text: str,
+        ts: datetime,
+        *,
+        parent: str | None = None,
+        source: str | None = None,
+        author: tuple[str, str] | None = None,
+    ) -> dict[str, Any]:
         self._seq += 1
         ext = f"g{self._seq}"
         author_id, author_name = author or self._author()
         return {
-            "network": network, "external_id": ext, "source_id": source or f"bench_{network}",
-            "parent_id": parent, "url": f"https://example.org/{network}/{ext}",
-            "author_id": author_id, "author_name": author_name, "text": text,
-            "created_at": ts.isoformat(), "likes": int(self.rng.expovariate(0.2)),
-            "reposts": int(self.rng.expovariate(1.0)), "views": int(self.rng.expovariate(0.002)),
+            "network": network,
+            "external_id": ext,
+            "source_id": source or f"bench_{network}",
+            "parent_id": parent,
+            "url": f"https://example.org/{network}/{ext}",
+            "author_id": author_id,
+            "author_name": author_name,
+            "text": text,
+            "created_at": ts.isoformat(),
+            "likes": int(self.rng.expovariate(0.2)),
+            "reposts": int(self.rng.expovariate(1.0)),
+            "views": int(self.rng.expovariate(0.002)),
         }
 
     def _ts(self, n: int, total: int) -> datetime:
@@ -299,17 +409,25 @@ class StreamGenerator:
                 else:
                     _, variants = rng.choice(PROBLEMS)
                     text = self._typos(rng.choice(variants).format(place=self._place()))
-                yield self._record(official_parent["network"], text, ts, parent=official_parent["external_id"],
-                                   source=official_parent["source_id"])
+                yield self._record(
+                    official_parent["network"],
+                    text,
+                    ts,
+                    parent=official_parent["external_id"],
+                    source=official_parent["source_id"],
+                )
                 n += 1
             elif r < 0.5 and (official_parent is None or rng.random() < 0.05):
-                rec = self._record("vk", rng.choice(OFFICIAL_POSTS), ts, source="bench_official",
-                                   author=self.official)
+                rec = self._record(
+                    "vk", rng.choice(OFFICIAL_POSTS), ts, source="bench_official", author=self.official
+                )
                 official_parent = rec
                 yield rec
                 n += 1
             else:
-                yield self._record(rng.choice(NETWORKS), self._typos(rng.choice(NOISE).format(place=self._place())), ts)
+                yield self._record(
+                    rng.choice(NETWORKS), self._typos(rng.choice(NOISE).format(place=self._place())), ts
+                )
                 n += 1
 
     def write(self, total: int, out: IO[str]) -> int:

@@ -85,8 +85,16 @@ def main(argv: list[str] | None = None) -> int:
         eng.dispose()
     engine = open_database(url)
     base = datetime(2026, 11, 1, tzinfo=UTC)
-    records = [PostRecord(network="pos", external_id=ext, source_id="bench", text=text,
-                          created_at=base + timedelta(minutes=i)) for i, (ext, text) in enumerate(rows)]
+    records = [
+        PostRecord(
+            network="pos",
+            external_id=ext,
+            source_id="bench",
+            text=text,
+            created_at=base + timedelta(minutes=i),
+        )
+        for i, (ext, text) in enumerate(rows)
+    ]
     t0 = time.perf_counter()
     for start in range(0, len(records), 1000):
         with Session(engine) as s, s.begin():
@@ -97,11 +105,15 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     indexed = fts.catch_up(engine, norm)
     t_index = time.perf_counter() - t0
-    print(f"database: {engine.dialect.name}; texts: {len(rows)} "
-          f"({sum(1 for r in rows if r[0].startswith('kursk'))} Kursk ПОС, "
-          f"{sum(1 for r in rows if r[0].startswith('spb'))} St Petersburg portal)")
-    print(f"store: {t_store:.1f} s; index (lemmatize + write): {indexed} posts in {t_index:.1f} s "
-          f"= {indexed / t_index:.0f} posts/s")
+    print(
+        f"database: {engine.dialect.name}; texts: {len(rows)} "
+        f"({sum(1 for r in rows if r[0].startswith('kursk'))} Kursk ПОС, "
+        f"{sum(1 for r in rows if r[0].startswith('spb'))} St Petersburg portal)"
+    )
+    print(
+        f"store: {t_store:.1f} s; index (lemmatize + write): {indexed} posts in {t_index:.1f} s "
+        f"= {indexed / t_index:.0f} posts/s"
+    )
 
     texts = dict(rows)
     print(f"{'query':<11} {'expected':>8} {'found':>6} {'recall':>7} {'extra':>6} {'ms/query':>9}")
@@ -113,7 +125,9 @@ def main(argv: list[str] | None = None) -> int:
         ms = (time.perf_counter() - t0) * 1000
         found = {h.post_key.split(":", 1)[1] for h in hits}
         recall = len(found & expected) / len(expected) if expected else 1.0
-        print(f"{word:<11} {len(expected):>8} {len(found):>6} {recall:>7.3f} {len(found - expected):>6} {ms:>9.0f}")
+        print(
+            f"{word:<11} {len(expected):>8} {len(found):>6} {recall:>7.3f} {len(found - expected):>6} {ms:>9.0f}"
+        )
     # Latency of a typical query (top 20, two words, a filter), warm.
     t0 = time.perf_counter()
     n = 20

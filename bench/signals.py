@@ -67,7 +67,9 @@ def _texts(data: Path | None) -> tuple[list[str], list[str], dict[str, list[str]
     return list(posts.values()), gold, real
 
 
-def build_stream(texts: list[str], is_candidate: Any, n: int, share: float, seed: int) -> tuple[list[str], float]:
+def build_stream(
+    texts: list[str], is_candidate: Any, n: int, share: float, seed: int
+) -> tuple[list[str], float]:
     """n texts drawn (seeded, with repetition) so that `share` of them are candidates."""
     rng = random.Random(seed)
     cands = [t for t in texts if is_candidate(t)]
@@ -106,9 +108,14 @@ def bench_filter(stream: list[str]) -> dict[str, float]:
     cold, cold_wall, hits = run()
     warm, warm_wall, _ = run()
     n = len(stream)
-    return {"posts": n, "cold_posts_per_s": _rate(n, cold), "warm_posts_per_s": _rate(n, warm),
-            "cold_posts_per_wall_s": _rate(n, cold_wall), "warm_posts_per_wall_s": _rate(n, warm_wall),
-            "candidates": hits / n}
+    return {
+        "posts": n,
+        "cold_posts_per_s": _rate(n, cold),
+        "warm_posts_per_s": _rate(n, warm),
+        "cold_posts_per_wall_s": _rate(n, cold_wall),
+        "warm_posts_per_wall_s": _rate(n, warm_wall),
+        "candidates": hits / n,
+    }
 
 
 def bench_stage(stream: list[str], *, batch: int = 64) -> dict[str, float]:
@@ -119,8 +126,10 @@ def bench_stage(stream: list[str], *, batch: int = 64) -> dict[str, float]:
     cfg = load_region(KURSK)
     b = signal_builder(cfg, use_ner=True)
     when = datetime(2026, 11, 20, tzinfo=UTC)
-    posts = [PostRecord(network="vk", external_id=str(i), source_id="bench", text=t, created_at=when)
-             for i, t in enumerate(stream)]
+    posts = [
+        PostRecord(network="vk", external_id=str(i), source_id="bench", text=t, created_at=when)
+        for i, t in enumerate(stream)
+    ]
     b.many(posts[:50])  # load natasha (≈1.5 s) and warm the caches outside the timing
     for p in posts:  # warm lemma cache: a running stream's state
         b.normalize(p.text)
@@ -133,10 +142,16 @@ def bench_stage(stream: list[str], *, batch: int = 64) -> dict[str, float]:
     t_many, c_many = time.perf_counter() - t0, time.process_time() - c0
     cands = sum(bool(s.rules) for s in one)
     persons = sum(bool(s.entities.persons) for s in one)
-    return {"posts": len(posts), "candidates": cands / len(posts), "with_persons": persons / len(posts),
-            "one_by_one_posts_per_s": _rate(len(posts), c_one), "batched_posts_per_s": _rate(len(posts), c_many),
-            "one_by_one_posts_per_wall_s": _rate(len(posts), t_one),
-            "batched_posts_per_wall_s": _rate(len(posts), t_many), "batch": batch}
+    return {
+        "posts": len(posts),
+        "candidates": cands / len(posts),
+        "with_persons": persons / len(posts),
+        "one_by_one_posts_per_s": _rate(len(posts), c_one),
+        "batched_posts_per_s": _rate(len(posts), c_many),
+        "one_by_one_posts_per_wall_s": _rate(len(posts), t_one),
+        "batched_posts_per_wall_s": _rate(len(posts), t_many),
+        "batch": batch,
+    }
 
 
 def bench_spacy(texts: list[str], complaints: dict[str, list[str]]) -> dict[str, Any]:
@@ -215,9 +230,14 @@ def main(argv: list[str] | None = None) -> int:
 
     pool = sample + [t for texts in real.values() for t in texts]
     stream, share = build_stream(pool, is_candidate, args.posts, args.candidates, args.seed)
-    report: dict[str, Any] = {"stream": {"posts": len(stream), "candidate_share": share,
-                                         "sources": "bundled sample" + (" + ../shared/data" if real else ""),
-                                         "mean_chars": sum(map(len, stream)) / len(stream)}}
+    report: dict[str, Any] = {
+        "stream": {
+            "posts": len(stream),
+            "candidate_share": share,
+            "sources": "bundled sample" + (" + ../shared/data" if real else ""),
+            "mean_chars": sum(map(len, stream)) / len(stream),
+        }
+    }
     if "filter" not in args.skip:
         report["normalize_and_filter"] = bench_filter(stream)
     if "stage" not in args.skip:
@@ -240,26 +260,36 @@ def main(argv: list[str] | None = None) -> int:
 
 def _print(report: dict[str, Any]) -> None:
     s = report["stream"]
-    print(f"stream: {s['posts']} posts ({s['sources']}), candidates {s['candidate_share']:.0%}, "
-          f"mean {s['mean_chars']:.0f} characters")
+    print(
+        f"stream: {s['posts']} posts ({s['sources']}), candidates {s['candidate_share']:.0%}, "
+        f"mean {s['mean_chars']:.0f} characters"
+    )
     if "normalize_and_filter" in report:
         f = report["normalize_and_filter"]
-        print(f"normalize + keyword filter: cold {f['cold_posts_per_s']:,.0f} posts/s, "
-              f"warm {f['warm_posts_per_s']:,.0f} posts/s of CPU (target ≥ 5,000); wall clock "
-              f"{f['cold_posts_per_wall_s']:,.0f} / {f['warm_posts_per_wall_s']:,.0f}")
+        print(
+            f"normalize + keyword filter: cold {f['cold_posts_per_s']:,.0f} posts/s, "
+            f"warm {f['warm_posts_per_s']:,.0f} posts/s of CPU (target ≥ 5,000); wall clock "
+            f"{f['cold_posts_per_wall_s']:,.0f} / {f['warm_posts_per_wall_s']:,.0f}"
+        )
     if "signal_stage" in report:
         g = report["signal_stage"]
-        print(f"whole signal stage with NER on candidates ({g['candidates']:.0%}): "
-              f"one by one {g['one_by_one_posts_per_s']:,.0f} posts/s, batched ({g['batch']}) "
-              f"{g['batched_posts_per_s']:,.0f} posts/s of CPU (target ≥ 1,000); wall clock "
-              f"{g['one_by_one_posts_per_wall_s']:,.0f} / {g['batched_posts_per_wall_s']:,.0f}")
+        print(
+            f"whole signal stage with NER on candidates ({g['candidates']:.0%}): "
+            f"one by one {g['one_by_one_posts_per_s']:,.0f} posts/s, batched ({g['batch']}) "
+            f"{g['batched_posts_per_s']:,.0f} posts/s of CPU (target ≥ 1,000); wall clock "
+            f"{g['one_by_one_posts_per_wall_s']:,.0f} / {g['batched_posts_per_wall_s']:,.0f}"
+        )
     if "spacy_vs_ours" in report:
         c = report["spacy_vs_ours"]
-        print(f"lemmas: spaCy ru + pymorphy3 {c['spacy_tokens_per_s']:,.0f} tokens/s; ours cold "
-              f"{c['ours_cold_tokens_per_s']:,.0f}, warm {c['ours_warm_tokens_per_s']:,.0f} tokens/s")
+        print(
+            f"lemmas: spaCy ru + pymorphy3 {c['spacy_tokens_per_s']:,.0f} tokens/s; ours cold "
+            f"{c['ours_cold_tokens_per_s']:,.0f}, warm {c['ours_warm_tokens_per_s']:,.0f} tokens/s"
+        )
         for k, v in c.items():
             if k.startswith("rule_fires_"):
-                print(f"  a rule fires on {k[11:]} (n={v['n']}): spaCy {v['spacy']:.1%}, ours {v['ours']:.1%}")
+                print(
+                    f"  a rule fires on {k[11:]} (n={v['n']}): spaCy {v['spacy']:.1%}, ours {v['ours']:.1%}"
+                )
 
 
 if __name__ == "__main__":

@@ -46,7 +46,9 @@ def _children_peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the signal worker, once ended
 
 
-def stage_pipeline(cfg_dir: Path, path: Path, database_url: str, workers: int | None = None) -> dict[str, Any]:
+def stage_pipeline(
+    cfg_dir: Path, path: Path, database_url: str, workers: int | None = None
+) -> dict[str, Any]:
     from crawlers.replay import ReplaySource
     from incidents.services.processing import crawl_adapter, prepare, process_pending, sla_check
     from incidents.storage.db import open_database
@@ -81,9 +83,11 @@ def stage_pipeline(cfg_dir: Path, path: Path, database_url: str, workers: int | 
         "sla_states": dict(sla),
         # CPU time per post (ms): steadier than the rates on a shared machine; with the worker the
         # processing's wall clock on two free cores is about the larger of the two processes'.
-        "cpu_ms_per_post": {"crawl": round(1000 * (c1[0] - c0[0]) / max(posts, 1), 3),
-                            "process": round(1000 * (c2[0] - c1[0]) / max(proc.posts, 1), 3),
-                            "signal_worker": round(1000 * (c2[1] - c1[1]) / max(proc.posts, 1), 3)},
+        "cpu_ms_per_post": {
+            "crawl": round(1000 * (c1[0] - c0[0]) / max(posts, 1), 3),
+            "process": round(1000 * (c2[0] - c1[0]) / max(proc.posts, 1), 3),
+            "signal_worker": round(1000 * (c2[1] - c1[1]) / max(proc.posts, 1), 3),
+        },
         "peak_rss_mib": round(_peak_rss_mib()),
         "workers": cfg.signals.workers if workers is None else workers,
         "worker_peak_rss_mib": round(_children_peak_rss_mib()),
@@ -161,7 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("file", type=Path)
     p.add_argument("--config", type=Path, required=True)
     p.add_argument("--database", help="database URL (pipeline stage)")
-    p.add_argument("--workers", type=int, help="signal workers of the processing (default: the region's setting)")
+    p.add_argument(
+        "--workers", type=int, help="signal workers of the processing (default: the region's setting)"
+    )
     a = p.parse_args(argv)
     if a.stage == "pipeline":
         out = stage_pipeline(a.config, a.file, a.database, a.workers)

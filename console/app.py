@@ -48,10 +48,17 @@ from incidents.storage.models import Incident, User
 
 HERE = Path(__file__).resolve().parent
 Clock = Callable[[], datetime]
-ROLE_NAMES = {"admin": "региональный администратор", "moderator": "модератор", "executor": "исполнитель",
-              "controller": "контролёр", "observer": "наблюдатель"}
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+ROLE_NAMES = {
+    "admin": "региональный администратор",
+    "moderator": "модератор",
+    "executor": "исполнитель",
+    "controller": "контролёр",
+    "observer": "наблюдатель",
+}
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
 REFUSALS = (PermissionDenied, InvalidTransition, WorkflowError, TemplateNotFound, ops.OperationError)
 
 
@@ -108,22 +115,35 @@ class Form:
         return out
 
 
-def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, now: Clock = _utcnow,
-               channels: Callable[[], Any] | None = None, session_clock: Clock = _utcnow) -> FastAPI:
+def create_app(
+    engine: Engine,
+    cfg: RegionConfig,
+    settings: ConsoleSettings,
+    *,
+    now: Clock = _utcnow,
+    channels: Callable[[], Any] | None = None,
+    session_clock: Clock = _utcnow,
+) -> FastAPI:
     """The console over one database and one region. `channels` builds the reply channels for publishing
     (default: from the environment, `incidents.services.channels.build_channels`); `now` is the clock of the
     incidents (deadlines, locks); `session_clock` the wall clock that log-ins expire by."""
     app = FastAPI(title="Консоль инцидентов", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     throttle = LoginThrottle()
-    codec = SessionCodec(settings.secret_key.get_secret_value().encode("utf-8"), int(settings.session_hours * 3600))
+    codec = SessionCodec(
+        settings.secret_key.get_secret_value().encode("utf-8"), int(settings.session_hours * 3600)
+    )
     clocks = SlaClocks(cfg.sla, cfg.region.timezone)
     snapshot = data.OpenSnapshot(cfg, clocks, ttl=settings.snapshot_seconds)  # the open incidents, shared
     memo = data.Memo(ttl=settings.figures_seconds)  # the ratings and the heat map
     names = data.Names(cfg)
     tz = cfg.region.timezone
-    env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html", "svg"]),
-                      trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=select_autoescape(["html", "svg"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
 
     def local(dt: datetime | None, fmt: str = "%d.%m.%Y %H:%M") -> str:
         from zoneinfo import ZoneInfo
@@ -133,8 +153,14 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
     env.filters["local"] = local
     env.filters["left"] = data.left_text
     env.globals["qs"] = lambda d: urlencode({k: v for k, v in (d or {}).items() if v})
-    env.globals.update(names=names, role_names=ROLE_NAMES, clock_states=data.CLOCK_STATES,
-                       reply_statuses=data.REPLY_STATUSES, cfg=cfg, region=cfg.region)
+    env.globals.update(
+        names=names,
+        role_names=ROLE_NAMES,
+        clock_states=data.CLOCK_STATES,
+        reply_statuses=data.REPLY_STATUSES,
+        cfg=cfg,
+        region=cfg.region,
+    )
 
     def build_channels() -> Any:
         if channels is not None:
@@ -148,8 +174,15 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
         return codec.loads(request.cookies.get(COOKIE))
 
     def set_cookie(resp: Response, sess: SessionData) -> None:
-        resp.set_cookie(COOKIE, codec.dumps(sess), max_age=int(settings.session_hours * 3600), httponly=True,
-                        samesite="lax", secure=settings.secure_cookies, path="/")
+        resp.set_cookie(
+            COOKIE,
+            codec.dumps(sess),
+            max_age=int(settings.session_hours * 3600),
+            httponly=True,
+            samesite="lax",
+            secure=settings.secure_cookies,
+            path="/",
+        )
 
     def viewer(request: Request) -> Viewer:
         sess = read_session(request)
@@ -168,14 +201,17 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
         values = parse_qs(raw, keep_blank_values=True)
         sent = (values.get("csrf") or [request.headers.get("x-csrf-token", "")])[0]
         if not csrf_ok(read_session(request), sent):
-            raise HTTPException(403, "Форма устарела или пришла не из консоли (нет CSRF-токена). Обновите страницу.")
+            raise HTTPException(
+                403, "Форма устарела или пришла не из консоли (нет CSRF-токена). Обновите страницу."
+            )
         return Form(values)
 
     def page(request: Request, name: str, v: Viewer | None, status: int = 200, **ctx: Any) -> HTMLResponse:
         sess = v.session if v else (read_session(request) or SessionData())
         flash, sess.flash = sess.flash, None
-        html = env.get_template(name).render(request=request, v=v, csrf=sess.csrf, flash=flash, now=now(),
-                                             path=request.url.path, **ctx)
+        html = env.get_template(name).render(
+            request=request, v=v, csrf=sess.csrf, flash=flash, now=now(), path=request.url.path, **ctx
+        )
         resp = HTMLResponse(html, status_code=status)
         set_cookie(resp, sess)
         return resp
@@ -202,8 +238,11 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
             body, mime = exports.to_csv(columns, rows), exports.CSV_TYPE
         else:
             body, mime = exports.to_xlsx(columns, rows, name), exports.XLSX_TYPE
-        return Response(body, media_type=mime,
-                        headers={"Content-Disposition": f'attachment; filename="{name}-{stamp}.{kind}"'})
+        return Response(
+            body,
+            media_type=mime,
+            headers={"Content-Disposition": f'attachment; filename="{name}-{stamp}.{kind}"'},
+        )
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:
@@ -231,7 +270,9 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
             v = viewer(request)
         except LoginRequired:
             v = None
-        return page(request, "error.html", v, status=exc.status_code, code=exc.status_code, message=exc.detail)
+        return page(
+            request, "error.html", v, status=exc.status_code, code=exc.status_code, message=exc.detail
+        )
 
     # ------------------------------------------------------------------ log-in
     def safe_next(value: str | None) -> str:
@@ -248,19 +289,33 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
 
         login_name, password = f.get("login"), f.values.get("password", [""])[0]
         if throttle.blocked(login_name):
-            return page(request, "login.html", None, status=429, next=safe_next(f.get("next")),
-                        error="Слишком много неудачных попыток. Попробуйте через 15 минут.")
+            return page(
+                request,
+                "login.html",
+                None,
+                status=429,
+                next=safe_next(f.get("next")),
+                error="Слишком много неудачных попыток. Попробуйте через 15 минут.",
+            )
         with Session(engine) as s:
             user = s.exec(select(User).where(User.login == login_name)).first()
         ok = verify_password(password, user.password_hash if user is not None else None)
         if not ok or user is None or not user.active:
             throttle.failed(login_name)
-            return page(request, "login.html", None, status=401, next=safe_next(f.get("next")),
-                        error="Неверный логин или пароль.")
+            return page(
+                request,
+                "login.html",
+                None,
+                status=401,
+                next=safe_next(f.get("next")),
+                error="Неверный логин или пароль.",
+            )
         throttle.succeeded(login_name)
         with Session(engine) as s, s.begin():
             sid = open_session(s, user.login, session_clock(), settings.session_hours * 3600)
-        sess = SessionData(login=user.login, csrf=secrets.token_urlsafe(24), sid=sid)  # a fresh token after log-in
+        sess = SessionData(
+            login=user.login, csrf=secrets.token_urlsafe(24), sid=sid
+        )  # a fresh token after log-in
         resp = RedirectResponse(safe_next(f.get("next")), status_code=303)
         set_cookie(resp, sess)
         return resp
@@ -282,14 +337,43 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
 
     # ------------------------------------------------------------------ the triage queue
     def queue_table(rows: list[data.QueueRow]) -> tuple[list[str], list[list[Any]]]:
-        cols = ["ID", "Заголовок", "Статус", "Категория", "Муниципалитет", "Орган", "Сети", "Постов", "Охват",
-                "Приоритет", "Открыт", "Ближайший срок", "Осталось", "Состояние", "В работе у"]
-        out = [[r.inc.id, r.inc.title, names.status(r.inc.status), names.category(r.inc.category),
-                names.municipality(r.inc.municipality), names.body(r.inc.body_code), r.inc.networks or "",
-                r.inc.post_count, r.inc.reach, r.inc.priority, local(r.inc.opened_at),
+        cols = [
+            "ID",
+            "Заголовок",
+            "Статус",
+            "Категория",
+            "Муниципалитет",
+            "Орган",
+            "Сети",
+            "Постов",
+            "Охват",
+            "Приоритет",
+            "Открыт",
+            "Ближайший срок",
+            "Осталось",
+            "Состояние",
+            "В работе у",
+        ]
+        out = [
+            [
+                r.inc.id,
+                r.inc.title,
+                names.status(r.inc.status),
+                names.category(r.inc.category),
+                names.municipality(r.inc.municipality),
+                names.body(r.inc.body_code),
+                r.inc.networks or "",
+                r.inc.post_count,
+                r.inc.reach,
+                r.inc.priority,
+                local(r.inc.opened_at),
                 f"{names.clock(r.first.name)} {local(r.first.due_at)}" if r.first else "",
-                data.left_text(r.first.left) if r.first else "", data.CLOCK_STATES.get(r.worst, ""), r.lock or ""]
-               for r in rows]
+                data.left_text(r.first.left) if r.first else "",
+                data.CLOCK_STATES.get(r.worst, ""),
+                r.lock or "",
+            ]
+            for r in rows
+        ]
         return cols, out
 
     @app.get("/queue", response_class=HTMLResponse)
@@ -307,9 +391,19 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
         size = settings.page_size
         pages = max(1, -(-len(rows) // size))
         n = min(max(1, int(params.get("page") or 1)), pages)
-        return page(request, "queue.html", v, rows=rows[(n - 1) * size:n * size], total=len(rows), f=f,
-                    page_no=n, pages=pages, query=f.as_query(), statuses=data.STATUS_NAMES,
-                    untriaged=sum(1 for r in rows if r.untriaged))
+        return page(
+            request,
+            "queue.html",
+            v,
+            rows=rows[(n - 1) * size : n * size],
+            total=len(rows),
+            f=f,
+            page_no=n,
+            pages=pages,
+            query=f.as_query(),
+            statuses=data.STATUS_NAMES,
+            untriaged=sum(1 for r in rows if r.untriaged),
+        )
 
     @app.post("/queue/bulk")
     def queue_bulk(request: Request, f: Form = Depends(form)) -> Response:
@@ -349,19 +443,33 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
         c = data.card(s, inc, now(), clocks)
         wf = Workflow(s, cfg, now)
         preview, preview_error, chosen = "", None, ""
-        if template_id is not None and v.can("draft", inc):  # "" = the template that fits the incident's category
+        if template_id is not None and v.can(
+            "draft", inc
+        ):  # "" = the template that fits the incident's category
             try:
                 chosen, preview = wf.render_template(inc, template_id or None)
             except (TemplateNotFound, WorkflowError) as exc:
                 preview_error = str(exc)
         drafts = [a for a in c.answers if a.status in ("draft", "approved")]
         pin_map, pin_at = geo.pin(cfg, inc.municipality)
-        templates = [t for t in cfg.replies.templates if t.category in (None, inc.category)] or cfg.replies.templates
-        return dict(c=c, inc=inc, preview=preview, preview_error=preview_error, current=drafts[-1] if drafts else None,
-                    templates=templates, all_templates=cfg.replies.templates, chosen_template=chosen,
-                    answerable={p.id for p in wf.answer_posts(inc)}, pin_map=pin_map, pin_at=pin_at,
-                    bodies=sorted(cfg.bodies.bodies, key=lambda b: b.name),
-                    approval_required=cfg.replies.approval_required)
+        templates = [
+            t for t in cfg.replies.templates if t.category in (None, inc.category)
+        ] or cfg.replies.templates
+        return dict(
+            c=c,
+            inc=inc,
+            preview=preview,
+            preview_error=preview_error,
+            current=drafts[-1] if drafts else None,
+            templates=templates,
+            all_templates=cfg.replies.templates,
+            chosen_template=chosen,
+            answerable={p.id for p in wf.answer_posts(inc)},
+            pin_map=pin_map,
+            pin_at=pin_at,
+            bodies=sorted(cfg.bodies.bodies, key=lambda b: b.name),
+            approval_required=cfg.replies.approval_required,
+        )
 
     @app.get("/incidents/{incident_id}", response_class=HTMLResponse)
     def card_page(request: Request, incident_id: int, template: str | None = None) -> Response:
@@ -369,8 +477,11 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
         with Session(engine, expire_on_commit=False) as s, s.begin():
             inc = visible_incident(s, v, incident_id)
             if inc.merged_into_id is not None:
-                return back(f"/incidents/{inc.merged_into_id}", v,
-                            f"Инцидент #{incident_id} объединён с #{inc.merged_into_id}.")
+                return back(
+                    f"/incidents/{inc.merged_into_id}",
+                    v,
+                    f"Инцидент #{incident_id} объединён с #{inc.merged_into_id}.",
+                )
             if v.actor.role is not Role.OBSERVER:
                 data.take_lock(s, inc.id, v.actor.login, now(), settings.lock_minutes)  # type: ignore[arg-type]
             ctx = card_context(s, v, inc, template)
@@ -395,8 +506,14 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
             data.release_lock(s, incident_id, v.actor.login)
         return back("/inbox" if v.is_executor else "/queue", v, f"Инцидент #{incident_id} освобождён.")
 
-    def act(request: Request, v: Viewer, incident_id: int, fn: Callable[[Workflow, Session], str],
-            then: str | None = None, release: bool = False) -> Response:
+    def act(
+        request: Request,
+        v: Viewer,
+        incident_id: int,
+        fn: Callable[[Workflow, Session], str],
+        then: str | None = None,
+        release: bool = False,
+    ) -> Response:
         """One workflow step in one transaction; `release`: the step hands the incident on, so the
         actor's "working on it" mark goes with it."""
         try:
@@ -414,8 +531,15 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
     @app.post("/incidents/{incident_id}/triage")
     def triage(request: Request, incident_id: int, f: Form = Depends(form)) -> Response:
         v = viewer(request)
-        return act(request, v, incident_id, lambda w, s: (w.triage(v.actor, incident_id, f.get("reason") or None),
-                                                          "Инцидент разобран: это жалоба, её нужно назначить.")[1])
+        return act(
+            request,
+            v,
+            incident_id,
+            lambda w, s: (
+                w.triage(v.actor, incident_id, f.get("reason") or None),
+                "Инцидент разобран: это жалоба, её нужно назначить.",
+            )[1],
+        )
 
     @app.post("/incidents/{incident_id}/assign")
     def assign(request: Request, incident_id: int, f: Form = Depends(form)) -> Response:
@@ -430,22 +554,39 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
     @app.post("/incidents/{incident_id}/reject")
     def reject(request: Request, incident_id: int, f: Form = Depends(form)) -> Response:
         v = viewer(request)
-        return act(request, v, incident_id, lambda w, s: (w.reject(v.actor, incident_id, f.get("reason")),
-                                                          "Инцидент отклонён.")[1], release=True)
+        return act(
+            request,
+            v,
+            incident_id,
+            lambda w, s: (w.reject(v.actor, incident_id, f.get("reason")), "Инцидент отклонён.")[1],
+            release=True,
+        )
 
     @app.post("/incidents/{incident_id}/hand-back")
     def hand_back(request: Request, incident_id: int, f: Form = Depends(form)) -> Response:
         v = viewer(request)
-        return act(request, v, incident_id, lambda w, s: (w.hand_back(v.actor, incident_id, f.get("reason")),
-                                                          "Инцидент возвращён на разбор.")[1], then="/inbox",
-                   release=True)
+        return act(
+            request,
+            v,
+            incident_id,
+            lambda w, s: (
+                w.hand_back(v.actor, incident_id, f.get("reason")),
+                "Инцидент возвращён на разбор.",
+            )[1],
+            then="/inbox",
+            release=True,
+        )
 
     @app.post("/incidents/{incident_id}/draft")
     def draft(request: Request, incident_id: int, f: Form = Depends(form)) -> Response:
         v = viewer(request)
 
         def go(w: Workflow, s: Session) -> str:
-            template, text, interim = f.get("template") or None, f.get("text") or None, f.get("interim") == "1"
+            template, text, interim = (
+                f.get("template") or None,
+                f.get("text") or None,
+                f.get("interim") == "1",
+            )
             if template and text:  # the template's text, unedited: record it as drafted from the template
                 _, rendered = w.render_template(w.incident(incident_id), template, interim=interim)
                 if rendered.split() == text.split():
@@ -459,13 +600,22 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
     @app.post("/incidents/{incident_id}/approve")
     def approve(request: Request, incident_id: int, f: Form = Depends(form)) -> Response:
         v = viewer(request)
-        return act(request, v, incident_id, lambda w, s: (w.approve(v.actor, incident_id), "Ответ утверждён.")[1])
+        return act(
+            request, v, incident_id, lambda w, s: (w.approve(v.actor, incident_id), "Ответ утверждён.")[1]
+        )
 
     @app.post("/incidents/{incident_id}/return")
     def return_draft(request: Request, incident_id: int, f: Form = Depends(form)) -> Response:
         v = viewer(request)
-        return act(request, v, incident_id, lambda w, s: (w.return_draft(v.actor, incident_id, f.get("reason")),
-                                                          "Ответ возвращён на доработку.")[1])
+        return act(
+            request,
+            v,
+            incident_id,
+            lambda w, s: (
+                w.return_draft(v.actor, incident_id, f.get("reason")),
+                "Ответ возвращён на доработку.",
+            )[1],
+        )
 
     @app.post("/incidents/{incident_id}/publish")
     def publish(request: Request, incident_id: int, f: Form = Depends(form)) -> Response:
@@ -489,26 +639,40 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
         if report.failed:
             parts.append(f"ошибок: {report.failed}")
         for network, n in sorted(report.dry_run.items()):
-            parts.append(f"{names.network(network)}: {n} ждут учётных данных ({report.dry_run_reasons.get(network)})")
+            parts.append(
+                f"{names.network(network)}: {n} ждут учётных данных ({report.dry_run_reasons.get(network)})"
+            )
         return back(f"/incidents/{incident_id}", v, "; ".join(parts) + ".")
 
     @app.post("/incidents/{incident_id}/resolve")
     def resolve(request: Request, incident_id: int, f: Form = Depends(form)) -> Response:
         v = viewer(request)
-        return act(request, v, incident_id, lambda w, s: (w.resolve(v.actor, incident_id, f.get("reason") or None),
-                                                          "Отмечен решённым.")[1])
+        return act(
+            request,
+            v,
+            incident_id,
+            lambda w, s: (w.resolve(v.actor, incident_id, f.get("reason") or None), "Отмечен решённым.")[1],
+        )
 
     @app.post("/incidents/{incident_id}/close")
     def close(request: Request, incident_id: int, f: Form = Depends(form)) -> Response:
         v = viewer(request)
-        return act(request, v, incident_id, lambda w, s: (w.close(v.actor, incident_id, f.get("reason") or None),
-                                                          "Инцидент закрыт.")[1])
+        return act(
+            request,
+            v,
+            incident_id,
+            lambda w, s: (w.close(v.actor, incident_id, f.get("reason") or None), "Инцидент закрыт.")[1],
+        )
 
     @app.post("/incidents/{incident_id}/reopen")
     def reopen(request: Request, incident_id: int, f: Form = Depends(form)) -> Response:
         v = viewer(request)
-        return act(request, v, incident_id, lambda w, s: (w.reopen(v.actor, incident_id, f.get("reason")),
-                                                          "Инцидент открыт повторно.")[1])
+        return act(
+            request,
+            v,
+            incident_id,
+            lambda w, s: (w.reopen(v.actor, incident_id, f.get("reason")), "Инцидент открыт повторно.")[1],
+        )
 
     # -- the administrator's operations (incidents.services.operations, through console.ops)
     @app.post("/incidents/{incident_id}/merge")
@@ -557,12 +721,20 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
         f = data.ListFilters(body=body)
         with Session(engine) as s:
             rows = data.queue(s, engine, cfg, v.actor, f, now(), clocks, snapshot) if body else []
-        rows.sort(key=lambda r: (r.first.due_at if r.first else now() + timedelta(days=36500), r.inc.priority))
+        rows.sort(
+            key=lambda r: (r.first.due_at if r.first else now() + timedelta(days=36500), r.inc.priority)
+        )
         got = export(params.get("export"), "inbox", *queue_table(rows))
         if got is not None:
             return got
-        return page(request, "inbox.html", v, rows=rows, body=body,
-                    bodies=sorted(cfg.bodies.bodies, key=lambda b: b.name))
+        return page(
+            request,
+            "inbox.html",
+            v,
+            rows=rows,
+            body=body,
+            bodies=sorted(cfg.bodies.bodies, key=lambda b: b.name),
+        )
 
     # ------------------------------------------------------------------ the SLA board
     @app.get("/sla", response_class=HTMLResponse)
@@ -594,16 +766,33 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
         days = data.PERIODS[period]
         with Session(engine) as s:
             t = now()
-            cells = memo.get(("heat", days, category, t.replace(second=0, microsecond=0)),
-                             lambda: data.heat(s, cfg, t, days, category))
+            cells = memo.get(
+                ("heat", days, category, t.replace(second=0, microsecond=0)),
+                lambda: data.heat(s, cfg, t, days, category),
+            )
         rows = [[c.name, c.count, c.previous, c.change] for c in cells]
-        got = export(params.get("export"), "map", ["Муниципалитет", "Инцидентов", "Предыдущий период", "Изменение"], rows)
+        got = export(
+            params.get("export"),
+            "map",
+            ["Муниципалитет", "Инцидентов", "Предыдущий период", "Изменение"],
+            rows,
+        )
         if got is not None:
             return got
         svg = geo.render(cfg, {c.code: (c.count, c.previous) for c in cells}, {c.code: c.name for c in cells})
-        return page(request, "map.html", v, cells=cells, svg=svg, period=period, category=category,
-                    total=sum(c.count for c in cells), previous=sum(c.previous for c in cells), periods=data.PERIODS,
-                    scale=geo.SCALE)
+        return page(
+            request,
+            "map.html",
+            v,
+            cells=cells,
+            svg=svg,
+            period=period,
+            category=category,
+            total=sum(c.count for c in cells),
+            previous=sum(c.previous for c in cells),
+            periods=data.PERIODS,
+            scale=geo.SCALE,
+        )
 
     # ------------------------------------------------------------------ ratings
     @app.get("/ratings", response_class=HTMLResponse)
@@ -615,20 +804,52 @@ def create_app(engine: Engine, cfg: RegionConfig, settings: ConsoleSettings, *, 
         with Session(engine) as s:
             t = now()
             minute = t.replace(second=0, microsecond=0)
-            by_body = memo.get(("ratings", days, "body", minute), lambda: data.ratings(s, cfg, t, days, "body"))
-            by_muni = memo.get(("ratings", days, "municipality", minute),
-                               lambda: data.ratings(s, cfg, t, days, "municipality"))
+            by_body = memo.get(
+                ("ratings", days, "body", minute), lambda: data.ratings(s, cfg, t, days, "body")
+            )
+            by_muni = memo.get(
+                ("ratings", days, "municipality", minute),
+                lambda: data.ratings(s, cfg, t, days, "municipality"),
+            )
         which = params.get("by") or "body"
         chosen = by_body if which == "body" else by_muni
-        cols = ["", "Инцидентов", "Отвечено за 24 ч, доля", "Медиана до первого ответа, ч", "Повторных рассмотрений, доля",
-                "Просрочено", "В рейтинге", "Красная зона"]
-        rows = [[r.name, r.fig.incidents, None if r.share_24h is None else round(r.share_24h, 3),
-                 r.fig.median_hours_to_answer, None if r.rereview_rate is None else round(r.rereview_rate, 3),
-                 r.fig.overdue, "да" if r.fig.rated else "мало данных", "да" if r.red else ""] for r in chosen]
-        got = export(params.get("export"), f"ratings-{'bodies' if which == 'body' else 'municipalities'}", cols, rows)
+        cols = [
+            "",
+            "Инцидентов",
+            "Отвечено за 24 ч, доля",
+            "Медиана до первого ответа, ч",
+            "Повторных рассмотрений, доля",
+            "Просрочено",
+            "В рейтинге",
+            "Красная зона",
+        ]
+        rows = [
+            [
+                r.name,
+                r.fig.incidents,
+                None if r.share_24h is None else round(r.share_24h, 3),
+                r.fig.median_hours_to_answer,
+                None if r.rereview_rate is None else round(r.rereview_rate, 3),
+                r.fig.overdue,
+                "да" if r.fig.rated else "мало данных",
+                "да" if r.red else "",
+            ]
+            for r in chosen
+        ]
+        got = export(
+            params.get("export"), f"ratings-{'bodies' if which == 'body' else 'municipalities'}", cols, rows
+        )
         if got is not None:
             return got
-        return page(request, "ratings.html", v, by_body=by_body, by_muni=by_muni, period=period, periods=data.PERIODS,
-                    minimum=cfg.sla.rating_min_incidents)
+        return page(
+            request,
+            "ratings.html",
+            v,
+            by_body=by_body,
+            by_muni=by_muni,
+            period=period,
+            periods=data.PERIODS,
+            minimum=cfg.sla.rating_min_incidents,
+        )
 
     return app

@@ -83,8 +83,13 @@ class SessionCodec:
             return None
         if not isinstance(body, dict) or float(body.get("e", 0)) < time.time():
             return None
-        return SessionData(login=body.get("u"), csrf=str(body.get("c") or ""), expires=float(body["e"]),
-                           flash=body.get("f"), sid=body.get("s") if isinstance(body.get("s"), str) else None)
+        return SessionData(
+            login=body.get("u"),
+            csrf=str(body.get("c") or ""),
+            expires=float(body["e"]),
+            flash=body.get("f"),
+            sid=body.get("s") if isinstance(body.get("s"), str) else None,
+        )
 
 
 # --------------------------------------------------------------------------- server-side sessions
@@ -97,8 +102,14 @@ def open_session(db: Session, login: str, now: datetime, max_age_seconds: float)
     are deleted on the way, so the table holds about one row per log-in of the last session length."""
     sid = secrets.token_urlsafe(32)
     db.exec(delete(ConsoleSession).where(ConsoleSession.expires_at < now - timedelta(days=1)))  # type: ignore[call-overload]
-    db.add(ConsoleSession(id_hash=_id_hash(sid), login=login, created_at=now,
-                          expires_at=now + timedelta(seconds=max_age_seconds)))
+    db.add(
+        ConsoleSession(
+            id_hash=_id_hash(sid),
+            login=login,
+            created_at=now,
+            expires_at=now + timedelta(seconds=max_age_seconds),
+        )
+    )
     return sid
 
 

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from incidents.core.config import RegionConfig
 from incidents.core.roles import Actor, Role
@@ -42,25 +42,60 @@ OPEN = sorted(s.value for s in OPEN_STATES)
 UNTRIAGED = {S.NEW.value, S.TRIAGED.value, S.REOPENED.value}
 
 STATUS_NAMES = {
-    "new": "новый", "triaged": "разобран", "assigned": "назначен", "answer_drafted": "ответ подготовлен",
-    "answer_approved": "ответ утверждён", "answered": "отвечено", "resolved": "решён", "closed": "закрыт",
-    "rejected": "отклонён", "reopened": "открыт повторно",
+    "new": "новый",
+    "triaged": "разобран",
+    "assigned": "назначен",
+    "answer_drafted": "ответ подготовлен",
+    "answer_approved": "ответ утверждён",
+    "answered": "отвечено",
+    "resolved": "решён",
+    "closed": "закрыт",
+    "rejected": "отклонён",
+    "reopened": "открыт повторно",
 }
-CLOCK_NAMES = {"triage": "разбор", "draft": "черновик", "first_answer": "ответ жителю", "follow_up": "окончательный ответ",
-               "resolution": "срок ПОС"}
-CLOCK_STATES = {"ok": "в срок", "at_risk": "под угрозой", "overdue": "просрочен", "met": "выполнен", "missed": "нарушен",
-                "off": "—"}
+CLOCK_NAMES = {
+    "triage": "разбор",
+    "draft": "черновик",
+    "first_answer": "ответ жителю",
+    "follow_up": "окончательный ответ",
+    "resolution": "срок ПОС",
+}
+CLOCK_STATES = {
+    "ok": "в срок",
+    "at_risk": "под угрозой",
+    "overdue": "просрочен",
+    "met": "выполнен",
+    "missed": "нарушен",
+    "off": "—",
+}
 NETWORK_NAMES = {"vk": "ВКонтакте", "ok": "Одноклассники", "telegram": "Telegram", "pos": "ПОС"}
 REPLY_STATUSES = {"queued": "в очереди", "sending": "отправляется", "sent": "отправлен", "failed": "ошибка"}
 ACTION_NAMES = {
-    "queued_for_triage": "в очередь на разбор", "assigned": "назначен", "reassigned": "переназначен",
-    "triaged": "разобран", "handed_back": "возвращён «не наше»", "rejected": "отклонён",
-    "answer_drafted": "подготовлен ответ", "answer_redrafted": "ответ переписан", "draft_returned": "ответ возвращён",
-    "answer_approved": "ответ утверждён", "answer_published": "ответ опубликован", "resolved": "решён",
-    "closed": "закрыт", "reopened": "открыт повторно", "merged": "объединён", "merged_into": "присоединён к",
-    "split": "выделены посты", "split_from": "выделен из", "post_moved_in": "пост перенесён сюда",
-    "post_moved_out": "пост перенесён отсюда", "emptied": "остался без постов", "auto_answer_queued": "автоответ",
-    "opened": "открыт", "reply_sent": "ответ отправлен", "reply_failed": "ответ не отправлен",
+    "queued_for_triage": "в очередь на разбор",
+    "assigned": "назначен",
+    "reassigned": "переназначен",
+    "triaged": "разобран",
+    "handed_back": "возвращён «не наше»",
+    "rejected": "отклонён",
+    "answer_drafted": "подготовлен ответ",
+    "answer_redrafted": "ответ переписан",
+    "draft_returned": "ответ возвращён",
+    "answer_approved": "ответ утверждён",
+    "answer_published": "ответ опубликован",
+    "resolved": "решён",
+    "closed": "закрыт",
+    "reopened": "открыт повторно",
+    "merged": "объединён",
+    "merged_into": "присоединён к",
+    "split": "выделены посты",
+    "split_from": "выделен из",
+    "post_moved_in": "пост перенесён сюда",
+    "post_moved_out": "пост перенесён отсюда",
+    "emptied": "остался без постов",
+    "auto_answer_queued": "автоответ",
+    "opened": "открыт",
+    "reply_sent": "ответ отправлен",
+    "reply_failed": "ответ не отправлен",
 }
 PERIODS = {"7": 7, "30": 30, "90": 90}
 
@@ -178,7 +213,9 @@ class QueueRow:
 
 def worst_state(clocks: list[ClockState]) -> str:
     states = {c.state for c in clocks}
-    return "overdue" if "overdue" in states else "at_risk" if "at_risk" in states else "ok" if states else "off"
+    return (
+        "overdue" if "overdue" in states else "at_risk" if "at_risk" in states else "ok" if states else "off"
+    )
 
 
 @dataclass(slots=True)
@@ -208,7 +245,9 @@ class OpenSnapshot:
     others wait for it instead of each doing the same work. `derive` keeps what is computed from one
     state of the snapshot (the SLA board's counters) until it changes."""
 
-    def __init__(self, cfg: RegionConfig, clocks: SlaClocks, ttl: float = 10.0, rebuild: float = 60.0) -> None:
+    def __init__(
+        self, cfg: RegionConfig, clocks: SlaClocks, ttl: float = 10.0, rebuild: float = 60.0
+    ) -> None:
         import threading
 
         self.cfg, self.clocks, self.ttl, self.rebuild = cfg, clocks, ttl, rebuild
@@ -225,15 +264,20 @@ class OpenSnapshot:
     @staticmethod
     def version(session: Session) -> tuple[Any, ...]:
         last_event = session.exec(select(sa.func.max(AuditEvent.id))).one()
-        changed, count = session.exec(select(sa.func.max(Incident.updated_at), sa.func.count())
-                                      .select_from(Incident)).one()
+        changed, count = session.exec(
+            select(sa.func.max(Incident.updated_at), sa.func.count()).select_from(Incident)
+        ).one()
         return last_event, changed, count
 
     def _fresh(self, key: tuple[Any, ...], now: datetime) -> bool:
         import time as _time
 
-        return (key == self._key and self._now is not None and _time.monotonic() - self._evaluated_at < self.ttl
-                and abs((now - self._now).total_seconds()) < self.ttl)
+        return (
+            key == self._key
+            and self._now is not None
+            and _time.monotonic() - self._evaluated_at < self.ttl
+            and abs((now - self._now).total_seconds()) < self.ttl
+        )
 
     def rows(self, session: Session, now: datetime) -> list[_Evaluated]:
         import time as _time
@@ -245,17 +289,30 @@ class OpenSnapshot:
             if self._fresh(key, now):  # refreshed by another request while this one waited
                 return self._rows
             mono = _time.monotonic()
-            if self._key is None or mono - self._built_at >= self.rebuild or (key[2] or 0) < (self._key[2] or 0):
-                incs = session.exec(select(Incident).where(Incident.merged_into_id == None,  # noqa: E711
-                                                           Incident.status.in_(OPEN))).all()  # type: ignore[attr-defined]
+            if (
+                self._key is None
+                or mono - self._built_at >= self.rebuild
+                or (key[2] or 0) < (self._key[2] or 0)
+            ):
+                incs = session.exec(
+                    select(Incident).where(
+                        col(Incident.merged_into_id).is_(None),
+                        Incident.status.in_(OPEN),
+                    )
+                ).all()  # type: ignore[attr-defined]
                 self._by_id = {e.inc.id: e for e in self.evaluate(list(incs), now)}  # type: ignore[misc]
                 self._built_at = self._evaluated_at = mono
                 self.builds += 1
             else:
                 if key != self._key:
                     self._apply_changes(session, now)
-                if mono - self._evaluated_at >= self.ttl or abs((now - self._now).total_seconds()) >= self.ttl:  # type: ignore[operator]
-                    self._by_id = {e.inc.id: e for e in self.evaluate([e.inc for e in self._by_id.values()], now)}  # type: ignore[misc]
+                if (
+                    mono - self._evaluated_at >= self.ttl
+                    or abs((now - self._now).total_seconds()) >= self.ttl
+                ):  # type: ignore[operator]
+                    self._by_id = {
+                        e.inc.id: e for e in self.evaluate([e.inc for e in self._by_id.values()], now)
+                    }  # type: ignore[misc]
                     self._evaluated_at = mono
                 self.refreshes += 1
             self._rows = self.order(list(self._by_id.values()), now)
@@ -267,8 +324,13 @@ class OpenSnapshot:
     def _apply_changes(self, session: Session, now: datetime) -> None:
         """Read again the incidents changed since the last look: named by a newer audit event or updated since."""
         last_event, changed, _ = self._key  # type: ignore[misc]
-        ids = set(session.exec(select(AuditEvent.incident_id).where(AuditEvent.id > (last_event or 0),
-                                                                    AuditEvent.incident_id != None)).all())  # noqa: E711
+        ids = set(
+            session.exec(
+                select(AuditEvent.incident_id).where(
+                    AuditEvent.id > (last_event or 0), col(AuditEvent.incident_id).is_not(None)
+                )
+            ).all()
+        )
         stmt = select(Incident.id)
         if changed is not None:
             stmt = stmt.where(Incident.updated_at >= changed)
@@ -276,7 +338,7 @@ class OpenSnapshot:
         ids.discard(None)  # type: ignore[arg-type]
         fresh: list[Incident] = []
         for start in range(0, len(ids), 500):
-            chunk = sorted(ids)[start:start + 500]  # type: ignore[type-var]
+            chunk = sorted(ids)[start : start + 500]  # type: ignore[type-var]
             fresh += session.exec(select(Incident).where(Incident.id.in_(chunk))).all()  # type: ignore[union-attr]
         for inc in fresh:
             self._by_id.pop(inc.id, None)  # type: ignore[arg-type]
@@ -306,8 +368,15 @@ class OpenSnapshot:
         """Queue order: new and unassigned first, then by the time left on the nearest running clock,
         then priority."""
         far = now + timedelta(days=36500)
-        return sorted(rows, key=lambda e: (not e.untriaged, e.running[0].due_at if e.running else far,
-                                           e.inc.priority, e.inc.id))
+        return sorted(
+            rows,
+            key=lambda e: (
+                not e.untriaged,
+                e.running[0].due_at if e.running else far,
+                e.inc.priority,
+                e.inc.id,
+            ),
+        )
 
 
 class Memo:
@@ -340,18 +409,30 @@ class Memo:
             return value
 
 
-def _matches(inc: Incident, actor: Actor, f: ListFilters, since: datetime | None, until: datetime | None) -> bool:
-    return ((actor.role is not Role.EXECUTOR or inc.body_code == actor.body_code)
-            and (not f.category or inc.category == f.category)
-            and (not f.municipality or inc.municipality == f.municipality)
-            and (not f.body or inc.body_code == f.body)
-            and (not f.network or f.network in (inc.networks or ""))
-            and (since is None or inc.opened_at >= since)
-            and (until is None or inc.opened_at < until + timedelta(days=1)))
+def _matches(
+    inc: Incident, actor: Actor, f: ListFilters, since: datetime | None, until: datetime | None
+) -> bool:
+    return (
+        (actor.role is not Role.EXECUTOR or inc.body_code == actor.body_code)
+        and (not f.category or inc.category == f.category)
+        and (not f.municipality or inc.municipality == f.municipality)
+        and (not f.body or inc.body_code == f.body)
+        and (not f.network or f.network in (inc.networks or ""))
+        and (since is None or inc.opened_at >= since)
+        and (until is None or inc.opened_at < until + timedelta(days=1))
+    )
 
 
-def queue(session: Session, engine: Engine, cfg: RegionConfig, actor: Actor, f: ListFilters, now: datetime,
-          clocks: SlaClocks, snapshot: OpenSnapshot | None = None) -> list[QueueRow]:
+def queue(
+    session: Session,
+    engine: Engine,
+    cfg: RegionConfig,
+    actor: Actor,
+    f: ListFilters,
+    now: datetime,
+    clocks: SlaClocks,
+    snapshot: OpenSnapshot | None = None,
+) -> list[QueueRow]:
     """New and unassigned first, then by the time left on the nearest running clock, then priority.
     The open incidents come from `snapshot` when given (the console's shared one), else from the database."""
     tz = cfg.region.timezone
@@ -366,22 +447,40 @@ def queue(session: Session, engine: Engine, cfg: RegionConfig, actor: Actor, f: 
     if f.status == "open" and snapshot is not None:
         evaluated = snapshot.rows(session, now)
     elif f.status == "open":
-        incs = session.exec(visible(select(Incident).where(Incident.merged_into_id == None,  # noqa: E711
-                                                           Incident.status.in_(OPEN)), actor)).all()  # type: ignore[attr-defined]
+        incs = session.exec(
+            visible(
+                select(Incident).where(
+                    col(Incident.merged_into_id).is_(None),
+                    Incident.status.in_(OPEN),
+                ),
+                actor,
+            )
+        ).all()  # type: ignore[attr-defined]
         snap = OpenSnapshot(cfg, clocks)
         evaluated = snap.order(snap.evaluate(list(incs), now), now)
     else:
-        stmt = visible(select(Incident).where(Incident.merged_into_id == None), actor)  # noqa: E711
+        stmt = visible(select(Incident).where(col(Incident.merged_into_id).is_(None)), actor)
         if f.status and f.status != "all":
             stmt = stmt.where(Incident.status == f.status)
         if ids is not None:
             stmt = stmt.where(Incident.id.in_(sorted(ids)))  # type: ignore[union-attr]
         snap = OpenSnapshot(cfg, clocks)
         evaluated = snap.order(snap.evaluate(list(session.exec(stmt).all()), now), now)
-    chosen = [e for e in evaluated if (ids is None or e.inc.id in ids) and _matches(e.inc, actor, f, since, until)]
+    chosen = [
+        e for e in evaluated if (ids is None or e.inc.id in ids) and _matches(e.inc, actor, f, since, until)
+    ]
     locks = active_locks(session, now)
-    return [QueueRow(e.inc, e.running, e.running[0] if e.running else None, e.untriaged, locks.get(e.inc.id),  # type: ignore[arg-type]
-                     e.all_clocks) for e in chosen]
+    return [
+        QueueRow(
+            e.inc,
+            e.running,
+            e.running[0] if e.running else None,
+            e.untriaged,
+            locks.get(e.inc.id),  # type: ignore[arg-type]
+            e.all_clocks,
+        )
+        for e in chosen
+    ]
 
 
 def search_incident_ids(engine: Engine, cfg: RegionConfig, text: str, limit: int = 2000) -> list[int]:
@@ -395,8 +494,10 @@ def search_incident_ids(engine: Engine, cfg: RegionConfig, text: str, limit: int
 # --------------------------------------------------------------------------- locks
 def active_locks(session: Session, now: datetime) -> dict[int, str]:
     """Every live "working on it" mark: one per incident someone has open, so a few dozen at most."""
-    return {lk.incident_id: lk.login
-            for lk in session.exec(select(IncidentLock).where(IncidentLock.expires_at > now)).all()}
+    return {
+        lk.incident_id: lk.login
+        for lk in session.exec(select(IncidentLock).where(IncidentLock.expires_at > now)).all()
+    }
 
 
 def take_lock(session: Session, incident_id: int, login: str, now: datetime, minutes: float) -> IncidentLock:
@@ -412,8 +513,11 @@ def take_lock(session: Session, incident_id: int, login: str, now: datetime, min
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-        session.execute(insert(IncidentLock).values(incident_id=incident_id, login=login, since=now, expires_at=until)
-                        .on_conflict_do_nothing(index_elements=["incident_id"]))
+        session.execute(
+            insert(IncidentLock)
+            .values(incident_id=incident_id, login=login, since=now, expires_at=until)
+            .on_conflict_do_nothing(index_elements=["incident_id"])
+        )
     lk = session.get(IncidentLock, incident_id, populate_existing=True)
     if lk is None:  # released again in between: nothing to show
         return IncidentLock(incident_id=incident_id, login=login, since=now, expires_at=until)
@@ -464,10 +568,18 @@ class Card:
 
 
 def card(session: Session, inc: Incident, now: datetime, clocks: SlaClocks) -> Card:
-    rows = session.exec(select(IncidentPost, Post).join(Post, Post.id == IncidentPost.post_id)
-                        .where(IncidentPost.incident_id == inc.id).order_by(Post.created_at, Post.id)).all()
+    rows = session.exec(
+        select(IncidentPost, Post)
+        .join(Post, Post.id == IncidentPost.post_id)
+        .where(IncidentPost.incident_id == inc.id)
+        .order_by(Post.created_at, Post.id)
+    ).all()
     post_ids = [p.id for _, p in rows]
-    sigs = {s.post_id: s for s in session.exec(select(Signal).where(Signal.post_id.in_(post_ids))).all()} if post_ids else {}  # type: ignore[attr-defined]
+    sigs = (
+        {s.post_id: s for s in session.exec(select(Signal).where(Signal.post_id.in_(post_ids))).all()}
+        if post_ids
+        else {}
+    )  # type: ignore[attr-defined]
     replies: dict[int, list[Reply]] = defaultdict(list)
     for r in session.exec(select(Reply).where(Reply.incident_id == inc.id).order_by(Reply.id)).all():
         if r.post_id is not None:
@@ -475,11 +587,21 @@ def card(session: Session, inc: Incident, now: datetime, clocks: SlaClocks) -> C
     posts = [CardPost(p, sigs.get(p.id), link, replies.get(p.id, [])) for link, p in rows]  # type: ignore[arg-type]
     merged_from = list(session.exec(select(Incident.id).where(Incident.merged_into_id == inc.id)).all())
     event_ids = [inc.id, *merged_from]
-    events = list(session.exec(select(AuditEvent).where(AuditEvent.incident_id.in_(event_ids))  # type: ignore[attr-defined]
-                               .order_by(AuditEvent.at, AuditEvent.id)).all())
+    events = list(
+        session.exec(
+            select(AuditEvent)
+            .where(AuditEvent.incident_id.in_(event_ids))  # type: ignore[attr-defined]
+            .order_by(AuditEvent.at, AuditEvent.id)
+        ).all()
+    )
     answers = list(session.exec(select(Answer).where(Answer.incident_id == inc.id).order_by(Answer.id)).all())
-    assignments = list(session.exec(select(Assignment).where(Assignment.incident_id == inc.id)
-                                    .order_by(Assignment.assigned_at, Assignment.id)).all())
+    assignments = list(
+        session.exec(
+            select(Assignment)
+            .where(Assignment.incident_id == inc.id)
+            .order_by(Assignment.assigned_at, Assignment.id)
+        ).all()
+    )
     lock = session.get(IncidentLock, inc.id)
     if lock is not None and lock.expires_at <= now:
         lock = None
@@ -494,15 +616,29 @@ class Board:
     at_risk: list[QueueRow]
 
 
-def board(session: Session, engine: Engine, cfg: RegionConfig, actor: Actor, now: datetime, clocks: SlaClocks,
-          snapshot: OpenSnapshot | None = None) -> Board:
+def board(
+    session: Session,
+    engine: Engine,
+    cfg: RegionConfig,
+    actor: Actor,
+    now: datetime,
+    clocks: SlaClocks,
+    snapshot: OpenSnapshot | None = None,
+) -> Board:
     """Open incidents with a clock overdue or at risk, and the counters the board refreshes live."""
     scope = actor.body_code if actor.role is Role.EXECUTOR else None
     if snapshot is not None:
         evaluated = snapshot.rows(session, now)
     else:
-        incs = session.exec(visible(select(Incident).where(Incident.merged_into_id == None,  # noqa: E711
-                                                           Incident.status.in_(OPEN)), actor)).all()  # type: ignore[attr-defined]
+        incs = session.exec(
+            visible(
+                select(Incident).where(
+                    col(Incident.merged_into_id).is_(None),
+                    Incident.status.in_(OPEN),
+                ),
+                actor,
+            )
+        ).all()  # type: ignore[attr-defined]
         snap = OpenSnapshot(cfg, clocks)
         evaluated = snap.order(snap.evaluate(list(incs), now), now)
 
@@ -511,22 +647,43 @@ def board(session: Session, engine: Engine, cfg: RegionConfig, actor: Actor, now
         overdue = [e for e in mine if worst_state(e.running) == "overdue"]
         at_risk = [e for e in mine if worst_state(e.running) == "at_risk"]
         first = Counter(e.all_clocks["first_answer"].state for e in mine)
-        return overdue, at_risk, {
-            "open": len(mine), "overdue": len(overdue), "at_risk": len(at_risk),
-            "answer_overdue": first.get("overdue", 0), "answer_at_risk": first.get("at_risk", 0),
-            "untriaged": sum(1 for e in mine if e.untriaged),
-        }
+        return (
+            overdue,
+            at_risk,
+            {
+                "open": len(mine),
+                "overdue": len(overdue),
+                "at_risk": len(at_risk),
+                "answer_overdue": first.get("overdue", 0),
+                "answer_at_risk": first.get("at_risk", 0),
+                "untriaged": sum(1 for e in mine if e.untriaged),
+            },
+        )
 
     overdue, at_risk, counted = snapshot.derive(("board", scope), split) if snapshot is not None else split()
     day_ago = now - timedelta(hours=24)
-    answered = session.exec(visible(select(sa.func.count()).select_from(Incident)
-                                    .where(Incident.first_answer_at >= day_ago, Incident.merged_into_id == None),  # noqa: E711
-                                    actor)).one()
+    answered = session.exec(
+        visible(
+            select(sa.func.count())
+            .select_from(Incident)
+            .where(Incident.first_answer_at >= day_ago, col(Incident.merged_into_id).is_(None)),
+            actor,
+        )
+    ).one()
     locks = active_locks(session, now)
 
     def rows(evs: list[_Evaluated]) -> list[QueueRow]:
-        return [QueueRow(e.inc, e.running, e.running[0] if e.running else None, e.untriaged, locks.get(e.inc.id),  # type: ignore[arg-type]
-                         e.all_clocks) for e in evs]
+        return [
+            QueueRow(
+                e.inc,
+                e.running,
+                e.running[0] if e.running else None,
+                e.untriaged,
+                locks.get(e.inc.id),  # type: ignore[arg-type]
+                e.all_clocks,
+            )
+            for e in evs
+        ]
 
     return Board({**counted, "answered_24h": int(answered)}, rows(overdue), rows(at_risk))
 
@@ -548,8 +705,11 @@ def heat(session: Session, cfg: RegionConfig, now: datetime, days: int, category
     """Incidents by municipality opened in the last `days`, and in the `days` before that."""
     start, prev = now - timedelta(days=days), now - timedelta(days=2 * days)
     stmt = select(Incident.municipality, Incident.opened_at).where(
-        Incident.merged_into_id == None, Incident.status != S.REJECTED.value, Incident.opened_at >= prev,  # noqa: E711
-        Incident.opened_at < now)
+        col(Incident.merged_into_id).is_(None),
+        Incident.status != S.REJECTED.value,
+        Incident.opened_at >= prev,
+        Incident.opened_at < now,
+    )
     if category:
         stmt = stmt.where(Incident.category == category)
     cur: Counter = Counter()
@@ -557,7 +717,10 @@ def heat(session: Session, cfg: RegionConfig, now: datetime, days: int, category
     for muni, opened in session.exec(stmt).all():
         (cur if opened >= start else old)[muni] += 1
     names = Names(cfg)
-    cells = [MapCell(m.code, m.name, cur.get(m.code, 0), old.get(m.code, 0)) for m in cfg.territories.municipalities]
+    cells = [
+        MapCell(m.code, m.name, cur.get(m.code, 0), old.get(m.code, 0))
+        for m in cfg.territories.municipalities
+    ]
     if cur.get(None) or old.get(None):
         cells.append(MapCell(None, "место не определено", cur.get(None, 0), old.get(None, 0)))
     cells.sort(key=lambda c: (-c.count, names.municipality(c.code)))
@@ -596,15 +759,22 @@ def ratings(session: Session, cfg: RegionConfig, now: datetime, days: int, by: s
     out: list[Rating] = []
     for fg in figs:
         incs = groups.get(fg.key, [])
-        decided = [i for i in incs if i.first_answer_at is not None or now - i.opened_at >= timedelta(hours=24)]
-        in_24 = [i for i in decided if i.first_answer_at is not None
-                 and i.first_answer_at - i.opened_at <= timedelta(hours=24)]
+        decided = [
+            i for i in incs if i.first_answer_at is not None or now - i.opened_at >= timedelta(hours=24)
+        ]
+        in_24 = [
+            i
+            for i in decided
+            if i.first_answer_at is not None and i.first_answer_at - i.opened_at <= timedelta(hours=24)
+        ]
         share = len(in_24) / len(decided) if decided else None
         name = names.body(fg.key) if by == "body" else names.municipality(fg.key)
         out.append(Rating(fg.key, name, fg, sum(1 for i in incs if i.id in reopened), share))
     rated = [r for r in out if r.fig.rated]
-    rated.sort(key=lambda r: (-(r.share_24h if r.share_24h is not None else -1), r.fig.median_hours_to_answer or 1e9))
-    for r in rated[len(rated) - max(1, math.ceil(len(rated) / 5)):] if rated else []:
+    rated.sort(
+        key=lambda r: (-(r.share_24h if r.share_24h is not None else -1), r.fig.median_hours_to_answer or 1e9)
+    )
+    for r in rated[len(rated) - max(1, math.ceil(len(rated) / 5)) :] if rated else []:
         r.red = True
     return rated + [r for r in out if not r.fig.rated]
 

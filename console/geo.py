@@ -59,8 +59,9 @@ class SvgMap:
 
 
 class Projection:
-    def __init__(self, points: Iterable[tuple[float, float]], width: int = WIDTH, height: int = HEIGHT,
-                 pad: int = PAD) -> None:
+    def __init__(
+        self, points: Iterable[tuple[float, float]], width: int = WIDTH, height: int = HEIGHT, pad: int = PAD
+    ) -> None:
         pts = list(points)
         if not pts:
             pts = [(0.0, 0.0)]
@@ -101,7 +102,9 @@ def load_boundaries(cfg: RegionConfig) -> dict[str, Any] | None:
     for i, f in enumerate(data.get("features") or []):
         code = (f.get("properties") or {}).get("code")
         if code not in known:
-            raise ValueError(f"{path}: feature {i}: properties.code {code!r} is not a municipality of territories.yaml")
+            raise ValueError(
+                f"{path}: feature {i}: properties.code {code!r} is not a municipality of territories.yaml"
+            )
         if (f.get("geometry") or {}).get("type") not in ("Polygon", "MultiPolygon"):
             raise ValueError(f"{path}: feature {i} ({code}): a Polygon or MultiPolygon is expected")
     return data
@@ -116,7 +119,9 @@ def _rings(geometry: dict[str, Any]) -> list[Sequence[Sequence[float]]]:
     return []
 
 
-def render(cfg: RegionConfig, counts: dict[str | None, tuple[int, int]], names: dict[str | None, str]) -> SvgMap:
+def render(
+    cfg: RegionConfig, counts: dict[str | None, tuple[int, int]], names: dict[str | None, str]
+) -> SvgMap:
     """`counts`: municipality code → (this period, previous period)."""
     top = max((c for c, _ in counts.values()), default=0)
     geo = load_boundaries(cfg)
@@ -128,8 +133,11 @@ def render(cfg: RegionConfig, counts: dict[str | None, tuple[int, int]], names: 
         for f in features:
             code = (f.get("properties") or {}).get("code")
             cur, prev = counts.get(code, (0, 0))
-            d = " ".join("M" + " L".join("{},{}".format(*proj(pt[1], pt[0])) for pt in ring) + " Z"
-                         for ring in _rings(f["geometry"]) if ring)
+            d = " ".join(
+                "M" + " L".join("{},{}".format(*proj(pt[1], pt[0])) for pt in ring) + " Z"
+                for ring in _rings(f["geometry"])
+                if ring
+            )
             shapes.append(Shape(code, names.get(code) or str(code), d, colour(cur, top), cur, cur - prev))
         return SvgMap(WIDTH, HEIGHT, shapes, [], "choropleth")
     placed = [m for m in cfg.territories.municipalities if m.centroid]
@@ -139,8 +147,19 @@ def render(cfg: RegionConfig, counts: dict[str | None, tuple[int, int]], names: 
         cur, prev = counts.get(m.code, (0, 0))
         x, y = proj(*m.centroid)  # type: ignore[misc]
         r = 5 + 20 * math.sqrt(cur / top) if top and cur else 4
-        markers.append(Marker(m.code, m.name, x, y, round(r, 1), colour(cur, top), cur, cur - prev,
-                              label=cur > 0 and cur >= top / 4))
+        markers.append(
+            Marker(
+                m.code,
+                m.name,
+                x,
+                y,
+                round(r, 1),
+                colour(cur, top),
+                cur,
+                cur - prev,
+                label=cur > 0 and cur >= top / 4,
+            )
+        )
     markers.sort(key=lambda mk: -mk.r)  # small circles on top of big ones
     return SvgMap(WIDTH, HEIGHT, [], markers, "markers")
 

@@ -24,23 +24,53 @@ __all__ = ["OPERATORS", "OperationError", "merge", "move", "split"]
 
 def _check(actor: Actor) -> None:
     if actor.role not in OPERATORS:
-        raise PermissionDenied(f"{actor.login} ({actor.role.value}): объединять, разделять и переносить посты "
-                               "может только региональный администратор")
+        raise PermissionDenied(
+            f"{actor.login} ({actor.role.value}): объединять, разделять и переносить посты "
+            "может только региональный администратор"
+        )
 
 
-def merge(session: Session, cfg: RegionConfig, actor: Actor, target_id: int, source_ids: Sequence[int], *,
-          reason: str, now: datetime) -> OperationResult:
+def merge(
+    session: Session,
+    cfg: RegionConfig,
+    actor: Actor,
+    target_id: int,
+    source_ids: Sequence[int],
+    *,
+    reason: str,
+    now: datetime,
+) -> OperationResult:
     _check(actor)
-    return operations.merge_incidents(session, cfg, target_id, list(source_ids), by=actor.login, reason=reason, now=now)
+    return operations.merge_incidents(
+        session, cfg, target_id, list(source_ids), by=actor.login, reason=reason, now=now
+    )
 
 
-def split(session: Session, cfg: RegionConfig, actor: Actor, incident_id: int, post_keys: Sequence[str], *,
-          reason: str, now: datetime) -> OperationResult:
+def split(
+    session: Session,
+    cfg: RegionConfig,
+    actor: Actor,
+    incident_id: int,
+    post_keys: Sequence[str],
+    *,
+    reason: str,
+    now: datetime,
+) -> OperationResult:
     _check(actor)
-    return operations.split_incident(session, cfg, incident_id, list(post_keys), by=actor.login, reason=reason, now=now)
+    return operations.split_incident(
+        session, cfg, incident_id, list(post_keys), by=actor.login, reason=reason, now=now
+    )
 
 
-def move(session: Session, cfg: RegionConfig, actor: Actor, post_key: str, to_id: int, *, reason: str,
-         now: datetime) -> OperationResult:
+def move(
+    session: Session,
+    cfg: RegionConfig,
+    actor: Actor,
+    post_key: str,
+    to_id: int,
+    *,
+    reason: str,
+    now: datetime,
+) -> OperationResult:
     _check(actor)
     return operations.move_post(session, cfg, post_key, to_id, by=actor.login, reason=reason, now=now)

@@ -10,15 +10,29 @@ from pydantic import BaseModel, Field, SecretStr
 
 
 class ConsoleSettings(BaseModel):
-    secret_key: SecretStr = Field(description="Signs the session cookies (CONSOLE_SECRET_KEY; else a file in the data folder).")
-    secure_cookies: bool = Field(False, description="Send cookies only over HTTPS (CONSOLE_SECURE_COOKIES=1 behind TLS).")
+    secret_key: SecretStr = Field(
+        description="Signs the session cookies (CONSOLE_SECRET_KEY; else a file in the data folder)."
+    )
+    secure_cookies: bool = Field(
+        False, description="Send cookies only over HTTPS (CONSOLE_SECURE_COOKIES=1 behind TLS)."
+    )
     session_hours: float = Field(12.0, description="A log-in lasts this long (CONSOLE_SESSION_HOURS).")
-    lock_minutes: float = Field(15.0, description="An opened incident shows its reader for this long unless renewed.")
-    page_size: int = Field(50, description="Rows per page of a list (triage reads the top of the queue; 200 cost ≈ 25 ms of templating per request under load).")
+    lock_minutes: float = Field(
+        15.0, description="An opened incident shows its reader for this long unless renewed."
+    )
+    page_size: int = Field(
+        50,
+        description="Rows per page of a list (triage reads the top of the queue; 200 cost ≈ 25 ms of templating per request under load).",
+    )
     live_seconds: float = Field(15.0, description="How often the SLA board refreshes its counters.")
-    snapshot_seconds: float = Field(10.0, description="The open incidents' clocks shared by the lists are at most this old "
-                                    "(rebuilt at once when the data changes).")
-    figures_seconds: float = Field(60.0, description="The ratings and the heat map are recomputed at most this often.")
+    snapshot_seconds: float = Field(
+        10.0,
+        description="The open incidents' clocks shared by the lists are at most this old "
+        "(rebuilt at once when the data changes).",
+    )
+    figures_seconds: float = Field(
+        60.0, description="The ratings and the heat map are recomputed at most this often."
+    )
 
 
 def _secret_from_file(data_dir: Path) -> str:

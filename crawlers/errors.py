@@ -41,27 +41,47 @@ class Action(enum.Enum):
 
 
 VK_POLICY: dict[int, Action] = {
-    6: Action.RETRY, 9: Action.RETRY, 10: Action.RETRY,
+    6: Action.RETRY,
+    9: Action.RETRY,
+    10: Action.RETRY,
     29: Action.STOP,
     5: Action.AUTH,
-    15: Action.SKIP, 18: Action.SKIP, 30: Action.SKIP, 212: Action.SKIP,
+    15: Action.SKIP,
+    18: Action.SKIP,
+    30: Action.SKIP,
+    212: Action.SKIP,
     100: Action.BUG,
 }
 
 OK_POLICY: dict[int, Action] = {
-    1: Action.RETRY, 2: Action.RETRY, 8: Action.RETRY,
-    11: Action.STOP, 9: Action.STOP,
-    101: Action.AUTH, 102: Action.AUTH, 103: Action.AUTH, 104: Action.AUTH, 105: Action.AUTH, 453: Action.AUTH,
-    10: Action.SKIP, 300: Action.SKIP, 455: Action.SKIP,
-    3: Action.BUG, 4: Action.BUG, 100: Action.BUG,
+    1: Action.RETRY,
+    2: Action.RETRY,
+    8: Action.RETRY,
+    11: Action.STOP,
+    9: Action.STOP,
+    101: Action.AUTH,
+    102: Action.AUTH,
+    103: Action.AUTH,
+    104: Action.AUTH,
+    105: Action.AUTH,
+    453: Action.AUTH,
+    10: Action.SKIP,
+    300: Action.SKIP,
+    455: Action.SKIP,
+    3: Action.BUG,
+    4: Action.BUG,
+    100: Action.BUG,
 }
 
 
 POS_POLICY: dict[int | str, Action] = {
-    "rate_limited": Action.RETRY, "unavailable": Action.RETRY,
+    "rate_limited": Action.RETRY,
+    "unavailable": Action.RETRY,
     "daily_limit_exceeded": Action.STOP,
-    "unauthorized": Action.AUTH, "token_expired": Action.AUTH,
-    "forbidden": Action.SKIP, "not_found": Action.SKIP,
+    "unauthorized": Action.AUTH,
+    "token_expired": Action.AUTH,
+    "forbidden": Action.SKIP,
+    "not_found": Action.SKIP,
     "bad_request": Action.BUG,
 }
 """The feedback platform's error codes (the contract in crawlers/README.md), same five actions."""
@@ -75,9 +95,17 @@ def action_for(policy: dict[Any, Action], code: int | str) -> Action:
 class ApiFailure(Exception):
     """One error answer of a network's API, with its code and message."""
 
-    def __init__(self, network: str, code: int | str, message: str, *, method: str = "", payload: Any = None) -> None:
+    def __init__(
+        self, network: str, code: int | str, message: str, *, method: str = "", payload: Any = None
+    ) -> None:
         super().__init__(f"{network} error {code}: {message}" + (f" (method {method})" if method else ""))
-        self.network, self.code, self.message, self.method, self.payload = network, code, message, method, payload
+        self.network, self.code, self.message, self.method, self.payload = (
+            network,
+            code,
+            message,
+            method,
+            payload,
+        )
 
 
 class TransientFailure(Exception):
@@ -126,11 +154,18 @@ class Backoff:
     sleep: Callable[[float], None] = time.sleep
 
     def delay(self, attempt: int) -> float:
-        return min(self.maximum, self.base * self.factor ** attempt)
+        return min(self.maximum, self.base * self.factor**attempt)
 
 
-def call_with_policy(fn: Callable[[], T], *, policy: dict[Any, Action], backoff: Backoff, source_id: str,
-                     what: str, token_var: str) -> T:
+def call_with_policy(
+    fn: Callable[[], T],
+    *,
+    policy: dict[Any, Action],
+    backoff: Backoff,
+    source_id: str,
+    what: str,
+    token_var: str,
+) -> T:
     """Run one API call under the policy: retry transient errors, translate the others.
 
     Returns the call's result, or raises SourceStopped, TokenInvalid, SkipObject or ApiBug.
@@ -150,15 +185,19 @@ def call_with_policy(fn: Callable[[], T], *, policy: dict[Any, Action], backoff:
             if action is Action.STOP:
                 raise SourceStopped(f"{source_id}: {reason}; resume from the stored cursor later") from exc
             if action is Action.AUTH:
-                raise TokenInvalid(f"{source_id}: token invalid ({reason}); issue a new token and put it in "
-                                   f"{token_var}") from exc
+                raise TokenInvalid(
+                    f"{source_id}: token invalid ({reason}); issue a new token and put it in {token_var}"
+                ) from exc
             if action is Action.SKIP:
                 raise SkipObject(what, reason, exc.payload) from exc
             if action is Action.BUG:
-                raise ApiBug(f"{source_id}: {what}: {reason} — a bug in the request, not a network condition") from exc
+                raise ApiBug(
+                    f"{source_id}: {what}: {reason} — a bug in the request, not a network condition"
+                ) from exc
         if attempt >= backoff.retries:
-            raise SourceStopped(f"{source_id}: {what}: still failing after {attempt + 1} tries ({reason}); "
-                                "resume later")
+            raise SourceStopped(
+                f"{source_id}: {what}: still failing after {attempt + 1} tries ({reason}); resume later"
+            )
         delay = backoff.delay(attempt)
         if asked is not None:  # the server said how long; never longer than the back-off's ceiling
             delay = min(backoff.maximum, max(delay, asked))
@@ -174,8 +213,9 @@ def require_env(var: str, source_id: str, purpose: str) -> str:
 
     value = os.environ.get(var, "").strip()
     if not value:
-        raise SourceNotConfigured(f"source {source_id!r}: environment variable {var} is not set ({purpose}); "
-                                  "see crawlers/README.md")
+        raise SourceNotConfigured(
+            f"source {source_id!r}: environment variable {var} is not set ({purpose}); see crawlers/README.md"
+        )
     return value
 
 

@@ -68,9 +68,19 @@ def signature(params: dict[str, Any], access_token: str, secret_key: str) -> str
 
 
 class OkClient:
-    def __init__(self, *, application_key: str, secret_key: str, access_token: str, source_id: str,
-                 api_url: str = API_URL, http: httpx.Client | None = None, limiter: RateLimiter | None = None,
-                 backoff: Backoff | None = None, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        *,
+        application_key: str,
+        secret_key: str,
+        access_token: str,
+        source_id: str,
+        api_url: str = API_URL,
+        http: httpx.Client | None = None,
+        limiter: RateLimiter | None = None,
+        backoff: Backoff | None = None,
+        timeout: float = 30.0,
+    ) -> None:
         self.application_key, self.secret_key, self.access_token = application_key, secret_key, access_token
         self.source_id, self.api_url = source_id, api_url
         self.http = http or httpx.Client(timeout=timeout, headers={"User-Agent": "incident-monitor"})
@@ -97,13 +107,20 @@ class OkClient:
         except ValueError as exc:
             raise TransientFailure(f"{method}: the answer is not JSON") from exc
         if isinstance(body, dict) and "error_code" in body:
-            raise ApiFailure("ok", int(body["error_code"]), str(body.get("error_msg", "")), method=method, payload=body)
+            raise ApiFailure(
+                "ok", int(body["error_code"]), str(body.get("error_msg", "")), method=method, payload=body
+            )
         return body
 
     def call(self, method: str, params: dict[str, Any], what: str | None = None) -> Any:
-        return call_with_policy(lambda: self._once(method, params), policy=OK_POLICY, backoff=self.backoff,
-                                source_id=self.source_id, what=what or method,
-                                token_var=f"{TOKEN_VAR} (with {KEY_VAR} and {SECRET_VAR})")
+        return call_with_policy(
+            lambda: self._once(method, params),
+            policy=OK_POLICY,
+            backoff=self.backoff,
+            source_id=self.source_id,
+            what=what or method,
+            token_var=f"{TOKEN_VAR} (with {KEY_VAR} and {SECRET_VAR})",
+        )
 
 
 # --------------------------------------------------------------------------- payload → record
@@ -141,7 +158,9 @@ def _entity_names(resp: dict[str, Any]) -> dict[str, str]:
             names[f"group:{g['uid']}"] = str(g.get("name", ""))
     for u in ents.get("users") or []:
         if isinstance(u, dict) and u.get("uid"):
-            names[f"user:{u['uid']}"] = str(u.get("name") or f"{u.get('first_name', '')} {u.get('last_name', '')}").strip()
+            names[f"user:{u['uid']}"] = str(
+                u.get("name") or f"{u.get('first_name', '')} {u.get('last_name', '')}"
+            ).strip()
     return names
 
 
@@ -162,15 +181,25 @@ def topic_record(topic: Any, gid: str, source_id: str, names: dict[str, str]) ->
     created = _ms(topic.get("created_ms"), "created_ms")
     author = topic.get("author_ref")
     return PostRecord(
-        network="ok", external_id=f"topic{tid}", source_id=source_id, text=topic_text(topic), created_at=created,
-        url=f"https://ok.ru/group/{gid}/topic/{tid}", author_id=author if isinstance(author, str) else None,
+        network="ok",
+        external_id=f"topic{tid}",
+        source_id=source_id,
+        text=topic_text(topic),
+        created_at=created,
+        url=f"https://ok.ru/group/{gid}/topic/{tid}",
+        author_id=author if isinstance(author, str) else None,
         author_name=names.get(author) if isinstance(author, str) else None,
-        likes=_count(topic.get("like_summary"), "count"), reposts=_count(topic.get("reshare_summary"), "count"),
-        views=_count(topic.get("views_summary"), "count"), raw=topic, deleted=bool(topic.get("is_deleted")),
+        likes=_count(topic.get("like_summary"), "count"),
+        reposts=_count(topic.get("reshare_summary"), "count"),
+        views=_count(topic.get("views_summary"), "count"),
+        raw=topic,
+        deleted=bool(topic.get("is_deleted")),
     )
 
 
-def comment_record(comment: Any, gid: str, topic_id: str, source_id: str, names: dict[str, str]) -> PostRecord:
+def comment_record(
+    comment: Any, gid: str, topic_id: str, source_id: str, names: dict[str, str]
+) -> PostRecord:
     if not isinstance(comment, dict):
         raise PayloadError(f"expected a JSON object, got {type(comment).__name__}")
     cid = _str_id(comment, "id")
@@ -187,10 +216,18 @@ def comment_record(comment: Any, gid: str, topic_id: str, source_id: str, names:
     author = comment.get("author_id")
     ref = f"{str(comment.get('author_type', 'USER')).lower()}:{author}" if author is not None else None
     return PostRecord(
-        network="ok", external_id=f"comment{cid}", source_id=source_id, text=text,
-        created_at=created.astimezone(UTC), parent_id=f"topic{topic_id}", url=f"https://ok.ru/group/{gid}/topic/{topic_id}",
-        author_id=ref, author_name=_opt_str(comment.get("author_name")) or (names.get(ref) if ref else None),
-        likes=_count(comment, "like_count"), raw=comment, deleted=bool(comment.get("deleted")),
+        network="ok",
+        external_id=f"comment{cid}",
+        source_id=source_id,
+        text=text,
+        created_at=created.astimezone(UTC),
+        parent_id=f"topic{topic_id}",
+        url=f"https://ok.ru/group/{gid}/topic/{topic_id}",
+        author_id=ref,
+        author_name=_opt_str(comment.get("author_name")) or (names.get(ref) if ref else None),
+        likes=_count(comment, "like_count"),
+        raw=comment,
+        deleted=bool(comment.get("deleted")),
     )
 
 
@@ -198,8 +235,19 @@ def comment_record(comment: Any, gid: str, topic_id: str, source_id: str, names:
 class OkGroupSource:
     """A group's topics and the comments under them; resumable by anchor."""
 
-    def __init__(self, *, source_id: str, client: OkClient, gid: str, days: float = 7, since: int | None = None,
-                 page_size: int = 20, comments_page_size: int = 100, comments: bool = True, now: Clock = _now) -> None:
+    def __init__(
+        self,
+        *,
+        source_id: str,
+        client: OkClient,
+        gid: str,
+        days: float = 7,
+        since: int | None = None,
+        page_size: int = 20,
+        comments_page_size: int = 100,
+        comments: bool = True,
+        now: Clock = _now,
+    ) -> None:
         self.source_id, self.client, self.gid = source_id, client, str(gid)
         self.days, self.since = days, since
         self.page_size, self.comments_page_size = page_size, comments_page_size
@@ -213,12 +261,23 @@ class OkGroupSource:
         key = require_env(KEY_VAR, source_id, "the public key of your OK application")
         secret = require_env(SECRET_VAR, source_id, "the secret key of your OK application")
         token = require_env(TOKEN_VAR, source_id, "an OK access token with GROUP_CONTENT and VALUABLE_ACCESS")
-        client = OkClient(application_key=key, secret_key=secret, access_token=token, source_id=source_id,
-                          api_url=str(params.get("api_url", API_URL)),
-                          limiter=limiter_for("ok", token, float(params.get("rate", DEFAULT_RATE))))
-        return cls(source_id=source_id, client=client, gid=str(gid), days=float(params.get("days", 7)),
-                   since=since_ts(params), page_size=int(params.get("page_size", 20)),
-                   comments=bool(params.get("comments", True)))
+        client = OkClient(
+            application_key=key,
+            secret_key=secret,
+            access_token=token,
+            source_id=source_id,
+            api_url=str(params.get("api_url", API_URL)),
+            limiter=limiter_for("ok", token, float(params.get("rate", DEFAULT_RATE))),
+        )
+        return cls(
+            source_id=source_id,
+            client=client,
+            gid=str(gid),
+            days=float(params.get("days", 7)),
+            since=since_ts(params),
+            page_size=int(params.get("page_size", 20)),
+            comments=bool(params.get("comments", True)),
+        )
 
     def fetch(self, cursor: dict[str, Any] | None) -> FetchResult:
         cur: dict[str, Any] = json.loads(json.dumps(cursor or {}))
@@ -226,7 +285,14 @@ class OkGroupSource:
         if not cur.get("pass"):
             now = int(self.now().timestamp())
             cutoff = self.since if self.since is not None else now - int(self.days * 86400)
-            cur["pass"] = {"cutoff": cutoff, "anchor": None, "scanned": False, "seen": [], "queue": [], "target": {}}
+            cur["pass"] = {
+                "cutoff": cutoff,
+                "anchor": None,
+                "scanned": False,
+                "seen": [],
+                "queue": [],
+                "target": {},
+            }
         p = cur["pass"]
         if not p["scanned"]:
             return self._scan_page(cur, p)
@@ -235,7 +301,11 @@ class OkGroupSource:
         return self._finish(cur, p)
 
     def _scan_page(self, cur: dict[str, Any], p: dict[str, Any]) -> FetchResult:
-        params: dict[str, Any] = {"gid": self.gid, "count": self.page_size, "fields": "media_topic.*,group.*,user.*"}
+        params: dict[str, Any] = {
+            "gid": self.gid,
+            "count": self.page_size,
+            "fields": "media_topic.*,group.*,user.*",
+        }
         if p["anchor"]:
             params.update(anchor=p["anchor"], direction="FORWARD")
         where = f"mediatopic.getTopics gid {self.gid}" + (f" anchor {p['anchor']}" if p["anchor"] else "")
@@ -291,8 +361,12 @@ class OkGroupSource:
     def _comments_page(self, cur: dict[str, Any], p: dict[str, Any]) -> FetchResult:
         tid = p["queue"][0]
         watched = cur["watch"][tid]
-        params: dict[str, Any] = {"discussionId": tid, "discussionType": "GROUP_TOPIC", "count": self.comments_page_size,
-                                  "fields": "comment.*,user.*"}
+        params: dict[str, Any] = {
+            "discussionId": tid,
+            "discussionType": "GROUP_TOPIC",
+            "count": self.comments_page_size,
+            "fields": "comment.*,user.*",
+        }
         if watched[2]:
             params.update(anchor=watched[2], direction="FORWARD")
         where = f"discussions.getComments topic {tid}" + (f" anchor {watched[2]}" if watched[2] else "")
@@ -326,19 +400,31 @@ class OkGroupSource:
             if key in cur["watch"]:
                 cur["watch"][key][1] = count
         deleted = [
-            PostRecord(network="ok", external_id=f"topic{key}", source_id=self.source_id, text="",
-                       created_at=datetime.fromtimestamp(v[0], UTC), deleted=True,
-                       raw={"deleted": True, "detected": "missing from mediatopic.getTopics"})
+            PostRecord(
+                network="ok",
+                external_id=f"topic{key}",
+                source_id=self.source_id,
+                text="",
+                created_at=datetime.fromtimestamp(v[0], UTC),
+                deleted=True,
+                raw={"deleted": True, "detected": "missing from mediatopic.getTopics"},
+            )
             for key, v in sorted(cur["watch"].items())
-            if v[0] >= p["cutoff"] and key not in seen and not p.get("broken")  # a partial pass proves no deletion
+            if v[0] >= p["cutoff"]
+            and key not in seen
+            and not p.get("broken")  # a partial pass proves no deletion
         ]
         # topics are watched for the whole window this pass read: `days` back, or further back
         # when `since` asks for it (a watch cut at `days` re-read every older topic's comments
         # on the next pass and counted its malformed records again)
         keep_from = min(p["cutoff"], int(self.now().timestamp()) - int(self.days * 86400))
-        watch = {k: v for k, v in cur["watch"].items() if v[0] >= keep_from and (k in seen or p.get("broken"))}
+        watch = {
+            k: v for k, v in cur["watch"].items() if v[0] >= keep_from and (k in seen or p.get("broken"))
+        }
         out: dict[str, Any] = {"watch": watch}
-        quarantined = {k: v for k, v in (cur.get("quarantined") or {}).items() if k in seen or p.get("broken")}
+        quarantined = {
+            k: v for k, v in (cur.get("quarantined") or {}).items() if k in seen or p.get("broken")
+        }
         if quarantined:
             out["quarantined"] = quarantined
         return FetchResult(deleted, out, [], done=True)

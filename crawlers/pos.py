@@ -81,12 +81,26 @@ def dig(obj: Any, path: str) -> Any:
 
 
 class PosClient:
-    def __init__(self, *, base_url: str, token: str, source_id: str, http: httpx.Client | None = None,
-                 limiter: RateLimiter | None = None, backoff: Backoff | None = None, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        token: str,
+        source_id: str,
+        http: httpx.Client | None = None,
+        limiter: RateLimiter | None = None,
+        backoff: Backoff | None = None,
+        timeout: float = 30.0,
+    ) -> None:
         self.base_url, self.source_id = base_url.rstrip("/"), source_id
         self.http = http or httpx.Client(timeout=timeout)
-        self.http.headers.update({"Authorization": f"Bearer {token}", "Accept": "application/json",
-                                  "User-Agent": "incident-monitor"})
+        self.http.headers.update(
+            {
+                "Authorization": f"Bearer {token}",
+                "Accept": "application/json",
+                "User-Agent": "incident-monitor",
+            }
+        )
         self.limiter = limiter or limiter_for("pos", token, 5.0)
         self.backoff = backoff or Backoff()
 
@@ -107,37 +121,76 @@ class PosClient:
             body = None
         err = body.get("error") if isinstance(body, dict) else None
         err = err if isinstance(err, dict) else {}  # an error page of a proxy, or a body of another shape
-        code = err.get("code") or {401: "unauthorized", 403: "forbidden", 404: "not_found", 429: "rate_limited",
-                                   400: "bad_request", 422: "bad_request"}.get(resp.status_code)
+        code = err.get("code") or {
+            401: "unauthorized",
+            403: "forbidden",
+            404: "not_found",
+            429: "rate_limited",
+            400: "bad_request",
+            422: "bad_request",
+        }.get(resp.status_code)
         if code is None and resp.status_code >= 500:
             raise TransientFailure(f"HTTP {resp.status_code} from {path}", retry_after(resp.headers))
         if code == "rate_limited" and resp.status_code == 429:
             raise TransientFailure(f"HTTP 429 from {path} (rate limited)", retry_after(resp.headers))
-        raise ApiFailure("pos", code or f"http_{resp.status_code}", str(err.get("message", resp.reason_phrase)),
-                         method=f"{method} {path}", payload=err or resp.text[:2000])
+        raise ApiFailure(
+            "pos",
+            code or f"http_{resp.status_code}",
+            str(err.get("message", resp.reason_phrase)),
+            method=f"{method} {path}",
+            payload=err or resp.text[:2000],
+        )
 
     def call(self, method: str, path: str, what: str, **kw: Any) -> Any:
-        return call_with_policy(lambda: self._once(method, path, **kw), policy=POS_POLICY, backoff=self.backoff,
-                                source_id=self.source_id, what=what, token_var=TOKEN_VAR)
+        return call_with_policy(
+            lambda: self._once(method, path, **kw),
+            policy=POS_POLICY,
+            backoff=self.backoff,
+            source_id=self.source_id,
+            what=what,
+            token_var=TOKEN_VAR,
+        )
 
     def messages(self, params: dict[str, Any]) -> Any:
         return self.call("GET", "/messages", "GET /messages", params=params)
 
-    def post_answer(self, message_id: str, text: str, idempotency_key: str, *, author: str | None = None,
-                    final: bool = True) -> dict[str, Any]:
+    def post_answer(
+        self,
+        message_id: str,
+        text: str,
+        idempotency_key: str,
+        *,
+        author: str | None = None,
+        final: bool = True,
+    ) -> dict[str, Any]:
         """Publish an answer under a message; a repeated key returns the answer already published."""
         body: dict[str, Any] = {"text": text, "final": final}
         if author:
             body["author"] = author
-        return self.call("POST", f"/messages/{message_id}/answers", f"answer to message {message_id}", json=body,
-                         headers={"Idempotency-Key": idempotency_key})
+        return self.call(
+            "POST",
+            f"/messages/{message_id}/answers",
+            f"answer to message {message_id}",
+            json=body,
+            headers={"Idempotency-Key": idempotency_key},
+        )
 
 
 class PosMessagesSource:
-    def __init__(self, *, source_id: str, client: PosClient, region_code: str | None = None,
-                 statuses: list[str] | None = None, fields: dict[str, str] | None = None, page_size: int = 100,
-                 lookback_days: float = 7, since: datetime | None = None,
-                 deleted_statuses: tuple[str, ...] = ("withdrawn", "deleted"), now: Clock = _now) -> None:
+    def __init__(
+        self,
+        *,
+        source_id: str,
+        client: PosClient,
+        region_code: str | None = None,
+        statuses: list[str] | None = None,
+        fields: dict[str, str] | None = None,
+        page_size: int = 100,
+        lookback_days: float = 7,
+        since: datetime | None = None,
+        deleted_statuses: tuple[str, ...] = ("withdrawn", "deleted"),
+        now: Clock = _now,
+    ) -> None:
         self.source_id, self.client, self.region_code = source_id, client, region_code
         self.statuses = statuses or []
         self.fields = {**DEFAULT_FIELDS, **(fields or {})}
@@ -151,22 +204,39 @@ class PosMessagesSource:
             raise SourceNotConfigured(f"pos source {source_id!r}: params.base_url is not set")
         fields = params.get("fields") or {}
         if not isinstance(fields, dict) or any(not isinstance(v, str) or not v for v in fields.values()):
-            raise SourceNotConfigured(f"pos source {source_id!r}: params.fields must map our field names to the "
-                                      "platform's (dotted paths)")
+            raise SourceNotConfigured(
+                f"pos source {source_id!r}: params.fields must map our field names to the "
+                "platform's (dotted paths)"
+            )
         unknown = sorted(set(fields) - set(DEFAULT_FIELDS))
         if unknown:
-            raise SourceNotConfigured(f"pos source {source_id!r}: params.fields: unknown field(s) {', '.join(unknown)}; "
-                                      f"known: {', '.join(DEFAULT_FIELDS)}")
-        token = require_env(TOKEN_VAR, source_id, "the integration token the platform's operator issued to the region")
+            raise SourceNotConfigured(
+                f"pos source {source_id!r}: params.fields: unknown field(s) {', '.join(unknown)}; "
+                f"known: {', '.join(DEFAULT_FIELDS)}"
+            )
+        token = require_env(
+            TOKEN_VAR, source_id, "the integration token the platform's operator issued to the region"
+        )
         since = None
         if params.get("since"):
-                since = datetime.fromtimestamp(since_ts(params) or 0, UTC)
-        client = PosClient(base_url=str(base_url), token=token, source_id=source_id,
-                           limiter=limiter_for("pos", token, float(params.get("rate", 5.0))))
-        return cls(source_id=source_id, client=client, region_code=params.get("region_code"),
-                   statuses=list(params.get("statuses") or []), fields=dict(params.get("fields") or {}),
-                   page_size=int(params.get("page_size", 100)), lookback_days=float(params.get("lookback_days", 7)),
-                   since=since, deleted_statuses=tuple(params.get("deleted_statuses") or ("withdrawn", "deleted")))
+            since = datetime.fromtimestamp(since_ts(params) or 0, UTC)
+        client = PosClient(
+            base_url=str(base_url),
+            token=token,
+            source_id=source_id,
+            limiter=limiter_for("pos", token, float(params.get("rate", 5.0))),
+        )
+        return cls(
+            source_id=source_id,
+            client=client,
+            region_code=params.get("region_code"),
+            statuses=list(params.get("statuses") or []),
+            fields=dict(params.get("fields") or {}),
+            page_size=int(params.get("page_size", 100)),
+            lookback_days=float(params.get("lookback_days", 7)),
+            since=since,
+            deleted_statuses=tuple(params.get("deleted_statuses") or ("withdrawn", "deleted")),
+        )
 
     def fetch(self, cursor: dict[str, Any] | None) -> FetchResult:
         cur = dict(cursor or {})
@@ -185,12 +255,18 @@ class PosMessagesSource:
             params["status"] = ",".join(self.statuses)
         if sweep["page"]:
             params["cursor"] = sweep["page"]
-        where = f"GET /messages updated_since {sweep['from']}" + (f" cursor {sweep['page']}" if sweep["page"] else "")
+        where = f"GET /messages updated_since {sweep['from']}" + (
+            f" cursor {sweep['page']}" if sweep["page"] else ""
+        )
         try:
             resp = self.client.messages(params)
         except SkipObject as exc:
-            return FetchResult([], {"updated_since": sweep["from"]},
-                               [bad_record(where, f"skipped: {exc.reason}", exc.payload)], done=True)
+            return FetchResult(
+                [],
+                {"updated_since": sweep["from"]},
+                [bad_record(where, f"skipped: {exc.reason}", exc.payload)],
+                done=True,
+            )
         items = resp.get("items") if isinstance(resp, dict) else None
         bad: list[BadRecord] = []
         posts: list[PostRecord] = []
@@ -209,7 +285,9 @@ class PosMessagesSource:
                 sweep["max"] = updated
         nxt = resp.get("next_cursor") if isinstance(resp, dict) else None
         if nxt and items:
-            return FetchResult(posts, {"updated_since": cur.get("updated_since"), "sweep": {**sweep, "page": nxt}}, bad)
+            return FetchResult(
+                posts, {"updated_since": cur.get("updated_since"), "sweep": {**sweep, "page": nxt}}, bad
+            )
         # the sweep is over: next time, ask for what changed since the newest change seen
         return FetchResult(posts, {"updated_since": sweep["max"]}, bad, done=True)
 
@@ -227,24 +305,40 @@ class PosMessagesSource:
         updated_raw = dig(item, f["updated_at"])
         updated = parse_datetime(updated_raw, f["updated_at"]) if updated_raw is not None else created
         rating = dig(item, f["rating"])
-        if rating is not None and (isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5):
+        if rating is not None and (
+            isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5
+        ):
             raise PayloadError(f"{f['rating']}: expected 1..5, got {rating!r}")
         lat, lon = dig(item, f["latitude"]), dig(item, f["longitude"])
-        if (lat is None) != (lon is None) or any(v is not None and not isinstance(v, int | float) for v in (lat, lon)):
+        if (lat is None) != (lon is None) or any(
+            v is not None and not isinstance(v, int | float) for v in (lat, lon)
+        ):
             raise PayloadError(f"coordinates: expected two numbers, got {lat!r}, {lon!r}")
         address = dig(item, f["address"])
         status = dig(item, f["status"])
-        pos = {"category": dig(item, f["category"]), "category_code": dig(item, f["category_code"]),
-               "address": address, "latitude": lat, "longitude": lon, "status": status, "rating": rating,
-               "updated_at": updated.astimezone(UTC).isoformat()}
+        pos = {
+            "category": dig(item, f["category"]),
+            "category_code": dig(item, f["category_code"]),
+            "address": address,
+            "latitude": lat,
+            "longitude": lon,
+            "status": status,
+            "rating": rating,
+            "updated_at": updated.astimezone(UTC).isoformat(),
+        }
         full_text = text
         if isinstance(address, str) and address and address not in text:
             full_text = f"{text}\n\nАдрес: {address}"
         author = dig(item, f["author_id"])
         return PostRecord(
-            network="pos", external_id=str(ext), source_id=self.source_id, text=full_text,
-            created_at=created.astimezone(UTC), url=_opt_str(dig(item, f["url"])),
+            network="pos",
+            external_id=str(ext),
+            source_id=self.source_id,
+            text=full_text,
+            created_at=created.astimezone(UTC),
+            url=_opt_str(dig(item, f["url"])),
             author_id=None if author is None or isinstance(author, dict | list) else str(author),
             author_name=_opt_str(dig(item, f["author_name"])),
-            raw={**item, "pos": pos}, deleted=isinstance(status, str) and status in self.deleted_statuses,
+            raw={**item, "pos": pos},
+            deleted=isinstance(status, str) and status in self.deleted_statuses,
         )

@@ -15,8 +15,13 @@ from collections.abc import Callable
 
 
 class RateLimiter:
-    def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        rate: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.interval = 0.0 if rate <= 0 else 1.0 / rate
         self.clock, self.sleep = clock, sleep
         self._next = 0.0

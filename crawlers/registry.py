@@ -43,5 +43,7 @@ ADAPTERS: dict[tuple[str, str], Factory] = {
 def build_adapter(source: SourceConfig, root: Path) -> SourceAdapter:
     factory = ADAPTERS.get((source.network, source.kind))
     if factory is None:
-        raise SourceNotConfigured(f"source {source.id!r}: no adapter for network {source.network!r}, kind {source.kind!r}")
+        raise SourceNotConfigured(
+            f"source {source.id!r}: no adapter for network {source.network!r}, kind {source.kind!r}"
+        )
     return factory(source.id, source.params, root)

@@ -18,7 +18,9 @@ from incidents.core.records import PostRecord
 
 
 class ReplaySource:
-    def __init__(self, *, source_id: str, path: Path | None, page_size: int = 1000, stream: IO[bytes] | None = None) -> None:
+    def __init__(
+        self, *, source_id: str, path: Path | None, page_size: int = 1000, stream: IO[bytes] | None = None
+    ) -> None:
         self.source_id = source_id
         self.path = path
         self.page_size = page_size

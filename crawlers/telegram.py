@@ -49,8 +49,14 @@ Sleep = Callable[[float], Awaitable[None]]
 # Transient: worth retrying with back-off. ServerError covers RpcCallFailError, RpcMcgetFailError and
 # WorkerBusyTooLongRetryError (Telegram's 500s); TimedOutError is its -503 "Timeout"; the builtin
 # ConnectionError/OSError/TimeoutError are what Telethon raises when the connection drops or hangs.
-TRANSIENT = (ConnectionError, TimeoutError, asyncio.TimeoutError, OSError, tg_errors.ServerError,
-             tg_errors.TimedOutError)
+TRANSIENT = (
+    ConnectionError,
+    TimeoutError,
+    asyncio.TimeoutError,
+    OSError,
+    tg_errors.ServerError,
+    tg_errors.TimedOutError,
+)
 
 
 class TelegramPort(Protocol):
@@ -64,9 +70,16 @@ class TelegramPort(Protocol):
 
     async def get_entity(self, entity: Any) -> Any: ...
 
-    async def get_messages(self, entity: Any, limit: float | None = None, *, min_id: int = 0,
-                           offset_date: datetime | None = None, ids: Sequence[int] | None = None,
-                           reverse: bool = False) -> Any: ...
+    async def get_messages(
+        self,
+        entity: Any,
+        limit: float | None = None,
+        *,
+        min_id: int = 0,
+        offset_date: datetime | None = None,
+        ids: Sequence[int] | None = None,
+        reverse: bool = False,
+    ) -> Any: ...
 
 
 def telethon_client(api_id: int, api_hash: str, session: str) -> TelegramPort:
@@ -74,8 +87,13 @@ def telethon_client(api_id: int, api_hash: str, session: str) -> TelegramPort:
     from telethon import TelegramClient
     from telethon.sessions import StringSession
 
-    return TelegramClient(StringSession(session), api_id, api_hash, flood_sleep_threshold=0,  # type: ignore[return-value]
-                          receive_updates=False)
+    return TelegramClient(
+        StringSession(session),
+        api_id,
+        api_hash,
+        flood_sleep_threshold=0,  # type: ignore[return-value]
+        receive_updates=False,
+    )
 
 
 # --------------------------------------------------------------------------- message → record
@@ -109,19 +127,40 @@ def message_record(msg: Any, entity: Any, source_id: str, parent_id: str | None 
         author = f"c{msg.from_id.channel_id}"
     likes = sum(r.count for r in (msg.reactions.results if msg.reactions else []))
     return PostRecord(
-        network="telegram", external_id=f"{key}/{msg.id}", source_id=source_id, text=text,
-        created_at=msg.date.astimezone(UTC), parent_id=parent_id, url=chat_url(entity, msg.id), author_id=author,
+        network="telegram",
+        external_id=f"{key}/{msg.id}",
+        source_id=source_id,
+        text=text,
+        created_at=msg.date.astimezone(UTC),
+        parent_id=parent_id,
+        url=chat_url(entity, msg.id),
+        author_id=author,
         author_name=msg.post_author or getattr(entity, "title", None) if author == key else msg.post_author,
-        likes=likes, reposts=msg.forwards or 0, views=msg.views or 0, raw=_jsonable(msg),
+        likes=likes,
+        reposts=msg.forwards or 0,
+        views=msg.views or 0,
+        raw=_jsonable(msg),
     )
 
 
 # --------------------------------------------------------------------------- the adapter
 class TelegramSource:
-    def __init__(self, *, source_id: str, client_factory: Callable[[], TelegramPort], channels: Sequence[str] = (),
-                 chats: Sequence[str] = (), comments: bool = True, page_size: int = 100, recheck: int = 20,
-                 first_run_limit: int = 200, flood_max_wait: float = 300, since: datetime | None = None,
-                 sleep: Sleep | None = None, backoff: Backoff | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        source_id: str,
+        client_factory: Callable[[], TelegramPort],
+        channels: Sequence[str] = (),
+        chats: Sequence[str] = (),
+        comments: bool = True,
+        page_size: int = 100,
+        recheck: int = 20,
+        first_run_limit: int = 200,
+        flood_max_wait: float = 300,
+        since: datetime | None = None,
+        sleep: Sleep | None = None,
+        backoff: Backoff | None = None,
+    ) -> None:
         self.source_id, self.client_factory = source_id, client_factory
         self.since = since
         self.targets = [("channel", c) for c in channels] + [("chat", c) for c in chats]
@@ -137,7 +176,9 @@ class TelegramSource:
     def from_settings(cls, source_id: str, params: dict[str, Any], root: Path) -> TelegramSource:
         channels, chats = list(params.get("channels") or []), list(params.get("chats") or [])
         if not channels and not chats:
-            raise SourceNotConfigured(f"telegram source {source_id!r}: params.channels and params.chats are empty")
+            raise SourceNotConfigured(
+                f"telegram source {source_id!r}: params.channels and params.chats are empty"
+            )
         api_id_text = require_env(ID_VAR, source_id, "the api_id of your application at my.telegram.org")
         api_hash = require_env(HASH_VAR, source_id, "the api_hash of your application at my.telegram.org")
         session = require_env(SESSION_VAR, source_id, "a Telethon StringSession of the reading account")
@@ -145,13 +186,18 @@ class TelegramSource:
             api_id = int(api_id_text)
         except ValueError as exc:
             raise SourceNotConfigured(f"source {source_id!r}: {ID_VAR} must be a number") from exc
-        return cls(source_id=source_id, client_factory=lambda: telethon_client(api_id, api_hash, session),
-                   channels=channels, chats=chats,
-                   comments=bool(params.get("comments", params.get("include_comments", True))),
-                   page_size=int(params.get("page_size", params.get("limit", 100))),
-                   recheck=int(params.get("recheck", 20)), first_run_limit=int(params.get("first_run_limit", 200)),
-                   flood_max_wait=float(params.get("flood_max_wait", 300)),
-                   since=datetime.fromtimestamp(since_ts(params), UTC) if params.get("since") else None)
+        return cls(
+            source_id=source_id,
+            client_factory=lambda: telethon_client(api_id, api_hash, session),
+            channels=channels,
+            chats=chats,
+            comments=bool(params.get("comments", params.get("include_comments", True))),
+            page_size=int(params.get("page_size", params.get("limit", 100))),
+            recheck=int(params.get("recheck", 20)),
+            first_run_limit=int(params.get("first_run_limit", 200)),
+            flood_max_wait=float(params.get("flood_max_wait", 300)),
+            since=datetime.fromtimestamp(since_ts(params), UTC) if params.get("since") else None,
+        )
 
     # -- sync facade over the async client
     def fetch(self, cursor: dict[str, Any] | None) -> FetchResult:
@@ -187,25 +233,42 @@ class TelegramSource:
                 return await fn()
             except tg_errors.FloodWaitError as exc:
                 if exc.seconds > self.flood_max_wait:
-                    raise SourceStopped(f"{self.source_id}: {what}: Telegram asks to wait {exc.seconds} s "
-                                        f"(more than {self.flood_max_wait:g}); resume later") from exc
+                    raise SourceStopped(
+                        f"{self.source_id}: {what}: Telegram asks to wait {exc.seconds} s "
+                        f"(more than {self.flood_max_wait:g}); resume later"
+                    ) from exc
                 floods += 1
                 if floods > 5:
-                    raise SourceStopped(f"{self.source_id}: {what}: flood waits keep coming; resume later") from exc
+                    raise SourceStopped(
+                        f"{self.source_id}: {what}: flood waits keep coming; resume later"
+                    ) from exc
                 log.warning("%s: %s: flood wait %d s", self.source_id, what, exc.seconds)
                 await self.sleep(exc.seconds)
-            except (tg_errors.AuthKeyUnregisteredError, tg_errors.SessionRevokedError,
-                    tg_errors.AuthKeyDuplicatedError, tg_errors.UserDeactivatedError) as exc:
-                raise TokenInvalid(f"{self.source_id}: token invalid ({type(exc).__name__}); log in again and put "
-                                   f"the new StringSession in {SESSION_VAR}") from exc
-            except (tg_errors.ChannelPrivateError, tg_errors.ChannelInvalidError, tg_errors.UsernameNotOccupiedError,
-                    tg_errors.UsernameInvalidError, tg_errors.ChatAdminRequiredError) as exc:
+            except (
+                tg_errors.AuthKeyUnregisteredError,
+                tg_errors.SessionRevokedError,
+                tg_errors.AuthKeyDuplicatedError,
+                tg_errors.UserDeactivatedError,
+            ) as exc:
+                raise TokenInvalid(
+                    f"{self.source_id}: token invalid ({type(exc).__name__}); log in again and put "
+                    f"the new StringSession in {SESSION_VAR}"
+                ) from exc
+            except (
+                tg_errors.ChannelPrivateError,
+                tg_errors.ChannelInvalidError,
+                tg_errors.UsernameNotOccupiedError,
+                tg_errors.UsernameInvalidError,
+                tg_errors.ChatAdminRequiredError,
+            ) as exc:
                 raise SkipObject(what, f"{type(exc).__name__}: {exc}") from exc
             except TRANSIENT as exc:  # before ValueError/RPCError: ServerError is an RPCError
                 reason = f"{type(exc).__name__}: {exc}"
                 if faults >= self.backoff.retries:
-                    raise SourceStopped(f"{self.source_id}: {what}: still failing after {faults + 1} tries ({reason}); "
-                                        "resume later") from exc
+                    raise SourceStopped(
+                        f"{self.source_id}: {what}: still failing after {faults + 1} tries ({reason}); "
+                        "resume later"
+                    ) from exc
                 delay = self.backoff.delay(faults)
                 faults += 1
                 log.warning("%s: %s: %s; retry in %.1f s", self.source_id, what, reason, delay)
@@ -231,14 +294,18 @@ class TelegramSource:
             client = self.client_factory()
             await self._call("connect", client.connect)
             if not await self._call("is_user_authorized", client.is_user_authorized):
-                raise TokenInvalid(f"{self.source_id}: the session in {SESSION_VAR} is not authorized: log in "
-                                   "once with Telethon and save the StringSession")
+                raise TokenInvalid(
+                    f"{self.source_id}: the session in {SESSION_VAR} is not authorized: log in "
+                    "once with Telethon and save the StringSession"
+                )
             self._client = client
         return self._client
 
     async def _entity(self, client: TelegramPort, ref: str) -> Any:
         if ref not in self._entities:
-            lookup: Any = types.PeerChannel(int(ref[1:])) if ref.startswith("c") and ref[1:].isdigit() else ref
+            lookup: Any = (
+                types.PeerChannel(int(ref[1:])) if ref.startswith("c") and ref[1:].isdigit() else ref
+            )
             self._entities[ref] = await self._call(f"get_entity {ref}", lambda: client.get_entity(lookup))
         return self._entities[ref]
 
@@ -256,7 +323,9 @@ class TelegramSource:
             cur.pop("pos", None)
             return FetchResult([], cur, [], done=True)
         kind, ref = work[pos]
-        state = (cur["groups"] if kind == "group" else cur["chats"]).setdefault(ref, {"min_id": 0, "recent": []})
+        state = (cur["groups"] if kind == "group" else cur["chats"]).setdefault(
+            ref, {"min_id": 0, "recent": []}
+        )
         try:
             entity = await self._entity(client, ref)
         except SkipObject as exc:
@@ -270,14 +339,23 @@ class TelegramSource:
             return result
         return await self._page(client, cur, kind, ref, entity, state)
 
-    async def _page(self, client: TelegramPort, cur: dict[str, Any], kind: str, ref: str, entity: Any,
-                    state: dict[str, Any]) -> FetchResult:
+    async def _page(
+        self,
+        client: TelegramPort,
+        cur: dict[str, Any],
+        kind: str,
+        ref: str,
+        entity: Any,
+        state: dict[str, Any],
+    ) -> FetchResult:
         what = f"get_messages {ref} after {state['min_id']}"
         if self.since is not None and not state.get("since_applied"):
             # read back to `since`: start before the first message after it (reverse=True makes
             # offset_date mean "after this date", exclusive), unless the cursor is already earlier
-            first = await self._call(f"get_messages {ref} after {self.since:%Y-%m-%d %H:%M}", lambda: client.get_messages(
-                entity, limit=1, offset_date=self.since, reverse=True))
+            first = await self._call(
+                f"get_messages {ref} after {self.since:%Y-%m-%d %H:%M}",
+                lambda: client.get_messages(entity, limit=1, offset_date=self.since, reverse=True),
+            )
             state["since_applied"] = True  # once per pass: the pages after this one go on from min_id
             if first:
                 start = max(0, first[0].id - 1)
@@ -291,8 +369,12 @@ class TelegramSource:
             if latest:
                 state["min_id"] = max(0, latest[0].id - self.first_run_limit)
         try:
-            msgs = await self._call(what, lambda: client.get_messages(entity, limit=self.page_size,
-                                                                        min_id=state["min_id"], reverse=True))
+            msgs = await self._call(
+                what,
+                lambda: client.get_messages(
+                    entity, limit=self.page_size, min_id=state["min_id"], reverse=True
+                ),
+            )
         except SkipObject as exc:
             state["phase"] = "recheck"
             return FetchResult([], cur, [bad_record(exc.what, f"skipped: {exc.reason}", {"chat": ref})])
@@ -301,13 +383,14 @@ class TelegramSource:
             if isinstance(getattr(m, "id", None), int):
                 state["min_id"] = max(state["min_id"], m.id)
         stored = [[int(p.external_id.rsplit("/", 1)[1]), int(p.created_at.timestamp())] for p in posts]
-        state["recent"] = (state["recent"] + stored)[-self.recheck:] if self.recheck else []
+        state["recent"] = (state["recent"] + stored)[-self.recheck :] if self.recheck else []
         if len(msgs) < self.page_size:
             state["phase"] = "recheck"
         return FetchResult(posts, cur, bad)
 
-    async def _records(self, client: TelegramPort, cur: dict[str, Any], kind: str, ref: str, entity: Any,
-                       msgs: list[Any]) -> tuple[list[PostRecord], list[BadRecord]]:
+    async def _records(
+        self, client: TelegramPort, cur: dict[str, Any], kind: str, ref: str, entity: Any, msgs: list[Any]
+    ) -> tuple[list[PostRecord], list[BadRecord]]:
         posts: list[PostRecord] = []
         bad: list[BadRecord] = []
         roots: dict[str, str] = {}
@@ -320,7 +403,13 @@ class TelegramSource:
             if not isinstance(m, types.Message):
                 bad.append(bad_record(where, f"expected a Message, got {type(m).__name__}", repr(m)))
                 continue
-            if kind != "group" and self.comments and m.replies and m.replies.comments and m.replies.channel_id:
+            if (
+                kind != "group"
+                and self.comments
+                and m.replies
+                and m.replies.comments
+                and m.replies.channel_id
+            ):
                 cur["groups"].setdefault(f"c{m.replies.channel_id}", {"min_id": 0, "recent": [], "of": ref})
             parent = None
             if kind == "group":
@@ -339,8 +428,9 @@ class TelegramSource:
                 bad.append(bad_record(where, str(exc), _jsonable(m)))
         return posts, bad
 
-    async def _learn_roots(self, client: TelegramPort, cur: dict[str, Any], ref: str, entity: Any,
-                           msgs: list[Any]) -> dict[str, str]:
+    async def _learn_roots(
+        self, client: TelegramPort, cur: dict[str, Any], ref: str, entity: Any, msgs: list[Any]
+    ) -> dict[str, str]:
         """Map the discussion group's copies of channel posts to the posts (for parent_id)."""
         state = cur["groups"][ref]
         roots: dict[str, str] = state.setdefault("roots", {})
@@ -352,10 +442,18 @@ class TelegramSource:
 
         for m in msgs:
             learn(m)
-        wanted = sorted({(m.reply_to.reply_to_top_id or m.reply_to.reply_to_msg_id) for m in msgs
-                         if isinstance(m, types.Message) and m.reply_to} - {int(k) for k in roots})
+        wanted = sorted(
+            {
+                (m.reply_to.reply_to_top_id or m.reply_to.reply_to_msg_id)
+                for m in msgs
+                if isinstance(m, types.Message) and m.reply_to
+            }
+            - {int(k) for k in roots}
+        )
         if wanted:
-            found = await self._call(f"get_messages {ref} ids", lambda: client.get_messages(entity, ids=wanted))
+            found = await self._call(
+                f"get_messages {ref} ids", lambda: client.get_messages(entity, ids=wanted)
+            )
             for m in found or []:
                 learn(m)
         if len(roots) > 500:
@@ -363,15 +461,24 @@ class TelegramSource:
                 del roots[k]
         return roots
 
-    async def _recheck(self, client: TelegramPort, cur: dict[str, Any], kind: str, ref: str, entity: Any,
-                       state: dict[str, Any]) -> FetchResult:
+    async def _recheck(
+        self,
+        client: TelegramPort,
+        cur: dict[str, Any],
+        kind: str,
+        ref: str,
+        entity: Any,
+        state: dict[str, Any],
+    ) -> FetchResult:
         """Read the last messages again: edits update the text, messages gone are flagged deleted."""
         recent = [tuple(r) for r in state.get("recent") or []]
         if not recent:
             return FetchResult([], cur, [])
         ids = [r[0] for r in recent]
         try:
-            found = await self._call(f"get_messages {ref} recheck", lambda: client.get_messages(entity, ids=ids))
+            found = await self._call(
+                f"get_messages {ref} recheck", lambda: client.get_messages(entity, ids=ids)
+            )
         except SkipObject as exc:
             return FetchResult([], cur, [bad_record(exc.what, f"skipped: {exc.reason}", {"chat": ref})])
         found = list(found or [])
@@ -379,9 +486,17 @@ class TelegramSource:
         alive = []
         for (msg_id, date), m in zip(recent, found, strict=False):
             if m is None:
-                posts.append(PostRecord(network="telegram", external_id=f"{chat_key(entity)}/{msg_id}",
-                                        source_id=self.source_id, text="", created_at=datetime.fromtimestamp(date, UTC),
-                                        deleted=True, raw={"deleted": True, "detected": "get_messages(ids) found nothing"}))
+                posts.append(
+                    PostRecord(
+                        network="telegram",
+                        external_id=f"{chat_key(entity)}/{msg_id}",
+                        source_id=self.source_id,
+                        text="",
+                        created_at=datetime.fromtimestamp(date, UTC),
+                        deleted=True,
+                        raw={"deleted": True, "detected": "get_messages(ids) found nothing"},
+                    )
+                )
             else:
                 alive.append([msg_id, date])
         state["recent"] = alive

@@ -80,8 +80,16 @@ class TgPreviewSpider(scrapy.Spider):
     handle_httpstatus_list = [404, *TRANSIENT_STATUSES]  # answered to `parse`, which reports them
     custom_settings = {"ROBOTSTXT_OBEY": True}
 
-    def __init__(self, channel: str, base_url: str = BASE_URL, before: int | None = None, min_id: int = 0,
-                 since_ts: int = 0, max_pages: int = 5, **kw: Any) -> None:
+    def __init__(
+        self,
+        channel: str,
+        base_url: str = BASE_URL,
+        before: int | None = None,
+        min_id: int = 0,
+        since_ts: int = 0,
+        max_pages: int = 5,
+        **kw: Any,
+    ) -> None:
         super().__init__(**kw)
         self.channel, self.base_url = channel, base_url.rstrip("/")
         self.before, self.min_id = (int(before) if before else None), int(min_id)
@@ -101,28 +109,54 @@ class TgPreviewSpider(scrapy.Spider):
         """The page could not be fetched (connection refused or reset, timeout, answer cut mid-body)."""
         exc = failure.value
         reason = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
-        yield {"kind": "error", "status": None, "url": failure.request.url, "reason": reason[:500],
-               "retry_after": None}
+        yield {
+            "kind": "error",
+            "status": None,
+            "url": failure.request.url,
+            "reason": reason[:500],
+            "retry_after": None,
+        }
 
     def parse(self, response: Any, **kwargs: Any) -> Iterator[Any]:
         self.pages += 1
         if response.status in TRANSIENT_STATUSES:
-            yield {"kind": "error", "status": response.status, "url": response.url,
-                   "reason": f"t.me answered {response.status}",
-                   "retry_after": response.headers.get("Retry-After", b"").decode() or None}
+            yield {
+                "kind": "error",
+                "status": response.status,
+                "url": response.url,
+                "reason": f"t.me answered {response.status}",
+                "retry_after": response.headers.get("Retry-After", b"").decode() or None,
+            }
             return
         if response.status == 200 and not re.search(rb"</html>\s*$", response.body[-4096:], re.I):
-            yield {"kind": "error", "status": 200, "url": response.url, "retry_after": None,
-                   "reason": f"the page is cut short ({len(response.body)} bytes, no </html>)"}
+            yield {
+                "kind": "error",
+                "status": 200,
+                "url": response.url,
+                "retry_after": None,
+                "reason": f"the page is cut short ({len(response.body)} bytes, no </html>)",
+            }
             return
         history = response.css("section.tgme_channel_history")
-        if response.status == 200 and not history and not response.css(".tgme_page, .tgme_main, .tgme_page_wrap"):
-            yield {"kind": "error", "status": 200, "url": response.url, "retry_after": None,
-                   "reason": "not a t.me page (a proxy's or an error page?)"}
+        if (
+            response.status == 200
+            and not history
+            and not response.css(".tgme_page, .tgme_main, .tgme_page_wrap")
+        ):
+            yield {
+                "kind": "error",
+                "status": 200,
+                "url": response.url,
+                "retry_after": None,
+                "reason": "not a t.me page (a proxy's or an error page?)",
+            }
             return
         if response.status == 404 or not history:
-            yield {"kind": "skip", "url": response.url, "reason": f"no public preview of {self.channel!r} "
-                   f"(HTTP {response.status})"}
+            yield {
+                "kind": "skip",
+                "url": response.url,
+                "reason": f"no public preview of {self.channel!r} (HTTP {response.status})",
+            }
             return
         ids: list[int] = []
         stop = False
@@ -141,8 +175,13 @@ class TgPreviewSpider(scrapy.Spider):
         next_before = int(more) if more and more.isdigit() else (min(ids) if ids else None)
         last = stop or not more or not ids or self.pages >= self.max_pages
         page_done = stop or not more or not ids
-        yield {"kind": "page", "url": response.url, "ids": ids, "next_before": None if page_done else next_before,
-               "finished": page_done}
+        yield {
+            "kind": "page",
+            "url": response.url,
+            "ids": ids,
+            "next_before": None if page_done else next_before,
+            "finished": page_done,
+        }
         if not last:
             yield self._request(next_before)
 
@@ -151,16 +190,23 @@ class TgPreviewSpider(scrapy.Spider):
         chan, _, pid = data_post.rpartition("/")
         raw_html = msg.get()
         if not pid.isdigit():
-            return {"kind": "bad", "reason": f"data-post {data_post!r} has no post id", "html": raw_html[:5000]}
+            return {
+                "kind": "bad",
+                "reason": f"data-post {data_post!r} has no post id",
+                "html": raw_html[:5000],
+            }
         when = msg.css("a.tgme_widget_message_date time::attr(datetime)").get()
         text_html = msg.css("div.tgme_widget_message_bubble > div.tgme_widget_message_text").get()
         item: dict[str, Any] = {
-            "kind": "post", "channel": chan, "post_id": int(pid), "datetime": when,
+            "kind": "post",
+            "channel": chan,
+            "post_id": int(pid),
+            "datetime": when,
             "text": html_text(re.sub(r"^<div[^>]*>|</div>$", "", text_html.strip())) if text_html else "",
             "views": parse_views(msg.css("span.tgme_widget_message_views::text").get()),
             "author": (msg.css("a.tgme_widget_message_owner_name span::text").get() or "").strip(),
-            "edited": bool(msg.css(".tgme_widget_message_edited")) or "edited" in " ".join(
-                msg.css("span.tgme_widget_message_meta::text").getall()),
+            "edited": bool(msg.css(".tgme_widget_message_edited"))
+            or "edited" in " ".join(msg.css("span.tgme_widget_message_meta::text").getall()),
             "url": msg.css("a.tgme_widget_message_date::attr(href)").get(),
         }
         try:
@@ -168,8 +214,12 @@ class TgPreviewSpider(scrapy.Spider):
         except PayloadError:
             item["ts"] = None
         if item["ts"] is None:
-            return {"kind": "bad", "post_id": int(pid), "reason": f"post {data_post}: no <time datetime> in the "
-                    "message footer", "html": raw_html[:5000]}
+            return {
+                "kind": "bad",
+                "post_id": int(pid),
+                "reason": f"post {data_post}: no <time datetime> in the message footer",
+                "html": raw_html[:5000],
+            }
         return item
 
 
@@ -197,7 +247,9 @@ def run_crawl(args: dict[str, Any]) -> None:
         sys.stdout.flush()
 
     crawler.signals.connect(emit, signal=signals.item_scraped)
-    spider_args = {k: args[k] for k in ("channel", "base_url", "before", "min_id", "since_ts", "max_pages") if k in args}
+    spider_args = {
+        k: args[k] for k in ("channel", "base_url", "before", "min_id", "since_ts", "max_pages") if k in args
+    }
     process.crawl(crawler, **spider_args)
     process.start()
 
@@ -207,11 +259,19 @@ def crawl_in_subprocess(args: dict[str, Any], timeout: float = 600) -> list[dict
     root = str(Path(__file__).resolve().parents[1])
     env = dict(os.environ)
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    proc = subprocess.run([sys.executable, "-m", "crawlers.tg_preview", json.dumps(args)], capture_output=True,
-                          text=True, timeout=timeout, env=env, cwd=root)
+    proc = subprocess.run(
+        [sys.executable, "-m", "crawlers.tg_preview", json.dumps(args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=root,
+    )
     if proc.returncode != 0:
-        raise RuntimeError(f"preview crawl of {args.get('channel')!r} failed (exit {proc.returncode}): "
-                           f"{proc.stderr.strip()[-2000:]}")
+        raise RuntimeError(
+            f"preview crawl of {args.get('channel')!r} failed (exit {proc.returncode}): "
+            f"{proc.stderr.strip()[-2000:]}"
+        )
     return [json.loads(line) for line in proc.stdout.splitlines() if line.strip().startswith("{")]
 
 
@@ -224,10 +284,21 @@ def _seconds(value: Any) -> float | None:
 
 
 class TgPreviewSource:
-    def __init__(self, *, source_id: str, channels: list[str], base_url: str = BASE_URL, lookback_days: float = 3,
-                 since: datetime | None = None, max_pages: int = 5, download_delay: float = 1.0,
-                 timeout: float = 30.0, crawl: Callable[[dict[str, Any]], list[dict[str, Any]]] = crawl_in_subprocess,
-                 now: Clock = _now, backoff: Backoff | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        source_id: str,
+        channels: list[str],
+        base_url: str = BASE_URL,
+        lookback_days: float = 3,
+        since: datetime | None = None,
+        max_pages: int = 5,
+        download_delay: float = 1.0,
+        timeout: float = 30.0,
+        crawl: Callable[[dict[str, Any]], list[dict[str, Any]]] = crawl_in_subprocess,
+        now: Clock = _now,
+        backoff: Backoff | None = None,
+    ) -> None:
         self.source_id, self.channels, self.base_url = source_id, channels, base_url
         self.lookback_days, self.since, self.max_pages = lookback_days, since, max_pages
         self.download_delay, self.timeout, self.crawl, self.now = download_delay, timeout, crawl, now
@@ -241,11 +312,17 @@ class TgPreviewSource:
         since = params.get("since")
         since_dt = None
         if since:
-                since_dt = datetime.fromtimestamp(since_ts(params) or 0, UTC)
-        return cls(source_id=source_id, channels=channels, base_url=str(params.get("base_url", BASE_URL)),
-                   lookback_days=float(params.get("lookback_days", 3)), since=since_dt,
-                   max_pages=int(params.get("max_pages", 5)), download_delay=float(params.get("download_delay", 1.0)),
-                   timeout=float(params.get("timeout", 30)))
+            since_dt = datetime.fromtimestamp(since_ts(params) or 0, UTC)
+        return cls(
+            source_id=source_id,
+            channels=channels,
+            base_url=str(params.get("base_url", BASE_URL)),
+            lookback_days=float(params.get("lookback_days", 3)),
+            since=since_dt,
+            max_pages=int(params.get("max_pages", 5)),
+            download_delay=float(params.get("download_delay", 1.0)),
+            timeout=float(params.get("timeout", 30)),
+        )
 
     def fetch(self, cursor: dict[str, Any] | None) -> FetchResult:
         cur: dict[str, Any] = json.loads(json.dumps(cursor or {}))
@@ -260,23 +337,35 @@ class TgPreviewSource:
         attempt = 0
         while True:
             p = dict(state.get("pass") or {"before": None, "top": state["min_id"]})
-            items = self.crawl({"channel": channel, "base_url": self.base_url, "before": p["before"],
-                                "min_id": state["min_id"], "since_ts": int(since.timestamp()),
-                                "max_pages": self.max_pages, "download_delay": self.download_delay,
-                                "timeout": self.timeout})
+            items = self.crawl(
+                {
+                    "channel": channel,
+                    "base_url": self.base_url,
+                    "before": p["before"],
+                    "min_id": state["min_id"],
+                    "since_ts": int(since.timestamp()),
+                    "max_pages": self.max_pages,
+                    "download_delay": self.download_delay,
+                    "timeout": self.timeout,
+                }
+            )
             posts, bad, pages, finished, error = self._read(channel, items, p)
             if error is None and not pages and not finished:  # the spider ended without a word on the page
                 error = {"reason": "the crawl read no page", "url": self.base_url, "retry_after": None}
             if error is None or pages:
                 break  # done, or pages read before the failure: store them; the next fetch retries the rest
             if attempt >= self.backoff.retries:
-                raise SourceStopped(f"{self.source_id}: {error['reason']} for {error['url']}: still failing after "
-                                    f"{attempt + 1} tries; resume from the stored cursor later")
+                raise SourceStopped(
+                    f"{self.source_id}: {error['reason']} for {error['url']}: still failing after "
+                    f"{attempt + 1} tries; resume from the stored cursor later"
+                )
             delay = self.backoff.delay(attempt)
             asked = _seconds(error.get("retry_after"))
             if asked is not None:  # the server's word, within the back-off's ceiling
                 delay = min(self.backoff.maximum, max(delay, asked))
-            log.warning("%s: %s for %s; retry in %.1f s", self.source_id, error["reason"], error["url"], delay)
+            log.warning(
+                "%s: %s for %s; retry in %.1f s", self.source_id, error["reason"], error["url"], delay
+            )
             self.backoff.sleep(delay)
             attempt += 1
         if finished:
@@ -288,8 +377,9 @@ class TgPreviewSource:
             cur["pos"] = pos
         return FetchResult(posts, cur, bad)
 
-    def _read(self, channel: str, items: list[dict[str, Any]], p: dict[str, Any]
-              ) -> tuple[list[PostRecord], list[BadRecord], int, bool, dict[str, Any] | None]:
+    def _read(
+        self, channel: str, items: list[dict[str, Any]], p: dict[str, Any]
+    ) -> tuple[list[PostRecord], list[BadRecord], int, bool, dict[str, Any] | None]:
         """The crawl's items: the posts and bad records of the pages read, how many pages, whether the
         channel is finished, and the failure that ended the crawl (None if none). `p` (the pass) moves
         to the page after the last one read."""
@@ -322,10 +412,18 @@ class TgPreviewSource:
         chan = str(it.get("channel") or "").lower()
         if not chan:
             raise PayloadError("post without a channel name")
-        return PostRecord(network="telegram", external_id=f"{chan}/{it['post_id']}", source_id=self.source_id,
-                          text=it.get("text") or "", created_at=parse_datetime(it["datetime"], "datetime"),
-                          url=it.get("url") or f"https://t.me/{chan}/{it['post_id']}", author_id=chan,
-                          author_name=it.get("author") or None, views=int(it.get("views") or 0), raw=it)
+        return PostRecord(
+            network="telegram",
+            external_id=f"{chan}/{it['post_id']}",
+            source_id=self.source_id,
+            text=it.get("text") or "",
+            created_at=parse_datetime(it["datetime"], "datetime"),
+            url=it.get("url") or f"https://t.me/{chan}/{it['post_id']}",
+            author_id=chan,
+            author_name=it.get("author") or None,
+            views=int(it.get("views") or 0),
+            raw=it,
+        )
 
 
 if __name__ == "__main__":

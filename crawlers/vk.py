@@ -106,9 +106,18 @@ def _default_timeout(session: requests.Session, timeout: float) -> None:
 class VkClient:
     """One token's calls: paced, retried and translated by the shared policy."""
 
-    def __init__(self, *, token: str, source_id: str, session: requests.Session | None = None,
-                 api_version: str = API_VERSION, limiter: RateLimiter | None = None,
-                 backoff: Backoff | None = None, token_var: str = TOKEN_VAR, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        *,
+        token: str,
+        source_id: str,
+        session: requests.Session | None = None,
+        api_version: str = API_VERSION,
+        limiter: RateLimiter | None = None,
+        backoff: Backoff | None = None,
+        token_var: str = TOKEN_VAR,
+        timeout: float = 30.0,
+    ) -> None:
         if session is None:
             session = requests.Session()
             session.headers["User-Agent"] = "incident-monitor (+crawlers/README.md)"
@@ -127,19 +136,34 @@ class VkClient:
             return self.vk.method(method, values, raw=raw)
         except vk_api.ApiError as exc:
             err = exc.error or {}
-            raise ApiFailure("vk", int(exc.code), str(err.get("error_msg", "")), method=method, payload=err) from exc
+            raise ApiFailure(
+                "vk", int(exc.code), str(err.get("error_msg", "")), method=method, payload=err
+            ) from exc
         except vk_api.ApiHttpError as exc:
             status = exc.response.status_code
             if status >= 500 or status == 429:
-                raise TransientFailure(f"HTTP {status} from {method}", retry_after(exc.response.headers)) from exc
+                raise TransientFailure(
+                    f"HTTP {status} from {method}", retry_after(exc.response.headers)
+                ) from exc
             raise ApiBug(f"{self.source_id}: HTTP {status} from {method}") from exc
-        except (requests.ConnectionError, requests.Timeout, requests.JSONDecodeError,
-                requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
+        except (
+            requests.ConnectionError,
+            requests.Timeout,
+            requests.JSONDecodeError,
+            requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ContentDecodingError,
+        ) as exc:
             raise TransientFailure(f"{type(exc).__name__} on {method}: {exc}") from exc
 
     def call(self, method: str, values: dict[str, Any], what: str | None = None) -> Any:
-        return call_with_policy(lambda: self._once(method, values), policy=VK_POLICY, backoff=self.backoff,
-                                source_id=self.source_id, what=what or method, token_var=self.token_var)
+        return call_with_policy(
+            lambda: self._once(method, values),
+            policy=VK_POLICY,
+            backoff=self.backoff,
+            source_id=self.source_id,
+            what=what or method,
+            token_var=self.token_var,
+        )
 
     def execute(self, calls: list[tuple[str, dict[str, Any]]], what: str = "execute") -> list[Any]:
         """Up to 25 calls in one request. Each result is the call's response, or the SkipObject of a
@@ -151,7 +175,9 @@ class VkClient:
             raw = self._once("execute", {"code": code}, raw=True)
             results = raw.get("response") if isinstance(raw, dict) else None
             if not isinstance(results, list) or len(results) != len(calls):
-                raise ApiBug(f"{self.source_id}: execute answered {type(results).__name__} for {len(calls)} calls")
+                raise ApiBug(
+                    f"{self.source_id}: execute answered {type(results).__name__} for {len(calls)} calls"
+                )
             errors = iter(raw.get("execute_errors") or [])
             out: list[Any] = []
             for (method, _), res in zip(calls, results, strict=True):
@@ -159,15 +185,26 @@ class VkClient:
                     out.append(res)
                     continue
                 err = next(errors, {"error_code": 0, "error_msg": "unknown error inside execute"})
-                failure = ApiFailure("vk", int(err.get("error_code", 0)), str(err.get("error_msg", "")),
-                                     method=str(err.get("method", method)), payload=err)
+                failure = ApiFailure(
+                    "vk",
+                    int(err.get("error_code", 0)),
+                    str(err.get("error_msg", "")),
+                    method=str(err.get("method", method)),
+                    payload=err,
+                )
                 if action_for(VK_POLICY, failure.code) is not Action.SKIP:
                     raise failure
                 out.append(SkipObject(method, str(failure), err))
             return out
 
-        return call_with_policy(once, policy=VK_POLICY, backoff=self.backoff, source_id=self.source_id, what=what,
-                                token_var=self.token_var)
+        return call_with_policy(
+            once,
+            policy=VK_POLICY,
+            backoff=self.backoff,
+            source_id=self.source_id,
+            what=what,
+            token_var=self.token_var,
+        )
 
 
 # --------------------------------------------------------------------------- payload → record
@@ -229,14 +266,24 @@ def post_record(item: Any, source_id: str, names: dict[int, str]) -> PostRecord:
             text = f"{text}\n\n{repost['text']}" if text else repost["text"]
     author = item.get("from_id", item.get("signer_id", owner))
     return PostRecord(
-        network="vk", external_id=post_key(owner, pid), source_id=source_id, text=text, created_at=_ts(date),
-        url=f"https://vk.com/wall{owner}_{pid}", author_id=str(author),
+        network="vk",
+        external_id=post_key(owner, pid),
+        source_id=source_id,
+        text=text,
+        created_at=_ts(date),
+        url=f"https://vk.com/wall{owner}_{pid}",
+        author_id=str(author),
         author_name=names.get(author) if isinstance(author, int) else None,
-        likes=_count(item, "likes"), reposts=_count(item, "reposts"), views=_count(item, "views"), raw=item,
+        likes=_count(item, "likes"),
+        reposts=_count(item, "reposts"),
+        views=_count(item, "views"),
+        raw=item,
     )
 
 
-def comment_record(item: Any, owner_id: int, post_id: int, source_id: str, names: dict[int, str]) -> PostRecord:
+def comment_record(
+    item: Any, owner_id: int, post_id: int, source_id: str, names: dict[int, str]
+) -> PostRecord:
     """A comment (wall.getComments) as a record; a deleted placeholder is flagged."""
     if not isinstance(item, dict):
         raise PayloadError(f"expected a JSON object, got {type(item).__name__}")
@@ -251,31 +298,59 @@ def comment_record(item: Any, owner_id: int, post_id: int, source_id: str, names
     stack = item.get("parents_stack") or []
     if isinstance(stack, list) and stack and isinstance(stack[-1], int) and not isinstance(stack[-1], bool):
         thread_parent = stack[-1]
-    url = f"https://vk.com/wall{owner_id}_{post_id}?reply={cid}" + (f"&thread={thread_parent}" if thread_parent else "")
+    url = f"https://vk.com/wall{owner_id}_{post_id}?reply={cid}" + (
+        f"&thread={thread_parent}" if thread_parent else ""
+    )
     return PostRecord(
-        network="vk", external_id=comment_key(owner_id, cid), source_id=source_id, text=text,
-        created_at=_ts(date if isinstance(date, int) else 0), parent_id=post_key(owner_id, post_id), url=url,
+        network="vk",
+        external_id=comment_key(owner_id, cid),
+        source_id=source_id,
+        text=text,
+        created_at=_ts(date if isinstance(date, int) else 0),
+        parent_id=post_key(owner_id, post_id),
+        url=url,
         author_id=None if author is None else str(author),
         author_name=names.get(author) if isinstance(author, int) else None,
-        likes=_count(item, "likes"), raw={k: v for k, v in item.items() if k != "thread"}, deleted=deleted,
+        likes=_count(item, "likes"),
+        raw={k: v for k, v in item.items() if k != "thread"},
+        deleted=deleted,
     )
 
 
-def _client_from_settings(source_id: str, params: dict[str, Any], var: str = TOKEN_VAR,
-                          purpose: str = TOKEN_PURPOSE) -> VkClient:
+def _client_from_settings(
+    source_id: str, params: dict[str, Any], var: str = TOKEN_VAR, purpose: str = TOKEN_PURPOSE
+) -> VkClient:
     token = require_env(var, source_id, purpose)
-    return VkClient(token=token, source_id=source_id, api_version=str(params.get("api_version", API_VERSION)),
-                    limiter=limiter_for("vk", token, float(params.get("rate", DEFAULT_RATE))), token_var=var)
+    return VkClient(
+        token=token,
+        source_id=source_id,
+        api_version=str(params.get("api_version", API_VERSION)),
+        limiter=limiter_for("vk", token, float(params.get("rate", DEFAULT_RATE))),
+        token_var=var,
+    )
 
 
 # --------------------------------------------------------------------------- wall + comments
 class VkWallSource:
     """A community wall and the residents' comments under its posts."""
 
-    def __init__(self, *, source_id: str, client: VkClient, owner_id: int | None = None, domain: str | None = None,
-                 days: float = 7, since: int | None = None, page_size: int = 100, comments: bool = True,
-                 thread_items: int = 10, use_execute: bool = True, execute_batch: int = EXECUTE_LIMIT,
-                 comments_page_size: int = 100, now: Clock = _now) -> None:
+    def __init__(
+        self,
+        *,
+        source_id: str,
+        client: VkClient,
+        owner_id: int | None = None,
+        domain: str | None = None,
+        days: float = 7,
+        since: int | None = None,
+        page_size: int = 100,
+        comments: bool = True,
+        thread_items: int = 10,
+        use_execute: bool = True,
+        execute_batch: int = EXECUTE_LIMIT,
+        comments_page_size: int = 100,
+        now: Clock = _now,
+    ) -> None:
         if owner_id is None and not domain:
             raise ValueError("owner_id or domain is required")
         self.source_id, self.client = source_id, client
@@ -294,12 +369,21 @@ class VkWallSource:
         if owner is None and not domain:
             from crawlers.base import SourceNotConfigured
 
-            raise SourceNotConfigured(f"vk source {source_id!r}: params.owner_id (or params.domain) is not set")
-        return cls(source_id=source_id, client=_client_from_settings(source_id, params),
-                   owner_id=None if owner is None else int(owner), domain=domain, days=float(params.get("days", 7)),
-                   since=since_ts(params), page_size=int(params.get("page_size", 100)),
-                   comments=bool(params.get("comments", True)), thread_items=int(params.get("thread_items", 10)),
-                   use_execute=bool(params.get("execute", True)))
+            raise SourceNotConfigured(
+                f"vk source {source_id!r}: params.owner_id (or params.domain) is not set"
+            )
+        return cls(
+            source_id=source_id,
+            client=_client_from_settings(source_id, params),
+            owner_id=None if owner is None else int(owner),
+            domain=domain,
+            days=float(params.get("days", 7)),
+            since=since_ts(params),
+            page_size=int(params.get("page_size", 100)),
+            comments=bool(params.get("comments", True)),
+            thread_items=int(params.get("thread_items", 10)),
+            use_execute=bool(params.get("execute", True)),
+        )
 
     # -- pass bookkeeping
     def _new_pass(self, cursor: dict[str, Any]) -> dict[str, Any]:
@@ -307,8 +391,16 @@ class VkWallSource:
         cutoff = now - int(self.days * 86400)
         if self.since is not None:
             cutoff = self.since
-        return {"cutoff": cutoff, "offset": 0, "last_id": None, "seen": [], "tasks": [], "target": {},
-                "scanned": False, "owner": self.owner_id}
+        return {
+            "cutoff": cutoff,
+            "offset": 0,
+            "last_id": None,
+            "seen": [],
+            "tasks": [],
+            "target": {},
+            "scanned": False,
+            "owner": self.owner_id,
+        }
 
     def fetch(self, cursor: dict[str, Any] | None) -> FetchResult:
         cur: dict[str, Any] = json.loads(json.dumps(cursor or {}))  # never mutate the caller's dict
@@ -339,7 +431,9 @@ class VkWallSource:
             items = resp.get("items") if isinstance(resp, dict) else None
             if not isinstance(items, list):
                 p["scanned"], p["broken"] = True, True
-                return FetchResult([], cur, [bad_record(f"wall.get offset {offset}", "answer has no items list", resp)])
+                return FetchResult(
+                    [], cur, [bad_record(f"wall.get offset {offset}", "answer has no items list", resp)]
+                )
             regular = [i for i in items if isinstance(i, dict) and not i.get("is_pinned")]
             first = regular[0].get("id") if regular else None
             if p["last_id"] is None or offset == 0 or not isinstance(first, int) or first >= p["last_id"]:
@@ -362,7 +456,9 @@ class VkWallSource:
                     if cur.setdefault("quarantined", {}).get(str(item_id)) == digest:
                         continue  # quarantined on an earlier pass, unchanged since
                     cur["quarantined"][str(item_id)] = digest
-                bad.append(bad_record(f"wall.get {p['owner'] or self.domain} offset {offset}", str(exc), item))
+                bad.append(
+                    bad_record(f"wall.get {p['owner'] or self.domain} offset {offset}", str(exc), item)
+                )
                 continue
             owner, pid, date = item["owner_id"], item["id"], item["date"]
             if p["owner"] is None:
@@ -392,9 +488,16 @@ class VkWallSource:
 
     def _comment_call(self, owner: int, task: list[int]) -> dict[str, Any]:
         pid, cid, offset = task
-        values: dict[str, Any] = {"owner_id": owner, "post_id": pid, "offset": offset,
-                                  "count": self.comments_page_size, "sort": "asc",
-                                  "need_likes": 1, "extended": 1, "preview_length": 0}
+        values: dict[str, Any] = {
+            "owner_id": owner,
+            "post_id": pid,
+            "offset": offset,
+            "count": self.comments_page_size,
+            "sort": "asc",
+            "need_likes": 1,
+            "extended": 1,
+            "preview_length": 0,
+        }
         if cid:
             values["comment_id"] = cid
         elif self.thread_items:
@@ -407,18 +510,26 @@ class VkWallSource:
         calls = [("wall.getComments", self._comment_call(owner, t)) for t in batch]
         if len(calls) == 1:
             try:
-                results: list[Any] = [self.client.call(*calls[0], what=f"comments of wall{owner}_{batch[0][0]}")]
+                results: list[Any] = [
+                    self.client.call(*calls[0], what=f"comments of wall{owner}_{batch[0][0]}")
+                ]
             except SkipObject as exc:
                 results = [exc]
         else:
-            results = self.client.execute(calls, what=f"execute: {len(calls)} × wall.getComments of wall{owner}")
+            results = self.client.execute(
+                calls, what=f"execute: {len(calls)} × wall.getComments of wall{owner}"
+            )
         posts: list[PostRecord] = []
         bad: list[BadRecord] = []
         new_tasks: list[list[int]] = []
         failed_posts: set[int] = set()
         for task, res in zip(batch, results, strict=True):
             pid, cid, offset = task
-            where = f"wall.getComments wall{owner}_{pid}" + (f" thread {cid}" if cid else "") + f" offset {offset}"
+            where = (
+                f"wall.getComments wall{owner}_{pid}"
+                + (f" thread {cid}" if cid else "")
+                + f" offset {offset}"
+            )
             if isinstance(res, SkipObject):
                 bad.append(bad_record(where, f"skipped: {res.reason}", res.payload))
                 failed_posts.add(pid)
@@ -429,7 +540,10 @@ class VkWallSource:
                 continue
             names = _names(res)
             for item in items:
-                for rec_item in [item, *((item.get("thread") or {}).get("items") or [] if isinstance(item, dict) else [])]:
+                for rec_item in [
+                    item,
+                    *((item.get("thread") or {}).get("items") or [] if isinstance(item, dict) else []),
+                ]:
                     try:
                         posts.append(comment_record(rec_item, owner, pid, self.source_id, names))
                     except PayloadError as exc:
@@ -441,7 +555,7 @@ class VkWallSource:
             total = res.get("current_level_count", res.get("count", 0)) if not cid else res.get("count", 0)
             if isinstance(total, int) and offset + len(items) < total and items:
                 new_tasks.append([pid, cid, offset + len(items)])
-        rest = [t for t in p["tasks"][len(batch):] if t[0] not in failed_posts]
+        rest = [t for t in p["tasks"][len(batch) :] if t[0] not in failed_posts]
         p["tasks"] = new_tasks + rest
         pending = {t[0] for t in p["tasks"]}
         for key in list(p["target"]):
@@ -463,15 +577,27 @@ class VkWallSource:
             if p.get("broken"):
                 break  # the pass did not read the whole window: a post missing from it is not a deletion
             if date >= p["cutoff"] and int(key) not in seen and owner is not None:
-                deleted.append(PostRecord(network="vk", external_id=post_key(owner, int(key)), source_id=self.source_id,
-                                          text="", created_at=_ts(date), deleted=True,
-                                          raw={"deleted": True, "detected": "missing from wall.get"}))
+                deleted.append(
+                    PostRecord(
+                        network="vk",
+                        external_id=post_key(owner, int(key)),
+                        source_id=self.source_id,
+                        text="",
+                        created_at=_ts(date),
+                        deleted=True,
+                        raw={"deleted": True, "detected": "missing from wall.get"},
+                    )
+                )
         # the whole window this pass read stays watched: `days` back, or further when `since` asks
         keep_from = min(p["cutoff"], int(self.now().timestamp()) - int(self.days * 86400))
-        watch = {k: v for k, v in cur["watch"].items() if v[0] >= keep_from and (int(k) in seen or p.get("broken"))}
+        watch = {
+            k: v for k, v in cur["watch"].items() if v[0] >= keep_from and (int(k) in seen or p.get("broken"))
+        }
         top = max(seen) if seen else cur.get("top")
         out: dict[str, Any] = {"top": top, "owner": owner, "watch": watch}
-        quarantined = {k: v for k, v in (cur.get("quarantined") or {}).items() if int(k) in seen or p.get("broken")}
+        quarantined = {
+            k: v for k, v in (cur.get("quarantined") or {}).items() if int(k) in seen or p.get("broken")
+        }
         if quarantined:
             out["quarantined"] = quarantined  # malformed posts still in the window: not quarantined twice
         return FetchResult(deleted, out, [], done=True)
@@ -481,9 +607,20 @@ class VkWallSource:
 class VkNewsfeedSource:
     """newsfeed.search over a time window; the cursor is the end of the last finished window."""
 
-    def __init__(self, *, source_id: str, client: VkClient, queries: list[str], latitude: float | None = None,
-                 longitude: float | None = None, lookback_hours: float = 24, since: int | None = None,
-                 page_size: int = 200, overlap_seconds: int = 60, now: Clock = _now) -> None:
+    def __init__(
+        self,
+        *,
+        source_id: str,
+        client: VkClient,
+        queries: list[str],
+        latitude: float | None = None,
+        longitude: float | None = None,
+        lookback_hours: float = 24,
+        since: int | None = None,
+        page_size: int = 200,
+        overlap_seconds: int = 60,
+        now: Clock = _now,
+    ) -> None:
         if not queries:
             raise ValueError("at least one query is required")
         self.source_id, self.client, self.queries = source_id, client, queries
@@ -501,10 +638,16 @@ class VkNewsfeedSource:
             from crawlers.base import SourceNotConfigured
 
             raise SourceNotConfigured(f"vk source {source_id!r}: params.q (or params.queries) is not set")
-        return cls(source_id=source_id, client=_client_from_settings(source_id, params), queries=list(queries),
-                   latitude=params.get("latitude"), longitude=params.get("longitude"),
-                   lookback_hours=float(params.get("lookback_hours", 24)), since=since_ts(params),
-                   page_size=int(params.get("page_size", 200)))
+        return cls(
+            source_id=source_id,
+            client=_client_from_settings(source_id, params),
+            queries=list(queries),
+            latitude=params.get("latitude"),
+            longitude=params.get("longitude"),
+            lookback_hours=float(params.get("lookback_hours", 24)),
+            since=since_ts(params),
+            page_size=int(params.get("page_size", 200)),
+        )
 
     def fetch(self, cursor: dict[str, Any] | None) -> FetchResult:
         cur = dict(cursor or {})
@@ -518,8 +661,13 @@ class VkNewsfeedSource:
                 start = now - int(self.lookback_hours * 3600)
             win = {"start": int(start), "end": now, "q": 0, "next_from": None}
         q = self.queries[win["q"]]
-        values: dict[str, Any] = {"q": q, "start_time": win["start"], "end_time": win["end"],
-                                  "count": self.page_size, "extended": 1}
+        values: dict[str, Any] = {
+            "q": q,
+            "start_time": win["start"],
+            "end_time": win["end"],
+            "count": self.page_size,
+            "extended": 1,
+        }
         if self.latitude is not None and self.longitude is not None:
             values["latitude"], values["longitude"] = self.latitude, self.longitude
         if win["next_from"]:
@@ -584,9 +732,18 @@ def rules_from_rubricator(root: Path, max_rules: int = 300) -> list[dict[str, st
 class VkStreamingSource:
     """The keyword Streaming API: rules kept in sync, events read from the websocket."""
 
-    def __init__(self, *, source_id: str, client: VkClient, rules: list[dict[str, str]], listen_seconds: float = 60,
-                 page_size: int = 500, ws_scheme: str = "wss", recv_timeout: float = 1.0,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        source_id: str,
+        client: VkClient,
+        rules: list[dict[str, str]],
+        listen_seconds: float = 60,
+        page_size: int = 500,
+        ws_scheme: str = "wss",
+        recv_timeout: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.source_id, self.client, self.rules = source_id, client, rules
         self.listen_seconds, self.page_size = listen_seconds, page_size
         self.ws_scheme, self.recv_timeout, self.monotonic = ws_scheme, recv_timeout, monotonic
@@ -602,16 +759,27 @@ class VkStreamingSource:
         if not rules:
             from crawlers.base import SourceNotConfigured
 
-            raise SourceNotConfigured(f"vk source {source_id!r}: no rules (params.rules empty and no rubricator.yaml)")
+            raise SourceNotConfigured(
+                f"vk source {source_id!r}: no rules (params.rules empty and no rubricator.yaml)"
+            )
         client = _client_from_settings(source_id, params, SERVICE_VAR, SERVICE_PURPOSE)
-        return cls(source_id=source_id, client=client, rules=list(rules),
-                   listen_seconds=float(params.get("listen_seconds", 60)))
+        return cls(
+            source_id=source_id,
+            client=client,
+            rules=list(rules),
+            listen_seconds=float(params.get("listen_seconds", 60)),
+        )
 
     def _ensure_stream(self) -> VkStreaming:
         if self._stream is None:
-            self._stream = call_with_policy(lambda: self._streaming_once(), policy=VK_POLICY, backoff=self.client.backoff,
-                                            source_id=self.source_id, what="streaming.getServerUrl",
-                                            token_var=self.client.token_var)
+            self._stream = call_with_policy(
+                lambda: self._streaming_once(),
+                policy=VK_POLICY,
+                backoff=self.client.backoff,
+                source_id=self.source_id,
+                what="streaming.getServerUrl",
+                token_var=self.client.token_var,
+            )
             self._sync_rules(self._stream)
         return self._stream
 
@@ -621,8 +789,13 @@ class VkStreamingSource:
             return VkStreaming(self.client.vk)
         except vk_api.ApiError as exc:
             err = exc.error or {}
-            raise ApiFailure("vk", int(exc.code), str(err.get("error_msg", "")), method="streaming.getServerUrl",
-                             payload=err) from exc
+            raise ApiFailure(
+                "vk",
+                int(exc.code),
+                str(err.get("error_msg", "")),
+                method="streaming.getServerUrl",
+                payload=err,
+            ) from exc
         except requests.RequestException as exc:
             raise TransientFailure(str(exc)) from exc
 
@@ -642,10 +815,17 @@ class VkStreamingSource:
         for tag, value in wanted.items():
             if have.get(tag) != value:
                 try:
-                    self._rules_call(f"add rule {tag}", lambda tag=tag, value=value: stream.add_rule(value, tag))
+                    self._rules_call(
+                        f"add rule {tag}", lambda tag=tag, value=value: stream.add_rule(value, tag)
+                    )
                 except VkStreamingError as exc:
-                    self._pending_bad.append(bad_record(f"streaming rule {tag}", f"skipped: rule refused: {exc}",
-                                                        {"tag": tag, "value": value}))
+                    self._pending_bad.append(
+                        bad_record(
+                            f"streaming rule {tag}",
+                            f"skipped: rule refused: {exc}",
+                            {"tag": tag, "value": value},
+                        )
+                    )
                     refused += 1
                     continue
                 added += 1
@@ -661,12 +841,23 @@ class VkStreamingSource:
             self.client.limiter.wait()
             try:
                 return fn()
-            except (requests.ConnectionError, requests.Timeout, requests.JSONDecodeError,
-                requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.JSONDecodeError,
+                requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError,
+            ) as exc:
                 raise TransientFailure(f"{type(exc).__name__} on {what}: {exc}") from exc
 
-        return call_with_policy(once, policy=VK_POLICY, backoff=self.client.backoff, source_id=self.source_id,
-                                what=what, token_var=self.client.token_var)
+        return call_with_policy(
+            once,
+            policy=VK_POLICY,
+            backoff=self.client.backoff,
+            source_id=self.source_id,
+            what=what,
+            token_var=self.client.token_var,
+        )
 
     def _connect(self, stream: VkStreaming) -> Any:
         import websocket
@@ -757,7 +948,15 @@ def event_record(event: Any, source_id: str) -> PostRecord | None:
         key, parent = post_key(owner, _require(ids, "post_id", int)), None
     else:
         return None  # topic posts and others are not read
-    return PostRecord(network="vk", external_id=key, source_id=source_id, text=text, created_at=_ts(created),
-                      parent_id=parent, url=url if isinstance(url := event.get("event_url"), str) else None,
-                      author_id=None if author is None else str(author),
-                      raw=event, deleted=action == "delete")
+    return PostRecord(
+        network="vk",
+        external_id=key,
+        source_id=source_id,
+        text=text,
+        created_at=_ts(created),
+        parent_id=parent,
+        url=url if isinstance(url := event.get("event_url"), str) else None,
+        author_id=None if author is None else str(author),
+        raw=event,
+        deleted=action == "delete",
+    )

@@ -73,23 +73,36 @@ def job_specs(cfg: RegionConfig) -> list[JobSpec]:
     then one per job of `region.yaml → schedules` that has a flow."""
     specs: list[JobSpec] = []
     for s in cfg.sources.sources:
-        specs.append(JobSpec(
-            name=f"crawl-{s.id}", flow="crawl", cron_or_every=s.schedule or "every 15m",
-            parameters={"source_id": s.id}, tags=["crawl", f"network:{s.network}"],
-            active=s.enabled and s.schedule is not None,
-            description=f"Сбор: {s.network}/{s.kind} ({s.id})",
-        ))
+        specs.append(
+            JobSpec(
+                name=f"crawl-{s.id}",
+                flow="crawl",
+                cron_or_every=s.schedule or "every 15m",
+                parameters={"source_id": s.id},
+                tags=["crawl", f"network:{s.network}"],
+                active=s.enabled and s.schedule is not None,
+                description=f"Сбор: {s.network}/{s.kind} ({s.id})",
+            )
+        )
     schedules = cfg.region.schedules
     for job in JOB_ENTRYPOINTS:
         if job == "crawl":
             continue
-        specs.append(JobSpec(name=job.replace("_", "-"), flow=job, cron_or_every=getattr(schedules, job),
-                             tags=[job], description=JOB_DESCRIPTIONS.get(job, "")))
+        specs.append(
+            JobSpec(
+                name=job.replace("_", "-"),
+                flow=job,
+                cron_or_every=getattr(schedules, job),
+                tags=[job],
+                description=JOB_DESCRIPTIONS.get(job, ""),
+            )
+        )
     return specs
 
 
-def runner_deployments(cfg: RegionConfig, *, config_dir: str | None = None,
-                       database_url: str | None = None) -> list[Any]:
+def runner_deployments(
+    cfg: RegionConfig, *, config_dir: str | None = None, database_url: str | None = None
+) -> list[Any]:
     """RunnerDeployments for `prefect.serve` (single machine, no work pool)."""
     from flows import jobs
 
@@ -102,11 +115,17 @@ def runner_deployments(cfg: RegionConfig, *, config_dir: str | None = None,
             params["config_dir"] = config_dir
         if database_url:
             params["database_url"] = database_url
-        out.append(flows[spec.flow].to_deployment(
-            name=spec.name, parameters=params, tags=spec.tags, description=spec.description,
-            paused=not spec.active, concurrency_limit=1,
-            schedules=[spec.schedule(cfg.region.timezone, start_soon=now)],
-        ))
+        out.append(
+            flows[spec.flow].to_deployment(
+                name=spec.name,
+                parameters=params,
+                tags=spec.tags,
+                description=spec.description,
+                paused=not spec.active,
+                concurrency_limit=1,
+                schedules=[spec.schedule(cfg.region.timezone, start_soon=now)],
+            )
+        )
     return out
 
 
@@ -120,18 +139,25 @@ def prefect_yaml(cfg: RegionConfig) -> str:
     deployments = []
     for spec in job_specs(cfg):
         kind, value = parse_schedule(spec.cron_or_every)
-        schedule: dict[str, Any] = {"interval": value} if kind == "interval" else {"cron": value, "timezone": tz}
+        schedule: dict[str, Any] = (
+            {"interval": value} if kind == "interval" else {"cron": value, "timezone": tz}
+        )
         schedule["active"] = spec.active
-        deployments.append({
-            "name": spec.name,
-            "entrypoint": JOB_ENTRYPOINTS[spec.flow],
-            "description": spec.description,
-            "parameters": spec.parameters,
-            "tags": spec.tags,
-            "concurrency_limit": 1,
-            "work_pool": {"name": WORK_POOL, "work_queue_name": "crawl" if spec.flow == "crawl" else "default"},
-            "schedules": [schedule],
-        })
+        deployments.append(
+            {
+                "name": spec.name,
+                "entrypoint": JOB_ENTRYPOINTS[spec.flow],
+                "description": spec.description,
+                "parameters": spec.parameters,
+                "tags": spec.tags,
+                "concurrency_limit": 1,
+                "work_pool": {
+                    "name": WORK_POOL,
+                    "work_queue_name": "crawl" if spec.flow == "crawl" else "default",
+                },
+                "schedules": [schedule],
+            }
+        )
     doc = {
         "name": "incident-monitor",
         "prefect-version": PREFECT_VERSION,

@@ -54,9 +54,15 @@ def retry_unless_bug(task: Any, task_run: Any, state: Any) -> bool:
     return False
 
 
-@task(name="crawl", task_run_name="crawl {source_id}", retries=3,
-      retry_delay_seconds=exponential_backoff(backoff_factor=10), retry_jitter_factor=0.5,
-      retry_condition_fn=retry_unless_bug, timeout_seconds=1800)
+@task(
+    name="crawl",
+    task_run_name="crawl {source_id}",
+    retries=3,
+    retry_delay_seconds=exponential_backoff(backoff_factor=10),
+    retry_jitter_factor=0.5,
+    retry_condition_fn=retry_unless_bug,
+    timeout_seconds=1800,
+)
 def crawl_task(source_id: str, cfg: RegionConfig, database_url: str) -> dict[str, Any]:
     source = next((s for s in cfg.sources.sources if s.id == source_id), None)
     if source is None:
@@ -70,13 +76,21 @@ def crawl_task(source_id: str, cfg: RegionConfig, database_url: str) -> dict[str
     if stats.error:
         logger.warning("source %s: %s", source_id, stats.error)
     else:
-        logger.info("source %s: %d pages, %d new, %d updated, %d quarantined", source_id, stats.pages,
-                    stats.inserted, stats.updated, stats.quarantined)
+        logger.info(
+            "source %s: %d pages, %d new, %d updated, %d quarantined",
+            source_id,
+            stats.pages,
+            stats.inserted,
+            stats.updated,
+            stats.quarantined,
+        )
     return asdict(stats)
 
 
 @flow(name="crawl", flow_run_name="crawl-{source_id}", log_prints=True)
-def crawl_flow(source_id: str, config_dir: str | None = None, database_url: str | None = None) -> dict[str, Any]:
+def crawl_flow(
+    source_id: str, config_dir: str | None = None, database_url: str | None = None
+) -> dict[str, Any]:
     """Crawl one source from its saved cursor (one deployment per source, own schedule)."""
     cfg, url = _context(config_dir, database_url)
     engine = open_database(url)
@@ -99,9 +113,14 @@ def process_flow(config_dir: str | None = None, database_url: str | None = None)
         stats = process_pending(engine, cfg, _now)
     finally:
         engine.dispose()
-    get_run_logger().info("processed %d posts: %d complaints, %d incidents opened, %d joined, %d failed",
-                          stats.posts, stats.complaints, stats.incidents_opened, stats.incidents_joined,
-                          stats.failed)
+    get_run_logger().info(
+        "processed %d posts: %d complaints, %d incidents opened, %d joined, %d failed",
+        stats.posts,
+        stats.complaints,
+        stats.incidents_opened,
+        stats.incidents_joined,
+        stats.failed,
+    )
     out = asdict(stats)
     out["by_category"] = dict(stats.by_category)
     return out
@@ -130,9 +149,20 @@ def sla_watch_flow(config_dir: str | None = None, database_url: str | None = Non
     logger = get_run_logger()
     for channel, reason in report.dry_run_reasons.items():
         logger.warning("notifications by %s are a dry run: %s", channel, reason)
-    logger.info("SLA watch: %d incidents, %d notifications sent, %d failed", report.checked, report.sent, report.failed)
-    return {"states": dict(states), "reopened": reopened, "checked": report.checked, "sent": report.sent, "failed": report.failed,
-            "dry_run": dict(report.dry_run)}
+    logger.info(
+        "SLA watch: %d incidents, %d notifications sent, %d failed",
+        report.checked,
+        report.sent,
+        report.failed,
+    )
+    return {
+        "states": dict(states),
+        "reopened": reopened,
+        "checked": report.checked,
+        "sent": report.sent,
+        "failed": report.failed,
+        "dry_run": dict(report.dry_run),
+    }
 
 
 @flow(name="publish-replies", log_prints=True)
@@ -156,12 +186,20 @@ def publish_flow(config_dir: str | None = None, database_url: str | None = None)
     logger = get_run_logger()
     for network, reason in report.dry_run_reasons.items():
         logger.warning("replies to %s are a dry run: %s", network, reason)
-    return {"auto": auto, "sent": report.sent, "recovered": report.recovered, "retry": report.retry,
-            "failed": report.failed, "dry_run": dict(report.dry_run)}
+    return {
+        "auto": auto,
+        "sent": report.sent,
+        "recovered": report.recovered,
+        "retry": report.retry,
+        "failed": report.failed,
+        "dry_run": dict(report.dry_run),
+    }
 
 
 @flow(name="index", log_prints=True)
-def index_flow(full: bool = False, config_dir: str | None = None, database_url: str | None = None) -> dict[str, Any]:
+def index_flow(
+    full: bool = False, config_dir: str | None = None, database_url: str | None = None
+) -> dict[str, Any]:
     """Sync the embedded full-text index, and Elasticsearch when ELASTICSEARCH_URL is set."""
     from incidents.services.search import fts
     from incidents.services.search.es import run_sync
@@ -173,8 +211,11 @@ def index_flow(full: bool = False, config_dir: str | None = None, database_url: 
         es = [asdict(s) for s in run_sync(engine, cfg, _now, full=full)]
     finally:
         engine.dispose()
-    get_run_logger().info("embedded index: %d posts refreshed; Elasticsearch: %s", embedded,
-                          "not configured" if not es else ", ".join(f"{s['kind']} {s['indexed']}" for s in es))
+    get_run_logger().info(
+        "embedded index: %d posts refreshed; Elasticsearch: %s",
+        embedded,
+        "not configured" if not es else ", ".join(f"{s['kind']} {s['indexed']}" for s in es),
+    )
     return {"embedded": embedded, "elasticsearch": es}
 
 
@@ -190,11 +231,18 @@ def purge_flow(config_dir: str | None = None, database_url: str | None = None) -
         stats = purge(engine, cfg, _now)
     finally:
         engine.dispose()
-    get_run_logger().info("purge: %d raw payloads emptied, %d resolved quarantine rows deleted",
-                          stats.raw_emptied, stats.quarantine_deleted)
+    get_run_logger().info(
+        "purge: %d raw payloads emptied, %d resolved quarantine rows deleted",
+        stats.raw_emptied,
+        stats.quarantine_deleted,
+    )
     return stats_dict(stats)
+
+
 @flow(name="daily-report", log_prints=True)
-def report_flow(day: str | None = None, config_dir: str | None = None, database_url: str | None = None) -> dict[str, Any]:
+def report_flow(
+    day: str | None = None, config_dir: str | None = None, database_url: str | None = None
+) -> dict[str, Any]:
     """The daily report of a region-local day (yesterday by default): database row and CSV files."""
     from datetime import date
 

@@ -39,8 +39,12 @@ def process_task(database_url: str, cfg: RegionConfig) -> ProcessStats:
         stats = process_pending(engine, cfg, _now)
     finally:
         engine.dispose()
-    get_run_logger().info("processed %d posts: %d complaints, %d incidents opened", stats.posts, stats.complaints,
-                          stats.incidents_opened)
+    get_run_logger().info(
+        "processed %d posts: %d complaints, %d incidents opened",
+        stats.posts,
+        stats.complaints,
+        stats.incidents_opened,
+    )
     return stats
 
 
@@ -66,14 +70,18 @@ def search_task(database_url: str, cfg: RegionConfig) -> dict[str, Any]:
     logger = get_run_logger()
     for e in stats.errors:
         logger.warning("search: %s", e)
-    logger.info("search: %d posts indexed locally, Elasticsearch %s", stats.embedded_indexed,
-                "synced" if stats.elasticsearch else "not configured")
+    logger.info(
+        "search: %d posts indexed locally, Elasticsearch %s",
+        stats.embedded_indexed,
+        "synced" if stats.elasticsearch else "not configured",
+    )
     return asdict(stats)
 
 
 @flow(name="monitoring-run", log_prints=True)
-def monitoring_run(config_dir: str | None = None, database_url: str | None = None,
-                   sources: list[str] | None = None) -> dict[str, Any]:
+def monitoring_run(
+    config_dir: str | None = None, database_url: str | None = None, sources: list[str] | None = None
+) -> dict[str, Any]:
     """One pass: every enabled source (or the named ones) → processing → SLA check."""
     settings = get_settings()
     cfg = load_region(config_dir or settings.config_dir)

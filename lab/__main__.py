@@ -20,7 +20,9 @@ COMMAND_MODULES = ("lab.routing_eval", "lab.routing_spb", "lab.corpus_cli")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m lab", description="Исследовательские измерения (не входят в продукт).")
+    p = argparse.ArgumentParser(
+        prog="python -m lab", description="Исследовательские измерения (не входят в продукт)."
+    )
     p.add_argument("--config", metavar="DIR", help="папка конфигурации региона (или INCIDENTS_CONFIG)")
     p.add_argument("--database", metavar="URL", help="адрес базы данных (или DATABASE_URL)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -42,7 +42,26 @@ _EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 _HOUSE = re.compile(r"^(дом|корпус|литера|строение|кв)\b", re.I)
 _WORD = re.compile(r"[а-яёa-z]{4,}", re.I)
 _STREET_WORDS = frozenset(
-    ["улица", "проспект", "переулок", "шоссе", "бульвар", "набережная", "площадь", "проезд", "линия", "аллея", "дорога", "канала", "реки", "город", "поселок", "посёлок", "муниципальный", "округ"]
+    [
+        "улица",
+        "проспект",
+        "переулок",
+        "шоссе",
+        "бульвар",
+        "набережная",
+        "площадь",
+        "проезд",
+        "линия",
+        "аллея",
+        "дорога",
+        "канала",
+        "реки",
+        "город",
+        "поселок",
+        "посёлок",
+        "муниципальный",
+        "округ",
+    ]
 )
 
 
@@ -72,7 +91,9 @@ def text_names_place(text: str, address: str, okrug: str) -> bool:
     by the system): a distinctive word of the address's street or of the okrug occurs."""
     words = {w.lower().replace("ё", "е")[:5] for w in _WORD.findall(text)}
     street = street_of(address) if address else None
-    cands = _stems(street or "") | _stems(re.sub(r"^(муниципальный округ|город|пос[её]лок)\s+", "", okrug.strip()))
+    cands = _stems(street or "") | _stems(
+        re.sub(r"^(муниципальный округ|город|пос[её]лок)\s+", "", okrug.strip())
+    )
     return bool(cands & words)
 
 
@@ -93,13 +114,18 @@ class SpbReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "rows": self.rows, "recall_text": round(self.recall_text, 4),
+            "rows": self.rows,
+            "recall_text": round(self.recall_text, 4),
             "recall_with_address": round(self.recall_with_address, 4),
             "candidates_text": round(self.candidates_text, 4),
-            "district_n": self.district_n, "district_accuracy": round(self.district_accuracy, 4),
+            "district_n": self.district_n,
+            "district_accuracy": round(self.district_accuracy, 4),
             "district_found": round(self.district_found, 4),
-            "district_text_n": self.district_text_n, "district_text_accuracy": round(self.district_text_accuracy, 4),
-            "recall_text_by_category": {k: {"n": n, "recall": round(r, 4)} for k, (n, r) in self.by_category.items()},
+            "district_text_n": self.district_text_n,
+            "district_text_accuracy": round(self.district_text_accuracy, 4),
+            "recall_text_by_category": {
+                k: {"n": n, "recall": round(r, 4)} for k, (n, r) in self.by_category.items()
+            },
         }
 
 
@@ -114,10 +140,13 @@ class NewsReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "posts": self.posts, "false_positive_rate": round(self.complaint_rate, 4),
+            "posts": self.posts,
+            "false_positive_rate": round(self.complaint_rate, 4),
             "in_region_false_positive_rate": round(self.in_region_complaint_rate, 4),
             "candidates": round(self.candidates, 4),
-            "by_channel": {k: {"n": n, "false_positive_rate": round(r, 4)} for k, (n, r) in self.by_channel.items()},
+            "by_channel": {
+                k: {"n": n, "false_positive_rate": round(r, 4)} for k, (n, r) in self.by_channel.items()
+            },
         }
 
 
@@ -128,7 +157,9 @@ def _post(network: str, ident: str, text: str, source: str) -> PostRecord:
     return PostRecord(network=network, external_id=ident, source_id=source, text=text, created_at=_EPOCH)
 
 
-def evaluate_spb(rows: list[dict[str, str]], signal: Signaller, cfg: RegionConfig, *, keep_errors: int = 0) -> SpbReport:
+def evaluate_spb(
+    rows: list[dict[str, str]], signal: Signaller, cfg: RegionConfig, *, keep_errors: int = 0
+) -> SpbReport:
     """Recall and district accuracy over portal complaints (see the module docstring)."""
     names = {m.code: m.name for m in cfg.territories.municipalities}
     hit_text = hit_addr = cand = 0
@@ -161,14 +192,24 @@ def evaluate_spb(rows: list[dict[str, str]], signal: Signaller, cfg: RegionConfi
             d_found += got is not None
             d_ok += got == gold
             if got != gold and len(wrong) < keep_errors:
-                wrong.append(f"{ident}: {got or '—'} ≠ {gold} | {address} | {sig2.entities.municipality_evidence or ''}")
+                wrong.append(
+                    f"{ident}: {got or '—'} ≠ {gold} | {address} | {sig2.entities.municipality_evidence or ''}"
+                )
     n = len(rows) or 1
     by_cat = {c: (k, per_cat_hit[c] / k) for c, k in per_cat.most_common()}
     return SpbReport(
-        rows=len(rows), recall_text=hit_text / n, recall_with_address=hit_addr / n, candidates_text=cand / n,
-        district_n=d_n, district_accuracy=d_ok / d_n if d_n else 0.0, district_found=d_found / d_n if d_n else 0.0,
-        district_text_n=dt_n, district_text_accuracy=dt_ok / dt_n if dt_n else 0.0,
-        by_category=by_cat, misses=misses, wrong_district=wrong,
+        rows=len(rows),
+        recall_text=hit_text / n,
+        recall_with_address=hit_addr / n,
+        candidates_text=cand / n,
+        district_n=d_n,
+        district_accuracy=d_ok / d_n if d_n else 0.0,
+        district_found=d_found / d_n if d_n else 0.0,
+        district_text_n=dt_n,
+        district_text_accuracy=dt_ok / dt_n if dt_n else 0.0,
+        by_category=by_cat,
+        misses=misses,
+        wrong_district=wrong,
     )
 
 
@@ -190,10 +231,16 @@ def evaluate_news(rows: list[dict[str, str]], signal: Signaller, *, keep_errors:
             per_fp[channel] += 1
             in_region += sig.in_region
             if len(shown) < keep_errors:
-                shown.append(f"{channel}:{ident} [{sig.category}, {sig.score}]: {' '.join(text.split())[:220]}"
-                             f" | {'; '.join(sig.reasons)}")
+                shown.append(
+                    f"{channel}:{ident} [{sig.category}, {sig.score}]: {' '.join(text.split())[:220]}"
+                    f" | {'; '.join(sig.reasons)}"
+                )
     n = len(rows) or 1
     return NewsReport(
-        posts=len(rows), complaint_rate=flagged / n, in_region_complaint_rate=in_region / n, candidates=cand / n,
-        by_channel={c: (k, per_fp[c] / k) for c, k in per.most_common()}, flagged=shown,
+        posts=len(rows),
+        complaint_rate=flagged / n,
+        in_region_complaint_rate=in_region / n,
+        candidates=cand / n,
+        by_channel={c: (k, per_fp[c] / k) for c, k in per.most_common()},
+        flagged=shown,
     )

@@ -33,7 +33,10 @@ def cmd_evaluate_corpus(ctx: Any, args: argparse.Namespace) -> int:
     data = Path(args.data or os.environ.get("INCIDENTS_DATA_DIR") or DEFAULT_DATA)
     spb_path, tg_path = data / SPB_FILE, data / TELEGRAM_FILE
     wanted = set(args.only or ["spb", "telegram"])
-    if not any((name == "spb" and spb_path.is_file()) or (name == "telegram" and tg_path.is_file()) for name in wanted):
+    if not any(
+        (name == "spb" and spb_path.is_file()) or (name == "telegram" and tg_path.is_file())
+        for name in wanted
+    ):
         err.print(f"[red]{data}: нет файлов {SPB_FILE} / {TELEGRAM_FILE}[/] (укажите --data)")
         return EXIT_USAGE
     lem = Lemmatizer()
@@ -45,8 +48,12 @@ def cmd_evaluate_corpus(ctx: Any, args: argparse.Namespace) -> int:
         rows = sample_rows(list(read_csv(spb_path)), args.sample, args.seed)
         t0 = time.perf_counter()
         spb = evaluate_spb(rows, builder, spb_cfg, keep_errors=args.errors)
-        out["spb"] = {**spb.as_dict(), "file": SPB_FILE, "config": str(spb_cfg.root),
-                      "seconds": round(time.perf_counter() - t0, 1)}
+        out["spb"] = {
+            **spb.as_dict(),
+            "file": SPB_FILE,
+            "config": str(spb_cfg.root),
+            "seconds": round(time.perf_counter() - t0, 1),
+        }
         if args.min_recall is not None and spb.recall_with_address < args.min_recall:
             problems = True
     if "telegram" in wanted and tg_path.is_file():
@@ -55,8 +62,12 @@ def cmd_evaluate_corpus(ctx: Any, args: argparse.Namespace) -> int:
         rows = list(read_csv(tg_path))
         t0 = time.perf_counter()
         news = evaluate_news(rows, builder, keep_errors=args.errors)
-        out["telegram"] = {**news.as_dict(), "file": TELEGRAM_FILE, "config": str(cfg.root),
-                           "seconds": round(time.perf_counter() - t0, 1)}
+        out["telegram"] = {
+            **news.as_dict(),
+            "file": TELEGRAM_FILE,
+            "config": str(cfg.root),
+            "seconds": round(time.perf_counter() - t0, 1),
+        }
         if args.max_fp_rate is not None and news.complaint_rate > args.max_fp_rate:
             problems = True
     if args.json:
@@ -75,8 +86,10 @@ def cmd_evaluate_corpus(ctx: Any, args: argparse.Namespace) -> int:
 def _print(out: dict[str, Any]) -> None:
     if "spb" in out:
         s = out["spb"]
-        t = Table(title=f"{s['file']}: обращения портала «Наш Санкт-Петербург» ({s['rows']} строк, все — жалобы)",
-                  title_justify="left")
+        t = Table(
+            title=f"{s['file']}: обращения портала «Наш Санкт-Петербург» ({s['rows']} строк, все — жалобы)",
+            title_justify="left",
+        )
         t.add_column("метрика")
         t.add_column("значение", justify="right")
         t.add_row("полнота: текст", f"{s['recall_text']:.3f}")
@@ -84,7 +97,10 @@ def _print(out: dict[str, Any]) -> None:
         t.add_row("сработало правило (текст)", f"{s['candidates_text']:.3f}")
         t.add_row(f"район верный: текст + адрес (n={s['district_n']})", f"{s['district_accuracy']:.3f}")
         t.add_row("район определён: текст + адрес", f"{s['district_found']:.3f}")
-        t.add_row(f"район верный: текст называет место (n={s['district_text_n']})", f"{s['district_text_accuracy']:.3f}")
+        t.add_row(
+            f"район верный: текст называет место (n={s['district_text_n']})",
+            f"{s['district_text_accuracy']:.3f}",
+        )
         console.print(t)
         c = Table(title="полнота по категориям портала (текст)", title_justify="left")
         c.add_column("категория")
@@ -95,8 +111,10 @@ def _print(out: dict[str, Any]) -> None:
         console.print(c)
     if "telegram" in out:
         g = out["telegram"]
-        t = Table(title=f"{g['file']}: новостные каналы ({g['posts']} постов, почти все — не жалобы)",
-                  title_justify="left")
+        t = Table(
+            title=f"{g['file']}: новостные каналы ({g['posts']} постов, почти все — не жалобы)",
+            title_justify="left",
+        )
         t.add_column("канал")
         t.add_column("n", justify="right")
         t.add_column("доля ложных срабатываний", justify="right")
@@ -114,10 +132,18 @@ def _list(title: str, items: list[str]) -> None:
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    s = sub.add_parser("evaluate-corpus", help="полнота и ложные срабатывания на реальных данных (../shared/data)")
-    s.add_argument("--data", metavar="DIR", help=f"папка с данными (или INCIDENTS_DATA_DIR; по умолчанию {DEFAULT_DATA})")
-    s.add_argument("--only", action="append", choices=["spb", "telegram"], help="только этот набор (можно дважды)")
-    s.add_argument("--spb-config", metavar="DIR", help="конфигурация Санкт-Петербурга (по умолчанию config/regions/spb)")
+    s = sub.add_parser(
+        "evaluate-corpus", help="полнота и ложные срабатывания на реальных данных (../shared/data)"
+    )
+    s.add_argument(
+        "--data", metavar="DIR", help=f"папка с данными (или INCIDENTS_DATA_DIR; по умолчанию {DEFAULT_DATA})"
+    )
+    s.add_argument(
+        "--only", action="append", choices=["spb", "telegram"], help="только этот набор (можно дважды)"
+    )
+    s.add_argument(
+        "--spb-config", metavar="DIR", help="конфигурация Санкт-Петербурга (по умолчанию config/regions/spb)"
+    )
     s.add_argument("--sample", type=int, help="случайная выборка строк СПб (с --seed), по умолчанию все")
     s.add_argument("--seed", type=int, default=13)
     s.add_argument("--ner", action="store_true", help="запускать NER natasha на кандидатах (медленнее)")

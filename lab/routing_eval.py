@@ -48,8 +48,6 @@ if TYPE_CHECKING:
     from pipelines.signals import SignalBuilder
 
 
-
-
 REQUIRED_COLUMNS = ("id", "text", "executor")
 
 # A place the text names, found without the gazetteer: a settlement type word before a
@@ -60,7 +58,8 @@ _PLACE_MENTION = re.compile(
     r"(?<![\w.])(?<!т\. )(?:(?:с|д|п|х|г|сл|пос|дер|гор)\.[ \t]*"
     r"|(?:село|селе|села|селу|деревн[яеиюй]|пгт|рп|пос[её]л[оке]к?\w*|хутор\w*|слобод[аеыу]|город[ае]?)[ \t]+)"
     r"([А-ЯЁ][а-яё]+(?:[ -][А-ЯЁ][а-яё]+)?)"
-    r"|(?<!\w)([А-ЯЁ][а-яё]+ск(?:ий|ого|ом|ому))[ \t]+(?:район\w*|р-н\w*)")
+    r"|(?<!\w)([А-ЯЁ][а-яё]+ск(?:ий|ого|ом|ому))[ \t]+(?:район\w*|р-н\w*)"
+)
 
 
 class AppealsError(ValueError):
@@ -146,7 +145,9 @@ class PlaceStats:
     outside_centre_agree: int = 0  # … that we placed in that municipality
     unresolved_mentions: int = 0  # local appeals left unplaced whose text names a place (`_PLACE_MENTION`)
     misses: list[tuple[RoutedAppeal, str]] = field(default_factory=list)  # (appeal, executor's municipality)
-    unresolved: list[tuple[RoutedAppeal, str, str]] = field(default_factory=list)  # (appeal, municipality, mention)
+    unresolved: list[tuple[RoutedAppeal, str, str]] = field(
+        default_factory=list
+    )  # (appeal, municipality, mention)
 
     @property
     def accuracy(self) -> float:
@@ -161,12 +162,17 @@ class PlaceStats:
         return self.outside_centre_agree / self.outside_centre if self.outside_centre else 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"local_executor_appeals": self.local, "placed": self.placed, "agree": self.agree,
-                "accuracy": round(self.accuracy, 4), "coverage": round(self.coverage, 4),
-                "outside_regional_centre": self.outside_centre,
-                "outside_regional_centre_placed_right": self.outside_centre_agree,
-                "outside_regional_centre_recall": round(self.outside_centre_recall, 4),
-                "unplaced_naming_a_place": self.unresolved_mentions}
+        return {
+            "local_executor_appeals": self.local,
+            "placed": self.placed,
+            "agree": self.agree,
+            "accuracy": round(self.accuracy, 4),
+            "coverage": round(self.coverage, 4),
+            "outside_regional_centre": self.outside_centre,
+            "outside_regional_centre_placed_right": self.outside_centre_agree,
+            "outside_regional_centre_recall": round(self.outside_centre_recall, 4),
+            "unplaced_naming_a_place": self.unresolved_mentions,
+        }
 
 
 def place_mention(text: str) -> str | None:
@@ -177,8 +183,11 @@ def place_mention(text: str) -> str | None:
 
 def executor_municipalities(cfg: RegionConfig) -> dict[str, str]:
     """Executor name → its municipality, for the bodies that belong to exactly one."""
-    return {b.name: b.territories[0] for b in cfg.bodies.bodies
-            if b.level in ("municipal", "utility") and len(b.territories) == 1}
+    return {
+        b.name: b.territories[0]
+        for b in cfg.bodies.bodies
+        if b.level in ("municipal", "utility") and len(b.territories) == 1
+    }
 
 
 def place_stats(cfg: RegionConfig, results: Iterable[RoutedAppeal]) -> PlaceStats:
@@ -248,14 +257,22 @@ class RoutingReport:
             "municipality_vs_executor": self.places.as_dict(),
             "unknown_executors": dict(self.unknown_executors),
             "by_body": {
-                name: {"n": s.n, "correct": s.correct, "accuracy": round(s.accuracy, 4),
-                       "confusions": dict(s.confusions.most_common(top))}
+                name: {
+                    "n": s.n,
+                    "correct": s.correct,
+                    "accuracy": round(s.accuracy, 4),
+                    "confusions": dict(s.confusions.most_common(top)),
+                }
                 for name, s in sorted(self.by_body.items(), key=lambda kv: -kv[1].n)
             },
             "by_category": {
-                code: {"name": s.name, "n": s.n, "routing_accuracy": round(s.routing_accuracy, 4),
-                       "category_accuracy": round(s.category_accuracy, 4),
-                       "predicted": dict(s.predicted.most_common(top))}
+                code: {
+                    "name": s.name,
+                    "n": s.n,
+                    "routing_accuracy": round(s.routing_accuracy, 4),
+                    "category_accuracy": round(s.category_accuracy, 4),
+                    "predicted": dict(s.predicted.most_common(top)),
+                }
                 for code, s in sorted(self.by_category.items(), key=lambda kv: -kv[1].n)
             },
         }
@@ -271,8 +288,13 @@ def load_appeals(path: Path) -> list[Appeal]:
             if missing:
                 raise AppealsError(f"{path}: missing column(s) {', '.join(missing)}")
             return [
-                Appeal(id=row["id"], text=row["text"], executor=row["executor"].strip(),
-                       topic=row.get("topic") or "", category_code=(row.get("category_code") or "").strip())
+                Appeal(
+                    id=row["id"],
+                    text=row["text"],
+                    executor=row["executor"].strip(),
+                    topic=row.get("topic") or "",
+                    category_code=(row.get("category_code") or "").strip(),
+                )
                 for row in reader
                 if (row.get("text") or "").strip() and (row.get("executor") or "").strip()
             ]
@@ -293,24 +315,54 @@ class AppealRouter:
         self._epoch = datetime(2022, 1, 1, tzinfo=UTC)
 
     def __call__(self, appeal: Appeal) -> RoutedAppeal:
-        post = PostRecord(network="pos", external_id=appeal.id, source_id="evaluate-routing",
-                          text=appeal.text, created_at=self._epoch)
+        post = PostRecord(
+            network="pos",
+            external_id=appeal.id,
+            source_id="evaluate-routing",
+            text=appeal.text,
+            created_at=self._epoch,
+        )
         sig = self.builder(post)
         ent = sig.entities
-        facts = PostFacts(text=appeal.text, network="pos", author_id=None, municipality=sig.municipality,
-                          street=sig.street, house=ent.address.house, settlement=ent.address.settlement,
-                          subcategory=sig.subcategory, score=sig.score, reach=0,
-                          municipalities=tuple(ent.municipalities))
+        facts = PostFacts(
+            text=appeal.text,
+            network="pos",
+            author_id=None,
+            municipality=sig.municipality,
+            street=sig.street,
+            house=ent.address.house,
+            settlement=ent.address.settlement,
+            subcategory=sig.subcategory,
+            score=sig.score,
+            reach=0,
+            municipalities=tuple(ent.municipalities),
+        )
         scale = scale_of([facts])
-        d = self.router.route(category=sig.category, subcategory=sig.subcategory, fact=sig.fact,
-                              municipality=sig.municipality, scale=scale, settlement=ent.address.settlement)
+        d = self.router.route(
+            category=sig.category,
+            subcategory=sig.subcategory,
+            fact=sig.fact,
+            municipality=sig.municipality,
+            scale=scale,
+            settlement=ent.address.settlement,
+        )
         body = self.cfg.body_by_code[d.body]
         gold = self._code_by_name.get(appeal.executor)
         org = self.cfg.bodies.organisation_of
         same_org = gold is not None and org(gold) == org(d.body)
-        return RoutedAppeal(appeal=appeal, category=sig.category, subcategory=sig.subcategory, fact=sig.fact,
-                            municipality=sig.municipality, address=sig.address, scale=scale, body=d.body,
-                            body_name=body.name, rule=d.rule, same_organisation=same_org)
+        return RoutedAppeal(
+            appeal=appeal,
+            category=sig.category,
+            subcategory=sig.subcategory,
+            fact=sig.fact,
+            municipality=sig.municipality,
+            address=sig.address,
+            scale=scale,
+            body=d.body,
+            body_name=body.name,
+            rule=d.rule,
+            same_organisation=same_org,
+        )
 
     def route_all(self, appeals: Iterable[Appeal]) -> Iterator[RoutedAppeal]:
         for a in appeals:
@@ -349,11 +401,20 @@ def summarize(cfg: RegionConfig, results: Iterable[RoutedAppeal], *, file: str =
             if r.category in pc.codes:
                 cat_ok += 1
                 cs.categorized += 1
-    return RoutingReport(file=file, appeals=len(results), routed_correctly=ok, organisation_correct=org_ok,
-                         category_n=cat_n,
-                         category_correct=cat_ok, triage=triage, unknown_executors=unknown,
-                         by_body=dict(by_body), by_category=by_cat, results=results,
-                         places=place_stats(cfg, results))
+    return RoutingReport(
+        file=file,
+        appeals=len(results),
+        routed_correctly=ok,
+        organisation_correct=org_ok,
+        category_n=cat_n,
+        category_correct=cat_ok,
+        triage=triage,
+        unknown_executors=unknown,
+        by_body=dict(by_body),
+        by_category=by_cat,
+        results=results,
+        places=place_stats(cfg, results),
+    )
 
 
 # --------------------------------------------------------------------------- learned table, cross-validated
@@ -380,7 +441,6 @@ def fold_of(appeal_id: str, folds: int) -> int:
     import hashlib
 
     return int(hashlib.sha1(appeal_id.encode("utf-8")).hexdigest(), 16) % folds
-
 
 
 def _learn(train: list[RoutedAppeal], min_support: int) -> dict[tuple, str]:
@@ -417,8 +477,13 @@ def cross_validate_table(results: list[RoutedAppeal], *, folds: int = 5, min_sup
     table = _learn(results, min_support)
     in_sample = sum(_predict(table, r) == r.appeal.executor for r in results)
     n = len(results) or 1
-    return CvReport(folds=folds, min_support=min_support, accuracy=right / n, in_sample=in_sample / n,
-                    fold_accuracies=tuple(per_fold))
+    return CvReport(
+        folds=folds,
+        min_support=min_support,
+        accuracy=right / n,
+        in_sample=in_sample / n,
+        fold_accuracies=tuple(per_fold),
+    )
 
 
 def evaluate_routing(cfg: RegionConfig, path: Path, *, builder: SignalBuilder | None = None) -> RoutingReport:
@@ -447,49 +512,76 @@ def cmd_evaluate_routing(ctx: Any, args: Any) -> int:
 
         appeals = [r.appeal for r in report.results]
         try:
-            learned = [cross_validate_text_classifier(appeals, folds=args.learned_text, with_topic=t)
-                       for t in (False, True)]
+            learned = [
+                cross_validate_text_classifier(appeals, folds=args.learned_text, with_topic=t)
+                for t in (False, True)
+            ]
         except RuntimeError as exc:
             Console(stderr=True).print(f"[red]{exc}[/]")
             return 2
     if args.json:
         out = report.as_dict()
         if cv is not None:
-            out["learned_table_cv"] = {"folds": cv.folds, "min_support": cv.min_support,
-                                       "accuracy": round(cv.accuracy, 4), "in_sample": round(cv.in_sample, 4),
-                                       "fold_accuracies": [round(x, 4) for x in cv.fold_accuracies]}
+            out["learned_table_cv"] = {
+                "folds": cv.folds,
+                "min_support": cv.min_support,
+                "accuracy": round(cv.accuracy, 4),
+                "in_sample": round(cv.in_sample, 4),
+                "fold_accuracies": [round(x, 4) for x in cv.fold_accuracies],
+            }
         if learned:
-            out["learned_text_cv"] = [{"variant": x.name, "folds": x.folds, "accuracy": round(x.accuracy, 4),
-                                       "fold_accuracies": [round(f, 4) for f in x.fold_accuracies]}
-                                      for x in learned]
+            out["learned_text_cv"] = [
+                {
+                    "variant": x.name,
+                    "folds": x.folds,
+                    "accuracy": round(x.accuracy, 4),
+                    "fold_accuracies": [round(f, 4) for f in x.fold_accuracies],
+                }
+                for x in learned
+            ]
         if args.errors:
             out["errors"] = [_error_dict(r) for r in report.results if not r.correct]
         if args.place_errors:
-            out["place_misses"] = [{**_error_dict(r), "executor_municipality": gold}
-                                   for r, gold in report.places.misses]
-            out["place_unresolved"] = [{**_error_dict(r), "executor_municipality": gold, "mention": mention}
-                                       for r, gold, mention in report.places.unresolved]
+            out["place_misses"] = [
+                {**_error_dict(r), "executor_municipality": gold} for r, gold in report.places.misses
+            ]
+            out["place_unresolved"] = [
+                {**_error_dict(r), "executor_municipality": gold, "mention": mention}
+                for r, gold, mention in report.places.unresolved
+            ]
         print(json.dumps(out, ensure_ascii=False, indent=2))
         return 0
     console.print(f"Файл: {report.file}; обращений: {report.appeals}")
-    console.print(f"Точность маршрутизации: {report.routing_accuracy:.3f} "
-                  f"({report.routed_correctly}/{report.appeals}); в очередь ЦУР: {report.triage}")
-    console.print(f"Верная организация (орган или его вышестоящий/соседний в bodies.yaml: parent): "
-                  f"{report.organisation_accuracy:.3f} ({report.organisation_correct}/{report.appeals})")
-    console.print(f"Точность категории: {report.category_accuracy:.3f} ({report.category_correct}/{report.category_n})")
+    console.print(
+        f"Точность маршрутизации: {report.routing_accuracy:.3f} "
+        f"({report.routed_correctly}/{report.appeals}); в очередь ЦУР: {report.triage}"
+    )
+    console.print(
+        f"Верная организация (орган или его вышестоящий/соседний в bodies.yaml: parent): "
+        f"{report.organisation_accuracy:.3f} ({report.organisation_correct}/{report.appeals})"
+    )
+    console.print(
+        f"Точность категории: {report.category_accuracy:.3f} ({report.category_correct}/{report.category_n})"
+    )
     pl = report.places
-    console.print(f"Муниципалитет по тексту = муниципалитет исполнителя (исполнитель одного муниципалитета: "
-                  f"{pl.local}; текст размещён: {pl.placed}): {pl.accuracy:.3f} ({pl.agree}/{pl.placed}); "
-                  f"вне {ctx.cfg.routing.unplaced_municipality}: размещено верно {pl.outside_centre_recall:.3f} "
-                  f"({pl.outside_centre_agree}/{pl.outside_centre}); не размещено, хотя текст называет место: "
-                  f"{pl.unresolved_mentions}")
+    console.print(
+        f"Муниципалитет по тексту = муниципалитет исполнителя (исполнитель одного муниципалитета: "
+        f"{pl.local}; текст размещён: {pl.placed}): {pl.accuracy:.3f} ({pl.agree}/{pl.placed}); "
+        f"вне {ctx.cfg.routing.unplaced_municipality}: размещено верно {pl.outside_centre_recall:.3f} "
+        f"({pl.outside_centre_agree}/{pl.outside_centre}); не размещено, хотя текст называет место: "
+        f"{pl.unresolved_mentions}"
+    )
     if cv is not None:
-        console.print(f"Таблица, выученная по файлу (категория × подкатегория × муниципалитет → исполнитель), "
-                      f"{cv.folds}-кратная перекрёстная проверка: {cv.accuracy:.3f} "
-                      f"(на обучающих же данных {cv.in_sample:.3f})")
+        console.print(
+            f"Таблица, выученная по файлу (категория × подкатегория × муниципалитет → исполнитель), "
+            f"{cv.folds}-кратная перекрёстная проверка: {cv.accuracy:.3f} "
+            f"(на обучающих же данных {cv.in_sample:.3f})"
+        )
     for x in learned:
-        console.print(f"Классификатор текста (TF-IDF слов и n-грамм символов → линейный SVM), "
-                      f"{x.name}, {x.folds}-кратная перекрёстная проверка: {x.accuracy:.3f}")
+        console.print(
+            f"Классификатор текста (TF-IDF слов и n-грамм символов → линейный SVM), "
+            f"{x.name}, {x.folds}-кратная перекрёстная проверка: {x.accuracy:.3f}"
+        )
     print_by_body(console, report.by_body, report.unknown_executors, noun="обращений")
     t = Table(title="По категориям платформы", title_justify="left")
     for col in ("код", "категория", "n", "маршрут", "категория ок", "наши категории (топ-3)"):
@@ -502,16 +594,22 @@ def cmd_evaluate_routing(ctx: Any, args: Any) -> int:
         for r in report.results:
             if not r.correct:
                 e = _error_dict(r)
-                console.print(f"#{e['id']} [{e['topic']}] {e['category']}/{e['subcategory']} "
-                              f"в {e['municipality']} ({e['scale']}) → {e['predicted']} (правило {e['rule']}); "
-                              f"было: {e['executor']}\n    {e['text']}")
+                console.print(
+                    f"#{e['id']} [{e['topic']}] {e['category']}/{e['subcategory']} "
+                    f"в {e['municipality']} ({e['scale']}) → {e['predicted']} (правило {e['rule']}); "
+                    f"было: {e['executor']}\n    {e['text']}"
+                )
     if args.place_errors:
         for r, gold in report.places.misses:
-            console.print(f"#{r.appeal.id} место: {r.municipality} ({r.address or '—'}); исполнитель: {gold} "
-                          f"({r.appeal.executor})\n    {' '.join(r.appeal.text.split())[:300]}")
+            console.print(
+                f"#{r.appeal.id} место: {r.municipality} ({r.address or '—'}); исполнитель: {gold} "
+                f"({r.appeal.executor})\n    {' '.join(r.appeal.text.split())[:300]}"
+            )
         for r, gold, mention in report.places.unresolved:
-            console.print(f"#{r.appeal.id} не размещено, в тексте «{mention}»; исполнитель: {gold}\n"
-                          f"    {' '.join(r.appeal.text.split())[:300]}")
+            console.print(
+                f"#{r.appeal.id} не размещено, в тексте «{mention}»; исполнитель: {gold}\n"
+                f"    {' '.join(r.appeal.text.split())[:300]}"
+            )
     return 0
 
 
@@ -520,8 +618,10 @@ def print_by_body(console: Any, by_body: dict[str, BodyStats], unknown: Counter[
     from rich.table import Table
 
     if unknown:
-        console.print(f"[yellow]Исполнители, которых нет в bodies.yaml: {sum(unknown.values())} "
-                      f"{noun}, {len(unknown)} названий[/]")
+        console.print(
+            f"[yellow]Исполнители, которых нет в bodies.yaml: {sum(unknown.values())} "
+            f"{noun}, {len(unknown)} названий[/]"
+        )
     t = Table(title="По исполнителям (как в данных)", title_justify="left")
     for col in ("исполнитель", "n", "верно", "точность", "куда ушли ошибки (топ-3)"):
         t.add_column(col, overflow="fold")
@@ -532,25 +632,50 @@ def print_by_body(console: Any, by_body: dict[str, BodyStats], unknown: Counter[
 
 
 def _error_dict(r: RoutedAppeal) -> dict[str, Any]:
-    return {"id": r.appeal.id, "topic": r.appeal.topic, "executor": r.appeal.executor, "predicted": r.body_name,
-            "category": r.category, "subcategory": r.subcategory, "fact": r.fact,
-            "municipality": r.municipality, "address": r.address, "scale": r.scale, "rule": r.rule,
-            "text": " ".join(r.appeal.text.split())[:300]}
+    return {
+        "id": r.appeal.id,
+        "topic": r.appeal.topic,
+        "executor": r.appeal.executor,
+        "predicted": r.body_name,
+        "category": r.category,
+        "subcategory": r.subcategory,
+        "fact": r.fact,
+        "municipality": r.municipality,
+        "address": r.address,
+        "scale": r.scale,
+        "rule": r.rule,
+        "text": " ".join(r.appeal.text.split())[:300],
+    }
 
 
 def add_commands(sub: Any) -> None:
     """Register `incidents evaluate-routing` on the `incidents` subparsers."""
-    s = sub.add_parser("evaluate-routing",
-                       help="точность маршрутизации и категорий на обращениях ПОС с настоящими исполнителями (CSV)")
+    s = sub.add_parser(
+        "evaluate-routing",
+        help="точность маршрутизации и категорий на обращениях ПОС с настоящими исполнителями (CSV)",
+    )
     s.add_argument("csv", metavar="CSV", help="CSV с колонками id, text, executor (и topic, category_code)")
     s.add_argument("--errors", action="store_true", help="показать каждое неверно направленное обращение")
     s.add_argument("--json", action="store_true", help="вывести метрики в JSON")
-    s.add_argument("--place-errors", action="store_true",
-                   help="показать обращения, где муниципалитет по тексту не совпал с муниципалитетом исполнителя, "
-                        "и неразмещённые обращения, текст которых называет место")
-    s.add_argument("--cv", type=int, default=0, metavar="K",
-                   help="ещё выучить таблицу маршрутов по самому файлу и оценить её K-кратной перекрёстной проверкой")
-    s.add_argument("--learned-text", type=int, default=0, metavar="K",
-                   help="ещё обучить классификатор текста → исполнитель (scikit-learn, extra ml) и оценить его "
-                        "K-кратной перекрёстной проверкой: по тексту и по тексту с темой платформы")
+    s.add_argument(
+        "--place-errors",
+        action="store_true",
+        help="показать обращения, где муниципалитет по тексту не совпал с муниципалитетом исполнителя, "
+        "и неразмещённые обращения, текст которых называет место",
+    )
+    s.add_argument(
+        "--cv",
+        type=int,
+        default=0,
+        metavar="K",
+        help="ещё выучить таблицу маршрутов по самому файлу и оценить её K-кратной перекрёстной проверкой",
+    )
+    s.add_argument(
+        "--learned-text",
+        type=int,
+        default=0,
+        metavar="K",
+        help="ещё обучить классификатор текста → исполнитель (scikit-learn, extra ml) и оценить его "
+        "K-кратной перекрёстной проверкой: по тексту и по тексту с темой платформы",
+    )
     s.set_defaults(func=cmd_evaluate_routing)

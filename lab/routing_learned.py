@@ -77,8 +77,9 @@ class _TextRouter:
         return list(self.svm.predict(self._features(appeals, fit=False)))
 
 
-def cross_validate_text_classifier(appeals: Sequence[Appeal], *, folds: int = 5,
-                                   with_topic: bool = False) -> LearnedRouting:
+def cross_validate_text_classifier(
+    appeals: Sequence[Appeal], *, folds: int = 5, with_topic: bool = False
+) -> LearnedRouting:
     """K-fold accuracy of a text classifier predicting `executor` (folds by hash of the appeal id)."""
     _require_sklearn()
     if folds < 2:
@@ -101,5 +102,6 @@ def cross_validate_text_classifier(appeals: Sequence[Appeal], *, folds: int = 5,
         right += ok
         per_fold.append(ok / len(test))
     name = "text + platform topic" if with_topic else "text only"
-    return LearnedRouting(name=name, folds=folds, accuracy=right / (len(appeals) or 1),
-                          fold_accuracies=tuple(per_fold))
+    return LearnedRouting(
+        name=name, folds=folds, accuracy=right / (len(appeals) or 1), fold_accuracies=tuple(per_fold)
+    )

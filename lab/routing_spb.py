@@ -90,8 +90,11 @@ def parse_reroute_log(log: str) -> list[Reroute]:
         if "передано по принадлежности" not in entry:
             continue  # empty, or an entry cut before its first field
         f = dict(_FIELD.findall(entry))
-        out.append(Reroute(f.get("от контролера"), f.get("от координатора"), f.get("контролеру"),
-                           f.get("координатору")))
+        out.append(
+            Reroute(
+                f.get("от контролера"), f.get("от координатора"), f.get("контролеру"), f.get("координатору")
+            )
+        )
     return out
 
 
@@ -155,10 +158,17 @@ def spb_appeal(row: dict[str, str]) -> SpbAppeal | None:
     except ValueError:
         n = 0
     return SpbAppeal(
-        id=(row.get("id") or "").strip(), text=row.get("text") or "", address=(row.get("address") or "").strip(),
-        district=(row.get("district") or "").strip(), category=(row.get("category") or "").strip(),
-        reason=(row.get("reason") or "").strip(), executor=executor, under_review=under_review,
-        first=first_body(log, executor), n_reroutes=n, corrections=len(parse_reroute_log(log)),
+        id=(row.get("id") or "").strip(),
+        text=row.get("text") or "",
+        address=(row.get("address") or "").strip(),
+        district=(row.get("district") or "").strip(),
+        category=(row.get("category") or "").strip(),
+        reason=(row.get("reason") or "").strip(),
+        executor=executor,
+        under_review=under_review,
+        first=first_body(log, executor),
+        n_reroutes=n,
+        corrections=len(parse_reroute_log(log)),
     )
 
 
@@ -204,8 +214,13 @@ class Score:
         return self.organisation / self.n if self.n else 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"n": self.n, "exact": self.exact, "exact_rate": round(self.exact_rate, 4),
-                "organisation": self.organisation, "organisation_rate": round(self.organisation_rate, 4)}
+        return {
+            "n": self.n,
+            "exact": self.exact,
+            "exact_rate": round(self.exact_rate, 4),
+            "organisation": self.organisation,
+            "organisation_rate": round(self.organisation_rate, 4),
+        }
 
 
 @dataclass(slots=True)
@@ -252,32 +267,52 @@ class SpbRoutingReport:
 
     def as_dict(self, *, top: int = 3, reasons: int = 40) -> dict[str, Any]:
         def group(g: GroupStats) -> dict[str, Any]:
-            return {**g.score.as_dict(), "executors": dict(g.executors.most_common(top)),
-                    "predicted": dict(g.predicted.most_common(top))}
+            return {
+                **g.score.as_dict(),
+                "executors": dict(g.executors.most_common(top)),
+                "predicted": dict(g.predicted.most_common(top)),
+            }
 
         return {
-            "file": self.file, "config": self.config,
-            "complaints": self.ours.n, "under_review": self.under_review,
-            "ours": self.ours.as_dict(), "ours_executor_org_only": self.executor_only.as_dict(),
-            "development_folds_0_3": self.dev.as_dict(), "held_back_fold_4": self.held.as_dict(),
+            "file": self.file,
+            "config": self.config,
+            "complaints": self.ours.n,
+            "under_review": self.under_review,
+            "ours": self.ours.as_dict(),
+            "ours_executor_org_only": self.executor_only.as_dict(),
+            "development_folds_0_3": self.dev.as_dict(),
+            "held_back_fold_4": self.held.as_dict(),
             "portal_first_routing": {**self.portal_first.as_dict(), "first_unknown": self.first_unknown},
             "rerouted": {**self.rerouted.as_dict(), "ours_as_portal_first": self.rerouted_as_first},
-            "reroute_log": {"complaints": self.corrected_log, "entries": self.corrections,
-                            "n_reroutes_sum": self.n_reroutes_sum},
+            "reroute_log": {
+                "complaints": self.corrected_log,
+                "entries": self.corrections,
+                "n_reroutes_sum": self.n_reroutes_sum,
+            },
             "triage": self.triage,
             "unknown_executors": dict(self.unknown_executors),
             "by_executor": {
-                name: {"n": s.n, "correct": s.correct, "accuracy": round(s.accuracy, 4),
-                       "confusions": dict(s.confusions.most_common(top))}
+                name: {
+                    "n": s.n,
+                    "correct": s.correct,
+                    "accuracy": round(s.accuracy, 4),
+                    "confusions": dict(s.confusions.most_common(top)),
+                }
                 for name, s in sorted(self.by_body.items(), key=lambda kv: -kv[1].n)
             },
-            "by_category": {k: group(g) for k, g in sorted(self.by_category.items(), key=lambda kv: -kv[1].score.n)},
-            "by_reason": {k: group(g) for k, g in
-                          sorted(self.by_reason.items(), key=lambda kv: -kv[1].score.n)[:reasons]},
+            "by_category": {
+                k: group(g) for k, g in sorted(self.by_category.items(), key=lambda kv: -kv[1].score.n)
+            },
+            "by_reason": {
+                k: group(g)
+                for k, g in sorted(self.by_reason.items(), key=lambda kv: -kv[1].score.n)[:reasons]
+            },
         }
 
 
-def summarize_spb(cfg: RegionConfig, results: Iterable[SpbRoutedAppeal], *, file: str = "") -> SpbRoutingReport:
+def summarize_spb(
+    cfg: RegionConfig, results: Iterable[SpbRoutedAppeal], *, file: str = ""
+) -> SpbRoutingReport:
     code_by_name = {b.name: b.code for b in cfg.bodies.bodies}
     org = cfg.bodies.organisation_of
 
@@ -313,7 +348,10 @@ def summarize_spb(cfg: RegionConfig, results: Iterable[SpbRoutedAppeal], *, file
             s.correct += 1
         else:
             s.confusions[x.body_name] += 1
-        for key, table in ((a.category or "—", by_cat), (f"{a.category or '—'} / {a.reason or '—'}", by_reason)):
+        for key, table in (
+            (a.category or "—", by_cat),
+            (f"{a.category or '—'} / {a.reason or '—'}", by_reason),
+        ):
             g = table[key]
             g.score.add(ok, ok_org)
             g.executors[a.executor] += 1
@@ -329,24 +367,47 @@ def summarize_spb(cfg: RegionConfig, results: Iterable[SpbRoutedAppeal], *, file
             rer.add(ok, ok_org)
             as_first += x.body_name == a.first
     return SpbRoutingReport(
-        file=file, config=str(cfg.root), ours=ours, executor_only=exec_only, dev=dev, held=held,
-        portal_first=first, first_unknown=first_unknown, rerouted=rer, rerouted_as_first=as_first,
-        corrected_log=corrected, corrections=corrections, n_reroutes_sum=n_sum, triage=triage,
-        under_review=under_review, unknown_executors=unknown, by_body=dict(by_body), by_category=dict(by_cat),
-        by_reason=dict(by_reason), results=results,
+        file=file,
+        config=str(cfg.root),
+        ours=ours,
+        executor_only=exec_only,
+        dev=dev,
+        held=held,
+        portal_first=first,
+        first_unknown=first_unknown,
+        rerouted=rer,
+        rerouted_as_first=as_first,
+        corrected_log=corrected,
+        corrections=corrections,
+        n_reroutes_sum=n_sum,
+        triage=triage,
+        under_review=under_review,
+        unknown_executors=unknown,
+        by_body=dict(by_body),
+        by_category=dict(by_cat),
+        by_reason=dict(by_reason),
+        results=results,
     )
 
 
-def route_spb(cfg: RegionConfig, appeals: Iterable[SpbAppeal], *,
-              builder: SignalBuilder | None = None) -> list[SpbRoutedAppeal]:
+def route_spb(
+    cfg: RegionConfig, appeals: Iterable[SpbAppeal], *, builder: SignalBuilder | None = None
+) -> list[SpbRoutedAppeal]:
     router = AppealRouter(cfg, builder=builder)
-    return [SpbRoutedAppeal(a, router(Appeal(id=a.id, text=a.pipeline_text, executor=a.executor,
-                                             topic=f"{a.category} / {a.reason}")))
-            for a in appeals]
+    return [
+        SpbRoutedAppeal(
+            a,
+            router(
+                Appeal(id=a.id, text=a.pipeline_text, executor=a.executor, topic=f"{a.category} / {a.reason}")
+            ),
+        )
+        for a in appeals
+    ]
 
 
-def evaluate_routing_spb(cfg: RegionConfig, appeals: list[SpbAppeal], *, file: str = "",
-                         builder: SignalBuilder | None = None) -> SpbRoutingReport:
+def evaluate_routing_spb(
+    cfg: RegionConfig, appeals: list[SpbAppeal], *, file: str = "", builder: SignalBuilder | None = None
+) -> SpbRoutingReport:
     return summarize_spb(cfg, route_spb(cfg, appeals, builder=builder), file=file)
 
 
@@ -375,8 +436,10 @@ def cmd_evaluate_routing_spb(ctx: Any, args: Any) -> int:
         return 2
     known = {b.name for b in cfg.bodies.bodies}
     if appeals and not any(a.executor in known for a in appeals):
-        err.print(f"[red]{cfg.root}: bodies.yaml names none of the file's executors[/] "
-                  "(the St Petersburg configuration is config/regions/spb)")
+        err.print(
+            f"[red]{cfg.root}: bodies.yaml names none of the file's executors[/] "
+            "(the St Petersburg configuration is config/regions/spb)"
+        )
         return 2
     if args.part != "all":
         appeals = [a for a in appeals if (a.fold == HELD_FOLD) == (args.part == "held")]
@@ -398,10 +461,13 @@ def cmd_evaluate_routing_spb(ctx: Any, args: Any) -> int:
         console.print(f"[b]Неверно направленные[/] ({len(errors)})")
         for r in errors:
             e = _error_dict(r)
-            console.print(f"#{e['id']} [{e['topic']}] {e['category']}/{e['subcategory']} в {e['municipality']} "
-                          f"({e['scale']}) → {e['predicted']} (правило {e['rule']}); было: {e['executor']}"
-                          f"{' (сначала: ' + e['first'] + ')' if e['first'] != e['executor'] else ''}\n"
-                          f"    {e['text']}", markup=False)
+            console.print(
+                f"#{e['id']} [{e['topic']}] {e['category']}/{e['subcategory']} в {e['municipality']} "
+                f"({e['scale']}) → {e['predicted']} (правило {e['rule']}); было: {e['executor']}"
+                f"{' (сначала: ' + e['first'] + ')' if e['first'] != e['executor'] else ''}\n"
+                f"    {e['text']}",
+                markup=False,
+            )
     return 0
 
 
@@ -415,51 +481,95 @@ def _print(report: SpbRoutingReport, *, part: str, seconds: float) -> None:
 
     console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
     r = report
-    console.print(f"Файл: {r.file}; жалоб: {r.ours.n} (часть: {part}; из них на рассмотрении, исполнитель = "
-                  f"координатор: {r.under_review}); конфигурация: {r.config}; {seconds} с")
+    console.print(
+        f"Файл: {r.file}; жалоб: {r.ours.n} (часть: {part}; из них на рассмотрении, исполнитель = "
+        f"координатор: {r.under_review}); конфигурация: {r.config}; {seconds} с"
+    )
     t = Table(title="Маршрутизация: текст + адрес → сигнал → масштаб → маршрутизатор", title_justify="left")
     for col in ("", "n", "точный орган", "верная организация"):
         t.add_column(col, overflow="fold")
-    for name, s in (("все жалобы", r.ours), ("только с executor_org", r.executor_only),
-                    ("разработка (фолды 0–3)", r.dev), ("отложенный фолд 4", r.held),
-                    ("перенаправленные порталом", r.rerouted),
-                    ("портал: первое назначение", r.portal_first)):
-        t.add_row(name, str(s.n), f"{s.exact_rate:.3f} ({s.exact})", f"{s.organisation_rate:.3f} ({s.organisation})")
+    for name, s in (
+        ("все жалобы", r.ours),
+        ("только с executor_org", r.executor_only),
+        ("разработка (фолды 0–3)", r.dev),
+        ("отложенный фолд 4", r.held),
+        ("перенаправленные порталом", r.rerouted),
+        ("портал: первое назначение", r.portal_first),
+    ):
+        t.add_row(
+            name, str(s.n), f"{s.exact_rate:.3f} ({s.exact})", f"{s.organisation_rate:.3f} ({s.organisation})"
+        )
     console.print(t)
-    console.print(f"В очередь ЦУР: {r.triage}. Перенаправленные: мы выбрали тот же орган, что и портал сначала, "
-                  f"в {r.rerouted_as_first} из {r.rerouted.n}. Журнал переадресаций: {r.corrected_log} жалоб, "
-                  f"{r.corrections} записей (сумма n_reroutes {r.n_reroutes_sum}); первый орган неизвестен: "
-                  f"{r.first_unknown}")
+    console.print(
+        f"В очередь ЦУР: {r.triage}. Перенаправленные: мы выбрали тот же орган, что и портал сначала, "
+        f"в {r.rerouted_as_first} из {r.rerouted.n}. Журнал переадресаций: {r.corrected_log} жалоб, "
+        f"{r.corrections} записей (сумма n_reroutes {r.n_reroutes_sum}); первый орган неизвестен: "
+        f"{r.first_unknown}"
+    )
     print_by_body(console, r.by_body, r.unknown_executors, noun="жалоб")
-    for title, table, limit in (("По категориям портала", r.by_category, None),
-                                ("По причинам портала (топ-30 по числу)", r.by_reason, 30)):
+    for title, table, limit in (
+        ("По категориям портала", r.by_category, None),
+        ("По причинам портала (топ-30 по числу)", r.by_reason, 30),
+    ):
         t = Table(title=title, title_justify="left")
-        for col in ("категория / причина", "n", "точный", "организация", "исполнители (топ-3)", "наш выбор (топ-3)"):
+        for col in (
+            "категория / причина",
+            "n",
+            "точный",
+            "организация",
+            "исполнители (топ-3)",
+            "наш выбор (топ-3)",
+        ):
             t.add_column(col, overflow="fold")
         for key, g in sorted(table.items(), key=lambda kv: -kv[1].score.n)[:limit]:
-            t.add_row(key, str(g.score.n), f"{g.score.exact_rate:.2f}", f"{g.score.organisation_rate:.2f}",
-                      "; ".join(f"{b} ×{n}" for b, n in g.executors.most_common(3)),
-                      "; ".join(f"{b} ×{n}" for b, n in g.predicted.most_common(3)))
+            t.add_row(
+                key,
+                str(g.score.n),
+                f"{g.score.exact_rate:.2f}",
+                f"{g.score.organisation_rate:.2f}",
+                "; ".join(f"{b} ×{n}" for b, n in g.executors.most_common(3)),
+                "; ".join(f"{b} ×{n}" for b, n in g.predicted.most_common(3)),
+            )
         console.print(t)
 
 
 def _error_dict(r: SpbRoutedAppeal) -> dict[str, Any]:
     x, a = r.routed, r.appeal
-    return {"id": a.id, "topic": f"{a.category} / {a.reason}", "district": a.district, "executor": a.executor,
-            "first": a.first, "predicted": x.body_name, "category": x.category, "subcategory": x.subcategory,
-            "fact": x.fact, "municipality": x.municipality, "scale": x.scale, "rule": x.rule,
-            "text": " ".join(a.pipeline_text.split())[:300]}
+    return {
+        "id": a.id,
+        "topic": f"{a.category} / {a.reason}",
+        "district": a.district,
+        "executor": a.executor,
+        "first": a.first,
+        "predicted": x.body_name,
+        "category": x.category,
+        "subcategory": x.subcategory,
+        "fact": x.fact,
+        "municipality": x.municipality,
+        "scale": x.scale,
+        "rule": x.rule,
+        "text": " ".join(a.pipeline_text.split())[:300],
+    }
 
 
 def add_commands(sub: Any) -> None:
     """Register `incidents evaluate-routing-spb` on the `incidents` subparsers."""
-    s = sub.add_parser("evaluate-routing-spb",
-                       help="точность маршрутизации на жалобах портала «Наш Санкт-Петербург» (../shared/data) "
-                            "и точность первого назначения самого портала")
-    s.add_argument("--data", metavar="DIR",
-                   help=f"папка с {SPB_FILE} или сам файл (или INCIDENTS_DATA_DIR; по умолчанию {DEFAULT_DATA})")
-    s.add_argument("--part", choices=["all", "dev", "held"], default="all",
-                   help="все жалобы, часть для разработки правил (фолды 0–3 по хэшу id) или отложенный фолд 4")
+    s = sub.add_parser(
+        "evaluate-routing-spb",
+        help="точность маршрутизации на жалобах портала «Наш Санкт-Петербург» (../shared/data) "
+        "и точность первого назначения самого портала",
+    )
+    s.add_argument(
+        "--data",
+        metavar="DIR",
+        help=f"папка с {SPB_FILE} или сам файл (или INCIDENTS_DATA_DIR; по умолчанию {DEFAULT_DATA})",
+    )
+    s.add_argument(
+        "--part",
+        choices=["all", "dev", "held"],
+        default="all",
+        help="все жалобы, часть для разработки правил (фолды 0–3 по хэшу id) или отложенный фолд 4",
+    )
     s.add_argument("--sample", type=int, help="случайная выборка жалоб (с --seed), по умолчанию все")
     s.add_argument("--seed", type=int, default=13)
     s.add_argument("--errors", type=int, default=0, metavar="N", help="показать до N неверно направленных")

@@ -24,14 +24,69 @@ from pipelines.phrases import Match, PhraseMatcher
 log = logging.getLogger(__name__)
 
 STREET_MARKERS = frozenset(
-    ["ул", "улица", "улочка", "пр", "пр-т", "пр-кт", "проспект", "пер", "переулок", "бульвар", "б-р", "шоссе", "ш", "проезд", "пл", "площадь", "набережная", "наб", "тупик", "мкр", "микрорайон", "линия"]
+    [
+        "ул",
+        "улица",
+        "улочка",
+        "пр",
+        "пр-т",
+        "пр-кт",
+        "проспект",
+        "пер",
+        "переулок",
+        "бульвар",
+        "б-р",
+        "шоссе",
+        "ш",
+        "проезд",
+        "пл",
+        "площадь",
+        "набережная",
+        "наб",
+        "тупик",
+        "мкр",
+        "микрорайон",
+        "линия",
+    ]
 )
 SETTLEMENT_MARKERS = frozenset(
-    ["г", "город", "гор", "с", "село", "пос", "поселок", "п", "д", "деревня", "х", "хутор", "сл", "слобода", "рп",
-     "пгт", "ст", "станция",
-     # the type word in the cases residents write it: «в деревне Щетинка», «до села Клюква»
-     "городе", "города", "селе", "села", "селу", "поселке", "поселка", "поселку", "деревне", "деревни", "деревню",
-     "хуторе", "хутора", "слободе", "слободы", "станции"]
+    [
+        "г",
+        "город",
+        "гор",
+        "с",
+        "село",
+        "пос",
+        "поселок",
+        "п",
+        "д",
+        "деревня",
+        "х",
+        "хутор",
+        "сл",
+        "слобода",
+        "рп",
+        "пгт",
+        "ст",
+        "станция",
+        # the type word in the cases residents write it: «в деревне Щетинка», «до села Клюква»
+        "городе",
+        "города",
+        "селе",
+        "села",
+        "селу",
+        "поселке",
+        "поселка",
+        "поселку",
+        "деревне",
+        "деревни",
+        "деревню",
+        "хуторе",
+        "хутора",
+        "слободе",
+        "слободы",
+        "станции",
+    ]
 )
 # Spellings of one settlement type: an alias written with one («п. Юбилейный») also matches
 # the others («пос. Юбилейный», «посёлок Юбилейный»).
@@ -46,12 +101,48 @@ STREET_PREPOSITIONS = frozenset(["на", "по", "у", "около", "возле
 HOUSE_MARKERS = frozenset(["д", "дом", "доме", "дома", "домом", "домов", "корпус", "к", "кв"])
 # Nouns of a town's named objects: an adjective place name before them names the object
 # («от Кировского моста», «у Льговского рынка»), not the settlement or district.
-OBJECT_WORDS = frozenset(["мост", "моста", "мосту", "мостом", "мосте", "рынок", "рынка", "рынку", "рынке", "рынком",
-                          "вокзал", "вокзала", "вокзалу", "вокзале", "вокзалом", "сквер", "сквера", "скверу", "сквере"])
+OBJECT_WORDS = frozenset(
+    [
+        "мост",
+        "моста",
+        "мосту",
+        "мостом",
+        "мосте",
+        "рынок",
+        "рынка",
+        "рынку",
+        "рынке",
+        "рынком",
+        "вокзал",
+        "вокзала",
+        "вокзалу",
+        "вокзале",
+        "вокзалом",
+        "сквер",
+        "сквера",
+        "скверу",
+        "сквере",
+    ]
+)
 # Adjectives used as nouns for rooms and parts of a building («парадная» is St Petersburg's
 # word for the entrance): after a preposition or before a number they are not streets.
-ROOM_WORDS = frozenset(["парадный", "детский", "столовый", "ванный", "приемный", "учительский", "лестничный",
-                        "проходной", "диспетчерский", "дежурный", "бельевой", "колясочный", "мусорокамерный"])
+ROOM_WORDS = frozenset(
+    [
+        "парадный",
+        "детский",
+        "столовый",
+        "ванный",
+        "приемный",
+        "учительский",
+        "лестничный",
+        "проходной",
+        "диспетчерский",
+        "дежурный",
+        "бельевой",
+        "колясочный",
+        "мусорокамерный",
+    ]
+)
 
 
 def lemmatizer_free_lemma(word: str) -> str:
@@ -61,10 +152,35 @@ def lemmatizer_free_lemma(word: str) -> str:
 
 _PROPER_TAGS = ("Surn", "Name", "Patr", "Geox", "Orgn", "Abbr")
 # Words before a place name that say a place follows: «в Клюкву», «из Глушкова», «под Рыльском».
-PLACE_PREPOSITIONS = frozenset(["в", "во", "из", "под", "до", "к", "ко", "у", "около", "возле", "за", "от", "через",
-                                "над", "между", "близ", "вблизи", "недалеко"])
+PLACE_PREPOSITIONS = frozenset(
+    [
+        "в",
+        "во",
+        "из",
+        "под",
+        "до",
+        "к",
+        "ко",
+        "у",
+        "около",
+        "возле",
+        "за",
+        "от",
+        "через",
+        "над",
+        "между",
+        "близ",
+        "вблизи",
+        "недалеко",
+    ]
+)
 _CASES = ("nomn", "gent", "datv", "accs", "ablt", "loct")
-_TYPE_WORDS = frozenset(w.rstrip(".") for group in _SETTLEMENT_TYPES for w in group) | {"г", "город", "пгт", "рп"}
+_TYPE_WORDS = frozenset(w.rstrip(".") for group in _SETTLEMENT_TYPES for w in group) | {
+    "г",
+    "город",
+    "пгт",
+    "рп",
+}
 
 
 @dataclass(slots=True, frozen=True)
@@ -133,8 +249,23 @@ _TOWARDS_PREPOSITIONS = frozenset(["до", "к", "ко"])
 
 # «в сторону п. Искра», «со стороны Клюквы», «поворот на Ворошнево»: a direction on a road
 # of the place where the problem is, not that place
-_DIRECTION_WORDS = frozenset(["сторону", "стороны", "поворот", "повороте", "поворота", "съезд", "съезде", "съезда",
-                              "выезд", "выезде", "выезда", "направлении", "направлению"])
+_DIRECTION_WORDS = frozenset(
+    [
+        "сторону",
+        "стороны",
+        "поворот",
+        "повороте",
+        "поворота",
+        "съезд",
+        "съезде",
+        "съезда",
+        "выезд",
+        "выезде",
+        "выезда",
+        "направлении",
+        "направлению",
+    ]
+)
 
 
 def _direction(tokens: list[str], start: int) -> bool:
@@ -163,8 +294,9 @@ def _destination(tokens: list[str], start: int) -> bool:
     if before not in _TO_PREPOSITIONS:
         return False
     parses = morph().parse(tokens[start])
-    return (any("accs" in p.tag for p in parses)
-            and not any("loct" in p.tag or "loc2" in p.tag for p in parses))
+    return any("accs" in p.tag for p in parses) and not any(
+        "loct" in p.tag or "loc2" in p.tag for p in parses
+    )
 
 
 def _settlement_type_spellings(aliases: list[str]) -> list[str]:
@@ -299,10 +431,15 @@ class Gazetteer:
         found = []
         for m in self._m.find(lemmas):
             place = m.payload
-            if (place.single_common_word and not self._marked(tokens, m.start, m.end, place.kind)
-                    and not (place.kind == "settlement" and _heading(tokens, m.start, display))):
+            if (
+                place.single_common_word
+                and not self._marked(tokens, m.start, m.end, place.kind)
+                and not (place.kind == "settlement" and _heading(tokens, m.start, display))
+            ):
                 continue
-            if place.kind in ("municipality", "settlement", "subdivision") and _names_a_street(tokens, m.start, m.end):
+            if place.kind in ("municipality", "settlement", "subdivision") and _names_a_street(
+                tokens, m.start, m.end
+            ):
                 continue
             found.append(m)
         forms = self._forms
@@ -320,9 +457,14 @@ class Gazetteer:
                 found.append(Match(place, i, i, t))
         # The longest name wins: «Невский проспект» (a street) over «Невский» (a district),
         # «Октябрьская набережная» over the bare «Октябрьская» of another town's street.
-        return [m for m in found if not any(
-            o is not m and o.start <= m.start and m.end <= o.end and (o.end - o.start) > (m.end - m.start)
-            for o in found)]
+        return [
+            m
+            for m in found
+            if not any(
+                o is not m and o.start <= m.start and m.end <= o.end and (o.end - o.start) > (m.end - m.start)
+                for o in found
+            )
+        ]
 
     @staticmethod
     def _cued(tokens: list[str], i: int, display: str) -> bool:
@@ -330,8 +472,11 @@ class Gazetteer:
         place preposition before it and the name capitalised in the text («в Клюкву», not
         «клюкву собирали», «в белой машине»)."""
         before = tokens[i - 1] if i > 0 else ""
-        marker = before if before in SETTLEMENT_MARKERS else (
-            tokens[i - 2] if i > 1 and tokens[i - 2] in SETTLEMENT_MARKERS else None)
+        marker = (
+            before
+            if before in SETTLEMENT_MARKERS
+            else (tokens[i - 2] if i > 1 and tokens[i - 2] in SETTLEMENT_MARKERS else None)
+        )
         # a one-letter type word is also a preposition or a conjunction («с белой тростью»,
         # «с Клюквой»): after it the name must be capitalised, as after a preposition
         if marker is not None and len(marker) > 1:
@@ -458,12 +603,14 @@ def free_street(tokens: list[str], lemmatizer: Lemmatizer) -> tuple[str, str | N
             return street_name_form(name).capitalize(), _house_after(tokens, i + 1), i
     return None
 
+
 def _longest(matches: list[Match[Place]]) -> list[Match[Place]]:
     """Drop a place found inside a longer place's words: «в Курском районе» is the district,
     not also the city that «Курском» alone would name."""
     spans = [(m.start, m.end) for m in matches]
     return [
-        m for m in matches
+        m
+        for m in matches
         if not any(s <= m.start and m.end <= e and (e - s) > (m.end - m.start) for s, e in spans)
     ]
 
@@ -542,9 +689,13 @@ class EntityExtractor:
     def ner(self) -> NerTagger | None:
         return self._ner
 
-    def __call__(self, lemmas: list[tuple[str, ...]], tokens: list[str], display: str, *, deep: bool) -> Entities:
+    def __call__(
+        self, lemmas: list[tuple[str, ...]], tokens: list[str], display: str, *, deep: bool
+    ) -> Entities:
         ent = Entities()
-        best: tuple[float, int, int, str, str, str] | None = None  # (priority, length, -position, code, evidence, kind)
+        best: tuple[float, int, int, str, str, str] | None = (
+            None  # (priority, length, -position, code, evidence, kind)
+        )
         street_match = None
         found = self.gazetteer.find(self._lem.as_written(tokens, lemmas), tokens, display)
         for m in _longest(found):
@@ -561,8 +712,11 @@ class EntityExtractor:
             towards = place.kind == "settlement" and _direction(tokens, m.start)
             if place.kind == "settlement" and not ent.address.settlement and not towards:
                 ent.address.settlement = place.name
-            if (place.kind in ("municipality", "settlement") and len(place.municipalities) == 1
-                    and place.municipalities[0] not in ent.municipalities):
+            if (
+                place.kind in ("municipality", "settlement")
+                and len(place.municipalities) == 1
+                and place.municipalities[0] not in ent.municipalities
+            ):
                 ent.municipalities.append(place.municipalities[0])
             if place.kind == "street" and street_match is None:
                 street_match = m
@@ -583,16 +737,27 @@ class EntityExtractor:
         if street_match is not None:
             place = street_match.payload
             ent.address.street = place.name
-            ent.address.house = _house_after(tokens, street_match.end) or _house_before(tokens, street_match.start)
+            ent.address.house = _house_after(tokens, street_match.end) or _house_before(
+                tokens, street_match.start
+            )
             if best is None and len(place.municipalities) > 1:
                 shared = self._shared_streets_in
                 if shared in place.municipalities:
                     # a street of the regional centre that other towns have too: most posts
                     # naming it alone are about the centre; as a street, a local page still wins
-                    best = (1, 0, 0, shared, f"street {place.name} (also in "
-                            f"{', '.join(m for m in place.municipalities if m != shared)}): {shared}", "street")
+                    best = (
+                        1,
+                        0,
+                        0,
+                        shared,
+                        f"street {place.name} (also in "
+                        f"{', '.join(m for m in place.municipalities if m != shared)}): {shared}",
+                        "street",
+                    )
                 else:
-                    ent.municipality_evidence = f"street {place.name} (ambiguous: {', '.join(place.municipalities)})"
+                    ent.municipality_evidence = (
+                        f"street {place.name} (ambiguous: {', '.join(place.municipalities)})"
+                    )
         else:
             free = free_street(tokens, self._lem)
             if free:

@@ -51,7 +51,9 @@ class KeywordRules:
 
     def _add(self, lem: Lemmatizer, rules, cat: str, sub: str | None, fact: str | None) -> None:  # noqa: ANN001
         for rule in rules:
-            meta = _RuleMeta(rule.id, cat, sub, fact, rule.weight, _context(lem, rule.require), _context(lem, rule.forbid))
+            meta = _RuleMeta(
+                rule.id, cat, sub, fact, rule.weight, _context(lem, rule.require), _context(lem, rule.forbid)
+            )
             for phrase in rule.phrases:
                 self._matcher.add(phrase, meta, window=rule.window)
             self.rule_count += 1
@@ -74,7 +76,9 @@ class KeywordRules:
                 if meta.forbid & present:
                     continue
             words = " ".join(tokens[m.start : m.end + 1])
-            fired[meta.rule_id] = RuleHit(meta.rule_id, meta.category, meta.subcategory, meta.fact, meta.weight, words)
+            fired[meta.rule_id] = RuleHit(
+                meta.rule_id, meta.category, meta.subcategory, meta.fact, meta.weight, words
+            )
         return list(fired.values())
 
 
@@ -94,8 +98,12 @@ def _codes(h: RuleHit) -> tuple[str, str, str]:
     return h.category, f"{h.category}.{h.subcategory or 'generic'}", h.rule_id
 
 
-def _object_over(hits: list[RuleHit], cat: str, by_cat: dict[str, float],
-                 precedence: tuple[tuple[frozenset[str], frozenset[str]], ...]) -> str:
+def _object_over(
+    hits: list[RuleHit],
+    cat: str,
+    by_cat: dict[str, float],
+    precedence: tuple[tuple[frozenset[str], frozenset[str]], ...],
+) -> str:
     """rubricator.yaml → precedence: when the winning category's strongest rule is a generic
     problem listed in `over` and a rule naming an object listed in `object` fired too, the
     object's category wins («крыша течёт» in a hospital is the hospital's matter)."""
@@ -110,8 +118,9 @@ def _object_over(hits: list[RuleHit], cat: str, by_cat: dict[str, float],
     return cat
 
 
-def best_category(hits: list[RuleHit], precedence: tuple[tuple[frozenset[str], frozenset[str]], ...] = ()
-                  ) -> tuple[str | None, str | None, str | None, float]:
+def best_category(
+    hits: list[RuleHit], precedence: tuple[tuple[frozenset[str], frozenset[str]], ...] = ()
+) -> tuple[str | None, str | None, str | None, float]:
     """The category with the most rule weight (or the object's, by `precedence`); the most
     specific subcategory and fact in it. The score is the heaviest category's weight either way."""
     if not hits:
@@ -124,9 +133,13 @@ def best_category(hits: list[RuleHit], precedence: tuple[tuple[frozenset[str], f
     if all(_generic(h) for h in hits if h.category == cat):
         # a category named only by its generic words («мусор», «дорога») gives way to one a
         # specific rule found («пьяная компания, мусор, шприцы» is public order)
-        specific = {h.category: by_cat[h.category] for h in hits if not _generic(h) and h.weight >= SPECIFIC_WEIGHT}
+        specific = {
+            h.category: by_cat[h.category] for h in hits if not _generic(h) and h.weight >= SPECIFIC_WEIGHT
+        }
         if specific:
-            cat = max(specific, key=lambda c: (specific[c], -min(i for i, h in enumerate(hits) if h.category == c)))
+            cat = max(
+                specific, key=lambda c: (specific[c], -min(i for i, h in enumerate(hits) if h.category == c))
+            )
     if precedence:
         cat = _object_over(hits, cat, by_cat, precedence)
     in_cat = [h for h in hits if h.category == cat]

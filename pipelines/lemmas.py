@@ -81,8 +81,10 @@ class Lemmatizer:
         corrected = self.corrected
         if not corrected or not any(t in corrected for t in tokens):
             return lemmas
-        return [tuple(x for x in c if x != corrected[t]) or c if t in corrected else c
-                for t, c in zip(tokens, lemmas, strict=True)]
+        return [
+            tuple(x for x in c if x != corrected[t]) or c if t in corrected else c
+            for t, c in zip(tokens, lemmas, strict=True)
+        ]
 
     def is_past(self, word: str) -> bool:
         """Whether the most probable reading is a past-tense verb or a short passive
@@ -103,9 +105,9 @@ class Lemmatizer:
         # The first letter is left alone: people rarely mistype it, and changing it turns
         # an unknown word into an unrelated one too easily («отопленее» → «топленее»).
         tiers = (
-            [word[:i] + word[i + 1] + word[i] + word[i + 2:] for i in range(1, n - 1)]
-            + [word[:i] + word[i + 1:] for i in range(1, n)],
-            [word[:i] + c + word[i + 1:] for i in range(1, n) for c in _ALPHABET if c != word[i]],
+            [word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(1, n - 1)]
+            + [word[:i] + word[i + 1 :] for i in range(1, n)],
+            [word[:i] + c + word[i + 1 :] for i in range(1, n) for c in _ALPHABET if c != word[i]],
             [word[:i] + c + word[i:] for i in range(1, n + 1) for c in _ALPHABET],
         )
         for cands in tiers:
@@ -123,7 +125,7 @@ class Lemmatizer:
         return self.lemmas(word)[0]
 
     def mood(self, word: str) -> str | None:
-        """"impr" when the word's most probable reading is a plural (polite) imperative
+        """ "impr" when the word's most probable reading is a plural (polite) imperative
         («уберите», «почините»), "infn" when it is an infinitive («убрать», «заменить»),
         else None. Residents ask officials to act in those forms («Убрать мусор у
         парадной», «Примите меры»); news almost never does. Cached like the lemmas."""
@@ -134,7 +136,9 @@ class Lemmatizer:
             parses = self._morph.parse(word)
             top = parses[0].score
             # «почините» is as likely future indicative as imperative: either asks for action
-            if any("impr" in p.tag and "excl" in p.tag and "plur" in p.tag and p.score >= top for p in parses):
+            if any(
+                "impr" in p.tag and "excl" in p.tag and "plur" in p.tag and p.score >= top for p in parses
+            ):
                 mood = "impr"
             elif "INFN" in parses[0].tag:
                 mood = "infn"

@@ -41,8 +41,11 @@ class Example:
 
 def rule_features(sig: SignalRecord) -> dict[str, float]:
     """The rules' findings as numbers: score, decision, weight per category, reasons fired."""
-    f: dict[str, float] = {"score": sig.score, "rule_complaint": float(sig.is_complaint),
-                           "rule_fired": float(bool(sig.rules))}
+    f: dict[str, float] = {
+        "score": sig.score,
+        "rule_complaint": float(sig.is_complaint),
+        "rule_fired": float(bool(sig.rules)),
+    }
     by_cat: dict[str, float] = defaultdict(float)
     for h in sig.rules:
         by_cat[h.category] += h.weight
@@ -76,13 +79,33 @@ def _features() -> Any:
     def col(name: str) -> Any:
         return FunctionTransformer(_column, kw_args={"name": name})
 
-    return FeatureUnion([
-        ("lemmas", make_pipeline(col("lemmas"), TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True,
-                                                                token_pattern=r"(?u)\b\w+\b"))),
-        ("chars", make_pipeline(col("text"), TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2,
-                                                             sublinear_tf=True, max_features=60000))),
-        ("rules", make_pipeline(col("rules"), DictVectorizer(), MaxAbsScaler())),
-    ])
+    return FeatureUnion(
+        [
+            (
+                "lemmas",
+                make_pipeline(
+                    col("lemmas"),
+                    TfidfVectorizer(
+                        ngram_range=(1, 2), min_df=2, sublinear_tf=True, token_pattern=r"(?u)\b\w+\b"
+                    ),
+                ),
+            ),
+            (
+                "chars",
+                make_pipeline(
+                    col("text"),
+                    TfidfVectorizer(
+                        analyzer="char_wb",
+                        ngram_range=(2, 5),
+                        min_df=2,
+                        sublinear_tf=True,
+                        max_features=60000,
+                    ),
+                ),
+            ),
+            ("rules", make_pipeline(col("rules"), DictVectorizer(), MaxAbsScaler())),
+        ]
+    )
 
 
 def _classifier(c: float) -> Any:
@@ -118,8 +141,10 @@ class SignalModel:
         # written aside and renamed: a process starting meanwhile never loads half a file
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         with tmp.open("wb") as fh:
-            pickle.dump({"format": FORMAT, "complaint": self.complaint, "category": self.category,
-                         "meta": self.meta}, fh)
+            pickle.dump(
+                {"format": FORMAT, "complaint": self.complaint, "category": self.category, "meta": self.meta},
+                fh,
+            )
         os.replace(tmp, path)
         return path
 
@@ -133,15 +158,25 @@ def load(path: Path | str) -> SignalModel:
     return SignalModel(data["complaint"], data["category"], data.get("meta", {}))
 
 
-def fit(complaint_x: Sequence[Example], complaint_y: Sequence[int], category_x: Sequence[Example],
-        category_y: Sequence[str], *, c: float = 4.0, category: bool = True) -> SignalModel:
+def fit(
+    complaint_x: Sequence[Example],
+    complaint_y: Sequence[int],
+    category_x: Sequence[Example],
+    category_y: Sequence[str],
+    *,
+    c: float = 4.0,
+    category: bool = True,
+) -> SignalModel:
     """`category=False`: the complaint classifier only (the category stays the rules')."""
     import sklearn
 
     comp = _classifier(c).fit(list(complaint_x), list(complaint_y))
     cat = _classifier(c).fit(list(category_x), list(category_y)) if category else None
-    return SignalModel(comp, cat, {"sklearn": sklearn.__version__, "complaint_n": len(complaint_y),
-                                   "category_n": len(category_y)})
+    return SignalModel(
+        comp,
+        cat,
+        {"sklearn": sklearn.__version__, "complaint_n": len(complaint_y), "category_n": len(category_y)},
+    )
 
 
 def best_in(hits: Sequence[RuleHit], category: str) -> tuple[str | None, str | None]:

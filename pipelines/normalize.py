@@ -30,12 +30,48 @@ _LATIN = re.compile(r"[a-z]")
 _CYR = re.compile(r"[а-я]")
 
 _TRANSLIT = [
-    ("shch", "щ"), ("sch", "щ"), ("yo", "е"), ("zh", "ж"), ("kh", "х"), ("ts", "ц"), ("ch", "ч"),
-    ("sh", "ш"), ("yu", "ю"), ("ya", "я"), ("ye", "е"), ("ja", "я"), ("ju", "ю"), ("jo", "е"), ("je", "е"), ("a", "а"), ("b", "б"), ("v", "в"),
-    ("g", "г"), ("d", "д"), ("e", "е"), ("z", "з"), ("i", "и"), ("y", "ы"), ("k", "к"),
-    ("l", "л"), ("m", "м"), ("n", "н"), ("o", "о"), ("p", "п"), ("r", "р"), ("s", "с"),
-    ("t", "т"), ("u", "у"), ("f", "ф"), ("h", "х"), ("c", "ц"), ("w", "в"), ("x", "кс"),
-    ("j", "й"), ("q", "к"), ("'", "ь"),
+    ("shch", "щ"),
+    ("sch", "щ"),
+    ("yo", "е"),
+    ("zh", "ж"),
+    ("kh", "х"),
+    ("ts", "ц"),
+    ("ch", "ч"),
+    ("sh", "ш"),
+    ("yu", "ю"),
+    ("ya", "я"),
+    ("ye", "е"),
+    ("ja", "я"),
+    ("ju", "ю"),
+    ("jo", "е"),
+    ("je", "е"),
+    ("a", "а"),
+    ("b", "б"),
+    ("v", "в"),
+    ("g", "г"),
+    ("d", "д"),
+    ("e", "е"),
+    ("z", "з"),
+    ("i", "и"),
+    ("y", "ы"),
+    ("k", "к"),
+    ("l", "л"),
+    ("m", "м"),
+    ("n", "н"),
+    ("o", "о"),
+    ("p", "п"),
+    ("r", "р"),
+    ("s", "с"),
+    ("t", "т"),
+    ("u", "у"),
+    ("f", "ф"),
+    ("h", "х"),
+    ("c", "ц"),
+    ("w", "в"),
+    ("x", "кс"),
+    ("j", "й"),
+    ("q", "к"),
+    ("'", "ь"),
 ]
 _TRANSLIT_RE = re.compile("|".join(re.escape(k) for k, _ in _TRANSLIT))
 _TRANSLIT_MAP = dict(_TRANSLIT)
@@ -77,7 +113,9 @@ def strip_html(text: str) -> str:
 # Characters that are never control characters, symbols or marks: only the others are looked
 # up in the Unicode database (a per-character loop over every post cost a third of the
 # normalization time).
-_UNUSUAL = re.compile(r"[^\n\t\x20-\x5d\x5f\x61-\x7e\u00a0\u00ab\u00bb\u0400-\u0481\u048a-\u052f\u2010-\u2027\u2030-\u205e]")
+_UNUSUAL = re.compile(
+    r"[^\n\t\x20-\x5d\x5f\x61-\x7e\u00a0\u00ab\u00bb\u0400-\u0481\u048a-\u052f\u2010-\u2027\u2030-\u205e]"
+)
 _DROPPED = frozenset(("So", "Sk", "Cs", "Co", "Mn", "Cf"))
 
 
@@ -95,7 +133,9 @@ def _drop_symbols(text: str) -> str:
 
 
 # Short words that may stand alone inside a run-together hashtag («#нетводы», «#ямынадорогах»).
-_SHORT_WORDS = frozenset(["в", "во", "на", "не", "нет", "по", "у", "с", "со", "за", "до", "от", "и", "из", "к", "о", "без"])
+_SHORT_WORDS = frozenset(
+    ["в", "во", "на", "не", "нет", "по", "у", "с", "со", "за", "до", "от", "и", "из", "к", "о", "без"]
+)
 _CYR_RUN = re.compile(r"[а-яё]{5,}")
 
 

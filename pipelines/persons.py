@@ -24,11 +24,39 @@ _TOKEN = re.compile(r"(?<![А-ЯЁа-яё])(?:[А-ЯЁ][а-яё]{2,}(?:-[А-ЯЁ
 _SURNAME_ENDING = re.compile(r"(?:ов|ев|ёв|ин|ын|ова|ева|ёва|ина|ына|ский|цкий|ская|цкая|енко|ук|юк|ых|их)$")
 # a name right after one of these words is a street, a square, an institution named after a
 # person; the street and settlement type words themselves come from the caller (entities.py)
-_NAMED_AFTER = frozenset([
-    "улице", "улицу", "улицы", "проспекте", "проспекта", "переулке", "переулка", "бульваре", "площади",
-    "набережной", "проезде", "им", "имени", "микрорайоне", "сквер", "сквере", "парк", "парке", "памятник",
-    "памятника", "музей", "музея", "школа", "школе", "школы", "гимназия", "гимназии", "лицей", "лицея",
-])
+_NAMED_AFTER = frozenset(
+    [
+        "улице",
+        "улицу",
+        "улицы",
+        "проспекте",
+        "проспекта",
+        "переулке",
+        "переулка",
+        "бульваре",
+        "площади",
+        "набережной",
+        "проезде",
+        "им",
+        "имени",
+        "микрорайоне",
+        "сквер",
+        "сквере",
+        "парк",
+        "парке",
+        "памятник",
+        "памятника",
+        "музей",
+        "музея",
+        "школа",
+        "школе",
+        "школы",
+        "гимназия",
+        "гимназии",
+        "лицей",
+        "лицея",
+    ]
+)
 _CACHE_SIZE = 200_000
 
 
@@ -82,8 +110,9 @@ class PersonNames:
                 i += 1
         return out
 
-    def _person_at(self, display: str, toks: list[tuple[str, int, int]], i: int,
-                   places: frozenset[str]) -> tuple[int, int, int] | None:
+    def _person_at(
+        self, display: str, toks: list[tuple[str, int, int]], i: int, places: frozenset[str]
+    ) -> tuple[int, int, int] | None:
         """(start, end, next token) of a person's name starting at token i, or None."""
         run = [toks[i]]
         for k in range(i + 1, min(i + 3, len(toks))):  # at most three adjacent parts
@@ -112,6 +141,7 @@ class PersonNames:
     @staticmethod
     def _shape(parts: list[frozenset[str]]) -> int:
         """How many of the leading parts make a person's name (0: none)."""
+
         def has(k: int, kind: str) -> bool:
             return k < len(parts) and kind in parts[k]
 

@@ -41,8 +41,15 @@ class PhraseMatcher(Generic[T]):
     def __len__(self) -> int:
         return len(self._phrases)
 
-    def add(self, phrase: str, payload: T, *, window: int | None = None, ordered: bool = False,
-            exact: bool = False) -> None:
+    def add(
+        self,
+        phrase: str,
+        payload: T,
+        *,
+        window: int | None = None,
+        ordered: bool = False,
+        exact: bool = False,
+    ) -> None:
         """Add a phrase in dictionary form. `window` = max distance between its first and last word.
         `exact`: the words match only as written (after case and ё folding), not in any form —
         an ad's «продаю» is not the «продают» of a complaint about a shop. Every token's lemma
@@ -52,7 +59,9 @@ class PhraseMatcher(Generic[T]):
         if not words:
             raise ValueError(f"phrase {phrase!r} has no words")
         n = len(words)
-        self._phrases.append((n, max(window if window is not None else n - 1, n - 1), ordered, payload, phrase))
+        self._phrases.append(
+            (n, max(window if window is not None else n - 1, n - 1), ordered, payload, phrase)
+        )
         if exact:
             self._words.append([frozenset((w,)) for w in words])
         else:

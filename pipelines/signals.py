@@ -22,18 +22,58 @@ from pipelines.lemmas import Lemmatizer
 from pipelines.normalize import _TOKEN, Normalizer
 
 # Imperatives that ask other residents for information, not officials for action.
-_PEER_VERBS = frozenset(["подсказать", "откликнуться", "посоветовать", "сказать", "помочь", "поделиться",
-                         "написать", "смотреть", "посмотреть", "представить", "знать"])
+_PEER_VERBS = frozenset(
+    [
+        "подсказать",
+        "откликнуться",
+        "посоветовать",
+        "сказать",
+        "помочь",
+        "поделиться",
+        "написать",
+        "смотреть",
+        "посмотреть",
+        "представить",
+        "знать",
+    ]
+)
 log = logging.getLogger(__name__)
 # A resident speaking of themselves: event words («погибли», «спасателей нет») then describe
 # their own trouble, not a news story (signals.yaml → event_markers).
-_FIRST_PERSON = frozenset(["я", "мы", "меня", "мне", "мной", "нас", "нам", "нами", "мой", "моя", "мое", "мои",
-                           "моего", "моей", "моих", "наш", "наша", "наше", "наши", "нашего", "нашей", "наших", "нашем"])
+_FIRST_PERSON = frozenset(
+    [
+        "я",
+        "мы",
+        "меня",
+        "мне",
+        "мной",
+        "нас",
+        "нам",
+        "нами",
+        "мой",
+        "моя",
+        "мое",
+        "мои",
+        "моего",
+        "моей",
+        "моих",
+        "наш",
+        "наша",
+        "наше",
+        "наши",
+        "нашего",
+        "нашей",
+        "наших",
+        "нашем",
+    ]
+)
 # How channels and news sites write, and residents do not (measured on ../shared/data: 55 % and
 # 5 % of the Telegram news posts, none of 24,000 resident complaints): a link under a word,
 # «[исключить](https://…)», and a quote attributed after a dash, «…отопление, — Собянин.»
-_NEWS_FORMAT = re.compile(r"\]\((?:https?|tg)://|,\s*[—–]\s*[^.!?\n]{2,60}(?:\.|$)|[.!]\s*[—–]\s*[А-ЯЁA-Z«\"][^.!?\n]{0,60}(?:\.|$)",
-                          re.M)
+_NEWS_FORMAT = re.compile(
+    r"\]\((?:https?|tg)://|,\s*[—–]\s*[^.!?\n]{2,60}(?:\.|$)|[.!]\s*[—–]\s*[А-ЯЁA-Z«\"][^.!?\n]{0,60}(?:\.|$)",
+    re.M,
+)
 _SENTENCE = re.compile(r"[.!?\n;]+")
 
 
@@ -61,8 +101,14 @@ def training_fingerprint(cfg: RegionConfig, labels: Sequence[str]) -> str:
 class SignalBuilder:
     """Build once per region (compiles the rules); call per post."""
 
-    def __init__(self, cfg: RegionConfig, *, use_ner: bool | None = None, lemmatizer: Lemmatizer | None = None,
-                 use_model: bool | None = None) -> None:
+    def __init__(
+        self,
+        cfg: RegionConfig,
+        *,
+        use_ner: bool | None = None,
+        lemmatizer: Lemmatizer | None = None,
+        use_model: bool | None = None,
+    ) -> None:
         self.cfg = cfg
         policy = cfg.signals
         self.policy = policy
@@ -79,7 +125,9 @@ class SignalBuilder:
         self._supply_verbs = frozenset(lem.lemma(w) for w in policy.resolved_supply_verbs)
         self._supplies = frozenset(lem.lemma(w) for w in policy.resolved_supplies)
         # Imperatives of ads and calls to subscribe are noise, not requests to officials.
-        self._ad_verbs = frozenset(lem.lemma(w) for ph in policy.noise_markers.phrases for w in ph.lower().split())
+        self._ad_verbs = frozenset(
+            lem.lemma(w) for ph in policy.noise_markers.phrases for w in ph.lower().split()
+        )
         ner = policy.use_ner if use_ner is None else use_ner
         self.entities = EntityExtractor(cfg, lem, ner=NerTagger() if ner else None)
         official = set(policy.official_authors)
@@ -93,22 +141,33 @@ class SignalBuilder:
         if use_model and policy.model is not None:
             path = Path(policy.model.path)
             found = self._readable_model(path)
-            if found is not None and policy.model.train and found.meta.get("fingerprint") != training_fingerprint(
-                cfg, policy.model.train
+            if (
+                found is not None
+                and policy.model.train
+                and found.meta.get("fingerprint") != training_fingerprint(cfg, policy.model.train)
             ):
                 # trained from other labels or rules: it would decide on features the rules no
                 # longer produce (incidents.services.training.signal_builder trains it again first)
-                log.warning("signals.yaml → model.path %s was trained from other labels or rules; "
-                            "deciding by the rules alone (train it again with `incidents train`)", path)
+                log.warning(
+                    "signals.yaml → model.path %s was trained from other labels or rules; "
+                    "deciding by the rules alone (train it again with `incidents train`)",
+                    path,
+                )
                 found = None
             if found is not None and policy.model.category and found.category is None:
-                log.warning("signals.yaml → model.category is on, but %s was trained without the category "
-                            "classifier: the rules choose the category (train it again with `incidents train`)", path)
+                log.warning(
+                    "signals.yaml → model.category is on, but %s was trained without the category "
+                    "classifier: the rules choose the category (train it again with `incidents train`)",
+                    path,
+                )
             if found is not None:
                 self.model = found
             elif not path.is_file():
-                log.warning("signals.yaml → model.path %s: no such file; deciding by the rules alone "
-                            "(train one with `incidents train`)", path)
+                log.warning(
+                    "signals.yaml → model.path %s: no such file; deciding by the rules alone "
+                    "(train one with `incidents train`)",
+                    path,
+                )
 
     @staticmethod
     def _readable_model(path: Path):  # noqa: ANN205 - pipelines.model.SignalModel, imported lazily
@@ -123,16 +182,22 @@ class SignalBuilder:
             log.warning("signals.yaml → model.path %s: cannot load it (%s)", path, exc)
             return None
 
-    def __call__(self, post: PostRecord, *, thread_municipality: str | None = None,
-                 thread_category: str | None = None) -> SignalRecord:
+    def __call__(
+        self, post: PostRecord, *, thread_municipality: str | None = None, thread_category: str | None = None
+    ) -> SignalRecord:
         """`thread_municipality`, `thread_category`: where the post this one replies to is
         placed and what it is about, if known."""
         norm = self.normalize(post.text)
-        return self.decide(post, norm, thread_municipality=thread_municipality, thread_category=thread_category)
+        return self.decide(
+            post, norm, thread_municipality=thread_municipality, thread_category=thread_category
+        )
 
-    def build_many(self, posts: Sequence[PostRecord],
-                   thread_municipalities: Sequence[str | None] | None = None,
-                   thread_categories: Sequence[str | None] | None = None) -> list[SignalRecord | Exception]:
+    def build_many(
+        self,
+        posts: Sequence[PostRecord],
+        thread_municipalities: Sequence[str | None] | None = None,
+        thread_categories: Sequence[str | None] | None = None,
+    ) -> list[SignalRecord | Exception]:
         """What the processor calls per batch: `many` with each post's thread place, and a post
         that fails yields its exception in its place, so that the caller quarantines it and
         keeps the rest of the batch."""
@@ -143,8 +208,14 @@ class SignalBuilder:
         for post, place, topic in zip(posts, places, topics, strict=True):
             try:
                 norm = self.normalize(post.text)
-                sig = self.decide(post, norm, thread_municipality=place, thread_category=topic, run_ner=False,
-                                  run_model=False)
+                sig = self.decide(
+                    post,
+                    norm,
+                    thread_municipality=place,
+                    thread_category=topic,
+                    run_ner=False,
+                    run_model=False,
+                )
                 out.append(sig)
                 if self._model_asked(sig, norm):
                     asked.append((sig, norm))
@@ -177,23 +248,40 @@ class SignalBuilder:
                 raise sig
         return out  # type: ignore[return-value]
 
-    def _settle(self, post: PostRecord, ent: Entities, in_region: bool,
-                thread_municipality: str | None) -> tuple[str | None, str | None]:
+    def _settle(
+        self, post: PostRecord, ent: Entities, in_region: bool, thread_municipality: str | None
+    ) -> tuple[str | None, str | None]:
         """The post's municipality from its own places, the thread it replies to and its source,
         with the reason when the thread or the source decided it (the last step of `decide`)."""
         municipality = ent.municipality if in_region else None
         local = thread_municipality or self.source_places.get(post.source_id)
-        if (in_region and municipality and local and municipality != local
-                and ent.municipality_kind == "street" and not ent.address.settlement):
+        if (
+            in_region
+            and municipality
+            and local
+            and municipality != local
+            and ent.municipality_kind == "street"
+            and not ent.address.settlement
+        ):
             # Streets repeat from town to town («улица Гагарина»): a street alone does not
             # outweigh the town of the local page or thread the post comes from.
-            return local, (f"street {ent.address.street} also exists elsewhere: the place of the "
-                           f"{'thread' if thread_municipality else 'source'} wins: {local}")
-        if in_region and municipality and local and municipality != local and ent.municipality_kind == "destination":
+            return local, (
+                f"street {ent.address.street} also exists elsewhere: the place of the "
+                f"{'thread' if thread_municipality else 'source'} wins: {local}"
+            )
+        if (
+            in_region
+            and municipality
+            and local
+            and municipality != local
+            and ent.municipality_kind == "destination"
+        ):
             # «ездим в Курск», «отправляют в Курск»: where the author travels to, not where the
             # problem is; the local page or thread places it
-            return local, (f"{ent.municipality_evidence} is where the author travels to: the place of the "
-                           f"{'thread' if thread_municipality else 'source'} wins: {local}")
+            return local, (
+                f"{ent.municipality_evidence} is where the author travels to: the place of the "
+                f"{'thread' if thread_municipality else 'source'} wins: {local}"
+            )
         if in_region and municipality is None and not ent.address.settlement:
             if thread_municipality:
                 return thread_municipality, f"place from the thread it replies to: {thread_municipality}"
@@ -211,15 +299,22 @@ class SignalBuilder:
             return f"{THREAD_CATEGORY_REASON}: {thread_category}"
         return None
 
-    def rethread(self, post: PostRecord, sig: SignalRecord, thread_municipality: str | None,
-                 thread_category: str | None = None) -> SignalRecord:
+    def rethread(
+        self,
+        post: PostRecord,
+        sig: SignalRecord,
+        thread_municipality: str | None,
+        thread_category: str | None = None,
+    ) -> SignalRecord:
         """`sig`, built for `post` without its thread, as `decide` builds it with the thread's
         place and category: only the last steps (municipality, the category of a reply no rule
         fired on, and their reasons) depend on the thread. Lets the signals be built ahead, in
         another process, before the posts they reply to are stored."""
         if thread_municipality:
             if self.model is not None:
-                raise ValueError("rethread: the model reads the thread's place among the reasons; build in place")
+                raise ValueError(
+                    "rethread: the model reads the thread's place among the reasons; build in place"
+                )
             ent = sig.entities
             _, why = self._settle(post, ent, sig.in_region, None)
             reasons = sig.reasons[:-1] if why else list(sig.reasons)
@@ -260,12 +355,22 @@ class SignalBuilder:
             fix, supply = c[0] in self._fix_verbs, c[0] in self._supply_verbs
             if (not fix and not supply) or (i > 0 and norm.tokens[i - 1] == "не") or not self._lem.is_past(t):
                 continue
-            if fix or any(lem in self._supplies for cands in norm.lemmas[max(0, i - 3): i + 4] for lem in cands):
+            if fix or any(
+                lem in self._supplies for cands in norm.lemmas[max(0, i - 3) : i + 4] for lem in cands
+            ):
                 out.append(t)
         return out
 
-    def decide(self, post: PostRecord, norm: NormalizedText, *, thread_municipality: str | None = None,
-               thread_category: str | None = None, run_ner: bool = True, run_model: bool = True) -> SignalRecord:
+    def decide(
+        self,
+        post: PostRecord,
+        norm: NormalizedText,
+        *,
+        thread_municipality: str | None = None,
+        thread_category: str | None = None,
+        run_ner: bool = True,
+        run_model: bool = True,
+    ) -> SignalRecord:
         p = self.policy
         hits = self.rules(norm.lemmas, norm.tokens)
         category, sub, fact, cat_score = best_category(hits, self.rules.precedence)
@@ -302,10 +407,18 @@ class SignalBuilder:
             if fmt:
                 noise = [*noise, "news format"]
                 score -= p.news_format_weight
-                reasons.append(f"formatted as a channel post «{fmt.group(0).strip()[:40]}»: -{p.news_format_weight:.2f}")
+                reasons.append(
+                    f"formatted as a channel post «{fmt.group(0).strip()[:40]}»: -{p.news_format_weight:.2f}"
+                )
         thanks = self.thanks_markers(norm.lemmas)
-        if (hits and p.brief_weight and not noise and not thanks and "?" not in norm.text
-                and len(norm.tokens) <= p.brief_max_words):
+        if (
+            hits
+            and p.brief_weight
+            and not noise
+            and not thanks
+            and "?" not in norm.text
+            and len(norm.tokens) <= p.brief_max_words
+        ):
             score += p.brief_weight
             reasons.append(f"brief statement ({len(norm.tokens)} words): +{p.brief_weight:.2f}")
         if thanks and "заранее" in norm.tokens:
@@ -320,12 +433,16 @@ class SignalBuilder:
                 reasons.append(f"reported fixed {', '.join(fixed[:3])}: -{p.resolved_weight:.2f}")
         if ent.municipality or ent.address.settlement:
             score += p.location_weight
-            reasons.append(f"place {ent.municipality_evidence or ent.address.settlement}: +{p.location_weight:.2f}")
+            reasons.append(
+                f"place {ent.municipality_evidence or ent.address.settlement}: +{p.location_weight:.2f}"
+            )
         elif hits:
             near = self.place_markers(norm.lemmas)
             if near:
                 score += self.place_markers.weight
-                reasons.append(f"place near the author {', '.join(near[:3])}: +{self.place_markers.weight:.2f}")
+                reasons.append(
+                    f"place near the author {', '.join(near[:3])}: +{self.place_markers.weight:.2f}"
+                )
         if ent.address.street:
             score += p.address_weight
             reasons.append(f"address {ent.address.normalized()}: +{p.address_weight:.2f}")
@@ -376,7 +493,11 @@ class SignalBuilder:
 
     def _model_asked(self, sig: SignalRecord, norm: NormalizedText) -> bool:
         """The model is asked about candidates: a rule fired and the text is long enough."""
-        return self.model is not None and bool(sig.rules) and len(norm.text.strip()) >= self.policy.min_text_chars
+        return (
+            self.model is not None
+            and bool(sig.rules)
+            and len(norm.text.strip()) >= self.policy.min_text_chars
+        )
 
     def _apply_model(self, sigs: Sequence[SignalRecord], norms: Sequence[NormalizedText]) -> None:
         """The trained model (signals.yaml → model) decides on candidates, beside the rules'
@@ -389,9 +510,11 @@ class SignalBuilder:
         if mp.complaint:
             for sig, p in zip(sigs, self.model.complaint_probability(exs), strict=True):
                 decided = p >= mp.threshold
-                sig.reasons.append(f"model: p(complaint) = {p:.2f} (from {mp.threshold:.2f}) → "
-                                   f"{'complaint' if decided else 'not a complaint'}; rules alone: "
-                                   f"{'complaint' if sig.is_complaint else 'not a complaint'} at {sig.score:.2f}")
+                sig.reasons.append(
+                    f"model: p(complaint) = {p:.2f} (from {mp.threshold:.2f}) → "
+                    f"{'complaint' if decided else 'not a complaint'}; rules alone: "
+                    f"{'complaint' if sig.is_complaint else 'not a complaint'} at {sig.score:.2f}"
+                )
                 sig.is_complaint = decided
         if mp.category and self.model.category is not None:
             for sig, (cat, pc) in zip(sigs, self.model.categories(exs), strict=True):

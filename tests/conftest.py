@@ -104,7 +104,9 @@ def _pg_available() -> bool:
 def pg_url() -> Iterator[str]:
     if not _pg_available():
         if os.environ.get("INCIDENTS_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"PostgreSQL is required (INCIDENTS_REQUIRE_POSTGRES=1) but {PG_ADMIN_URL} does not answer")
+            pytest.fail(
+                f"PostgreSQL is required (INCIDENTS_REQUIRE_POSTGRES=1) but {PG_ADMIN_URL} does not answer"
+            )
         pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}")
     name = f"incidents_test_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")

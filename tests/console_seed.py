@@ -40,8 +40,14 @@ USERS = [
 ]
 
 
-def seed(db: Path | str, cfg: RegionConfig, builder: object | None = None, *, extra: list[dict] | None = None,
-         work: Path | None = None) -> Engine:
+def seed(
+    db: Path | str,
+    cfg: RegionConfig,
+    builder: object | None = None,
+    *,
+    extra: list[dict] | None = None,
+    work: Path | None = None,
+) -> Engine:
     """Process the sample (plus `extra` interchange records) into `db` (a SQLite file, or a database URL
     with `work` a folder for the day files); return the engine."""
     url = db if isinstance(db, str) else f"sqlite:///{db}"
@@ -56,7 +62,9 @@ def seed(db: Path | str, cfg: RegionConfig, builder: object | None = None, *, ex
     work.mkdir(exist_ok=True)
     for day in sorted(by_day):
         path = work / f"{day}.jsonl"
-        path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in by_day[day]) + "\n", encoding="utf-8")
+        path.write_text(
+            "\n".join(json.dumps(r, ensure_ascii=False) for r in by_day[day]) + "\n", encoding="utf-8"
+        )
         evening = datetime.fromisoformat(day + "T20:00:00+03:00").astimezone(UTC)
         t = min(evening, NOW - timedelta(minutes=30))
         crawl_adapter(engine, ReplaySource(source_id=f"seed:{day}", path=path), lambda t=t: t)

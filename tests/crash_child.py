@@ -29,45 +29,99 @@ def build(spec: dict[str, Any]) -> Any:
         from tests.fakes.vk import TOKEN
 
         session = redirected_session({"https://api.vk.ru/method/": f"{spec['url']}/method/"})
-        client = VkClient(token=TOKEN, source_id="vk-wall", session=session, limiter=RateLimiter(0),
-                          backoff=Backoff(retries=0))
-        return VkWallSource(source_id="vk-wall", client=client, owner_id=-100001, page_size=3, now=lambda: NOW,
-                            execute_batch=spec.get("execute_batch", 25), comments_page_size=spec.get("comments_page", 100))
+        client = VkClient(
+            token=TOKEN,
+            source_id="vk-wall",
+            session=session,
+            limiter=RateLimiter(0),
+            backoff=Backoff(retries=0),
+        )
+        return VkWallSource(
+            source_id="vk-wall",
+            client=client,
+            owner_id=-100001,
+            page_size=3,
+            now=lambda: NOW,
+            execute_batch=spec.get("execute_batch", 25),
+            comments_page_size=spec.get("comments_page", 100),
+        )
     if network == "vk-search":
         from crawlers.vk import VkClient, VkNewsfeedSource
         from tests.fakes.base import redirected_session
         from tests.fakes.vk import TOKEN
 
         session = redirected_session({"https://api.vk.ru/method/": f"{spec['url']}/method/"})
-        client = VkClient(token=TOKEN, source_id="vk-search", session=session, limiter=RateLimiter(0),
-                          backoff=Backoff(retries=0))
-        return VkNewsfeedSource(source_id="vk-search", client=client, queries=["нет", "яма"], latitude=51.73,
-                                longitude=36.19, page_size=2, now=lambda: NOW)
+        client = VkClient(
+            token=TOKEN,
+            source_id="vk-search",
+            session=session,
+            limiter=RateLimiter(0),
+            backoff=Backoff(retries=0),
+        )
+        return VkNewsfeedSource(
+            source_id="vk-search",
+            client=client,
+            queries=["нет", "яма"],
+            latitude=51.73,
+            longitude=36.19,
+            page_size=2,
+            now=lambda: NOW,
+        )
     if network == "pos":
         import httpx
 
         from crawlers.pos import PosClient, PosMessagesSource
 
-        token = json.loads((Path(__file__).parent / "fixtures" / "pos_kursk.json").read_text(encoding="utf-8"))["token"]
-        client = PosClient(base_url=spec["url"], token=token, source_id="pos", http=httpx.Client(timeout=60),
-                           limiter=RateLimiter(0), backoff=Backoff(retries=0))
-        return PosMessagesSource(source_id="pos", client=client, region_code="46", page_size=3, now=lambda: NOW)
+        token = json.loads(
+            (Path(__file__).parent / "fixtures" / "pos_kursk.json").read_text(encoding="utf-8")
+        )["token"]
+        client = PosClient(
+            base_url=spec["url"],
+            token=token,
+            source_id="pos",
+            http=httpx.Client(timeout=60),
+            limiter=RateLimiter(0),
+            backoff=Backoff(retries=0),
+        )
+        return PosMessagesSource(
+            source_id="pos", client=client, region_code="46", page_size=3, now=lambda: NOW
+        )
     if network == "tg-preview":
         from crawlers.tg_preview import TgPreviewSource
 
-        return TgPreviewSource(source_id="tg-preview", channels=["kursk_news"], base_url=spec["url"], lookback_days=7,
-                               max_pages=1, download_delay=0, now=lambda: NOW)
+        return TgPreviewSource(
+            source_id="tg-preview",
+            channels=["kursk_news"],
+            base_url=spec["url"],
+            lookback_days=7,
+            max_pages=1,
+            download_delay=0,
+            now=lambda: NOW,
+        )
     if network == "ok":
         import httpx
 
         from crawlers.ok import OkClient, OkGroupSource
 
         d = json.loads((Path(__file__).parent / "fixtures" / "ok_kursk.json").read_text(encoding="utf-8"))
-        client = OkClient(application_key=d["application_key"], secret_key=d["application_secret_key"],
-                          access_token=d["access_token"], source_id="ok-group", api_url=f"{spec['url']}/fb.do",
-                          http=httpx.Client(timeout=60), limiter=RateLimiter(0), backoff=Backoff(retries=0))
-        return OkGroupSource(source_id="ok-group", client=client, gid="70000001234567", page_size=2,
-                             comments_page_size=2, now=lambda: NOW)
+        client = OkClient(
+            application_key=d["application_key"],
+            secret_key=d["application_secret_key"],
+            access_token=d["access_token"],
+            source_id="ok-group",
+            api_url=f"{spec['url']}/fb.do",
+            http=httpx.Client(timeout=60),
+            limiter=RateLimiter(0),
+            backoff=Backoff(retries=0),
+        )
+        return OkGroupSource(
+            source_id="ok-group",
+            client=client,
+            gid="70000001234567",
+            page_size=2,
+            comments_page_size=2,
+            now=lambda: NOW,
+        )
     if network == "telegram":
         from crawlers.telegram import TelegramSource
         from tests.fakes.telegram import FakeTelegramClient
@@ -79,8 +133,14 @@ def build(spec: dict[str, Any]) -> Any:
         async def no_sleep(seconds: float) -> None:
             return None
 
-        return TelegramSource(source_id="tg", client_factory=lambda: tg, channels=["kursk_info"], chats=["kursk_chat"],
-                              page_size=2, sleep=no_sleep)
+        return TelegramSource(
+            source_id="tg",
+            client_factory=lambda: tg,
+            channels=["kursk_info"],
+            chats=["kursk_chat"],
+            page_size=2,
+            sleep=no_sleep,
+        )
     raise SystemExit(f"unknown network {network!r}")
 
 

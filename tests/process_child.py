@@ -28,9 +28,15 @@ def main(spec: dict[str, Any]) -> None:
     engine = open_database(spec["db"])
     builder = SignalBuilder(cfg, use_ner=False)
     print("ready", flush=True)
-    stats = process_pending(engine, cfg, lambda: NOW, builder=builder, batch_size=int(spec.get("batch_size", 1000)))
-    print(json.dumps({"posts": stats.posts, "opened": stats.incidents_opened, "joined": stats.incidents_joined}),
-          flush=True)
+    stats = process_pending(
+        engine, cfg, lambda: NOW, builder=builder, batch_size=int(spec.get("batch_size", 1000))
+    )
+    print(
+        json.dumps(
+            {"posts": stats.posts, "opened": stats.incidents_opened, "joined": stats.incidents_joined}
+        ),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

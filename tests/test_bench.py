@@ -23,7 +23,9 @@ def _stream(n: int, seed: int = 7) -> list[dict]:
 def test_same_seed_same_stream_and_valid_interchange():
     a, b = _stream(2000), _stream(2000)
     assert a == b and len(a) == 2000 and a != _stream(2000, seed=8)
-    parsed = list(read_jsonl(io.BytesIO("\n".join(json.dumps(r, ensure_ascii=False) for r in a).encode()), "gen"))
+    parsed = list(
+        read_jsonl(io.BytesIO("\n".join(json.dumps(r, ensure_ascii=False) for r in a).encode()), "gen")
+    )
     assert not [p for _, p in parsed if isinstance(p, BadLine)]
     assert len({(r["network"], r["external_id"]) for r in a}) == 2000
 
@@ -43,8 +45,13 @@ def test_stream_looks_like_what_centres_see():
 
 def test_bench_runs_with_one_command(tmp_path):
     out = tmp_path / "bench.json"
-    run = subprocess.run([sys.executable, "-m", "bench", "--posts", "300", "--json", str(out)], cwd=ROOT,
-                         capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", "--posts", "300", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     figures = json.loads(out.read_text(encoding="utf-8"))
     row = figures["sizes"]["300"]

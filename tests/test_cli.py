@@ -35,8 +35,19 @@ def test_import_list_show_export(env, capsys):
 
     code, out, _ = _run(capsys, "export", "incidents")
     incidents = [json.loads(x) for x in out.splitlines()]
-    required = {"id", "title", "status", "category", "subcategory", "municipality", "body", "priority",
-                "opened_at", "due_at", "posts"}
+    required = {
+        "id",
+        "title",
+        "status",
+        "category",
+        "subcategory",
+        "municipality",
+        "body",
+        "priority",
+        "opened_at",
+        "due_at",
+        "posts",
+    }
     assert incidents and all(required <= set(i) for i in incidents)
     water = next(i for i in incidents if "Катукова" in i["title"])
     assert len(water["posts"]) >= 3 and all(p.count(":") >= 1 for p in water["posts"])
@@ -45,7 +56,9 @@ def test_import_list_show_export(env, capsys):
     code, out, _ = _run(capsys, "export", "signals")
     signals = [json.loads(x) for x in out.splitlines()]
     assert len(signals) == 14
-    assert all({"post", "is_complaint", "in_region", "category", "municipality", "score"} <= set(s) for s in signals)
+    assert all(
+        {"post", "is_complaint", "in_region", "category", "municipality", "score"} <= set(s) for s in signals
+    )
     off = next(s for s in signals if s["post"] == "telegram:lipetsk_chat/5601")
     assert off["is_complaint"] and not off["in_region"]
 
@@ -57,8 +70,10 @@ def test_import_list_show_export(env, capsys):
 def test_import_reports_bad_lines_and_quarantine_lists_them(env, capsys, tmp_path):
     f = tmp_path / "bad.jsonl"
     good = (LIPETSK / "posts.jsonl").read_text(encoding="utf-8").splitlines()[0]
-    f.write_text(good + "\n{not json}\n" + good.replace('"created_at": "2026', '"created_at": "20x6') + "\n",
-                 encoding="utf-8")
+    f.write_text(
+        good + "\n{not json}\n" + good.replace('"created_at": "2026', '"created_at": "20x6') + "\n",
+        encoding="utf-8",
+    )
     code, out, err = _run(capsys, "import", str(f))
     assert code == 3 and "в карантине 2" in out
     code, out, _ = _run(capsys, "quarantine", "list")

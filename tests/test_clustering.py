@@ -11,9 +11,25 @@ T0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
 
 def sig(key, text, *, cat="water", sub="no_water", muni="kursk", street=None, house=None, hours=0.0):
     ent = Entities(municipality=muni, address=Address(street=street, house=house))
-    return SignalRecord(post_key=key, is_complaint=True, in_region=True, score=2.0, category=cat, subcategory=sub,
-                        fact=None, municipality=muni, address=None, street=street, scale=None, rules=[], reasons=[],
-                        entities=ent, lemma_text=text, created_at=T0 + timedelta(hours=hours), network="vk")
+    return SignalRecord(
+        post_key=key,
+        is_complaint=True,
+        in_region=True,
+        score=2.0,
+        category=cat,
+        subcategory=sub,
+        fact=None,
+        municipality=muni,
+        address=None,
+        street=street,
+        scale=None,
+        rules=[],
+        reasons=[],
+        entities=ent,
+        lemma_text=text,
+        created_at=T0 + timedelta(hours=hours),
+        network="vk",
+    )
 
 
 @pytest.fixture
@@ -23,8 +39,15 @@ def c():
 
 def test_same_problem_same_address_joins_across_networks(c):
     a = c.assign(sig("vk:1", "нет вода радищев 12 третий день", street="улица Радищева", house="12"))
-    b = c.assign(sig("ok:2", "вода нет с утро улица радищев дом 12 труба прорвать", street="улица Радищева",
-                     house="12", hours=3))
+    b = c.assign(
+        sig(
+            "ok:2",
+            "вода нет с утро улица радищев дом 12 труба прорвать",
+            street="улица Радищева",
+            house="12",
+            hours=3,
+        )
+    )
     assert a.new and not b.new and b.incident == a.incident
 
 
@@ -42,7 +65,9 @@ def test_other_town_never_merges(c):
 
 def test_other_problem_same_street_is_another_incident(c):
     a = c.assign(sig("vk:1", "нет вода радищев", street="улица Радищева"))
-    b = c.assign(sig("vk:2", "огромный яма радищев", cat="roads", sub="pothole", street="улица Радищева", hours=1))
+    b = c.assign(
+        sig("vk:2", "огромный яма радищев", cat="roads", sub="pothole", street="улица Радищева", hours=1)
+    )
     assert b.new and b.incident != a.incident
 
 
@@ -76,35 +101,89 @@ def sig2(key, text, *, locations=(), **kw):
 
 def test_post_without_municipality_is_compared_within_its_category(c):
     """A feedback-platform appeal about «маршрут № 41» that names no town still meets the chat posts."""
-    a = c.assign(sig("telegram:chat/1", "41 автобус нет 40 минута на остановка человек 30 стоять",
-                     cat="transport", sub="frequency"))
-    b = c.assign(sig("pos:5167972", "на автобусный маршрут 41 фактический интервал движение 40 55 минута",
-                     cat="transport", sub="frequency", muni=None, hours=26))
+    a = c.assign(
+        sig(
+            "telegram:chat/1",
+            "41 автобус нет 40 минута на остановка человек 30 стоять",
+            cat="transport",
+            sub="frequency",
+        )
+    )
+    b = c.assign(
+        sig(
+            "pos:5167972",
+            "на автобусный маршрут 41 фактический интервал движение 40 55 минута",
+            cat="transport",
+            sub="frequency",
+            muni=None,
+            hours=26,
+        )
+    )
     assert not b.new and b.incident == a.incident
 
 
 def test_places_named_keep_two_lighting_complaints_apart(c):
-    a = c.assign(sig2("ok:1", "улица гагарин от 20 дом и до самый перекресток с курский фонарь не гореть уже неделя "
-                      "вечером идти как в лес", cat="energy", sub="street_lighting", street="улица Гагарина"))
-    b = c.assign(sig2("vk:2", "вдоль боевой дача по пешеходный дорожка не гореть ни один фонарь идти с остановка "
-                      "домой в полный темнота хорошо что телефон с фонарик", cat="energy", sub="street_lighting",
-                      locations=["Боева дача"], hours=30))
+    a = c.assign(
+        sig2(
+            "ok:1",
+            "улица гагарин от 20 дом и до самый перекресток с курский фонарь не гореть уже неделя "
+            "вечером идти как в лес",
+            cat="energy",
+            sub="street_lighting",
+            street="улица Гагарина",
+        )
+    )
+    b = c.assign(
+        sig2(
+            "vk:2",
+            "вдоль боевой дача по пешеходный дорожка не гореть ни один фонарь идти с остановка "
+            "домой в полный темнота хорошо что телефон с фонарик",
+            cat="energy",
+            sub="street_lighting",
+            locations=["Боева дача"],
+            hours=30,
+        )
+    )
     assert b.new and b.incident != a.incident
 
 
 def test_a_street_the_gazetteer_missed_still_counts_when_named_in_words(c):
-    a = c.assign(sig("vk:1", "проспект победа остановка напротив 34 дом сплошной каток ни песок", cat="roads",
-                     sub="snow_ice", street="проспект Победы"))
-    b = c.assign(sig("pos:2", "на тротуар и остановочный пункт у дом 34 по пр-тот победа образоваться наледь",
-                     cat="roads", sub="snow_ice", hours=5))
+    a = c.assign(
+        sig(
+            "vk:1",
+            "проспект победа остановка напротив 34 дом сплошной каток ни песок",
+            cat="roads",
+            sub="snow_ice",
+            street="проспект Победы",
+        )
+    )
+    b = c.assign(
+        sig(
+            "pos:2",
+            "на тротуар и остановочный пункт у дом 34 по пр-тот победа образоваться наледь",
+            cat="roads",
+            sub="snow_ice",
+            hours=5,
+        )
+    )
     assert not b.new and b.incident == a.incident
 
 
 def test_the_municipality_names_are_not_places_that_tell_incidents_apart():
     c = Clusterer(ClusteringPolicy(), ignore_places={"курск"})
-    a = c.assign(sig2("vk:1", "нет вода радищев 12", street="улица Радищева", house="12", locations=["город Курск"]))
-    b = c.assign(sig2("ok:2", "радищев 12 вода нет третий день", locations=["город Курск", "улица Радищева"],
-                      street="улица Радищева", house="12", hours=1))
+    a = c.assign(
+        sig2("vk:1", "нет вода радищев 12", street="улица Радищева", house="12", locations=["город Курск"])
+    )
+    b = c.assign(
+        sig2(
+            "ok:2",
+            "радищев 12 вода нет третий день",
+            locations=["город Курск", "улица Радищева"],
+            street="улица Радищева",
+            house="12",
+            hours=1,
+        )
+    )
     assert b.incident == a.incident
 
 
@@ -119,18 +198,49 @@ def test_a_weak_reply_follows_its_thread_only_about_the_same_problem(c):
 
 def test_reopen_within_the_window_and_link_after_it():
     c = Clusterer(ClusteringPolicy(reopen_window_days=14, link_window_days=90))
-    a = c.assign(sig("vk:1", "канализация течь из колодец во двор вонь", sub="sewerage", street="улица Кати Зеленко",
-                     house="9"))
+    a = c.assign(
+        sig(
+            "vk:1",
+            "канализация течь из колодец во двор вонь",
+            sub="sewerage",
+            street="улица Кати Зеленко",
+            house="9",
+        )
+    )
     c.view(a.incident).closed_at = T0 + timedelta(days=2)
-    again = c.assign(sig("pos:2", "повторно колодец переполнить течь во двор вонь", sub="sewerage",
-                         street="улица Кати Зеленко", house="9", hours=24 * 7))
+    again = c.assign(
+        sig(
+            "pos:2",
+            "повторно колодец переполнить течь во двор вонь",
+            sub="sewerage",
+            street="улица Кати Зеленко",
+            house="9",
+            hours=24 * 7,
+        )
+    )
     assert not again.new and again.reopen and again.incident == a.incident
     c.view(a.incident).closed_at = T0 + timedelta(days=8)
-    later = c.assign(sig("vk:3", "опять колодец течь во двор вонь канализация", sub="sewerage",
-                         street="улица Кати Зеленко", house="9", hours=24 * 40))
+    later = c.assign(
+        sig(
+            "vk:3",
+            "опять колодец течь во двор вонь канализация",
+            sub="sewerage",
+            street="улица Кати Зеленко",
+            house="9",
+            hours=24 * 40,
+        )
+    )
     assert later.new and later.linked == a.incident and not later.reopen
-    much_later = c.assign(sig("vk:4", "колодец течь во двор канализация вонь", sub="sewerage",
-                              street="улица Кати Зеленко", house="9", hours=24 * 200))
+    much_later = c.assign(
+        sig(
+            "vk:4",
+            "колодец течь во двор канализация вонь",
+            sub="sewerage",
+            street="улица Кати Зеленко",
+            house="9",
+            hours=24 * 200,
+        )
+    )
     assert much_later.new and much_later.linked is None
 
 
@@ -146,9 +256,27 @@ def test_memory_stays_flat_on_an_endless_stream():
 
 
 def test_a_street_in_several_towns_meets_the_incident_whose_town_was_unknown(c):
-    a = c.assign(sig("vk:1", "ямища на ленин у дом 5 уже два машина пробить колесо", cat="roads", sub="pothole",
-                     muni=None, street="улица Ленина", house="5"))
-    b = c.assign(sig("pos:2", "в г курск по ул ленин д 5 яма на проезжий часть просить отремонтировать дорога",
-                     cat="roads", sub="pothole", street="улица Ленина", house="5", hours=3))
+    a = c.assign(
+        sig(
+            "vk:1",
+            "ямища на ленин у дом 5 уже два машина пробить колесо",
+            cat="roads",
+            sub="pothole",
+            muni=None,
+            street="улица Ленина",
+            house="5",
+        )
+    )
+    b = c.assign(
+        sig(
+            "pos:2",
+            "в г курск по ул ленин д 5 яма на проезжий часть просить отремонтировать дорога",
+            cat="roads",
+            sub="pothole",
+            street="улица Ленина",
+            house="5",
+            hours=3,
+        )
+    )
     assert b.incident == a.incident
     assert c.view(a.incident).municipality == "kursk"  # learnt from the post that names the town

@@ -45,8 +45,11 @@ def _replay(tmp_path, name, batches: list[list[str]], cfg, builder) -> dict[str,
             crawl_adapter(engine, ReplaySource(source_id=f"{name}-{i}", path=path), lambda: NOW)
             process_pending(engine, cfg, lambda: NOW, builder=builder)
         with Session(engine) as s:
-            rows = s.exec(select(Post.network, Post.external_id, IncidentPost.incident_id)
-                          .join(IncidentPost, IncidentPost.post_id == Post.id)).all()
+            rows = s.exec(
+                select(Post.network, Post.external_id, IncidentPost.incident_id).join(
+                    IncidentPost, IncidentPost.post_id == Post.id
+                )
+            ).all()
     finally:
         engine.dispose()
     return {f"{n}:{e}": str(i) for n, e, i in rows}
@@ -65,8 +68,11 @@ def _agreement(a: dict[str, str], b: dict[str, str]) -> float:
 
 
 def _quality(assign: dict[str, str]) -> float:
-    gold = {g.post: g.incident for g in load_labels(SAMPLE / "labels.jsonl") if g.is_complaint and g.in_region
-            and g.incident}
+    gold = {
+        g.post: g.incident
+        for g in load_labels(SAMPLE / "labels.jsonl")
+        if g.is_complaint and g.in_region and g.incident
+    }
     return bcubed(gold, {k: assign.get(k, f"single:{k}") for k in gold})[2]
 
 
@@ -107,8 +113,11 @@ if __name__ == "__main__":  # the figures for README.md
         base = _replay(Path(tmp), "t", [lines], cfg, builder)
         nets = ["vk", "ok", "telegram", "pos"]
         batches = [[x for x in lines if json.loads(x)["network"] == n] for n in nets]
-        for name, b in [("by network", batches), ("by network, reversed", list(reversed(batches))),
-                        ("by day, newest first", None)]:
+        for name, b in [
+            ("by network", batches),
+            ("by network, reversed", list(reversed(batches))),
+            ("by day, newest first", None),
+        ]:
             if b is None:
                 days: dict[str, list[str]] = {}
                 for x in lines:
@@ -116,5 +125,7 @@ if __name__ == "__main__":  # the figures for README.md
                 b = [days[d] for d in sorted(days, reverse=True)]
             other = _replay(Path(tmp), name.replace(" ", "_").replace(",", ""), b, cfg, builder)
             same = len(_partition(base) & _partition(other))
-            print(f"{name}: agreement B-cubed F1 {_agreement(base, other):.3f}; identical incidents {same} of "
-                  f"{len(_partition(base))}; quality {_quality(other):.3f} (in time order {_quality(base):.3f})")
+            print(
+                f"{name}: agreement B-cubed F1 {_agreement(base, other):.3f}; identical incidents {same} of "
+                f"{len(_partition(base))}; quality {_quality(other):.3f} (in time order {_quality(base):.3f})"
+            )

@@ -13,7 +13,7 @@ import shutil
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from console import exports, geo, ops
 from console.app import create_app
@@ -34,12 +34,24 @@ from incidents.storage.models import (
 from tests.conftest import KURSK, FixedClock
 from tests.console_seed import EXECUTOR_BODY, NOW, PASSWORD, seed
 
-XSS_TEXT = ("Курск, ул. Союзная, 61: не вывозят мусор уже неделю, контейнеры переполнены! "
-            "<script>alert('xss')</script> <a href=\"javascript:alert(1)\">подробнее</a>")
-XSS = {"network": "vk", "external_id": "-100001_7777", "source_id": "vk_xss", "parent_id": None,
-       "url": "javascript:alert(document.cookie)", "author_id": "666",
-       "author_name": "<img src=x onerror=alert(1)>Злоумышленник", "text": XSS_TEXT,
-       "created_at": "2026-11-22T12:00:00+03:00", "likes": 1, "reposts": 0, "views": 10}
+XSS_TEXT = (
+    "Курск, ул. Союзная, 61: не вывозят мусор уже неделю, контейнеры переполнены! "
+    "<script>alert('xss')</script> <a href=\"javascript:alert(1)\">подробнее</a>"
+)
+XSS = {
+    "network": "vk",
+    "external_id": "-100001_7777",
+    "source_id": "vk_xss",
+    "parent_id": None,
+    "url": "javascript:alert(document.cookie)",
+    "author_id": "666",
+    "author_name": "<img src=x onerror=alert(1)>Злоумышленник",
+    "text": XSS_TEXT,
+    "created_at": "2026-11-22T12:00:00+03:00",
+    "likes": 1,
+    "reposts": 0,
+    "views": 10,
+}
 
 
 @pytest.fixture(scope="module")
@@ -68,10 +80,11 @@ def csrf_of(c: TestClient) -> str:
     return re.search(r'data-csrf="([^"]+)"', c.get("/sla").text).group(1)
 
 
-def incident_of(engine, *, body: str | None = None, not_body: str | None = None, status: str | None = None,
-                skip: int = 0) -> Incident:  # noqa: ANN001
+def incident_of(
+    engine, *, body: str | None = None, not_body: str | None = None, status: str | None = None, skip: int = 0
+) -> Incident:  # noqa: ANN001
     with Session(engine) as s:
-        stmt = select(Incident).where(Incident.merged_into_id == None).order_by(Incident.id)  # noqa: E711
+        stmt = select(Incident).where(col(Incident.merged_into_id).is_(None)).order_by(Incident.id)
         if body:
             stmt = stmt.where(Incident.body_code == body)
         if not_body:
@@ -96,7 +109,9 @@ def test_pages_need_a_log_in_and_a_wrong_password_is_refused(app):  # noqa: ANN0
     assert c.get("/sla/counters.json").status_code == 401
     page = c.get("/login")
     token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
-    r = c.post("/login", data={"csrf": token, "login": "admin", "password": "не тот пароль"}, follow_redirects=False)
+    r = c.post(
+        "/login", data={"csrf": token, "login": "admin", "password": "не тот пароль"}, follow_redirects=False
+    )
     assert r.status_code == 401 and "Неверный логин или пароль" in r.text
     r = c.post("/login", data={"csrf": token, "login": "никто", "password": PASSWORD}, follow_redirects=False)
     assert r.status_code == 401
@@ -107,8 +122,13 @@ def test_password_guessing_is_slowed_down(seeded, kursk):  # noqa: ANN001
     c = TestClient(app)
     token = re.search(r'name="csrf" value="([^"]+)"', c.get("/login").text).group(1)
     for _ in range(5):
-        assert c.post("/login", data={"csrf": token, "login": "control", "password": "угадываю"}).status_code == 401
-    r = c.post("/login", data={"csrf": token, "login": "control", "password": PASSWORD}, follow_redirects=False)
+        assert (
+            c.post("/login", data={"csrf": token, "login": "control", "password": "угадываю"}).status_code
+            == 401
+        )
+    r = c.post(
+        "/login", data={"csrf": token, "login": "control", "password": PASSWORD}, follow_redirects=False
+    )
     assert r.status_code == 429 and "Слишком много" in r.text
     r = c.post("/login", data={"csrf": token, "login": "watch", "password": PASSWORD}, follow_redirects=False)
     assert r.status_code == 303  # other logins are not affected
@@ -117,14 +137,19 @@ def test_password_guessing_is_slowed_down(seeded, kursk):  # noqa: ANN001
 def test_session_cookie_is_signed_httponly_samesite_and_secure_when_configured(app, seeded, kursk):  # noqa: ANN001
     c = TestClient(app)
     token = re.search(r'name="csrf" value="([^"]+)"', c.get("/login").text).group(1)
-    r = c.post("/login", data={"csrf": token, "login": "watch", "password": PASSWORD, "next": "//evil.example/x"},
-               follow_redirects=False)
+    r = c.post(
+        "/login",
+        data={"csrf": token, "login": "watch", "password": PASSWORD, "next": "//evil.example/x"},
+        follow_redirects=False,
+    )
     assert r.headers["location"] == "/"  # no open redirect after log-in
     cookie = r.headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" not in cookie
     forged = SessionCodec(b"another-secret-another-secret", 3600).dumps(SessionData(login="admin"))
     c2 = TestClient(app, cookies={COOKIE: forged})
-    assert c2.get("/queue", follow_redirects=False).status_code == 303  # a cookie signed by someone else is no session
+    assert (
+        c2.get("/queue", follow_redirects=False).status_code == 303
+    )  # a cookie signed by someone else is no session
     secure = create_app(seeded, kursk, ConsoleSettings(secret_key=SecretStr("x" * 32), secure_cookies=True))
     c3 = TestClient(secure, base_url="https://testserver")
     assert "Secure" in c3.get("/login").headers["set-cookie"]
@@ -152,7 +177,9 @@ def _copied_cookie_refused_after_logout(app) -> None:  # noqa: ANN001
     c, token = login(app, "control")
     stolen = c.cookies.get(COOKIE)
     thief = TestClient(app, cookies={COOKIE: stolen})
-    assert thief.get("/sla", follow_redirects=False).status_code == 200  # the copy works while the session lives
+    assert (
+        thief.get("/sla", follow_redirects=False).status_code == 200
+    )  # the copy works while the session lives
     r = c.post("/logout", data={"csrf": token}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/login"
     assert thief.get("/sla", follow_redirects=False).status_code == 303
@@ -196,8 +223,13 @@ def test_a_new_password_or_a_disabled_user_ends_every_session(app, seeded):  # n
 
 def test_a_session_expires_on_the_server_too(seeded, kursk):  # noqa: ANN001
     wall = FixedClock(NOW)
-    app = create_app(seeded, kursk, ConsoleSettings(secret_key=SecretStr("x" * 32), session_hours=2),
-                     now=FixedClock(NOW), session_clock=wall)
+    app = create_app(
+        seeded,
+        kursk,
+        ConsoleSettings(secret_key=SecretStr("x" * 32), session_hours=2),
+        now=FixedClock(NOW),
+        session_clock=wall,
+    )
     c, _ = login(app, "watch")
     wall.advance(hours=1, minutes=59)
     assert c.get("/map", follow_redirects=False).status_code == 200
@@ -220,8 +252,23 @@ def test_user_disable_and_a_new_password_from_the_command_line_end_sessions(app,
     old_stdin = sys.stdin
     sys.stdin = io.StringIO(PASSWORD + "\n")
     try:
-        assert main(["--database", db, "user", "add", "petrov", "--role", "executor", "--body", "kursk_roads",
-                     "--password-stdin"]) == 0
+        assert (
+            main(
+                [
+                    "--database",
+                    db,
+                    "user",
+                    "add",
+                    "petrov",
+                    "--role",
+                    "executor",
+                    "--body",
+                    "kursk_roads",
+                    "--password-stdin",
+                ]
+            )
+            == 0
+        )
     finally:
         sys.stdin = old_stdin
     assert c.get("/inbox", follow_redirects=False).status_code == 303
@@ -242,7 +289,9 @@ def test_every_form_needs_the_sessions_csrf_token(app, seeded):  # noqa: ANN001
     admin, token = login(app, "admin")
     other, other_token = login(app, "moder")
     for data in ({}, {"csrf": ""}, {"csrf": other_token}, {"csrf": token + "x"}):
-        r = admin.post(f"/incidents/{inc.id}/assign", data={**data, "body": EXECUTOR_BODY}, follow_redirects=False)
+        r = admin.post(
+            f"/incidents/{inc.id}/assign", data={**data, "body": EXECUTOR_BODY}, follow_redirects=False
+        )
         assert r.status_code == 403, data
         assert "CSRF" in r.text
     r = admin.post("/queue/bulk", data={"ids": str(inc.id), "action": "reject", "reason": "спам"})
@@ -266,11 +315,15 @@ def test_an_executor_sees_and_changes_only_their_bodys_incidents_even_by_url(app
     assert c.get(f"/incidents/{mine.id}").status_code == 200
     r = c.get(f"/incidents/{theirs.id}")
     assert r.status_code == 404 and theirs.title not in r.text
-    assert c.get("/incidents/999999").status_code == 404  # the same answer as for a number that does not exist
-    for path, data in ((f"/incidents/{theirs.id}/draft", {"text": "Ответ не своему органу"}),
-                       (f"/incidents/{theirs.id}/hand-back", {"reason": "не наше"}),
-                       (f"/incidents/{theirs.id}/assign", {"body": EXECUTOR_BODY, "reason": "захват"}),
-                       (f"/incidents/{theirs.id}/lock.json", {})):
+    assert (
+        c.get("/incidents/999999").status_code == 404
+    )  # the same answer as for a number that does not exist
+    for path, data in (
+        (f"/incidents/{theirs.id}/draft", {"text": "Ответ не своему органу"}),
+        (f"/incidents/{theirs.id}/hand-back", {"reason": "не наше"}),
+        (f"/incidents/{theirs.id}/assign", {"body": EXECUTOR_BODY, "reason": "захват"}),
+        (f"/incidents/{theirs.id}/lock.json", {}),
+    ):
         assert c.post(path, data={"csrf": token, **data}, follow_redirects=False).status_code == 404, path
     r = c.post("/queue/bulk", data={"csrf": token, "ids": str(theirs.id), "action": "reject", "reason": "x"})
     assert "отказано: 1" in r.text
@@ -281,7 +334,11 @@ def test_an_executor_sees_and_changes_only_their_bodys_incidents_even_by_url(app
     for url in ("/queue", f"/queue?body={theirs.body_code}", f"/inbox?body={theirs.body_code}", "/sla"):
         assert f'href="/incidents/{theirs.id}"' not in c.get(url).text, url
     assert f'href="/incidents/{mine.id}"' in c.get("/inbox").text
-    rows = list(csv.reader(io.StringIO(c.get(f"/queue?export=csv&body={theirs.body_code}").content.decode("utf-8-sig"))))
+    rows = list(
+        csv.reader(
+            io.StringIO(c.get(f"/queue?export=csv&body={theirs.body_code}").content.decode("utf-8-sig"))
+        )
+    )
     with Session(seeded) as s:
         own = {i.id for i in s.exec(select(Incident).where(Incident.body_code == EXECUTOR_BODY)).all()}
     assert rows[1:] and {int(r[0]) for r in rows[1:]} <= own
@@ -293,12 +350,22 @@ def test_an_observer_sees_everything_and_changes_nothing(app, seeded):  # noqa: 
     c, token = login(app, "watch")
     page = c.get(f"/incidents/{inc.id}").text
     assert inc.title in page
-    assert 'id="assign-form"' not in page and 'id="draft-form"' not in page and 'action="/queue/bulk"' not in c.get("/queue").text
-    for path, data in (("assign", {"body": EXECUTOR_BODY, "reason": "проверка"}), ("reject", {"reason": "проверка"}),
-                       ("draft", {"text": "Ответ наблюдателя"}), ("triage", {})):
+    assert (
+        'id="assign-form"' not in page
+        and 'id="draft-form"' not in page
+        and 'action="/queue/bulk"' not in c.get("/queue").text
+    )
+    for path, data in (
+        ("assign", {"body": EXECUTOR_BODY, "reason": "проверка"}),
+        ("reject", {"reason": "проверка"}),
+        ("draft", {"text": "Ответ наблюдателя"}),
+        ("triage", {}),
+    ):
         r = c.post(f"/incidents/{inc.id}/{path}", data={"csrf": token, **data})
         assert "Отказано" in r.text, path
-    r = c.post("/queue/bulk", data={"csrf": token, "ids": str(inc.id), "action": "assign", "body": EXECUTOR_BODY})
+    r = c.post(
+        "/queue/bulk", data={"csrf": token, "ids": str(inc.id), "action": "assign", "body": EXECUTOR_BODY}
+    )
     assert "отказано: 1" in r.text
     assert state(seeded, inc.id) == before
     with Session(seeded) as s:
@@ -331,7 +398,9 @@ def test_assign_answer_from_a_template_approve_publish(app, seeded, kursk):  # n
     assert "Здравствуйте" in text or "здравствуйте" in text
     import html
 
-    r = ex.post(f"/incidents/{inc.id}/draft", data={"csrf": t_ex, "template": tpl, "text": html.unescape(text)})
+    r = ex.post(
+        f"/incidents/{inc.id}/draft", data={"csrf": t_ex, "template": tpl, "text": html.unescape(text)}
+    )
     assert "подготовлен" in r.text
     with Session(seeded) as s:
         ans = s.exec(select(Answer).where(Answer.incident_id == inc.id)).one()
@@ -373,10 +442,14 @@ def test_an_open_card_shows_who_is_working_on_it(app, seeded):  # noqa: ANN001
     assert "Вы работаете с инцидентом" in a.get(f"/incidents/{inc.id}").text
     m, t_m = login(app, "moder")
     assert "Сейчас работает: admin" in m.get(f"/incidents/{inc.id}").text
-    row = next(r for r in m.get(f"/queue?body={inc.body_code}").text.split("<tr") if f'"/incidents/{inc.id}"' in r)
+    row = next(
+        r for r in m.get(f"/queue?body={inc.body_code}").text.split("<tr") if f'"/incidents/{inc.id}"' in r
+    )
     assert 'class="tag lock"' in row and "admin" in row
-    assert m.post(f"/incidents/{inc.id}/lock.json", headers={"X-CSRF-Token": t_m}).json() == {"holder": "admin",
-                                                                                                "mine": False}
+    assert m.post(f"/incidents/{inc.id}/lock.json", headers={"X-CSRF-Token": t_m}).json() == {
+        "holder": "admin",
+        "mine": False,
+    }
 
 
 # --------------------------------------------------------------------------- pages and exports
@@ -394,7 +467,13 @@ def test_exports_csv_and_xlsx_of_every_list(app):  # noqa: ANN001
     from openpyxl import load_workbook
 
     c, _ = login(app, "admin")
-    for url in ("/queue", "/inbox?body=" + EXECUTOR_BODY, "/sla", "/map?period=30", "/ratings?by=municipality"):
+    for url in (
+        "/queue",
+        "/inbox?body=" + EXECUTOR_BODY,
+        "/sla",
+        "/map?period=30",
+        "/ratings?by=municipality",
+    ):
         sep = "&" if "?" in url else "?"
         r = c.get(f"{url}{sep}export=csv")
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv"), url
@@ -410,7 +489,7 @@ def test_exports_csv_and_xlsx_of_every_list(app):  # noqa: ANN001
 def test_exports_never_turn_a_residents_text_into_a_formula():
     from openpyxl import load_workbook
 
-    rows = [["=HYPERLINK(\"http://evil\",\"жми\")", "+7 900", "-1", "@SUM(A1)", "обычный текст"]]
+    rows = [['=HYPERLINK("http://evil","жми")', "+7 900", "-1", "@SUM(A1)", "обычный текст"]]
     text = exports.to_csv(["a", "b", "c", "d", "e"], rows).decode("utf-8-sig")
     assert "'=HYPERLINK" in text and "'+7 900" in text and "'@SUM" in text and ",обычный текст" in text
     sheet = load_workbook(io.BytesIO(exports.to_xlsx(["a", "b", "c", "d", "e"], rows))).active
@@ -436,20 +515,49 @@ def test_heat_map_markers_by_default_and_a_choropleth_from_boundaries(app, seede
     shutil.copytree(KURSK, region, ignore=shutil.ignore_patterns("sample"))
     square = [[36.0, 51.6], [36.4, 51.6], [36.4, 51.9], [36.0, 51.9], [36.0, 51.6]]
     other = [[35.0, 52.0], [35.5, 52.0], [35.5, 52.3], [35.0, 52.0]]
-    (region / geo.BOUNDARIES_FILE).write_text(json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"code": "kursk"}, "geometry": {"type": "Polygon", "coordinates": [square]}},
-        {"type": "Feature", "properties": {"code": "fatezhsky"}, "geometry": {"type": "MultiPolygon",
-                                                                              "coordinates": [[other]]}},
-    ]}), encoding="utf-8")
+    (region / geo.BOUNDARIES_FILE).write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {"code": "kursk"},
+                        "geometry": {"type": "Polygon", "coordinates": [square]},
+                    },
+                    {
+                        "type": "Feature",
+                        "properties": {"code": "fatezhsky"},
+                        "geometry": {"type": "MultiPolygon", "coordinates": [[other]]},
+                    },
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
     cfg = load_region(region)
     svg = geo.render(cfg, {"kursk": (10, 4), "fatezhsky": (0, 1)}, {"kursk": "город Курск"})
     assert svg.mode == "choropleth" and len(svg.shapes) == 2
-    assert svg.shapes[0].fill == geo.SCALE[-1] and svg.shapes[1].fill == geo.EMPTY and svg.shapes[0].change == 6
+    assert (
+        svg.shapes[0].fill == geo.SCALE[-1] and svg.shapes[1].fill == geo.EMPTY and svg.shapes[0].change == 6
+    )
     app2 = create_app(seeded, cfg, ConsoleSettings(secret_key=SecretStr("x" * 32)), now=FixedClock(NOW))
     c2, _ = login(app2, "admin")
     assert c2.get("/map").text.count("<path") == 2
-    (region / geo.BOUNDARIES_FILE).write_text(json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"code": "atlantida"}, "geometry": {"type": "Polygon", "coordinates": [square]}}]}))
+    (region / geo.BOUNDARIES_FILE).write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {"code": "atlantida"},
+                        "geometry": {"type": "Polygon", "coordinates": [square]},
+                    }
+                ],
+            }
+        )
+    )
     with pytest.raises(ValueError, match="atlantida"):
         geo.load_boundaries(cfg)
 
@@ -500,10 +608,20 @@ def test_incidents_serve_starts_the_console(tmp_path):  # noqa: ANN001
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}", "INCIDENTS_DATA_DIR": str(tmp_path)}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
+        "INCIDENTS_DATA_DIR": str(tmp_path),
+    }
     env.pop("CONSOLE_SECRET_KEY", None)
-    proc = subprocess.Popen([sys.executable, "-m", "incidents.cli.main", "serve", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "incidents.cli.main", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -515,7 +633,9 @@ def test_incidents_serve_starts_the_console(tmp_path):  # noqa: ANN001
                 assert time.monotonic() < deadline, "incidents serve did not answer"
                 time.sleep(0.3)
         assert r.status_code == 200 and "Консоль инцидентов" in r.text
-        assert (tmp_path / "console-secret").stat().st_mode & 0o077 == 0  # the generated key is the owner's only
+        assert (
+            tmp_path / "console-secret"
+        ).stat().st_mode & 0o077 == 0  # the generated key is the owner's only
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=20)
@@ -524,22 +644,52 @@ def test_incidents_serve_starts_the_console(tmp_path):  # noqa: ANN001
 
 def test_bulk_assign_everything_a_filter_shows_and_bulk_reject_the_ticked(app, seeded):  # noqa: ANN001
     with Session(seeded) as s:
-        shchigry = [i.id for i in s.exec(select(Incident).where(Incident.municipality == "shchigry",
-                                                                Incident.merged_into_id == None)).all()]  # noqa: E711
+        shchigry = [
+            i.id
+            for i in s.exec(
+                select(Incident).where(
+                    Incident.municipality == "shchigry", col(Incident.merged_into_id).is_(None)
+                )
+            ).all()
+        ]
     assert len(shchigry) >= 2
     c, token = login(app, "admin")
-    r = c.post("/queue/bulk", data={"csrf": token, "action": "assign", "body": "adm_lgov", "all_matching": "1",
-                                    "query": "municipality=shchigry", "reason": "проверка массового назначения"})
+    r = c.post(
+        "/queue/bulk",
+        data={
+            "csrf": token,
+            "action": "assign",
+            "body": "adm_lgov",
+            "all_matching": "1",
+            "query": "municipality=shchigry",
+            "reason": "проверка массового назначения",
+        },
+    )
     assert f"назначено: {len(shchigry)}" in r.text
     with Session(seeded) as s:
         assert {s.get(Incident, i).body_code for i in shchigry} == {"adm_lgov"}
-        events = s.exec(select(AuditEvent).where(AuditEvent.incident_id.in_(shchigry),  # type: ignore[attr-defined]
-                                                 AuditEvent.actor == "admin")).all()
-        assert len(events) == len(shchigry) and all(e.reason == "проверка массового назначения" for e in events)
-    r = c.post("/queue/bulk", data={"csrf": token, "action": "reject", "ids": [str(shchigry[0])], "reason": ""})
+        events = s.exec(
+            select(AuditEvent).where(
+                AuditEvent.incident_id.in_(shchigry),  # type: ignore[attr-defined]
+                AuditEvent.actor == "admin",
+            )
+        ).all()
+        assert len(events) == len(shchigry) and all(
+            e.reason == "проверка массового назначения" for e in events
+        )
+    r = c.post(
+        "/queue/bulk", data={"csrf": token, "action": "reject", "ids": [str(shchigry[0])], "reason": ""}
+    )
     assert "отказано: 1" in r.text  # a rejection needs a reason
-    r = c.post("/queue/bulk", data={"csrf": token, "action": "reject", "ids": [str(shchigry[0])],
-                                    "reason": "не жалоба: объявление"})
+    r = c.post(
+        "/queue/bulk",
+        data={
+            "csrf": token,
+            "action": "reject",
+            "ids": [str(shchigry[0])],
+            "reason": "не жалоба: объявление",
+        },
+    )
     assert "отклонено: 1" in r.text
     with Session(seeded) as s:
         assert s.get(Incident, shchigry[0]).status == "rejected"
@@ -555,8 +705,15 @@ def test_the_pages_on_postgresql(pg_url, kursk, kursk_builder, tmp_path):  # noq
     try:
         app = create_app(engine, kursk, ConsoleSettings(secret_key=SecretStr("x" * 32)), now=FixedClock(NOW))
         c, token = login(app, "admin")
-        for url in ("/queue", "/queue?q=мусор&network=vk&since=2026-11-16&until=2026-11-23", "/sla", "/map?period=30",
-                    "/ratings", "/inbox?body=" + EXECUTOR_BODY, "/queue?export=xlsx"):
+        for url in (
+            "/queue",
+            "/queue?q=мусор&network=vk&since=2026-11-16&until=2026-11-23",
+            "/sla",
+            "/map?period=30",
+            "/ratings",
+            "/inbox?body=" + EXECUTOR_BODY,
+            "/queue?export=xlsx",
+        ):
             assert c.get(url).status_code == 200, url
         hits = c.get("/queue?q=мусор&status=all").text.count('<tr class="state-')
         assert hits > 0
@@ -578,13 +735,22 @@ def test_the_shared_list_of_open_incidents_follows_every_change_at_once(app, see
     c, token = login(app, "admin")
     before = c.get("/sla/counters.json").json()["counters"]
     with Session(seeded) as s:
-        inc = s.exec(select(Incident).where(Incident.merged_into_id == None,  # noqa: E711
-                                            Incident.status.in_(["new", "triaged", "reopened", "assigned"]),  # type: ignore[attr-defined]
-                                            Incident.body_code != EXECUTOR_BODY).order_by(Incident.id)).first()
+        inc = s.exec(
+            select(Incident)
+            .where(
+                col(Incident.merged_into_id).is_(None),
+                Incident.status.in_(["new", "triaged", "reopened", "assigned"]),  # type: ignore[attr-defined]
+                Incident.body_code != EXECUTOR_BODY,
+            )
+            .order_by(Incident.id)
+        ).first()
     assert inc is not None
     link = f'href="/incidents/{inc.id}"'
     assert link not in c.get(f"/queue?body={EXECUTOR_BODY}").text
-    r = c.post(f"/incidents/{inc.id}/assign", data={"csrf": token, "body": EXECUTOR_BODY, "reason": "проверка списка"})
+    r = c.post(
+        f"/incidents/{inc.id}/assign",
+        data={"csrf": token, "body": EXECUTOR_BODY, "reason": "проверка списка"},
+    )
     assert "Назначен" in r.text
     assert link in c.get(f"/queue?body={EXECUTOR_BODY}").text  # at once, not after the snapshot's 10 s
     executor, _ = login(app, "ivanova")
@@ -632,18 +798,35 @@ def test_people_opening_one_card_at_the_same_moment_all_get_it(seeded):  # noqa:
 
 def test_split_and_move_through_the_card(app, seeded):  # noqa: ANN001
     with Session(seeded) as s:
-        inc = next(i for i in s.exec(select(Incident).where(Incident.post_count >= 3,
-                                                            Incident.merged_into_id == None)).all())  # noqa: E711
-        keys = [f"{p.network}:{p.external_id}" for p in s.exec(
-            select(Post).join(IncidentPost, IncidentPost.post_id == Post.id).where(IncidentPost.incident_id == inc.id)
-            .order_by(Post.created_at)).all()]
+        inc = next(
+            i
+            for i in s.exec(
+                select(Incident).where(Incident.post_count >= 3, col(Incident.merged_into_id).is_(None))
+            ).all()
+        )
+        keys = [
+            f"{p.network}:{p.external_id}"
+            for p in s.exec(
+                select(Post)
+                .join(IncidentPost, IncidentPost.post_id == Post.id)
+                .where(IncidentPost.incident_id == inc.id)
+                .order_by(Post.created_at)
+            ).all()
+        ]
     c, t = login(app, "admin")
-    r = c.post(f"/incidents/{inc.id}/split", data={"csrf": t, "posts": [keys[0]], "reason": "другая проблема"})
+    r = c.post(
+        f"/incidents/{inc.id}/split", data={"csrf": t, "posts": [keys[0]], "reason": "другая проблема"}
+    )
     assert "Выделено в новый инцидент" in r.text
     new_id = int(re.search(r"новый инцидент #(\d+)", r.text).group(1))
-    r = c.post(f"/incidents/{inc.id}/move", data={"csrf": t, "post": keys[1], "to": str(new_id), "reason": "туда же"})
+    r = c.post(
+        f"/incidents/{inc.id}/move", data={"csrf": t, "post": keys[1], "to": str(new_id), "reason": "туда же"}
+    )
     assert "перенесён" in r.text
     with Session(seeded) as s:
         assert s.get(Incident, new_id).post_count == 2
     m, tm = login(app, "moder")
-    assert "Отказано" in m.post(f"/incidents/{new_id}/merge", data={"csrf": tm, "others": str(inc.id), "reason": "x"}).text
+    assert (
+        "Отказано"
+        in m.post(f"/incidents/{new_id}/merge", data={"csrf": tm, "others": str(inc.id), "reason": "x"}).text
+    )

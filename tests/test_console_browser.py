@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from console.app import create_app
 from console.settings import ConsoleSettings
@@ -30,16 +30,36 @@ from tests.conftest import FixedClock
 from tests.console_seed import EXECUTOR_BODY, NOW, PASSWORD, ROOT, seed
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} not installed (make browser)")]
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} not installed (make browser)"),
+]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SHOTS = Path(os.environ.get("CONSOLE_SCREENSHOTS") or ROOT / "var" / "screenshots")
-SUDZHA = {"network": "vk", "external_id": "-200003_55", "source_id": "vk_sudzha", "parent_id": None,
-          "url": "https://vk.com/wall-200003_55", "author_id": "7302", "author_name": "Николай Петрович",
-          "text": "Суджа: пенсию по потере кормильца не начисляют уже два месяца, в Социальном фонде только "
-                  "разводят руками. Куда обращаться?",
-          "created_at": "2026-11-22T15:00:00+03:00", "likes": 5, "reposts": 1, "views": 300}
+SUDZHA = {
+    "network": "vk",
+    "external_id": "-200003_55",
+    "source_id": "vk_sudzha",
+    "parent_id": None,
+    "url": "https://vk.com/wall-200003_55",
+    "author_id": "7302",
+    "author_name": "Николай Петрович",
+    "text": "Суджа: пенсию по потере кормильца не начисляют уже два месяца, в Социальном фонде только "
+    "разводят руками. Куда обращаться?",
+    "created_at": "2026-11-22T15:00:00+03:00",
+    "likes": 5,
+    "reposts": 1,
+    "views": 300,
+}
 
 
 def _free_port() -> int:
@@ -114,7 +134,9 @@ def test_the_journey_from_a_new_incident_to_the_answer_under_the_residents_post(
     with Session(engine) as s:
         post = s.exec(select(Post).where(Post.external_id == SUDZHA["external_id"])).one()
         target = s.get(IncidentPost, post.id).incident_id
-        other = next(i.id for i in s.exec(select(Incident).where(Incident.status == "new")).all() if i.id != target)
+        other = next(
+            i.id for i in s.exec(select(Incident).where(Incident.status == "new")).all() if i.id != target
+        )
 
     # 1. the administrator: the queue opens with the new incidents on top
     admin = _page(browser, world, "admin")
@@ -178,7 +200,9 @@ def test_the_journey_from_a_new_incident_to_the_answer_under_the_residents_post(
     _shot(ctl, "06-card-published", full=True)
 
     # the answer is under the resident's post on VK, as the community, exactly once
-    created = [c for c in vk.data.get("created_comments", []) if c["owner_id"] == -200003 and c["post_id"] == 55]
+    created = [
+        c for c in vk.data.get("created_comments", []) if c["owner_id"] == -200003 and c["post_id"] == 55
+    ]
     assert len(created) == 1 and "ЦУР Курской области" in created[0]["text"]
     with Session(engine) as s:
         row = s.exec(select(Reply).where(Reply.post_id == post.id)).one()
@@ -187,7 +211,9 @@ def test_the_journey_from_a_new_incident_to_the_answer_under_the_residents_post(
     # the board the administrator left open shows one more answer within the day, without a reload
     from playwright.sync_api import expect
 
-    expect(board.locator('[data-counter="answered_24h"]')).to_have_text(str(answered_before + 1), timeout=10_000)
+    expect(board.locator('[data-counter="answered_24h"]')).to_have_text(
+        str(answered_before + 1), timeout=10_000
+    )
     _shot(board, "07-sla-after")
     for name, url in (("08-map", "/map?period=30"), ("09-ratings", "/ratings")):
         admin.goto(base + url)
@@ -197,8 +223,11 @@ def test_the_journey_from_a_new_incident_to_the_answer_under_the_residents_post(
 
 def test_an_executor_typing_another_bodys_url_gets_nothing(browser, world):  # noqa: ANN001
     with Session(world["engine"]) as s:
-        theirs = s.exec(select(Incident).where(Incident.body_code != EXECUTOR_BODY,
-                                               Incident.merged_into_id == None)).first()  # noqa: E711
+        theirs = s.exec(
+            select(Incident).where(
+                Incident.body_code != EXECUTOR_BODY, col(Incident.merged_into_id).is_(None)
+            )
+        ).first()
     ex = _page(browser, world, "ivanova")
     resp = ex.goto(f"{world['base']}/incidents/{theirs.id}")
     assert resp.status == 404 and theirs.title not in ex.content()
@@ -208,7 +237,10 @@ def test_a_script_in_a_post_does_not_run(browser, world):  # noqa: ANN001
     """A crafted post in the page: no dialog opens, no console error from our page, the text is shown as text."""
     with Session(world["engine"], expire_on_commit=False) as s, s.begin():
         p = s.exec(select(Post).where(Post.external_id == SUDZHA["external_id"])).one()
-        p.text = SUDZHA["text"] + " <script>window.__pwned = 1; alert('xss')</script><img src=x onerror=\"window.__pwned=2\">"
+        p.text = (
+            SUDZHA["text"]
+            + " <script>window.__pwned = 1; alert('xss')</script><img src=x onerror=\"window.__pwned=2\">"
+        )
         p.url = "javascript:window.__pwned=3"
         iid = s.get(IncidentPost, p.id).incident_id
     admin = _page(browser, world, "admin")

@@ -22,12 +22,31 @@ from tests.conftest import ROOT
 
 SPB = ROOT / "config" / "regions" / "spb"
 DATA = ROOT.parent / "shared" / "data"
-needs_data = pytest.mark.skipif(not (DATA / SPB_FILE).is_file() or not (DATA / TELEGRAM_FILE).is_file(),
-                                reason="../shared/data is not on this machine")
+needs_data = pytest.mark.skipif(
+    not (DATA / SPB_FILE).is_file() or not (DATA / TELEGRAM_FILE).is_file(),
+    reason="../shared/data is not on this machine",
+)
 
-SPB_DISTRICTS = {"Адмиралтейский", "Василеостровский", "Выборгский", "Калининский", "Кировский", "Колпинский",
-                 "Красногвардейский", "Красносельский", "Кронштадтский", "Курортный", "Московский", "Невский",
-                 "Петроградский", "Петродворцовый", "Приморский", "Пушкинский", "Фрунзенский", "Центральный"}
+SPB_DISTRICTS = {
+    "Адмиралтейский",
+    "Василеостровский",
+    "Выборгский",
+    "Калининский",
+    "Кировский",
+    "Колпинский",
+    "Красногвардейский",
+    "Красносельский",
+    "Кронштадтский",
+    "Курортный",
+    "Московский",
+    "Невский",
+    "Петроградский",
+    "Петродворцовый",
+    "Приморский",
+    "Пушкинский",
+    "Фрунзенский",
+    "Центральный",
+}
 
 
 @pytest.fixture(scope="module")
@@ -77,14 +96,16 @@ def test_extends_merges_by_code_and_reports_a_missing_base(tmp_path: Path) -> No
         "categories:\n"
         "  - code: roads\n    name: Дороги\n    rules: [{id: roads.pit, phrases: [яма]}]\n"
         "    subcategories:\n      - code: snow\n        name: Снег\n        rules: [{id: roads.snow, phrases: [снег]}]\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     child = tmp_path / "rubricator.yaml"
     child.write_text(
         "extends: base.yaml\ncategories:\n"
         "  - code: roads\n    name: Дороги\n    subcategories:\n"
         "      - code: snow\n        name: Снег\n        rules: [{id: roads.snow.ice, phrases: [наледь]}]\n"
         "  - code: waste\n    name: Мусор\n    rules: [{id: waste.bin, phrases: [урна]}]\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     rub = load_file(child, Rubricator)
     assert [c.code for c in rub.categories] == ["roads", "waste"]
     snow = rub.categories[0].subcategories[0]
@@ -108,37 +129,70 @@ def spb_builder_post(builder, text):  # noqa: ANN001, ANN201
 
     from incidents.core.records import PostRecord
 
-    return builder(PostRecord(network="pos", external_id="t", source_id="s", text=text,
-                              created_at=datetime(2020, 11, 2, tzinfo=UTC)))
+    return builder(
+        PostRecord(
+            network="pos",
+            external_id="t",
+            source_id="s",
+            text=text,
+            created_at=datetime(2020, 11, 2, tzinfo=UTC),
+        )
+    )
 
 
 def test_street_and_place_helpers() -> None:
     assert street_of("г.Санкт-Петербург, Тамбовская улица, дом 11, литера А") == "Тамбовская улица"
     assert street_of("город Павловск, Берёзовая улица, дом 24") == "Берёзовая улица"
-    assert text_names_place("мусор во дворе д. 155 пр. Ветеранов", "г.Санкт-Петербург, проспект Ветеранов, дом 155", "")
+    assert text_names_place(
+        "мусор во дворе д. 155 пр. Ветеранов", "г.Санкт-Петербург, проспект Ветеранов, дом 155", ""
+    )
     assert not text_names_place("Граффити на заборе", "", "муниципальный округ Сампсониевское")
 
 
 def test_measurement_on_portal_style_rows(spb, spb_builder, kursk) -> None:
     rows = [
-        {"id": "1", "text": "Мусор у парадной не убирают уже неделю", "district": "Невский",
-         "address": "г.Санкт-Петербург, Октябрьская набережная, дом 124, литера А",
-         "municipality": "муниципальный округ Народный", "category": "Благоустройство"},
-        {"id": "2", "text": "Надписи на стене дома, просьба закрасить", "district": "Фрунзенский",
-         "address": "г.Санкт-Петербург, Тамбовская улица, дом 11, литера А",
-         "municipality": "муниципальный округ Волковское", "category": "Фасад"},
-        {"id": "3", "text": "Спасибо", "district": "Кировский", "address": "",
-         "municipality": "муниципальный округ Дачное", "category": "Благоустройство"},
+        {
+            "id": "1",
+            "text": "Мусор у парадной не убирают уже неделю",
+            "district": "Невский",
+            "address": "г.Санкт-Петербург, Октябрьская набережная, дом 124, литера А",
+            "municipality": "муниципальный округ Народный",
+            "category": "Благоустройство",
+        },
+        {
+            "id": "2",
+            "text": "Надписи на стене дома, просьба закрасить",
+            "district": "Фрунзенский",
+            "address": "г.Санкт-Петербург, Тамбовская улица, дом 11, литера А",
+            "municipality": "муниципальный округ Волковское",
+            "category": "Фасад",
+        },
+        {
+            "id": "3",
+            "text": "Спасибо",
+            "district": "Кировский",
+            "address": "",
+            "municipality": "муниципальный округ Дачное",
+            "category": "Благоустройство",
+        },
     ]
     r = evaluate_spb(rows, spb_builder, spb, keep_errors=5)
     assert r.rows == 3 and r.recall_with_address == pytest.approx(2 / 3)
     assert r.district_n == 2 and r.district_accuracy == 1.0
     assert len(r.misses) == 1 and r.misses[0].startswith("3:")
     news = [
-        {"message_id": "1", "channel": "112", "text": "В Подмосковье загорелась электричка, пострадавших нет, "
-                                                        "на месте работают спасатели. Возбуждено уголовное дело."},
-        {"message_id": "2", "channel": "112", "text": "Синоптики обещают снег и гололедицу, водителям рекомендуют "
-                                                        "пересесть на общественный транспорт."},
+        {
+            "message_id": "1",
+            "channel": "112",
+            "text": "В Подмосковье загорелась электричка, пострадавших нет, "
+            "на месте работают спасатели. Возбуждено уголовное дело.",
+        },
+        {
+            "message_id": "2",
+            "channel": "112",
+            "text": "Синоптики обещают снег и гололедицу, водителям рекомендуют "
+            "пересесть на общественный транспорт.",
+        },
     ]
     n = evaluate_news(news, SignalBuilder(kursk, use_ner=False))
     assert n.posts == 2 and n.complaint_rate == 0.0 and n.by_channel["112"] == (2, 0.0)

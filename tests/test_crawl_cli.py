@@ -27,15 +27,25 @@ def region(tmp_path, fakes, monkeypatch):
     shutil.copytree(LIPETSK, root)
     sources = [
         {"id": "sample", "network": "replay", "kind": "replay", "params": {"path": "posts.jsonl"}},
-        {"id": "ok-adm", "network": "ok", "kind": "group",
-         "params": {"gid": "70000001234567", "api_url": f"{ok.url}/fb.do", "rate": 0, "page_size": 2}},
+        {
+            "id": "ok-adm",
+            "network": "ok",
+            "kind": "group",
+            "params": {"gid": "70000001234567", "api_url": f"{ok.url}/fb.do", "rate": 0, "page_size": 2},
+        },
         {"id": "pos-no-url", "network": "pos", "kind": "messages", "params": {"region_code": "46"}},
-        {"id": "pos-46", "network": "pos", "kind": "messages",
-         "params": {"base_url": pos.url, "region_code": "46", "rate": 0, "page_size": 3}},
+        {
+            "id": "pos-46",
+            "network": "pos",
+            "kind": "messages",
+            "params": {"base_url": pos.url, "region_code": "46", "rate": 0, "page_size": 3},
+        },
         {"id": "vk-adm", "network": "vk", "kind": "wall", "params": {"owner_id": -100001}},
         {"id": "vk-off", "network": "vk", "kind": "wall", "enabled": False, "params": {"owner_id": -100002}},
     ]
-    (root / "sources.yaml").write_text(yaml.safe_dump({"sources": sources}, allow_unicode=True), encoding="utf-8")
+    (root / "sources.yaml").write_text(
+        yaml.safe_dump({"sources": sources}, allow_unicode=True), encoding="utf-8"
+    )
     monkeypatch.setenv("OK_APPLICATION_KEY", ok.data["application_key"])
     monkeypatch.setenv("OK_APPLICATION_SECRET_KEY", ok.data["application_secret_key"])
     monkeypatch.setenv("OK_ACCESS_TOKEN", ok.data["access_token"])
@@ -62,7 +72,9 @@ def test_crawl_one_network_then_again_changes_nothing(region, tmp_path, capsys, 
 
 def test_missing_credentials_name_the_variable_and_other_sources_still_run(region, tmp_path, capsys):
     code, out, err = run(capsys, region, tmp_path, "crawl", "vk")
-    assert code == 2 and "vk-adm" in err and "VK_TOKEN" in err and "vk-off" not in err + out  # disabled: not run
+    assert (
+        code == 2 and "vk-adm" in err and "VK_TOKEN" in err and "vk-off" not in err + out
+    )  # disabled: not run
     code, out, err = run(capsys, region, tmp_path, "crawl", "pos", "--since", "2026-11-01", "--process")
     assert code == 2 and "pos-no-url" in err and "params.base_url is not set" in err
     assert "источник pos-46: страниц" in out and "новых 10" in out and "обработано постов: 10" in out

@@ -41,14 +41,24 @@ from tests.test_crawl_vk import WALL_POSTS as VK_POSTS
 
 # SQLite by default; PostgreSQL as a `slow` variant (test_vk_wall_… keeps PostgreSQL in the default run).
 SQLITE_DEFAULT_PG_SLOW = pytest.mark.parametrize(
-    "db_url", ["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.slow])], indirect=True)
+    "db_url",
+    ["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.slow])],
+    indirect=True,
+)
 
 
 def spawn(spec: dict[str, Any]) -> subprocess.Popen:
     """The child leads a process group of its own: the kill takes its children (Scrapy's) with it."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-m", "tests.crash_child", json.dumps(spec)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.crash_child", json.dumps(spec)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def kill_when(proc: subprocess.Popen, ready: Callable[[], bool], timeout: float = 60) -> None:
@@ -73,15 +83,25 @@ def finish(proc: subprocess.Popen) -> dict[str, Any]:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def crash_twice_then_finish(fake: Any, spec: dict[str, Any], kill_at: list[int], engine: Any, source_id: str,
-                            expected: set[str], counted: Callable[[Any], bool] = lambda req: True) -> None:
+def crash_twice_then_finish(
+    fake: Any,
+    spec: dict[str, Any],
+    kill_at: list[int],
+    engine: Any,
+    source_id: str,
+    expected: set[str],
+    counted: Callable[[Any], bool] = lambda req: True,
+) -> None:
     """Hold the child's k-th `counted` request and kill it there, for each k; then a full rerun."""
     stored_after_kill: list[int] = []
     for k in kill_at:
         start = sum(1 for r in list(fake.requests) if counted(r))
         fake.blocked.clear()
-        fake.block_on(lambda req, n, start=start, k=k: counted(req)
-                      and sum(1 for r in list(fake.requests) if counted(r)) == start + k)
+        fake.block_on(
+            lambda req, n, start=start, k=k: (
+                counted(req) and sum(1 for r in list(fake.requests) if counted(r)) == start + k
+            )
+        )
         proc = spawn(spec)
         kill_when(proc, fake.blocked.is_set)
         fake.release_all()
@@ -90,7 +110,9 @@ def crash_twice_then_finish(fake: Any, spec: dict[str, Any], kill_at: list[int],
         assert set(keys) < expected  # the crawl really stopped midway
         assert cursor(engine, source_id) is not None or not keys
         stored_after_kill.append(len(keys))
-    assert 0 < stored_after_kill[0] < stored_after_kill[1]  # the second crawl went on from the first one's cursor
+    assert (
+        0 < stored_after_kill[0] < stored_after_kill[1]
+    )  # the second crawl went on from the first one's cursor
     finish(spawn(spec))
     keys = post_keys(engine)
     assert set(keys) == expected and max(keys.values()) == 1
@@ -159,8 +181,14 @@ def test_telegram_killed_while_reading_the_channel_and_the_chat(child_engine, db
 def test_vk_search_killed_between_pages_and_between_queries(sqlite_child_engine, sqlite_url):
     with FakeVk() as fake:
         spec = {"network": "vk-search", "url": fake.url, "db": sqlite_url}
-        crash_twice_then_finish(fake, spec, [2, 2], sqlite_child_engine, "vk-search", {
-            "vk:wall505_311", "vk:wall502_977", "vk:wall503_455", "vk:wall-200002_88120"})
+        crash_twice_then_finish(
+            fake,
+            spec,
+            [2, 2],
+            sqlite_child_engine,
+            "vk-search",
+            {"vk:wall505_311", "vk:wall502_977", "vk:wall503_455", "vk:wall-200002_88120"},
+        )
 
 
 def test_pos_killed_between_pages(sqlite_child_engine, sqlite_url):
@@ -172,5 +200,12 @@ def test_pos_killed_between_pages(sqlite_child_engine, sqlite_url):
 def test_telegram_preview_killed_while_scrapy_waits_for_a_page(sqlite_child_engine, sqlite_url):
     with FakeTgPreview(page_size=5) as fake:
         spec = {"network": "tg-preview", "url": fake.url, "db": sqlite_url}
-        crash_twice_then_finish(fake, spec, [2, 2], sqlite_child_engine, "tg-preview", PREVIEW_POSTS,
-                                counted=lambda req: req.path.startswith("/s/"))
+        crash_twice_then_finish(
+            fake,
+            spec,
+            [2, 2],
+            sqlite_child_engine,
+            "tg-preview",
+            PREVIEW_POSTS,
+            counted=lambda req: req.path.startswith("/s/"),
+        )

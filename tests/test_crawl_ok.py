@@ -20,9 +20,19 @@ from tests.fakes.ok import FakeOk
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 GID = "70000001234567"
 TOPICS = {f"ok:topic1550000000000{i:02d}" for i in (12, 11, 10, 9, 8, 6)}
-COMMENTS = {f"ok:comment{c}" for c in (
-    "MTU1MDAwMDAwMDAwMTI6MQ", "MTU1MDAwMDAwMDAwMTI6Mg", "MTU1MDAwMDAwMDAwMTI6Mw", "MTU1MDAwMDAwMDAwMTA6MQ",
-    "MTU1MDAwMDAwMDAwMTA6Mg", "MTU1MDAwMDAwMDAwMTA6Mw", "MTU1MDAwMDAwMDAwMTA6NQ", "MTU1MDAwMDAwMDAwMDY6MQ")}
+COMMENTS = {
+    f"ok:comment{c}"
+    for c in (
+        "MTU1MDAwMDAwMDAwMTI6MQ",
+        "MTU1MDAwMDAwMDAwMTI6Mg",
+        "MTU1MDAwMDAwMDAwMTI6Mw",
+        "MTU1MDAwMDAwMDAwMTA6MQ",
+        "MTU1MDAwMDAwMDAwMTA6Mg",
+        "MTU1MDAwMDAwMDAwMTA6Mw",
+        "MTU1MDAwMDAwMDAwMTA6NQ",
+        "MTU1MDAwMDAwMDAwMDY6MQ",
+    )
+}
 
 
 def test_signature_worked_example():
@@ -32,8 +42,11 @@ def test_signature_worked_example():
     session_secret = hashlib.md5(b"access tokenapp secret key").hexdigest()
     assert session_secret == "040fbf2ba0bfcde46472d3b7412e2842"
     joined = "application_key=app keymethod=users.getCurrentUser"
-    assert signature(params, "access token", "app secret key") == hashlib.md5(
-        (joined + session_secret).encode()).hexdigest() == "8a41a73bcef600b6a3464158b2059549"
+    assert (
+        signature(params, "access token", "app secret key")
+        == hashlib.md5((joined + session_secret).encode()).hexdigest()
+        == "8a41a73bcef600b6a3464158b2059549"
+    )
     # Cyrillic values are signed as UTF-8, unescaped; the order of the keys does not matter
     a = signature({"gid": "1", "q": "яма", "format": "json"}, "t", "s")
     assert a == signature({"format": "json", "q": "яма", "gid": "1"}, "t", "s") and a == a.lower()
@@ -47,11 +60,16 @@ def fake():
 
 def client(fake: FakeOk, sleeps: list[float] | None = None, **over: str) -> OkClient:
     d = fake.data
-    return OkClient(application_key=over.get("key", d["application_key"]),
-                    secret_key=over.get("secret", d["application_secret_key"]),
-                    access_token=over.get("token", d["access_token"]), source_id="ok-group",
-                    api_url=f"{fake.url}/fb.do", http=httpx.Client(timeout=5), limiter=RateLimiter(0),
-                    backoff=Backoff(retries=3, sleep=(sleeps if sleeps is not None else []).append))
+    return OkClient(
+        application_key=over.get("key", d["application_key"]),
+        secret_key=over.get("secret", d["application_secret_key"]),
+        access_token=over.get("token", d["access_token"]),
+        source_id="ok-group",
+        api_url=f"{fake.url}/fb.do",
+        http=httpx.Client(timeout=5),
+        limiter=RateLimiter(0),
+        backoff=Backoff(retries=3, sleep=(sleeps if sleeps is not None else []).append),
+    )
 
 
 def group(fake: FakeOk, sleeps: list[float] | None = None, **kw) -> OkGroupSource:
@@ -73,27 +91,44 @@ def test_group_topics_and_comments_by_anchor(fake, engine, clock):
     assert sorted(q.reason for q in quarantined(engine)) == [
         "created_ms: expected milliseconds since 1970, got str",
         "skipped: ok error 10: PERMISSION_DENIED : Permission denied (method discussions.getComments)",
-        "text: expected a string, got int"]
+        "text: expected a string, got int",
+    ]
     calls = fake.api_calls()
-    assert all(c["format"] == "json" and c["application_key"] == fake.data["application_key"] and len(c["sig"]) == 32
-               for c in calls)
+    assert all(
+        c["format"] == "json" and c["application_key"] == fake.data["application_key"] and len(c["sig"]) == 32
+        for c in calls
+    )
     topic_pages = fake.api_calls("mediatopic.getTopics")
     assert topic_pages[0].get("anchor") is None and all(p["direction"] == "FORWARD" for p in topic_pages[1:])
-    pages_010 = [p for p in fake.api_calls("discussions.getComments") if p["discussionId"] == "155000000000010"]
+    pages_010 = [
+        p for p in fake.api_calls("discussions.getComments") if p["discussionId"] == "155000000000010"
+    ]
     assert [p.get("anchor") is None for p in pages_010] == [True, False, False]  # five comments, two per page
 
 
 def test_next_pass_reads_only_new_comments_from_the_stored_anchor(fake, sqlite_engine, clock):
     crawl(sqlite_engine, group(fake), clock)
     fake.data["comments"]["155000000000012"].append(
-        {"id": "MTU1MDAwMDAwMDAwMTI6NA", "date": "2026-11-23 11:40:00", "author_id": "580000000004",
-         "author_type": "USER", "text": "Ленина, 80 — воды нет с восьми утра.", "type": "ACTIVE_MESSAGE", "like_count": 0})
+        {
+            "id": "MTU1MDAwMDAwMDAwMTI6NA",
+            "date": "2026-11-23 11:40:00",
+            "author_id": "580000000004",
+            "author_type": "USER",
+            "text": "Ленина, 80 — воды нет с восьми утра.",
+            "type": "ACTIVE_MESSAGE",
+            "like_count": 0,
+        }
+    )
     fake.data["topics"][GID][0]["discussion_summary"]["comments_count"] = 4
     before = len(fake.requests)
     stats = crawl(sqlite_engine, group(fake), clock)
     assert stats.inserted == 1
-    new_calls = [r.params for r in fake.requests[before:] if r.params.get("method") == "discussions.getComments"]
-    assert len(new_calls) == 1 and new_calls[0]["discussionId"] == "155000000000012" and new_calls[0]["anchor"]
+    new_calls = [
+        r.params for r in fake.requests[before:] if r.params.get("method") == "discussions.getComments"
+    ]
+    assert (
+        len(new_calls) == 1 and new_calls[0]["discussionId"] == "155000000000012" and new_calls[0]["anchor"]
+    )
     row = post(sqlite_engine, "ok:commentMTU1MDAwMDAwMDAwMTI6NA")
     assert row.created_at == datetime(2026, 11, 23, 8, 40, tzinfo=UTC)  # "date" is Moscow time
 
@@ -108,8 +143,15 @@ def test_a_pass_since_an_older_date_watches_what_it_read(fake, sqlite_engine, cl
     later = NOW + timedelta(days=30)
 
     def source() -> OkGroupSource:
-        return OkGroupSource(source_id="ok-group", client=client(fake), gid=GID, now=lambda: later, since=since,
-                             page_size=2, comments_page_size=2)
+        return OkGroupSource(
+            source_id="ok-group",
+            client=client(fake),
+            gid=GID,
+            now=lambda: later,
+            since=since,
+            page_size=2,
+            comments_page_size=2,
+        )
 
     first = crawl(sqlite_engine, source(), clock)
     assert first.inserted == len(TOPICS | COMMENTS) and first.quarantined == 3
@@ -167,7 +209,9 @@ def test_bad_parameter_fails_loudly(fake, sqlite_engine, clock):
 def test_missing_group_is_skipped_with_the_reason(fake, sqlite_engine, clock):
     src = OkGroupSource(source_id="ok-group", client=client(fake), gid="123", now=lambda: NOW)
     stats = crawl(sqlite_engine, src, clock)
-    assert stats.inserted == 0 and quarantined(sqlite_engine)[0].reason.startswith("skipped: ok error 300: NOT_FOUND")
+    assert stats.inserted == 0 and quarantined(sqlite_engine)[0].reason.startswith(
+        "skipped: ok error 300: NOT_FOUND"
+    )
 
 
 def test_missing_credentials_name_each_variable(sqlite_engine, clock, lipetsk, monkeypatch):
@@ -185,8 +229,12 @@ def test_from_settings_talks_to_the_configured_api_url(fake, sqlite_engine, cloc
     monkeypatch.setenv("OK_APPLICATION_KEY", fake.data["application_key"])
     monkeypatch.setenv("OK_APPLICATION_SECRET_KEY", fake.data["application_secret_key"])
     monkeypatch.setenv("OK_ACCESS_TOKEN", fake.data["access_token"])
-    src = SourceConfig(id="ok-adm", network="ok", kind="group",
-                       params={"gid": GID, "api_url": f"{fake.url}/fb.do", "rate": 0, "since": "2026-11-16"})
+    src = SourceConfig(
+        id="ok-adm",
+        network="ok",
+        kind="group",
+        params={"gid": GID, "api_url": f"{fake.url}/fb.do", "rate": 0, "since": "2026-11-16"},
+    )
     stats = crawl_source(sqlite_engine, lipetsk, src, clock)
     assert stats.error is None and stats.inserted == len(TOPICS | COMMENTS)
 

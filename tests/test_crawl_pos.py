@@ -27,14 +27,25 @@ def fake():
 
 
 def client(fake: FakePos, sleeps: list[float] | None = None, token: str | None = None) -> PosClient:
-    return PosClient(base_url=fake.url, token=token or fake.data["token"], source_id="pos", http=httpx.Client(timeout=5),
-                     limiter=RateLimiter(0), backoff=Backoff(retries=2, sleep=(sleeps if sleeps is not None else []).append))
+    return PosClient(
+        base_url=fake.url,
+        token=token or fake.data["token"],
+        source_id="pos",
+        http=httpx.Client(timeout=5),
+        limiter=RateLimiter(0),
+        backoff=Backoff(retries=2, sleep=(sleeps if sleeps is not None else []).append),
+    )
 
 
 def source(fake: FakePos, sleeps: list[float] | None = None, **kw) -> PosMessagesSource:
     kw.setdefault("page_size", 3)
-    return PosMessagesSource(source_id="pos", client=kw.pop("client", None) or client(fake, sleeps), region_code="46",
-                             now=lambda: NOW, **kw)
+    return PosMessagesSource(
+        source_id="pos",
+        client=kw.pop("client", None) or client(fake, sleeps),
+        region_code="46",
+        now=lambda: NOW,
+        **kw,
+    )
 
 
 def test_messages_with_category_address_status_rating(fake, engine, clock):
@@ -43,9 +54,16 @@ def test_messages_with_category_address_status_rating(fake, engine, clock):
     assert set(keys) == ALL and max(keys.values()) == 1 and stats.quarantined == 1
     assert quarantined(engine)[0].reason == "text: expected a string, got int"
     m = post(engine, "pos:POS-46-000104")
-    assert m.raw["pos"] == {"category": "Уличное освещение", "category_code": "energy", "address": "г. Курчатов, ул. "
-                            "Энергетиков", "latitude": 51.6606, "longitude": 35.6571, "status": "answered", "rating": 2,
-                            "updated_at": "2026-11-22T13:00:00+00:00"}
+    assert m.raw["pos"] == {
+        "category": "Уличное освещение",
+        "category_code": "energy",
+        "address": "г. Курчатов, ул. Энергетиков",
+        "latitude": 51.6606,
+        "longitude": 35.6571,
+        "status": "answered",
+        "rating": 2,
+        "updated_at": "2026-11-22T13:00:00+00:00",
+    }
     assert m.text == "Не работает уличное освещение на всей улице.\n\nАдрес: г. Курчатов, ул. Энергетиков"
     assert m.created_at == datetime(2026, 11, 21, 9, 30, tzinfo=UTC) and m.author_name == "Бурцев С. Н."
     assert post(engine, "pos:POS-46-000108").deleted is True  # withdrawn: flagged
@@ -58,8 +76,11 @@ def test_next_sweep_asks_for_changes_since_the_last_one(fake, sqlite_engine, clo
     crawl(sqlite_engine, source(fake), clock)
     old_text = post(sqlite_engine, "pos:POS-46-000102").text
     msg = next(m for m in fake.data["messages"] if m["id"] == "POS-46-000102")
-    msg.update(text=msg["text"] + " Дополнение: яма увеличилась.", updated_at="2026-11-23T10:00:00+03:00",
-               status="in_progress")
+    msg.update(
+        text=msg["text"] + " Дополнение: яма увеличилась.",
+        updated_at="2026-11-23T10:00:00+03:00",
+        status="in_progress",
+    )
     fake.requests.clear()
     stats = crawl(sqlite_engine, source(fake), clock)
     assert fake.requests[0].query["updated_since"] == "2026-11-23T06:30:00+00:00"
@@ -95,13 +116,19 @@ def test_token_and_bug_errors(fake, sqlite_engine, clock):
 def test_forbidden_region_is_skipped_with_the_reason(fake, sqlite_engine, clock):
     fake.fail("/messages", "forbidden")
     stats = crawl(sqlite_engine, source(fake), clock)
-    assert stats.inserted == 0 and quarantined(sqlite_engine)[0].reason.startswith("skipped: pos error forbidden")
+    assert stats.inserted == 0 and quarantined(sqlite_engine)[0].reason.startswith(
+        "skipped: pos error forbidden"
+    )
 
 
 def test_answers_are_posted_back_once_per_key(fake):
     c = client(fake)
-    first = c.post_answer("POS-46-000101", "Вывоз мусора по ул. Союзной, 61 выполнен 23.11.", "incident-7-post-12")
-    again = c.post_answer("POS-46-000101", "Вывоз мусора по ул. Союзной, 61 выполнен 23.11.", "incident-7-post-12")
+    first = c.post_answer(
+        "POS-46-000101", "Вывоз мусора по ул. Союзной, 61 выполнен 23.11.", "incident-7-post-12"
+    )
+    again = c.post_answer(
+        "POS-46-000101", "Вывоз мусора по ул. Союзной, 61 выполнен 23.11.", "incident-7-post-12"
+    )
     assert first == again and first["id"] == "ANS-00001" and len(fake.answers) == 1
     sent = [r for r in fake.requests if r.method == "POST"]
     assert sent[0].headers["idempotency-key"] == "incident-7-post-12" and sent[0].json()["final"] is True
@@ -111,12 +138,18 @@ def test_answers_are_posted_back_once_per_key(fake):
 
 def test_missing_token_names_the_variable(sqlite_engine, clock, lipetsk, monkeypatch):
     monkeypatch.delenv("POS_TOKEN", raising=False)
-    src = SourceConfig(id="pos", network="pos", kind="messages", params={"base_url": "https://pos.example.org/api/v1"})
+    src = SourceConfig(
+        id="pos", network="pos", kind="messages", params={"base_url": "https://pos.example.org/api/v1"}
+    )
     assert "POS_TOKEN" in crawl_source(sqlite_engine, lipetsk, src, clock).error
 
 
 def test_an_unknown_field_in_the_mapping_is_a_configuration_error(sqlite_engine, clock, lipetsk, monkeypatch):
     monkeypatch.setenv("POS_TOKEN", "t")
-    src = SourceConfig(id="pos", network="pos", kind="messages",
-                       params={"base_url": "https://pos.example.org/api/v1", "fields": {"txt": "body"}})
+    src = SourceConfig(
+        id="pos",
+        network="pos",
+        kind="messages",
+        params={"base_url": "https://pos.example.org/api/v1", "fields": {"txt": "body"}},
+    )
     assert "unknown field(s) txt" in crawl_source(sqlite_engine, lipetsk, src, clock).error

@@ -49,9 +49,12 @@ def test_channels_comments_and_chats_are_read_once(tg, engine, clock):
     assert post(engine, "telegram:kursk_chat/7002").parent_id == "kursk_chat/7001"
     assert post(engine, "telegram:kursk_chat/7004").likes == 10
     reasons = sorted(q.reason for q in quarantined(engine))
-    assert reasons == ["message: expected a string, got int", "skipped: ChannelPrivateError: The channel specified "
-                       "is private and you lack permission to access it. Another reason may be that you were banned "
-                       "from it (caused by NoneType)"]
+    assert reasons == [
+        "message: expected a string, got int",
+        "skipped: ChannelPrivateError: The channel specified "
+        "is private and you lack permission to access it. Another reason may be that you were banned "
+        "from it (caused by NoneType)",
+    ]
     assert not tg.connected  # disconnected when the pass is done
     reads = [c[2] for c in tg.calls if c[0] == "get_messages" and c[2]["reverse"]]
     assert all(r["limit"] == 2 for r in reads)
@@ -62,14 +65,24 @@ def test_next_run_reads_from_min_id_and_catches_edits_and_deletions(tg, sqlite_e
     assert cursor(sqlite_engine, "tg")["chats"]["kursk_chat"]["min_id"] == 7006
     chat = tg.messages(1500000003)
     old = next(m for m in chat if m["id"] == 7004)["text"]
-    next(m for m in chat if m["id"] == 7004).update(text=old + " Аварийка приехала.", edit_date="2026-11-23T08:00:00+00:00")
+    next(m for m in chat if m["id"] == 7004).update(
+        text=old + " Аварийка приехала.", edit_date="2026-11-23T08:00:00+00:00"
+    )
     tg.data["messages"]["1500000003"] = [m for m in chat if m["id"] != 7003]
-    tg.messages(1500000003).append({"id": 7007, "date": "2026-11-23T08:30:00+00:00",
-                                    "text": "На Сумской до сих пор вода, машины буксуют.", "from_user": 9107})
+    tg.messages(1500000003).append(
+        {
+            "id": 7007,
+            "date": "2026-11-23T08:30:00+00:00",
+            "text": "На Сумской до сих пор вода, машины буксуют.",
+            "from_user": 9107,
+        }
+    )
     tg.calls.clear()
     stats = crawl(sqlite_engine, source(tg), clock)
     assert stats.inserted == 1 and "telegram:kursk_chat/7007" in post_keys(sqlite_engine)
-    forward = [c[2]["min_id"] for c in tg.calls if c[0] == "get_messages" and c[2]["reverse"] and c[1] == 1500000003]
+    forward = [
+        c[2]["min_id"] for c in tg.calls if c[0] == "get_messages" and c[2]["reverse"] and c[1] == 1500000003
+    ]
     assert forward == [7006]
     assert revisions(sqlite_engine, "telegram:kursk_chat/7004") == [old]
     gone = post(sqlite_engine, "telegram:kursk_chat/7003")
@@ -141,11 +154,15 @@ def test_since_reads_back_to_the_date_by_offset_date(tg, sqlite_engine, clock):
     # `since` wins over a cursor that is past it: the run reads back to it again, and stores nothing twice
     tg.calls.clear()
     stats = crawl(sqlite_engine, source(tg, since=since, channels=["kursk_info"], chats=[]), clock)
-    forward = [c[2]["min_id"] for c in tg.calls if c[0] == "get_messages" and c[2]["reverse"] and c[1] == 1500000001
-               and not c[2]["offset_date"]]
+    forward = [
+        c[2]["min_id"]
+        for c in tg.calls
+        if c[0] == "get_messages" and c[2]["reverse"] and c[1] == 1500000001 and not c[2]["offset_date"]
+    ]
     assert forward == [103, 105] and stats.inserted == 0 and max(post_keys(sqlite_engine).values()) == 1
     # without it, the next run goes on from the cursor
     tg.calls.clear()
     crawl(sqlite_engine, source(tg, channels=["kursk_info"], chats=[]), clock)
-    assert [c[2]["min_id"] for c in tg.calls if c[0] == "get_messages" and c[2]["reverse"] and c[1] == 1500000001] \
-        == [106]
+    assert [
+        c[2]["min_id"] for c in tg.calls if c[0] == "get_messages" and c[2]["reverse"] and c[1] == 1500000001
+    ] == [106]

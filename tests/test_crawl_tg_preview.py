@@ -31,9 +31,18 @@ def source(fake: FakeTgPreview, sleeps: list[float] | None = None, **kw) -> TgPr
 
 
 def test_views_and_text_parsing():
-    assert [parse_views(v) for v in ("980", "1.2K", "15K", "3.4M", "", None)] == [980, 1200, 15000, 3400000, 0, 0]
-    assert html_text('Объезд<br/>по улице &laquo;Карла Маркса&raquo; <a href="x">Пишите</a>') == \
-        "Объезд\nпо улице «Карла Маркса» Пишите"
+    assert [parse_views(v) for v in ("980", "1.2K", "15K", "3.4M", "", None)] == [
+        980,
+        1200,
+        15000,
+        3400000,
+        0,
+        0,
+    ]
+    assert (
+        html_text('Объезд<br/>по улице &laquo;Карла Маркса&raquo; <a href="x">Пишите</a>')
+        == "Объезд\nпо улице «Карла Маркса» Пишите"
+    )
 
 
 def test_preview_pages_by_before_and_resumes_from_the_newest_stored(fake, sqlite_engine, clock):
@@ -41,9 +50,15 @@ def test_preview_pages_by_before_and_resumes_from_the_newest_stored(fake, sqlite
     stats = crawl(sqlite_engine, source(fake), clock)
     keys = post_keys(sqlite_engine)
     assert set(keys) == POSTS and max(keys.values()) == 1 and stats.quarantined == 1
-    assert quarantined(sqlite_engine)[0].reason == "post kursk_news/2006: no <time datetime> in the message footer"
+    assert (
+        quarantined(sqlite_engine)[0].reason
+        == "post kursk_news/2006: no <time datetime> in the message footer"
+    )
     p = post(sqlite_engine, "telegram:kursk_news/2002")
-    assert p.text == "На Сумской начали замену водопровода. Движение в сторону центра ограничено.\nОбъезд по улице Карла Маркса."
+    assert (
+        p.text
+        == "На Сумской начали замену водопровода. Движение в сторону центра ограничено.\nОбъезд по улице Карла Маркса."
+    )
     assert p.views == 4700 and p.url == "https://t.me/kursk_news/2002" and p.author_name == "Курск Новости"
     assert p.created_at == datetime(2026, 11, 19, 12, 10, tzinfo=UTC)
     assert post(sqlite_engine, "telegram:kursk_news/2004").raw["edited"] is True
@@ -53,9 +68,13 @@ def test_preview_pages_by_before_and_resumes_from_the_newest_stored(fake, sqlite
     fake.requests.clear()
     assert crawl(sqlite_engine, source(fake), clock).inserted == 0
     assert len(fake.page_requests()) == 1
-    fake.add_post("kursk_news", 2013, "2026-11-23T08:55:00+00:00", "На Школьной снова нет воды, обещали к 14:00.")
+    fake.add_post(
+        "kursk_news", 2013, "2026-11-23T08:55:00+00:00", "На Школьной снова нет воды, обещали к 14:00."
+    )
     assert crawl(sqlite_engine, source(fake), clock).inserted == 1
-    assert post(sqlite_engine, "telegram:kursk_news/2013").text == "На Школьной снова нет воды, обещали к 14:00."
+    assert (
+        post(sqlite_engine, "telegram:kursk_news/2013").text == "На Школьной снова нет воды, обещали к 14:00."
+    )
 
 
 def test_time_window_limits_the_first_run(fake, sqlite_engine, clock):
@@ -80,4 +99,7 @@ def test_a_429_is_retried_and_a_persistent_one_stops_the_source(fake, sqlite_eng
 def test_unknown_channel_is_skipped_and_the_next_one_read(fake, sqlite_engine, clock):
     stats = crawl(sqlite_engine, source(fake, channels=["no_such_channel", "kursk_news"], max_pages=5), clock)
     assert stats.inserted == len(POSTS)
-    assert any(q.reason.startswith("skipped: no public preview of 'no_such_channel'") for q in quarantined(sqlite_engine))
+    assert any(
+        q.reason.startswith("skipped: no public preview of 'no_such_channel'")
+        for q in quarantined(sqlite_engine)
+    )

@@ -19,8 +19,25 @@ from tests.fakes.vk import TOKEN, FakeVk
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 WALL_POSTS = {f"vk:wall-100001_{i}" for i in (1003, 1004, 1005, 1006, 1008, 1009, 1010, 1011, 1012)}
-COMMENTS = {f"vk:comment-100001_{i}" for i in
-            [2101, 2102, 2001, 2002, 2003, 2004, 2005, 2201, 2202, 2301, 2302, 2401, 2501, *range(2010, 2022)]}
+COMMENTS = {
+    f"vk:comment-100001_{i}"
+    for i in [
+        2101,
+        2102,
+        2001,
+        2002,
+        2003,
+        2004,
+        2005,
+        2201,
+        2202,
+        2301,
+        2302,
+        2401,
+        2501,
+        *range(2010, 2022),
+    ]
+}
 
 
 @pytest.fixture
@@ -30,15 +47,26 @@ def fake():
 
 
 def client(fake: FakeVk, sleeps: list[float] | None = None, token: str = TOKEN) -> VkClient:
-    session = redirected_session({"https://api.vk.ru/method/": f"{fake.url}/method/",
-                                  f"https://127.0.0.1:{fake.port}/": f"{fake.url}/"})
-    return VkClient(token=token, source_id="vk-wall", session=session, limiter=RateLimiter(0),
-                    backoff=Backoff(retries=3, base=1.0, sleep=(sleeps if sleeps is not None else []).append))
+    session = redirected_session(
+        {
+            "https://api.vk.ru/method/": f"{fake.url}/method/",
+            f"https://127.0.0.1:{fake.port}/": f"{fake.url}/",
+        }
+    )
+    return VkClient(
+        token=token,
+        source_id="vk-wall",
+        session=session,
+        limiter=RateLimiter(0),
+        backoff=Backoff(retries=3, base=1.0, sleep=(sleeps if sleeps is not None else []).append),
+    )
 
 
 def wall(fake: FakeVk, sleeps: list[float] | None = None, **kw) -> VkWallSource:
     kw.setdefault("page_size", 3)
-    return VkWallSource(source_id="vk-wall", client=client(fake, sleeps), owner_id=-100001, now=lambda: NOW, **kw)
+    return VkWallSource(
+        source_id="vk-wall", client=client(fake, sleeps), owner_id=-100001, now=lambda: NOW, **kw
+    )
 
 
 def test_wall_pass_reads_posts_comments_and_threads_once(fake, engine, clock):
@@ -49,17 +77,27 @@ def test_wall_pass_reads_posts_comments_and_threads_once(fake, engine, clock):
     assert stats.inserted == len(WALL_POSTS | COMMENTS)
     # the posts keep their raw payload, counters and authors
     p = post(engine, "vk:wall-100001_1010")
-    assert p.raw["id"] == 1010 and p.likes == 88 and p.views == 12800 and p.url == "https://vk.com/wall-100001_1010"
+    assert (
+        p.raw["id"] == 1010
+        and p.likes == 88
+        and p.views == 12800
+        and p.url == "https://vk.com/wall-100001_1010"
+    )
     assert p.author_name == "Администрация города Курска"
     c = post(engine, "vk:comment-100001_2001")
     assert c.parent_id == "wall-100001_1010" and c.author_name == "Ирина Соколова" and "Союзная, 61" in c.text
-    reply = post(engine, "vk:comment-100001_2021")  # 12th reply: beyond thread_items_count, read by comment_id
+    reply = post(
+        engine, "vk:comment-100001_2021"
+    )  # 12th reply: beyond thread_items_count, read by comment_id
     assert reply.parent_id == "wall-100001_1010" and "thread=2001" in reply.url
     assert post(engine, "vk:comment-100001_2301").deleted is True
     # the malformed post and comment are quarantined with the reason; the closed comments are skipped, with why
     reasons = sorted(q.reason for q in quarantined(engine))
-    assert reasons == ["date: expected int, got str", "skipped: vk error 212: Access to post comments denied "
-                       "(method wall.getComments)", "text: expected a string, got int"]
+    assert reasons == [
+        "date: expected int, got str",
+        "skipped: vk error 212: Access to post comments denied (method wall.getComments)",
+        "text: expected a string, got int",
+    ]
     # comments of several posts came in one execute; every call carried the API version
     assert fake.api_calls("execute")
     assert all(c["v"] == "5.199" for c in fake.api_calls())
@@ -76,8 +114,17 @@ def test_second_pass_reads_only_what_changed(fake, sqlite_engine, clock):
     assert not [r for r in fake.requests[before:] if r.path.endswith(("wall.getComments", "execute"))]
     # a new comment under one post: only that post's comments are read again
     fake.data["comments"]["-100001_1011"].append(
-        {"id": 2103, "from_id": 503, "post_id": 1011, "owner_id": -100001, "parents_stack": [], "date": 1795420000,
-         "text": "И освещение на Карла Маркса не работает после ремонта.", "likes": {"count": 0}})
+        {
+            "id": 2103,
+            "from_id": 503,
+            "post_id": 1011,
+            "owner_id": -100001,
+            "parents_stack": [],
+            "date": 1795420000,
+            "text": "И освещение на Карла Маркса не работает после ремонта.",
+            "likes": {"count": 0},
+        }
+    )
     next(i for i in fake.data["walls"]["-100001"] if i["id"] == 1011)["comments"]["count"] = 3
     before = len(fake.requests)
     stats = crawl(sqlite_engine, wall(fake), clock)
@@ -95,8 +142,14 @@ def test_a_pass_since_an_older_date_watches_what_it_read(fake, sqlite_engine, cl
     later = NOW + timedelta(days=30)
 
     def source() -> VkWallSource:
-        return VkWallSource(source_id="vk-wall", client=client(fake), owner_id=-100001, now=lambda: later,
-                            since=since, page_size=3)
+        return VkWallSource(
+            source_id="vk-wall",
+            client=client(fake),
+            owner_id=-100001,
+            now=lambda: later,
+            since=since,
+            page_size=3,
+        )
 
     first = crawl(sqlite_engine, source(), clock)
     assert first.inserted == len(WALL_POSTS | COMMENTS)
@@ -160,7 +213,9 @@ def test_rate_limit_reached_stops_and_resumes_where_it_stopped(fake, sqlite_engi
 
 
 def test_invalid_token_is_a_clear_error_naming_the_variable(fake, sqlite_engine, clock):
-    src = VkWallSource(source_id="vk-wall", client=client(fake, token="expired"), owner_id=-100001, now=lambda: NOW)
+    src = VkWallSource(
+        source_id="vk-wall", client=client(fake, token="expired"), owner_id=-100001, now=lambda: NOW
+    )
     with pytest.raises(TokenInvalid, match="token invalid .*error 5: User authorization failed.*VK_TOKEN"):
         crawl(sqlite_engine, src, clock)
     assert isinstance(TokenInvalid("x"), SourceNotConfigured)  # reported per source; the others still run
@@ -194,7 +249,9 @@ def test_without_execute_and_with_small_comment_pages(fake, sqlite_engine, clock
     crawl(sqlite_engine, wall(fake, use_execute=False, comments_page_size=2), clock)
     assert set(post_keys(sqlite_engine)) == WALL_POSTS | COMMENTS
     assert not fake.api_calls("execute")
-    offsets = [(c["post_id"], c["offset"]) for c in fake.api_calls("wall.getComments") if not c.get("comment_id")]
+    offsets = [
+        (c["post_id"], c["offset"]) for c in fake.api_calls("wall.getComments") if not c.get("comment_id")
+    ]
     assert ("1010", "4") in offsets  # five top-level comments, two per page
 
 
@@ -217,17 +274,31 @@ def test_rate_limiter_spaces_calls_per_token():
 
 
 def test_newsfeed_search_pages_by_next_from_and_resumes_from_the_window_end(fake, sqlite_engine, clock):
-    src = VkNewsfeedSource(source_id="vk-search", client=client(fake), queries=["нет", "яма"], latitude=51.73,
-                           longitude=36.19, lookback_hours=24, page_size=2, now=lambda: NOW)
+    src = VkNewsfeedSource(
+        source_id="vk-search",
+        client=client(fake),
+        queries=["нет", "яма"],
+        latitude=51.73,
+        longitude=36.19,
+        lookback_hours=24,
+        page_size=2,
+        now=lambda: NOW,
+    )
     crawl(sqlite_engine, src, clock)
     keys = set(post_keys(sqlite_engine))
     assert keys == {"vk:wall505_311", "vk:wall502_977", "vk:wall503_455", "vk:wall-200002_88120"}
     calls = fake.api_calls("newsfeed.search")
     assert [c.get("start_from") for c in calls if c["q"] == "нет"] == [None, "2/502_977"]
-    assert all(c["start_time"] == str(int(NOW.timestamp()) - 86400) and c["end_time"] == str(int(NOW.timestamp()))
-               and c["latitude"] == "51.73" for c in calls)
+    assert all(
+        c["start_time"] == str(int(NOW.timestamp()) - 86400)
+        and c["end_time"] == str(int(NOW.timestamp()))
+        and c["latitude"] == "51.73"
+        for c in calls
+    )
     assert cursor(sqlite_engine, "vk-search") == {"since": int(NOW.timestamp()) - 60}
-    later = VkNewsfeedSource(source_id="vk-search", client=client(fake), queries=["нет"], now=lambda: NOW.replace(hour=10))
+    later = VkNewsfeedSource(
+        source_id="vk-search", client=client(fake), queries=["нет"], now=lambda: NOW.replace(hour=10)
+    )
     crawl(sqlite_engine, later, clock)
     assert fake.api_calls("newsfeed.search")[-1]["start_time"] == str(int(NOW.timestamp()) - 60)
 
@@ -244,8 +315,14 @@ def test_streaming_syncs_rules_from_the_rubricator_and_reads_events(fake, sqlite
     rules = rules_from_rubricator(LIPETSK)
     assert {"tag": "roads_pothole_0", "value": "яма -продать"} in rules
     fake.rules = {"stale_rule": "старое правило", "water_no_water_0": "нет вода"}
-    src = VkStreamingSource(source_id="vk-stream", client=client(fake), rules=rules, listen_seconds=0.6,
-                            ws_scheme="ws", recv_timeout=0.1)
+    src = VkStreamingSource(
+        source_id="vk-stream",
+        client=client(fake),
+        rules=rules,
+        listen_seconds=0.6,
+        ws_scheme="ws",
+        recv_timeout=0.1,
+    )
     stats = crawl(sqlite_engine, src, clock)
     assert fake.rules == {r["tag"]: r["value"] for r in rules}
     assert src.rules_synced == {"kept": 1, "added": len(rules) - 1, "deleted": 1}
@@ -256,7 +333,9 @@ def test_streaming_syncs_rules_from_the_rubricator_and_reads_events(fake, sqlite
     assert stats.quarantined == 1 and "post_id" in quarantined(sqlite_engine)[0].reason
 
 
-def test_missing_token_names_the_variable_and_other_sources_still_run(sqlite_engine, clock, lipetsk, monkeypatch):
+def test_missing_token_names_the_variable_and_other_sources_still_run(
+    sqlite_engine, clock, lipetsk, monkeypatch
+):
     monkeypatch.delenv("VK_TOKEN", raising=False)
     vk = SourceConfig(id="vk-adm", network="vk", kind="wall", params={"owner_id": -100001})
     stats = crawl_source(sqlite_engine, lipetsk, vk, clock)
@@ -267,10 +346,19 @@ def test_missing_token_names_the_variable_and_other_sources_still_run(sqlite_eng
 
 def test_streaming_rules_the_endpoint_refuses_are_recorded_and_the_others_work(fake, sqlite_engine, clock):
     fake.max_rules = 2
-    rules = [{"tag": "water", "value": "нет воды"}, {"tag": "roads", "value": "яма"},
-             {"tag": "waste", "value": "мусор не вывозят"}]
-    src = VkStreamingSource(source_id="vk-stream", client=client(fake), rules=rules, listen_seconds=0.3,
-                            ws_scheme="ws", recv_timeout=0.1)
+    rules = [
+        {"tag": "water", "value": "нет воды"},
+        {"tag": "roads", "value": "яма"},
+        {"tag": "waste", "value": "мусор не вывозят"},
+    ]
+    src = VkStreamingSource(
+        source_id="vk-stream",
+        client=client(fake),
+        rules=rules,
+        listen_seconds=0.3,
+        ws_scheme="ws",
+        recv_timeout=0.1,
+    )
     stats = crawl(sqlite_engine, src, clock)
     assert fake.rules == {"water": "нет воды", "roads": "яма"}
     assert src.rules_synced == {"kept": 0, "added": 2, "deleted": 0, "refused": 1}

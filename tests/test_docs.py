@@ -41,4 +41,6 @@ def test_every_cli_command_is_in_the_readme():
     parser = build_parser()
     sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
     for name in sub.choices:
-        assert re.search(rf"incidents (\S+ )*{re.escape(name)}\b", readme), f"README does not mention `incidents {name}`"
+        assert re.search(rf"incidents (\S+ )*{re.escape(name)}\b", readme), (
+            f"README does not mention `incidents {name}`"
+        )

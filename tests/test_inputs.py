@@ -31,8 +31,14 @@ def norm() -> Normalizer:
 
 
 def _post(text: str) -> PostRecord:
-    return PostRecord(network="vk", external_id="1", source_id="s", text=text,
-                      created_at=datetime(2026, 11, 20, 9, tzinfo=UTC), author_id="vk:1")
+    return PostRecord(
+        network="vk",
+        external_id="1",
+        source_id="s",
+        text=text,
+        created_at=datetime(2026, 11, 20, 9, tzinfo=UTC),
+        author_id="vk:1",
+    )
 
 
 # --------------------------------------------------------------------------- normalization
@@ -68,12 +74,12 @@ def test_urls_mentions_hashtags_become_features(norm: Normalizer) -> None:
 
 
 def test_hashtags_split_into_words() -> None:
-    assert split_hashtag("ЯмыНаДорогах") == "ямы на дорогах"      # capitals
-    assert split_hashtag("жкх_курск") == "жкх курск"              # underscores
-    assert split_hashtag("нетводы") == "нет воды"                 # dictionary words
+    assert split_hashtag("ЯмыНаДорогах") == "ямы на дорогах"  # capitals
+    assert split_hashtag("жкх_курск") == "жкх курск"  # underscores
+    assert split_hashtag("нетводы") == "нет воды"  # dictionary words
     assert split_hashtag("мусорневывозят") == "мусор не вывозят"
-    assert segment("водоканал") == "водоканал"                    # a known word stays whole
-    assert segment("курскзбс") == "курскзбс"                      # what cannot be split stays
+    assert segment("водоканал") == "водоканал"  # a known word stays whole
+    assert segment("курскзбс") == "курскзбс"  # what cannot be split stays
 
 
 def test_hashtag_alone_makes_the_rule_fire(builder: SignalBuilder) -> None:
@@ -86,7 +92,7 @@ def test_emoji_and_stretched_letters_are_folded(norm: Normalizer, builder: Signa
     assert n.text.split()[:2] == ["воды", "нет!!!"] or n.tokens[:2] == ["воды", "нет"]
     assert "😡" not in n.text
     assert n.tokens == ["воды", "нет", "сколько", "можно"]
-    assert fold_repeats("ваннна кассса") == "ванна касса"       # the double spelling is the word
+    assert fold_repeats("ваннна кассса") == "ванна касса"  # the double spelling is the word
     s = builder(_post("воооды нееет!!! третий день на Радищева 5, Курск 😡"))
     assert s.is_complaint and s.category == "water"
 
@@ -96,7 +102,9 @@ def test_obvious_typos_are_tolerated(builder: SignalBuilder) -> None:
     assert lem.lemmas("вадопровод")[0] == "водопровод"
     assert lem.lemmas("канализацыя")[0] == "канализация"
     assert lem.lemmas("мусоравоз")[0] == "мусоровоз"
-    assert lem.lemmas("радищева")[0] != "" and "радищев" in " ".join(lem.lemmas("радищева"))  # names untouched
+    assert lem.lemmas("радищева")[0] != "" and "радищев" in " ".join(
+        lem.lemmas("радищева")
+    )  # names untouched
     s = builder(_post("Канализацыя течёт в подвал на Радищева 5 в Курске уже неделю"))
     assert s.category == "water" and s.is_complaint
 
@@ -188,9 +196,14 @@ def test_thanks_in_advance_is_not_thanks(builder: SignalBuilder) -> None:
 
 
 def test_a_street_alone_does_not_outweigh_the_local_source(builder: SignalBuilder) -> None:
-    post = PostRecord(network="vk", external_id="2", source_id="vk_zheleznogorsk",
-                      text="На Гагарина опять не горят фонари вдоль всей улицы, детей в школу ведём с фонариками",
-                      created_at=datetime(2026, 11, 20, 9, tzinfo=UTC), author_id="vk:5")
+    post = PostRecord(
+        network="vk",
+        external_id="2",
+        source_id="vk_zheleznogorsk",
+        text="На Гагарина опять не горят фонари вдоль всей улицы, детей в школу ведём с фонариками",
+        created_at=datetime(2026, 11, 20, 9, tzinfo=UTC),
+        author_id="vk:5",
+    )
     s = builder(post)
     assert s.municipality == "zheleznogorsk" and any("the place of the source wins" in r for r in s.reasons)
     post.text = "Сестра пишет: в Курске на Гагарина опять не горят фонари вдоль всей улицы"
@@ -199,8 +212,12 @@ def test_a_street_alone_does_not_outweigh_the_local_source(builder: SignalBuilde
 
 def test_channel_formatting_is_news(builder: SignalBuilder) -> None:
     quoted = builder(_post("В Курске в понедельник включат отопление во всех домах, — глава города."))
-    assert not quoted.is_complaint and any(r.startswith("formatted as a channel post") for r in quoted.reasons)
-    linked = builder(_post("На Сумской в Курске [прорвало](https://example.org/news/1) трубу, воды нет третий день"))
+    assert not quoted.is_complaint and any(
+        r.startswith("formatted as a channel post") for r in quoted.reasons
+    )
+    linked = builder(
+        _post("На Сумской в Курске [прорвало](https://example.org/news/1) трубу, воды нет третий день")
+    )
     assert any(r.startswith("formatted as a channel post") for r in linked.reasons)
     resident = builder(_post("Курск, Радищева 5 — воды нет третий день. Сколько можно?"))
     assert resident.is_complaint and not any(r.startswith("formatted") for r in resident.reasons)
@@ -210,8 +227,10 @@ def test_one_megabyte_of_random_letters_does_not_hang(builder: SignalBuilder) ->
     import random
 
     rng = random.Random(4)
-    words = ["".join(rng.choice("абвгдежзиклмнопрстуфхцчшэюя") for _ in range(rng.randint(3, 40)))
-             for _ in range(40_000)]
+    words = [
+        "".join(rng.choice("абвгдежзиклмнопрстуфхцчшэюя") for _ in range(rng.randint(3, 40)))
+        for _ in range(40_000)
+    ]
     text = " ".join(words) + "".join(rng.choice("абвгдежзиклмнопрстуфхцчшэюя") for _ in range(30_000))
     assert len(text.encode("utf-8")) > 1_000_000
     t0 = time.perf_counter()
@@ -220,8 +239,14 @@ def test_one_megabyte_of_random_letters_does_not_hang(builder: SignalBuilder) ->
 
 
 def test_hostile_markup_is_linear(builder: SignalBuilder, norm: Normalizer) -> None:
-    for text in ("<script>" * 125_000, "<style>" * 140_000, "<" * 1_000_000, "<a " * 300_000,
-                 "&amp;" * 200_000, "#" + "я" * 1_000_000):
+    for text in (
+        "<script>" * 125_000,
+        "<style>" * 140_000,
+        "<" * 1_000_000,
+        "<a " * 300_000,
+        "&amp;" * 200_000,
+        "#" + "я" * 1_000_000,
+    ):
         t0 = time.perf_counter()
         s = builder(_post(text))
         assert time.perf_counter() - t0 < 5 and not s.is_complaint

@@ -6,10 +6,18 @@ import pytest
 from incidents.core.interchange import BadLine, PayloadError, post_from_dict, post_to_dict, read_jsonl
 
 GOOD = {
-    "network": "vk", "external_id": "-170000001_4521", "source_id": "vk_adm_kursk", "parent_id": None,
-    "url": "https://vk.com/wall-170000001_4521", "author_id": "12345", "author_name": "Ольга Смирнова",
-    "text": "На ул. Мира, д. 6 третий день нет горячей воды!", "created_at": "2026-11-20T08:15:00+03:00",
-    "likes": 3, "reposts": 0, "views": 120,
+    "network": "vk",
+    "external_id": "-170000001_4521",
+    "source_id": "vk_adm_kursk",
+    "parent_id": None,
+    "url": "https://vk.com/wall-170000001_4521",
+    "author_id": "12345",
+    "author_name": "Ольга Смирнова",
+    "text": "На ул. Мира, д. 6 третий день нет горячей воды!",
+    "created_at": "2026-11-20T08:15:00+03:00",
+    "likes": 3,
+    "reposts": 0,
+    "views": 120,
 }
 
 
@@ -56,7 +64,9 @@ def test_missing_field():
 
 
 def test_reader_reports_file_and_line_and_goes_on():
-    stream = _lines(GOOD, b"{broken json", dict(GOOD, external_id="2"), [1, 2], dict(GOOD, external_id="3", likes=None))
+    stream = _lines(
+        GOOD, b"{broken json", dict(GOOD, external_id="2"), [1, 2], dict(GOOD, external_id="3", likes=None)
+    )
     items = list(read_jsonl(stream, "posts.jsonl"))
     kinds = [(n, type(x).__name__) for n, x in items]
     assert kinds == [(1, "PostRecord"), (2, "BadLine"), (3, "PostRecord"), (4, "BadLine"), (5, "PostRecord")]

@@ -59,22 +59,43 @@ class Network:
 
 def _vk(fake: FakeServer, backoff: Backoff) -> SourceAdapter:
     session = redirected_session({"https://api.vk.ru/method/": f"{fake.url}/method/"})
-    client = VkClient(token=VK_TOKEN, source_id="vk-wall", session=session, limiter=RateLimiter(0), backoff=backoff,
-                      timeout=TIMEOUT)
+    client = VkClient(
+        token=VK_TOKEN,
+        source_id="vk-wall",
+        session=session,
+        limiter=RateLimiter(0),
+        backoff=backoff,
+        timeout=TIMEOUT,
+    )
     return VkWallSource(source_id="vk-wall", client=client, owner_id=-100001, page_size=3, now=lambda: NOW)
 
 
 def _ok(fake: FakeServer, backoff: Backoff) -> SourceAdapter:
     d = fake.data  # type: ignore[attr-defined]
-    client = OkClient(application_key=d["application_key"], secret_key=d["application_secret_key"],
-                      access_token=d["access_token"], source_id="ok-group", api_url=f"{fake.url}/fb.do",
-                      http=httpx.Client(timeout=TIMEOUT), limiter=RateLimiter(0), backoff=backoff)
-    return OkGroupSource(source_id="ok-group", client=client, gid=GID, page_size=2, comments_page_size=2, now=lambda: NOW)
+    client = OkClient(
+        application_key=d["application_key"],
+        secret_key=d["application_secret_key"],
+        access_token=d["access_token"],
+        source_id="ok-group",
+        api_url=f"{fake.url}/fb.do",
+        http=httpx.Client(timeout=TIMEOUT),
+        limiter=RateLimiter(0),
+        backoff=backoff,
+    )
+    return OkGroupSource(
+        source_id="ok-group", client=client, gid=GID, page_size=2, comments_page_size=2, now=lambda: NOW
+    )
 
 
 def _pos(fake: FakeServer, backoff: Backoff) -> SourceAdapter:
-    client = PosClient(base_url=fake.url, token=fake.data["token"], source_id="pos",  # type: ignore[attr-defined]
-                       http=httpx.Client(timeout=TIMEOUT), limiter=RateLimiter(0), backoff=backoff)
+    client = PosClient(
+        base_url=fake.url,
+        token=fake.data["token"],
+        source_id="pos",  # type: ignore[attr-defined]
+        http=httpx.Client(timeout=TIMEOUT),
+        limiter=RateLimiter(0),
+        backoff=backoff,
+    )
     return PosMessagesSource(source_id="pos", client=client, region_code="46", page_size=3, now=lambda: NOW)
 
 
@@ -99,7 +120,9 @@ def _backoff(sleeps: list[float]) -> Backoff:
 
 @pytest.mark.parametrize("net", NETWORKS, ids=lambda n: n.name)
 @pytest.mark.parametrize("fault", sorted(FAULTS))
-def test_a_passing_fault_mid_pass_is_retried_and_nothing_is_lost(net: Network, fault: str, sqlite_engine, clock):
+def test_a_passing_fault_mid_pass_is_retried_and_nothing_is_lost(
+    net: Network, fault: str, sqlite_engine, clock
+):
     sleeps: list[float] = []
     with net.fake() as fake:
         crawl(sqlite_engine, net.build(fake, _backoff(sleeps)), clock, max_pages=1)  # the pass is under way
@@ -139,7 +162,9 @@ def test_a_fault_that_persists_stops_the_source_where_it_was(net: Network, fault
             crawl(sqlite_engine, net.build(fake, _backoff(sleeps)), clock)
         assert sleeps == [1.0, 2.0, 4.0]
         assert fault_spec.hits == RETRIES + 1
-        assert post_keys(sqlite_engine) == before_keys and cursor(sqlite_engine, net.source_id) == before_cursor
+        assert (
+            post_keys(sqlite_engine) == before_keys and cursor(sqlite_engine, net.source_id) == before_cursor
+        )
         fake.faults.clear()  # the network is back
         crawl(sqlite_engine, net.build(fake, _backoff(sleeps)), clock)
     keys = post_keys(sqlite_engine)
@@ -183,9 +208,15 @@ def _tg_source(tg: Any, sleeps: list[float]) -> SourceAdapter:
     async def sleep(seconds: float) -> None:
         sleeps.append(seconds)
 
-    return TelegramSource(source_id="tg", client_factory=lambda: tg, channels=["kursk_info", "closed_channel"],
-                          chats=["kursk_chat"], page_size=2, sleep=sleep,
-                          backoff=Backoff(retries=RETRIES, base=1.0, factor=2.0, maximum=30.0))
+    return TelegramSource(
+        source_id="tg",
+        client_factory=lambda: tg,
+        channels=["kursk_info", "closed_channel"],
+        chats=["kursk_chat"],
+        page_size=2,
+        sleep=sleep,
+        backoff=Backoff(retries=RETRIES, base=1.0, factor=2.0, maximum=30.0),
+    )
 
 
 def _tg_expected() -> set[str]:
@@ -221,8 +252,11 @@ def test_telegram_a_fault_while_learning_comment_roots_is_retried(sqlite_engine,
     from tests.fakes.telegram import FakeTelegramClient
 
     tg, sleeps = FakeTelegramClient(), []
-    tg.fail(ConnectionError("Connection reset by peer"), when=lambda a: a.get("ids") is not None
-            and not a.get("reverse"), times=2)
+    tg.fail(
+        ConnectionError("Connection reset by peer"),
+        when=lambda a: a.get("ids") is not None and not a.get("reverse"),
+        times=2,
+    )
     crawl(sqlite_engine, _tg_source(tg, sleeps), clock)
     assert sleeps == [1.0, 2.0]
     keys = post_keys(sqlite_engine)
@@ -287,17 +321,30 @@ def _preview_source(fake: Any, sleeps: list[float], max_pages: int = 1) -> Sourc
     from crawlers.tg_preview import TgPreviewSource
     from tests.test_crawl_tg_preview import NOW as PREVIEW_NOW
 
-    return TgPreviewSource(source_id="tg-preview", channels=["kursk_news"], base_url=fake.url, lookback_days=7,
-                           max_pages=max_pages, download_delay=0, timeout=PREVIEW_TIMEOUT, now=lambda: PREVIEW_NOW,
-                           backoff=_backoff(sleeps))
+    return TgPreviewSource(
+        source_id="tg-preview",
+        channels=["kursk_news"],
+        base_url=fake.url,
+        lookback_days=7,
+        max_pages=max_pages,
+        download_delay=0,
+        timeout=PREVIEW_TIMEOUT,
+        now=lambda: PREVIEW_NOW,
+        backoff=_backoff(sleeps),
+    )
 
 
 def _pages(req: Any) -> bool:
     return req.path.startswith("/s/")
 
 
-@pytest.mark.parametrize("fault", [pytest.param(f, marks=pytest.mark.slow) if f in ("reset", "502", "cut_mid_body", "timeout")
-                                   else f for f in [*sorted(PREVIEW_FAULTS), "cut_html"]])
+@pytest.mark.parametrize(
+    "fault",
+    [
+        pytest.param(f, marks=pytest.mark.slow) if f in ("reset", "502", "cut_mid_body", "timeout") else f
+        for f in [*sorted(PREVIEW_FAULTS), "cut_html"]
+    ],
+)
 def test_preview_a_passing_fault_mid_pass_is_retried_and_nothing_is_lost(fault: str, sqlite_engine, clock):
     from tests.fakes.telegram_preview import FakeTgPreview
     from tests.test_crawl_tg_preview import POSTS
@@ -306,7 +353,9 @@ def test_preview_a_passing_fault_mid_pass_is_retried_and_nothing_is_lost(fault: 
     with FakeTgPreview(page_size=5) as fake:
         crawl(sqlite_engine, _preview_source(fake, sleeps), clock, max_pages=1)
         assert cursor(sqlite_engine, "tg-preview")["channels"]["kursk_news"] == {
-            "min_id": 0, "pass": {"before": 2008, "top": 2012}}
+            "min_id": 0,
+            "pass": {"before": 2008, "top": 2012},
+        }
         if fault == "cut_html":
             fake.cut(2)  # a whole, well-framed answer whose HTML stops inside a post
         else:
@@ -322,7 +371,9 @@ def test_preview_a_passing_fault_mid_pass_is_retried_and_nothing_is_lost(fault: 
     keys = post_keys(sqlite_engine)
     assert set(keys) == POSTS and max(keys.values()) == 1
     assert cursor(sqlite_engine, "tg-preview")["channels"]["kursk_news"] == {"min_id": 2012}
-    assert len(quarantined_rows(sqlite_engine)) == 1  # only the fixture's post without a date: no half post held
+    assert (
+        len(quarantined_rows(sqlite_engine)) == 1
+    )  # only the fixture's post without a date: no half post held
 
 
 def test_preview_the_first_page_cut_is_not_taken_for_the_channel(sqlite_engine, clock):
@@ -350,7 +401,10 @@ def test_preview_a_failure_after_a_page_keeps_that_page_and_resumes_at_the_next(
         fake.inject("status", status=503, times=1, match=lambda r: r.query.get("before") == "2008")
         crawl(sqlite_engine, _preview_source(fake, sleeps, max_pages=2), clock, max_pages=1)
         assert set(post_keys(sqlite_engine)) == {f"telegram:kursk_news/{i}" for i in range(2008, 2013)}
-        assert cursor(sqlite_engine, "tg-preview")["channels"]["kursk_news"]["pass"] == {"before": 2008, "top": 2012}
+        assert cursor(sqlite_engine, "tg-preview")["channels"]["kursk_news"]["pass"] == {
+            "before": 2008,
+            "top": 2012,
+        }
         assert sleeps == []  # pages were read: stored at once, the next fetch retries
         crawl(sqlite_engine, _preview_source(fake, sleeps, max_pages=2), clock)
     keys = post_keys(sqlite_engine)
@@ -366,10 +420,14 @@ def test_preview_a_fault_that_persists_stops_the_source_where_it_was(sqlite_engi
         crawl(sqlite_engine, _preview_source(fake, sleeps), clock, max_pages=1)
         before_keys, before_cursor = post_keys(sqlite_engine), cursor(sqlite_engine, "tg-preview")
         fault = fake.inject("status", status=503, times=1000, match=_pages)
-        with pytest.raises(SourceStopped, match=f"t.me answered 503 .* still failing after {RETRIES + 1} tries"):
+        with pytest.raises(
+            SourceStopped, match=f"t.me answered 503 .* still failing after {RETRIES + 1} tries"
+        ):
             crawl(sqlite_engine, _preview_source(fake, sleeps), clock)
         assert sleeps == [1.0, 2.0, 4.0] and fault.hits == RETRIES + 1
-        assert post_keys(sqlite_engine) == before_keys and cursor(sqlite_engine, "tg-preview") == before_cursor
+        assert (
+            post_keys(sqlite_engine) == before_keys and cursor(sqlite_engine, "tg-preview") == before_cursor
+        )
         fake.faults.clear()
         crawl(sqlite_engine, _preview_source(fake, sleeps), clock)
     keys = post_keys(sqlite_engine)

@@ -25,21 +25,57 @@ T0 = datetime(2026, 11, 20, 6, tzinfo=UTC)
 
 # network, external_id, text, hours after T0, likes, reposts, views
 POSTS = [
-    ("vk", "-170_10", "Курск, ул. Радищева, д. 12 — третий день нет холодной воды!!! Когда дадут воду? 😡", 0, 5, 1, 300),
+    (
+        "vk",
+        "-170_10",
+        "Курск, ул. Радищева, д. 12 — третий день нет холодной воды!!! Когда дадут воду? 😡",
+        0,
+        5,
+        1,
+        300,
+    ),
     ("ok", "5551_1", "на радищева 12 воды нет уже 3 дня, водоканал трубку не берёт", 2, 1, 0, 0),
     ("telegram", "kursk_chat/9", "Радищева 12 без воды с понедельника, сколько можно", 5, 0, 0, 120),
     ("vk", "-170_20", "Курск, ул. Ленина 5 огромная яма на дороге, машины бьют колёса", 1, 3, 0, 0),
     # four days later, past the clustering window: the clustering opens a second incident
-    ("vk", "-170_21", "Курск, ямищу на ул. Ленина у дома 5 так и не заделали, уже две машины пробили колесо, "
-                      "когда отремонтируют дорогу?", 100, 2, 1, 0),
-    ("pos", "77001", "В г. Курске по ул. Ленина, д. 5 яма на проезжей части. Прошу отремонтировать дорогу", 4, 0, 0, 0),
+    (
+        "vk",
+        "-170_21",
+        "Курск, ямищу на ул. Ленина у дома 5 так и не заделали, уже две машины пробили колесо, "
+        "когда отремонтируют дорогу?",
+        100,
+        2,
+        1,
+        0,
+    ),
+    (
+        "pos",
+        "77001",
+        "В г. Курске по ул. Ленина, д. 5 яма на проезжей части. Прошу отремонтировать дорогу",
+        4,
+        0,
+        0,
+        0,
+    ),
 ]
 
 
 def _records(rows=POSTS, start=0):
-    return [PostRecord(network=n, external_id=e, source_id="test", text=t, created_at=T0 + timedelta(hours=h),
-                       author_id=f"{n}:a{start + i}", author_name=f"Житель {start + i}", likes=lk, reposts=rp, views=vw)
-            for i, (n, e, t, h, lk, rp, vw) in enumerate(rows)]
+    return [
+        PostRecord(
+            network=n,
+            external_id=e,
+            source_id="test",
+            text=t,
+            created_at=T0 + timedelta(hours=h),
+            author_id=f"{n}:a{start + i}",
+            author_name=f"Житель {start + i}",
+            likes=lk,
+            reposts=rp,
+            views=vw,
+        )
+        for i, (n, e, t, h, lk, rp, vw) in enumerate(rows)
+    ]
 
 
 def _ingest(engine, cfg, records, at):
@@ -59,14 +95,21 @@ def loaded(engine, kursk, kursk_builder):
 
 def _placement(engine) -> dict[str, int]:
     with Session(engine) as s:
-        rows = s.exec(select(Post.network, Post.external_id, IncidentPost.incident_id)
-                      .join(IncidentPost, IncidentPost.post_id == Post.id)).all()
+        rows = s.exec(
+            select(Post.network, Post.external_id, IncidentPost.incident_id).join(
+                IncidentPost, IncidentPost.post_id == Post.id
+            )
+        ).all()
     return {f"{n}:{e}": i for n, e, i in rows}
 
 
 def _events(engine, incident_id) -> list[AuditEvent]:
     with Session(engine) as s:
-        return list(s.exec(select(AuditEvent).where(AuditEvent.incident_id == incident_id).order_by(AuditEvent.id)).all())
+        return list(
+            s.exec(
+                select(AuditEvent).where(AuditEvent.incident_id == incident_id).order_by(AuditEvent.id)
+            ).all()
+        )
 
 
 def _reprocess_everything(engine, cfg, builder, at):
@@ -91,8 +134,11 @@ def test_merge_moves_posts_keeps_history_and_survives_reprocessing(loaded, kursk
     assert place["vk:-170_20"] == place["vk:-170_21"] == place["pos:77001"] == a
     with Session(loaded) as s:
         inc_a, inc_b = s.get(Incident, a), s.get(Incident, b)
-        link = s.exec(select(IncidentPost).join(Post, Post.id == IncidentPost.post_id)
-                      .where(Post.external_id == "-170_21")).one()
+        link = s.exec(
+            select(IncidentPost)
+            .join(Post, Post.id == IncidentPost.post_id)
+            .where(Post.external_id == "-170_21")
+        ).one()
         assert link.manual and link.added_by == "petrova"
         assert inc_b.merged_into_id == a and inc_b.manual and inc_b.post_count == 0
         assert inc_a.manual and inc_a.post_count == 3 and inc_a.networks == "pos,vk"
@@ -116,8 +162,15 @@ def test_split_opens_a_routed_linked_incident_that_automation_leaves_alone(loade
     assert place["telegram:kursk_chat/9"] == water
     at = T0 + timedelta(hours=9)
     with Session(loaded) as s, s.begin():
-        result = split_incident(s, kursk, water, ["telegram:kursk_chat/9"], by="ivanov",
-                                reason="в чате про другой подъезд: там прорыв, а не отключение", now=at)
+        result = split_incident(
+            s,
+            kursk,
+            water,
+            ["telegram:kursk_chat/9"],
+            by="ivanov",
+            reason="в чате про другой подъезд: там прорыв, а не отключение",
+            now=at,
+        )
     new = result.incident_id
     with Session(loaded) as s:
         inc = s.get(Incident, new)
@@ -186,10 +239,23 @@ def test_operations_refuse_what_makes_no_sense(sqlite_engine, kursk, kursk_build
         (lambda s: merge_incidents(s, kursk, water, [water], by="a", reason="r", now=now), "с самим собой"),
         (lambda s: merge_incidents(s, kursk, 9999, [water], by="a", reason="r", now=now), "не найден"),
         (lambda s: split_incident(s, kursk, water, ["vk:-170_20"], by="a", reason="r", now=now), "не входят"),
-        (lambda s: split_incident(s, kursk, water, ["vk:-170_10", "ok:5551_1", "telegram:kursk_chat/9"],
-                                  by="a", reason="r", now=now), "не останется"),
+        (
+            lambda s: split_incident(
+                s,
+                kursk,
+                water,
+                ["vk:-170_10", "ok:5551_1", "telegram:kursk_chat/9"],
+                by="a",
+                reason="r",
+                now=now,
+            ),
+            "не останется",
+        ),
         (lambda s: move_post(s, kursk, "vk:nope", water, by="a", reason="r", now=now), "нет в базе"),
-        (lambda s: move_post(s, kursk, "vk-170_10", water, by="a", reason="r", now=now), "сеть:идентификатор"),
+        (
+            lambda s: move_post(s, kursk, "vk-170_10", water, by="a", reason="r", now=now),
+            "сеть:идентификатор",
+        ),
         (lambda s: move_post(s, kursk, "vk:-170_10", water, by="a", reason="r", now=now), "уже в инциденте"),
     ]
     for op, words in cases:
@@ -208,10 +274,23 @@ def test_cli_merge_split_move(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("INCIDENTS_DATA_DIR", str(tmp_path / "var"))
     monkeypatch.delenv("DATABASE_URL", raising=False)
     posts = tmp_path / "posts.jsonl"
-    posts.write_text("\n".join(json.dumps({"network": r.network, "external_id": r.external_id, "source_id": "cli",
-                                           "text": r.text, "created_at": r.created_at.isoformat(),
-                                           "author_id": r.author_id}, ensure_ascii=False) for r in _records()),
-                     encoding="utf-8")
+    posts.write_text(
+        "\n".join(
+            json.dumps(
+                {
+                    "network": r.network,
+                    "external_id": r.external_id,
+                    "source_id": "cli",
+                    "text": r.text,
+                    "created_at": r.created_at.isoformat(),
+                    "author_id": r.author_id,
+                },
+                ensure_ascii=False,
+            )
+            for r in _records()
+        ),
+        encoding="utf-8",
+    )
     base = ["--config", str(KURSK), "--database", f"sqlite:///{tmp_path / 'cli.db'}"]
     assert main([*base, "import", str(posts)]) == 0
     capsys.readouterr()
@@ -221,13 +300,20 @@ def test_cli_merge_split_move(tmp_path, monkeypatch, capsys):
 
     assert main([*base, "merge", str(a), str(b), "--by", "petrova", "--reason", "одна яма"]) == 0
     assert f"объединено в #{a}" in capsys.readouterr().out
-    assert main([*base, "split", str(water), "--post", "ok:5551_1", "--by", "petrova", "--reason", "другой дом"]) == 0
+    assert (
+        main([*base, "split", str(water), "--post", "ok:5551_1", "--by", "petrova", "--reason", "другой дом"])
+        == 0
+    )
     out = capsys.readouterr().out
     new = int(out.split("#", 1)[1].split(":", 1)[0])
-    assert main([*base, "move", "ok:5551_1", "--to", str(water), "--by", "petrova", "--reason", "ошиблась"]) == 0
+    assert (
+        main([*base, "move", "ok:5551_1", "--to", str(water), "--by", "petrova", "--reason", "ошиблась"]) == 0
+    )
     assert f"перенесено в #{water}" in capsys.readouterr().out
     assert main([*base, "move", "ok:5551_1", "--to", str(new), "--by", "petrova", "--reason", "r"]) == 2
-    assert f"объединён с #{water}" in capsys.readouterr().err  # the split-off incident was emptied by the move
+    assert (
+        f"объединён с #{water}" in capsys.readouterr().err
+    )  # the split-off incident was emptied by the move
     assert main([*base, "show", str(water)]) == 0
     out = capsys.readouterr().out
     assert "split" in out and "post_moved_in" in out and "petrova" in out and "ошиблась" in out

@@ -31,10 +31,17 @@ OK_GID = "70000001234567"
 
 
 # --------------------------------------------------------------------------- schedules and specs
-@pytest.mark.parametrize("text,expected", [
-    ("every 10m", ("interval", 600)), ("every 30s", ("interval", 30)), ("every 2h", ("interval", 7200)),
-    ("every 1d", ("interval", 86400)), ("*/10 * * * *", ("cron", "*/10 * * * *")), ("0 6 * * 1-5", ("cron", "0 6 * * 1-5")),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("every 10m", ("interval", 600)),
+        ("every 30s", ("interval", 30)),
+        ("every 2h", ("interval", 7200)),
+        ("every 1d", ("interval", 86400)),
+        ("*/10 * * * *", ("cron", "*/10 * * * *")),
+        ("0 6 * * 1-5", ("cron", "0 6 * * 1-5")),
+    ],
+)
 def test_schedules_parse(text, expected):
     assert parse_schedule(text) == expected
 
@@ -43,8 +50,9 @@ def test_schedules_parse(text, expected):
 def test_a_bad_schedule_fails_check_config_naming_file_and_key(tmp_path, bad):
     region = _copy_region(LIPETSK, tmp_path)
     text = (region / "sources.yaml").read_text(encoding="utf-8")
-    (region / "sources.yaml").write_text(text.replace("kind: replay", f"kind: replay\n    schedule: '{bad}'", 1),
-                                         encoding="utf-8")
+    (region / "sources.yaml").write_text(
+        text.replace("kind: replay", f"kind: replay\n    schedule: '{bad}'", 1), encoding="utf-8"
+    )
     with pytest.raises(ConfigError) as e:
         load_region(region)
     assert "sources.yaml" in str(e.value) and "schedule" in str(e.value)
@@ -59,7 +67,9 @@ def test_one_crawl_deployment_per_source_and_one_per_job():
         assert spec.active == (src.enabled and src.schedule is not None)
     assert specs["crawl-sample"].active and not specs["crawl-vk_adm_kursk"].active
     for job in ("process", "sla-watch", "publish", "index", "report"):
-        assert specs[job].active and specs[job].cron_or_every == getattr(cfg.region.schedules, job.replace("-", "_"))
+        assert specs[job].active and specs[job].cron_or_every == getattr(
+            cfg.region.schedules, job.replace("-", "_")
+        )
 
 
 def test_committed_prefect_yaml_is_what_the_default_region_generates():
@@ -77,8 +87,10 @@ def test_prefect_yaml_entrypoints_and_parameters_are_real():
         flow_obj = getattr(module, func_name)
         params = inspect.signature(flow_obj.fn).parameters
         assert set(dep["parameters"]) <= set(params), dep["name"]
-        assert all(p.default is not inspect.Parameter.empty or name in dep["parameters"]
-                   for name, p in params.items()), f"{dep['name']}: a required parameter is missing"
+        assert all(
+            p.default is not inspect.Parameter.empty or name in dep["parameters"]
+            for name, p in params.items()
+        ), f"{dep['name']}: a required parameter is missing"
         (sched,) = dep["schedules"]
         assert ("interval" in sched) != ("cron" in sched)
         assert dep["entrypoint"] in JOB_ENTRYPOINTS.values()
@@ -99,7 +111,9 @@ def test_compose_file_matches_the_compose_specification():
 def test_compose_stack_has_every_part_with_health_checks_and_volumes():
     doc = _compose()
     services = doc["services"]
-    assert {"postgres", "prefect-server", "deploy", "worker", "console", "elasticsearch", "kibana"} <= set(services)
+    assert {"postgres", "prefect-server", "deploy", "worker", "console", "elasticsearch", "kibana"} <= set(
+        services
+    )
     for name in ("postgres", "prefect-server", "console", "elasticsearch", "kibana"):
         assert "healthcheck" in services[name], name
     for name, svc in services.items():
@@ -139,8 +153,12 @@ def test_compose_services_run_only_commands_the_project_has():
                     prefect_checked.add(words)
                     sub = [w for w in argv[1:] if not w.startswith("-")][:2]
                     flags = [w for w in argv[1:] if w.startswith("--") and w != "--no-prompt"]
-                    out = subprocess.run([sys.executable, "-m", "prefect", *sub, "--help"], capture_output=True,
-                                         text=True, timeout=120)
+                    out = subprocess.run(
+                        [sys.executable, "-m", "prefect", *sub, "--help"],
+                        capture_output=True,
+                        text=True,
+                        timeout=120,
+                    )
                     assert out.returncode == 0, f"{name}: prefect {' '.join(sub)}: {out.stderr[-500:]}"
                     for flag in flags:
                         assert flag in out.stdout, f"{name}: prefect {' '.join(sub)} has no option {flag}"
@@ -149,8 +167,11 @@ def test_compose_services_run_only_commands_the_project_has():
 
 
 def test_compose_passes_only_variables_the_code_reads():
-    code = "\n".join(p.read_text(encoding="utf-8") for d in ("incidents", "crawlers", "flows", "pipelines", "console")
-                     for p in (ROOT / d).rglob("*.py"))
+    code = "\n".join(
+        p.read_text(encoding="utf-8")
+        for d in ("incidents", "crawlers", "flows", "pipelines", "console")
+        for p in (ROOT / d).rglob("*.py")
+    )
     for name, svc in _compose()["services"].items():
         if not (svc.get("image", "").startswith("incident-monitor") or svc.get("build")):
             continue
@@ -218,7 +239,9 @@ def test_monitoring_run_end_to_end(harness, tmp_path):
     engine = open_database(url)
     with Session(engine) as s:
         assert s.exec(select(func.count()).select_from(Post)).one() == 14
-        assert s.exec(select(func.count()).select_from(Incident)).one() == result["process"]["incidents_opened"]
+        assert (
+            s.exec(select(func.count()).select_from(Incident)).one() == result["process"]["incidents_opened"]
+        )
 
 
 def test_a_failing_source_does_not_stop_the_others(harness, tmp_path):
@@ -230,7 +253,9 @@ def test_a_failing_source_does_not_stop_the_others(harness, tmp_path):
     for f in LIPETSK.iterdir():
         if f.suffix == ".yaml":
             (cfg_dir / f.name).write_text(f.read_text(encoding="utf-8"), encoding="utf-8")
-    (cfg_dir / "posts.jsonl").write_text((LIPETSK / "posts.jsonl").read_text(encoding="utf-8"), encoding="utf-8")
+    (cfg_dir / "posts.jsonl").write_text(
+        (LIPETSK / "posts.jsonl").read_text(encoding="utf-8"), encoding="utf-8"
+    )
     (cfg_dir / "sources.yaml").write_text(
         "sources:\n"
         "  - {id: gone, network: replay, kind: replay, params: {path: missing.jsonl}}\n"
@@ -302,12 +327,23 @@ def test_served_deployments_crawl_on_schedule_and_the_server_accepts_prefect_yam
     region = _ok_region(tmp_path, ok_env, schedule="every 1h")
     db = tmp_path / "served.db"
     with local_prefect_server(tmp_path / "prefect-home") as api:
-        env = dict(os.environ, PREFECT_API_URL=api, PREFECT_HOME=str(tmp_path / "prefect-home"),
-                   INCIDENTS_CONFIG=str(region), DATABASE_URL=f"sqlite:///{db}",
-                   INCIDENTS_DATA_DIR=str(tmp_path / "data"), PREFECT_SERVER_ANALYTICS_ENABLED="false")
-        serving = subprocess.Popen([sys.executable, "-m", "incidents.cli.main", "serve-flows", "--limit", "2"],
-                                   cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        env = dict(
+            os.environ,
+            PREFECT_API_URL=api,
+            PREFECT_HOME=str(tmp_path / "prefect-home"),
+            INCIDENTS_CONFIG=str(region),
+            DATABASE_URL=f"sqlite:///{db}",
+            INCIDENTS_DATA_DIR=str(tmp_path / "data"),
+            PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        )
+        serving = subprocess.Popen(
+            [sys.executable, "-m", "incidents.cli.main", "serve-flows", "--limit", "2"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
             deadline = time.monotonic() + 240
             posts = incidents = 0
@@ -327,16 +363,39 @@ def test_served_deployments_crawl_on_schedule_and_the_server_accepts_prefect_yam
                 os.killpg(serving.pid, signal.SIGKILL)
         # Workers' deployments: the committed prefect.yaml is accepted by the same server.
         denv = dict(env, INCIDENTS_CONFIG=str(KURSK))
-        pool = subprocess.run([sys.executable, "-m", "prefect", "work-pool", "create", "incidents", "--type",
-                               "process", "--overwrite"], cwd=ROOT, env=denv, capture_output=True, text=True,
-                              timeout=180)
+        pool = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "prefect",
+                "work-pool",
+                "create",
+                "incidents",
+                "--type",
+                "process",
+                "--overwrite",
+            ],
+            cwd=ROOT,
+            env=denv,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
         assert pool.returncode == 0, pool.stdout + pool.stderr
-        dep = subprocess.run([sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--all"], cwd=ROOT,
-                             env=denv, capture_output=True, text=True, timeout=600)
+        dep = subprocess.run(
+            [sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--all"],
+            cwd=ROOT,
+            env=denv,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert dep.returncode == 0, (dep.stdout + dep.stderr)[-3000:]
         import httpx
 
-        names = {d["name"] for d in httpx.post(f"{api}/deployments/filter", json={"limit": 200}, timeout=30).json()}
+        names = {
+            d["name"] for d in httpx.post(f"{api}/deployments/filter", json={"limit": 200}, timeout=30).json()
+        }
         expected = {s.name for s in job_specs(load_region(KURSK))}
         assert expected <= names
 
@@ -373,7 +432,9 @@ def test_daily_report_in_database_and_csv_and_rerun_is_the_same(harness, tmp_pat
     assert again["summary"] == first["summary"]
     with Session(open_database(url)) as s:
         rows = s.exec(select(DailyReport)).all()
-        assert [r.day for r in rows] == [date.fromisoformat(day)] and rows[0].data["summary"] == first["summary"]
+        assert [r.day for r in rows] == [date.fromisoformat(day)] and rows[0].data["summary"] == first[
+            "summary"
+        ]
     _cached.cache_clear()
 
 
@@ -381,7 +442,9 @@ def test_the_image_contains_every_package_the_project_installs():
     import tomllib
 
     docker = (ROOT / "Dockerfile").read_text(encoding="utf-8")
-    packages = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"]["find"]["include"]
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"][
+        "packages"
+    ]["find"]["include"]
     for pattern in packages:
         name = pattern.rstrip("*")
         assert f"COPY {name} {name}" in docker, f"Dockerfile does not copy {name}/"

@@ -42,26 +42,46 @@ def _rows(engine) -> dict[str, Reply]:  # noqa: ANN001
 
 def test_targets_are_where_the_posts_were_written():
     assert target_for("vk", "comment-100001_2201", "wall-100001_1011") == {
-        "owner_id": -100001, "post_id": 1011, "reply_to_comment": 2201}
+        "owner_id": -100001,
+        "post_id": 1011,
+        "reply_to_comment": 2201,
+    }
     assert target_for("vk", "wall-100001_1011", None) == {"owner_id": -100001, "post_id": 1011}
-    assert target_for("ok", "commentMTU6OTk", "topic155000000000012") == {"topic_id": "155000000000012", "reply_to": "MTU6OTk"}
+    assert target_for("ok", "commentMTU6OTk", "topic155000000000012") == {
+        "topic_id": "155000000000012",
+        "reply_to": "MTU6OTk",
+    }
     assert target_for("telegram", "kursk_chat/7101", None) == {"chat": "kursk_chat", "reply_to": 7101}
     assert target_for("pos", "POS-46-000101", None) == {"message_id": "POS-46-000101"}
     # the interchange format of replayed and imported posts
     assert target_for("vk", "-100000001_21840_c26659", "-100000001_21840") == {
-        "owner_id": -100000001, "post_id": 21840, "reply_to_comment": 26659}
+        "owner_id": -100000001,
+        "post_id": 21840,
+        "reply_to_comment": 26659,
+    }
     assert target_for("vk", "696860587_23706", None) == {"owner_id": 696860587, "post_id": 23706}
     assert target_for("ok", "54000000000002_153002714585_c7415948", "54000000000002_153002714585") == {
-        "topic_id": "153002714585", "reply_to": "7415948"}
+        "topic_id": "153002714585",
+        "reply_to": "7415948",
+    }
     assert target_for("telegram", "kursk46news_chat/295094", "kursk46news/23665") == {
-        "chat": "kursk46news_chat", "reply_to": 295094}
+        "chat": "kursk46news_chat",
+        "reply_to": 295094,
+    }
     with pytest.raises(ValueError):
         target_for("vk", "comment-100001_2201", None)
 
 
 def test_without_credentials_the_outbox_is_a_dry_run_and_says_so(published, monkeypatch):
     engine, cfg, clock, iid = published
-    for var in ("VK_REPLY_TOKEN", "VK_TOKEN", "OK_ACCESS_TOKEN", "TELEGRAM_SESSION", "POS_TOKEN", "POS_BASE_URL"):
+    for var in (
+        "VK_REPLY_TOKEN",
+        "VK_TOKEN",
+        "OK_ACCESS_TOKEN",
+        "TELEGRAM_SESSION",
+        "POS_TOKEN",
+        "POS_BASE_URL",
+    ):
         monkeypatch.delenv(var, raising=False)
     channels = build_channels(cfg)
     assert channels.available == {}
@@ -89,7 +109,9 @@ def test_refusal_fails_with_reason_and_a_rate_limit_backs_off(published):
         rows = _rows(engine)
         assert rows["vk"].status == "failed" and "212" in rows["vk"].error
         assert rows["ok"].status == "sent" and rows["ok"].remote_id.startswith("comment")
-        assert rows["pos"].status == "queued" and rows["pos"].next_attempt_at == clock() + timedelta(seconds=60)
+        assert rows["pos"].status == "queued" and rows["pos"].next_attempt_at == clock() + timedelta(
+            seconds=60
+        )
         assert rows["telegram"].status == "queued" and "wait 30 s" in rows["telegram"].error
         assert (r1.sent, r1.failed, r1.retry) == (1, 1, 2)
 
@@ -152,12 +174,17 @@ def test_an_interim_answer_to_chosen_posts_then_the_final_one(sqlite_engine, kur
         clock.advance(days=1)
         with Session(engine) as s, s.begin():
             w = Workflow(s, cfg, clock)
-            w.draft_answer(get_actor(s, "gorinsp"), iid, text="Здравствуйте! Площадка у дома 61 по ул. Союзной "
-                                                              "вычищена, вывоз идёт по графику.")
+            w.draft_answer(
+                get_actor(s, "gorinsp"),
+                iid,
+                text="Здравствуйте! Площадка у дома 61 по ул. Союзной вычищена, вывоз идёт по графику.",
+            )
             w.approve(get_actor(s, "control"), iid)
             w.publish(get_actor(s, "control"), iid)
         assert Outbox(engine, cfg, channels, clock).run().sent == 4
-        assert [a["final"] for a in pos.answers.values()] == [False, True] and len(vk.data["created_comments"]) == 1
+        assert [a["final"] for a in pos.answers.values()] == [False, True] and len(
+            vk.data["created_comments"]
+        ) == 1
         with Session(engine) as s:
             inc = s.get(Incident, iid)
             assert inc.final_answer_at == clock() and inc.first_answer_at < inc.final_answer_at

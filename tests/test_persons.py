@@ -19,8 +19,10 @@ from incidents.services.queries import incident_rows, signal_rows
 from incidents.services.search import fts
 from incidents.storage.store import save_posts
 
-TEXT = ("Курск, ул. Радищева 5: третий день нет горячей воды. Управляющий домом Виктор Самойленко "
-        "трубку не берёт, сколько можно?")
+TEXT = (
+    "Курск, ул. Радищева 5: третий день нет горячей воды. Управляющий домом Виктор Самойленко "
+    "трубку не берёт, сколько можно?"
+)
 
 
 @pytest.fixture(scope="module")
@@ -31,13 +33,21 @@ def ner_builder(kursk):  # noqa: ANN001, ANN201 - the Kursk builder with natasha
 
 
 def _store(engine, clock) -> None:  # noqa: ANN001
-    post = PostRecord(network="vk", external_id="p1", source_id="s", text=TEXT,
-                      created_at=datetime(2026, 11, 20, 9, tzinfo=UTC), author_id="vk:77")
+    post = PostRecord(
+        network="vk",
+        external_id="p1",
+        source_id="s",
+        text=TEXT,
+        created_at=datetime(2026, 11, 20, 9, tzinfo=UTC),
+        author_id="vk:77",
+    )
     with Session(engine) as s, s.begin():
         save_posts(s, [post], clock())
 
 
-def test_names_found_by_ner_stay_out_of_exports_and_the_index(sqlite_engine, kursk, ner_builder, clock) -> None:
+def test_names_found_by_ner_stay_out_of_exports_and_the_index(
+    sqlite_engine, kursk, ner_builder, clock
+) -> None:
     prepare(sqlite_engine, kursk)
     _store(sqlite_engine, clock)
     process_pending(sqlite_engine, kursk, clock, builder=ner_builder)
@@ -59,7 +69,9 @@ def test_names_found_by_ner_stay_out_of_exports_and_the_index(sqlite_engine, kur
     assert fts.search_posts(sqlite_engine, "Самойленко") == []
     # allowed by the setting: the same post is found by the name
     fts.rebuild(sqlite_engine, keep_person_names=True)
-    assert [h.post_key for h in fts.search_posts(sqlite_engine, "Самойленко", refresh_first=False)] == ["vk:p1"]
+    assert [h.post_key for h in fts.search_posts(sqlite_engine, "Самойленко", refresh_first=False)] == [
+        "vk:p1"
+    ]
 
 
 def test_without_persons_blanks_every_form_given() -> None:
@@ -81,8 +93,14 @@ def test_a_name_in_a_post_no_rule_fired_on_stays_out_of_the_index(sqlite_engine,
 
     builder = SignalBuilder(kursk, use_ner=False, use_model=False)  # no NER at all: the finder alone
     prepare(sqlite_engine, kursk)
-    post = PostRecord(network="vk", external_id="p2", source_id="s", text=CHATTER,
-                      created_at=datetime(2026, 11, 20, 9, tzinfo=UTC), author_id="vk:78")
+    post = PostRecord(
+        network="vk",
+        external_id="p2",
+        source_id="s",
+        text=CHATTER,
+        created_at=datetime(2026, 11, 20, 9, tzinfo=UTC),
+        author_id="vk:78",
+    )
     with Session(sqlite_engine) as s, s.begin():
         save_posts(s, [post], clock())
     process_pending(sqlite_engine, kursk, clock, builder=builder)
@@ -94,28 +112,38 @@ def test_a_name_in_a_post_no_rule_fired_on_stays_out_of_the_index(sqlite_engine,
     assert fts.search_posts(sqlite_engine, "Мария") == []
 
 
-@pytest.mark.parametrize(("text", "persons"), [
-    ("Глава района Иван Петров обещал починить дорогу", ["Иван Петров"]),
-    ("Спасибо Петровой Марии Ивановне из управляющей компании!", ["Петровой Марии Ивановне"]),
-    ("С уважением, Половинкин В.С.", ["Половинкин В.С."]),
-    ("И. И. Сидоренко, ответьте жителям!", ["И. И. Сидоренко"]),
-    ("Мария Ивановна с третьего этажа снова жалуется на запах", ["Мария Ивановна"]),
-    ("Александр Карамалаков из Льгова пишет: Сергей Юрьевич, где асфальт?",
-     ["Александр Карамалаков", "Сергей Юрьевич"]),
-    # streets and institutions named after a person, a surname alone, common words
-    ("На ул. Карла Маркса, д. 6 опять яма", []),
-    ("Школа имени Юрия Гагарина: нет отопления", []),
-    ("На Гагарина 12 нет воды, Петров сказал ждать", []),
-    ("Вера в лучшее. Надежда умирает последней, а воды нет на Мира", []),
-    ("Жалоба в УК. По сей день не ответили", []),
-    ("", []),
-])
+@pytest.mark.parametrize(
+    ("text", "persons"),
+    [
+        ("Глава района Иван Петров обещал починить дорогу", ["Иван Петров"]),
+        ("Спасибо Петровой Марии Ивановне из управляющей компании!", ["Петровой Марии Ивановне"]),
+        ("С уважением, Половинкин В.С.", ["Половинкин В.С."]),
+        ("И. И. Сидоренко, ответьте жителям!", ["И. И. Сидоренко"]),
+        ("Мария Ивановна с третьего этажа снова жалуется на запах", ["Мария Ивановна"]),
+        (
+            "Александр Карамалаков из Льгова пишет: Сергей Юрьевич, где асфальт?",
+            ["Александр Карамалаков", "Сергей Юрьевич"],
+        ),
+        # streets and institutions named after a person, a surname alone, common words
+        ("На ул. Карла Маркса, д. 6 опять яма", []),
+        ("Школа имени Юрия Гагарина: нет отопления", []),
+        ("На Гагарина 12 нет воды, Петров сказал ждать", []),
+        ("Вера в лучшее. Надежда умирает последней, а воды нет на Мира", []),
+        ("Жалоба в УК. По сей день не ответили", []),
+        ("", []),
+    ],
+)
 def test_persons_found_in_any_post(kursk, text, persons) -> None:
     from pipelines.signals import SignalBuilder
 
     builder = SignalBuilder(kursk, use_ner=False, use_model=False)
-    post = PostRecord(network="vk", external_id="p", source_id="s", text=text,
-                      created_at=datetime(2026, 11, 20, 9, tzinfo=UTC))
+    post = PostRecord(
+        network="vk",
+        external_id="p",
+        source_id="s",
+        text=text,
+        created_at=datetime(2026, 11, 20, 9, tzinfo=UTC),
+    )
     assert builder(post).entities.persons == persons
 
 
@@ -124,8 +152,13 @@ def test_a_street_of_the_gazetteer_is_not_a_person(kursk) -> None:
     from pipelines.signals import SignalBuilder
 
     builder = SignalBuilder(kursk, use_ner=False, use_model=False)
-    post = PostRecord(network="vk", external_id="p", source_id="s", text="На Карла Маркса в Курске яма на яме",
-                      created_at=datetime(2026, 11, 20, 9, tzinfo=UTC))
+    post = PostRecord(
+        network="vk",
+        external_id="p",
+        source_id="s",
+        text="На Карла Маркса в Курске яма на яме",
+        created_at=datetime(2026, 11, 20, 9, tzinfo=UTC),
+    )
     sig = builder(post)
     assert sig.entities.address.street and "Маркса" in sig.entities.address.street
     assert sig.entities.persons == []

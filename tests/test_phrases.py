@@ -45,7 +45,12 @@ def test_an_exact_phrase_matches_only_its_own_forms():
     m: PhraseMatcher[str] = PhraseMatcher(lem)
     m.add("продаю", "sell", exact=True)
     m.add("продавать", "any form")
-    found = {t: [x.payload for x in m.find(norm(t).lemmas)] for t in
-             ("ПРОДАЮ коляску", "в магазине продают просрочку", "Продаёте?")}
-    assert found == {"ПРОДАЮ коляску": ["sell", "any form"], "в магазине продают просрочку": ["any form"],
-                     "Продаёте?": ["any form"]}
+    found = {
+        t: [x.payload for x in m.find(norm(t).lemmas)]
+        for t in ("ПРОДАЮ коляску", "в магазине продают просрочку", "Продаёте?")
+    }
+    assert found == {
+        "ПРОДАЮ коляску": ["sell", "any form"],
+        "в магазине продают просрочку": ["any form"],
+        "Продаёте?": ["any form"],
+    }

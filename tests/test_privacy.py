@@ -31,15 +31,36 @@ from tests.fakes.pos import FakePos
 from tests.test_crawl_ok import GID
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-USER_POST = {"network": "vk", "external_id": "wall505_311", "source_id": "vk_search", "author_id": "505",
-             "author_name": "Иван Петров", "text": "Курск, ул. Ленина, д. 5: второй день нет горячей воды!",
-             "created_at": "2026-11-22T10:00:00+03:00", "phone": "+7 900 000-00-00"}
-GROUP_COMMENT = {"network": "vk", "external_id": "comment-100001_77", "source_id": "vk_kursk", "author_id": "606",
-                 "parent_id": "wall-100001_1", "author_name": "Мария Сидорова",
-                 "text": "На Ленина, 5 в Курске горячей воды нет и у нас", "created_at": "2026-11-22T11:00:00+03:00"}
-POS_MESSAGE = {"network": "pos", "external_id": "POS-46-1", "source_id": "pos", "author_id": "u1",
-               "author_name": "Ольга К.", "text": "Не вывозят мусор с площадки на ул. Мира, д. 3, Курск",
-               "created_at": "2026-08-01T10:00:00+03:00", "pos": {"status": "in_work", "rating": None}}
+USER_POST = {
+    "network": "vk",
+    "external_id": "wall505_311",
+    "source_id": "vk_search",
+    "author_id": "505",
+    "author_name": "Иван Петров",
+    "text": "Курск, ул. Ленина, д. 5: второй день нет горячей воды!",
+    "created_at": "2026-11-22T10:00:00+03:00",
+    "phone": "+7 900 000-00-00",
+}
+GROUP_COMMENT = {
+    "network": "vk",
+    "external_id": "comment-100001_77",
+    "source_id": "vk_kursk",
+    "author_id": "606",
+    "parent_id": "wall-100001_1",
+    "author_name": "Мария Сидорова",
+    "text": "На Ленина, 5 в Курске горячей воды нет и у нас",
+    "created_at": "2026-11-22T11:00:00+03:00",
+}
+POS_MESSAGE = {
+    "network": "pos",
+    "external_id": "POS-46-1",
+    "source_id": "pos",
+    "author_id": "u1",
+    "author_name": "Ольга К.",
+    "text": "Не вывозят мусор с площадки на ул. Мира, д. 3, Курск",
+    "created_at": "2026-08-01T10:00:00+03:00",
+    "pos": {"status": "in_work", "rating": None},
+}
 
 
 def _region(tmp_path: Path, **privacy: object) -> Path:
@@ -54,8 +75,10 @@ def _region(tmp_path: Path, **privacy: object) -> Path:
 def _imported(tmp_path: Path, region: Path) -> str:
     db = f"sqlite:///{tmp_path / 'p.db'}"
     path = tmp_path / "posts.jsonl"
-    path.write_text("\n".join(json.dumps(p, ensure_ascii=False) for p in (USER_POST, GROUP_COMMENT)) + "\n",
-                    encoding="utf-8")
+    path.write_text(
+        "\n".join(json.dumps(p, ensure_ascii=False) for p in (USER_POST, GROUP_COMMENT)) + "\n",
+        encoding="utf-8",
+    )
     assert main(["--config", str(region), "--database", db, "import", str(path)]) == 0
     return db
 
@@ -66,7 +89,13 @@ def test_post_keys_that_name_a_person_are_pseudonymised():
     assert "505" not in masked and masked.endswith("_311") and masked == mask_post_key("vk:wall505_311", key)
     assert mask_post_key("vk:wall506_311", key) != masked
     assert mask_post_key("vk:comment505_12", key).startswith("vk:comment~")
-    for public in ("vk:wall-100001_1010", "vk:comment-100001_77", "ok:topic155", "telegram:kursk_info/5", "pos:POS-46-1"):
+    for public in (
+        "vk:wall-100001_1010",
+        "vk:comment-100001_77",
+        "ok:topic155",
+        "telegram:kursk_info/5",
+        "pos:POS-46-1",
+    ):
         assert mask_post_key(public, key) == public
 
 
@@ -96,20 +125,33 @@ def test_exports_with_authors_where_allowed(tmp_path, capsys):
     capsys.readouterr()
     assert main(["--config", str(region), "--database", db, "export", "signals", "--with-authors"]) == 0
     rows = {r["post"]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
-    assert rows["vk:wall505_311"]["author_name"] == "Иван Петров" and rows["vk:wall505_311"]["author_id"] == "505"
+    assert (
+        rows["vk:wall505_311"]["author_name"] == "Иван Петров"
+        and rows["vk:wall505_311"]["author_id"] == "505"
+    )
 
 
 def test_purge_empties_old_raw_payloads_and_resolved_quarantine(engine, kursk, tmp_path):
     path = tmp_path / "posts.jsonl"
-    path.write_text("\n".join(json.dumps(p, ensure_ascii=False) for p in (USER_POST, POS_MESSAGE)) + "\n",
-                    encoding="utf-8")
+    path.write_text(
+        "\n".join(json.dumps(p, ensure_ascii=False) for p in (USER_POST, POS_MESSAGE)) + "\n",
+        encoding="utf-8",
+    )
     prepare(engine, kursk)
     old = NOW - timedelta(days=kursk.region.privacy.raw_retention_days + 1)
     crawl_adapter(engine, ReplaySource(source_id="f", path=path), lambda: old)  # fetched long ago
     with Session(engine) as s, s.begin():
-        s.add(QuarantineItem(origin="f", location="line 9", reason="r", payload="{}", created_at=old, resolved_at=old))
+        s.add(
+            QuarantineItem(
+                origin="f", location="line 9", reason="r", payload="{}", created_at=old, resolved_at=old
+            )
+        )
         s.add(QuarantineItem(origin="f", location="line 8", reason="r", payload="{}", created_at=old))
-        s.add(QuarantineItem(origin="f", location="line 7", reason="r", payload="{}", created_at=NOW, resolved_at=NOW))
+        s.add(
+            QuarantineItem(
+                origin="f", location="line 7", reason="r", payload="{}", created_at=NOW, resolved_at=NOW
+            )
+        )
     dry = purge(engine, kursk, lambda: NOW, dry_run=True)
     assert (dry.raw_emptied, dry.quarantine_deleted) == (2, 1)
     with Session(engine) as s:
@@ -120,7 +162,10 @@ def test_purge_empties_old_raw_payloads_and_resolved_quarantine(engine, kursk, t
         raws = {p.network: p.raw for p in s.exec(select(Post)).all()}
         left = {q.location for q in s.exec(select(QuarantineItem)).all()}
     assert raws["vk"] == {"purged": True}
-    assert raws["pos"] == {"pos": {"status": "in_work", "rating": None}, "purged": True}  # the workflow still reads it
+    assert raws["pos"] == {
+        "pos": {"status": "in_work", "rating": None},
+        "purged": True,
+    }  # the workflow still reads it
     assert left == {"line 8", "line 7"}  # unresolved rows stay until replayed; recent ones stay
     again = purge(engine, kursk, lambda: NOW)
     assert (again.raw_emptied, again.quarantine_deleted) == (0, 0)
@@ -158,16 +203,26 @@ def test_tokens_never_reach_logs_or_the_database(network, sqlite_engine, clock, 
     caplog.set_level(logging.DEBUG)
     if network == "ok":
         fake = FakeOk()
-        secret_values = {"OK_APPLICATION_KEY": fake.data["application_key"],
-                         "OK_APPLICATION_SECRET_KEY": fake.data["application_secret_key"],
-                         "OK_ACCESS_TOKEN": fake.data["access_token"]}
-        src = SourceConfig(id="ok-adm", network="ok", kind="group",
-                           params={"gid": GID, "api_url": f"{fake.url}/fb.do", "rate": 0, "since": "2026-11-16"})
+        secret_values = {
+            "OK_APPLICATION_KEY": fake.data["application_key"],
+            "OK_APPLICATION_SECRET_KEY": fake.data["application_secret_key"],
+            "OK_ACCESS_TOKEN": fake.data["access_token"],
+        }
+        src = SourceConfig(
+            id="ok-adm",
+            network="ok",
+            kind="group",
+            params={"gid": GID, "api_url": f"{fake.url}/fb.do", "rate": 0, "since": "2026-11-16"},
+        )
     else:
         fake = FakePos()
         secret_values = {"POS_TOKEN": fake.data["token"]}
-        src = SourceConfig(id="pos", network="pos", kind="messages",
-                           params={"base_url": fake.url, "region_code": "46", "rate": 0, "since": "2026-11-16"})
+        src = SourceConfig(
+            id="pos",
+            network="pos",
+            kind="messages",
+            params={"base_url": fake.url, "region_code": "46", "rate": 0, "since": "2026-11-16"},
+        )
     for var, value in secret_values.items():
         monkeypatch.setenv(var, value)
     with fake:
@@ -195,12 +250,17 @@ def test_configuration_holds_no_secrets():
 
     def keys(node: object, where: str) -> list[str]:
         if isinstance(node, dict):
-            return [f"{where}{k}" for k in node] + [x for k, v in node.items() for x in keys(v, f"{where}{k}.")]
+            return [f"{where}{k}" for k in node] + [
+                x for k, v in node.items() for x in keys(v, f"{where}{k}.")
+            ]
         if isinstance(node, list):
             return [x for i, v in enumerate(node) for x in keys(v, f"{where}{i}.")]
         return []
 
     for path in (ROOT / "config" / "regions").rglob("*.yaml"):
-        found = [k for k in keys(yaml.safe_load(path.read_text(encoding="utf-8")), "")
-                 if any(b in k.rsplit(".", 1)[-1].lower() for b in banned)]
+        found = [
+            k
+            for k in keys(yaml.safe_load(path.read_text(encoding="utf-8")), "")
+            if any(b in k.rsplit(".", 1)[-1].lower() for b in banned)
+        ]
         assert not found, f"{path}: {found}"

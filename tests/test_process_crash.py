@@ -89,12 +89,16 @@ class Outcome:
 
 def outcome(engine: Any) -> Outcome:
     with Session(engine) as s:
-        posts = {pid: f"{n}:{e}" for pid, n, e in s.exec(select(Post.id, Post.network, Post.external_id)).all()}
+        posts = {
+            pid: f"{n}:{e}" for pid, n, e in s.exec(select(Post.id, Post.network, Post.external_id)).all()
+        }
         assert len(set(posts.values())) == len(posts), "a post is stored twice"
         unprocessed = s.exec(select(sa.func.count()).select_from(Post).where(Post.processed == False)).one()  # noqa: E712
         with_signal = Counter(s.exec(select(Signal.post_id)).all())
         assert not with_signal or max(with_signal.values()) == 1, "a post has two signals"
-        failed = {q.location for q in s.exec(select(QuarantineItem).where(QuarantineItem.origin == "signals")).all()}
+        failed = {
+            q.location for q in s.exec(select(QuarantineItem).where(QuarantineItem.origin == "signals")).all()
+        }
         without = sum(1 for pid, key in posts.items() if pid not in with_signal and key not in failed)
         links: dict[int, set[str]] = {}
         for pid, iid in s.exec(select(IncidentPost.post_id, IncidentPost.incident_id)).all():
@@ -105,10 +109,13 @@ def outcome(engine: Any) -> Outcome:
             assert members, f"incident {inc.id} has no posts (opened by a batch that did not commit?)"
             assert inc.post_count == len(members)
             incidents.append((frozenset(members), inc.category, inc.municipality, inc.body_code, inc.status))
-        opened = Counter(e.incident_id for e in s.exec(select(AuditEvent).where(AuditEvent.action == "opened")).all())
+        opened = Counter(
+            e.incident_id for e in s.exec(select(AuditEvent).where(AuditEvent.action == "opened")).all()
+        )
         assigned = Counter(a.incident_id for a in s.exec(select(Assignment)).all())
-        quarantine = Counter((q.origin.rsplit("/", 1)[-1], q.location, q.reason)
-                             for q in s.exec(select(QuarantineItem)).all())
+        quarantine = Counter(
+            (q.origin.rsplit("/", 1)[-1], q.location, q.reason) for q in s.exec(select(QuarantineItem)).all()
+        )
     return Outcome(len(posts), unprocessed, without, frozenset(incidents), opened, assigned, quarantine)
 
 
@@ -119,7 +126,8 @@ def assert_same(crashed: Outcome, reference: Outcome) -> None:
     extra = crashed.incidents - reference.incidents
     assert not missing and not extra, (
         f"{len(missing)} incidents of the uninterrupted run differ after the crashes, e.g. "
-        f"{sorted(missing, key=len)[:3]} vs {sorted(extra, key=len)[:3]}")
+        f"{sorted(missing, key=len)[:3]} vs {sorted(extra, key=len)[:3]}"
+    )
     assert set(crashed.opened_events.values()) <= {1}, "an incident was opened twice"
     assert set(crashed.assignments.values()) <= {1}, "an incident was routed twice"
     assert crashed.quarantine == reference.quarantine
@@ -129,8 +137,15 @@ def assert_same(crashed: Outcome, reference: Outcome) -> None:
 # --------------------------------------------------------------------------- killing
 def spawn(argv: list[str]) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-    return subprocess.Popen([sys.executable, *argv], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, *argv],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def progress_of(engine: Any) -> int:
@@ -198,7 +213,9 @@ def load_posts(engine: Any, cfg: RegionConfig, path: Path) -> int:
 
 
 @pytest.fixture(scope="module")
-def reference(kursk: RegionConfig, kursk_builder, stream: Path, tmp_path_factory: pytest.TempPathFactory) -> Outcome:
+def reference(
+    kursk: RegionConfig, kursk_builder, stream: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Outcome:
     """The same stream processed without interruption, in batches of the same size."""
     engine = open_database(f"sqlite:///{tmp_path_factory.mktemp('ref') / 'ref.db'}")
     try:
@@ -209,8 +226,9 @@ def reference(kursk: RegionConfig, kursk_builder, stream: Path, tmp_path_factory
         engine.dispose()
 
 
-def run_process_crashes(kursk: RegionConfig, db_url: str, stream: Path, reference: Outcome, seed: int,
-                        kills: int) -> list[int]:
+def run_process_crashes(
+    kursk: RegionConfig, db_url: str, stream: Path, reference: Outcome, seed: int, kills: int
+) -> list[int]:
     engine = open_database(db_url)
     try:
         n = load_posts(engine, kursk, stream)
@@ -285,5 +303,3 @@ def test_import_killed_on_postgres(tmp_path, import_stream, pg_url):
     reference = imported(f"sqlite:///{tmp_path / 'ref.db'}", import_stream)
     _reset_pg(pg_url)
     run_import_crashes(pg_url, import_stream, reference, seed=8, kills=4)
-
-

@@ -45,7 +45,9 @@ from pipelines.normalize import Normalizer
 
 EXAMPLES = int(os.environ.get("PROPERTY_EXAMPLES", "30"))  # CI or a developer may ask for more
 FAST = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-PARSER = settings(max_examples=5 * EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])  # ms each
+PARSER = settings(
+    max_examples=5 * EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)  # ms each
 LONG = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -61,20 +63,68 @@ RUSSIAN = [
     "",
     "   ",
 ]
-HTML = st.lists(st.sampled_from([
-    "<p>", "</p>", "<br>", "<script>", "</script>", "<style>", "</style>", "<b>", "&amp;", "&lt;", "&#1103;",
-    "<a href='x'>", "</a>", "<", ">", "<div class=\"tgme_widget_message_text\">", "</div>", "нет воды", "ул. Мира",
-    "д. 5", "\x00", "\ud800", "🙂", "\u200d", " ",
-]), max_size=40).map("".join)
-TEXTS = st.one_of(st.text(), st.sampled_from(RUSSIAN), HTML, st.text(alphabet="абвгдеёжзийклмнопрстуфхцчшщъыьэюя .,!0123456789-/", max_size=300))
-SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.integers(min_value=-(2**70), max_value=2**70),
-                    st.floats(allow_nan=True, allow_infinity=True), TEXTS)
-JSON = st.recursive(SCALARS, lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=8), c, max_size=3),
-                    max_leaves=8)
-IDS = st.one_of(st.integers(min_value=-(2**40), max_value=2**40), st.text(max_size=ID_MAX + 20), st.just("x" * 500))
+HTML = st.lists(
+    st.sampled_from(
+        [
+            "<p>",
+            "</p>",
+            "<br>",
+            "<script>",
+            "</script>",
+            "<style>",
+            "</style>",
+            "<b>",
+            "&amp;",
+            "&lt;",
+            "&#1103;",
+            "<a href='x'>",
+            "</a>",
+            "<",
+            ">",
+            '<div class="tgme_widget_message_text">',
+            "</div>",
+            "нет воды",
+            "ул. Мира",
+            "д. 5",
+            "\x00",
+            "\ud800",
+            "🙂",
+            "\u200d",
+            " ",
+        ]
+    ),
+    max_size=40,
+).map("".join)
+TEXTS = st.one_of(
+    st.text(),
+    st.sampled_from(RUSSIAN),
+    HTML,
+    st.text(alphabet="абвгдеёжзийклмнопрстуфхцчшщъыьэюя .,!0123456789-/", max_size=300),
+)
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    TEXTS,
+)
+JSON = st.recursive(
+    SCALARS,
+    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=8), c, max_size=3),
+    max_leaves=8,
+)
+IDS = st.one_of(
+    st.integers(min_value=-(2**40), max_value=2**40), st.text(max_size=ID_MAX + 20), st.just("x" * 500)
+)
 UNIX = st.one_of(st.integers(min_value=0, max_value=2_000_000_000), st.integers(), st.floats())
-ISO = st.one_of(st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat()), st.just("0001-01-01T00:00:00+01:00"),
-                st.just("9999-12-31T23:59:59-01:00"), st.just("2026-11-23T09:00:00"), st.text(max_size=30))
+ISO = st.one_of(
+    st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat()),
+    st.just("0001-01-01T00:00:00+01:00"),
+    st.just("9999-12-31T23:59:59-01:00"),
+    st.just("2026-11-23T09:00:00"),
+    st.text(max_size=30),
+)
 
 
 def payloads(good: dict[str, st.SearchStrategy]) -> st.SearchStrategy[Any]:
@@ -91,7 +141,9 @@ def assert_record(rec: PostRecord, network: str) -> None:
         assert getattr(rec, name) is None or isinstance(getattr(rec, name), str), name
     assert rec.created_at.tzinfo is not None
     rec.created_at.astimezone(UTC)
-    assert all(isinstance(getattr(rec, n), int) and getattr(rec, n) >= 0 for n in ("likes", "reposts", "views"))
+    assert all(
+        isinstance(getattr(rec, n), int) and getattr(rec, n) >= 0 for n in ("likes", "reposts", "views")
+    )
     json.dumps(rec.raw, default=str)
 
 
@@ -122,11 +174,18 @@ def test_normalizer_takes_any_text(kursk_builder, text: str) -> None:
 
 
 @FAST
-@given(text=TEXTS, network=st.sampled_from(NETWORKS), author=st.one_of(st.none(), st.text(max_size=20)),
-       thread=st.one_of(st.none(), st.sampled_from(["kursk", "zheleznogorsk"])))
-def test_filter_entities_and_classifier_take_any_post(kursk_builder, kursk: RegionConfig, text: str, network: str,
-                                                      author: str | None, thread: str | None) -> None:
-    post = PostRecord(network=network, external_id="1", source_id="s", text=text, created_at=NOW, author_id=author)
+@given(
+    text=TEXTS,
+    network=st.sampled_from(NETWORKS),
+    author=st.one_of(st.none(), st.text(max_size=20)),
+    thread=st.one_of(st.none(), st.sampled_from(["kursk", "zheleznogorsk"])),
+)
+def test_filter_entities_and_classifier_take_any_post(
+    kursk_builder, kursk: RegionConfig, text: str, network: str, author: str | None, thread: str | None
+) -> None:
+    post = PostRecord(
+        network=network, external_id="1", source_id="s", text=text, created_at=NOW, author_id=author
+    )
     [sig] = kursk_builder.build_many([post], [thread])
     assert not isinstance(sig, Exception), repr(sig)
     codes = {c.code for c in kursk.rubricator.categories}
@@ -135,8 +194,34 @@ def test_filter_entities_and_classifier_take_any_post(kursk_builder, kursk: Regi
     assert sig.municipality is None or sig.municipality in kursk.municipality_by_code
 
 
-WORDS = st.sampled_from(["ул", "улица", "пр", "проспект", "пер", "д", "дом", "кв", "корп", "лет", "50", "5а", "12/1",
-                         "мира", "ленина", "школьной", "в", "по", "нет", "воды", "курск", "а", "1", "-"])
+WORDS = st.sampled_from(
+    [
+        "ул",
+        "улица",
+        "пр",
+        "проспект",
+        "пер",
+        "д",
+        "дом",
+        "кв",
+        "корп",
+        "лет",
+        "50",
+        "5а",
+        "12/1",
+        "мира",
+        "ленина",
+        "школьной",
+        "в",
+        "по",
+        "нет",
+        "воды",
+        "курск",
+        "а",
+        "1",
+        "-",
+    ]
+)
 
 
 @FAST
@@ -184,9 +269,18 @@ def test_unclosed_script_tags_do_not_stall_the_normalizer(kursk_builder) -> None
 
 # --------------------------------------------------------------------------- interchange
 INTERCHANGE = {
-    "network": st.one_of(st.sampled_from(NETWORKS), st.text(max_size=5)), "external_id": IDS, "source_id": IDS,
-    "parent_id": IDS, "url": TEXTS, "author_id": IDS, "author_name": TEXTS, "text": TEXTS, "created_at": ISO,
-    "likes": st.integers(), "reposts": st.integers(min_value=0, max_value=2**40), "views": st.integers(),
+    "network": st.one_of(st.sampled_from(NETWORKS), st.text(max_size=5)),
+    "external_id": IDS,
+    "source_id": IDS,
+    "parent_id": IDS,
+    "url": TEXTS,
+    "author_id": IDS,
+    "author_name": TEXTS,
+    "text": TEXTS,
+    "created_at": ISO,
+    "likes": st.integers(),
+    "reposts": st.integers(min_value=0, max_value=2**40),
+    "views": st.integers(),
 }
 
 
@@ -200,8 +294,16 @@ def test_interchange_object_is_a_post_or_a_reason(obj: Any) -> None:
 
 
 @FAST
-@given(lines=st.lists(st.one_of(st.binary(max_size=200), st.text(max_size=200).map(str.encode),
-                                payloads(INTERCHANGE).map(lambda o: json.dumps(o, default=str).encode())), max_size=8))
+@given(
+    lines=st.lists(
+        st.one_of(
+            st.binary(max_size=200),
+            st.text(max_size=200).map(str.encode),
+            payloads(INTERCHANGE).map(lambda o: json.dumps(o, default=str).encode()),
+        ),
+        max_size=8,
+    )
+)
 def test_any_bytes_read_as_posts_or_bad_lines(lines: list[bytes]) -> None:
     data = b"\n".join(line.replace(b"\n", b" ").replace(b"\r", b" ") for line in lines)
     out = list(read_jsonl(io.BytesIO(data), "<test>"))
@@ -209,15 +311,39 @@ def test_any_bytes_read_as_posts_or_bad_lines(lines: list[bytes]) -> None:
 
 
 # --------------------------------------------------------------------------- adapters
-VK_POST = {"owner_id": st.integers(), "id": st.integers(), "date": UNIX, "text": TEXTS, "from_id": IDS,
-           "copy_history": JSON, "likes": JSON, "reposts": JSON, "views": JSON, "signer_id": IDS}
-VK_COMMENT = {"id": st.integers(), "date": UNIX, "text": TEXTS, "from_id": IDS, "deleted": st.booleans(),
-              "parents_stack": JSON, "likes": JSON, "thread": JSON}
-VK_EVENT = {"event_type": st.sampled_from(["post", "comment", "share", "topic_post"]), "text": TEXTS,
-            "event_id": st.fixed_dictionaries({}, optional={"post_owner_id": st.integers(), "post_id": st.integers(),
-                                                             "comment_id": st.integers()}),
-            "creation_time": UNIX, "action": st.sampled_from(["new", "delete", "edit"]), "author": JSON,
-            "event_url": JSON}
+VK_POST = {
+    "owner_id": st.integers(),
+    "id": st.integers(),
+    "date": UNIX,
+    "text": TEXTS,
+    "from_id": IDS,
+    "copy_history": JSON,
+    "likes": JSON,
+    "reposts": JSON,
+    "views": JSON,
+    "signer_id": IDS,
+}
+VK_COMMENT = {
+    "id": st.integers(),
+    "date": UNIX,
+    "text": TEXTS,
+    "from_id": IDS,
+    "deleted": st.booleans(),
+    "parents_stack": JSON,
+    "likes": JSON,
+    "thread": JSON,
+}
+VK_EVENT = {
+    "event_type": st.sampled_from(["post", "comment", "share", "topic_post"]),
+    "text": TEXTS,
+    "event_id": st.fixed_dictionaries(
+        {}, optional={"post_owner_id": st.integers(), "post_id": st.integers(), "comment_id": st.integers()}
+    ),
+    "creation_time": UNIX,
+    "action": st.sampled_from(["new", "delete", "edit"]),
+    "author": JSON,
+    "event_url": JSON,
+}
 
 
 @PARSER
@@ -238,12 +364,29 @@ def test_vk_streaming_event_parser(event: Any) -> None:
     parsed(vk.event_record, "vk", event, "vk-stream")
 
 
-OK_TOPIC = {"id": IDS, "created_ms": st.one_of(st.integers(), UNIX), "author_ref": JSON, "is_deleted": JSON,
-            "media": st.one_of(st.lists(st.fixed_dictionaries({"type": st.just("text"), "text": TEXTS}), max_size=3), JSON),
-            "like_summary": JSON, "reshare_summary": JSON, "views_summary": JSON}
-OK_COMMENT = {"id": IDS, "date_ms": st.integers(), "date": st.one_of(st.just("2026-11-20 10:00:00"), st.text(max_size=20)),
-              "text": TEXTS, "author_id": JSON, "author_type": JSON, "author_name": JSON, "like_count": JSON,
-              "deleted": JSON}
+OK_TOPIC = {
+    "id": IDS,
+    "created_ms": st.one_of(st.integers(), UNIX),
+    "author_ref": JSON,
+    "is_deleted": JSON,
+    "media": st.one_of(
+        st.lists(st.fixed_dictionaries({"type": st.just("text"), "text": TEXTS}), max_size=3), JSON
+    ),
+    "like_summary": JSON,
+    "reshare_summary": JSON,
+    "views_summary": JSON,
+}
+OK_COMMENT = {
+    "id": IDS,
+    "date_ms": st.integers(),
+    "date": st.one_of(st.just("2026-11-20 10:00:00"), st.text(max_size=20)),
+    "text": TEXTS,
+    "author_id": JSON,
+    "author_type": JSON,
+    "author_name": JSON,
+    "like_count": JSON,
+    "deleted": JSON,
+}
 
 
 @PARSER
@@ -258,36 +401,69 @@ def test_ok_comment_parser(comment: Any) -> None:
     parsed(ok.comment_record, "ok", comment, "700", "55", "ok-group", {})
 
 
-POS_ITEM = {"id": IDS, "text": TEXTS, "created_at": ISO, "updated_at": ISO, "rating": JSON, "status": JSON,
-            "latitude": JSON, "longitude": JSON, "address": JSON, "url": JSON, "author": JSON, "category": JSON}
+POS_ITEM = {
+    "id": IDS,
+    "text": TEXTS,
+    "created_at": ISO,
+    "updated_at": ISO,
+    "rating": JSON,
+    "status": JSON,
+    "latitude": JSON,
+    "longitude": JSON,
+    "address": JSON,
+    "url": JSON,
+    "author": JSON,
+    "category": JSON,
+}
 
 
 @PARSER
 @given(item=payloads(POS_ITEM))
 def test_pos_message_parser(item: Any) -> None:
-    source = pos.PosMessagesSource(source_id="pos", client=None,  # type: ignore[arg-type] - only `record` is used
-                                   fields={"author_id": "author.id", "author_name": "author.name"})
+    source = pos.PosMessagesSource(
+        source_id="pos",
+        client=None,  # type: ignore[arg-type] - only `record` is used
+        fields={"author_id": "author.id", "author_name": "author.name"},
+    )
     parsed(source.record, "pos", item)
 
 
 def _message_html(post: str, when: str, text: str, views: str) -> str:
-    return (f'<div class="tgme_widget_message" data-post="{post}"><div class="tgme_widget_message_bubble">'
-            f'<div class="tgme_widget_message_text">{text}</div><span class="tgme_widget_message_views">{views}</span>'
-            f'<a class="tgme_widget_message_date" href="https://t.me/{post}"><time datetime="{when}"></time></a>'
-            "</div></div>")
+    return (
+        f'<div class="tgme_widget_message" data-post="{post}"><div class="tgme_widget_message_bubble">'
+        f'<div class="tgme_widget_message_text">{text}</div><span class="tgme_widget_message_views">{views}</span>'
+        f'<a class="tgme_widget_message_date" href="https://t.me/{post}"><time datetime="{when}"></time></a>'
+        "</div></div>"
+    )
 
 
 @FAST
-@given(posts=st.lists(st.tuples(st.one_of(st.just("kursk_news/15"), st.text(max_size=20)), ISO, HTML,
-                                st.one_of(st.sampled_from(["1.2K", "980", "inf", "1e999", "nan", "-5"]), st.text(max_size=6))),
-                      max_size=4),
-       noise=HTML)
+@given(
+    posts=st.lists(
+        st.tuples(
+            st.one_of(st.just("kursk_news/15"), st.text(max_size=20)),
+            ISO,
+            HTML,
+            st.one_of(st.sampled_from(["1.2K", "980", "inf", "1e999", "nan", "-5"]), st.text(max_size=6)),
+        ),
+        max_size=4,
+    ),
+    noise=HTML,
+)
 def test_telegram_preview_page_parser(posts: list[tuple[str, str, str, str]], noise: str) -> None:
     """Whatever HTML t.me serves, the spider yields posts, bad items with a reason, or a skip."""
-    body = ('<section class="tgme_channel_history">' + "".join(_message_html(*p) for p in posts) + noise
-            + "</section>").encode("utf-8", "replace")
-    resp = HtmlResponse(url="https://t.me/s/kursk_news", body=body, encoding="utf-8",
-                        request=Request("https://t.me/s/kursk_news"))
+    body = (
+        '<section class="tgme_channel_history">'
+        + "".join(_message_html(*p) for p in posts)
+        + noise
+        + "</section>"
+    ).encode("utf-8", "replace")
+    resp = HtmlResponse(
+        url="https://t.me/s/kursk_news",
+        body=body,
+        encoding="utf-8",
+        request=Request("https://t.me/s/kursk_news"),
+    )
     spider = TgPreviewSpider(channel="kursk_news", base_url="https://t.me")
     source = TgPreviewSource(source_id="tg-preview", channels=["kursk_news"], base_url="https://t.me")
     for item in spider.parse(resp):
@@ -303,19 +479,37 @@ def test_preview_view_counts(text: str) -> None:
     assert parse_views(text) >= 0
 
 
-CHANNEL = types.Channel(id=1500000001, title="Курск. Новости", photo=types.ChatPhotoEmpty(),
-                        date=datetime(2020, 1, 1, tzinfo=UTC), username="kursk_info", access_hash=7)
+CHANNEL = types.Channel(
+    id=1500000001,
+    title="Курск. Новости",
+    photo=types.ChatPhotoEmpty(),
+    date=datetime(2020, 1, 1, tzinfo=UTC),
+    username="kursk_info",
+    access_hash=7,
+)
 
 
 @FAST
-@given(mid=st.integers(min_value=1, max_value=2**31 - 1), text=st.one_of(st.none(), TEXTS),
-       when=st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)),
-       views=st.one_of(st.none(), st.integers(min_value=0, max_value=2**31 - 1)),
-       user=st.one_of(st.none(), st.integers(min_value=1, max_value=2**40)), author=st.one_of(st.none(), TEXTS))
-def test_telegram_message_parser(mid: int, text: str | None, when: datetime, views: int | None, user: int | None,
-                                 author: str | None) -> None:
-    msg = types.Message(id=mid, peer_id=types.PeerChannel(CHANNEL.id), date=when, message=text, views=views,
-                        from_id=types.PeerUser(user) if user else None, post_author=author)
+@given(
+    mid=st.integers(min_value=1, max_value=2**31 - 1),
+    text=st.one_of(st.none(), TEXTS),
+    when=st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)),
+    views=st.one_of(st.none(), st.integers(min_value=0, max_value=2**31 - 1)),
+    user=st.one_of(st.none(), st.integers(min_value=1, max_value=2**40)),
+    author=st.one_of(st.none(), TEXTS),
+)
+def test_telegram_message_parser(
+    mid: int, text: str | None, when: datetime, views: int | None, user: int | None, author: str | None
+) -> None:
+    msg = types.Message(
+        id=mid,
+        peer_id=types.PeerChannel(CHANNEL.id),
+        date=when,
+        message=text,
+        views=views,
+        from_id=types.PeerUser(user) if user else None,
+        post_author=author,
+    )
     parsed(message_record, "telegram", msg, CHANNEL, "tg")
 
 
@@ -339,11 +533,18 @@ class ListSource:
 
 
 RECORDS = st.builds(
-    PostRecord, network=st.one_of(st.sampled_from(NETWORKS), st.text(max_size=4)), external_id=IDS.map(str),
-    source_id=st.one_of(st.just("prop"), st.text(max_size=ID_MAX + 10)), text=TEXTS,
-    created_at=st.datetimes(timezones=st.timezones()), parent_id=st.one_of(st.none(), IDS.map(str)),
-    url=st.one_of(st.none(), TEXTS), author_id=st.one_of(st.none(), IDS.map(str)), author_name=st.one_of(st.none(), TEXTS),
-    likes=st.integers(min_value=0, max_value=2**40), views=st.integers(min_value=-5, max_value=2**63),
+    PostRecord,
+    network=st.one_of(st.sampled_from(NETWORKS), st.text(max_size=4)),
+    external_id=IDS.map(str),
+    source_id=st.one_of(st.just("prop"), st.text(max_size=ID_MAX + 10)),
+    text=TEXTS,
+    created_at=st.datetimes(timezones=st.timezones()),
+    parent_id=st.one_of(st.none(), IDS.map(str)),
+    url=st.one_of(st.none(), TEXTS),
+    author_id=st.one_of(st.none(), IDS.map(str)),
+    author_name=st.one_of(st.none(), TEXTS),
+    likes=st.integers(min_value=0, max_value=2**40),
+    views=st.integers(min_value=-5, max_value=2**63),
     raw=st.dictionaries(st.text(max_size=8), JSON, max_size=3),
 )
 
@@ -357,14 +558,18 @@ def _store_and_process(engine: Any, cfg: RegionConfig, builder: Any, records: li
     with Session(engine) as s:
         added = len(s.exec(select(Post.id)).all()) - before_posts
         held = len(s.exec(select(QuarantineItem.id)).all()) - before_bad
-    assert stats.inserted + stats.updated + stats.unchanged + stats.quarantined >= len(keys) or added + held >= 0
+    assert (
+        stats.inserted + stats.updated + stats.unchanged + stats.quarantined >= len(keys) or added + held >= 0
+    )
     assert stats.inserted == added
     Processor(engine, cfg, lambda: NOW, builder=builder, batch_size=50).run()
     with Session(engine) as s:
         pending = s.exec(select(Post.id).where(Post.processed == False)).all()  # noqa: E712
         assert not pending
         signals = set(s.exec(select(Signal.post_id)).all())
-        failed = {q.location for q in s.exec(select(QuarantineItem).where(QuarantineItem.origin == "signals")).all()}
+        failed = {
+            q.location for q in s.exec(select(QuarantineItem).where(QuarantineItem.origin == "signals")).all()
+        }
         for p in s.exec(select(Post)).all():
             assert p.id in signals or f"{p.network}:{p.external_id}" in failed
 
@@ -379,7 +584,7 @@ def _storage_property(db_url: str, kursk: RegionConfig, kursk_builder: Any, cfg:
     def check(records: list[PostRecord]) -> None:
         n = next(seq)
         for r in records:  # fresh ids per example, so that each example's posts are new
-            r.external_id = f"{n}-{r.external_id}"[:ID_MAX + 5]
+            r.external_id = f"{n}-{r.external_id}"[: ID_MAX + 5]
         _store_and_process(engine, kursk, kursk_builder, records)
 
     try:
@@ -408,7 +613,13 @@ def test_any_records_long_run(tmp_path: Path, kursk, kursk_builder) -> None:
 
 def test_a_file_of_bad_and_good_lines_is_stored_or_quarantined_line_by_line(tmp_path: Path, kursk) -> None:
     """The replay adapter over broken JSON, HTML, wrong types and a huge line: every line is accounted for."""
-    good = {"network": "vk", "external_id": "ok1", "source_id": "f", "text": "Нет воды", "created_at": "2026-11-20T10:00:00+03:00"}
+    good = {
+        "network": "vk",
+        "external_id": "ok1",
+        "source_id": "f",
+        "text": "Нет воды",
+        "created_at": "2026-11-20T10:00:00+03:00",
+    }
     lines = [
         json.dumps(good, ensure_ascii=False),
         '{"network": "vk", "external_id": "nul", "source_id": "f", "text": "нет\\u0000воды", "created_at": "2026-11-20T10:00:00Z"}',
@@ -436,7 +647,9 @@ def test_a_file_of_bad_and_good_lines_is_stored_or_quarantined_line_by_line(tmp_
         assert stored["nul"].text == "нетводы" and stored["big"].views == COUNTER_MAX
         assert "\ud800" not in stored["sur"].text
         assert set(bad) == {"vk:" + "x" * ID_MAX, "line 6", "line 8", "line 9", "line 10"}
-        assert "out of range" in bad["line 6"] and "broken JSON" in bad["line 8"] and "likes" in bad["line 10"]
+        assert (
+            "out of range" in bad["line 6"] and "broken JSON" in bad["line 8"] and "likes" in bad["line 10"]
+        )
         assert "at most 200" in bad["vk:" + "x" * ID_MAX]
     finally:
         engine.dispose()

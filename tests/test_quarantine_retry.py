@@ -26,8 +26,13 @@ from tests.fakes.vk import FakeVk
 from tests.test_crawl_vk import wall
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-GOOD = {"network": "vk", "external_id": "wall-1_1", "source_id": "vk_kursk",
-        "text": "На ул. Ленина, д. 5 в Курске второй день нет горячей воды!", "created_at": "2026-11-22T10:00:00+03:00"}
+GOOD = {
+    "network": "vk",
+    "external_id": "wall-1_1",
+    "source_id": "vk_kursk",
+    "text": "На ул. Ленина, д. 5 в Курске второй день нет горячей воды!",
+    "created_at": "2026-11-22T10:00:00+03:00",
+}
 
 
 def _import(engine, kursk, tmp_path: Path, lines: list[str]) -> Path:
@@ -38,9 +43,16 @@ def _import(engine, kursk, tmp_path: Path, lines: list[str]) -> Path:
     return path
 
 
-def test_a_corrected_interchange_line_is_stored_processed_and_resolved(engine, kursk, kursk_builder, tmp_path):
+def test_a_corrected_interchange_line_is_stored_processed_and_resolved(
+    engine, kursk, kursk_builder, tmp_path
+):
     broken = {**GOOD, "external_id": "wall-1_2", "created_at": "вчера"}
-    _import(engine, kursk, tmp_path, [json.dumps(GOOD, ensure_ascii=False), json.dumps(broken, ensure_ascii=False)])
+    _import(
+        engine,
+        kursk,
+        tmp_path,
+        [json.dumps(GOOD, ensure_ascii=False), json.dumps(broken, ensure_ascii=False)],
+    )
     [row] = quarantined(engine)
     assert row.location == "line 2" and "unparseable date" in row.reason
     assert json.loads(row.payload) == broken  # the whole line is kept, so it can be replayed
@@ -58,7 +70,9 @@ def test_a_corrected_interchange_line_is_stored_processed_and_resolved(engine, k
         post = s.exec(select(Post).where(Post.external_id == "wall-1_2")).one()
         assert post.processed and s.exec(select(Signal).where(Signal.post_id == post.id)).one().is_complaint
         row = s.get(QuarantineItem, row.id)
-        assert row.resolved_at is not None and json.loads(row.payload)["created_at"].startswith("2026-11-22T11")
+        assert row.resolved_at is not None and json.loads(row.payload)["created_at"].startswith(
+            "2026-11-22T11"
+        )
     assert retry(engine, kursk, lambda: NOW, builder=kursk_builder) == []  # nothing left to replay
 
 
@@ -75,12 +89,20 @@ def test_network_payloads_replay_through_their_adapter_parser(sqlite_engine, kur
 
     item = json.loads(post_row.payload)
     item["date"] = 1763800000
-    [out] = retry(sqlite_engine, kursk, clock, ids=[post_row.id], payload=json.dumps(item), builder=kursk_builder)
+    [out] = retry(
+        sqlite_engine, kursk, clock, ids=[post_row.id], payload=json.dumps(item), builder=kursk_builder
+    )
     assert out.status == "resolved" and out.detail == f"stored as vk:wall{item['owner_id']}_{item['id']}"
     comment = json.loads(comment_row.payload)
     comment["text"] = "У нас во дворе на Союзной, 61 не вывозят мусор"
-    [out] = retry(sqlite_engine, kursk, clock, ids=[comment_row.id], payload=json.dumps(comment, ensure_ascii=False),
-                  builder=kursk_builder)
+    [out] = retry(
+        sqlite_engine,
+        kursk,
+        clock,
+        ids=[comment_row.id],
+        payload=json.dumps(comment, ensure_ascii=False),
+        builder=kursk_builder,
+    )
     assert out.status == "resolved"
     with Session(sqlite_engine) as s:
         stored = s.exec(select(Post).where(Post.external_id == f"comment-100001_{comment['id']}")).one()
@@ -95,8 +117,15 @@ def test_a_post_the_signal_stage_failed_on_is_processed_again(engine, kursk, kur
     with Session(engine) as s, s.begin():
         post = s.exec(select(Post)).one()
         s.delete(s.exec(select(Signal).where(Signal.post_id == post.id)).one())
-        s.add(QuarantineItem(origin="signals", location="vk:wall-1_1", reason="ValueError: a bug, since fixed",
-                             payload=post.text, created_at=NOW))
+        s.add(
+            QuarantineItem(
+                origin="signals",
+                location="vk:wall-1_1",
+                reason="ValueError: a bug, since fixed",
+                payload=post.text,
+                created_at=NOW,
+            )
+        )
     [out] = retry(engine, kursk, lambda: NOW, origin="signals", builder=kursk_builder)
     assert out.status == "resolved" and out.detail == "signal built"
     with Session(engine) as s:
@@ -114,7 +143,22 @@ def test_cli_retry_reports_and_exits_3_while_something_still_fails(tmp_path, cap
     assert "снова ошибка" in capsys.readouterr().out
     fixed = tmp_path / "fixed.json"
     fixed.write_text(json.dumps({**GOOD, "external_id": "wall-1_9"}, ensure_ascii=False), encoding="utf-8")
-    assert main(["--config", str(KURSK), "--database", db, "quarantine", "retry", "1", "--payload-file", str(fixed)]) == 0
+    assert (
+        main(
+            [
+                "--config",
+                str(KURSK),
+                "--database",
+                db,
+                "quarantine",
+                "retry",
+                "1",
+                "--payload-file",
+                str(fixed),
+            ]
+        )
+        == 0
+    )
     assert "принято" in capsys.readouterr().out
     assert main(["--config", str(KURSK), "--database", db, "quarantine", "list"]) == 0
     assert "Карантин: 0" in capsys.readouterr().out

@@ -24,8 +24,19 @@ SAMPLE = KURSK / "sample" / "posts.jsonl"
 
 
 def _card(inc: Incident) -> tuple:
-    return (inc.title, inc.scale, inc.priority, inc.post_count, inc.reach, inc.networks, inc.first_post_at,
-            inc.last_post_at, inc.street, inc.municipality, inc.address)
+    return (
+        inc.title,
+        inc.scale,
+        inc.priority,
+        inc.post_count,
+        inc.reach,
+        inc.networks,
+        inc.first_post_at,
+        inc.last_post_at,
+        inc.street,
+        inc.municipality,
+        inc.address,
+    )
 
 
 def _process_in_small_batches(engine, kursk, kursk_builder, clock) -> None:
@@ -44,9 +55,23 @@ def test_incremental_card_equals_the_card_of_all_posts(engine, kursk, kursk_buil
         for inc in incs:
             assert inc.card_state is not None and not inc.card_stale
             card = card_of(kursk, inc.category, inc.subcategory, facts[inc.id])
-            assert (inc.title, inc.scale, inc.priority, inc.post_count, inc.reach, inc.first_post_at,
-                    inc.last_post_at) == (card.title, card.scale, card.priority, card.post_count, card.reach,
-                                          card.first_post_at, card.last_post_at), inc.id
+            assert (
+                inc.title,
+                inc.scale,
+                inc.priority,
+                inc.post_count,
+                inc.reach,
+                inc.first_post_at,
+                inc.last_post_at,
+            ) == (
+                card.title,
+                card.scale,
+                card.priority,
+                card.post_count,
+                card.reach,
+                card.first_post_at,
+                card.last_post_at,
+            ), inc.id
             assert inc.networks == ",".join(card.networks)
             if inc.post_count < refresh.REPRESENTATIVE_POOL:  # a small incident's summary is always current
                 assert inc.summary == card.summary, inc.id
@@ -64,27 +89,55 @@ def test_recrawled_counters_rebuild_the_card(engine, kursk, kursk_builder, clock
     _process_in_small_batches(engine, kursk, kursk_builder, clock)
     with Session(engine) as s:
         inc = s.exec(select(Incident).order_by(Incident.post_count.desc())).first()  # type: ignore[union-attr]
-        post = s.exec(select(Post).join(IncidentPost, IncidentPost.post_id == Post.id)
-                      .where(IncidentPost.incident_id == inc.id)).first()
+        post = s.exec(
+            select(Post)
+            .join(IncidentPost, IncidentPost.post_id == Post.id)
+            .where(IncidentPost.incident_id == inc.id)
+        ).first()
         reach_before, iid = inc.reach, inc.id
-    rec = PostRecord(network=post.network, external_id=post.external_id, source_id=post.source_id, text=post.text,
-                     created_at=post.created_at, parent_id=post.parent_id, url=post.url, author_id=post.author_id,
-                     author_name=post.author_name, likes=post.likes + 5000, reposts=post.reposts, views=post.views,
-                     raw=post.raw or {}, deleted=post.deleted)
+    rec = PostRecord(
+        network=post.network,
+        external_id=post.external_id,
+        source_id=post.source_id,
+        text=post.text,
+        created_at=post.created_at,
+        parent_id=post.parent_id,
+        url=post.url,
+        author_id=post.author_id,
+        author_name=post.author_name,
+        likes=post.likes + 5000,
+        reposts=post.reposts,
+        views=post.views,
+        raw=post.raw or {},
+        deleted=post.deleted,
+    )
     with Session(engine) as s, s.begin():
         assert save_posts(s, [rec], clock() + timedelta(hours=1))[1] == 1  # updated
     with Session(engine) as s:
         assert s.get(Incident, iid).card_stale
-    process_pending(engine, kursk, clock, builder=kursk_builder, workers=0)  # nothing pending: only the rebuild
+    process_pending(
+        engine, kursk, clock, builder=kursk_builder, workers=0
+    )  # nothing pending: only the rebuild
     with Session(engine) as s:
         inc = s.get(Incident, iid)
         assert not inc.card_stale and inc.reach == reach_before + 5000
 
 
 def _row(pid: int, score: float, **kw) -> refresh.FoldRow:
-    base = dict(network="vk", author_id=f"a{pid}", created_at=None, likes=0, reposts=0, views=0,
-                municipality="kursk", street="ул. Мира", house="6", settlement=None, municipalities=(),
-                address=None)
+    base = dict(
+        network="vk",
+        author_id=f"a{pid}",
+        created_at=None,
+        likes=0,
+        reposts=0,
+        views=0,
+        municipality="kursk",
+        street="ул. Мира",
+        house="6",
+        settlement=None,
+        municipalities=(),
+        address=None,
+    )
     base.update(kw)
     return refresh.FoldRow(post_id=pid, score=score, **base)  # type: ignore[arg-type]
 
@@ -107,4 +160,3 @@ def test_state_survives_json_and_keeps_the_pool_of_best_complaints():
         st.add(_row(pid, score=9.5))
     assert st.wants_representative(True)
     assert refresh.CardState.from_json({"v": 0}) is None  # an older state is rebuilt, not misread
-

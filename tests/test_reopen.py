@@ -15,8 +15,15 @@ T0 = datetime(2026, 11, 10, 7, tzinfo=UTC)
 
 
 def _post(ext: str, text: str, days: float, network: str = "vk") -> PostRecord:
-    return PostRecord(network=network, external_id=ext, source_id="test", text=text,
-                      created_at=T0 + timedelta(days=days), author_id=f"{network}:{ext}", author_name="Жительница")
+    return PostRecord(
+        network=network,
+        external_id=ext,
+        source_id="test",
+        text=text,
+        created_at=T0 + timedelta(days=days),
+        author_id=f"{network}:{ext}",
+        author_name="Жительница",
+    )
 
 
 def _process(engine, cfg, builder, posts, at):
@@ -27,8 +34,12 @@ def _process(engine, cfg, builder, posts, at):
 
 def _incident_of(engine, ext: str) -> Incident:
     with Session(engine) as s:
-        return s.exec(select(Incident).join(IncidentPost, IncidentPost.incident_id == Incident.id)
-                      .join(Post, Post.id == IncidentPost.post_id).where(Post.external_id == ext)).one()
+        return s.exec(
+            select(Incident)
+            .join(IncidentPost, IncidentPost.incident_id == Incident.id)
+            .join(Post, Post.id == IncidentPost.post_id)
+            .where(Post.external_id == ext)
+        ).one()
 
 
 def _close(engine, incident_id: int, at: datetime) -> None:
@@ -41,16 +52,25 @@ def _close(engine, incident_id: int, at: datetime) -> None:
 
 def test_reopen_within_window_then_linked_incident_after_it(engine, kursk, kursk_builder):
     prepare(engine, kursk)
-    first = _post("-1_100", "Кати Зеленко 9 — канализация опять хлещет из колодца прямо во двор. Вонь на весь двор, "
-                            "дети на площадке рядом!", 0)
+    first = _post(
+        "-1_100",
+        "Кати Зеленко 9 — канализация опять хлещет из колодца прямо во двор. Вонь на весь двор, "
+        "дети на площадке рядом!",
+        0,
+    )
     _process(engine, kursk, kursk_builder, [first], T0 + timedelta(hours=1))
     inc = _incident_of(engine, "-1_100")
     closed_at = T0 + timedelta(days=3)
     _close(engine, inc.id, closed_at)
 
     # Five days after closing (the window is 14): the same incident, reopened, with a new deadline.
-    back = _post("pos-1", "Повторно сообщаю: во дворе дома № 9 по ул. Кати Зеленко г. Курска вновь изливаются "
-                          "сточные воды из колодца, запах по всему двору", 8, network="pos")
+    back = _post(
+        "pos-1",
+        "Повторно сообщаю: во дворе дома № 9 по ул. Кати Зеленко г. Курска вновь изливаются "
+        "сточные воды из колодца, запах по всему двору",
+        8,
+        network="pos",
+    )
     at = T0 + timedelta(days=8, hours=2)
     stats = _process(engine, kursk, kursk_builder, [back], at)
     assert stats.reopened == 1 and stats.incidents_opened == 0
@@ -58,14 +78,19 @@ def test_reopen_within_window_then_linked_incident_after_it(engine, kursk, kursk
     assert again.id == inc.id and again.status == "reopened" and again.closed_at is None
     assert again.first_answer_at is None and again.due_at > at and again.post_count == 2
     with Session(engine) as s:
-        (ev,) = s.exec(select(AuditEvent).where(AuditEvent.incident_id == inc.id, AuditEvent.action == "reopened")).all()
+        (ev,) = s.exec(
+            select(AuditEvent).where(AuditEvent.incident_id == inc.id, AuditEvent.action == "reopened")
+        ).all()
     assert (ev.from_state, ev.to_state, ev.actor) == ("closed", "reopened", "system")
     assert ev.data["post"] == "pos:pos-1" and ev.data["reopen_window_days"] == 14
 
     # Closed again; a month later the sewer overflows again: a new incident that points to the old one.
     _close(engine, inc.id, T0 + timedelta(days=10))
-    later = _post("-1_200", "Кати Зеленко 9, колодец канализации снова переполнен, течёт во двор, вонь. "
-                            "Когда это закончится?", 45)
+    later = _post(
+        "-1_200",
+        "Кати Зеленко 9, колодец канализации снова переполнен, течёт во двор, вонь. Когда это закончится?",
+        45,
+    )
     stats = _process(engine, kursk, kursk_builder, [later], T0 + timedelta(days=45, hours=1))
     assert stats.incidents_opened == 1 and stats.linked == 1 and stats.reopened == 0
     new = _incident_of(engine, "-1_200")
@@ -76,29 +101,52 @@ def test_reopen_within_window_then_linked_incident_after_it(engine, kursk, kursk
     assert (new.id, "linked") in actions and (inc.id, "recurred") in actions
 
     # Long after the link window: an unrelated new incident.
-    much_later = _post("-1_300", "Кати Зеленко 9, из колодца канализации течёт во двор, вонь невозможная", 200)
+    much_later = _post(
+        "-1_300", "Кати Зеленко 9, из колодца канализации течёт во двор, вонь невозможная", 200
+    )
     _process(engine, kursk, kursk_builder, [much_later], T0 + timedelta(days=200, hours=1))
     assert _incident_of(engine, "-1_300").linked_incident_id is None
 
 
 def test_a_reply_backing_a_complaint_joins_its_incident_and_advice_does_not(engine, kursk, kursk_builder):
     prepare(engine, kursk)
-    parent = PostRecord(network="ok", external_id="7767038", source_id="test", created_at=T0,
-                        text="Фатежане, у вас тоже из крана идёт вода цвета чая? Второй день на Карла Маркса такая, "
-                             "стирать невозможно, бельё жёлтое!", author_id="ok:1")
-    backing = PostRecord(network="ok", external_id="7767038_c1", source_id="test", parent_id="7767038",
-                         created_at=T0 + timedelta(minutes=45), author_id="ok:2",
-                         text="И на Урицкого такая же ржавчина. Набрали ведро — на дне осадок")
-    advice = PostRecord(network="ok", external_id="7767038_c2", source_id="test", parent_id="7767038",
-                        created_at=T0 + timedelta(minutes=50), author_id="ok:3",
-                        text="Пишите в прокуратуру, только так шевелятся")
+    parent = PostRecord(
+        network="ok",
+        external_id="7767038",
+        source_id="test",
+        created_at=T0,
+        text="Фатежане, у вас тоже из крана идёт вода цвета чая? Второй день на Карла Маркса такая, "
+        "стирать невозможно, бельё жёлтое!",
+        author_id="ok:1",
+    )
+    backing = PostRecord(
+        network="ok",
+        external_id="7767038_c1",
+        source_id="test",
+        parent_id="7767038",
+        created_at=T0 + timedelta(minutes=45),
+        author_id="ok:2",
+        text="И на Урицкого такая же ржавчина. Набрали ведро — на дне осадок",
+    )
+    advice = PostRecord(
+        network="ok",
+        external_id="7767038_c2",
+        source_id="test",
+        parent_id="7767038",
+        created_at=T0 + timedelta(minutes=50),
+        author_id="ok:3",
+        text="Пишите в прокуратуру, только так шевелятся",
+    )
     stats = _process(engine, kursk, kursk_builder, [parent, backing, advice], T0 + timedelta(hours=1))
     assert stats.thread_replies == 1
     inc = _incident_of(engine, "7767038")
     assert _incident_of(engine, "7767038_c1").id == inc.id and inc.post_count == 2
     with Session(engine) as s:
-        link = s.exec(select(IncidentPost).join(Post, Post.id == IncidentPost.post_id)
-                      .where(Post.external_id == "7767038_c1")).one()
+        link = s.exec(
+            select(IncidentPost)
+            .join(Post, Post.id == IncidentPost.post_id)
+            .where(Post.external_id == "7767038_c1")
+        ).one()
         assert link.added_by == "auto:thread" and not link.manual
         advice_id = s.exec(select(Post.id).where(Post.external_id == "7767038_c2")).one()
         assert s.get(IncidentPost, advice_id) is None

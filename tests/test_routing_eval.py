@@ -29,20 +29,50 @@ REAL_ALT = Path("/work/shared/data/kursk_appeals_train.csv")
 # would handle each appeal. The last one is deliberately routed "wrong" by the data (the
 # city administration took a pothole), as happens in the real file.
 APPEALS = [
-    ("1", "На улице Литовская возле дома 12 не работает светофор на перекрёстке, машины едут как попало. "
-          "Просим починить.", "Светофоры на дорогах в границах городских округов и сельских поселений",
-     "Комитет дорожного хозяйства города Курска", "0"),
-    ("2", "В поликлинике №5 невозможно записаться к терапевту, талонов нет уже две недели.",
-     "Неудовлетворительное качество оказания медицинской помощи", "Комитет здравоохранения Курской области", "4"),
-    ("3", "Управляющая компания третий месяц не выполняет заявку: течёт крыша в подъезде, "
-          "квартиры на пятом этаже заливает.", "Длительное неисполнение заявок управляющей компанией",
-     "Государственная жилищная инспекция Курской области", "3"),
-    ("4", "В городе Льгове на улице Красная не горят фонари уличного освещения, вечером идти страшно.",
-     "Неработающее наружное освещение", "Администрация города Льгов", "3"),
-    ("5", "В Курском районе, в селе Клюква, за остановкой образовалась несанкционированная свалка мусора.",
-     "Несанкционированные свалки твёрдых бытовых отходов", "Администрация Курского района", "16"),
-    ("6", "Не работает светофор на проспекте Клыкова у остановки, уже неделю мигает жёлтым.",
-     "Светофоры на дорогах в границах городских округов и сельских поселений", "Администрация города Курска", "0"),
+    (
+        "1",
+        "На улице Литовская возле дома 12 не работает светофор на перекрёстке, машины едут как попало. "
+        "Просим починить.",
+        "Светофоры на дорогах в границах городских округов и сельских поселений",
+        "Комитет дорожного хозяйства города Курска",
+        "0",
+    ),
+    (
+        "2",
+        "В поликлинике №5 невозможно записаться к терапевту, талонов нет уже две недели.",
+        "Неудовлетворительное качество оказания медицинской помощи",
+        "Комитет здравоохранения Курской области",
+        "4",
+    ),
+    (
+        "3",
+        "Управляющая компания третий месяц не выполняет заявку: течёт крыша в подъезде, "
+        "квартиры на пятом этаже заливает.",
+        "Длительное неисполнение заявок управляющей компанией",
+        "Государственная жилищная инспекция Курской области",
+        "3",
+    ),
+    (
+        "4",
+        "В городе Льгове на улице Красная не горят фонари уличного освещения, вечером идти страшно.",
+        "Неработающее наружное освещение",
+        "Администрация города Льгов",
+        "3",
+    ),
+    (
+        "5",
+        "В Курском районе, в селе Клюква, за остановкой образовалась несанкционированная свалка мусора.",
+        "Несанкционированные свалки твёрдых бытовых отходов",
+        "Администрация Курского района",
+        "16",
+    ),
+    (
+        "6",
+        "Не работает светофор на проспекте Клыкова у остановки, уже неделю мигает жёлтым.",
+        "Светофоры на дорогах в границах городских округов и сельских поселений",
+        "Администрация города Курска",
+        "0",
+    ),
 ]
 
 
@@ -92,7 +122,9 @@ def test_evaluate_routing_on_a_small_file(tmp_path: Path, kursk: RegionConfig) -
     assert report.routing_accuracy == pytest.approx(5 / 6)
     assert report.organisation_accuracy == 1.0
     assert report.category_accuracy == 1.0
-    assert report.by_body["Администрация города Курска"].confusions == {"Комитет дорожного хозяйства города Курска": 1}
+    assert report.by_body["Администрация города Курска"].confusions == {
+        "Комитет дорожного хозяйства города Курска": 1
+    }
     assert report.by_category["0"].n == 2 and report.by_category["0"].routing_accuracy == 0.5
 
 
@@ -111,18 +143,48 @@ def test_cli_json_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 # Written for this test: the municipality our text places an appeal in, against the
 # municipality of the body that handled it.
 PLACE_APPEALS = [
-    ("p1", "В селе Клюква Курского района третий год не могут отремонтировать дорогу до школы, одни ямы.",
-     "Ремонт дорог", "Администрация Курского района", "0"),
-    ("p2", "Во Льгове на ул. Красной не горят фонари уже месяц, вечером идти страшно.",
-     "Неработающее наружное освещение", "Администрация города Льгов", "3"),
-    ("p3", "На улице Радищева в Курске у остановки огромная лужа, пешеходы обходят по проезжей части.",
-     "Ремонт дорог", "Администрация Курчатовского района", "0"),
-    ("p4", "В хуторе Светлый Луч нашего района с весны не вывозят мусор, контейнеры переполнены.",
-     "Вывоз ТКО", "Администрация Тимского района", "16"),
-    ("p5", "Невозможно записаться к кардиологу в поликлинике, талонов нет месяц.",
-     "Медицинская помощь", "Комитет здравоохранения Курской области", "4"),
-    ("p6", "Во дворе нашего дома разбита детская площадка, качели сломаны, просим заменить.",
-     "Детские площадки", "Администрация города Курска", "3"),
+    (
+        "p1",
+        "В селе Клюква Курского района третий год не могут отремонтировать дорогу до школы, одни ямы.",
+        "Ремонт дорог",
+        "Администрация Курского района",
+        "0",
+    ),
+    (
+        "p2",
+        "Во Льгове на ул. Красной не горят фонари уже месяц, вечером идти страшно.",
+        "Неработающее наружное освещение",
+        "Администрация города Льгов",
+        "3",
+    ),
+    (
+        "p3",
+        "На улице Радищева в Курске у остановки огромная лужа, пешеходы обходят по проезжей части.",
+        "Ремонт дорог",
+        "Администрация Курчатовского района",
+        "0",
+    ),
+    (
+        "p4",
+        "В хуторе Светлый Луч нашего района с весны не вывозят мусор, контейнеры переполнены.",
+        "Вывоз ТКО",
+        "Администрация Тимского района",
+        "16",
+    ),
+    (
+        "p5",
+        "Невозможно записаться к кардиологу в поликлинике, талонов нет месяц.",
+        "Медицинская помощь",
+        "Комитет здравоохранения Курской области",
+        "4",
+    ),
+    (
+        "p6",
+        "Во дворе нашего дома разбита детская площадка, качели сломаны, просим заменить.",
+        "Детские площадки",
+        "Администрация города Курска",
+        "3",
+    ),
 ]
 
 
@@ -137,7 +199,10 @@ def test_municipality_against_the_executors_municipality(tmp_path: Path, kursk: 
     assert [r.appeal.id for r, _ in pl.misses] == ["p3"] and pl.misses[0][1] == "kurchatovsky"
     assert [(r.appeal.id, m) for r, _, m in pl.unresolved] == [("p4", "хуторе Светлый Луч")]
     assert report.as_dict()["municipality_vs_executor"]["accuracy"] == round(2 / 3, 4)
-    assert main(["--config", str(KURSK), "evaluate-routing", str(tmp_path / "places.csv"), "--place-errors"]) == 0
+    assert (
+        main(["--config", str(KURSK), "evaluate-routing", str(tmp_path / "places.csv"), "--place-errors"])
+        == 0
+    )
 
 
 def test_bad_file_is_a_usage_error(tmp_path: Path) -> None:
@@ -149,7 +214,9 @@ def test_bad_file_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_unplaced_complaint_is_routed_as_in_the_regional_centre(kursk: RegionConfig) -> None:
-    d = Router(kursk).route(category="roads", subcategory="traffic_lights", municipality=None, scale="municipality")
+    d = Router(kursk).route(
+        category="roads", subcategory="traffic_lights", municipality=None, scale="municipality"
+    )
     assert d.body == "kursk_roads" and "место не названо" in d.reason
 
 
@@ -159,8 +226,10 @@ def test_parent_must_name_another_body(tmp_path: Path) -> None:
     root = tmp_path / "kursk"
     shutil.copytree(KURSK, root)
     bodies = root / "bodies.yaml"
-    bodies.write_text(bodies.read_text(encoding="utf-8").replace("parent: adm_kursk", "parent: adm_nowhere", 1),
-                      encoding="utf-8")
+    bodies.write_text(
+        bodies.read_text(encoding="utf-8").replace("parent: adm_kursk", "parent: adm_nowhere", 1),
+        encoding="utf-8",
+    )
     with pytest.raises(ConfigError, match="adm_nowhere"):
         load_region(root)
 
@@ -187,10 +256,18 @@ def test_real_kursk_appeals_run_and_report_sane_figures(kursk: RegionConfig) -> 
 def test_learned_table_is_scored_out_of_fold(tmp_path: Path, kursk: RegionConfig) -> None:
     # Eight appeals about unlit streets in Kursk: the city housing committee took six, the city
     # administration two. A table learned on four folds predicts the majority on the fifth.
-    lights = [(str(i), f"На улице Литовская у дома {i} не горят фонари уличного освещения, темно.",
-               "Неработающее наружное освещение",
-               "Администрация города Курска" if i in (3, 7) else
-               "Комитет жилищно-коммунального хозяйства города Курска", "3") for i in range(1, 9)]
+    lights = [
+        (
+            str(i),
+            f"На улице Литовская у дома {i} не горят фонари уличного освещения, темно.",
+            "Неработающее наружное освещение",
+            "Администрация города Курска"
+            if i in (3, 7)
+            else "Комитет жилищно-коммунального хозяйства города Курска",
+            "3",
+        )
+        for i in range(1, 9)
+    ]
     report = evaluate_routing(kursk, _write(tmp_path / "lights.csv", lights))
     cv = cross_validate_table(report.results, folds=4, min_support=2)
     assert cv.folds == 4 and len(cv.fold_accuracies) == 4
@@ -207,11 +284,18 @@ def test_district_abbreviations_name_the_district(kursk: RegionConfig) -> None:
     from pipelines.signals import SignalBuilder
 
     build = SignalBuilder(kursk, use_ner=False)
-    for text, code in [("Жалоба на бездействие администрации Тимского р-на: дорогу не чистят от снега.", "timsky"),
-                       ("В Беловском р-не на трассе огромные ямы.", "belovsky"),
-                       ("В Курском районе, в селе Клюква, образовалась свалка мусора.", "kursky")]:
-        post = PostRecord(network="pos", external_id=code, source_id="t", text=text,
-                          created_at=datetime(2026, 11, 23, tzinfo=UTC))
+    for text, code in [
+        ("Жалоба на бездействие администрации Тимского р-на: дорогу не чистят от снега.", "timsky"),
+        ("В Беловском р-не на трассе огромные ямы.", "belovsky"),
+        ("В Курском районе, в селе Клюква, образовалась свалка мусора.", "kursky"),
+    ]:
+        post = PostRecord(
+            network="pos",
+            external_id=code,
+            source_id="t",
+            text=text,
+            created_at=datetime(2026, 11, 23, tzinfo=UTC),
+        )
         assert build(post).municipality == code, text
 
 
@@ -226,11 +310,22 @@ def test_a_rule_naming_the_triage_queue_is_not_an_assignment(kursk: RegionConfig
 def test_a_route_between_towns_is_of_region_scale_and_goes_to_the_regional_committee(
     tmp_path: Path, kursk: RegionConfig
 ) -> None:
-    rows = [("r1", "Прошу на маршруте Курск-Суджа добавить рейсы: автобусы переполнены, люди едут стоя.",
-             "Недостаточное количество транспорта на маршруте",
-             "Комитет транспорта и автомобильных дорог Курской области", "8"),
-            ("r2", "Автобус в Илек-Пеньковке не ходит по расписанию уже неделю.",
-             "Неудобный график движения", "Администрация Беловского района", "8")]
+    rows = [
+        (
+            "r1",
+            "Прошу на маршруте Курск-Суджа добавить рейсы: автобусы переполнены, люди едут стоя.",
+            "Недостаточное количество транспорта на маршруте",
+            "Комитет транспорта и автомобильных дорог Курской области",
+            "8",
+        ),
+        (
+            "r2",
+            "Автобус в Илек-Пеньковке не ходит по расписанию уже неделю.",
+            "Неудобный график движения",
+            "Администрация Беловского района",
+            "8",
+        ),
+    ]
     report = evaluate_routing(kursk, _write(tmp_path / "routes.csv", rows))
     by_id = {r.appeal.id: r for r in report.results}
     assert by_id["r1"].scale == "region" and by_id["r1"].body == "reg_transport_roads" and by_id["r1"].correct
@@ -240,10 +335,16 @@ def test_a_route_between_towns_is_of_region_scale_and_goes_to_the_regional_commi
 
 def test_a_town_inside_a_district_goes_to_its_own_administration(kursk: RegionConfig) -> None:
     r = Router(kursk)
-    town = r.route(category="roads", subcategory="pothole", municipality="oboyansky", scale="street",
-                   settlement="Обоянь")
-    village = r.route(category="roads", subcategory="pothole", municipality="oboyansky", scale="street",
-                      settlement="Рудавец")
+    town = r.route(
+        category="roads", subcategory="pothole", municipality="oboyansky", scale="street", settlement="Обоянь"
+    )
+    village = r.route(
+        category="roads",
+        subcategory="pothole",
+        municipality="oboyansky",
+        scale="street",
+        settlement="Рудавец",
+    )
     assert town.body == "adm_oboyan_town" and village.body == "adm_oboyansky"
 
 
@@ -253,8 +354,10 @@ def test_a_rule_naming_an_unknown_settlement_is_refused(tmp_path: Path) -> None:
     root = tmp_path / "kursk"
     shutil.copytree(KURSK, root)
     routing = root / "routing.yaml"
-    routing.write_text(routing.read_text(encoding="utf-8").replace("settlement: ['Обоянь']", "settlement: ['Оймякон']", 1),
-                       encoding="utf-8")
+    routing.write_text(
+        routing.read_text(encoding="utf-8").replace("settlement: ['Обоянь']", "settlement: ['Оймякон']", 1),
+        encoding="utf-8",
+    )
     with pytest.raises(ConfigError, match="Оймякон"):
         load_region(root)
 
@@ -263,18 +366,46 @@ def _synthetic_appeals() -> list:
     """Two bodies whose appeals differ in wording, and one topic both take (the Kursk desk split)."""
     from lab.routing_eval import Appeal
 
-    roads = ["Яма на дороге по улице {s}, колесо пробил", "На ул. {s} ямы на проезжей части, асфальт разбит",
-             "Дорогу на улице {s} не ремонтировали пять лет, сплошные выбоины"]
-    health = ["В поликлинике на улице {s} нет талонов к терапевту", "Не могу записаться к врачу в поликлинику ({s})",
-              "В больнице на {s} очередь к хирургу на месяц"]
-    streets = ["Мира", "Ленина", "Литовская", "Дзержинского", "Карла Маркса", "Сумская", "Радищева", "Энгельса",
-               "Ломоносова", "Челюскинцев"]
+    roads = [
+        "Яма на дороге по улице {s}, колесо пробил",
+        "На ул. {s} ямы на проезжей части, асфальт разбит",
+        "Дорогу на улице {s} не ремонтировали пять лет, сплошные выбоины",
+    ]
+    health = [
+        "В поликлинике на улице {s} нет талонов к терапевту",
+        "Не могу записаться к врачу в поликлинику ({s})",
+        "В больнице на {s} очередь к хирургу на месяц",
+    ]
+    streets = [
+        "Мира",
+        "Ленина",
+        "Литовская",
+        "Дзержинского",
+        "Карла Маркса",
+        "Сумская",
+        "Радищева",
+        "Энгельса",
+        "Ломоносова",
+        "Челюскинцев",
+    ]
     out = []
     for i, s in enumerate(streets * 2):
-        out.append(Appeal(id=f"r{i}", text=roads[i % 3].format(s=s), executor="Комитет дорожного хозяйства",
-                          topic="Ямы на дорогах"))
-        out.append(Appeal(id=f"h{i}", text=health[i % 3].format(s=s), executor="Комитет здравоохранения",
-                          topic="Запись к врачу"))
+        out.append(
+            Appeal(
+                id=f"r{i}",
+                text=roads[i % 3].format(s=s),
+                executor="Комитет дорожного хозяйства",
+                topic="Ямы на дорогах",
+            )
+        )
+        out.append(
+            Appeal(
+                id=f"h{i}",
+                text=health[i % 3].format(s=s),
+                executor="Комитет здравоохранения",
+                topic="Запись к врачу",
+            )
+        )
     return out
 
 
@@ -290,8 +421,10 @@ def test_learned_text_router_learns_what_the_text_shows_and_no_more() -> None:
     import random
 
     rng = random.Random(7)
-    coin = [Appeal(id=a.id, text=a.text, executor=rng.choice(["Администрация", "Комитет"]), topic=a.topic)
-            for a in appeals]
+    coin = [
+        Appeal(id=a.id, text=a.text, executor=rng.choice(["Администрация", "Комитет"]), topic=a.topic)
+        for a in appeals
+    ]
     blind = cross_validate_text_classifier(coin, folds=4)
     assert blind.accuracy <= 0.7
     # The topic feature changes nothing when the topic does not decide the desk either.

@@ -27,12 +27,41 @@ ROOT = Path(__file__).resolve().parents[1]
 SPB = ROOT / "config" / "regions" / "spb"
 REAL_DIRS = (ROOT.parent / "shared" / "data", Path("/work/shared/data"))
 
-COLUMNS = ["id", "created_at", "district", "municipality", "address", "lat", "lon", "building_id",
-           "building_is_nearest", "city_object", "category", "reason", "reason_original", "n_reason_changes", "text",
-           "n_petitions", "followup_texts", "n_photos", "responsible_label", "executor_org", "coordinator_org",
-           "controller_org", "first_answer_org", "final_answer_org", "n_answers", "n_reroutes", "reroute_log",
-           "final_status", "watchers_count", "final_answer_text", "silver_incident_id", "silver_incident_size",
-           "shared_answer_group"]
+COLUMNS = [
+    "id",
+    "created_at",
+    "district",
+    "municipality",
+    "address",
+    "lat",
+    "lon",
+    "building_id",
+    "building_is_nearest",
+    "city_object",
+    "category",
+    "reason",
+    "reason_original",
+    "n_reason_changes",
+    "text",
+    "n_petitions",
+    "followup_texts",
+    "n_photos",
+    "responsible_label",
+    "executor_org",
+    "coordinator_org",
+    "controller_org",
+    "first_answer_org",
+    "final_answer_org",
+    "n_answers",
+    "n_reroutes",
+    "reroute_log",
+    "final_status",
+    "watchers_count",
+    "final_answer_text",
+    "silver_incident_id",
+    "silver_incident_size",
+    "shared_answer_group",
+]
 
 ZHA_NEVSKY = "СПб ГКУ ЖА Невского района"
 ADM_NEVSKY = "Администрация Невского района"
@@ -46,12 +75,16 @@ DODD = 'СПб ГКУ "Дирекция по организации дорожн
 def _entry(frm: str, to: str, *, controllers: tuple[str, str] | None = None) -> str:
     """One correction, worded as the portal words it."""
     if controllers:
-        body = (f'от контролера: "{controllers[0]}", от координатора: "{frm}" '
-                f'контролеру: "{controllers[1]}", координатору: "{to}"')
+        body = (
+            f'от контролера: "{controllers[0]}", от координатора: "{frm}" '
+            f'контролеру: "{controllers[1]}", координатору: "{to}"'
+        )
     else:
         body = f'от координатора: "{frm}" координатору: "{to}"'
-    return (f"Ваше сообщение передано по принадлежности вопроса {body}. "
-            "В связи с этим срок решения изменен с 02.11.2020 на 10.11.2020")
+    return (
+        f"Ваше сообщение передано по принадлежности вопроса {body}. "
+        "В связи с этим срок решения изменен с 02.11.2020 на 10.11.2020"
+    )
 
 
 # Written for this test, in the portal's column format: how residents write to «Наш
@@ -59,36 +92,78 @@ def _entry(frm: str, to: str, *, controllers: tuple[str, str] | None = None) -> 
 # 3002 → 3, 3003–3005 → 0, 3006 → 4 (held back).
 ROWS = [
     # the entrance's lamps → the district housing agency: right
-    dict(id="3001", district="Фрунзенский", address="г.Санкт-Петербург, Тамбовская улица, дом 11, литера А",
-         category="Содержание МКД", reason="Неисправное освещение в парадной",
-         text="В парадной на 3 этаже не горит свет, лампочки перегорели неделю назад.",
-         executor_org="СПб ГКУ ЖА Фрунзенского района", n_reroutes="0"),
+    dict(
+        id="3001",
+        district="Фрунзенский",
+        address="г.Санкт-Петербург, Тамбовская улица, дом 11, литера А",
+        category="Содержание МКД",
+        reason="Неисправное освещение в парадной",
+        text="В парадной на 3 этаже не горит свет, лампочки перегорели неделю назад.",
+        executor_org="СПб ГКУ ЖА Фрунзенского района",
+        n_reroutes="0",
+    ),
     # a playground: first sent to the housing agency, passed to the administration: we are right
-    dict(id="3002", district="Невский", address="г.Санкт-Петербург, проспект Большевиков, дом 17, литера А",
-         category="Благоустройство", reason="Повреждение элементов детской площадки",
-         text="Во дворе сломаны качели на детской площадке, дети могут пораниться.",
-         executor_org=ADM_NEVSKY, n_reroutes="1", reroute_log=_entry(ZHA_NEVSKY, ADM_NEVSKY)),
+    dict(
+        id="3002",
+        district="Невский",
+        address="г.Санкт-Петербург, проспект Большевиков, дом 17, литера А",
+        category="Благоустройство",
+        reason="Повреждение элементов детской площадки",
+        text="Во дворе сломаны качели на детской площадке, дети могут пораниться.",
+        executor_org=ADM_NEVSKY,
+        n_reroutes="1",
+        reroute_log=_entry(ZHA_NEVSKY, ADM_NEVSKY),
+    ),
     # a road sign, no building → ДОДД: right
-    dict(id="3003", category="Благоустройство", reason="Повреждения дорожных знаков",
-         text="Сломан дорожный знак на перекрёстке, лежит на земле. Просьба восстановить.",
-         executor_org=DODD, n_reroutes="0"),
+    dict(
+        id="3003",
+        category="Благоустройство",
+        reason="Повреждения дорожных знаков",
+        text="Сломан дорожный знак на перекрёстке, лежит на земле. Просьба восстановить.",
+        executor_org=DODD,
+        n_reroutes="0",
+    ),
     # notices on a lamp post: the portal first sent it to the Press Committee, then to Ленсвет;
     # we make the portal's first mistake again
-    dict(id="3004", category="Благоустройство", reason="Несанкционированные надписи /объявления на опорах освещения",
-         text="Несанкционированные объявления на опоре освещения.", executor_org=LENSVET, n_reroutes="1",
-         reroute_log=_entry(KPPI, LENSVET, controllers=(KPPI, "Комитет по энергетике и инженерному обеспечению"))),
+    dict(
+        id="3004",
+        category="Благоустройство",
+        reason="Несанкционированные надписи /объявления на опорах освещения",
+        text="Несанкционированные объявления на опоре освещения.",
+        executor_org=LENSVET,
+        n_reroutes="1",
+        reroute_log=_entry(
+            KPPI, LENSVET, controllers=(KPPI, "Комитет по энергетике и инженерному обеспечению")
+        ),
+    ),
     # still under review: no executor yet, the coordinator is the body holding it: right
-    dict(id="3005", district="Приморский", address="г.Санкт-Петербург, Мебельная улица, дом 47, корпус 1, литера А",
-         category="Благоустройство", reason="Переполнение контейнеров",
-         text="Переполнены мусорные контейнеры, мусор не вывозят.", executor_org="",
-         coordinator_org=ZHA_PRIMORSKY, controller_org=ADM_PRIMORSKY, n_reroutes="0"),
+    dict(
+        id="3005",
+        district="Приморский",
+        address="г.Санкт-Петербург, Мебельная улица, дом 47, корпус 1, литера А",
+        category="Благоустройство",
+        reason="Переполнение контейнеров",
+        text="Переполнены мусорные контейнеры, мусор не вывозят.",
+        executor_org="",
+        coordinator_org=ZHA_PRIMORSKY,
+        controller_org=ADM_PRIMORSKY,
+        n_reroutes="0",
+    ),
     # graffiti: passed to the administration and back (the portal's first body was right after all),
     # the log cut by the portal's length cap; we say the administration: the right organisation only
-    dict(id="3006", district="Приморский", address="г.Санкт-Петербург, улица Савушкина, дом 104, литера А",
-         category="Фасад", reason="Надписи на фасаде", text="Граффити на фасаде дома, просьба закрасить.",
-         executor_org=ZHA_PRIMORSKY, n_reroutes="3",
-         reroute_log=" | ".join([_entry(ZHA_PRIMORSKY, ADM_PRIMORSKY), _entry(ADM_PRIMORSKY, ZHA_PRIMORSKY),
-                                 "Ваше сообщение пер"])),
+    dict(
+        id="3006",
+        district="Приморский",
+        address="г.Санкт-Петербург, улица Савушкина, дом 104, литера А",
+        category="Фасад",
+        reason="Надписи на фасаде",
+        text="Граффити на фасаде дома, просьба закрасить.",
+        executor_org=ZHA_PRIMORSKY,
+        n_reroutes="3",
+        reroute_log=" | ".join(
+            [_entry(ZHA_PRIMORSKY, ADM_PRIMORSKY), _entry(ADM_PRIMORSKY, ZHA_PRIMORSKY), "Ваше сообщение пер"]
+        ),
+    ),
 ]
 
 
@@ -108,26 +183,39 @@ def spb() -> RegionConfig:
 
 
 def test_the_log_parser_reads_both_shapes_nested_quotes_and_a_cut_tail() -> None:
-    log = " | ".join([
-        _entry('СПб ГКУ "Центр комплексного благоустройства"', "Администрация Выборгского района",
-               controllers=("Комитет по благоустройству Санкт-Петербурга", "Администрация Выборгского района")),
-        _entry("Администрация Выборгского района", ZHA_NEVSKY),
-        'Ваше сообщение передано по принадлежности вопроса от координатора: "СПб ГКУ ЖА К',
-        "Ваше сообщение пер",
-    ])
+    log = " | ".join(
+        [
+            _entry(
+                'СПб ГКУ "Центр комплексного благоустройства"',
+                "Администрация Выборгского района",
+                controllers=(
+                    "Комитет по благоустройству Санкт-Петербурга",
+                    "Администрация Выборгского района",
+                ),
+            ),
+            _entry("Администрация Выборгского района", ZHA_NEVSKY),
+            'Ваше сообщение передано по принадлежности вопроса от координатора: "СПб ГКУ ЖА К',
+            "Ваше сообщение пер",
+        ]
+    )
     e = parse_reroute_log(log)
     assert len(e) == 3  # the last fragment names nothing
     assert e[0].from_coordinator == 'СПб ГКУ "Центр комплексного благоустройства"'
     assert e[0].from_controller == "Комитет по благоустройству Санкт-Петербурга"
     assert e[0].to_coordinator == "Администрация Выборгского района"
     assert (e[1].from_controller, e[1].from_coordinator, e[1].to_coordinator) == (
-        None, "Администрация Выборгского района", ZHA_NEVSKY)
+        None,
+        "Администрация Выборгского района",
+        ZHA_NEVSKY,
+    )
     assert not e[2].complete and e[2].from_coordinator is None  # cut inside the quoted name
     assert first_body(log, ZHA_NEVSKY) == 'СПб ГКУ "Центр комплексного благоустройства"'
     assert first_body("", ZHA_NEVSKY) == ZHA_NEVSKY
-    controller_only = ('Ваше сообщение передано по принадлежности вопроса от контролера: '
-                       '"Администрация Петродворцового района" контролеру: "Администрация Петроградского района". '
-                       'В связи с этим срок решения изменен с 19.11.2020 на 03.12.2020')
+    controller_only = (
+        "Ваше сообщение передано по принадлежности вопроса от контролера: "
+        '"Администрация Петродворцового района" контролеру: "Администрация Петроградского района". '
+        "В связи с этим срок решения изменен с 19.11.2020 на 03.12.2020"
+    )
     assert first_body(controller_only, "x") == "Администрация Петродворцового района"
 
 
@@ -138,8 +226,14 @@ def test_folds_of_the_small_file() -> None:
 def test_evaluate_on_a_small_file(tmp_path: Path, spb: RegionConfig) -> None:
     appeals = load_spb(_write(tmp_path / SPB_FILE))
     assert [a.under_review for a in appeals] == [False] * 4 + [True, False]
-    assert [a.first for a in appeals] == ["СПб ГКУ ЖА Фрунзенского района", ZHA_NEVSKY, DODD, KPPI, ZHA_PRIMORSKY,
-                                         ZHA_PRIMORSKY]
+    assert [a.first for a in appeals] == [
+        "СПб ГКУ ЖА Фрунзенского района",
+        ZHA_NEVSKY,
+        DODD,
+        KPPI,
+        ZHA_PRIMORSKY,
+        ZHA_PRIMORSKY,
+    ]
     assert "\nг.Санкт-Петербург, проспект Большевиков" in appeals[1].pipeline_text
     rep = evaluate_routing_spb(spb, appeals, file=SPB_FILE)
     got = [r.routed.body_name for r in rep.results]
@@ -163,15 +257,25 @@ def test_evaluate_on_a_small_file(tmp_path: Path, spb: RegionConfig) -> None:
 
 def test_cli_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _write(tmp_path / SPB_FILE)
-    rc = main(["--config", str(SPB), "evaluate-routing-spb", "--data", str(tmp_path), "--json", "--errors", "5"])
+    rc = main(
+        ["--config", str(SPB), "evaluate-routing-spb", "--data", str(tmp_path), "--json", "--errors", "5"]
+    )
     assert rc == 0
     out = json.loads(capsys.readouterr().out)
     assert out["ours"]["exact"] == 4 and out["ours"]["organisation"] == 5
     assert out["portal_first_routing"]["exact_rate"] == round(4 / 6, 4)
-    assert out["rerouted"] == {"n": 2, "exact": 1, "exact_rate": 0.5, "organisation": 1, "organisation_rate": 0.5,
-                               "ours_as_portal_first": 1}
+    assert out["rerouted"] == {
+        "n": 2,
+        "exact": 1,
+        "exact_rate": 0.5,
+        "organisation": 1,
+        "organisation_rate": 0.5,
+        "ours_as_portal_first": 1,
+    }
     assert [e["id"] for e in out["errors"]] == ["3004", "3006"]
-    rc = main(["--config", str(SPB), "evaluate-routing-spb", "--data", str(tmp_path), "--part", "held", "--json"])
+    rc = main(
+        ["--config", str(SPB), "evaluate-routing-spb", "--data", str(tmp_path), "--part", "held", "--json"]
+    )
     assert rc == 0 and json.loads(capsys.readouterr().out)["complaints"] == 1
 
 

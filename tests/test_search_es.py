@@ -28,8 +28,9 @@ from incidents.storage.store import get_cursor, save_posts
 from tests.conftest import LIPETSK
 from tests.fakes.elasticsearch import FakeElasticsearch
 
-POLICY = SearchPolicy(bulk_chunk_size=5, bulk_max_retries=2, bulk_initial_backoff_seconds=0,
-                      bulk_max_backoff_seconds=0)
+POLICY = SearchPolicy(
+    bulk_chunk_size=5, bulk_max_retries=2, bulk_initial_backoff_seconds=0, bulk_max_backoff_seconds=0
+)
 POSTS_INDEX = "incidents-posts-2026.11.01"
 
 
@@ -69,8 +70,12 @@ def _bulk_lines(es) -> list[dict]:
 
 def _actions(es) -> list[tuple[str, str]]:
     """(op, _id) of every action line sent."""
-    return [(op, meta["_id"]) for line in _bulk_lines(es) for op, meta in line.items()
-            if op in ("index", "delete") and isinstance(meta, dict) and "_id" in meta and len(line) == 1]
+    return [
+        (op, meta["_id"])
+        for line in _bulk_lines(es)
+        for op, meta in line.items()
+        if op in ("index", "delete") and isinstance(meta, dict) and "_id" in meta and len(line) == 1
+    ]
 
 
 @pytest.fixture
@@ -89,7 +94,9 @@ def test_setup_puts_policy_templates_and_incidents_index(indexer, es):
     phases = es.ilm["incidents-posts"]["policy"]["phases"]
     assert phases["delete"] == {"min_age": "365d", "actions": {"delete": {}}}
     posts_tpl, inc_tpl = es.templates["incidents-posts"], es.templates["incidents-incidents"]
-    assert posts_tpl["index_patterns"] == ["incidents-posts-*"] and inc_tpl["index_patterns"] == ["incidents-incidents"]
+    assert posts_tpl["index_patterns"] == ["incidents-posts-*"] and inc_tpl["index_patterns"] == [
+        "incidents-incidents"
+    ]
     settings = posts_tpl["template"]["settings"]
     assert settings["index.lifecycle.name"] == "incidents-posts"
     assert settings["index.lifecycle.parse_origination_date"] is True
@@ -122,9 +129,11 @@ def test_retention_comes_from_the_region_search_yaml(tmp_path, engine, client, e
 
     region = tmp_path / "region"
     shutil.copytree(LIPETSK, region)
-    (region / "search.yaml").write_text("posts_retention_days: 90\nposts_warm_after_days: null\n"
-                                        "bulk_initial_backoff_seconds: 0\nbulk_max_backoff_seconds: 0\n",
-                                        encoding="utf-8")
+    (region / "search.yaml").write_text(
+        "posts_retention_days: 90\nposts_warm_after_days: null\n"
+        "bulk_initial_backoff_seconds: 0\nbulk_max_backoff_seconds: 0\n",
+        encoding="utf-8",
+    )
     cfg = load_region(region)
     assert cfg.search.posts_retention_days == 90
     prepare(engine, cfg)
@@ -133,8 +142,12 @@ def test_retention_comes_from_the_region_search_yaml(tmp_path, engine, client, e
         "hot": {"min_age": "0ms", "actions": {"set_priority": {"priority": 100}}},
         "delete": {"min_age": "90d", "actions": {"delete": {}}},
     }
-    (region / "search.yaml").write_text("posts_retention_days: 30\nposts_warm_after_days: 60\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"(?s)search.yaml.*posts_warm_after_days: .*less than posts_retention_days \(30\)"):
+    (region / "search.yaml").write_text(
+        "posts_retention_days: 30\nposts_warm_after_days: 60\n", encoding="utf-8"
+    )
+    with pytest.raises(
+        ConfigError, match=r"(?s)search.yaml.*posts_warm_after_days: .*less than posts_retention_days \(30\)"
+    ):
         load_region(region)
     (region / "search.yaml").write_text("index_prefix: Инциденты\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="index_prefix"):
@@ -153,9 +166,20 @@ def test_monthly_index_names_carry_the_origination_date():
 
 # --------------------------------------------------------------------------- bulk contract
 def test_exact_bulk_lines_and_ndjson(engine, indexer, es, clock):
-    _save(engine, clock, _post("1", "Яма на дороге, Иван Петров, помогите", author_id="u1", author_name="Иван Петров",
-                               url="https://vk.com/wall1_1", likes=3, views=250),
-          _post("2", "Вторая", created_at=datetime(2026, 10, 31, 23, 30, tzinfo=UTC)))
+    _save(
+        engine,
+        clock,
+        _post(
+            "1",
+            "Яма на дороге, Иван Петров, помогите",
+            author_id="u1",
+            author_name="Иван Петров",
+            url="https://vk.com/wall1_1",
+            likes=3,
+            views=250,
+        ),
+        _post("2", "Вторая", created_at=datetime(2026, 10, 31, 23, 30, tzinfo=UTC)),
+    )
     stats = indexer.sync()
     assert [s.kind for s in stats] == ["posts", "incidents"] and all(s.complete for s in stats)
     ts = "2026-11-23T09:00:00+00:00"
@@ -163,15 +187,45 @@ def test_exact_bulk_lines_and_ndjson(engine, indexer, es, clock):
         ids = {p.external_id: p.id for p in s.exec(select(Post)).all()}
     assert _bulk_lines(es) == [
         {"index": {"_index": "incidents-posts-2026.11.01", "_id": "vk:1"}},
-        {"post_key": "vk:1", "post_id": ids["1"], "region": "lipetsk", "network": "vk", "external_id": "1",
-         "source_id": "s", "url": "https://vk.com/wall1_1", "author_id": "u1",
-         "text": "Яма на дороге, Иван Петров, помогите", "created_at": "2026-11-20T09:00:00+00:00",
-         "updated_at": ts, "indexed_at": ts, "edited": False, "likes": 3, "reposts": 0, "views": 250, "reach": 5,
-         "analysed": False},
+        {
+            "post_key": "vk:1",
+            "post_id": ids["1"],
+            "region": "lipetsk",
+            "network": "vk",
+            "external_id": "1",
+            "source_id": "s",
+            "url": "https://vk.com/wall1_1",
+            "author_id": "u1",
+            "text": "Яма на дороге, Иван Петров, помогите",
+            "created_at": "2026-11-20T09:00:00+00:00",
+            "updated_at": ts,
+            "indexed_at": ts,
+            "edited": False,
+            "likes": 3,
+            "reposts": 0,
+            "views": 250,
+            "reach": 5,
+            "analysed": False,
+        },
         {"index": {"_index": "incidents-posts-2026.10.01", "_id": "vk:2"}},
-        {"post_key": "vk:2", "post_id": ids["2"], "region": "lipetsk", "network": "vk", "external_id": "2",
-         "source_id": "s", "text": "Вторая", "created_at": "2026-10-31T23:30:00+00:00", "updated_at": ts,
-         "indexed_at": ts, "edited": False, "likes": 0, "reposts": 0, "views": 0, "reach": 0, "analysed": False},
+        {
+            "post_key": "vk:2",
+            "post_id": ids["2"],
+            "region": "lipetsk",
+            "network": "vk",
+            "external_id": "2",
+            "source_id": "s",
+            "text": "Вторая",
+            "created_at": "2026-10-31T23:30:00+00:00",
+            "updated_at": ts,
+            "indexed_at": ts,
+            "edited": False,
+            "likes": 0,
+            "reposts": 0,
+            "views": 0,
+            "reach": 0,
+            "analysed": False,
+        },
     ]
     bulk = es.bulk_requests()[0]
     assert bulk.method in ("PUT", "POST") and bulk.path == "/_bulk"
@@ -219,7 +273,9 @@ def test_permanent_failures_are_recorded_and_the_cursor_moves(engine, indexer, e
     es.reset_requests()
     posts, _ = indexer.sync()
     assert posts.sent == 0 and es.bulk_requests() == []  # not retried for ever
-    _save(engine, clock, _post("2", "b исправлен"))  # an edit sends it again; a second rejection is not recorded twice
+    _save(
+        engine, clock, _post("2", "b исправлен")
+    )  # an edit sends it again; a second rejection is not recorded twice
     posts, _ = indexer.sync()
     assert posts.sent == 1 and posts.permanent_failures == 1
     with Session(engine) as s:
@@ -250,7 +306,9 @@ def test_connection_failure_is_reported_not_raised(engine, lipetsk, clock):
     fake = FakeElasticsearch()
     url = fake.url
     fake.close()
-    c = make_client(SearchSettings(elasticsearch_url=url), POLICY.model_copy(update={"request_timeout_seconds": 2}))
+    c = make_client(
+        SearchSettings(elasticsearch_url=url), POLICY.model_copy(update={"request_timeout_seconds": 2})
+    )
     from elastic_transport import ConnectionError as EsConnectionError
 
     with pytest.raises(EsConnectionError):
@@ -314,7 +372,9 @@ def test_full_pass_resumes_after_an_interruption(engine, lipetsk, client, es, cl
 
 
 def test_old_posts_beyond_retention_are_not_indexed(engine, indexer, es, clock):
-    _save(engine, clock, _post("old", "давно", created_at=clock() - timedelta(days=400)), _post("new", "сейчас"))
+    _save(
+        engine, clock, _post("old", "давно", created_at=clock() - timedelta(days=400)), _post("new", "сейчас")
+    )
     posts, _ = indexer.sync()
     assert posts.skipped == 1 and [i for _, i in _actions(es)] == ["vk:new"]
 
@@ -325,7 +385,11 @@ def test_full_rebuild_deletes_indexes_by_exact_name(engine, indexer, es, clock):
     es.reset_requests()
     indexer.sync(full=True)
     deletes = [r.path for r in es.requests if r.method == "DELETE"]
-    assert sorted(deletes) == ["/incidents-incidents", "/incidents-posts-2026.10.01", "/incidents-posts-2026.11.01"]
+    assert sorted(deletes) == [
+        "/incidents-incidents",
+        "/incidents-posts-2026.10.01",
+        "/incidents-posts-2026.11.01",
+    ]
     assert all("*" not in p for p in deletes)
     assert set(es.all_docs("incidents-posts-*")) == {"vk:1", "vk:2"}
     assert "incidents-incidents" in es.indices
@@ -340,7 +404,9 @@ def test_lipetsk_documents_fit_the_strict_mappings(lipetsk_db, indexer, es):
     assert len(docs) == 14
     water = [d for d in docs.values() if d.get("category") == "water"]
     assert water and all(d["location"] == {"lat": 52.6031, "lon": 39.5708} for d in water)
-    assert all(d["location_source"] == "municipality" and d["municipality_name"] == "город Липецк" for d in water)
+    assert all(
+        d["location_source"] == "municipality" and d["municipality_name"] == "город Липецк" for d in water
+    )
     assert all(d["incident_id"] and d["incident_status"] for d in water)
     incidents = es.all_docs("incidents-incidents")
     with Session(lipetsk_db) as s:
@@ -360,8 +426,14 @@ def test_merged_incident_is_removed_and_its_posts_follow(lipetsk_db, indexer, es
         a.merged_into_id, a.status, a.updated_at = b.id, "closed", clock()
         b.updated_at = clock()
         s.add_all([a, b])
-        moved = {f"{p.network}:{p.external_id}" for p in s.exec(
-            select(Post).join(IncidentPost, IncidentPost.post_id == Post.id).where(IncidentPost.incident_id == a.id)).all()}
+        moved = {
+            f"{p.network}:{p.external_id}"
+            for p in s.exec(
+                select(Post)
+                .join(IncidentPost, IncidentPost.post_id == Post.id)
+                .where(IncidentPost.incident_id == a.id)
+            ).all()
+        }
         a_id, b_id = a.id, b.id
     es.reset_requests()
     posts, incs = indexer.sync()
@@ -391,8 +463,11 @@ def test_person_names_are_left_out_unless_allowed(lipetsk_db, lipetsk, client, e
         sig = s.exec(select(Signal).where(Signal.post_id == post.id)).one()
         sig.entities = {**(sig.entities or {}), "persons": ["Петрову Ивану Сергеевичу"]}
         s.add_all([post, sig])
-        inc = s.exec(select(Incident).join(IncidentPost, IncidentPost.incident_id == Incident.id)
-                     .where(IncidentPost.post_id == post.id)).one()
+        inc = s.exec(
+            select(Incident)
+            .join(IncidentPost, IncidentPost.incident_id == Incident.id)
+            .where(IncidentPost.post_id == post.id)
+        ).one()
         inc.summary = (inc.summary or "") + " Петрову Ивану Сергеевичу"
         s.add(inc)
         key, iid = f"ok:{post.external_id}", str(inc.id)
@@ -410,9 +485,18 @@ def test_person_names_are_left_out_unless_allowed(lipetsk_db, lipetsk, client, e
 
 
 def test_platform_coordinates_win_over_the_centroid(engine, indexer, es, clock):
-    _save(engine, clock, PostRecord(network="pos", external_id="p1", source_id="pos", text="Яма у дома",
-                                    created_at=datetime(2026, 11, 20, tzinfo=UTC),
-                                    raw={"geo": {"lat": 52.61, "lon": 39.6}}))
+    _save(
+        engine,
+        clock,
+        PostRecord(
+            network="pos",
+            external_id="p1",
+            source_id="pos",
+            text="Яма у дома",
+            created_at=datetime(2026, 11, 20, tzinfo=UTC),
+            raw={"geo": {"lat": 52.61, "lon": 39.6}},
+        ),
+    )
     indexer.sync()
     doc = es.doc(POSTS_INDEX, "pos:p1")
     assert doc["location"] == {"lat": 52.61, "lon": 39.6} and doc["location_source"] == "platform"
@@ -425,14 +509,22 @@ def test_feedback_platform_coordinates_from_the_adapter(engine, indexer, es, clo
     from crawlers.pos import PosClient, PosMessagesSource
 
     http = httpx.Client()
-    source = PosMessagesSource(source_id="pos", client=PosClient(base_url="http://127.0.0.1:9", token="t",
-                                                                    source_id="pos", http=http))
-    rec = source.record({
-        "id": 5163901, "text": "Во дворе дома яма с водой, дети падают", "created_at": "2026-11-20T10:25:15+03:00",
-        "category": {"name": "Дороги", "code": "roads"}, "status": "registered", "url": "https://pos.gosuslugi.ru/x",
-        "address": {"full": "г. Липецк, ул. Гагарина, д. 6", "lat": 52.6089, "lon": 39.5992},
-        "author": {"id": 7, "name": "Орлова Ольга Петровна"},
-    })
+    source = PosMessagesSource(
+        source_id="pos",
+        client=PosClient(base_url="http://127.0.0.1:9", token="t", source_id="pos", http=http),
+    )
+    rec = source.record(
+        {
+            "id": 5163901,
+            "text": "Во дворе дома яма с водой, дети падают",
+            "created_at": "2026-11-20T10:25:15+03:00",
+            "category": {"name": "Дороги", "code": "roads"},
+            "status": "registered",
+            "url": "https://pos.gosuslugi.ru/x",
+            "address": {"full": "г. Липецк, ул. Гагарина, д. 6", "lat": 52.6089, "lon": 39.5992},
+            "author": {"id": 7, "name": "Орлова Ольга Петровна"},
+        }
+    )
     http.close()
     _save(engine, clock, rec)
     indexer.sync()
@@ -446,8 +538,13 @@ def test_search_request_and_hits(lipetsk_db, indexer, client, es):
     indexer.sync()
     es.reset_requests()
     since = datetime(2026, 11, 1, tzinfo=UTC)
-    hits = search_posts(client, POLICY, "нет воды", SearchFilters(category="water", network="vk", status="assigned",
-                                                                  municipality="lipetsk", since=since), limit=5)
+    hits = search_posts(
+        client,
+        POLICY,
+        "нет воды",
+        SearchFilters(category="water", network="vk", status="assigned", municipality="lipetsk", since=since),
+        limit=5,
+    )
     req = es.requests[-1]
     assert req.path == "/incidents-posts-*/_search"
     body = req.json
@@ -464,7 +561,9 @@ def test_run_sync_does_nothing_without_elasticsearch(engine, lipetsk, clock):
 
 
 def test_run_sync_with_elasticsearch(lipetsk_db, lipetsk, es, clock):
-    stats = run_sync(lipetsk_db, lipetsk, clock, settings=SearchSettings(elasticsearch_url=es.url), policy=POLICY)
+    stats = run_sync(
+        lipetsk_db, lipetsk, clock, settings=SearchSettings(elasticsearch_url=es.url), policy=POLICY
+    )
     assert [s.kind for s in stats] == ["posts", "incidents"] and all(s.cursor_advanced for s in stats)
     with Session(lipetsk_db) as s:
         assert get_cursor(s, INCIDENTS_CURSOR) == {"since": clock().isoformat()}

@@ -19,8 +19,14 @@ from tests.conftest import KURSK, LIPETSK
 
 
 def _post(ext: str, text: str, *, day: int = 20, network: str = "vk", deleted: bool = False) -> PostRecord:
-    return PostRecord(network=network, external_id=ext, source_id="s", text=text,
-                      created_at=datetime(2026, 11, day, 9, tzinfo=UTC), deleted=deleted)
+    return PostRecord(
+        network=network,
+        external_id=ext,
+        source_id="s",
+        text=text,
+        created_at=datetime(2026, 11, day, 9, tzinfo=UTC),
+        deleted=deleted,
+    )
 
 
 def _save(engine, clock, *posts: PostRecord) -> None:
@@ -34,12 +40,15 @@ def _keys(hits) -> list[str]:
 
 @pytest.fixture
 def pits(engine, clock):
-    _save(engine, clock,
-          _post("1", "Огромные ямы на дороге к школе"),
-          _post("2", "Ямам на Гагарина уже год, никто не чинит"),
-          _post("3", "Яма у подъезда, машины бьются"),
-          _post("4", "Нет горячей воды третий день"),
-          _post("5", "Ямища во дворе — жуть", network="telegram"))
+    _save(
+        engine,
+        clock,
+        _post("1", "Огромные ямы на дороге к школе"),
+        _post("2", "Ямам на Гагарина уже год, никто не чинит"),
+        _post("3", "Яма у подъезда, машины бьются"),
+        _post("4", "Нет горячей воды третий день"),
+        _post("5", "Ямища во дворе — жуть", network="telegram"),
+    )
     return engine
 
 
@@ -76,7 +85,16 @@ def test_snippet_marks_the_matching_form(pits):
 
 
 def test_user_input_is_never_query_syntax(pits):
-    for q in ['"', "яма OR вода", "NEAR(яма вода)", "яма*", "-яма", "'; DROP TABLE posts; --", "яма:вода", "^яма"]:
+    for q in [
+        '"',
+        "яма OR вода",
+        "NEAR(яма вода)",
+        "яма*",
+        "-яма",
+        "'; DROP TABLE posts; --",
+        "яма:вода",
+        "^яма",
+    ]:
         fts.search_posts(pits, q)  # no syntax error on either database
     assert _keys(fts.search_posts(pits, "яма OR вода")) == []  # OR is a word here, not an operator
     assert fts.search_posts(pits, "!!!") == []

@@ -17,8 +17,17 @@ from tests.conftest import LIPETSK, ROOT
 from tests.fakes.kibana import FakeKibana
 
 NDJSON = ROOT / "dashboards" / "kibana.ndjson"
-KIBANA_ENV = ("KIBANA_URL", "KIBANA_API_KEY", "KIBANA_USERNAME", "KIBANA_PASSWORD", "KIBANA_SPACE",
-              "ELASTICSEARCH_URL", "ELASTICSEARCH_API_KEY", "ELASTICSEARCH_USERNAME", "ELASTICSEARCH_PASSWORD")
+KIBANA_ENV = (
+    "KIBANA_URL",
+    "KIBANA_API_KEY",
+    "KIBANA_USERNAME",
+    "KIBANA_PASSWORD",
+    "KIBANA_SPACE",
+    "ELASTICSEARCH_URL",
+    "ELASTICSEARCH_API_KEY",
+    "ELASTICSEARCH_USERNAME",
+    "ELASTICSEARCH_PASSWORD",
+)
 
 
 def _objects() -> list[dict]:
@@ -47,15 +56,25 @@ def test_every_object_the_issue_asks_for_is_there():
     assert {("index-pattern", "incidents-posts"), ("index-pattern", "incidents-incidents")} <= kinds
     titles = {o["attributes"]["title"]: o for o in objs}
     searches = {t for t, o in titles.items() if o["type"] == "search"}
-    assert searches == {"Просроченные инциденты", "Инциденты без ответственного", "Открытые инциденты по органам",
-                        "Жалобы по сетям"}
+    assert searches == {
+        "Просроченные инциденты",
+        "Инциденты без ответственного",
+        "Открытые инциденты по органам",
+        "Жалобы по сетям",
+    }
     posts_dv, incidents_dv = _by_id(objs)["incidents-posts"], _by_id(objs)["incidents-incidents"]
-    assert posts_dv["attributes"]["title"] == "incidents-posts-*" and posts_dv["attributes"]["timeFieldName"] == "created_at"
+    assert (
+        posts_dv["attributes"]["title"] == "incidents-posts-*"
+        and posts_dv["attributes"]["timeFieldName"] == "created_at"
+    )
     assert incidents_dv["attributes"]["title"] == "incidents-incidents"
     assert incidents_dv["attributes"]["timeFieldName"] == "opened_at"
     # The saved searches ask what their names say.
-    src = {o["id"]: json.loads(o["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"]) for o in objs
-           if o["type"] == "search"}
+    src = {
+        o["id"]: json.loads(o["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"])
+        for o in objs
+        if o["type"] == "search"
+    }
     assert "due_at < now" in src["incidents-overdue"]["query"]["query"]
     assert "assigned : false" in src["incidents-unassigned"]["query"]["query"]
     assert _by_id(objs)["incidents-by-body"]["attributes"]["sort"][0] == ["body_name", "asc"]
@@ -64,15 +83,22 @@ def test_every_object_the_issue_asks_for_is_there():
     dash = next(o for o in objs if o["type"] == "dashboard")
     panels = _attr_json(dash, "panelsJSON")
     targets = {r["id"] for r in dash["references"]}
-    assert {"incidents-map", "incidents-over-time-by-category", "sla-compliance-by-body", "top-problems-week"} <= targets
+    assert {
+        "incidents-map",
+        "incidents-over-time-by-category",
+        "sla-compliance-by-body",
+        "top-problems-week",
+    } <= targets
     assert len(panels) == len(dash["references"]) == 5
     lens = {o["id"]: o["attributes"]["state"] for o in objs if o["type"] == "lens"}
 
     def fields(state: dict) -> dict[str, str]:
         layer = next(iter(state["datasourceStates"]["formBased"]["layers"].values()))
-        return {c["operationType"]: c.get("sourceField") for c in layer["columns"].values()
-                if c["operationType"] != "terms"} | {
-            c["sourceField"]: "terms" for c in layer["columns"].values() if c["operationType"] == "terms"}
+        return {
+            c["operationType"]: c.get("sourceField")
+            for c in layer["columns"].values()
+            if c["operationType"] != "terms"
+        } | {c["sourceField"]: "terms" for c in layer["columns"].values() if c["operationType"] == "terms"}
 
     assert fields(lens["incidents-over-time-by-category"])["date_histogram"] == "opened_at"
     assert "category_name" in fields(lens["incidents-over-time-by-category"])
@@ -101,13 +127,17 @@ def _referenced_fields(objects: list[dict]) -> dict[str, set[str]]:
         elif o["type"] == "lens":
             for layer_id, layer in a["state"]["datasourceStates"]["formBased"]["layers"].items():
                 dv = refs[f"indexpattern-datasource-layer-{layer_id}"]
-                names = {c["sourceField"] for c in layer["columns"].values() if c["sourceField"] != "___records___"}
+                names = {
+                    c["sourceField"] for c in layer["columns"].values() if c["sourceField"] != "___records___"
+                }
                 out.setdefault(dv, set()).update(names | kibana.kql_fields(a["state"]["query"]["query"]))
         elif o["type"] == "map":
             for layer in json.loads(a["layerListJSON"]):
                 sd = layer["sourceDescriptor"]
                 if "indexPatternRefName" in sd:
-                    names = {sd["geoField"], *sd.get("tooltipProperties", [])} | ({sd["sortField"]} if "sortField" in sd else set())
+                    names = {sd["geoField"], *sd.get("tooltipProperties", [])} | (
+                        {sd["sortField"]} if "sortField" in sd else set()
+                    )
                     out.setdefault(refs[sd["indexPatternRefName"]], set()).update(names)
     assert set(out) <= {k for k, v in by_id.items() if v["type"] == "index-pattern"}
     return out
@@ -117,7 +147,14 @@ def test_every_referenced_field_exists_in_the_mappings():
     objs = _objects()
     used = _referenced_fields(objs)
     props = {"incidents-posts": mappings.POST_PROPERTIES, "incidents-incidents": mappings.INCIDENT_PROPERTIES}
-    assert used["incidents-incidents"] >= {"location", "due_at", "body_name", "sla_outcome", "category_name", "problem"}
+    assert used["incidents-incidents"] >= {
+        "location",
+        "due_at",
+        "body_name",
+        "sla_outcome",
+        "category_name",
+        "problem",
+    }
     for dv, names in used.items():
         missing = sorted(n for n in names if not mappings.field_exists(props[dv], n))
         assert not missing, f"{dv}: fields not in the mappings: {missing}"
@@ -126,37 +163,84 @@ def test_every_referenced_field_exists_in_the_mappings():
     assert kibana.check_objects(objs) == []
 
 
-@pytest.mark.parametrize(("mutate", "expected"), [
-    (lambda o: o["incidents-overdue"]["attributes"]["columns"].append("deadline"),
-     "search incidents-overdue column: field 'deadline' is not in the index mapping"),
-    (lambda o: o["incidents-by-body"]["attributes"]["sort"].insert(0, ["title", "asc"]),
-     "search incidents-by-body sort: field 'title' is text: it cannot be sorted or aggregated"),
-    (lambda o: o["incidents-unassigned"]["attributes"]["kibanaSavedObjectMeta"].update(searchSourceJSON=json.dumps(
-        {"query": {"query": "open : true and executor : *", "language": "kuery"}, "filter": [],
-         "indexRefName": "kibanaSavedObjectMeta.searchSourceJSON.index"})),
-     "search incidents-unassigned query: field 'executor' is not in the index mapping"),
-    (lambda o: next(iter(o["incidents-over-time-by-category"]["attributes"]["state"]["datasourceStates"]["formBased"]
-                         ["layers"].values()))["columns"]["date"].update(sourceField="title"),
-     "lens incidents-over-time-by-category column date: field 'title' is text, not date"),
-    (lambda o: next(iter(o["sla-compliance-by-body"]["attributes"]["state"]["datasourceStates"]["formBased"]
-                         ["layers"].values()))["columns"]["body"].update(sourceField="summary"),
-     "lens sla-compliance-by-body column body: field 'summary' is text: it cannot be sorted or aggregated"),
-    (lambda o: o["incidents-map"]["attributes"].update(layerListJSON=o["incidents-map"]["attributes"]["layerListJSON"]
-                                                       .replace('"geoField":"location"', '"geoField":"municipality"')),
-     "field 'municipality' is keyword, not geo_point"),
-    (lambda o: o["incidents-map"]["attributes"].update(layerListJSON=o["incidents-map"]["attributes"]["layerListJSON"]
-                                                       .replace('"type":"TILED_VECTOR"', '"type":"MVT_VECTOR"')),
-     "map incidents-map layer incidents: type 'MVT_VECTOR' is not a map layer type of version 7.14.0"),
-    (lambda o: o["incidents-incidents"]["attributes"].update(timeFieldName="status"),
-     "index-pattern incidents-incidents timeFieldName: field 'status' is keyword, not date"),
-    (lambda o: o["incidents-posts"]["attributes"].update(title="posts-*"),
-     "index-pattern incidents-posts: title 'posts-*' matches none of our index templates"),
-    (lambda o: o["incidents-overview"]["references"].pop(),
-     "dashboard incidents-overview panel overdue: no reference for panelRefName 'panel_overdue'"),
-    (lambda o: o["top-problems-week"]["references"][0].update(id="incidents-gone"),
-     "lens top-problems-week: reference 'indexpattern-datasource-layer-top-problems-week-layer' points to "
-     "index-pattern 'incidents-gone', not in the file"),
-])
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (
+            lambda o: o["incidents-overdue"]["attributes"]["columns"].append("deadline"),
+            "search incidents-overdue column: field 'deadline' is not in the index mapping",
+        ),
+        (
+            lambda o: o["incidents-by-body"]["attributes"]["sort"].insert(0, ["title", "asc"]),
+            "search incidents-by-body sort: field 'title' is text: it cannot be sorted or aggregated",
+        ),
+        (
+            lambda o: o["incidents-unassigned"]["attributes"]["kibanaSavedObjectMeta"].update(
+                searchSourceJSON=json.dumps(
+                    {
+                        "query": {"query": "open : true and executor : *", "language": "kuery"},
+                        "filter": [],
+                        "indexRefName": "kibanaSavedObjectMeta.searchSourceJSON.index",
+                    }
+                )
+            ),
+            "search incidents-unassigned query: field 'executor' is not in the index mapping",
+        ),
+        (
+            lambda o: next(
+                iter(
+                    o["incidents-over-time-by-category"]["attributes"]["state"]["datasourceStates"][
+                        "formBased"
+                    ]["layers"].values()
+                )
+            )["columns"]["date"].update(sourceField="title"),
+            "lens incidents-over-time-by-category column date: field 'title' is text, not date",
+        ),
+        (
+            lambda o: next(
+                iter(
+                    o["sla-compliance-by-body"]["attributes"]["state"]["datasourceStates"]["formBased"][
+                        "layers"
+                    ].values()
+                )
+            )["columns"]["body"].update(sourceField="summary"),
+            "lens sla-compliance-by-body column body: field 'summary' is text: it cannot be sorted or aggregated",
+        ),
+        (
+            lambda o: o["incidents-map"]["attributes"].update(
+                layerListJSON=o["incidents-map"]["attributes"]["layerListJSON"].replace(
+                    '"geoField":"location"', '"geoField":"municipality"'
+                )
+            ),
+            "field 'municipality' is keyword, not geo_point",
+        ),
+        (
+            lambda o: o["incidents-map"]["attributes"].update(
+                layerListJSON=o["incidents-map"]["attributes"]["layerListJSON"].replace(
+                    '"type":"TILED_VECTOR"', '"type":"MVT_VECTOR"'
+                )
+            ),
+            "map incidents-map layer incidents: type 'MVT_VECTOR' is not a map layer type of version 7.14.0",
+        ),
+        (
+            lambda o: o["incidents-incidents"]["attributes"].update(timeFieldName="status"),
+            "index-pattern incidents-incidents timeFieldName: field 'status' is keyword, not date",
+        ),
+        (
+            lambda o: o["incidents-posts"]["attributes"].update(title="posts-*"),
+            "index-pattern incidents-posts: title 'posts-*' matches none of our index templates",
+        ),
+        (
+            lambda o: o["incidents-overview"]["references"].pop(),
+            "dashboard incidents-overview panel overdue: no reference for panelRefName 'panel_overdue'",
+        ),
+        (
+            lambda o: o["top-problems-week"]["references"][0].update(id="incidents-gone"),
+            "lens top-problems-week: reference 'indexpattern-datasource-layer-top-problems-week-layer' points to "
+            "index-pattern 'incidents-gone', not in the file",
+        ),
+    ],
+)
 def test_the_checker_finds_what_would_break_in_kibana(mutate, expected):
     objs = copy.deepcopy(_objects())
     mutate(_by_id(objs))
@@ -206,7 +290,9 @@ def test_kibana_import_sends_the_saved_objects_request(env, fake_kibana, capsys)
     assert req.path == "/api/saved_objects/_import" and req.query == {"overwrite": "true"}
     assert req.headers["kbn-xsrf"] == "true"
     assert req.headers["content-type"].startswith("multipart/form-data; boundary=")
-    assert req.headers["authorization"] == "Basic " + base64.b64encode("elastic:секрет-пароль".encode()).decode()
+    assert (
+        req.headers["authorization"] == "Basic " + base64.b64encode("elastic:секрет-пароль".encode()).decode()
+    )
     assert req.filename and req.filename.endswith(".ndjson")
     # Exactly the objects of the file, one JSON object per line, the file's order.
     assert req.objects == _objects()
@@ -223,7 +309,9 @@ def test_kibana_import_into_a_space_with_an_api_key(env, fake_kibana, capsys):
     assert main(["kibana", "import"]) == 0
     assert fake_kibana.imports[-1].path == "/s/cur-kursk/api/saved_objects/_import"
     assert fake_kibana.imports[-1].headers["authorization"] == "ApiKey a2V5OnNlY3JldA=="
-    assert main(["kibana", "import", "--space", "mcu-zheleznogorsk"]) == 0  # the option wins over the environment
+    assert (
+        main(["kibana", "import", "--space", "mcu-zheleznogorsk"]) == 0
+    )  # the option wins over the environment
     assert fake_kibana.imports[-1].path == "/s/mcu-zheleznogorsk/api/saved_objects/_import"
 
 
@@ -243,7 +331,10 @@ def test_kibana_import_reports_failed_objects(env, fake_kibana, capsys):
     assert main(["kibana", "import"]) == 3
     out, err = capsys.readouterr()
     assert "импортировано 10 из 11" in out
-    assert "map incidents-map (Карта инцидентов по муниципалитетам): missing_references: index-pattern missing" in err
+    assert (
+        "map incidents-map (Карта инцидентов по муниципалитетам): missing_references: index-pattern missing"
+        in err
+    )
 
 
 def test_kibana_import_usage_errors(env, fake_kibana, tmp_path, capsys):
@@ -276,8 +367,10 @@ def test_wait_until_ready_polls_the_status_api(fake_kibana):
     assert [p for _, p, _ in fake_kibana.requests] == ["/api/status"] * 3
     fake_kibana.not_ready = 100
     t = iter(range(0, 1000, 30))
-    with kibana.kibana_client(SearchSettings(kibana_url=fake_kibana.url)) as http, \
-            pytest.raises(kibana.KibanaError, match="not ready after 60 s: status unavailable|HTTP 503"):
+    with (
+        kibana.kibana_client(SearchSettings(kibana_url=fake_kibana.url)) as http,
+        pytest.raises(kibana.KibanaError, match="not ready after 60 s: status unavailable|HTTP 503"),
+    ):
         kibana.wait_until_ready(http, 60, sleep=lambda s: None, clock=lambda: float(next(t)))
 
 

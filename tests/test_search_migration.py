@@ -26,10 +26,14 @@ def _insert_0001_posts(engine: sa.Engine) -> None:
     now = datetime(2026, 11, 20, 9, tzinfo=UTC).replace(tzinfo=None)  # stored as naive UTC
     with engine.begin() as c:
         for network, ext, text in POSTS_0001:
-            c.execute(sa.text(
-                "INSERT INTO posts (network, external_id, source_id, text, created_at, fetched_at, updated_at, "
-                "likes, reposts, views, edited, deleted, processed) VALUES (:n, :e, 's', :t, :ts, :ts, :ts, "
-                "0, 0, 0, false, false, false)"), {"n": network, "e": ext, "t": text, "ts": now})
+            c.execute(
+                sa.text(
+                    "INSERT INTO posts (network, external_id, source_id, text, created_at, fetched_at, updated_at, "
+                    "likes, reposts, views, edited, deleted, processed) VALUES (:n, :e, 's', :t, :ts, :ts, :ts, "
+                    "0, 0, 0, false, false, false)"
+                ),
+                {"n": network, "e": ext, "t": text, "ts": now},
+            )
 
 
 def _search_tables(engine: sa.Engine) -> set[str]:
@@ -59,8 +63,11 @@ def test_upgrade_from_empty_and_from_0001_with_posts(db_url):
         command.downgrade(_alembic_config(engine), "0001")
         assert _search_tables(engine) == set()
         with engine.connect() as c:
-            trig_sql = ("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'" if engine.dialect.name == "sqlite"
-                        else "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal")
+            trig_sql = (
+                "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"
+                if engine.dialect.name == "sqlite"
+                else "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal"
+            )
             assert c.execute(sa.text(trig_sql)).scalar_one() == 0
         upgrade(engine)
         assert {h.post_key for h in fts.search_posts(engine, "ямы")} == keys
@@ -82,6 +89,8 @@ def test_models_agree_with_the_migrations(db_url):
         obj = d[1] if isinstance(d, tuple) else None
         name = getattr(obj, "name", "") or ""
         table = getattr(getattr(obj, "table", None), "name", "") or ""
-        return not (name.startswith("search_") or table.startswith("search_") or name.startswith("ix_search_"))
+        return not (
+            name.startswith("search_") or table.startswith("search_") or name.startswith("ix_search_")
+        )
 
     assert [d for d in diff if ours(d)] == []

@@ -68,13 +68,19 @@ def _processed(cfg, builder, stream: Path, db: Path, workers: int):
         crawl_adapter(engine, ReplaySource(source_id="s", path=stream, page_size=500), lambda: NOW)
         Processor(engine, cfg, lambda: NOW, builder=builder, batch_size=100, workers=workers).run()
         with engine.connect() as c:
-            signals = c.execute(sa.text(
-                "select p.network, p.external_id, s.is_complaint, s.score, s.category, s.municipality, s.address,"
-                " s.rules, s.reasons, s.entities, s.lemma_text from signals s join posts p on p.id = s.post_id"
-                " order by p.id")).all()
-            cards = c.execute(sa.text(
-                "select title, summary, post_count, reach, networks, scale, priority, status, body_code"
-                " from incidents order by id")).all()
+            signals = c.execute(
+                sa.text(
+                    "select p.network, p.external_id, s.is_complaint, s.score, s.category, s.municipality, s.address,"
+                    " s.rules, s.reasons, s.entities, s.lemma_text from signals s join posts p on p.id = s.post_id"
+                    " order by p.id"
+                )
+            ).all()
+            cards = c.execute(
+                sa.text(
+                    "select title, summary, post_count, reach, networks, scale, priority, status, body_code"
+                    " from incidents order by id"
+                )
+            ).all()
         return outcome(engine), signals, cards
     finally:
         engine.dispose()
@@ -92,7 +98,9 @@ def test_worker_gives_what_one_process_gives(kursk, kursk_builder, tmp_path):
     assert len(one[2]) > 20
 
 
-def test_a_reply_in_the_same_batch_as_its_post_gets_the_threads_place_and_category(kursk, kursk_builder, tmp_path):
+def test_a_reply_in_the_same_batch_as_its_post_gets_the_threads_place_and_category(
+    kursk, kursk_builder, tmp_path
+):
     """A post and its comments are mostly crawled together: the reply that names neither place
     nor problem is placed and filed as the post it answers, in one batch as across batches."""
     import json
@@ -102,13 +110,28 @@ def test_a_reply_in_the_same_batch_as_its_post_gets_the_threads_place_and_catego
     from incidents.core.records import PostRecord
 
     t0 = NOW - timedelta(hours=2)
-    post = PostRecord(network="vk", external_id="-1_10", source_id="s", created_at=t0, author_id="a1",
-                      text="В Льгове на улице Красной третий день нет воды, водоканал трубку не берёт!")
-    reply = PostRecord(network="vk", external_id="-1_10_c1", source_id="s", created_at=t0 + timedelta(minutes=5),
-                       parent_id="-1_10", author_id="a2", text="У соседей через дом то же самое, подтверждаю")
+    post = PostRecord(
+        network="vk",
+        external_id="-1_10",
+        source_id="s",
+        created_at=t0,
+        author_id="a1",
+        text="В Льгове на улице Красной третий день нет воды, водоканал трубку не берёт!",
+    )
+    reply = PostRecord(
+        network="vk",
+        external_id="-1_10_c1",
+        source_id="s",
+        created_at=t0 + timedelta(minutes=5),
+        parent_id="-1_10",
+        author_id="a2",
+        text="У соседей через дом то же самое, подтверждаю",
+    )
     stream = tmp_path / "thread.jsonl"
-    stream.write_text("".join(json.dumps(post_to_dict(p), ensure_ascii=False, default=str) + "\n"
-                              for p in (post, reply)), encoding="utf-8")
+    stream.write_text(
+        "".join(json.dumps(post_to_dict(p), ensure_ascii=False, default=str) + "\n" for p in (post, reply)),
+        encoding="utf-8",
+    )
     for workers in (0, 1):
         _, signals, _ = _processed(kursk, kursk_builder, stream, tmp_path / f"t{workers}.db", workers)
         by_id = {s.external_id: s for s in signals}

@@ -48,7 +48,9 @@ def test_triage_within_sixty_calendar_minutes(clocks):
 def test_draft_in_eight_working_hours_over_a_weekend_and_a_holiday(clocks):
     assert clocks.draft_due(msk(2026, 11, 27, 16, 0)) == msk(2026, 11, 30, 15, 0)  # Fri 16:00 → Mon 15:00
     assert clocks.draft_due(msk(2026, 11, 3, 17, 0)) == msk(2026, 11, 5, 16, 0)  # 4 Nov (Unity Day) skipped
-    assert clocks.draft_due(msk(2026, 11, 27, 16, 0), urgent=True) == msk(2026, 11, 30, 11, 0)  # 4 h when urgent
+    assert clocks.draft_due(msk(2026, 11, 27, 16, 0), urgent=True) == msk(
+        2026, 11, 30, 11, 0
+    )  # 4 h when urgent
 
 
 def test_states_from_ok_to_at_risk_to_overdue_and_met(clocks):
@@ -57,7 +59,9 @@ def test_states_from_ok_to_at_risk_to_overdue_and_met(clocks):
     st = clocks.evaluate(inc, opened + timedelta(hours=2))
     assert st["triage"].state == "met" and st["first_answer"].state == "ok"
     assert st["draft"].state == "ok" and st["draft"].due_at == msk(2026, 11, 23, 17, 0)
-    assert clocks.evaluate(inc, msk(2026, 11, 23, 15, 30))["draft"].state == "at_risk"  # under 2 h (¼ of 8) left
+    assert (
+        clocks.evaluate(inc, msk(2026, 11, 23, 15, 30))["draft"].state == "at_risk"
+    )  # under 2 h (¼ of 8) left
     late = clocks.evaluate(inc, msk(2026, 11, 24, 9, 30))
     assert late["draft"].state == "overdue" and late["first_answer"].state == "overdue"
     assert late["first_answer"].left == timedelta(minutes=-30)
@@ -67,20 +71,31 @@ def test_states_from_ok_to_at_risk_to_overdue_and_met(clocks):
 def test_an_interim_answer_stops_the_first_answer_clock_and_starts_the_follow_up(clocks):
     opened = msk(2026, 11, 23, 9, 0)
     interim = msk(2026, 11, 23, 20, 0)
-    inc = Times(opened_at=opened, due_at=opened + timedelta(hours=24), first_answer_at=interim,
-                interim_answer_at=interim, follow_up_due_at=clocks.follow_up_due(interim))
+    inc = Times(
+        opened_at=opened,
+        due_at=opened + timedelta(hours=24),
+        first_answer_at=interim,
+        interim_answer_at=interim,
+        follow_up_due_at=clocks.follow_up_due(interim),
+    )
     st = clocks.evaluate(inc, msk(2026, 11, 25, 12, 0))
     assert st["first_answer"].state == "met"
-    assert st["follow_up"].state == "ok" and st["follow_up"].due_at == msk(2026, 11, 30, 13, 0)  # 40 working h from Tue 09:00
+    assert st["follow_up"].state == "ok" and st["follow_up"].due_at == msk(
+        2026, 11, 30, 13, 0
+    )  # 40 working h from Tue 09:00
     inc.final_answer_at = msk(2026, 12, 1, 10, 0)
     assert clocks.evaluate(inc, msk(2026, 12, 2, 9, 0))["follow_up"].state == "missed"
 
 
 def test_feedback_platform_deadline_from_the_message_or_the_category(clocks):
     created = msk(2026, 11, 20, 7, 15)
-    assert clocks.pos_resolution_due(created, "waste", {"deadline": "2026-11-25"}) == msk(2026, 11, 25, 23, 59, 59)
+    assert clocks.pos_resolution_due(created, "waste", {"deadline": "2026-11-25"}) == msk(
+        2026, 11, 25, 23, 59, 59
+    )
     assert clocks.pos_resolution_due(created, "waste", {}) == created + timedelta(days=10)
-    assert clocks.pos_resolution_due(created, "roads", {"deadline": "не число"}) == created + timedelta(days=30)
+    assert clocks.pos_resolution_due(created, "roads", {"deadline": "не число"}) == created + timedelta(
+        days=30
+    )
     assert clocks.pos_resolution_due(created, None, None) == created + timedelta(days=30)
 
 
@@ -89,14 +104,27 @@ def test_sla_figures_per_body_with_a_minimum_for_the_rating():
     t = msk(2026, 11, 23, 9, 0)
     rows = []
     for i in range(6):  # adm_kursk: 5 answered in time (1–5 h), 1 late
-        rows.append(Times(opened_at=t, due_at=t + timedelta(hours=24), first_answer_at=t + timedelta(hours=i + 1 if i < 5 else 30),
-                          body_code="adm_kursk", municipality="kursk"))
-    rows.append(Times(opened_at=t, due_at=t + timedelta(hours=24), body_code="reg_health", municipality="kursk"))
-    rows.append(Times(opened_at=now, due_at=now + timedelta(hours=24), body_code="reg_health", municipality="kursk"))
+        rows.append(
+            Times(
+                opened_at=t,
+                due_at=t + timedelta(hours=24),
+                first_answer_at=t + timedelta(hours=i + 1 if i < 5 else 30),
+                body_code="adm_kursk",
+                municipality="kursk",
+            )
+        )
+    rows.append(
+        Times(opened_at=t, due_at=t + timedelta(hours=24), body_code="reg_health", municipality="kursk")
+    )
+    rows.append(
+        Times(opened_at=now, due_at=now + timedelta(hours=24), body_code="reg_health", municipality="kursk")
+    )
     out = {f.key: f for f in figures(rows, now, by="body_code", min_incidents=5)}  # type: ignore[arg-type]
     assert out["adm_kursk"].rated and round(out["adm_kursk"].share_in_time, 3) == 0.833
     assert out["adm_kursk"].median_hours_to_answer == 3.5 and out["adm_kursk"].overdue == 1
     assert not out["reg_health"].rated and out["reg_health"].overdue == 1 and out["reg_health"].answered == 0
-    assert out["reg_health"].pending == 1 and out["reg_health"].share_in_time == 0  # the one not yet due is not counted
+    assert (
+        out["reg_health"].pending == 1 and out["reg_health"].share_in_time == 0
+    )  # the one not yet due is not counted
     by_muni = figures(rows, now, by="municipality", min_incidents=5)  # type: ignore[arg-type]
     assert by_muni[0].key == "kursk" and by_muni[0].incidents == 8

@@ -45,7 +45,10 @@ def test_routing_rules_and_fallback(lipetsk):
     r = Router(lipetsk)
     assert r.route(category="roads", municipality="lipetsk", scale="region").body == "roads_region"
     assert r.route(category="roads", municipality="lipetsk", scale="street").body == "adm_lipetsk"
-    assert r.route(category="housing_utilities", subcategory="heating", municipality="yelets").body == "gzhi_lipetsk"
+    assert (
+        r.route(category="housing_utilities", subcategory="heating", municipality="yelets").body
+        == "gzhi_lipetsk"
+    )
     d = r.route(category="water", municipality=None)
     assert d.body == "cur_lipetsk" and d.rule is None
 

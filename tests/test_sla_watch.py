@@ -28,8 +28,15 @@ class Inbox:
     async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, N802 - aiosmtpd hook
         msg = message_from_bytes(envelope.content)
         subject = str(make_header(decode_header(msg["Subject"])))
-        self.messages.append((list(envelope.rcpt_tos), subject, msg.get_content() if hasattr(msg, "get_content")
-                              else msg.get_payload(decode=True).decode("utf-8")))
+        self.messages.append(
+            (
+                list(envelope.rcpt_tos),
+                subject,
+                msg.get_content()
+                if hasattr(msg, "get_content")
+                else msg.get_payload(decode=True).decode("utf-8"),
+            )
+        )
         return "250 Message accepted for delivery"
 
     def to(self, address: str) -> list[str]:
@@ -61,8 +68,16 @@ def test_at_risk_then_overdue_each_step_once(sqlite_engine, kursk, kursk_builder
     iid, _ = open_incident(engine, cfg, kursk_builder, clock)
     with Session(engine) as s, s.begin():
         add_user(s, cfg, login="moder", role="moderator", now=clock())
-        add_user(s, cfg, login="dorogi", role="executor", body="reg_transport_roads", now=clock(),
-                 email="petrov@transport.example.org", telegram_chat_id="-1002000000001")
+        add_user(
+            s,
+            cfg,
+            login="dorogi",
+            role="executor",
+            body="reg_transport_roads",
+            now=clock(),
+            email="petrov@transport.example.org",
+            telegram_chat_id="-1002000000001",
+        )
         add_user(s, cfg, login="admin", role="admin", now=clock(), email="duty.admin@example.org")
     clock.advance(minutes=5)
     with Session(engine) as s, s.begin():
@@ -70,8 +85,10 @@ def test_at_risk_then_overdue_each_step_once(sqlite_engine, kursk, kursk_builder
 
     bot = FakeBotApi(chats={"-1002000000001", "-1001000000000"})
     with bot:
-        notifiers = {"email": EmailNotifier(host="127.0.0.1", port=port, sender="sla@cur46.example.org"),
-                     "telegram": TelegramBotNotifier(token=TOKEN, base_url=bot.url)}
+        notifiers = {
+            "email": EmailNotifier(host="127.0.0.1", port=port, sender="sla@cur46.example.org"),
+            "telegram": TelegramBotNotifier(token=TOKEN, base_url=bot.url),
+        }
 
         def watch():  # noqa: ANN202
             return sla_watch(engine, cfg, clock, notifiers)

@@ -16,8 +16,15 @@ from tests.conftest import LIPETSK
 
 
 def _p(ext: str, text: str, likes: int = 0) -> PostRecord:
-    return PostRecord(network="vk", external_id=ext, source_id="s", text=text,
-                      created_at=datetime(2026, 11, 20, 9, tzinfo=UTC), likes=likes, raw={"x": ext})
+    return PostRecord(
+        network="vk",
+        external_id=ext,
+        source_id="s",
+        text=text,
+        created_at=datetime(2026, 11, 20, 9, tzinfo=UTC),
+        likes=likes,
+        raw={"x": ext},
+    )
 
 
 def _count(engine, model) -> int:
@@ -29,17 +36,37 @@ def test_migrations_are_current_and_rerunnable(engine):
     assert current_revision(engine) == head_revision()
     upgrade(engine)  # a second upgrade is a no-op
     names = set(sa.inspect(engine).get_table_names())
-    assert {"posts", "signals", "incidents", "incident_posts", "bodies", "assignments", "replies",
-            "audit_events", "crawl_cursors", "quarantine", "sources", "post_revisions"} <= names
+    assert {
+        "posts",
+        "signals",
+        "incidents",
+        "incident_posts",
+        "bodies",
+        "assignments",
+        "replies",
+        "audit_events",
+        "crawl_cursors",
+        "quarantine",
+        "sources",
+        "post_revisions",
+    } <= names
 
 
 def test_upsert_keeps_edit_history(engine, clock):
     with Session(engine) as s, s.begin():
         assert save_posts(s, [_p("1", "Нет воды"), _p("2", "Яма")], clock()) == (2, 0, 0)
     with Session(engine) as s, s.begin():
-        assert save_posts(s, [_p("1", "Нет воды на Катукова 12"), _p("2", "Яма", likes=5)], clock()) == (0, 2, 0)
+        assert save_posts(s, [_p("1", "Нет воды на Катукова 12"), _p("2", "Яма", likes=5)], clock()) == (
+            0,
+            2,
+            0,
+        )
     with Session(engine) as s, s.begin():
-        assert save_posts(s, [_p("1", "Нет воды на Катукова 12"), _p("2", "Яма", likes=5)], clock()) == (0, 0, 2)
+        assert save_posts(s, [_p("1", "Нет воды на Катукова 12"), _p("2", "Яма", likes=5)], clock()) == (
+            0,
+            0,
+            2,
+        )
     with Session(engine) as s:
         post = s.exec(select(Post).where(Post.external_id == "1")).one()
         assert post.edited and post.text.endswith("12")
@@ -51,8 +78,17 @@ def test_unique_on_network_and_external_id(engine, clock):
     with Session(engine) as s, s.begin():
         save_posts(s, [_p("1", "a")], clock())
     with pytest.raises(sa.exc.IntegrityError), Session(engine) as s, s.begin():
-        s.add(Post(network="vk", external_id="1", source_id="s", text="b", created_at=clock(),
-                   fetched_at=clock(), updated_at=clock()))
+        s.add(
+            Post(
+                network="vk",
+                external_id="1",
+                source_id="s",
+                text="b",
+                created_at=clock(),
+                fetched_at=clock(),
+                updated_at=clock(),
+            )
+        )
 
 
 def test_cursor_roundtrip(engine, clock):
@@ -65,7 +101,9 @@ def test_cursor_roundtrip(engine, clock):
 def test_import_and_process_is_idempotent(engine, lipetsk, lipetsk_builder, clock, tmp_path):
     src = tmp_path / "posts.jsonl"
     good = (LIPETSK / "posts.jsonl").read_text(encoding="utf-8").splitlines()
-    src.write_text("\n".join(good[:3] + ['{"network": "vk", "text": "обрыв', *good[3:]]) + "\n", encoding="utf-8")
+    src.write_text(
+        "\n".join(good[:3] + ['{"network": "vk", "text": "обрыв', *good[3:]]) + "\n", encoding="utf-8"
+    )
     prepare(engine, lipetsk)
     stats = crawl_adapter(engine, ReplaySource(source_id="t", path=src, page_size=4), clock)
     assert (stats.inserted, stats.quarantined) == (14, 1)

@@ -17,8 +17,14 @@ DEV = ROOT / "tests" / "data" / "dev_kursk" / "labels.jsonl"
 
 
 def _post(text: str) -> PostRecord:
-    return PostRecord(network="vk", external_id="1", source_id="vk_search", text=text,
-                      created_at=datetime(2026, 11, 20, 9, tzinfo=UTC), author_id="u1")
+    return PostRecord(
+        network="vk",
+        external_id="1",
+        source_id="vk_search",
+        text=text,
+        created_at=datetime(2026, 11, 20, 9, tzinfo=UTC),
+        author_id="u1",
+    )
 
 
 def _with_model(cfg, path: Path):
@@ -66,15 +72,21 @@ def test_with_category_off_the_model_decides_complaints_and_the_rules_keep_the_c
     decides, the category, subcategory and fact are exactly the rules'."""
     from pipelines.signals import SignalBuilder
 
-    assert kursk.signals.model is not None and kursk.signals.model.complaint and not kursk.signals.model.category
+    assert (
+        kursk.signals.model is not None and kursk.signals.model.complaint and not kursk.signals.model.category
+    )
     cfg = copy.copy(kursk)
-    cfg.signals = kursk.signals.model_copy(update={"model": SignalModelPolicy(path=str(model_path), category=False)})
+    cfg.signals = kursk.signals.model_copy(
+        update={"model": SignalModelPolicy(path=str(model_path), category=False)}
+    )
     with_model = SignalBuilder(cfg, use_ner=False, use_model=True)
     rules = SignalBuilder(kursk, use_ner=False, use_model=False)
-    texts = ["Третий день нет воды на Хуторской в Курске, сколько можно?",
-             "На Резиновой яма на яме, вчера пробил колесо 😡 когда заасфальтируют",
-             "В подъезде дома 6 на ул. Мира не работает лифт уже неделю, бабушки пешком на 9 этаж",
-             "Мусор у контейнерной площадки на Союзной не вывозят с понедельника, крысы бегают"]
+    texts = [
+        "Третий день нет воды на Хуторской в Курске, сколько можно?",
+        "На Резиновой яма на яме, вчера пробил колесо 😡 когда заасфальтируют",
+        "В подъезде дома 6 на ул. Мира не работает лифт уже неделю, бабушки пешком на 9 этаж",
+        "Мусор у контейнерной площадки на Союзной не вывозят с понедельника, крысы бегают",
+    ]
     for text in texts:
         m, r = with_model(_post(text)), rules(_post(text))
         assert any(x.startswith("model: p(complaint)") for x in m.reasons)
@@ -103,7 +115,8 @@ def test_model_train_on_first_use(kursk, tmp_path):
         path = tmp_path / name
         cfg = copy.copy(kursk)
         cfg.signals = kursk.signals.model_copy(
-            update={"model": SignalModelPolicy(path=str(path), train=[labels])})
+            update={"model": SignalModelPolicy(path=str(path), train=[labels])}
+        )
         builder = signal_builder(cfg, use_ner=False, use_model=True)
         assert path.is_file() and builder.model is not None
         s = builder(_post("Третий день нет воды на Сумской, 12, сколько можно"))
@@ -120,12 +133,20 @@ def test_first_use_training_leaves_out_the_category_classifier_when_it_is_off(ku
     models = {}
     for category in (False, True):
         cfg = copy.copy(kursk)
-        cfg.signals = kursk.signals.model_copy(update={"model": SignalModelPolicy(
-            path=str(tmp_path / f"{category}.pkl"), train=[labels], category=category)})
+        cfg.signals = kursk.signals.model_copy(
+            update={
+                "model": SignalModelPolicy(
+                    path=str(tmp_path / f"{category}.pkl"), train=[labels], category=category
+                )
+            }
+        )
         models[category] = signal_builder(cfg, use_ner=False, use_model=True)
     assert models[False].model.category is None and models[True].model.category is not None
     text = "Третий день нет воды на Сумской, 12, сколько можно"
-    reasons = [next(r for r in b(_post(text)).reasons if r.startswith("model: p(complaint)")) for b in models.values()]
+    reasons = [
+        next(r for r in b(_post(text)).reasons if r.startswith("model: p(complaint)"))
+        for b in models.values()
+    ]
     assert reasons[0] == reasons[1]
 
 
@@ -149,7 +170,8 @@ def test_a_model_trained_from_other_labels_is_trained_again(kursk, tmp_path):
     path = tmp_path / "m.pkl"
     cfg = copy.copy(kursk)
     cfg.signals = kursk.signals.model_copy(
-        update={"model": SignalModelPolicy(path=str(path), train=[str(own / "labels.jsonl")])})
+        update={"model": SignalModelPolicy(path=str(path), train=[str(own / "labels.jsonl")])}
+    )
     signal_builder(cfg, use_ner=False, use_model=True)
     first = _model.load(path).meta["fingerprint"]
     assert first == training_fingerprint(cfg, [str(own / "labels.jsonl")])

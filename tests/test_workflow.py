@@ -20,10 +20,14 @@ def scenario(engine, kursk, kursk_builder):
     clock = FixedClock(T0)
     iid, posts = open_incident(engine, kursk, kursk_builder, clock)
     with Session(engine) as s, s.begin():
-        for login, role, body in [("admin", "admin", None), ("moder", "moderator", None),
-                                  ("gorinsp", "executor", "kursk_gorinspektsiya"),
-                                  ("dorogi", "executor", "reg_transport_roads"),
-                                  ("control", "controller", None), ("fed", "observer", None)]:
+        for login, role, body in [
+            ("admin", "admin", None),
+            ("moder", "moderator", None),
+            ("gorinsp", "executor", "kursk_gorinspektsiya"),
+            ("dorogi", "executor", "reg_transport_roads"),
+            ("control", "controller", None),
+            ("fed", "observer", None),
+        ]:
             add_user(s, kursk, login=login, role=role, body=body, now=clock(), email=f"{login}@example.org")
     return engine, kursk, clock, iid, posts
 
@@ -37,7 +41,9 @@ def test_permission_matrix_in_one_place():
     executor = Actor("ivanova", Role.EXECUTOR, "adm_kursk")
     assert can(executor, Action.DRAFT, "adm_kursk") and not can(executor, Action.DRAFT, "reg_health")
     assert not can(Actor("fed", Role.OBSERVER), Action.ASSIGN)
-    assert can(Actor("control", Role.CONTROLLER), Action.APPROVE) and not can(Actor("m", Role.MODERATOR), Action.APPROVE)
+    assert can(Actor("control", Role.CONTROLLER), Action.APPROVE) and not can(
+        Actor("m", Role.MODERATOR), Action.APPROVE
+    )
     with pytest.raises(PermissionDenied, match="executor acts on their body's incidents only"):
         authorize(executor, Action.RESOLVE, "reg_health", incident_id=7)
     with pytest.raises(ValueError, match="body_code is required"):
@@ -65,27 +71,47 @@ def test_routing_then_every_role_and_every_step_audited(scenario):
     clock.advance(minutes=10)
     _do(engine, cfg, clock, lambda w, s: w.assign(moder, iid, "reg_transport_roads", "площадка у дороги"))
     clock.advance(minutes=10)
-    _do(engine, cfg, clock, lambda w, s: w.hand_back(dorogi, iid, "не наше: контейнерная площадка во дворе МКД"))
+    _do(
+        engine,
+        cfg,
+        clock,
+        lambda w, s: w.hand_back(dorogi, iid, "не наше: контейнерная площадка во дворе МКД"),
+    )
     with Session(engine) as s:
         inc = s.get(Incident, iid)
         assert inc.status == "triaged" and inc.body_code == cfg.bodies.triage_body
     clock.advance(minutes=5)
-    _do(engine, cfg, clock, lambda w, s: w.assign(moder, iid, "kursk_gorinspektsiya", "двор МКД — городская инспекция"))
+    _do(
+        engine,
+        cfg,
+        clock,
+        lambda w, s: w.assign(moder, iid, "kursk_gorinspektsiya", "двор МКД — городская инспекция"),
+    )
 
     # an invalid step is refused with the allowed ones named
     with pytest.raises(InvalidTransition, match="allowed"):
         _do(engine, cfg, clock, lambda w, s: w.close(admin, iid, "рано"))
 
     # executor drafts from the template; the controller returns it, then approves the rework
-    answer = _do(engine, cfg, clock, lambda w, s: w.draft_answer(gorinsp, iid, template="waste_not_collected"))
+    answer = _do(
+        engine, cfg, clock, lambda w, s: w.draft_answer(gorinsp, iid, template="waste_not_collected")
+    )
     body = cfg.body_by_code["kursk_gorinspektsiya"].name
     assert "ул. Союзная" in answer.text or "улица Союзная" in answer.text
     assert body in answer.text and "до 03.12.2026" in answer.text  # the platform's 10-day waste deadline
     with pytest.raises(PermissionDenied):
         _do(engine, cfg, clock, lambda w, s: w.approve(gorinsp, iid))
     _do(engine, cfg, clock, lambda w, s: w.return_draft(control, iid, "укажите точный срок вывоза"))
-    _do(engine, cfg, clock, lambda w, s: w.draft_answer(
-        gorinsp, iid, text="Здравствуйте! Вывоз с площадки у дома 61 по ул. Союзной организован 24.11.2026 до 12:00."))
+    _do(
+        engine,
+        cfg,
+        clock,
+        lambda w, s: w.draft_answer(
+            gorinsp,
+            iid,
+            text="Здравствуйте! Вывоз с площадки у дома 61 по ул. Союзной организован 24.11.2026 до 12:00.",
+        ),
+    )
     with pytest.raises(WorkflowError, match="approved"):
         _do(engine, cfg, clock, lambda w, s: w.publish(control, iid))  # approval is required in Kursk
     _do(engine, cfg, clock, lambda w, s: w.approve(control, iid))
@@ -105,7 +131,9 @@ def test_routing_then_every_role_and_every_step_audited(scenario):
     with Session(engine) as s:
         events = s.exec(select(AuditEvent).where(AuditEvent.incident_id == iid).order_by(AuditEvent.id)).all()
         moves = [(e.actor, e.action, e.from_state, e.to_state) for e in events if e.to_state]
-        history = s.exec(select(Assignment).where(Assignment.incident_id == iid).order_by(Assignment.id)).all()
+        history = s.exec(
+            select(Assignment).where(Assignment.incident_id == iid).order_by(Assignment.id)
+        ).all()
         answers = s.exec(select(Answer).where(Answer.incident_id == iid).order_by(Answer.id)).all()
     assert moves == [
         ("system", "opened", None, "new"),
@@ -124,8 +152,11 @@ def test_routing_then_every_role_and_every_step_audited(scenario):
     assert all(e.at is not None for e in events)
     assert next(e for e in events if e.action == "handed_back").reason.startswith("не наше")
     assert [(a.body_code, a.ended_at is None) for a in history] == [
-        ("kursk_gorinspektsiya", False), ("reg_transport_roads", False), (cfg.bodies.triage_body, False),
-        ("kursk_gorinspektsiya", True)]
+        ("kursk_gorinspektsiya", False),
+        ("reg_transport_roads", False),
+        (cfg.bodies.triage_body, False),
+        ("kursk_gorinspektsiya", True),
+    ]
     assert [a.status for a in answers] == ["returned", "published"]
 
 

@@ -12,8 +12,18 @@ from tests.conftest import LIPETSK
 def env(tmp_path, monkeypatch):
     monkeypatch.setenv("INCIDENTS_DATA_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("INCIDENTS_CONFIG", str(LIPETSK))
-    for var in ("DATABASE_URL", "INCIDENTS_USER", "VK_REPLY_TOKEN", "VK_TOKEN", "OK_ACCESS_TOKEN", "TELEGRAM_SESSION",
-                "POS_TOKEN", "POS_BASE_URL", "SMTP_HOST", "TELEGRAM_BOT_TOKEN"):
+    for var in (
+        "DATABASE_URL",
+        "INCIDENTS_USER",
+        "VK_REPLY_TOKEN",
+        "VK_TOKEN",
+        "OK_ACCESS_TOKEN",
+        "TELEGRAM_SESSION",
+        "POS_TOKEN",
+        "POS_BASE_URL",
+        "SMTP_HOST",
+        "TELEGRAM_BOT_TOKEN",
+    ):
         monkeypatch.delenv(var, raising=False)
     return tmp_path
 
@@ -30,8 +40,21 @@ def test_assign_reply_publish_dry_run_watch_and_report(env, capsys):
     water = next(json.loads(x) for x in out.splitlines() if "Катукова" in x)
     iid = str(water["id"])
     assert _run(capsys, "user", "add", "moder", "--role", "moderator")[0] == 0
-    assert _run(capsys, "user", "add", "gzhi", "--role", "executor", "--body", "gzhi_lipetsk",
-                "--email", "gzhi@example.org")[0] == 0
+    assert (
+        _run(
+            capsys,
+            "user",
+            "add",
+            "gzhi",
+            "--role",
+            "executor",
+            "--body",
+            "gzhi_lipetsk",
+            "--email",
+            "gzhi@example.org",
+        )[0]
+        == 0
+    )
     assert _run(capsys, "user", "add", "nobody", "--role", "executor")[0] == 2  # an executor needs a body
     code, out, _ = _run(capsys, "user", "list")
     assert code == 0 and "gzhi_lipetsk" in out
@@ -40,13 +63,17 @@ def test_assign_reply_publish_dry_run_watch_and_report(env, capsys):
     assert code == 2 and "--by" in err
     code, _, err = _run(capsys, "reply", iid, "--template", "generic", "--by", "gzhi")
     assert code == 2 and "отказано" in err  # not assigned to their body yet
-    code, out, _ = _run(capsys, "assign", iid, "gzhi_lipetsk", "--reason", "подвал МКД — жилинспекция", "--by", "moder")
+    code, out, _ = _run(
+        capsys, "assign", iid, "gzhi_lipetsk", "--reason", "подвал МКД — жилинспекция", "--by", "moder"
+    )
     assert code == 0 and "Государственная жилищная инспекция" in out
     code, out, _ = _run(capsys, "queue", "--by", "gzhi")
     assert code == 0 and f"│ {iid} " in out and "ответ " in out  # Lipetsk runs only the 24-hour clock
     code, out, _ = _run(capsys, "queue", "--by", "moder")
     assert code == 0 and int(out.split("Очередь moder: ")[1].split()[0]) >= 4
-    code, out, _ = _run(capsys, "reply", iid, "--template", "generic", "--deadline", "2026-12-01", "--by", "gzhi")
+    code, out, _ = _run(
+        capsys, "reply", iid, "--template", "generic", "--deadline", "2026-12-01", "--by", "gzhi"
+    )
     assert code == 0 and "Государственная жилищная инспекция Липецкой области" in out and "01.12.2026" in out
     # Lipetsk needs no approval: the executor publishes; without credentials the outbox is a dry run
     code, out, _ = _run(capsys, "publish", "--incident", iid, "--by", "gzhi")

@@ -60,7 +60,9 @@ def crash_on_send(fake, url: str, cfg, clock) -> None:  # noqa: ANN001
     forked.set()
     _, status = os.waitpid(pid, 0)
     fake.on_create = None
-    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, "the child was not killed mid-send"
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, (
+        "the child was not killed mid-send"
+    )
 
 
 _VK = _OK = _POS = None
@@ -92,11 +94,21 @@ def test_new_to_closed_through_every_role_exactly_once(tmp_path, kursk, kursk_bu
         iid, post_ids = open_incident(engine, cfg, kursk_builder, clock)
         with Session(engine) as s, s.begin():
             inc = s.get(Incident, iid)
-            assert inc.status == "assigned" and inc.body_code == "kursk_gorinspektsiya" and inc.post_count == 4
+            assert (
+                inc.status == "assigned" and inc.body_code == "kursk_gorinspektsiya" and inc.post_count == 4
+            )
             add_user(s, cfg, login="admin", role="admin", now=clock(), email="duty.admin@example.org")
             add_user(s, cfg, login="moder", role="moderator", now=clock())
-            add_user(s, cfg, login="gorinsp", role="executor", body="kursk_gorinspektsiya", now=clock(),
-                     email="ivanova@gorinsp.example.org", telegram_chat_id="-1003000000001")
+            add_user(
+                s,
+                cfg,
+                login="gorinsp",
+                role="executor",
+                body="kursk_gorinspektsiya",
+                now=clock(),
+                email="ivanova@gorinsp.example.org",
+                telegram_chat_id="-1003000000001",
+            )
             add_user(s, cfg, login="dorogi", role="executor", body="reg_transport_roads", now=clock())
             add_user(s, cfg, login="control", role="controller", now=clock())
             add_user(s, cfg, login="fed", role="observer", now=clock())
@@ -107,37 +119,63 @@ def test_new_to_closed_through_every_role_exactly_once(tmp_path, kursk, kursk_bu
         with pytest.raises(PermissionDenied, match="observer"):
             _do(engine, cfg, clock, lambda w, s: w.reject(actors["fed"], iid, "не жалоба"))
         clock.advance(minutes=5)
-        _do(engine, cfg, clock, lambda w, s: w.assign(actors["moder"], iid, "reg_transport_roads",
-                                                      "площадка стоит на обочине дороги"))
+        _do(
+            engine,
+            cfg,
+            clock,
+            lambda w, s: w.assign(
+                actors["moder"], iid, "reg_transport_roads", "площадка стоит на обочине дороги"
+            ),
+        )
         clock.advance(minutes=5)
-        _do(engine, cfg, clock, lambda w, s: w.hand_back(actors["dorogi"], iid,
-                                                         "не наше: контейнерная площадка во дворе МКД"))
+        _do(
+            engine,
+            cfg,
+            clock,
+            lambda w, s: w.hand_back(actors["dorogi"], iid, "не наше: контейнерная площадка во дворе МКД"),
+        )
         clock.advance(minutes=5)
-        _do(engine, cfg, clock, lambda w, s: w.assign(actors["moder"], iid, "kursk_gorinspektsiya",
-                                                      "двор МКД — городская инспекция"))
-        notifiers = {"email": EmailNotifier(host="127.0.0.1", port=smtp_port, sender="sla@cur46.example.org"),
-                     "telegram": TelegramBotNotifier(token=TOKEN, base_url=bot.url)}
+        _do(
+            engine,
+            cfg,
+            clock,
+            lambda w, s: w.assign(
+                actors["moder"], iid, "kursk_gorinspektsiya", "двор МКД — городская инспекция"
+            ),
+        )
+        notifiers = {
+            "email": EmailNotifier(host="127.0.0.1", port=smtp_port, sender="sla@cur46.example.org"),
+            "telegram": TelegramBotNotifier(token=TOKEN, base_url=bot.url),
+        }
         clock.t = T0.replace(hour=12, minute=30)  # 15:30 MSK: the draft (due 17:15) is at risk
         report = sla_watch(engine, cfg, clock, notifiers)
         assert report.sent == 3  # the body's address, its executor by email and by Telegram
-        assert [rcpt for rcpt, _, _ in inbox.messages] == [["inspection.kursk@example.org"], ["ivanova@gorinsp.example.org"]]
+        assert [rcpt for rcpt, _, _ in inbox.messages] == [
+            ["inspection.kursk@example.org"],
+            ["ivanova@gorinsp.example.org"],
+        ]
         assert len(bot.sent) == 1 and "подготовка ответа" in bot.sent[0]["text"]
         assert sla_watch(engine, cfg, clock, notifiers).sent == 0  # once per step
 
         # --- executor drafts from the template, controller approves and publishes to all four posts
         clock.advance(minutes=10)
-        answer = _do(engine, cfg, clock, lambda w, s: w.draft_answer(actors["gorinsp"], iid, template="waste_not_collected"))
+        answer = _do(
+            engine,
+            cfg,
+            clock,
+            lambda w, s: w.draft_answer(actors["gorinsp"], iid, template="waste_not_collected"),
+        )
         _do(engine, cfg, clock, lambda w, s: w.approve(actors["control"], iid))
         replies = _do(engine, cfg, clock, lambda w, s: w.publish(actors["control"], iid))
         assert sorted(r.network for r in replies) == ["ok", "pos", "telegram", "vk"]
 
         # --- the outbox, killed between "sent" and "recorded" on every network
-        crash_on_send(vk, url, cfg, clock)                        # VK comment made, process dead
+        crash_on_send(vk, url, cfg, clock)  # VK comment made, process dead
         assert len(vk.data["created_comments"]) == 1 and _statuses(engine)["vk"] == "sending"
-        crash_on_send(ok, url, cfg, clock)                        # VK resent with its guid: no new comment
+        crash_on_send(ok, url, cfg, clock)  # VK resent with its guid: no new comment
         assert len(vk.data["created_comments"]) == 1 and _statuses(engine)["vk"] == "sent"
         assert len(ok.created_comments()) == 1 and _statuses(engine)["ok"] == "sending"
-        crash_on_send(pos, url, cfg, clock)                       # OK found on the remote, not sent again
+        crash_on_send(pos, url, cfg, clock)  # OK found on the remote, not sent again
         assert len(ok.created_comments()) == 1 and _statuses(engine)["ok"] == "sent"
         assert len(pos.answers) == 1 and _statuses(engine)["pos"] == "sending"
         tg.crash_after_send = True
@@ -145,13 +183,20 @@ def test_new_to_closed_through_every_role_exactly_once(tmp_path, kursk, kursk_bu
             Outbox(engine, cfg, fake_channels(vk=vk, ok=ok, tg=tg, pos=pos), clock).run()
         assert len(tg.sent()) == 1 and _statuses(engine)["telegram"] == "sending"
         final = Outbox(engine, cfg, fake_channels(vk=vk, ok=ok, tg=tg, pos=pos), clock).run()
-        assert final.recovered == 2 and final.sent == 0 and final.failed == 0  # Telegram found; ПОС by its key
+        assert (
+            final.recovered == 2 and final.sent == 0 and final.failed == 0
+        )  # Telegram found; ПОС by its key
         assert _statuses(engine) == {"vk": "sent", "ok": "sent", "telegram": "sent", "pos": "sent"}
 
         # --- exactly once each, in the right place, replying to the resident
         text = answer.text + "\n\nЦУР Курской области"
         [vk_c] = vk.data["created_comments"]
-        assert (vk_c["owner_id"], vk_c["post_id"], vk_c["reply_to_comment"], vk_c["text"]) == (-100001, 1011, 2201, text)
+        assert (vk_c["owner_id"], vk_c["post_id"], vk_c["reply_to_comment"], vk_c["text"]) == (
+            -100001,
+            1011,
+            2201,
+            text,
+        )
         assert vk_c["from_id"] == -100001  # as the community
         [ok_c] = ok.created_comments()
         assert ok_c["reply_to_comment_id"] == "MTU1MDAwMDAwMDAwMTI6OTk" and ok_c["text"] == text
@@ -163,10 +208,17 @@ def test_new_to_closed_through_every_role_exactly_once(tmp_path, kursk, kursk_bu
         with Session(engine) as s:
             rows = s.exec(select(Reply).order_by(Reply.id)).all()
             assert {r.network: r.remote_id for r in rows} == {
-                "vk": f"comment-100001_{vk_c['id']}", "ok": f"comment{ok_c['id']}",
-                "telegram": f"kursk_chat/{tg_m['id']}", "pos": pos_a["id"]}
+                "vk": f"comment-100001_{vk_c['id']}",
+                "ok": f"comment{ok_c['id']}",
+                "telegram": f"kursk_chat/{tg_m['id']}",
+                "pos": pos_a["id"],
+            }
             inc = s.get(Incident, iid)
-            assert inc.status == "answered" and inc.first_answer_at == clock() and inc.first_answer_at <= inc.due_at
+            assert (
+                inc.status == "answered"
+                and inc.first_answer_at == clock()
+                and inc.first_answer_at <= inc.due_at
+            )
 
         # --- a resident writes again under the VK post: the incident's answer goes to them too
         clock.advance(hours=1)
@@ -186,7 +238,12 @@ def test_new_to_closed_through_every_role_exactly_once(tmp_path, kursk, kursk_bu
 
         # --- resolved by the executor, closed by the controller; nothing is sent twice afterwards
         clock.advance(days=1)
-        _do(engine, cfg, clock, lambda w, s: w.resolve(actors["gorinsp"], iid, "площадка вычищена, график вывоза восстановлен"))
+        _do(
+            engine,
+            cfg,
+            clock,
+            lambda w, s: w.resolve(actors["gorinsp"], iid, "площадка вычищена, график вывоза восстановлен"),
+        )
         _do(engine, cfg, clock, lambda w, s: w.close(actors["admin"], iid))
         assert Outbox(engine, cfg, fake_channels(vk=vk, ok=ok, tg=tg, pos=pos), clock).run().sent == 0
         assert len(vk.data["created_comments"]) == 2 and len(ok.created_comments()) == 1
@@ -195,15 +252,26 @@ def test_new_to_closed_through_every_role_exactly_once(tmp_path, kursk, kursk_bu
     with Session(engine) as s:
         inc = s.get(Incident, iid)
         assert inc.status == "closed" and inc.closed_at == clock()
-        moves = [(e.actor, e.action, e.to_state) for e in s.exec(
-            select(AuditEvent).where(AuditEvent.incident_id == iid, AuditEvent.to_state != None)  # noqa: E711
-            .order_by(AuditEvent.id)).all()]
+        moves = [
+            (e.actor, e.action, e.to_state)
+            for e in s.exec(
+                select(AuditEvent)
+                .where(AuditEvent.incident_id == iid, AuditEvent.to_state != None)  # noqa: E711
+                .order_by(AuditEvent.id)
+            ).all()
+        ]
         assert moves == [
-            ("system", "opened", "new"), ("system", "assigned", "assigned"),
-            ("moder", "reassigned", "assigned"), ("dorogi", "handed_back", "triaged"),
-            ("moder", "assigned", "assigned"), ("gorinsp", "answer_drafted", "answer_drafted"),
-            ("control", "answer_approved", "answer_approved"), ("control", "answer_published", "answered"),
-            ("gorinsp", "resolved", "resolved"), ("admin", "closed", "closed")]
+            ("system", "opened", "new"),
+            ("system", "assigned", "assigned"),
+            ("moder", "reassigned", "assigned"),
+            ("dorogi", "handed_back", "triaged"),
+            ("moder", "assigned", "assigned"),
+            ("gorinsp", "answer_drafted", "answer_drafted"),
+            ("control", "answer_approved", "answer_approved"),
+            ("control", "answer_published", "answered"),
+            ("gorinsp", "resolved", "resolved"),
+            ("admin", "closed", "closed"),
+        ]
         assert len(s.exec(select(Notification)).all()) == 3
     engine.dispose()
 
@@ -223,8 +291,15 @@ def test_a_low_rating_on_the_platform_reopens_once(tmp_path, kursk, kursk_builde
     clock.advance(days=2)
     pos_record = records()[3]
     for rating, expect in ((4, []), (2, [iid]), (2, [])):
-        pos_record.raw = {**pos_record.raw, "pos": {**pos_record.raw["pos"], "rating": rating, "status": "answered",
-                                                    "updated_at": f"2026-11-25T10:0{rating}:00+00:00"}}
+        pos_record.raw = {
+            **pos_record.raw,
+            "pos": {
+                **pos_record.raw["pos"],
+                "rating": rating,
+                "status": "answered",
+                "updated_at": f"2026-11-25T10:0{rating}:00+00:00",
+            },
+        }
         with Session(engine) as s, s.begin():
             save_posts(s, [pos_record], clock())  # the crawler brings the platform's new rating
         assert _do(engine, cfg, clock, lambda w, s: w.apply_ratings()) == expect

@@ -32,15 +32,24 @@ def cmd_serve(ctx: Any, args: argparse.Namespace) -> int:
     with Session(engine) as session:
         can_log_in = session.exec(select(User).where(User.password_hash != None, User.active == True)).all()  # noqa: E711, E712
     if not can_log_in:
-        out.print("[yellow]ни у одного пользователя нет пароля: добавьте, например,\n"
-                  "  incidents user add admin --role admin --password[/]")
+        out.print(
+            "[yellow]ни у одного пользователя нет пароля: добавьте, например,\n"
+            "  incidents user add admin --role admin --password[/]"
+        )
     out.print(f"консоль: http://{args.host}:{args.port}/login  (база: {ctx.settings.database_url})")
     if args.workers > 1:  # processes, one per core: a Python process serves pages on one core only
         # the worker processes start afresh: the environment is how they learn this command's options
         os.environ["INCIDENTS_CONFIG"] = str(ctx.settings.config_dir)
         os.environ["DATABASE_URL"] = ctx.settings.database_url
-        uvicorn.run("incidents.cli.console:app_from_environment", factory=True, workers=args.workers, host=args.host,
-                    port=args.port, log_level="warning", proxy_headers=args.proxy_headers)
+        uvicorn.run(
+            "incidents.cli.console:app_from_environment",
+            factory=True,
+            workers=args.workers,
+            host=args.host,
+            port=args.port,
+            log_level="warning",
+            proxy_headers=args.proxy_headers,
+        )
         return 0
     app = create_app(engine, ctx.cfg, settings)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", proxy_headers=args.proxy_headers)
@@ -58,13 +67,17 @@ def app_from_environment() -> Any:
     from incidents.storage.db import open_database
 
     env = get_settings()
-    return create_app(open_database(env.database_url), load_region(env.config_dir), console_settings(env.data_dir))
+    return create_app(
+        open_database(env.database_url), load_region(env.config_dir), console_settings(env.data_dir)
+    )
 
 
 def add_commands(sub: Any) -> None:
     s = sub.add_parser("serve", help="веб-консоль: очередь разбора, карточки, ответы, сроки, карта, рейтинги")
     s.add_argument("--host", default="127.0.0.1", help="адрес (по умолчанию 127.0.0.1)")
     s.add_argument("--port", type=int, default=8000, help="порт (по умолчанию 8000)")
-    s.add_argument("--proxy-headers", action="store_true", help="доверять X-Forwarded-* (за обратным прокси с TLS)")
+    s.add_argument(
+        "--proxy-headers", action="store_true", help="доверять X-Forwarded-* (за обратным прокси с TLS)"
+    )
     s.add_argument("--workers", type=int, default=1, help="процессов (по одному на ядро; по умолчанию 1)")
     s.set_defaults(func=cmd_serve)

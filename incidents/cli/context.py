@@ -50,5 +50,3 @@ class Context:
             self._engine = open_database(self.settings.database_url)
             prepare(self._engine, self.cfg)
         return self._engine
-
-

@@ -68,8 +68,10 @@ def crawl_one(engine: Any, cfg: Any, source: Any) -> tuple[int, str]:
         close = getattr(adapter, "close", None)  # the stream's websocket, Telethon's loop
         if callable(close):
             close()
-    line = (f"страниц {stats.pages}: новых {stats.inserted}, изменённых {stats.updated}, "
-            f"без изменений {stats.unchanged}, в карантине {stats.quarantined}")
+    line = (
+        f"страниц {stats.pages}: новых {stats.inserted}, изменённых {stats.updated}, "
+        f"без изменений {stats.unchanged}, в карантине {stats.quarantined}"
+    )
     return (EXIT_PROBLEMS if stats.quarantined else EXIT_OK), line
 
 
@@ -97,8 +99,10 @@ def cmd_crawl(ctx: Any, args: argparse.Namespace) -> int:
     else:
         selected = [s for s in cfg.sources.sources if s.network == args.network and s.enabled]
     if not selected:
-        err.print(f"[yellow]нет включённых источников сети {args.network} в {cfg.root / 'sources.yaml'}; "
-                  "включите источник (enabled: true) или укажите --source ID[/]")
+        err.print(
+            f"[yellow]нет включённых источников сети {args.network} в {cfg.root / 'sources.yaml'}; "
+            "включите источник (enabled: true) или укажите --source ID[/]"
+        )
         return EXIT_USAGE
     engine = ctx.engine
     code = EXIT_OK
@@ -118,16 +122,26 @@ def cmd_crawl(ctx: Any, args: argparse.Namespace) -> int:
 
         pstats = process_pending(engine, cfg, _now)
         sla_check(engine, cfg, _now)
-        console.print(f"обработано постов: {pstats.posts}; жалоб в регионе: {pstats.complaints}; "
-                      f"новых инцидентов: {pstats.incidents_opened}; присоединено: {pstats.incidents_joined}")
+        console.print(
+            f"обработано постов: {pstats.posts}; жалоб в регионе: {pstats.complaints}; "
+            f"новых инцидентов: {pstats.incidents_opened}; присоединено: {pstats.incidents_joined}"
+        )
     return code
 
 
 def add_commands(sub: Any) -> None:
     s = sub.add_parser("crawl", help="собрать посты одной сети (её включённые источники или --source ID)")
     s.add_argument("network", choices=NETWORKS, metavar="NETWORK", help="vk, ok, telegram, pos или replay")
-    s.add_argument("--source", action="append", metavar="ID",
-                   help="только этот источник из sources.yaml, даже выключенный (можно несколько раз)")
-    s.add_argument("--since", metavar="DATE", help="читать назад до этой даты (2026-11-01 или время ISO 8601)")
-    s.add_argument("--process", action="store_true", help="затем обработать новые посты: сигналы, инциденты, SLA")
+    s.add_argument(
+        "--source",
+        action="append",
+        metavar="ID",
+        help="только этот источник из sources.yaml, даже выключенный (можно несколько раз)",
+    )
+    s.add_argument(
+        "--since", metavar="DATE", help="читать назад до этой даты (2026-11-01 или время ISO 8601)"
+    )
+    s.add_argument(
+        "--process", action="store_true", help="затем обработать новые посты: сигналы, инциденты, SLA"
+    )
     s.set_defaults(func=cmd_crawl)

@@ -51,7 +51,9 @@ def _serve(ctx: Any, args: argparse.Namespace, url: str) -> int:
 
     from flows.deployments import runner_deployments
 
-    deployments = runner_deployments(ctx.cfg, config_dir=str(ctx.cfg.root), database_url=ctx.settings.database_url)
+    deployments = runner_deployments(
+        ctx.cfg, config_dir=str(ctx.cfg.root), database_url=ctx.settings.database_url
+    )
     console.print(f"обслуживаю {len(deployments)} развёртываний через {url}; остановка — Ctrl+C")
     serve(*deployments, limit=args.limit, print_starting_message=False)
     return 0
@@ -70,12 +72,18 @@ def cmd_prefect_yaml(ctx: Any, args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: Any) -> None:
-    s = sub.add_parser("serve-flows", help="обслуживать все задания по расписанию в одном процессе (Prefect serve)")
+    s = sub.add_parser(
+        "serve-flows", help="обслуживать все задания по расписанию в одном процессе (Prefect serve)"
+    )
     s.add_argument("--limit", type=int, default=4, help="сколько запусков одновременно (по умолчанию 4)")
     s.add_argument("--list", action="store_true", help="только показать развёртывания и расписания")
-    s.add_argument("--prefect-port", type=int, help="порт локального сервера Prefect (по умолчанию свободный)")
+    s.add_argument(
+        "--prefect-port", type=int, help="порт локального сервера Prefect (по умолчанию свободный)"
+    )
     s.set_defaults(func=cmd_serve_flows)
 
-    s = sub.add_parser("prefect-yaml", help="сгенерировать prefect.yaml (развёртывания для сервера Prefect и воркеров)")
+    s = sub.add_parser(
+        "prefect-yaml", help="сгенерировать prefect.yaml (развёртывания для сервера Prefect и воркеров)"
+    )
     s.add_argument("-o", "--output", help="файл (по умолчанию стандартный вывод)")
     s.set_defaults(func=cmd_prefect_yaml)

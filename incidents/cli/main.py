@@ -30,8 +30,15 @@ from incidents.core.config import ConfigError, RegionConfig
 def _progress(total: int | None, label: str):  # noqa: ANN202 - rich Progress
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=err, transient=True, disable=not err.is_terminal)
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
 
 
 def _muni_name(cfg: RegionConfig, code: str | None) -> str:
@@ -41,8 +48,13 @@ def _muni_name(cfg: RegionConfig, code: str | None) -> str:
     return m.name if m else code
 
 
-SCALE_NAMES = {"house": "дом", "street": "улица", "settlement": "населённый пункт", "municipality": "муниципалитет",
-               "region": "несколько муниципалитетов"}
+SCALE_NAMES = {
+    "house": "дом",
+    "street": "улица",
+    "settlement": "населённый пункт",
+    "municipality": "муниципалитет",
+    "region": "несколько муниципалитетов",
+}
 
 
 def _cat_name(cfg: RegionConfig, code: str | None) -> str:
@@ -72,12 +84,16 @@ def print_summary(ctx: Context, crawls: Sequence[dict[str, Any]], process: dict[
         if c.get("error"):
             console.print(f"[yellow]источник {c['source_id']}: {c['error']}[/]")
         else:
-            console.print(f"источник {c['source_id']}: новых {c['inserted']}, изменённых {c['updated']}, "
-                          f"без изменений {c['unchanged']}, в карантине {c['quarantined']}")
+            console.print(
+                f"источник {c['source_id']}: новых {c['inserted']}, изменённых {c['updated']}, "
+                f"без изменений {c['unchanged']}, в карантине {c['quarantined']}"
+            )
     if process:
-        console.print(f"обработано постов: {process['posts']}; жалоб в регионе: {process['complaints']}; "
-                      f"вне региона: {process['off_region']}; новых инцидентов: {process['incidents_opened']}; "
-                      f"присоединено к инцидентам: {process['incidents_joined']}")
+        console.print(
+            f"обработано постов: {process['posts']}; жалоб в регионе: {process['complaints']}; "
+            f"вне региона: {process['off_region']}; новых инцидентов: {process['incidents_opened']}; "
+            f"присоединено к инцидентам: {process['incidents_joined']}"
+        )
     sla = SlaPolicyEngine(cfg.sla, cfg.region.timezone)
     now = _now()
     with Session(ctx.engine) as session:
@@ -91,8 +107,11 @@ def print_summary(ctx: Context, crawls: Sequence[dict[str, Any]], process: dict[
     console.print(_counter_table("По муниципалитетам", by_muni, lambda c: _muni_name(cfg, c)))
     sla_names = {"ok": "в срок", "at_risk": "под угрозой", "overdue": "просрочено", "answered": "отвечено"}
     console.print(_counter_table("SLA (ответ за 24 ч)", by_sla, lambda s: sla_names.get(s, s)))
-    console.print(_counter_table("Ответственные", by_body,
-                                 lambda b: cfg.body_by_code[b].name if b in cfg.body_by_code else str(b)))
+    console.print(
+        _counter_table(
+            "Ответственные", by_body, lambda b: cfg.body_by_code[b].name if b in cfg.body_by_code else str(b)
+        )
+    )
 
 
 # --------------------------------------------------------------------------- commands
@@ -101,8 +120,11 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
     from flows.monitoring import monitoring_run
 
     ctx.engine  # noqa: B018 - migrate and validate before Prefect starts
-    result = monitoring_run(config_dir=str(ctx.settings.config_dir), database_url=ctx.settings.database_url,
-                            sources=args.source or None)
+    result = monitoring_run(
+        config_dir=str(ctx.settings.config_dir),
+        database_url=ctx.settings.database_url,
+        sources=args.source or None,
+    )
     print_summary(ctx, result["crawls"], result["process"])
     return EXIT_FAILED if all(c.get("error") for c in result["crawls"]) and result["crawls"] else EXIT_OK
 
@@ -126,16 +148,20 @@ def _import_stream(ctx: Context, source_id: str, path: Path | None, process: boo
     with Session(ctx.engine) as session, session.begin():
         set_cursor(session, source_id, None, _now())
     stats = crawl_adapter(ctx.engine, adapter, _now)
-    console.print(f"{adapter.origin}: новых {stats.inserted}, изменённых {stats.updated}, "
-                  f"без изменений {stats.unchanged}, в карантине {stats.quarantined}")
+    console.print(
+        f"{adapter.origin}: новых {stats.inserted}, изменённых {stats.updated}, "
+        f"без изменений {stats.unchanged}, в карантине {stats.quarantined}"
+    )
     if stats.quarantined:
         err.print(f"[yellow]{stats.quarantined} строк не принято: см. `incidents quarantine list`[/]")
     if process:
         with _progress(None, "обработка") as bar:
             task = bar.add_task("posts", total=None)
             pstats = process_pending(ctx.engine, ctx.cfg, _now, progress=lambda n: bar.advance(task, n))
-        console.print(f"обработано постов: {pstats.posts}; жалоб в регионе: {pstats.complaints}; "
-                      f"новых инцидентов: {pstats.incidents_opened}; присоединено: {pstats.incidents_joined}")
+        console.print(
+            f"обработано постов: {pstats.posts}; жалоб в регионе: {pstats.complaints}; "
+            f"новых инцидентов: {pstats.incidents_opened}; присоединено: {pstats.incidents_joined}"
+        )
     return EXIT_PROBLEMS if stats.quarantined else EXIT_OK
 
 
@@ -167,9 +193,19 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
     if args.format == "jsonl":
         for r in rows[: args.limit]:
             st = sla.status(r.due_at, r.first_answer_at, now)
-            print(json.dumps({"id": r.id, "title": r.title, "status": r.status, "priority": r.priority,
-                              "sla": st.state, "left_minutes": int(st.left.total_seconds() // 60) if st.left else None},
-                             ensure_ascii=False))
+            print(
+                json.dumps(
+                    {
+                        "id": r.id,
+                        "title": r.title,
+                        "status": r.status,
+                        "priority": r.priority,
+                        "sla": st.state,
+                        "left_minutes": int(st.left.total_seconds() // 60) if st.left else None,
+                    },
+                    ensure_ascii=False,
+                )
+            )
         return EXIT_OK
     t = Table(title=f"Открытые инциденты: {len(rows)}", title_justify="left")
     for col in ("ID", "Инцидент", "Категория", "Постов", "Пр.", "Статус", "Осталось"):
@@ -178,8 +214,15 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
         st = sla.status(r.due_at, r.first_answer_at, now)
         left = format_left(st.left)
         style = {"overdue": "red", "at_risk": "yellow"}.get(st.state, "")
-        t.add_row(str(r.id), r.title, r.category, str(r.post_count), str(r.priority), r.status,
-                  f"[{style}]{left}[/]" if style else left)
+        t.add_row(
+            str(r.id),
+            r.title,
+            r.category,
+            str(r.post_count),
+            str(r.priority),
+            r.status,
+            f"[{style}]{left}[/]" if style else left,
+        )
     console.print(t)
     return EXIT_OK
 
@@ -197,12 +240,15 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> int:
             err.print(f"[red]инцидент {args.id} не найден[/]")
             return EXIT_FAILED
         posts = session.exec(
-            select(Post, Signal).join(IncidentPost, IncidentPost.post_id == Post.id)
+            select(Post, Signal)
+            .join(IncidentPost, IncidentPost.post_id == Post.id)
             .join(Signal, Signal.post_id == Post.id, isouter=True)
-            .where(IncidentPost.incident_id == inc.id).order_by(Post.created_at)
+            .where(IncidentPost.incident_id == inc.id)
+            .order_by(Post.created_at)
         ).all()
-        events = session.exec(select(AuditEvent).where(AuditEvent.incident_id == inc.id)
-                              .order_by(AuditEvent.at, AuditEvent.id)).all()
+        events = session.exec(
+            select(AuditEvent).where(AuditEvent.incident_id == inc.id).order_by(AuditEvent.at, AuditEvent.id)
+        ).all()
         from incidents.domain.assess import card_of
         from incidents.services.refresh import post_facts
 
@@ -213,13 +259,21 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> int:
     console.print(f"[b]#{inc.id} {inc.title}[/]")
     if inc.merged_into_id:
         console.print(f"[yellow]объединён с #{inc.merged_into_id}: посты и работа — там[/]")
-    console.print(f"статус: {inc.status}; приоритет: {inc.priority}; масштаб: {SCALE_NAMES.get(inc.scale or '', inc.scale)}; "
-                  f"категория: {_cat_name(cfg, inc.category)} / {inc.subcategory or '—'}")
-    console.print(f"муниципалитет: {_muni_name(cfg, inc.municipality)}; "
-                  f"адрес: {(card.address if card else None) or inc.address or '—'}")
+    console.print(
+        f"статус: {inc.status}; приоритет: {inc.priority}; масштаб: {SCALE_NAMES.get(inc.scale or '', inc.scale)}; "
+        f"категория: {_cat_name(cfg, inc.category)} / {inc.subcategory or '—'}"
+    )
+    console.print(
+        f"муниципалитет: {_muni_name(cfg, inc.municipality)}; "
+        f"адрес: {(card.address if card else None) or inc.address or '—'}"
+    )
     console.print(f"ответственный: {body.name if body else inc.body_code or '—'}")
-    console.print(f"открыт: {inc.opened_at:%Y-%m-%d %H:%M} UTC; ответ до: "
-                  f"{inc.due_at:%Y-%m-%d %H:%M} UTC; SLA: {st.state} ({format_left(st.left)})" if inc.due_at else "")
+    console.print(
+        f"открыт: {inc.opened_at:%Y-%m-%d %H:%M} UTC; ответ до: "
+        f"{inc.due_at:%Y-%m-%d %H:%M} UTC; SLA: {st.state} ({format_left(st.left)})"
+        if inc.due_at
+        else ""
+    )
     if inc.linked_incident_id:
         console.print(f"связан с инцидентом #{inc.linked_incident_id}")
     if inc.manual:
@@ -227,29 +281,46 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> int:
     if card is not None:
         console.print(f"суть: {card.summary}", markup=False)
         nets = ", ".join(f"{n} {k}" for n, k in sorted(card.by_network.items()))
-        console.print(f"постов: {card.post_count} ({nets}); авторов: {len(card.authors)}"
-                      + (f" — {', '.join(card.authors[:5])}{' …' if len(card.authors) > 5 else ''}" if card.authors else ""),
-                      markup=False)
-        console.print(f"охват: {card.reach} (лайки {card.likes}, репосты {card.reposts}, просмотры {card.views})")
+        console.print(
+            f"постов: {card.post_count} ({nets}); авторов: {len(card.authors)}"
+            + (
+                f" — {', '.join(card.authors[:5])}{' …' if len(card.authors) > 5 else ''}"
+                if card.authors
+                else ""
+            ),
+            markup=False,
+        )
+        console.print(
+            f"охват: {card.reach} (лайки {card.likes}, репосты {card.reposts}, просмотры {card.views})"
+        )
         if card.first_post_at and card.last_post_at:
-            console.print(f"первый пост: {card.first_post_at:%Y-%m-%d %H:%M} UTC; "
-                          f"последний: {card.last_post_at:%Y-%m-%d %H:%M} UTC; "
-                          f"главный пост: {card.representative}\n")
+            console.print(
+                f"первый пост: {card.first_post_at:%Y-%m-%d %H:%M} UTC; "
+                f"последний: {card.last_post_at:%Y-%m-%d %H:%M} UTC; "
+                f"главный пост: {card.representative}\n"
+            )
     else:
         console.print(f"охват: {inc.reach}; сети: {inc.networks}\n")
     for post, sig in posts:
-        console.print(f"[b]{post.network}:{post.external_id}[/] {post.created_at:%Y-%m-%d %H:%M} "
-                      f"{post.author_name or post.author_id or ''} {post.url or ''}")
+        console.print(
+            f"[b]{post.network}:{post.external_id}[/] {post.created_at:%Y-%m-%d %H:%M} "
+            f"{post.author_name or post.author_id or ''} {post.url or ''}"
+        )
         console.print("  " + " ".join(post.text.split())[:500], markup=False)
         if sig is not None:
-            console.print(f"  правила: {', '.join(r['rule_id'] for r in sig.rules or [])}; "
-                          f"оценка {sig.score}", markup=False)
+            console.print(
+                f"  правила: {', '.join(r['rule_id'] for r in sig.rules or [])}; оценка {sig.score}",
+                markup=False,
+            )
     if events:
         console.print("\n[b]История[/]")
         for e in events:
             what = json.dumps(e.data, ensure_ascii=False)[:200] if e.data else ""
-            console.print(f"  {e.at:%Y-%m-%d %H:%M} {e.actor}: {e.action} "
-                          f"{e.from_state or ''}→{e.to_state or ''} {e.reason or ''} {what}".rstrip(), markup=False)
+            console.print(
+                f"  {e.at:%Y-%m-%d %H:%M} {e.actor}: {e.action} "
+                f"{e.from_state or ''}→{e.to_state or ''} {e.reason or ''} {what}".rstrip(),
+                markup=False,
+            )
     return EXIT_OK
 
 
@@ -274,15 +345,28 @@ def cmd_export(ctx: Context, args: argparse.Namespace) -> int:
     from incidents.services.queries import incident_rows, signal_rows
 
     if args.with_authors and not ctx.cfg.region.privacy.export_personal_data:
-        err.print("[red]--with-authors: выгрузка персональных данных авторов запрещена "
-                  "(region.yaml → privacy.export_personal_data: false)[/]")
+        err.print(
+            "[red]--with-authors: выгрузка персональных данных авторов запрещена "
+            "(region.yaml → privacy.export_personal_data: false)[/]"
+        )
         return EXIT_USAGE
     out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout  # noqa: SIM115
     try:
         with Session(ctx.engine) as session:
             if args.what == "incidents":
-                fields = ["id", "title", "status", "category", "subcategory", "municipality", "body", "priority",
-                          "opened_at", "due_at", "posts"]
+                fields = [
+                    "id",
+                    "title",
+                    "status",
+                    "category",
+                    "subcategory",
+                    "municipality",
+                    "body",
+                    "priority",
+                    "opened_at",
+                    "due_at",
+                    "posts",
+                ]
                 n = _write_rows(incident_rows(session, personal=args.with_authors), args.format, out, fields)
             else:
                 fields = ["post", "is_complaint", "in_region", "category", "municipality", "score"]
@@ -305,10 +389,12 @@ def cmd_check_config(ctx: Context, args: argparse.Namespace) -> int:
     rules = KeywordRules(cfg.rubricator, Lemmatizer())
     n_streets = sum(len(m.streets) for m in cfg.territories.municipalities)
     console.print(f"{cfg.root}: {cfg.region.name} — конфигурация в порядке")
-    console.print(f"  категорий {len(cfg.rubricator.categories)}, правил {rules.rule_count}; "
-                  f"муниципалитетов {len(cfg.territories.municipalities)}, улиц {n_streets}; "
-                  f"органов {len(cfg.bodies.bodies)}, правил маршрутизации {len(cfg.routing.rules)}; "
-                  f"источников {len(cfg.sources.sources)} (включено {sum(s.enabled for s in cfg.sources.sources)})")
+    console.print(
+        f"  категорий {len(cfg.rubricator.categories)}, правил {rules.rule_count}; "
+        f"муниципалитетов {len(cfg.territories.municipalities)}, улиц {n_streets}; "
+        f"органов {len(cfg.bodies.bodies)}, правил маршрутизации {len(cfg.routing.rules)}; "
+        f"источников {len(cfg.sources.sources)} (включено {sum(s.enabled for s in cfg.sources.sources)})"
+    )
     return EXIT_OK
 
 
@@ -351,13 +437,19 @@ def cmd_evaluate(ctx: Context, args: argparse.Namespace) -> int:
         t.add_column("метрика")
         t.add_column("значение", justify="right")
         c = d["complaint"]
-        t.add_row("жалобы: точность / полнота / F1", f"{c['precision']:.3f} / {c['recall']:.3f} / {c['f1']:.3f}")
+        t.add_row(
+            "жалобы: точность / полнота / F1", f"{c['precision']:.3f} / {c['recall']:.3f} / {c['f1']:.3f}"
+        )
         t.add_row("в регионе (доля верных)", f"{d['in_region_accuracy']:.3f}")
         t.add_row(f"категория, точность (n={d['category_n']})", f"{d['category_accuracy']:.3f}")
         t.add_row(f"муниципалитет, точность (n={d['municipality_n']})", f"{d['municipality_accuracy']:.3f}")
         pw, bc = d["clustering_pairwise"], d["clustering_bcubed"]
-        t.add_row("кластеры, попарно P / R / F1", f"{pw['precision']:.3f} / {pw['recall']:.3f} / {pw['f1']:.3f}")
-        t.add_row("кластеры, B-cubed P / R / F1", f"{bc['precision']:.3f} / {bc['recall']:.3f} / {bc['f1']:.3f}")
+        t.add_row(
+            "кластеры, попарно P / R / F1", f"{pw['precision']:.3f} / {pw['recall']:.3f} / {pw['f1']:.3f}"
+        )
+        t.add_row(
+            "кластеры, B-cubed P / R / F1", f"{bc['precision']:.3f} / {bc['recall']:.3f} / {bc['f1']:.3f}"
+        )
         t.add_row("инцидентов: эталон / система", f"{d['clusters_gold']} / {d['clusters_pred']}")
         if report.missing:
             t.add_row("постов без сигнала", str(report.missing))
@@ -400,8 +492,15 @@ def cmd_quarantine_retry(ctx: Context, args: argparse.Namespace) -> int:
             err.print("[red]--payload-file: укажите ровно одну запись ID[/]")
             return EXIT_USAGE
         payload = Path(args.payload_file).read_text(encoding="utf-8").strip()
-    outcomes = retry(ctx.engine, ctx.cfg, _now, ids=args.ids or None, origin=args.origin, payload=payload,
-                     process=not args.no_process)
+    outcomes = retry(
+        ctx.engine,
+        ctx.cfg,
+        _now,
+        ids=args.ids or None,
+        origin=args.origin,
+        payload=payload,
+        process=not args.no_process,
+    )
     names = {"resolved": "принято", "failed": "снова ошибка", "not_replayable": "не повторяется"}
     t = Table(title=f"Повтор карантина: {len(outcomes)}", title_justify="left")
     for col in ("ID", "Откуда", "Где", "Итог", "Подробности"):
@@ -429,8 +528,11 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="incidents", description="Мониторинг обращений жителей в соцсетях: "
-                                "сигналы → инциденты → ответственные → ответ за 24 часа.")
+    p = argparse.ArgumentParser(
+        prog="incidents",
+        description="Мониторинг обращений жителей в соцсетях: "
+        "сигналы → инциденты → ответственные → ответ за 24 часа.",
+    )
     p.add_argument("--config", metavar="DIR", help="папка конфигурации региона (или INCIDENTS_CONFIG)")
     p.add_argument("--database", metavar="URL", help="адрес базы данных (или DATABASE_URL)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -460,8 +562,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("what", choices=["incidents", "signals"])
     s.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
     s.add_argument("--output", "-o", help="файл (по умолчанию стандартный вывод)")
-    s.add_argument("--with-authors", action="store_true",
-                   help="с идентификаторами и именами авторов (если разрешено: privacy.export_personal_data)")
+    s.add_argument(
+        "--with-authors",
+        action="store_true",
+        help="с идентификаторами и именами авторов (если разрешено: privacy.export_personal_data)",
+    )
     s.set_defaults(func=cmd_export)
 
     s = sub.add_parser("check-config", help="проверить конфигурацию региона")
@@ -470,7 +575,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("evaluate", help="качество на размеченных данных")
     s.add_argument("labels", metavar="LABELS.jsonl")
     s.add_argument("--posts", help="посты к разметке (по умолчанию posts.jsonl рядом с разметкой)")
-    s.add_argument("--use-database", action="store_true", help="оценить то, что уже в базе, без новой обработки")
+    s.add_argument(
+        "--use-database", action="store_true", help="оценить то, что уже в базе, без новой обработки"
+    )
     s.add_argument("--json", action="store_true", help="вывести метрики в JSON")
     s.add_argument("--errors", action="store_true", help="показать ошибки")
     s.add_argument("--min-f1", type=float, help="код выхода 3, если F1 жалоб ниже")
@@ -482,8 +589,12 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--all", action="store_true", help="включая разобранные")
     q.add_argument("--limit", type=int, default=100)
     q.set_defaults(func=cmd_quarantine)
-    q = qs.add_parser("retry", help="повторить разбор после исправления; принятые записи отмечаются разобранными")
-    q.add_argument("ids", nargs="*", type=int, metavar="ID", help="записи карантина (по умолчанию все неразобранные)")
+    q = qs.add_parser(
+        "retry", help="повторить разбор после исправления; принятые записи отмечаются разобранными"
+    )
+    q.add_argument(
+        "ids", nargs="*", type=int, metavar="ID", help="записи карантина (по умолчанию все неразобранные)"
+    )
     q.add_argument("--origin", help="только записи этого источника (или signals)")
     q.add_argument("--payload-file", metavar="FILE", help="исправленные данные для одной записи ID")
     q.add_argument("--no-process", action="store_true", help="только сохранить посты, без обработки")

@@ -29,7 +29,11 @@ def _run(ctx: Any, op: str, **kw: Any) -> int:
 
     from incidents.services import operations
 
-    func = {"merge": operations.merge_incidents, "split": operations.split_incident, "move": operations.move_post}[op]
+    func = {
+        "merge": operations.merge_incidents,
+        "split": operations.split_incident,
+        "move": operations.move_post,
+    }[op]
     try:
         with Session(ctx.engine) as session, session.begin():
             result = func(session, ctx.cfg, now=_now(), **kw)
@@ -37,8 +41,10 @@ def _run(ctx: Any, op: str, **kw: Any) -> int:
         err.print(f"[red]{exc}[/]")
         return EXIT_USAGE
     words = {"merge": "объединено в", "split": "выделено в новый инцидент", "move": "перенесено в"}[op]
-    console.print(f"{words} #{result.incident_id}: постов {len(result.posts)}; "
-                  f"затронуты инциденты {', '.join(f'#{i}' for i in result.touched)}")
+    console.print(
+        f"{words} #{result.incident_id}: постов {len(result.posts)}; "
+        f"затронуты инциденты {', '.join(f'#{i}' for i in result.touched)}"
+    )
     return EXIT_OK
 
 
@@ -68,8 +74,13 @@ def add_commands(sub: Any) -> None:
 
     s = sub.add_parser("split", help="выделить посты инцидента в новый инцидент")
     s.add_argument("id", type=int, help="инцидент, из которого выделить")
-    s.add_argument("--post", action="append", required=True, metavar="NETWORK:EXTERNAL_ID",
-                   help="пост, который выделить (можно несколько раз)")
+    s.add_argument(
+        "--post",
+        action="append",
+        required=True,
+        metavar="NETWORK:EXTERNAL_ID",
+        help="пост, который выделить (можно несколько раз)",
+    )
     _who_why(s)
     s.set_defaults(func=cmd_split)
 

@@ -13,13 +13,17 @@ def cmd_purge(ctx: Context, args: argparse.Namespace) -> int:
     stats = purge(ctx.engine, ctx.cfg, now, dry_run=args.dry_run)
     policy = ctx.cfg.region.privacy
     verb = "было бы" if args.dry_run else ""
-    console.print(f"исходные данные постов старше {policy.raw_retention_days} дн.: {verb} очищено {stats.raw_emptied}; "
-                  f"разобранный карантин старше {policy.quarantine_retention_days} дн.: {verb} удалено "
-                  f"{stats.quarantine_deleted}")
+    console.print(
+        f"исходные данные постов старше {policy.raw_retention_days} дн.: {verb} очищено {stats.raw_emptied}; "
+        f"разобранный карантин старше {policy.quarantine_retention_days} дн.: {verb} удалено "
+        f"{stats.quarantine_deleted}"
+    )
     return EXIT_OK
 
 
 def add_commands(sub: Any) -> None:
-    s = sub.add_parser("purge", help="удалить исходные данные постов и разобранный карантин старше срока хранения")
+    s = sub.add_parser(
+        "purge", help="удалить исходные данные постов и разобранный карантин старше срока хранения"
+    )
     s.add_argument("--dry-run", action="store_true", help="только посчитать")
     s.set_defaults(func=cmd_purge)

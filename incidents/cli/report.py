@@ -23,7 +23,9 @@ def cmd_report(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: Any) -> None:
-    s = sub.add_parser("report", help="ежедневный отчёт: поступления, SLA, рейтинги органов и муниципалитетов")
+    s = sub.add_parser(
+        "report", help="ежедневный отчёт: поступления, SLA, рейтинги органов и муниципалитетов"
+    )
     s.add_argument("--day", help="день по времени региона, ГГГГ-ММ-ДД (по умолчанию вчера)")
     s.add_argument("--output", help="папка для CSV (по умолчанию $INCIDENTS_DATA_DIR/reports)")
     s.set_defaults(func=cmd_report)

@@ -41,9 +41,15 @@ def cmd_index(ctx: Any, args: argparse.Namespace) -> int:
         from incidents.services.search import fts
 
         if not args.embedded:
-            err.print("Elasticsearch не настроен (ELASTICSEARCH_URL): обновляю встроенный полнотекстовый индекс")
+            err.print(
+                "Elasticsearch не настроен (ELASTICSEARCH_URL): обновляю встроенный полнотекстовый индекс"
+            )
         keep = cfg.signals.keep_person_names
-        n = fts.rebuild(engine, keep_person_names=keep) if args.full else fts.catch_up(engine, keep_person_names=keep)
+        n = (
+            fts.rebuild(engine, keep_person_names=keep)
+            if args.full
+            else fts.catch_up(engine, keep_person_names=keep)
+        )
         console.print(f"встроенный индекс: обновлено постов {n}")
         return EXIT_OK
 
@@ -72,16 +78,22 @@ def cmd_index(ctx: Any, args: argparse.Namespace) -> int:
     code = EXIT_OK
     for s in stats:
         mode = "полная" if s.full else "с курсора"
-        console.print(f"{names[s.kind]} ({mode}): отправлено {s.sent}, проиндексировано {s.indexed}, удалено {s.deleted}, "
-                      f"пропущено {s.skipped}, отклонено {s.permanent_failures}, не принято сейчас {s.transient_failures}")
+        console.print(
+            f"{names[s.kind]} ({mode}): отправлено {s.sent}, проиндексировано {s.indexed}, удалено {s.deleted}, "
+            f"пропущено {s.skipped}, отклонено {s.permanent_failures}, не принято сейчас {s.transient_failures}"
+        )
         for e in s.errors:
             err.print(f"[red]{names[s.kind]}: {e}[/]", markup=True)
         if not s.complete:
-            err.print(f"[yellow]{names[s.kind]}: курсор не сдвинут, оставшееся уйдёт при следующем запуске[/]")
+            err.print(
+                f"[yellow]{names[s.kind]}: курсор не сдвинут, оставшееся уйдёт при следующем запуске[/]"
+            )
             code = EXIT_FAILED
         elif s.permanent_failures and code == EXIT_OK:
-            err.print(f"[yellow]{names[s.kind]}: {s.permanent_failures} документов отклонено: "
-                      "см. `incidents quarantine list`[/]")
+            err.print(
+                f"[yellow]{names[s.kind]}: {s.permanent_failures} документов отклонено: "
+                "см. `incidents quarantine list`[/]"
+            )
             code = EXIT_PROBLEMS
     return code
 
@@ -97,7 +109,9 @@ def _parse_when(value: str, tz: str, *, end: bool) -> datetime:
             return local.astimezone(UTC)
         dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{value!r}: ожидается дата ГГГГ-ММ-ДД или дата и время ISO 8601") from exc
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: ожидается дата ГГГГ-ММ-ДД или дата и время ISO 8601"
+        ) from exc
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=ZoneInfo(tz))
     return dt.astimezone(UTC)
@@ -217,7 +231,9 @@ def cmd_kibana_import(ctx: Any, args: argparse.Namespace) -> int:
         err.print(f"[red]{exc}[/]", markup=False)
         return EXIT_FAILED
     where = f" (пространство {space})" if space else ""
-    console.print(f"Kibana {settings.kibana_url}{where}: импортировано {result.success_count} из {len(objects)} объектов")
+    console.print(
+        f"Kibana {settings.kibana_url}{where}: импортировано {result.success_count} из {len(objects)} объектов"
+    )
     if not result.success:
         for e in result.errors:
             err.print("  " + kibana.describe_error(e), markup=False)
@@ -230,7 +246,9 @@ def add_commands(sub: Any) -> None:
     """Register the search commands on the `incidents` subparsers."""
     s = sub.add_parser("index", help="синхронизировать поисковый индекс (Elasticsearch или встроенный)")
     s.add_argument("--full", action="store_true", help="перестроить индексы с нуля")
-    s.add_argument("--embedded", action="store_true", help="только встроенный индекс, даже если Elasticsearch настроен")
+    s.add_argument(
+        "--embedded", action="store_true", help="только встроенный индекс, даже если Elasticsearch настроен"
+    )
     s.set_defaults(func=cmd_index)
 
     s = sub.add_parser("search", help="найти посты по словам в любой форме («яма» найдёт «ямы», «ямам»)")
@@ -243,7 +261,11 @@ def add_commands(sub: Any) -> None:
     s.add_argument("--until", help="по дату включительно (ГГГГ-ММ-ДД) или до момента (ISO 8601)")
     s.add_argument("--limit", type=int, default=20)
     s.add_argument("--format", choices=["table", "jsonl"], default="table")
-    s.add_argument("--embedded", action="store_true", help="искать во встроенном индексе, даже если Elasticsearch настроен")
+    s.add_argument(
+        "--embedded",
+        action="store_true",
+        help="искать во встроенном индексе, даже если Elasticsearch настроен",
+    )
     s.set_defaults(func=cmd_search)
 
     s = sub.add_parser("kibana", help="Kibana: загрузить представления данных, поиски и дашборд")
@@ -251,5 +273,7 @@ def add_commands(sub: Any) -> None:
     k = ks.add_parser("import", help="загрузить dashboards/*.ndjson через API сохранённых объектов")
     k.add_argument("--file", action="append", help="NDJSON-файл (по умолчанию dashboards/*.ndjson)")
     k.add_argument("--space", help="пространство Kibana (или KIBANA_SPACE)")
-    k.add_argument("--wait", type=float, default=0, metavar="SECONDS", help="ждать готовности Kibana до N секунд")
+    k.add_argument(
+        "--wait", type=float, default=0, metavar="SECONDS", help="ждать готовности Kibana до N секунд"
+    )
     k.set_defaults(func=cmd_kibana_import)

@@ -28,25 +28,43 @@ def cmd_train(ctx: Context, args: argparse.Namespace) -> int:
     extra: tuple[list[Any], list[str]] = ([], [])
     if args.appeals:
         extra = appeal_examples(builder, Path(args.appeals))
-    out: dict[str, Any] = {"posts": len(items), "candidates": sum(1 for it in items if it["sig"].rules),
-                           "appeals_for_category": len(extra[1])}
+    out: dict[str, Any] = {
+        "posts": len(items),
+        "candidates": sum(1 for it in items if it["sig"].rules),
+        "appeals_for_category": len(extra[1]),
+    }
     if args.cv:
         out["cv"] = cross_validate(items, args.cv, extra, c=args.c, threshold=args.threshold)
-    target = fit_and_save(items, args.output or DEFAULT_PATH,
-                          {"labels": [str(p) for p in args.labels], "appeals": args.appeals}, c=args.c, extra=extra)
+    target = fit_and_save(
+        items,
+        args.output or DEFAULT_PATH,
+        {"labels": [str(p) for p in args.labels], "appeals": args.appeals},
+        c=args.c,
+        extra=extra,
+    )
     out["model"] = str(target)
     if args.json:
         print(json.dumps(out, ensure_ascii=False, indent=2))
         return EXIT_OK
-    console.print(f"Постов: {out['posts']}, из них кандидатов (сработало правило): {out['candidates']}; "
-                  f"обращений ПОС для категории: {out['appeals_for_category']}")
+    console.print(
+        f"Постов: {out['posts']}, из них кандидатов (сработало правило): {out['candidates']}; "
+        f"обращений ПОС для категории: {out['appeals_for_category']}"
+    )
     if "cv" in out:
-        t = Table(title=f"Кросс-валидация, {args.cv} частей (ветка обсуждения — в одной части)", title_justify="left")
+        t = Table(
+            title=f"Кросс-валидация, {args.cv} частей (ветка обсуждения — в одной части)",
+            title_justify="left",
+        )
         for col in ("", "точность", "полнота", "F1", "категория"):
             t.add_column(col)
         for name, s in out["cv"].items():
-            t.add_row(name, f"{s['precision']:.3f}", f"{s['recall']:.3f}", f"{s['f1']:.3f}",
-                      f"{s['category_accuracy']:.3f} (n={s['category_n']})")
+            t.add_row(
+                name,
+                f"{s['precision']:.3f}",
+                f"{s['recall']:.3f}",
+                f"{s['f1']:.3f}",
+                f"{s['category_accuracy']:.3f} (n={s['category_n']})",
+            )
         console.print(t)
     console.print(f"Модель: {target} — подключается в signals.yaml: model: {{path: {target}}}")
     return EXIT_OK
@@ -55,10 +73,18 @@ def cmd_train(ctx: Context, args: argparse.Namespace) -> int:
 def add_commands(sub: Any) -> None:
     p = sub.add_parser("train", help="обучить модель (scikit-learn), которая решает вместе с правилами")
     p.add_argument("labels", nargs="+", metavar="LABELS.jsonl", help="разметка; posts.jsonl рядом")
-    p.add_argument("-o", "--output", metavar="PATH", help="куда сохранить модель (по умолчанию var/models/signals.pkl)")
-    p.add_argument("--cv", type=int, metavar="K", help="сначала сравнить правила и правила+модель на K частях")
-    p.add_argument("--appeals", metavar="CSV", help="обращения ПОС (kursk_appeals_train.csv) для обучения категории")
+    p.add_argument(
+        "-o", "--output", metavar="PATH", help="куда сохранить модель (по умолчанию var/models/signals.pkl)"
+    )
+    p.add_argument(
+        "--cv", type=int, metavar="K", help="сначала сравнить правила и правила+модель на K частях"
+    )
+    p.add_argument(
+        "--appeals", metavar="CSV", help="обращения ПОС (kursk_appeals_train.csv) для обучения категории"
+    )
     p.add_argument("--c", type=float, default=4.0, help="регуляризация логистической регрессии (C)")
-    p.add_argument("--threshold", type=float, default=0.5, help="вероятность, с которой модель говорит «жалоба»")
+    p.add_argument(
+        "--threshold", type=float, default=0.5, help="вероятность, с которой модель говорит «жалоба»"
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_train)

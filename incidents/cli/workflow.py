@@ -77,8 +77,17 @@ def cmd_user_add(ctx: Any, args: argparse.Namespace) -> int:
 
             hashed = hash_password(password)
         with Session(ctx.engine) as session, session.begin():
-            row = add_user(session, ctx.cfg, login=args.login, role=args.role, body=args.body, name=args.name,
-                           email=args.email, telegram_chat_id=args.telegram, now=_now())
+            row = add_user(
+                session,
+                ctx.cfg,
+                login=args.login,
+                role=args.role,
+                body=args.body,
+                name=args.name,
+                email=args.email,
+                telegram_chat_id=args.telegram,
+                now=_now(),
+            )
             if hashed is not None:  # a new password ends the sessions opened with the old one
                 set_password(session, row.login, hashed, _now())
     except (WorkflowError, ValueError) as exc:
@@ -121,7 +130,9 @@ def cmd_user_disable(ctx: Any, args: argparse.Namespace) -> int:
     except WorkflowError as exc:
         err.print(f"[red]{exc}[/]")
         return EXIT_USAGE
-    console.print(f"пользователь {args.login}: {'включён' if args.enable else 'отключён, сессии консоли завершены'}")
+    console.print(
+        f"пользователь {args.login}: {'включён' if args.enable else 'отключён, сессии консоли завершены'}"
+    )
     return EXIT_OK
 
 
@@ -136,8 +147,14 @@ def cmd_user_list(ctx: Any, args: argparse.Namespace) -> int:
     for col in ("Логин", "Роль", "Орган", "Email", "Telegram", "Вход в консоль"):
         t.add_column(col, overflow="fold")
     for u in rows:
-        t.add_row(u.login, u.role, u.body_code or "", u.email or "", u.telegram_chat_id or "",
-                  "есть пароль" if u.password_hash else "—")
+        t.add_row(
+            u.login,
+            u.role,
+            u.body_code or "",
+            u.email or "",
+            u.telegram_chat_id or "",
+            "есть пароль" if u.password_hash else "—",
+        )
     console.print(t)
     return EXIT_OK
 
@@ -165,8 +182,14 @@ def cmd_reject(ctx: Any, args: argparse.Namespace) -> int:
 
 def cmd_reply(ctx: Any, args: argparse.Namespace) -> int:
     def go(w: Any, a: Any, s: Any) -> str:
-        ans = w.draft_answer(a, args.id, text=args.text, template=args.template, interim=args.interim,
-                             deadline=_deadline(args.deadline, ctx.cfg.region.timezone))
+        ans = w.draft_answer(
+            a,
+            args.id,
+            text=args.text,
+            template=args.template,
+            interim=args.interim,
+            deadline=_deadline(args.deadline, ctx.cfg.region.timezone),
+        )
         kind = "промежуточный ответ" if ans.interim else "ответ"
         need = " — ждёт утверждения контролёра" if ctx.cfg.replies.approval_required else ""
         return f"#{args.id}: {kind} подготовлен{need}:\n{ans.text}"
@@ -179,7 +202,11 @@ def cmd_approve(ctx: Any, args: argparse.Namespace) -> int:
 
 
 def cmd_return(ctx: Any, args: argparse.Namespace) -> int:
-    return _act(ctx, args, lambda w, a, s: f"#{w.return_draft(a, args.id, args.reason).id}: ответ возвращён на доработку")
+    return _act(
+        ctx,
+        args,
+        lambda w, a, s: f"#{w.return_draft(a, args.id, args.reason).id}: ответ возвращён на доработку",
+    )
 
 
 def cmd_resolve(ctx: Any, args: argparse.Namespace) -> int:
@@ -205,8 +232,11 @@ def cmd_publish(ctx: Any, args: argparse.Namespace) -> int:
 
     if args.incident is not None:
         posts = [int(p) for p in args.posts.split(",")] if args.posts else None
-        code = _act(ctx, args, lambda w, a, s: f"#{args.incident}: в очереди ответов "
-                                               f"{len(w.publish(a, args.incident, posts))}")
+        code = _act(
+            ctx,
+            args,
+            lambda w, a, s: f"#{args.incident}: в очереди ответов {len(w.publish(a, args.incident, posts))}",
+        )
         if code != EXIT_OK:
             return code
     with Session(ctx.engine) as session, session.begin():
@@ -215,11 +245,15 @@ def cmd_publish(ctx: Any, args: argparse.Namespace) -> int:
         console.print(f"автоответов новым постам к отвеченным инцидентам: {auto}")
     channels = build_channels(ctx.cfg)
     report = Outbox(ctx.engine, ctx.cfg, channels, _now, dry_run=args.dry_run).run(args.limit)
-    console.print(f"отправлено: {report.sent}; найдено уже опубликованными: {report.recovered}; "
-                  f"повтор позже: {report.retry}; ошибок: {report.failed}")
+    console.print(
+        f"отправлено: {report.sent}; найдено уже опубликованными: {report.recovered}; "
+        f"повтор позже: {report.retry}; ошибок: {report.failed}"
+    )
     for network, n in sorted(report.dry_run.items()):
-        console.print(f"[yellow]пробный режим (dry run) для {network}: {n} ответов не отправлено — "
-                      f"{report.dry_run_reasons.get(network)}[/]")
+        console.print(
+            f"[yellow]пробный режим (dry run) для {network}: {n} ответов не отправлено — "
+            f"{report.dry_run_reasons.get(network)}[/]"
+        )
     for line in report.errors[:20]:
         err.print(line, markup=False)
     return EXIT_PROBLEMS if report.failed or report.dry_run else EXIT_OK
@@ -242,8 +276,14 @@ def cmd_replies(ctx: Any, args: argparse.Namespace) -> int:
         t.add_column(col, overflow="fold")
     for r, p in rows:
         where = f"{p.network}:{p.external_id}" if p else "—"
-        t.add_row(str(r.id), str(r.incident_id), where, r.status + (" (пром.)" if r.interim else ""), str(r.attempts),
-                  r.remote_id or r.error or "")
+        t.add_row(
+            str(r.id),
+            str(r.incident_id),
+            where,
+            r.status + (" (пром.)" if r.interim else ""),
+            str(r.attempts),
+            r.remote_id or r.error or "",
+        )
     console.print(t)
     return EXIT_OK
 
@@ -275,8 +315,13 @@ def cmd_queue(ctx: Any, args: argparse.Namespace) -> int:
         rows = [i for i in rows if i.body_code == actor.body_code]
     elif args.body:
         rows = [i for i in rows if i.body_code == args.body]
-    names = {"triage": "разбор", "draft": "черновик", "first_answer": "ответ", "follow_up": "оконч. ответ",
-             "resolution": "ПОС"}
+    names = {
+        "triage": "разбор",
+        "draft": "черновик",
+        "first_answer": "ответ",
+        "follow_up": "оконч. ответ",
+        "resolution": "ПОС",
+    }
     table_rows = []
     for inc in rows:
         running = [st for st in clocks.evaluate(inc, now).values() if st.running]
@@ -310,17 +355,25 @@ def cmd_sla_watch(ctx: Any, args: argparse.Namespace) -> int:
         reopened = Workflow(session, ctx.cfg, _now).apply_ratings()
     if reopened:
         console.print(f"повторно открыты по низкой оценке на ПОС: {', '.join(f'#{i}' for i in reopened)}")
-    notifiers, missing = ({}, {"email": "--dry-run", "telegram": "--dry-run"}) if args.dry_run else build_notifiers()
+    notifiers, missing = (
+        ({}, {"email": "--dry-run", "telegram": "--dry-run"}) if args.dry_run else build_notifiers()
+    )
     report = sla_watch(ctx.engine, ctx.cfg, _now, notifiers, missing)
     states: dict[str, int] = {}
     for (_clock, state), n in report.states.items():
         states[state] = states.get(state, 0) + n
-    console.print(f"проверено инцидентов: {report.checked}; под угрозой: {states.get('at_risk', 0)}, "
-                  f"просрочено: {states.get('overdue', 0)} (по всем срокам)")
-    console.print(f"уведомлений отправлено: {report.sent}; уже отправлялись: {report.already}; ошибок: {report.failed}")
+    console.print(
+        f"проверено инцидентов: {report.checked}; под угрозой: {states.get('at_risk', 0)}, "
+        f"просрочено: {states.get('overdue', 0)} (по всем срокам)"
+    )
+    console.print(
+        f"уведомлений отправлено: {report.sent}; уже отправлялись: {report.already}; ошибок: {report.failed}"
+    )
     for channel, n in sorted(report.dry_run.items()):
-        console.print(f"[yellow]пробный режим (dry run) для {channel}: {n} уведомлений — "
-                      f"{report.dry_run_reasons.get(channel)}[/]")
+        console.print(
+            f"[yellow]пробный режим (dry run) для {channel}: {n} уведомлений — "
+            f"{report.dry_run_reasons.get(channel)}[/]"
+        )
     for line in report.messages[:50]:
         console.print("  " + line, markup=False)
     return EXIT_PROBLEMS if report.failed else EXIT_OK
@@ -344,7 +397,9 @@ def cmd_sla_report(ctx: Any, args: argparse.Namespace) -> int:
     with Session(ctx.engine) as session:
         rows = load_period(session, since, until)
     minimum = args.min_incidents or cfg.sla.rating_min_incidents
-    result = figures(rows, _now(), by="body_code" if args.by == "body" else "municipality", min_incidents=minimum)
+    result = figures(
+        rows, _now(), by="body_code" if args.by == "body" else "municipality", min_incidents=minimum
+    )
     if args.json:
         for f in result:
             print(json.dumps(f.as_dict(), ensure_ascii=False))
@@ -357,15 +412,24 @@ def cmd_sla_report(ctx: Any, args: argparse.Namespace) -> int:
         m = cfg.municipality_by_code.get(key or "")
         return m.name if m else key or "— не определено"
 
-    t = Table(title=f"SLA по {'органам' if args.by == 'body' else 'муниципалитетам'} с {since:%d.%m.%Y} "
-                    f"(в рейтинге — от {minimum} инцидентов)", title_justify="left")
+    t = Table(
+        title=f"SLA по {'органам' if args.by == 'body' else 'муниципалитетам'} с {since:%d.%m.%Y} "
+        f"(в рейтинге — от {minimum} инцидентов)",
+        title_justify="left",
+    )
     for col in ("", "инцидентов", "в срок", "медиана до ответа, ч", "просрочено", "ждут ответа", "рейтинг"):
         t.add_column(col, justify="left" if not col else "right", overflow="fold")
     for f in result:
         share = f.share_in_time
-        t.add_row(name(f.key), str(f.incidents), "—" if share is None else f"{share:.0%}",
-                  "—" if f.median_hours_to_answer is None else f"{f.median_hours_to_answer:.1f}", str(f.overdue),
-                  str(f.pending), "да" if f.rated else "мало данных")
+        t.add_row(
+            name(f.key),
+            str(f.incidents),
+            "—" if share is None else f"{share:.0%}",
+            "—" if f.median_hours_to_answer is None else f"{f.median_hours_to_answer:.1f}",
+            str(f.overdue),
+            str(f.pending),
+            "да" if f.rated else "мало данных",
+        )
     console.print(t)
     return EXIT_OK
 
@@ -381,14 +445,18 @@ def add_commands(sub: Any) -> None:
     us = s.add_subparsers(dest="action", required=True)
     u = us.add_parser("add", help="добавить или изменить пользователя")
     u.add_argument("login")
-    u.add_argument("--role", required=True, choices=["admin", "moderator", "executor", "controller", "observer"])
+    u.add_argument(
+        "--role", required=True, choices=["admin", "moderator", "executor", "controller", "observer"]
+    )
     u.add_argument("--body", help="код органа (обязателен для исполнителя)")
     u.add_argument("--name")
     u.add_argument("--email")
     u.add_argument("--telegram", metavar="CHAT_ID", help="чат для уведомлений бота")
     pw = u.add_mutually_exclusive_group()
     pw.add_argument("--password", action="store_true", help="задать пароль для веб-консоли (спросить дважды)")
-    pw.add_argument("--password-stdin", action="store_true", help="пароль для веб-консоли — строка со стандартного ввода")
+    pw.add_argument(
+        "--password-stdin", action="store_true", help="пароль для веб-консоли — строка со стандартного ввода"
+    )
     u.set_defaults(func=cmd_user_add)
     u = us.add_parser("disable", help="отключить пользователя (все его сессии консоли завершаются)")
     u.add_argument("login")
@@ -451,15 +519,21 @@ def add_commands(sub: Any) -> None:
     _by(s)
     s.set_defaults(func=cmd_return)
 
-    s = sub.add_parser("publish", help="отправить очередь ответов (с --incident — сначала поставить ответ в очередь)")
-    s.add_argument("--incident", type=int, metavar="ID", help="поставить утверждённый ответ инцидента в очередь")
+    s = sub.add_parser(
+        "publish", help="отправить очередь ответов (с --incident — сначала поставить ответ в очередь)"
+    )
+    s.add_argument(
+        "--incident", type=int, metavar="ID", help="поставить утверждённый ответ инцидента в очередь"
+    )
     s.add_argument("--posts", metavar="ID,ID", help="только под эти посты (по умолчанию — под все)")
     s.add_argument("--dry-run", action="store_true", help="ничего не отправлять, только показать")
     s.add_argument("--limit", type=int, help="не больше стольких ответов за запуск")
     _by(s)
     s.set_defaults(func=cmd_publish)
 
-    s = sub.add_parser("replies", help="ответы по постам: в очереди, отправлены (внешний id), ошибки (причина)")
+    s = sub.add_parser(
+        "replies", help="ответы по постам: в очереди, отправлены (внешний id), ошибки (причина)"
+    )
     s.add_argument("--incident", type=int, metavar="ID")
     s.add_argument("--status", choices=["queued", "sending", "sent", "failed"])
     s.add_argument("--limit", type=int, default=100)
@@ -491,7 +565,9 @@ def add_commands(sub: Any) -> None:
     s.add_argument("--by", choices=["body", "municipality"], default="body")
     s.add_argument("--since", metavar="YYYY-MM-DD")
     s.add_argument("--until", metavar="YYYY-MM-DD")
-    s.add_argument("--days", type=int, default=30, help="период, если --since не задан (по умолчанию 30 дней)")
+    s.add_argument(
+        "--days", type=int, default=30, help="период, если --since не задан (по умолчанию 30 дней)"
+    )
     s.add_argument("--min-incidents", type=int, help="порог для рейтинга (по умолчанию из sla.yaml)")
     s.add_argument("--json", action="store_true", help="JSON Lines")
     s.set_defaults(func=cmd_sla_report)

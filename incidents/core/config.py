@@ -90,7 +90,9 @@ class JobSchedules(_Strict):
     publish: str = Field("every 1m", description="Send queued replies from the outbox.")
     index: str = Field("every 15m", description="Sync the search indexes (embedded and Elasticsearch).")
     report: str = Field("0 6 * * *", description="Daily report (counts, SLA figures, ratings), region time.")
-    purge: str = Field("30 3 * * *", description="Drop raw payloads and resolved quarantine rows past their retention.")
+    purge: str = Field(
+        "30 3 * * *", description="Drop raw payloads and resolved quarantine rows past their retention."
+    )
 
     @field_validator("process", "sla_watch", "publish", "index", "report", "purge")
     @classmethod
@@ -102,11 +104,19 @@ class PrivacyPolicy(_Strict):
     """Residents' personal data (Federal Law 152-ФЗ): only where a role needs it, only as long as needed."""
 
     export_personal_data: bool = Field(
-        False, description="Allow `incidents export --with-authors` (authors' ids and names); masked otherwise.")
+        False,
+        description="Allow `incidents export --with-authors` (authors' ids and names); masked otherwise.",
+    )
     raw_retention_days: int = Field(
-        90, ge=1, description="Days a post's raw network payload is kept; `incidents purge` empties older ones.")
+        90,
+        ge=1,
+        description="Days a post's raw network payload is kept; `incidents purge` empties older ones.",
+    )
     quarantine_retention_days: int = Field(
-        90, ge=1, description="Days a resolved quarantine row (with its payload) is kept after it was resolved.")
+        90,
+        ge=1,
+        description="Days a resolved quarantine row (with its payload) is kept after it was resolved.",
+    )
 
 
 # --------------------------------------------------------------------------- region.yaml
@@ -119,9 +129,13 @@ class RegionInfo(_Strict):
         description="Words that name the region itself in posts (any case/inflection), e.g. 'курская область', 'куряне'.",
     )
     centroid: tuple[float, float] | None = Field(None, description="(lat, lon) of the region for maps.")
-    schedules: JobSchedules = Field(default_factory=JobSchedules, description="Schedules of the jobs (flows/jobs.py).")
-    privacy: PrivacyPolicy = Field(default_factory=lambda: PrivacyPolicy(),
-                                   description="Personal data (152-ФЗ): what exports show, how long raw payloads stay.")
+    schedules: JobSchedules = Field(
+        default_factory=JobSchedules, description="Schedules of the jobs (flows/jobs.py)."
+    )
+    privacy: PrivacyPolicy = Field(
+        default_factory=lambda: PrivacyPolicy(),
+        description="Personal data (152-ФЗ): what exports show, how long raw payloads stay.",
+    )
 
 
 # --------------------------------------------------------------------------- rubricator.yaml
@@ -140,7 +154,8 @@ class KeywordRule(_Strict):
         description="Context lemmas of which at least one must occur in the post for the rule to fire.",
     )
     forbid: list[str] = Field(
-        default_factory=list, description="Context lemmas that, if present anywhere in the post, cancel the rule."
+        default_factory=list,
+        description="Context lemmas that, if present anywhere in the post, cancel the rule.",
     )
     weight: float = Field(1.0, gt=0, description="How strongly the rule points to its category.")
 
@@ -176,7 +191,9 @@ class Precedence(_Strict):
     """When the words of a post fit two categories: the object a problem is about (a hospital,
     a school, a cemetery) decides over a generic problem word («крыша течёт», «мусор»)."""
 
-    object: list[str] = Field(description="Codes that name the object: category, category.subcategory or a rule id.")
+    object: list[str] = Field(
+        description="Codes that name the object: category, category.subcategory or a rule id."
+    )
     over: list[str] = Field(description="Codes of the generic problems it decides over (same forms).")
 
 
@@ -215,14 +232,18 @@ def _all_rules(cat: Category) -> list[KeywordRule]:
 
 # --------------------------------------------------------------------------- signals.yaml
 class Markers(_Strict):
-    phrases: list[str] = Field(default_factory=list, description="Phrases in dictionary form, matched on lemmas.")
+    phrases: list[str] = Field(
+        default_factory=list, description="Phrases in dictionary form, matched on lemmas."
+    )
     weight: float = 1.0
 
 
 class SignalModelPolicy(_Strict):
     """A statistical model trained by `incidents train`, combined with the rules (optional)."""
 
-    path: str = Field(description="The model file written by `incidents train` (relative to the working directory).")
+    path: str = Field(
+        description="The model file written by `incidents train` (relative to the working directory)."
+    )
     train: list[str] = Field(
         default_factory=list,
         description="Labels files (posts.jsonl beside each) to train the model from, deterministically, "
@@ -230,14 +251,17 @@ class SignalModelPolicy(_Strict):
     )
     complaint: bool = Field(True, description="Let the model decide complaint / not a complaint.")
     category: bool = Field(True, description="Let the model choose the category.")
-    threshold: float = Field(0.5, ge=0.0, le=1.0, description="Probability from which the model says complaint.")
+    threshold: float = Field(
+        0.5, ge=0.0, le=1.0, description="Probability from which the model says complaint."
+    )
 
 
 class SignalPolicy(_Strict):
     """Weights and thresholds of the complaint decision."""
 
     model: SignalModelPolicy | None = Field(
-        None, description="A scikit-learn model combined with the rules (`incidents train`); none: rules alone."
+        None,
+        description="A scikit-learn model combined with the rules (`incidents train`); none: rules alone.",
     )
 
     complaint_markers: Markers = Field(description="«нет», «не работает», «сколько можно», «когда починят»…")
@@ -295,14 +319,18 @@ class SignalPolicy(_Strict):
     )
     threshold: float = Field(1.5, description="Score from which a post is a complaint.")
     min_text_chars: int = Field(10, description="Shorter texts are never complaints.")
-    max_text_chars: int = Field(20000, description="Longer texts are cut before analysis (kept whole in storage).")
+    max_text_chars: int = Field(
+        20000, description="Longer texts are cut before analysis (kept whole in storage)."
+    )
     official_authors: list[str] = Field(
         default_factory=list, description="author_id values of official accounts (госпаблики, bodies' pages)."
     )
     keep_person_names: bool = Field(False, description="Keep persons' names in exports and search indexes.")
     use_ner: bool = Field(True, description="Run natasha NER on candidate posts (persons, organisations).")
     workers: int = Field(
-        1, ge=0, le=1,
+        1,
+        ge=0,
+        le=1,
         description="Processes that build the next batch's signals while the processing writes the current one "
         "(incidents/services/signal_worker.py); 0 builds them in the processing process itself.",
     )
@@ -311,14 +339,20 @@ class SignalPolicy(_Strict):
 # --------------------------------------------------------------------------- territories.yaml
 class Place(_Strict):
     name: str
-    aliases: list[str] = Field(default_factory=list, description="Other spellings; matched case-insensitively on lemmas.")
+    aliases: list[str] = Field(
+        default_factory=list, description="Other spellings; matched case-insensitively on lemmas."
+    )
 
 
 class Municipality(_Strict):
     code: str = Field(description="Stable code, used in routing rules, exports and labels.")
     name: str = Field(description="Official name, e.g. 'город Курск', 'Курский район'.")
-    kind: Literal["city_okrug", "municipal_okrug", "municipal_district", "city_district"] = "municipal_district"
-    aliases: list[str] = Field(default_factory=list, description="Names as residents write them: 'Курск', 'Курске'.")
+    kind: Literal["city_okrug", "municipal_okrug", "municipal_district", "city_district"] = (
+        "municipal_district"
+    )
+    aliases: list[str] = Field(
+        default_factory=list, description="Names as residents write them: 'Курск', 'Курске'."
+    )
     centroid: tuple[float, float] | None = Field(None, description="(lat, lon) for maps.")
     settlements: list[Place] = Field(default_factory=list, description="Towns and villages inside it.")
     streets: list[Place] = Field(default_factory=list, description="Streets that identify it (unique ones).")
@@ -352,17 +386,23 @@ class Contacts(_Strict):
     email: str | None = None
     phone: str | None = None
     telegram_chat_id: str | None = None
-    head_email: str | None = Field(None, description="Head of the body, notified when an incident is overdue.")
+    head_email: str | None = Field(
+        None, description="Head of the body, notified when an incident is overdue."
+    )
 
 
 class Body(_Strict):
     code: str
     name: str = Field(description="Exact name, as the body names itself (and as real data names it).")
     level: Literal["municipal", "regional", "federal", "utility", "admin"]
-    territories: list[str] = Field(default_factory=list, description="Municipality codes it serves; empty = whole region.")
+    territories: list[str] = Field(
+        default_factory=list, description="Municipality codes it serves; empty = whole region."
+    )
     categories: list[str] = Field(default_factory=list, description="Category codes it handles.")
     contacts: Contacts = Field(default_factory=Contacts)
-    accounts: list[str] = Field(default_factory=list, description="author_id values of the body's own accounts.")
+    accounts: list[str] = Field(
+        default_factory=list, description="author_id values of the body's own accounts."
+    )
     parent: str | None = Field(
         None,
         description="Code of the body this one is part of (a city committee → the city administration): "
@@ -372,7 +412,9 @@ class Body(_Strict):
 
 class Bodies(_Strict):
     bodies: list[Body] = Field(min_length=1)
-    triage_body: str = Field(description="Code of the regional administrator's queue: where unrouted incidents go.")
+    triage_body: str = Field(
+        description="Code of the regional administrator's queue: where unrouted incidents go."
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Bodies:
@@ -450,17 +492,28 @@ class Calendar(_Strict):
 class ClockPolicy(_Strict):
     """One of the region's stricter clocks (triage, draft, follow-up)."""
 
-    hours: float | None = Field(None, description="Deadline after the clock starts; None switches the clock off.")
-    urgent_hours: float | None = Field(None, description="The deadline for an urgent incident (None: same as hours).")
+    hours: float | None = Field(
+        None, description="Deadline after the clock starts; None switches the clock off."
+    )
+    urgent_hours: float | None = Field(
+        None, description="The deadline for an urgent incident (None: same as hours)."
+    )
     basis: Literal["calendar", "working"] = Field("calendar", description="Calendar hours or working hours.")
     at_risk_margin_hours: float | None = Field(
-        None, description="Time left under which the clock is at risk (None: a quarter of its hours).")
+        None, description="Time left under which the clock is at risk (None: a quarter of its hours)."
+    )
 
 
 class SlaClocks(_Strict):
-    triage: ClockPolicy = Field(default_factory=ClockPolicy, description="From opening to triage (assignment or rejection).")
-    draft: ClockPolicy = Field(default_factory=ClockPolicy, description="From assignment to a drafted answer.")
-    follow_up: ClockPolicy = Field(default_factory=ClockPolicy, description="From an interim answer to the final one.")
+    triage: ClockPolicy = Field(
+        default_factory=ClockPolicy, description="From opening to triage (assignment or rejection)."
+    )
+    draft: ClockPolicy = Field(
+        default_factory=ClockPolicy, description="From assignment to a drafted answer."
+    )
+    follow_up: ClockPolicy = Field(
+        default_factory=ClockPolicy, description="From an interim answer to the final one."
+    )
 
 
 class Escalation(_Strict):
@@ -468,7 +521,8 @@ class Escalation(_Strict):
 
     at_risk: list[Literal["body", "body_head", "regional_admin"]] = Field(default_factory=lambda: ["body"])
     overdue: list[Literal["body", "body_head", "regional_admin"]] = Field(
-        default_factory=lambda: ["body", "body_head", "regional_admin"])
+        default_factory=lambda: ["body", "body_head", "regional_admin"]
+    )
     channels: list[Literal["email", "telegram"]] = Field(default_factory=lambda: ["email", "telegram"])
 
 
@@ -480,10 +534,18 @@ class SlaPolicy(_Strict):
     calendar: Calendar = Field(default_factory=Calendar)
     clocks: SlaClocks = Field(default_factory=SlaClocks, description="The region's stricter clocks.")
     escalation: Escalation = Field(default_factory=Escalation)
-    pos_deadline_field: str = Field("deadline", description="Dotted path of the deadline in a feedback-platform message.")
-    pos_resolution_days: dict[str, int] = Field(default_factory=dict, description="Category code → days to resolve.")
-    pos_resolution_default_days: int = Field(30, ge=1, le=30, description="Days to resolve when the message names none.")
-    rating_min_incidents: int = Field(5, ge=1, description="A body or municipality enters a rating from this many incidents.")
+    pos_deadline_field: str = Field(
+        "deadline", description="Dotted path of the deadline in a feedback-platform message."
+    )
+    pos_resolution_days: dict[str, int] = Field(
+        default_factory=dict, description="Category code → days to resolve."
+    )
+    pos_resolution_default_days: int = Field(
+        30, ge=1, le=30, description="Days to resolve when the message names none."
+    )
+    rating_min_incidents: int = Field(
+        5, ge=1, description="A body or municipality enters a rating from this many incidents."
+    )
 
 
 # --------------------------------------------------------------------------- replies.yaml
@@ -494,7 +556,9 @@ class AnswerTemplate(_Strict):
     subcategory: str | None = None
     fact: str | None = None
     interim: bool = Field(False, description="An interim answer («промежуточный ответ»).")
-    text: str = Field(description="Jinja2 text (sandboxed) with placeholders such as {{ address }}, {{ body }}, {{ deadline }}.")
+    text: str = Field(
+        description="Jinja2 text (sandboxed) with placeholders such as {{ address }}, {{ body }}, {{ deadline }}."
+    )
 
 
 class RetryPolicy(_Strict):
@@ -505,11 +569,15 @@ class RetryPolicy(_Strict):
 
 
 class RepliesPolicy(_Strict):
-    approval_required: bool = Field(True, description="A controller must approve an answer before it is published.")
+    approval_required: bool = Field(
+        True, description="A controller must approve an answer before it is published."
+    )
     auto_answer_joined_posts: bool = Field(
-        True, description="A new post joining an answered incident gets the incident's answer automatically.")
-    reopen_ratings: list[int] = Field(default_factory=lambda: [1, 2],
-                                      description="Feedback-platform ratings that reopen the incident.")
+        True, description="A new post joining an answered incident gets the incident's answer automatically."
+    )
+    reopen_ratings: list[int] = Field(
+        default_factory=lambda: [1, 2], description="Feedback-platform ratings that reopen the incident."
+    )
     signature: str | None = Field(None, description="Appended to every published answer.")
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     templates: list[AnswerTemplate] = Field(default_factory=list)
@@ -531,15 +599,26 @@ class ClusteringPolicy(_Strict):
     address_weight: float = 0.35
     time_weight: float = 0.15
     max_candidates: int = Field(50, ge=1, description="Bound on incidents looked at per post.")
-    rescore_top: int = Field(8, ge=1, description="Candidates scored exactly (rapidfuzz) after the cheap ranking.")
-    other_subcategory_factor: float = Field(0.7, ge=0, le=1, description="Score multiplier for another subcategory.")
-    other_category_factor: float = Field(
-        0.85, ge=0, le=1, description="Score multiplier for another category at the same house (else never joined)."
+    rescore_top: int = Field(
+        8, ge=1, description="Candidates scored exactly (rapidfuzz) after the cheap ranking."
     )
-    reopen_window_days: float = Field(14, ge=0, description="A post within this many days after closing reopens.")
+    other_subcategory_factor: float = Field(
+        0.7, ge=0, le=1, description="Score multiplier for another subcategory."
+    )
+    other_category_factor: float = Field(
+        0.85,
+        ge=0,
+        le=1,
+        description="Score multiplier for another category at the same house (else never joined).",
+    )
+    reopen_window_days: float = Field(
+        14, ge=0, description="A post within this many days after closing reopens."
+    )
     link_window_days: float = Field(
-        90, ge=0, description="After the reopen window and up to this many days after closing, a matching post "
-        "opens a new incident linked to the closed one."
+        90,
+        ge=0,
+        description="After the reopen window and up to this many days after closing, a matching post "
+        "opens a new incident linked to the closed one.",
     )
 
 
@@ -547,7 +626,9 @@ class ClusteringPolicy(_Strict):
 class SourceConfig(_Strict):
     id: str
     network: Literal["vk", "ok", "telegram", "pos", "replay"]
-    kind: str = Field(description="Adapter kind: replay, wall, newsfeed, streaming, group, channel, preview, messages.")
+    kind: str = Field(
+        description="Adapter kind: replay, wall, newsfeed, streaming, group, channel, preview, messages."
+    )
     enabled: bool = True
     schedule: str | None = Field(None, description="Cron expression or 'every Nm' for the crawl flow.")
     params: dict[str, Any] = Field(default_factory=dict, description="Adapter parameters (no secrets).")
@@ -555,7 +636,6 @@ class SourceConfig(_Strict):
         None,
         description="The municipality a local page or chat is about: posts from it that name no place are placed there.",
     )
-
 
     @field_validator("schedule")
     @classmethod
@@ -580,20 +660,28 @@ class SearchPolicy(_Strict):
         description="Prefix of index, template and ILM policy names: <prefix>-posts-YYYY.MM.01, <prefix>-incidents.",
     )
     posts_retention_days: int = Field(
-        365, ge=1, description="Monthly post indexes are deleted by ILM this many days after their month began."
+        365,
+        ge=1,
+        description="Monthly post indexes are deleted by ILM this many days after their month began.",
     )
     posts_warm_after_days: int | None = Field(
-        30, ge=1, description="Monthly post indexes move to the warm phase (lower priority) after this many days; "
+        30,
+        ge=1,
+        description="Monthly post indexes move to the warm phase (lower priority) after this many days; "
         "null = never.",
     )
     bulk_chunk_size: int = Field(500, ge=1, le=10000, description="Documents per _bulk request.")
-    bulk_max_retries: int = Field(5, ge=0, le=50, description="Retries of documents rejected with 429/502/503/504.")
+    bulk_max_retries: int = Field(
+        5, ge=0, le=50, description="Retries of documents rejected with 429/502/503/504."
+    )
     bulk_initial_backoff_seconds: float = Field(
         2.0, ge=0, description="Wait before the first retry; doubled on each further retry."
     )
     bulk_max_backoff_seconds: float = Field(60.0, ge=0, description="Longest wait between retries.")
     sync_overlap_minutes: float = Field(
-        15.0, ge=0, description="Each incremental sync re-reads rows changed this long before the last cursor "
+        15.0,
+        ge=0,
+        description="Each incremental sync re-reads rows changed this long before the last cursor "
         "(transactions that committed late); re-sending a document is harmless.",
     )
     request_timeout_seconds: float = Field(30.0, gt=0, description="Timeout of one request to Elasticsearch.")
@@ -719,8 +807,9 @@ def _rubricator_data(path: Path, depth: int = 0) -> dict[str, Any]:
     if not base_path.is_file():
         raise ConfigError(f"{path}: extends: {base_path} not found")
     base = _rubricator_data(base_path.resolve(), depth + 1)
-    cats = _merge_by_code(list(base.get("categories") or []), list(data.get("categories") or []),
-                          ("subcategories", "facts"))
+    cats = _merge_by_code(
+        list(base.get("categories") or []), list(data.get("categories") or []), ("subcategories", "facts")
+    )
     out = {**data, "categories": cats}
     if "precedence" not in data and base.get("precedence"):
         out["precedence"] = base["precedence"]
@@ -769,7 +858,9 @@ def _cross_check(cfg: RegionConfig) -> None:
                 errors.append(f"routing.yaml: rules.{i}.municipality: unknown municipality {m!r}")
         for name in rule.settlement or []:
             if name not in settlements:
-                errors.append(f"routing.yaml: rules.{i}.settlement: {name!r} is no settlement of territories.yaml")
+                errors.append(
+                    f"routing.yaml: rules.{i}.settlement: {name!r} is no settlement of territories.yaml"
+                )
         if "{" not in rule.body and rule.body not in cfg.body_by_code:
             errors.append(f"routing.yaml: rules.{i}.body: unknown body {rule.body!r}")
     shared = cfg.territories.shared_streets_in
@@ -795,7 +886,9 @@ def _cross_check(cfg: RegionConfig) -> None:
             errors.append(f"replies.yaml: templates.{i}.text: not a valid template: {exc}")
     for i, src in enumerate(cfg.sources.sources):
         if src.municipality and src.municipality not in munis:
-            errors.append(f"sources.yaml: sources.{i}.municipality: unknown municipality {src.municipality!r}")
+            errors.append(
+                f"sources.yaml: sources.{i}.municipality: unknown municipality {src.municipality!r}"
+            )
     ids = [s.id for s in cfg.sources.sources]
     for s in {x for x in ids if ids.count(x) > 1}:
         errors.append(f"sources.yaml: sources: duplicate source id {s!r}")

@@ -144,7 +144,9 @@ def decode_line(raw: bytes) -> str:
     raise PayloadError("unknown text encoding (neither UTF-8 nor Windows-1251)")
 
 
-def read_jsonl(stream: IO[bytes], origin: str, start_line: int = 0) -> Iterator[tuple[int, PostRecord | BadLine]]:
+def read_jsonl(
+    stream: IO[bytes], origin: str, start_line: int = 0
+) -> Iterator[tuple[int, PostRecord | BadLine]]:
     """Yield (line number, post or bad line) for every non-empty line after `start_line`."""
     for line_no, raw in enumerate(stream, start=1):
         if line_no <= start_line:

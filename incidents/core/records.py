@@ -100,7 +100,9 @@ class Entities:
     # route «Курск — Курчатов» or a road «от Курска до Курасово» spans several, and the scale
     # of such a complaint is the region's.
     municipalities: list[str] = field(default_factory=list)
-    municipality_kind: str | None = None  # municipality | settlement | subdivision | street | destination (a town travelled to)
+    municipality_kind: str | None = (
+        None  # municipality | settlement | subdivision | street | destination (a town travelled to)
+    )
     address: Address = field(default_factory=Address)
     locations: list[str] = field(default_factory=list)
     organisations: list[str] = field(default_factory=list)

@@ -80,12 +80,18 @@ def can(actor: Actor, action: Action, incident_body: str | None = None) -> bool:
     return not (actor.role in BODY_SCOPED and incident_body != actor.body_code)
 
 
-def authorize(actor: Actor, action: Action, incident_body: str | None = None, *, incident_id: int | None = None) -> None:
+def authorize(
+    actor: Actor, action: Action, incident_body: str | None = None, *, incident_id: int | None = None
+) -> None:
     """Raise PermissionDenied unless `actor` may do `action` on an incident of `incident_body`."""
     if action not in PERMISSIONS[actor.role]:
         allowed = ", ".join(sorted(a.value for a in PERMISSIONS[actor.role]))
-        raise PermissionDenied(f"{actor.login} ({actor.role.value}) may not {action.value}; the role allows: {allowed}")
+        raise PermissionDenied(
+            f"{actor.login} ({actor.role.value}) may not {action.value}; the role allows: {allowed}"
+        )
     if actor.role in BODY_SCOPED and incident_body != actor.body_code:
         what = f"incident {incident_id}" if incident_id is not None else "this incident"
-        raise PermissionDenied(f"{actor.login} works for {actor.body_code}; {what} is assigned to "
-                               f"{incident_body or 'nobody'}: an executor acts on their body's incidents only")
+        raise PermissionDenied(
+            f"{actor.login} works for {actor.body_code}; {what} is assigned to "
+            f"{incident_body or 'nobody'}: an executor acts on their body's incidents only"
+        )

@@ -42,8 +42,14 @@ ANSWERED_STATES = frozenset({S.ANSWERED, S.RESOLVED, S.CLOSED})
 
 class InvalidTransition(Exception):
     def __init__(self, current: str, target: str) -> None:
-        allowed = ", ".join(sorted(TRANSITIONS.get(IncidentState(current), ()))) if current in S._value2member_map_ else ""
-        super().__init__(f"cannot move an incident from {current!r} to {target!r}; allowed: {allowed or 'none'}")
+        allowed = (
+            ", ".join(sorted(TRANSITIONS.get(IncidentState(current), ())))
+            if current in S._value2member_map_
+            else ""
+        )
+        super().__init__(
+            f"cannot move an incident from {current!r} to {target!r}; allowed: {allowed or 'none'}"
+        )
         self.current, self.target = current, target
 
 

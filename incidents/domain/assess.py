@@ -55,13 +55,20 @@ def scale_of(posts: Sequence[PostFacts]) -> str:
     route or a road between them — is the region's; else the finest place the posts share."""
     munis = {p.municipality for p in posts if p.municipality}
     munis.update(m for p in posts for m in p.municipalities)
-    return scale_from(munis, {p.street for p in posts if p.street},
-                      {(p.street, p.house) for p in posts if p.street and p.house},
-                      {p.settlement for p in posts if p.settlement})
+    return scale_from(
+        munis,
+        {p.street for p in posts if p.street},
+        {(p.street, p.house) for p in posts if p.street and p.house},
+        {p.settlement for p in posts if p.settlement},
+    )
 
 
-def scale_from(munis: Collection[str], streets: Collection[str], houses: Collection[tuple[str, str]],
-               settlements: Collection[str]) -> str:
+def scale_from(
+    munis: Collection[str],
+    streets: Collection[str],
+    houses: Collection[tuple[str, str]],
+    settlements: Collection[str],
+) -> str:
     """`scale_of` from the sets of places an incident's posts name (kept on the incident)."""
     if len(munis) > 1:
         return "region"
@@ -88,7 +95,9 @@ def priority_of(category: str, subcategory: str | None, posts: Sequence[PostFact
     return priority_from(category, subcategory, len(authors), sum(x.reach for x in posts), len(posts), scale)
 
 
-def priority_from(category: str, subcategory: str | None, authors: int, reach: int, posts: int, scale: str) -> int:
+def priority_from(
+    category: str, subcategory: str | None, authors: int, reach: int, posts: int, scale: str
+) -> int:
     """`priority_of` from an incident's counts (kept on the incident); `authors` counts a post
     without an author as one."""
     p = 3
@@ -120,12 +129,17 @@ def title_from(cfg: RegionConfig, category: str, subcategory: str | None, place:
 
 
 def address_of(cfg: RegionConfig, posts: Sequence[PostFacts]) -> str | None:
-    return address_from(cfg, Counter(p.municipality for p in posts if p.municipality),
-                        Counter((p.street, p.house) for p in posts if p.street),
-                        Counter(p.settlement for p in posts if p.settlement))
+    return address_from(
+        cfg,
+        Counter(p.municipality for p in posts if p.municipality),
+        Counter((p.street, p.house) for p in posts if p.street),
+        Counter(p.settlement for p in posts if p.settlement),
+    )
 
 
-def address_from(cfg: RegionConfig, munis: Counter, street_houses: Counter, settlements: Counter) -> str | None:
+def address_from(
+    cfg: RegionConfig, munis: Counter, street_houses: Counter, settlements: Counter
+) -> str | None:
     """The place most posts name, from the counts of municipalities, (street, house) pairs
     (house may be None) and settlements, each in order of first mention (ties go to the first)."""
     muni = munis.most_common(1)[0][0] if munis else None
@@ -163,7 +177,9 @@ def representative(posts: Sequence[PostFacts]) -> PostFacts:
     """
     top = max(p.score for p in posts)
     floor = 0.5 * top if top > 0 else top  # a complaint the model kept may score below zero by the rules
-    pool = sorted((p for p in posts if p.score >= floor), key=lambda p: (-p.score, -p.reach))[:REPRESENTATIVE_POOL]
+    pool = sorted((p for p in posts if p.score >= floor), key=lambda p: (-p.score, -p.reach))[
+        :REPRESENTATIVE_POOL
+    ]
     if len(pool) <= 2 or not any(p.lemma_text for p in pool):
         return max(pool, key=lambda p: (p.score, p.reach, len(p.text) < 600))
     from incidents.domain.clustering import content_tokens
@@ -177,7 +193,10 @@ def representative(posts: Sequence[PostFacts]) -> PostFacts:
         row = matrix[i]
         return sum(row[:i] + row[i + 1 :]) / (len(row) - 1)
 
-    best = max(range(len(pool)), key=lambda i: (round(centrality(i) * pool[i].score, 1), pool[i].score, pool[i].reach))
+    best = max(
+        range(len(pool)),
+        key=lambda i: (round(centrality(i) * pool[i].score, 1), pool[i].score, pool[i].reach),
+    )
     return pool[best]
 
 
@@ -212,10 +231,14 @@ class IncidentCard:
     street: str | None = None
     municipality: str | None = None
     by_network: dict[str, int] = field(default_factory=dict)
-    settlement: str | None = None  # the one its posts name most often: towns of a district have their own body
+    settlement: str | None = (
+        None  # the one its posts name most often: towns of a district have their own body
+    )
 
 
-def card_of(cfg: RegionConfig, category: str, subcategory: str | None, posts: Sequence[PostFacts]) -> IncidentCard:
+def card_of(
+    cfg: RegionConfig, category: str, subcategory: str | None, posts: Sequence[PostFacts]
+) -> IncidentCard:
     """The whole card of an incident from its posts (at least one)."""
     if not posts:
         raise ValueError("an incident card needs at least one post")

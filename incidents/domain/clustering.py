@@ -44,7 +44,6 @@ MAX_VOCABULARY = 400
 EVICT_EVERY = 2000
 
 
-
 def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
@@ -164,9 +163,15 @@ class Clusterer:
         self.ignore_places = frozenset(ignore_places)
         self._views: dict[int | str, IncidentView] = {}
         # Blocking indexes, refs in the order incidents were opened (newest last).
-        self._by_place: dict[tuple[str | None, str], list[int | str]] = defaultdict(list)  # (municipality, category)
-        self._by_unnamed: dict[tuple[str | None, str], list[int | str]] = defaultdict(list)  # the same, no street
-        self._by_street: dict[tuple[str | None, str], list[int | str]] = defaultdict(list)  # (municipality|None, street)
+        self._by_place: dict[tuple[str | None, str], list[int | str]] = defaultdict(
+            list
+        )  # (municipality, category)
+        self._by_unnamed: dict[tuple[str | None, str], list[int | str]] = defaultdict(
+            list
+        )  # the same, no street
+        self._by_street: dict[tuple[str | None, str], list[int | str]] = defaultdict(
+            list
+        )  # (municipality|None, street)
         self._by_category: dict[str, list[int | str]] = defaultdict(list)
         self._by_post: dict[str, int | str] = {}
         self._new_count = 0
@@ -207,7 +212,9 @@ class Clusterer:
     def _keys_of(self, v: IncidentView) -> list[tuple[dict, object]]:
         """Every (index, key) the incident may be listed under."""
         keys = [(v.municipality, v.category), (None, v.category)]
-        out: list[tuple[dict, object]] = [(self._by_place, k) for k in keys] + [(self._by_unnamed, k) for k in keys]
+        out: list[tuple[dict, object]] = [(self._by_place, k) for k in keys] + [
+            (self._by_unnamed, k) for k in keys
+        ]
         out.append((self._by_category, v.category))
         for s in v.streets:
             out += [(self._by_street, (None, s)), (self._by_street, (v.municipality, s))]
@@ -239,8 +246,16 @@ class Clusterer:
             places |= self._places(sig.entities.address.settlement)
         tokens = content_tokens(sig.lemma_text)
         token_set = set(tokens)
-        return _PostView(sig=sig, street=street, house=sig.entities.address.house, places=places, tokens=tokens,
-                         token_set=token_set, text=" ".join(tokens), stems={t[:5] for t in token_set})
+        return _PostView(
+            sig=sig,
+            street=street,
+            house=sig.entities.address.house,
+            places=places,
+            tokens=tokens,
+            token_set=token_set,
+            text=" ".join(tokens),
+            stems={t[:5] for t in token_set},
+        )
 
     # ---------------------------------------------------------------- candidates
     def _candidates(self, pv: _PostView, parent_key: str | None) -> list[tuple[IncidentView, str]]:
@@ -254,8 +269,11 @@ class Clusterer:
         # A post naming its street meets the incidents of that street and those naming none:
         # incidents of other streets cannot be joined, so they do not use up the bound.
         if pv.street and muni:
-            lists = [self._by_street.get((muni, pv.street), []), self._by_unnamed.get((muni, cat), []),
-                     self._by_unnamed.get((None, cat), [])]
+            lists = [
+                self._by_street.get((muni, pv.street), []),
+                self._by_unnamed.get((muni, cat), []),
+                self._by_unnamed.get((None, cat), []),
+            ]
         elif pv.street:
             lists = [self._by_street.get((None, pv.street), []), self._by_category.get(cat, [])]
         elif muni:
@@ -315,7 +333,9 @@ class Clusterer:
             return 0.4
         return 0.5
 
-    def _structure(self, pv: _PostView, v: IncidentView, parent_key: str | None) -> tuple[float, float] | None:
+    def _structure(
+        self, pv: _PostView, v: IncidentView, parent_key: str | None
+    ) -> tuple[float, float] | None:
         """(address agreement, multiplier) or None when the hard rules say «another incident»."""
         sig = pv.sig
         if sig.municipality and v.municipality and sig.municipality != v.municipality:
@@ -354,8 +374,11 @@ class Clusterer:
             return 0.0
         addr, factor = st
         p = self.policy
-        return factor * (p.text_weight * self._text(pv, v) + p.address_weight * addr
-                         + p.time_weight * self._time(sig.created_at, v))
+        return factor * (
+            p.text_weight * self._text(pv, v)
+            + p.address_weight * addr
+            + p.time_weight * self._time(sig.created_at, v)
+        )
 
     # ---------------------------------------------------------------- decision
     def assign(self, sig: SignalRecord, parent_key: str | None = None) -> Decision:
@@ -388,7 +411,9 @@ class Clusterer:
         best: tuple[float, IncidentView, str] | None = None
         best_link: tuple[float, IncidentView] | None = None
         for _est, factor, v, mode in ranked[: p.rescore_top]:
-            partial = p.address_weight * (self._address(pv, v) or 0.0) + p.time_weight * self._time(sig.created_at, v)
+            partial = p.address_weight * (self._address(pv, v) or 0.0) + p.time_weight * self._time(
+                sig.created_at, v
+            )
             score = factor * (p.text_weight * self._text(pv, v) + partial)
             if mode == "link":
                 if best_link is None or score > best_link[0]:
@@ -458,8 +483,14 @@ class Clusterer:
         self._new_count += 1
         ref = f"new:{self._new_count}"
         v = IncidentView(
-            ref=ref, category=sig.category or "other", subcategory=sig.subcategory, municipality=sig.municipality,
-            street=pv.street, house=pv.house, first_at=sig.created_at, last_at=sig.created_at,
+            ref=ref,
+            category=sig.category or "other",
+            subcategory=sig.subcategory,
+            municipality=sig.municipality,
+            street=pv.street,
+            house=pv.house,
+            first_at=sig.created_at,
+            last_at=sig.created_at,
         )
         v.texts.append(pv.text)
         v.post_keys.add(sig.post_key)
@@ -503,9 +534,12 @@ class Clusterer:
             return 0
         horizon = self.watermark - 2 * self.window
         link_horizon = self.watermark - self.link_window
-        gone = [ref for ref, v in self._views.items()
-                if (v.last_at < horizon and v.closed_at is None) or (v.closed_at is not None and v.closed_at < link_horizon
-                                                                     and v.last_at < horizon)]
+        gone = [
+            ref
+            for ref, v in self._views.items()
+            if (v.last_at < horizon and v.closed_at is None)
+            or (v.closed_at is not None and v.closed_at < link_horizon and v.last_at < horizon)
+        ]
         if not gone:
             return 0
         gone_set = set(gone)
@@ -530,5 +564,3 @@ class Clusterer:
                 del index[k]
         self.evicted += len(gone)
         return len(gone)
-
-

@@ -47,11 +47,16 @@ def load_labels(path: Path) -> list[Gold]:
                 continue
             try:
                 obj = json.loads(line)
-                out.append(Gold(
-                    post=str(obj["post"]), is_complaint=bool(obj["is_complaint"]),
-                    in_region=bool(obj.get("in_region", True)), category=obj.get("category"),
-                    municipality=obj.get("municipality"), incident=obj.get("incident"),
-                ))
+                out.append(
+                    Gold(
+                        post=str(obj["post"]),
+                        is_complaint=bool(obj["is_complaint"]),
+                        in_region=bool(obj.get("in_region", True)),
+                        category=obj.get("category"),
+                        municipality=obj.get("municipality"),
+                        incident=obj.get("incident"),
+                    )
+                )
             except (json.JSONDecodeError, KeyError, TypeError) as exc:
                 raise LabelsError(f"{path}:{n}: bad label line: {exc}") from exc
     return out
@@ -66,6 +71,7 @@ def prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
 
 def pairwise(gold: dict[str, str], pred: dict[str, str]) -> tuple[float, float, float]:
     """Pairwise P/R/F1 over the items of `gold` (pred must cover the same items)."""
+
     def pairs(assign: dict[str, str]) -> set[tuple[str, str]]:
         groups: dict[str, list[str]] = defaultdict(list)
         for item, c in assign.items():
@@ -126,12 +132,19 @@ class Report:
             return {"precision": round(x[0], 4), "recall": round(x[1], 4), "f1": round(x[2], 4)}
 
         return {
-            "posts": self.posts, "missing": self.missing, "complaint": t(self.complaint),
-            "complaint_counts": self.complaint_counts, "in_region_accuracy": round(self.in_region_accuracy, 4),
-            "category_accuracy": round(self.category_accuracy, 4), "category_n": self.category_n,
-            "municipality_accuracy": round(self.municipality_accuracy, 4), "municipality_n": self.municipality_n,
-            "clustering_pairwise": t(self.pairwise), "clustering_bcubed": t(self.bcubed),
-            "clusters_gold": self.clusters_gold, "clusters_pred": self.clusters_pred,
+            "posts": self.posts,
+            "missing": self.missing,
+            "complaint": t(self.complaint),
+            "complaint_counts": self.complaint_counts,
+            "in_region_accuracy": round(self.in_region_accuracy, 4),
+            "category_accuracy": round(self.category_accuracy, 4),
+            "category_n": self.category_n,
+            "municipality_accuracy": round(self.municipality_accuracy, 4),
+            "municipality_n": self.municipality_n,
+            "clustering_pairwise": t(self.pairwise),
+            "clustering_bcubed": t(self.bcubed),
+            "clusters_gold": self.clusters_gold,
+            "clusters_pred": self.clusters_pred,
         }
 
 
@@ -178,12 +191,18 @@ def evaluate(labels: Iterable[Gold], predicted: dict[str, Predicted]) -> Report:
             gold_inc[g.post] = g.incident
             pred_inc[g.post] = p.incident or f"singleton:{g.post}"
     return Report(
-        posts=len(labels), missing=missing, complaint=prf(tp, fp, fn),
+        posts=len(labels),
+        missing=missing,
+        complaint=prf(tp, fp, fn),
         complaint_counts={"tp": tp, "fp": fp, "fn": fn, "tn": tn},
         in_region_accuracy=region_ok / region_n if region_n else 0.0,
-        category_accuracy=cat_ok / cat_n if cat_n else 0.0, category_n=cat_n,
-        municipality_accuracy=mun_ok / mun_n if mun_n else 0.0, municipality_n=mun_n,
-        pairwise=pairwise(gold_inc, pred_inc), bcubed=bcubed(gold_inc, pred_inc),
-        clusters_gold=len(set(gold_inc.values())), clusters_pred=len(set(pred_inc.values())),
+        category_accuracy=cat_ok / cat_n if cat_n else 0.0,
+        category_n=cat_n,
+        municipality_accuracy=mun_ok / mun_n if mun_n else 0.0,
+        municipality_n=mun_n,
+        pairwise=pairwise(gold_inc, pred_inc),
+        bcubed=bcubed(gold_inc, pred_inc),
+        clusters_gold=len(set(gold_inc.values())),
+        clusters_pred=len(set(pred_inc.values())),
         errors=dict(errors),
     )

@@ -32,8 +32,15 @@ class Router:
         self._muni_names = {m.code: m.name for m in cfg.territories.municipalities}
 
     @staticmethod
-    def _matches(rule: RoutingRule, category: str | None, subcategory: str | None, fact: str | None,
-                 municipality: str | None, scale: str | None, settlement: str | None = None) -> bool:
+    def _matches(
+        rule: RoutingRule,
+        category: str | None,
+        subcategory: str | None,
+        fact: str | None,
+        municipality: str | None,
+        scale: str | None,
+        settlement: str | None = None,
+    ) -> bool:
         if rule.category is not None and rule.category != category:
             return False
         if rule.subcategory is not None and rule.subcategory != subcategory:
@@ -46,9 +53,16 @@ class Router:
             return False
         return not (rule.scale is not None and scale not in rule.scale)
 
-    def route(self, *, category: str | None, subcategory: str | None = None, fact: str | None = None,
-              municipality: str | None = None, scale: str | None = None,
-              settlement: str | None = None) -> RouteDecision:
+    def route(
+        self,
+        *,
+        category: str | None,
+        subcategory: str | None = None,
+        fact: str | None = None,
+        municipality: str | None = None,
+        scale: str | None = None,
+        settlement: str | None = None,
+    ) -> RouteDecision:
         """`settlement`: the town or village the incident is in (territories.yaml name), if known."""
         assumed = ""
         if municipality is None and self.unplaced is not None:
@@ -64,7 +78,10 @@ class Router:
                 body = body.format(municipality=municipality)
             if body not in self.bodies:
                 continue  # a template that names no configured body: try the next rule
-            why = rule.note or f"rule {i}: {category or '*'}/{subcategory or '*'} in {municipality or '*'} ({scale or '*'})"
+            why = (
+                rule.note
+                or f"rule {i}: {category or '*'}/{subcategory or '*'} in {municipality or '*'} ({scale or '*'})"
+            )
             if body == self.triage:
                 # a rule that names the triage queue is a decision not to assign: triage it
                 return RouteDecision(body, None, f"{why} (rule {i})")

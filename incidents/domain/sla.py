@@ -74,7 +74,9 @@ class SlaPolicyEngine:
             return ov.first_answer_hours
         return self.policy.first_answer_hours
 
-    def due(self, opened_at: datetime, *, category: str | None, network: str | None, urgent: bool = False) -> datetime:
+    def due(
+        self, opened_at: datetime, *, category: str | None, network: str | None, urgent: bool = False
+    ) -> datetime:
         hours = self.hours_for(category=category, network=network, urgent=urgent)
         return self.calendar.add(opened_at, hours, working=self.policy.hours == "working")
 

@@ -54,8 +54,9 @@ class ClockState:
         return self.state in ("ok", "at_risk", "overdue")
 
 
-def judge(name: str, due_at: datetime | None, stopped_at: datetime | None, now: datetime,
-          margin: timedelta) -> ClockState:
+def judge(
+    name: str, due_at: datetime | None, stopped_at: datetime | None, now: datetime, margin: timedelta
+) -> ClockState:
     """The state of one clock that is due at `due_at` and stopped at `stopped_at` (or still running)."""
     if due_at is None:
         return ClockState(name, "off")
@@ -97,7 +98,9 @@ class SlaClocks:
     def follow_up_due(self, interim_at: datetime, urgent: bool = False) -> datetime | None:
         return self._due(self.policy.clocks.follow_up, interim_at, urgent)
 
-    def pos_resolution_due(self, created_at: datetime, category: str | None, raw: dict[str, Any] | None) -> datetime:
+    def pos_resolution_due(
+        self, created_at: datetime, category: str | None, raw: dict[str, Any] | None
+    ) -> datetime:
         """The feedback platform's own deadline: from the message when it carries one, else by category."""
         value: Any = raw or {}
         for part in self.policy.pos_deadline_field.split("."):
@@ -117,18 +120,39 @@ class SlaClocks:
         p = self.policy
         triage_stop = inc.triaged_at or inc.assigned_at
         out = {
-            "triage": judge("triage", self.triage_due(inc.opened_at, inc.urgent), triage_stop, now,
-                            self._margin(p.clocks.triage, inc.urgent)),
-            "draft": judge("draft", self.draft_due(inc.assigned_at, inc.urgent), inc.drafted_at, now,
-                           self._margin(p.clocks.draft, inc.urgent)),
-            "first_answer": judge("first_answer", inc.due_at, inc.first_answer_at, now,
-                                  timedelta(hours=p.at_risk_margin_hours)),
-            "follow_up": judge("follow_up", inc.follow_up_due_at, inc.final_answer_at, now,
-                               self._margin(p.clocks.follow_up, inc.urgent)),
+            "triage": judge(
+                "triage",
+                self.triage_due(inc.opened_at, inc.urgent),
+                triage_stop,
+                now,
+                self._margin(p.clocks.triage, inc.urgent),
+            ),
+            "draft": judge(
+                "draft",
+                self.draft_due(inc.assigned_at, inc.urgent),
+                inc.drafted_at,
+                now,
+                self._margin(p.clocks.draft, inc.urgent),
+            ),
+            "first_answer": judge(
+                "first_answer", inc.due_at, inc.first_answer_at, now, timedelta(hours=p.at_risk_margin_hours)
+            ),
+            "follow_up": judge(
+                "follow_up",
+                inc.follow_up_due_at,
+                inc.final_answer_at,
+                now,
+                self._margin(p.clocks.follow_up, inc.urgent),
+            ),
             "resolution": judge("resolution", inc.resolution_due_at, inc.resolved_at, now, timedelta(days=1)),
         }
         if inc.assigned_at is not None and inc.drafted_at is not None and inc.drafted_at < inc.assigned_at:
             # reassigned after a draft: the new body's draft clock runs again
-            out["draft"] = judge("draft", self.draft_due(inc.assigned_at, inc.urgent), None, now,
-                                 self._margin(p.clocks.draft, inc.urgent))
+            out["draft"] = judge(
+                "draft",
+                self.draft_due(inc.assigned_at, inc.urgent),
+                None,
+                now,
+                self._margin(p.clocks.draft, inc.urgent),
+            )
         return out

@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from incidents.core.states import IncidentState
 from incidents.storage.models import Incident
@@ -39,10 +39,17 @@ class SlaFigures:
 
     def as_dict(self) -> dict:
         share = self.share_in_time
-        return {"key": self.key, "incidents": self.incidents, "answered": self.answered,
-                "answered_in_time": self.answered_in_time, "share_in_time": None if share is None else round(share, 3),
-                "overdue": self.overdue, "pending": self.pending, "median_hours_to_answer": self.median_hours_to_answer,
-                "rated": self.rated}
+        return {
+            "key": self.key,
+            "incidents": self.incidents,
+            "answered": self.answered,
+            "answered_in_time": self.answered_in_time,
+            "share_in_time": None if share is None else round(share, 3),
+            "overdue": self.overdue,
+            "pending": self.pending,
+            "median_hours_to_answer": self.median_hours_to_answer,
+            "rated": self.rated,
+        }
 
 
 def figures(incidents: list[Incident], now: datetime, *, by: str, min_incidents: int) -> list[SlaFigures]:
@@ -58,17 +65,29 @@ def figures(incidents: list[Incident], now: datetime, *, by: str, min_incidents:
         waiting = [r for r in rows if r.first_answer_at is None and r.due_at is not None and r.due_at < now]
         pending = len(rows) - len(answered) - len(waiting)
         hours = [(r.first_answer_at - r.opened_at).total_seconds() / 3600 for r in answered]  # type: ignore[operator]
-        out.append(SlaFigures(key, len(rows), len(answered), len(in_time), len(late) + len(waiting),
-                              round(statistics.median(hours), 2) if hours else None, len(rows) >= min_incidents,
-                              pending))
-    out.sort(key=lambda f: (not f.rated, -(f.share_in_time or 0), f.median_hours_to_answer or 1e9, str(f.key)))
+        out.append(
+            SlaFigures(
+                key,
+                len(rows),
+                len(answered),
+                len(in_time),
+                len(late) + len(waiting),
+                round(statistics.median(hours), 2) if hours else None,
+                len(rows) >= min_incidents,
+                pending,
+            )
+        )
+    out.sort(
+        key=lambda f: (not f.rated, -(f.share_in_time or 0), f.median_hours_to_answer or 1e9, str(f.key))
+    )
     return out
 
 
 def load_period(session: Session, since: datetime | None, until: datetime | None) -> list[Incident]:
     """Incidents opened in [since, until), without the rejected and the merged ones."""
-    stmt = select(Incident).where(Incident.status != IncidentState.REJECTED.value,
-                                  Incident.merged_into_id == None)  # noqa: E711
+    stmt = select(Incident).where(
+        Incident.status != IncidentState.REJECTED.value, col(Incident.merged_into_id).is_(None)
+    )
     if since is not None:
         stmt = stmt.where(Incident.opened_at >= since)
     if until is not None:

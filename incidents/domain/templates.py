@@ -24,21 +24,33 @@ class TemplateNotFound(LookupError):
 _ENV = SandboxedEnvironment(autoescape=False, undefined=Undefined, keep_trailing_newline=False)
 
 
-def choose(policy: RepliesPolicy, *, template_id: str | None = None, category: str | None = None,
-           subcategory: str | None = None, fact: str | None = None, interim: bool = False) -> AnswerTemplate:
+def choose(
+    policy: RepliesPolicy,
+    *,
+    template_id: str | None = None,
+    category: str | None = None,
+    subcategory: str | None = None,
+    fact: str | None = None,
+    interim: bool = False,
+) -> AnswerTemplate:
     """The template named, or the most specific one for the incident's classification."""
     if template_id is not None:
         for t in policy.templates:
             if t.id == template_id:
                 return t
-        raise TemplateNotFound(f"no template {template_id!r} in replies.yaml; have: "
-                               f"{', '.join(t.id for t in policy.templates) or 'none'}")
+        raise TemplateNotFound(
+            f"no template {template_id!r} in replies.yaml; have: "
+            f"{', '.join(t.id for t in policy.templates) or 'none'}"
+        )
     best: tuple[int, AnswerTemplate] | None = None
     for t in policy.templates:
         if t.interim != interim:
             continue
-        if (t.category and t.category != category) or (t.subcategory and t.subcategory != subcategory) \
-                or (t.fact and t.fact != fact):
+        if (
+            (t.category and t.category != category)
+            or (t.subcategory and t.subcategory != subcategory)
+            or (t.fact and t.fact != fact)
+        ):
             continue
         score = (t.category is not None) + 2 * (t.subcategory is not None) + 4 * (t.fact is not None)
         if best is None or score > best[0]:
@@ -53,12 +65,23 @@ def render(text: str, values: dict[str, Any]) -> str:
     return " ".join(out.split())
 
 
-def placeholders(*, incident: Any, body_name: str | None, deadline: datetime | None, tz: str,
-                 municipality_name: str | None = None, author: str | None = None) -> dict[str, Any]:
+def placeholders(
+    *,
+    incident: Any,
+    body_name: str | None,
+    deadline: datetime | None,
+    tz: str,
+    municipality_name: str | None = None,
+    author: str | None = None,
+) -> dict[str, Any]:
     local = deadline.astimezone(ZoneInfo(tz)) if deadline else None
     return {
-        "incident_id": incident.id, "title": incident.title, "category": incident.category,
-        "address": incident.address or "", "municipality": municipality_name or "",
-        "body": body_name or "", "deadline": local.strftime("%d.%m.%Y") if local else "",
+        "incident_id": incident.id,
+        "title": incident.title,
+        "category": incident.category,
+        "address": incident.address or "",
+        "municipality": municipality_name or "",
+        "body": body_name or "",
+        "deadline": local.strftime("%d.%m.%Y") if local else "",
         "author": author or "",
     }

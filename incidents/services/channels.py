@@ -69,7 +69,9 @@ class Channel(Protocol):
 _INTERCHANGE = re.compile(r"^(?P<owner>-?\d+)_(?P<post>\d+)(?:_c(?P<comment>\w+))?$")
 
 
-def target_for(network: str, external_id: str, parent_id: str | None, author_id: str | None = None) -> dict[str, Any]:
+def target_for(
+    network: str, external_id: str, parent_id: str | None, author_id: str | None = None
+) -> dict[str, Any]:
     """Where the answer to a stored post goes, from the post's identity as the crawlers store it
     (`wall…`, `comment…`, `topic…`) or as the interchange format writes it (`owner_post`,
     `owner_post_cCOMMENT` for VK, `group_topic`, `group_topic_cCOMMENT` for OK)."""
@@ -87,19 +89,19 @@ def target_for(network: str, external_id: str, parent_id: str | None, author_id:
     if network == "vk":
         # wall{owner}_{post} or comment{owner}_{comment} with parent wall{owner}_{post}
         if external_id.startswith("comment"):
-            owner, cid = external_id[len("comment"):].split("_", 1)
+            owner, cid = external_id[len("comment") :].split("_", 1)
             if not parent_id or not parent_id.startswith("wall"):
                 raise ValueError(f"vk comment {external_id} has no parent post")
-            _, post = parent_id[len("wall"):].split("_", 1)
+            _, post = parent_id[len("wall") :].split("_", 1)
             return {"owner_id": int(owner), "post_id": int(post), "reply_to_comment": int(cid)}
-        owner, post = external_id[len("wall"):].split("_", 1)
+        owner, post = external_id[len("wall") :].split("_", 1)
         return {"owner_id": int(owner), "post_id": int(post)}
     if network == "ok":
         if external_id.startswith("comment"):
             if not parent_id or not parent_id.startswith("topic"):
                 raise ValueError(f"ok comment {external_id} has no parent topic")
-            return {"topic_id": parent_id[len("topic"):], "reply_to": external_id[len("comment"):]}
-        return {"topic_id": external_id[len("topic"):]}
+            return {"topic_id": parent_id[len("topic") :], "reply_to": external_id[len("comment") :]}
+        return {"topic_id": external_id[len("topic") :]}
     if network == "telegram":
         chat, msg = external_id.rsplit("/", 1)
         return {"chat": chat, "reply_to": int(msg)}
@@ -123,12 +125,23 @@ class VkChannel:
         token = next((os.environ[v] for v in cls.TOKEN_VARS if os.environ.get(v, "").strip()), None)
         if not token:
             raise ChannelMissing("VK_REPLY_TOKEN (a community token with the wall right) is not set")
-        return cls(VkClient(token=token, source_id="replies:vk", session=session, backoff=Backoff(retries=0),
-                            token_var="VK_REPLY_TOKEN"))
+        return cls(
+            VkClient(
+                token=token,
+                source_id="replies:vk",
+                session=session,
+                backoff=Backoff(retries=0),
+                token_var="VK_REPLY_TOKEN",
+            )
+        )
 
     def send(self, target: dict[str, Any], text: str, key: str) -> str:
-        params: dict[str, Any] = {"owner_id": target["owner_id"], "post_id": target["post_id"], "message": text,
-                                  "guid": key}
+        params: dict[str, Any] = {
+            "owner_id": target["owner_id"],
+            "post_id": target["post_id"],
+            "message": text,
+            "guid": key,
+        }
         if target.get("reply_to_comment"):
             params["reply_to_comment"] = target["reply_to_comment"]
         if self.from_group and int(target["owner_id"]) < 0:
@@ -157,12 +170,25 @@ class OkChannel:
         missing = [k for k, v in values.items() if not v]
         if missing:
             raise ChannelMissing(f"{', '.join(missing)} not set")
-        return cls(OkClient(application_key=values[KEY_VAR], secret_key=values[SECRET_VAR],
-                            access_token=values[TOKEN_VAR], source_id="replies:ok", api_url=api_url or API_URL,
-                            http=http, backoff=Backoff(retries=0)))
+        return cls(
+            OkClient(
+                application_key=values[KEY_VAR],
+                secret_key=values[SECRET_VAR],
+                access_token=values[TOKEN_VAR],
+                source_id="replies:ok",
+                api_url=api_url or API_URL,
+                http=http,
+                backoff=Backoff(retries=0),
+            )
+        )
 
     def send(self, target: dict[str, Any], text: str, key: str) -> str:
-        params = {"discussionId": target["topic_id"], "discussionType": "GROUP_TOPIC", "text": text, "asGroup": "true"}
+        params = {
+            "discussionId": target["topic_id"],
+            "discussionType": "GROUP_TOPIC",
+            "text": text,
+            "asGroup": "true",
+        }
         if target.get("reply_to"):
             params["replyTo"] = target["reply_to"]
         resp = _translate(lambda: self.client.call(OK_COMMENT_METHOD, params, OK_COMMENT_METHOD))
@@ -174,13 +200,22 @@ class OkChannel:
     def find_sent(self, target: dict[str, Any], text: str, key: str) -> str | None:
         anchor: str | None = None
         for _ in range(50):  # at most 5,000 comments: a bound, topics are far smaller
-            params: dict[str, Any] = {"discussionId": target["topic_id"], "discussionType": "GROUP_TOPIC", "count": 100}
+            params: dict[str, Any] = {
+                "discussionId": target["topic_id"],
+                "discussionType": "GROUP_TOPIC",
+                "count": 100,
+            }
             if anchor:
                 params["anchor"] = anchor
-            resp = _translate(lambda p=params: self.client.call("discussions.getComments", p, "discussions.getComments"))
+            resp = _translate(
+                lambda p=params: self.client.call("discussions.getComments", p, "discussions.getComments")
+            )
             for c in resp.get("comments") or []:
-                if (c.get("author_type") == "GROUP" and c.get("text") == text
-                        and (c.get("reply_to_comment_id") or None) == (target.get("reply_to") or None)):
+                if (
+                    c.get("author_type") == "GROUP"
+                    and c.get("text") == text
+                    and (c.get("reply_to_comment_id") or None) == (target.get("reply_to") or None)
+                ):
                     return f"comment{c['id']}"
             if not resp.get("has_more"):
                 return None
@@ -200,7 +235,9 @@ class TelegramSender(Protocol):
 
     async def get_messages(self, entity: Any, limit: float | None = None, **kw: Any) -> Any: ...
 
-    async def send_message(self, entity: Any, message: str = "", *, reply_to: Any = None, **kw: Any) -> Any: ...
+    async def send_message(
+        self, entity: Any, message: str = "", *, reply_to: Any = None, **kw: Any
+    ) -> Any: ...
 
 
 class TelegramChannel:
@@ -234,11 +271,19 @@ class TelegramChannel:
             return asyncio.run(go())
         except tg.FloodWaitError as exc:
             raise SendRetry(f"Telegram asks to wait {exc.seconds} s") from exc
-        except (tg.ChatWriteForbiddenError, tg.ChannelPrivateError, tg.MessageIdInvalidError,
-                tg.UserBannedInChannelError, tg.MessageEmptyError, tg.MessageTooLongError) as exc:
+        except (
+            tg.ChatWriteForbiddenError,
+            tg.ChannelPrivateError,
+            tg.MessageIdInvalidError,
+            tg.UserBannedInChannelError,
+            tg.MessageEmptyError,
+            tg.MessageTooLongError,
+        ) as exc:
             raise SendRejected(f"{type(exc).__name__}: {exc}") from exc
         except (tg.AuthKeyUnregisteredError, tg.SessionRevokedError) as exc:
-            raise SendRetry(f"token invalid ({type(exc).__name__}): put a new StringSession in TELEGRAM_SESSION") from exc
+            raise SendRetry(
+                f"token invalid ({type(exc).__name__}): put a new StringSession in TELEGRAM_SESSION"
+            ) from exc
         except (ConnectionError, TimeoutError, OSError) as exc:
             raise SendUnknown(f"{type(exc).__name__}: {exc}") from exc
 
@@ -284,13 +329,21 @@ class PosChannel:
         token = os.environ.get(TOKEN_VAR, "").strip()
         base_url = base_url or os.environ.get("POS_BASE_URL", "").strip()
         if not token or not base_url:
-            raise ChannelMissing(f"{TOKEN_VAR} and the platform's base_url (sources.yaml or POS_BASE_URL) are needed")
-        return cls(PosClient(base_url=base_url, token=token, source_id="replies:pos", http=http,
-                             backoff=Backoff(retries=0)))
+            raise ChannelMissing(
+                f"{TOKEN_VAR} and the platform's base_url (sources.yaml or POS_BASE_URL) are needed"
+            )
+        return cls(
+            PosClient(
+                base_url=base_url, token=token, source_id="replies:pos", http=http, backoff=Backoff(retries=0)
+            )
+        )
 
     def send(self, target: dict[str, Any], text: str, key: str) -> str:
-        resp = _translate(lambda: self.client.post_answer(target["message_id"], text, key,
-                                                          final=bool(target.get("final", True))))
+        resp = _translate(
+            lambda: self.client.post_answer(
+                target["message_id"], text, key, final=bool(target.get("final", True))
+            )
+        )
         if not isinstance(resp, dict) or not resp.get("id"):
             raise SendUnknown(f"the platform answered {resp!r}")
         return str(resp["id"])
@@ -323,8 +376,17 @@ def _translate(fn: Callable[[], Any]) -> Any:
 def _lost_answer(exc: BaseException) -> bool:
     """A timeout or a dropped connection after the request went out: the outcome is unknown."""
     text = str(exc)
-    return any(w in text for w in ("ReadTimeout", "RemoteProtocolError", "ReadError", "ConnectionResetError",
-                                   "RemoteDisconnected", "ProtocolError"))
+    return any(
+        w in text
+        for w in (
+            "ReadTimeout",
+            "RemoteProtocolError",
+            "ReadError",
+            "ConnectionResetError",
+            "RemoteDisconnected",
+            "ProtocolError",
+        )
+    )
 
 
 @dataclass(slots=True)
@@ -342,10 +404,18 @@ def build_channels(cfg: Any) -> Channels:
     """Channels from the environment; the ПОС base URL from the first `pos` source in sources.yaml."""
     available: dict[str, Channel] = {}
     missing: dict[str, str] = {}
-    pos_url = next((str(s.params.get("base_url")) for s in cfg.sources.sources
-                    if s.network == "pos" and s.params.get("base_url")), None)
+    pos_url = next(
+        (
+            str(s.params.get("base_url"))
+            for s in cfg.sources.sources
+            if s.network == "pos" and s.params.get("base_url")
+        ),
+        None,
+    )
     builders: dict[str, Callable[[], Channel]] = {
-        "vk": VkChannel.from_env, "ok": OkChannel.from_env, "telegram": TelegramChannel.from_env,
+        "vk": VkChannel.from_env,
+        "ok": OkChannel.from_env,
+        "telegram": TelegramChannel.from_env,
         "pos": lambda: PosChannel.from_env(pos_url),
     }
     for network, build in builders.items():

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from incidents.core.config import RegionConfig
 from incidents.core.states import OPEN_STATES
@@ -36,8 +36,14 @@ class Report:
     municipalities: list[dict[str, Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
-        return {"day": self.day.isoformat(), "summary": self.summary, "categories": self.categories,
-                "rating_days": RATING_DAYS, "bodies": self.bodies, "municipalities": self.municipalities}
+        return {
+            "day": self.day.isoformat(),
+            "summary": self.summary,
+            "categories": self.categories,
+            "rating_days": RATING_DAYS,
+            "bodies": self.bodies,
+            "municipalities": self.municipalities,
+        }
 
 
 def day_bounds(day: date, tz: str) -> tuple[datetime, datetime]:
@@ -57,29 +63,70 @@ def build_report(session: Session, cfg: RegionConfig, day: date) -> Report:
     rep = Report(day)
     in_day = (Incident.opened_at >= start) & (Incident.opened_at < end)
     rep.summary = {
-        "posts_collected": _count(session, select(func.count()).select_from(Post)
-                                  .where(Post.fetched_at >= start, Post.fetched_at < end)),
-        "posts_written": _count(session, select(func.count()).select_from(Post)
-                                .where(Post.created_at >= start, Post.created_at < end)),
-        "complaints": _count(session, select(func.count()).select_from(Signal).join(Post, Post.id == Signal.post_id)
-                             .where(Signal.is_complaint == True, Signal.in_region == True,  # noqa: E712
-                                    Post.created_at >= start, Post.created_at < end)),
-        "incidents_opened": _count(session, select(func.count()).select_from(Incident)
-                                   .where(in_day, Incident.merged_into_id == None)),  # noqa: E711
-        "incidents_answered": _count(session, select(func.count()).select_from(Incident)
-                                     .where(Incident.first_answer_at >= start, Incident.first_answer_at < end)),
-        "incidents_closed": _count(session, select(func.count()).select_from(Incident)
-                                   .where(Incident.closed_at >= start, Incident.closed_at < end)),
-        "open_at_end": _count(session, select(func.count()).select_from(Incident).where(
-            Incident.status.in_([s.value for s in OPEN_STATES]),  # type: ignore[attr-defined]
-            Incident.merged_into_id == None, Incident.opened_at < end)),  # noqa: E711
-        "overdue_at_end": _count(session, select(func.count()).select_from(Incident).where(
-            Incident.status.in_([s.value for s in OPEN_STATES]),  # type: ignore[attr-defined]
-            Incident.merged_into_id == None, Incident.first_answer_at == None,  # noqa: E711
-            Incident.due_at < end, Incident.opened_at < end)),
+        "posts_collected": _count(
+            session,
+            select(func.count()).select_from(Post).where(Post.fetched_at >= start, Post.fetched_at < end),
+        ),
+        "posts_written": _count(
+            session,
+            select(func.count()).select_from(Post).where(Post.created_at >= start, Post.created_at < end),
+        ),
+        "complaints": _count(
+            session,
+            select(func.count())
+            .select_from(Signal)
+            .join(Post, Post.id == Signal.post_id)
+            .where(
+                col(Signal.is_complaint).is_(True),
+                col(Signal.in_region).is_(True),
+                Post.created_at >= start,
+                Post.created_at < end,
+            ),
+        ),
+        "incidents_opened": _count(
+            session,
+            select(func.count()).select_from(Incident).where(in_day, col(Incident.merged_into_id).is_(None)),
+        ),
+        "incidents_answered": _count(
+            session,
+            select(func.count())
+            .select_from(Incident)
+            .where(Incident.first_answer_at >= start, Incident.first_answer_at < end),
+        ),
+        "incidents_closed": _count(
+            session,
+            select(func.count())
+            .select_from(Incident)
+            .where(Incident.closed_at >= start, Incident.closed_at < end),
+        ),
+        "open_at_end": _count(
+            session,
+            select(func.count())
+            .select_from(Incident)
+            .where(
+                Incident.status.in_([s.value for s in OPEN_STATES]),  # type: ignore[attr-defined]
+                col(Incident.merged_into_id).is_(None),
+                Incident.opened_at < end,
+            ),
+        ),
+        "overdue_at_end": _count(
+            session,
+            select(func.count())
+            .select_from(Incident)
+            .where(
+                Incident.status.in_([s.value for s in OPEN_STATES]),  # type: ignore[attr-defined]
+                col(Incident.merged_into_id).is_(None),
+                col(Incident.first_answer_at).is_(None),
+                Incident.due_at < end,
+                Incident.opened_at < end,
+            ),
+        ),
     }
-    rows = session.exec(select(Incident.category, func.count()).where(in_day, Incident.merged_into_id == None)  # noqa: E711
-                        .group_by(Incident.category)).all()
+    rows = session.exec(
+        select(Incident.category, func.count())
+        .where(in_day, col(Incident.merged_into_id).is_(None))
+        .group_by(Incident.category)
+    ).all()
     rep.categories = dict(sorted(Counter({c: n for c, n in rows}).items()))
     period = load_period(session, end - timedelta(days=RATING_DAYS), end)
     min_n = cfg.sla.rating_min_incidents
@@ -98,8 +145,18 @@ def store_report(session: Session, rep: Report, now: datetime) -> None:
     session.add(row)
 
 
-FIGURE_COLUMNS = ["key", "name", "incidents", "answered", "answered_in_time", "share_in_time", "overdue", "pending",
-                  "median_hours_to_answer", "rated"]
+FIGURE_COLUMNS = [
+    "key",
+    "name",
+    "incidents",
+    "answered",
+    "answered_in_time",
+    "share_in_time",
+    "overdue",
+    "pending",
+    "median_hours_to_answer",
+    "rated",
+]
 
 
 def write_csv(rep: Report, folder: Path) -> list[Path]:
@@ -115,9 +172,16 @@ def write_csv(rep: Report, folder: Path) -> list[Path]:
             w.writerows(rows)
         out.append(path)
 
-    _write("summary.csv", ["day", "figure", "value"], [[rep.day.isoformat(), k, v] for k, v in rep.summary.items()])
-    _write("categories.csv", ["day", "category", "incidents_opened"],
-           [[rep.day.isoformat(), k, v] for k, v in rep.categories.items()])
+    _write(
+        "summary.csv",
+        ["day", "figure", "value"],
+        [[rep.day.isoformat(), k, v] for k, v in rep.summary.items()],
+    )
+    _write(
+        "categories.csv",
+        ["day", "category", "incidents_opened"],
+        [[rep.day.isoformat(), k, v] for k, v in rep.categories.items()],
+    )
     for name, rows in (("bodies.csv", rep.bodies), ("municipalities.csv", rep.municipalities)):
         _write(name, FIGURE_COLUMNS, [[r.get(c) for c in FIGURE_COLUMNS] for r in rows])
     return out
@@ -127,7 +191,9 @@ def yesterday(tz: str, now: datetime) -> date:
     return (now.astimezone(ZoneInfo(tz)) - timedelta(days=1)).date()
 
 
-def run_report(engine: Any, cfg: RegionConfig, day: date, folder: Path, now: datetime) -> tuple[Report, list[Path]]:
+def run_report(
+    engine: Any, cfg: RegionConfig, day: date, folder: Path, now: datetime
+) -> tuple[Report, list[Path]]:
     with Session(engine) as session, session.begin():
         rep = build_report(session, cfg, day)
         store_report(session, rep, now)

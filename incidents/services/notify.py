@@ -39,8 +39,17 @@ class Notifier(Protocol):
 class EmailNotifier:
     channel = "email"
 
-    def __init__(self, *, host: str, port: int = 25, sender: str, user: str | None = None,
-                 password: str | None = None, starttls: bool = False, timeout: float = 15.0) -> None:
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int = 25,
+        sender: str,
+        user: str | None = None,
+        password: str | None = None,
+        starttls: bool = False,
+        timeout: float = 15.0,
+    ) -> None:
         self.host, self.port, self.sender = host, port, sender
         self.user, self.password, self.starttls, self.timeout = user, password, starttls, timeout
 
@@ -49,9 +58,14 @@ class EmailNotifier:
         host, sender = os.environ.get("SMTP_HOST", "").strip(), os.environ.get("SMTP_FROM", "").strip()
         if not host or not sender:
             raise NotifierMissing("SMTP_HOST and SMTP_FROM are not set")
-        return cls(host=host, port=int(os.environ.get("SMTP_PORT") or 25), sender=sender,
-                   user=os.environ.get("SMTP_USER") or None, password=os.environ.get("SMTP_PASSWORD") or None,
-                   starttls=os.environ.get("SMTP_STARTTLS", "0") == "1")
+        return cls(
+            host=host,
+            port=int(os.environ.get("SMTP_PORT") or 25),
+            sender=sender,
+            user=os.environ.get("SMTP_USER") or None,
+            password=os.environ.get("SMTP_PASSWORD") or None,
+            starttls=os.environ.get("SMTP_STARTTLS", "0") == "1",
+        )
 
     def send(self, recipient: str, subject: str, text: str) -> str:
         msg = EmailMessage()
@@ -74,7 +88,9 @@ class EmailNotifier:
 class TelegramBotNotifier:
     channel = "telegram"
 
-    def __init__(self, *, token: str, base_url: str = "https://api.telegram.org", http: httpx.Client | None = None) -> None:
+    def __init__(
+        self, *, token: str, base_url: str = "https://api.telegram.org", http: httpx.Client | None = None
+    ) -> None:
         self.token, self.base_url = token, base_url.rstrip("/")
         self.http = http or httpx.Client(timeout=15.0)
 
@@ -87,16 +103,19 @@ class TelegramBotNotifier:
 
     def send(self, recipient: str, subject: str, text: str) -> str:
         try:
-            resp = self.http.post(f"{self.base_url}/bot{self.token}/sendMessage",
-                                  json={"chat_id": recipient, "text": f"{subject}\n\n{text}",
-                                        "disable_web_page_preview": True})
+            resp = self.http.post(
+                f"{self.base_url}/bot{self.token}/sendMessage",
+                json={"chat_id": recipient, "text": f"{subject}\n\n{text}", "disable_web_page_preview": True},
+            )
             body = resp.json()
         except (httpx.HTTPError, ValueError) as exc:
             raise NotifyFailed(f"Bot API: {type(exc).__name__}: {exc}") from exc
         if not body.get("ok"):
             retry = (body.get("parameters") or {}).get("retry_after")
-            raise NotifyFailed(f"Bot API error {body.get('error_code')}: {body.get('description')}"
-                               + (f" (retry after {retry} s)" if retry else ""))
+            raise NotifyFailed(
+                f"Bot API error {body.get('error_code')}: {body.get('description')}"
+                + (f" (retry after {retry} s)" if retry else "")
+            )
         return str(body["result"]["message_id"])
 
 

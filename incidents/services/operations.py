@@ -87,7 +87,9 @@ def _posts_by_key(session: Session, keys: Sequence[str]) -> dict[str, Post]:
 
 
 def _link(session: Session, post: Post, incident_id: int, by: str, now: datetime) -> IncidentPost:
-    link = session.get(IncidentPost, post.id) or IncidentPost(post_id=post.id, incident_id=incident_id, added_at=now)  # type: ignore[arg-type]
+    link = session.get(IncidentPost, post.id) or IncidentPost(
+        post_id=post.id, incident_id=incident_id, added_at=now
+    )  # type: ignore[arg-type]
     link.incident_id, link.manual, link.added_by, link.added_at = incident_id, True, by, now
     session.add(link)
     return link
@@ -102,16 +104,32 @@ def _earliest_due(a: Incident, others: Sequence[Incident]) -> None:
         a.due_at = min(dues)
 
 
-def _mark_emptied(session: Session, emptied: Incident, into: Incident, by: str, reason: str, now: datetime,
-                  action: str) -> None:
+def _mark_emptied(
+    session: Session, emptied: Incident, into: Incident, by: str, reason: str, now: datetime, action: str
+) -> None:
     emptied.merged_into_id, emptied.manual, emptied.post_count, emptied.updated_at = into.id, True, 0, now
     session.add(emptied)
-    audit(session, actor=by, action="emptied", incident_id=emptied.id, reason=reason, now=now,
-          data={"into": into.id, "by_operation": action, "manual": True})
+    audit(
+        session,
+        actor=by,
+        action="emptied",
+        incident_id=emptied.id,
+        reason=reason,
+        now=now,
+        data={"into": into.id, "by_operation": action, "manual": True},
+    )
 
 
-def merge_incidents(session: Session, cfg: RegionConfig, target_id: int, source_ids: Sequence[int], *, by: str,
-                    reason: str, now: datetime) -> OperationResult:
+def merge_incidents(
+    session: Session,
+    cfg: RegionConfig,
+    target_id: int,
+    source_ids: Sequence[int],
+    *,
+    by: str,
+    reason: str,
+    now: datetime,
+) -> OperationResult:
     """Merge the incidents `source_ids` into `target_id`: their posts move, they point to it."""
     by, reason = _require_actor(by, reason)
     sources_unique = list(dict.fromkeys(source_ids))
@@ -124,8 +142,10 @@ def merge_incidents(session: Session, cfg: RegionConfig, target_id: int, source_
     moved: list[str] = []
     for src in sources:
         rows = session.exec(
-            select(IncidentPost, Post).join(Post, Post.id == IncidentPost.post_id)
-            .where(IncidentPost.incident_id == src.id).order_by(Post.created_at)
+            select(IncidentPost, Post)
+            .join(Post, Post.id == IncidentPost.post_id)
+            .where(IncidentPost.incident_id == src.id)
+            .order_by(Post.created_at)
         ).all()
         keys = [f"{p.network}:{p.external_id}" for _, p in rows]
         for link, _post in rows:
@@ -133,44 +153,82 @@ def merge_incidents(session: Session, cfg: RegionConfig, target_id: int, source_
             session.add(link)
         src.merged_into_id, src.manual, src.post_count, src.updated_at = target.id, True, 0, now
         session.add(src)
-        audit(session, actor=by, action="merged_into", incident_id=src.id, reason=reason, now=now,
-              data={"into": target.id, "posts": keys, "status": src.status, "manual": True})
+        audit(
+            session,
+            actor=by,
+            action="merged_into",
+            incident_id=src.id,
+            reason=reason,
+            now=now,
+            data={"into": target.id, "posts": keys, "status": src.status, "manual": True},
+        )
         moved.extend(keys)
     _earliest_due(target, sources)
     target.manual = True
     session.add(target)
-    audit(session, actor=by, action="merged", incident_id=target.id, reason=reason, now=now,
-          data={"from": [s.id for s in sources], "posts": moved, "manual": True})
+    audit(
+        session,
+        actor=by,
+        action="merged",
+        incident_id=target.id,
+        reason=reason,
+        now=now,
+        data={"from": [s.id for s in sources], "posts": moved, "manual": True},
+    )
     session.flush()
     refresh_incidents(session, cfg, [target.id], now)  # type: ignore[list-item]
     return OperationResult("merge", target.id, moved, [target.id, *[s.id for s in sources]])  # type: ignore[list-item, arg-type]
 
 
-def split_incident(session: Session, cfg: RegionConfig, incident_id: int, post_keys: Sequence[str], *, by: str,
-                   reason: str, now: datetime) -> OperationResult:
+def split_incident(
+    session: Session,
+    cfg: RegionConfig,
+    incident_id: int,
+    post_keys: Sequence[str],
+    *,
+    by: str,
+    reason: str,
+    now: datetime,
+) -> OperationResult:
     """Take `post_keys` out of `incident_id` into a new incident (routed and with its own deadline)."""
     by, reason = _require_actor(by, reason)
     if not post_keys:
         raise OperationError("укажите посты, которые выделить (--post сеть:идентификатор)")
     old = _live_incident(session, incident_id)
     posts = _posts_by_key(session, list(dict.fromkeys(post_keys)))
-    links = {lk.post_id: lk for lk in session.exec(select(IncidentPost).where(IncidentPost.incident_id == old.id)).all()}
+    links = {
+        lk.post_id: lk
+        for lk in session.exec(select(IncidentPost).where(IncidentPost.incident_id == old.id)).all()
+    }
     outside = [k for k, p in posts.items() if p.id not in links]
     if outside:
         raise OperationError(f"посты не входят в инцидент {old.id}: {', '.join(sorted(outside))}")
     if len(posts) >= len(links):
-        raise OperationError(f"в инциденте {old.id} не останется постов; чтобы перенести их все, "
-                             "используйте merge")
+        raise OperationError(
+            f"в инциденте {old.id} не останется постов; чтобы перенести их все, используйте merge"
+        )
     sigs = session.exec(select(Signal).where(Signal.post_id.in_([p.id for p in posts.values()]))).all()  # type: ignore[attr-defined]
     category, subcategory, fact, municipality, street, address = _majority(sigs, old)
     sla = SlaPolicyEngine(cfg.sla, cfg.region.timezone)
     first = min(posts.values(), key=lambda p: p.created_at)
     new = Incident(
-        title="…", category=category, subcategory=subcategory, fact=fact, municipality=municipality,
-        street=street, address=address, status=IncidentState.NEW.value, opened_at=now,
-        due_at=sla.due(now, category=category, network=first.network, urgent=is_urgent(category, subcategory)),
-        first_post_at=first.created_at, last_post_at=max(p.created_at for p in posts.values()),
-        manual=True, linked_incident_id=old.id, updated_at=now,
+        title="…",
+        category=category,
+        subcategory=subcategory,
+        fact=fact,
+        municipality=municipality,
+        street=street,
+        address=address,
+        status=IncidentState.NEW.value,
+        opened_at=now,
+        due_at=sla.due(
+            now, category=category, network=first.network, urgent=is_urgent(category, subcategory)
+        ),
+        first_post_at=first.created_at,
+        last_post_at=max(p.created_at for p in posts.values()),
+        manual=True,
+        linked_incident_id=old.id,
+        updated_at=now,
     )
     session.add(new)
     session.flush()
@@ -179,31 +237,54 @@ def split_incident(session: Session, cfg: RegionConfig, incident_id: int, post_k
         _link(session, posts[k], new.id, by, now)  # type: ignore[arg-type]
     old.manual, old.updated_at = True, now
     session.add(old)
-    audit(session, actor=by, action="split", incident_id=old.id, reason=reason, now=now,
-          data={"into": new.id, "posts": keys, "manual": True})
-    audit(session, actor=by, action="split_from", incident_id=new.id, reason=reason, now=now,
-          to_state=new.status, data={"from": old.id, "posts": keys, "manual": True})
+    audit(
+        session,
+        actor=by,
+        action="split",
+        incident_id=old.id,
+        reason=reason,
+        now=now,
+        data={"into": new.id, "posts": keys, "manual": True},
+    )
+    audit(
+        session,
+        actor=by,
+        action="split_from",
+        incident_id=new.id,
+        reason=reason,
+        now=now,
+        to_state=new.status,
+        data={"from": old.id, "posts": keys, "manual": True},
+    )
     session.flush()
     refresh_incidents(session, cfg, [old.id, new.id], now, router=Router(cfg))  # type: ignore[list-item]
     return OperationResult("split", new.id, keys, [old.id, new.id])  # type: ignore[list-item]
 
 
-def _majority(sigs: Sequence[Signal], fallback: Incident) -> tuple[str, str | None, str | None, str | None,
-                                                                       str | None, str | None]:
+def _majority(
+    sigs: Sequence[Signal], fallback: Incident
+) -> tuple[str, str | None, str | None, str | None, str | None, str | None]:
     """The category and place most of the split posts speak of (the old incident's when they are silent)."""
+
     def most(values: list[str | None], default: str | None) -> str | None:
         c = Counter(v for v in values if v)
         return c.most_common(1)[0][0] if c else default
 
     category = most([s.category for s in sigs], fallback.category) or fallback.category
     same = [s for s in sigs if s.category == category]
-    return (category, most([s.subcategory for s in same], None), most([s.fact for s in same], None),
-            most([s.municipality for s in sigs], fallback.municipality), most([s.street for s in sigs], None),
-            most([s.address for s in sigs], None))
+    return (
+        category,
+        most([s.subcategory for s in same], None),
+        most([s.fact for s in same], None),
+        most([s.municipality for s in sigs], fallback.municipality),
+        most([s.street for s in sigs], None),
+        most([s.address for s in sigs], None),
+    )
 
 
-def move_post(session: Session, cfg: RegionConfig, post_key: str, to_id: int, *, by: str, reason: str,
-              now: datetime) -> OperationResult:
+def move_post(
+    session: Session, cfg: RegionConfig, post_key: str, to_id: int, *, by: str, reason: str, now: datetime
+) -> OperationResult:
     """Put one post into incident `to_id`, taking it out of the incident it was in (if any).
 
     A post the system did not place (not a complaint, off the region) can be moved in too:
@@ -220,17 +301,32 @@ def move_post(session: Session, cfg: RegionConfig, post_key: str, to_id: int, *,
     _link(session, post, target.id, by, now)  # type: ignore[arg-type]
     target.manual = True
     session.add(target)
-    audit(session, actor=by, action="post_moved_in", incident_id=target.id, reason=reason, now=now,
-          data={"post": key, "from": source.id if source else None, "manual": True})
+    audit(
+        session,
+        actor=by,
+        action="post_moved_in",
+        incident_id=target.id,
+        reason=reason,
+        now=now,
+        data={"post": key, "from": source.id if source else None, "manual": True},
+    )
     touched = [target.id]
     if source is not None:
         source.manual = True
         session.add(source)
-        audit(session, actor=by, action="post_moved_out", incident_id=source.id, reason=reason, now=now,
-              data={"post": key, "to": target.id, "manual": True})
+        audit(
+            session,
+            actor=by,
+            action="post_moved_out",
+            incident_id=source.id,
+            reason=reason,
+            now=now,
+            data={"post": key, "to": target.id, "manual": True},
+        )
         session.flush()
-        remaining = session.exec(select(sa.func.count()).select_from(IncidentPost)
-                                 .where(IncidentPost.incident_id == source.id)).one()
+        remaining = session.exec(
+            select(sa.func.count()).select_from(IncidentPost).where(IncidentPost.incident_id == source.id)
+        ).one()
         if remaining == 0:
             _mark_emptied(session, source, target, by, reason, now, "move")
         else:

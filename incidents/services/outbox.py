@@ -54,8 +54,9 @@ class OutboxReport:
 
 
 class Outbox:
-    def __init__(self, engine: Engine, cfg: RegionConfig, channels: Channels, now: Clock, *,
-                 dry_run: bool = False) -> None:
+    def __init__(
+        self, engine: Engine, cfg: RegionConfig, channels: Channels, now: Clock, *, dry_run: bool = False
+    ) -> None:
         self.engine, self.cfg, self.channels, self.now = engine, cfg, channels, now
         self.dry_run = dry_run
         self.retry = cfg.replies.retry
@@ -85,18 +86,29 @@ class Outbox:
             row = session.get(Reply, rid)
             if row is None or row.status not in ("queued", "sending"):
                 return
-            network, target, text, key, status = row.network or "", row.target or {}, row.text, row.idempotency_key, row.status
+            network, target, text, key, status = (
+                row.network or "",
+                row.target or {},
+                row.text,
+                row.idempotency_key,
+                row.status,
+            )
         channel = None if self.dry_run else self.channels.get(network)
         if channel is None:
             report.dry_run[network] += 1
-            report.dry_run_reasons[network] = "--dry-run" if self.dry_run else self.channels.missing.get(
-                network, f"no channel for {network!r}")
+            report.dry_run_reasons[network] = (
+                "--dry-run"
+                if self.dry_run
+                else self.channels.missing.get(network, f"no channel for {network!r}")
+            )
             return
         if status == "sending" and not channel.idempotent:
             try:
                 remote = channel.find_sent(target, text, key)
             except (SendRetry, SendUnknown, SendRejected) as exc:
-                self._later(rid, f"could not check {network} for an earlier send: {exc}", report, keep_sending=True)
+                self._later(
+                    rid, f"could not check {network} for an earlier send: {exc}", report, keep_sending=True
+                )
                 return
             if remote is not None:
                 self._sent(rid, remote, report, recovered=True)
@@ -109,8 +121,17 @@ class Outbox:
         # a resend of a row found "sending" (idempotent channel) returns what was published before
         self._send(rid, channel, target, text, key, report, resend=status == "sending")
 
-    def _send(self, rid: int, channel: Channel, target: dict, text: str, key: str, report: OutboxReport, *,
-              resend: bool = False) -> None:
+    def _send(
+        self,
+        rid: int,
+        channel: Channel,
+        target: dict,
+        text: str,
+        key: str,
+        report: OutboxReport,
+        *,
+        resend: bool = False,
+    ) -> None:
         try:
             remote = channel.send(target, text, key)
         except SendRejected as exc:
@@ -131,15 +152,32 @@ class Outbox:
         with Session(self.engine) as session, session.begin():
             row = session.get(Reply, rid)
             assert row is not None
-            row.status, row.remote_id, row.sent_at, row.error, row.next_attempt_at = "sent", remote, ts, None, None
+            row.status, row.remote_id, row.sent_at, row.error, row.next_attempt_at = (
+                "sent",
+                remote,
+                ts,
+                None,
+                None,
+            )
             session.add(row)
             inc = session.get(Incident, row.incident_id)
             if inc is not None:
                 self._stop_clocks(inc, row.interim, ts)
                 session.add(inc)
-            audit(session, actor="system", action="reply_sent", incident_id=row.incident_id, now=ts,
-                  data={"reply": rid, "post": row.post_id, "network": row.network, "remote_id": remote,
-                        "recovered": recovered})
+            audit(
+                session,
+                actor="system",
+                action="reply_sent",
+                incident_id=row.incident_id,
+                now=ts,
+                data={
+                    "reply": rid,
+                    "post": row.post_id,
+                    "network": row.network,
+                    "remote_id": remote,
+                    "recovered": recovered,
+                },
+            )
         if recovered:
             report.recovered += 1
         else:
@@ -179,7 +217,14 @@ class Outbox:
             assert row is not None
             row.status, row.error = "failed", error
             session.add(row)
-            audit(session, actor="system", action="reply_failed", incident_id=row.incident_id, now=self.now(),
-                  reason=error, data={"reply": rid, "post": row.post_id, "network": row.network})
+            audit(
+                session,
+                actor="system",
+                action="reply_failed",
+                incident_id=row.incident_id,
+                now=self.now(),
+                reason=error,
+                data={"reply": rid, "post": row.post_id, "network": row.network},
+            )
         report.failed += 1
         report.errors.append(f"reply {rid}: {error}")

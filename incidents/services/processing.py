@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from crawlers.base import BadRecord, SourceAdapter, SourceNotConfigured, SourceStopped
 from crawlers.registry import build_adapter
@@ -72,7 +72,9 @@ class CrawlStats:
     error: str | None = None
 
 
-def crawl_adapter(engine: Engine, adapter: SourceAdapter, now: Clock, *, max_pages: int | None = None) -> CrawlStats:
+def crawl_adapter(
+    engine: Engine, adapter: SourceAdapter, now: Clock, *, max_pages: int | None = None
+) -> CrawlStats:
     """Fetch pages until the adapter is done; posts, bad records and cursor in one transaction per page."""
     stats = CrawlStats(adapter.source_id)
     with Session(engine) as session:
@@ -127,8 +129,9 @@ class ProcessStats:
     by_category: Counter = field(default_factory=Counter)
 
 
-def _view_from(inc: Incident, texts: list[str], keys: list[str], houses: set[str], streets: set[str],
-               places: set[str]) -> IncidentView:
+def _view_from(
+    inc: Incident, texts: list[str], keys: list[str], houses: set[str], streets: set[str], places: set[str]
+) -> IncidentView:
     v = IncidentView(
         ref=inc.id,  # type: ignore[arg-type]
         category=inc.category,
@@ -158,7 +161,7 @@ def load_clusterer(session: Session, cfg: RegionConfig, since: datetime) -> Clus
     window = timedelta(hours=cfg.clustering.window_hours)
     closed_horizon = since - clusterer.link_window
     stmt = select(Incident).where(
-        Incident.merged_into_id == None,  # noqa: E711
+        col(Incident.merged_into_id).is_(None),
         Incident.status != IncidentState.REJECTED.value,
         (Incident.last_post_at >= since - window)  # type: ignore[operator]
         | (Incident.status.in_(sorted(CLOSED_STATES)) & (Incident.updated_at >= closed_horizon)),  # type: ignore[attr-defined]
@@ -177,8 +180,14 @@ def load_clusterer(session: Session, cfg: RegionConfig, since: datetime) -> Clus
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         rows = session.exec(
-            select(IncidentPost.incident_id, Post.network, Post.external_id, Signal.lemma_text, Signal.entities,
-                   Signal.street)
+            select(
+                IncidentPost.incident_id,
+                Post.network,
+                Post.external_id,
+                Signal.lemma_text,
+                Signal.entities,
+                Signal.street,
+            )
             .join(Post, Post.id == IncidentPost.post_id)
             .join(Signal, Signal.post_id == Post.id, isouter=True)
             .where(IncidentPost.incident_id.in_(chunk))  # type: ignore[attr-defined]
@@ -198,16 +207,32 @@ def load_clusterer(session: Session, cfg: RegionConfig, since: datetime) -> Clus
     for inc in incidents:
         if inc.status in CLOSED_STATES and (inc.closed_at or inc.updated_at) < closed_horizon:
             continue
-        clusterer.load(_view_from(inc, texts[inc.id], keys[inc.id], houses[inc.id], streets[inc.id],  # type: ignore[index]
-                                  places[inc.id]))  # type: ignore[index]
+        clusterer.load(
+            _view_from(
+                inc,
+                texts[inc.id],
+                keys[inc.id],
+                houses[inc.id],
+                streets[inc.id],  # type: ignore[index]
+                places[inc.id],
+            )
+        )  # type: ignore[index]
     return clusterer
 
 
 class Processor:
     """Turns pending posts into signals and incidents, page by page; rerunnable at any point."""
 
-    def __init__(self, engine: Engine, cfg: RegionConfig, now: Clock, *, builder: SignalBuilder | None = None,
-                 batch_size: int = 1000, workers: int | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        cfg: RegionConfig,
+        now: Clock,
+        *,
+        builder: SignalBuilder | None = None,
+        batch_size: int = 1000,
+        workers: int | None = None,
+    ) -> None:
         self.engine = engine
         self.cfg = cfg
         self.now = now
@@ -259,11 +284,28 @@ class Processor:
         """Hand the batch after this one to the worker (read before this one is written: the
         pending posts after the first `batch_size`); None when there is none."""
         cols = Post.__table__.c  # type: ignore[attr-defined]
-        stmt = (sa.select(cols.id, cols.network, cols.external_id, cols.source_id, cols.text, cols.created_at,
-                          cols.parent_id, cols.url, cols.author_id, cols.author_name, cols.likes, cols.reposts,
-                          cols.views, cols.deleted)
-                .where(cols.processed == sa.false()).order_by(cols.created_at, cols.id)
-                .offset(self.batch_size).limit(self.batch_size))
+        stmt = (
+            sa.select(
+                cols.id,
+                cols.network,
+                cols.external_id,
+                cols.source_id,
+                cols.text,
+                cols.created_at,
+                cols.parent_id,
+                cols.url,
+                cols.author_id,
+                cols.author_name,
+                cols.likes,
+                cols.reposts,
+                cols.views,
+                cols.deleted,
+            )
+            .where(cols.processed == sa.false())
+            .order_by(cols.created_at, cols.id)
+            .offset(self.batch_size)
+            .limit(self.batch_size)
+        )
         records = {r.id: post_record(r) for r in session.execute(stmt)}
         if not records:
             return None
@@ -294,8 +336,12 @@ class Processor:
         records = ahead.records
         return {pid: (rec, sig) for (pid, rec), sig in zip(records.items(), sigs, strict=True)}
 
-    def _signals(self, rows: list[Post], threads: dict[tuple[str, str], tuple[str | None, str | None]],
-                 built: dict[int, tuple[PostRecord, SignalRecord | None]]) -> list[SignalRecord | Exception]:
+    def _signals(
+        self,
+        rows: list[Post],
+        threads: dict[tuple[str, str], tuple[str | None, str | None]],
+        built: dict[int, tuple[PostRecord, SignalRecord | None]],
+    ) -> list[SignalRecord | Exception]:
         """The batch's signals: the worker's for unchanged posts (with the thread's place added),
         the others built here — the same signals either way."""
         records = [post_record(row) for row in rows]
@@ -311,16 +357,21 @@ class Processor:
             else:
                 todo.append(i)
         if todo:
-            here = self.builder.build_many([records[i] for i in todo], [places[i] for i in todo],
-                                           [topics[i] for i in todo])
+            here = self.builder.build_many(
+                [records[i] for i in todo], [places[i] for i in todo], [topics[i] for i in todo]
+            )
             for i, sig in zip(todo, here, strict=True):
                 out[i] = sig
         self._in_batch_threads(rows, records, threads, out)  # type: ignore[arg-type]
         return out  # type: ignore[return-value]
 
-    def _in_batch_threads(self, rows: list[Post], records: list[PostRecord],
-                          threads: dict[tuple[str, str], tuple[str | None, str | None]],
-                          out: list[SignalRecord | Exception]) -> None:
+    def _in_batch_threads(
+        self,
+        rows: list[Post],
+        records: list[PostRecord],
+        threads: dict[tuple[str, str], tuple[str | None, str | None]],
+        out: list[SignalRecord | Exception],
+    ) -> None:
         """Replies whose post is in the same batch (a post and its comments are often crawled
         together): the thread's place and category come from that post's signal, just built
         (posts are in time order, so the post comes first) — as if it had been stored before."""
@@ -346,14 +397,22 @@ class Processor:
         model's inputs, so such a reply is built again with it."""
         return thread_place is None or self.builder.model is None
 
-    def _process_batch(self, session: Session, rows: list[Post], stats: ProcessStats,
-                       built: dict[int, tuple[PostRecord, SignalRecord | None]] | None = None) -> None:
+    def _process_batch(
+        self,
+        session: Session,
+        rows: list[Post],
+        stats: ProcessStats,
+        built: dict[int, tuple[PostRecord, SignalRecord | None]] | None = None,
+    ) -> None:
         ts = self.now()
         ids = [r.id for r in rows]
         existing = {s.post_id: s for s in session.exec(select(Signal).where(Signal.post_id.in_(ids))).all()}  # type: ignore[attr-defined]
         # posts already placed and processed again (an edited text): their incidents are rebuilt
-        linked = dict(session.exec(select(IncidentPost.post_id, IncidentPost.incident_id)  # type: ignore[call-overload]
-                                   .where(IncidentPost.post_id.in_(ids))).all())  # type: ignore[attr-defined]
+        linked = dict(
+            session.exec(
+                select(IncidentPost.post_id, IncidentPost.incident_id).where(IncidentPost.post_id.in_(ids))  # type: ignore[call-overload]
+            ).all()
+        )  # type: ignore[attr-defined]
         # Incidents opened in this batch get their ids in one flush at the end of the batch (a
         # flush per incident was a fifth of the processing time); until then the clusterer and
         # the placements know them by their temporary reference.
@@ -368,8 +427,18 @@ class Processor:
                 exc = sig
                 log.error("post %s:%s could not be analysed: %r", row.network, row.external_id, exc)
                 # held once per text (a rerun meets it again); `incidents quarantine retry` replays it
-                quarantine(session, "signals", [BadRecord(f"{row.network}:{row.external_id}",
-                                                          f"{type(exc).__name__}: {exc}", row.text[:100_000])], ts)
+                quarantine(
+                    session,
+                    "signals",
+                    [
+                        BadRecord(
+                            f"{row.network}:{row.external_id}",
+                            f"{type(exc).__name__}: {exc}",
+                            row.text[:100_000],
+                        )
+                    ],
+                    ts,
+                )
                 stats.failed += 1
                 continue
             if row.id in existing:
@@ -411,15 +480,25 @@ class Processor:
         # object each: building and flushing them was a fifth of the processing time.
         if new_signals:
             session.execute(sa.insert(Signal.__table__), new_signals)  # type: ignore[attr-defined]
-        session.execute(sa.update(Post.__table__).where(Post.__table__.c.id.in_(ids))  # type: ignore[attr-defined]
-                        .values(processed=True))
+        session.execute(
+            sa.update(Post.__table__)
+            .where(Post.__table__.c.id.in_(ids))  # type: ignore[attr-defined]
+            .values(processed=True)
+        )
         session.flush()  # the new incidents get their ids
         ids: dict[int | str, int] = {}
         for ref, (inc, sig) in new_refs.items():
             ids[ref] = inc.id  # type: ignore[assignment]
             self.clusterer.rekey(ref, inc.id)  # type: ignore[union-attr, arg-type]
-            audit(session, actor="system", action="opened", incident_id=inc.id, to_state=inc.status, now=ts,
-                  data={"post": sig.post_key, "rules": [h.rule_id for h in sig.rules]})
+            audit(
+                session,
+                actor="system",
+                action="opened",
+                incident_id=inc.id,
+                to_state=inc.status,
+                now=ts,
+                data={"post": sig.post_key, "rules": [h.rule_id for h in sig.rules]},
+            )
         for ref, old_id in recurrences:
             self._link_recurrence(session, new_refs[ref][0], old_id, ts)
         added: dict[int, list[int]] = {}
@@ -429,11 +508,17 @@ class Processor:
             added.setdefault(iid, []).append(row.id)  # type: ignore[arg-type]
         session.flush()
         edited = set(linked.values())
-        self._refresh(session, {ids.get(r, r) for r in touched} | edited, ts,  # type: ignore[misc]
-                      {iid: pids for iid, pids in added.items() if iid not in edited})
+        self._refresh(
+            session,
+            {ids.get(r, r) for r in touched} | edited,
+            ts,  # type: ignore[misc]
+            {iid: pids for iid, pids in added.items() if iid not in edited},
+        )
 
     @staticmethod
-    def _thread_places(session: Session, rows: list[Post]) -> dict[tuple[str, str], tuple[str | None, str | None]]:
+    def _thread_places(
+        session: Session, rows: list[Post]
+    ) -> dict[tuple[str, str], tuple[str | None, str | None]]:
         """Where the posts that these rows reply to are placed and what they are about (for
         replies that name no place, or no problem: «у нас тоже»): (municipality, category)."""
         parents = {(r.network, r.parent_id) for r in rows if r.parent_id}
@@ -454,19 +539,38 @@ class Processor:
     def _new_incident(self, session: Session, sig: SignalRecord, ts: datetime) -> Incident:
         urgent = is_urgent(sig.category or "other", sig.subcategory)
         inc = Incident(
-            title="…", category=sig.category or "other", subcategory=sig.subcategory, fact=sig.fact,
-            municipality=sig.municipality, address=sig.address, street=sig.street, scale=sig.scale,
-            status=IncidentState.NEW.value, opened_at=ts,
+            title="…",
+            category=sig.category or "other",
+            subcategory=sig.subcategory,
+            fact=sig.fact,
+            municipality=sig.municipality,
+            address=sig.address,
+            street=sig.street,
+            scale=sig.scale,
+            status=IncidentState.NEW.value,
+            opened_at=ts,
             due_at=self.sla.due(ts, category=sig.category, network=sig.network, urgent=urgent),
-            first_post_at=sig.created_at, last_post_at=sig.created_at, updated_at=ts, urgent=urgent,
+            first_post_at=sig.created_at,
+            last_post_at=sig.created_at,
+            updated_at=ts,
+            urgent=urgent,
         )
         session.add(inc)
         return inc
 
     @staticmethod
-    def _place(session: Session, row: Post, incident_id: int, decision: Decision, ts: datetime, by: str) -> None:
-        session.add(IncidentPost(post_id=row.id, incident_id=incident_id, added_at=ts, added_by=by,  # type: ignore[arg-type]
-                                 similarity=decision.similarity))
+    def _place(
+        session: Session, row: Post, incident_id: int, decision: Decision, ts: datetime, by: str
+    ) -> None:
+        session.add(
+            IncidentPost(
+                post_id=row.id,
+                incident_id=incident_id,
+                added_at=ts,
+                added_by=by,  # type: ignore[arg-type]
+                similarity=decision.similarity,
+            )
+        )
 
     def _after_join(self, session: Session, decision: Decision, ts: datetime, row: Post) -> int:
         if not decision.reopen:
@@ -484,14 +588,26 @@ class Processor:
             log.warning("incident %s in state %s cannot be reopened", incident_id, inc.status)
             return False
         closed_at = inc.closed_at or inc.updated_at
-        audit(session, actor="system", action="reopened", incident_id=incident_id, from_state=inc.status,
-              to_state=target.value, now=ts, reason=f"new post {row.network}:{row.external_id}",
-              data={"post": f"{row.network}:{row.external_id}", "closed_at": closed_at.isoformat() if closed_at else None,
-                    "reopen_window_days": self.cfg.clustering.reopen_window_days})
+        audit(
+            session,
+            actor="system",
+            action="reopened",
+            incident_id=incident_id,
+            from_state=inc.status,
+            to_state=target.value,
+            now=ts,
+            reason=f"new post {row.network}:{row.external_id}",
+            data={
+                "post": f"{row.network}:{row.external_id}",
+                "closed_at": closed_at.isoformat() if closed_at else None,
+                "reopen_window_days": self.cfg.clustering.reopen_window_days,
+            },
+        )
         inc.status, inc.closed_at = target.value, None
         inc.first_answer_at = None
-        inc.due_at = self.sla.due(ts, category=inc.category, network=row.network,
-                                  urgent=is_urgent(inc.category, inc.subcategory))
+        inc.due_at = self.sla.due(
+            ts, category=inc.category, network=row.network, urgent=is_urgent(inc.category, inc.subcategory)
+        )
         inc.updated_at = ts
         session.add(inc)
         return True
@@ -501,33 +617,61 @@ class Processor:
         inc.linked_incident_id = old_id
         session.add(inc)
         days = self.cfg.clustering.reopen_window_days
-        audit(session, actor="system", action="linked", incident_id=inc.id, now=ts,
-              reason=f"the same problem as closed incident #{old_id}, more than {days:g} days after closing",
-              data={"linked_incident": old_id})
-        audit(session, actor="system", action="recurred", incident_id=old_id, now=ts,
-              reason=f"a new incident #{inc.id} continues it", data={"new_incident": inc.id})
+        audit(
+            session,
+            actor="system",
+            action="linked",
+            incident_id=inc.id,
+            now=ts,
+            reason=f"the same problem as closed incident #{old_id}, more than {days:g} days after closing",
+            data={"linked_incident": old_id},
+        )
+        audit(
+            session,
+            actor="system",
+            action="recurred",
+            incident_id=old_id,
+            now=ts,
+            reason=f"a new incident #{inc.id} continues it",
+            data={"new_incident": inc.id},
+        )
 
-    def _refresh(self, session: Session, incident_ids: set[int], ts: datetime,
-                 added: dict[int, list[int]] | None = None) -> None:
+    def _refresh(
+        self,
+        session: Session,
+        incident_ids: set[int],
+        ts: datetime,
+        added: dict[int, list[int]] | None = None,
+    ) -> None:
         """Bring what an incident shows up to date with its posts (`added`: the posts that just
         joined, the only change), and route new ones."""
         for inc in refresh_incidents(session, self.cfg, incident_ids, ts, router=self.router, added=added):
             if inc.resolution_due_at is None and "pos" in (inc.networks or "").split(","):
                 # a feedback-platform message carries its own resolution deadline (5–30 days)
                 pos_post = session.exec(
-                    select(Post).join(IncidentPost, IncidentPost.post_id == Post.id)
+                    select(Post)
+                    .join(IncidentPost, IncidentPost.post_id == Post.id)
                     .where(IncidentPost.incident_id == inc.id, Post.network == "pos")
-                    .order_by(Post.created_at).limit(1)
+                    .order_by(Post.created_at)
+                    .limit(1)
                 ).first()
                 if pos_post is not None:
-                    inc.resolution_due_at = self.clocks.pos_resolution_due(pos_post.created_at, inc.category,
-                                                                           pos_post.raw)
+                    inc.resolution_due_at = self.clocks.pos_resolution_due(
+                        pos_post.created_at, inc.category, pos_post.raw
+                    )
                     session.add(inc)
 
 
-def process_pending(engine: Engine, cfg: RegionConfig, now: Clock, *, builder: SignalBuilder | None = None,
-                    progress: Callable[[int], None] | None = None, batch_size: int = 1000,
-                    workers: int | None = None) -> ProcessStats:
+def process_pending(
+    engine: Engine,
+    cfg: RegionConfig,
+    now: Clock,
+    *,
+    builder: SignalBuilder | None = None,
+    progress: Callable[[int], None] | None = None,
+    batch_size: int = 1000,
+    workers: int | None = None,
+) -> ProcessStats:
     """Process every pending post, one transaction per batch; a crash loses at most the open batch,
     which the rerun processes again (see docs/reliability.md). `workers` (default: the region's
     `signals.workers`): 1 builds the next batch's signals in a second process meanwhile."""
@@ -541,8 +685,10 @@ def sla_check(engine: Engine, cfg: RegionConfig, now: Clock) -> Counter:
     counts: Counter = Counter()
     ts = now()
     with Session(engine) as session, session.begin():
-        stmt = select(Incident).where(Incident.status.in_([s.value for s in OPEN_STATES]),  # type: ignore[attr-defined]
-                                      Incident.merged_into_id == None)  # noqa: E711
+        stmt = select(Incident).where(
+            Incident.status.in_([s.value for s in OPEN_STATES]),  # type: ignore[attr-defined]
+            col(Incident.merged_into_id).is_(None),
+        )
         for inc in session.exec(stmt).all():
             st = engine_sla.status(inc.due_at, inc.first_answer_at, ts)
             counts[st.state] += 1

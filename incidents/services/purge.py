@@ -33,7 +33,9 @@ def _kept_raw(network: str, raw: dict[str, Any] | None) -> dict[str, Any]:
     return {"purged": True}
 
 
-def purge(engine: Engine, cfg: RegionConfig, now: Clock, *, dry_run: bool = False, batch: int = 1000) -> PurgeStats:
+def purge(
+    engine: Engine, cfg: RegionConfig, now: Clock, *, dry_run: bool = False, batch: int = 1000
+) -> PurgeStats:
     """Empty raw payloads fetched before the retention; delete resolved quarantine rows past theirs.
 
     Idempotent and resumable: each batch is one transaction and an emptied payload is marked
@@ -46,8 +48,12 @@ def purge(engine: Engine, cfg: RegionConfig, now: Clock, *, dry_run: bool = Fals
     last_id = 0
     while True:
         with Session(engine) as session, session.begin():
-            rows = session.exec(select(Post).where(Post.id > last_id, Post.fetched_at < raw_before)
-                                .order_by(Post.id).limit(batch)).all()
+            rows = session.exec(
+                select(Post)
+                .where(Post.id > last_id, Post.fetched_at < raw_before)
+                .order_by(Post.id)
+                .limit(batch)
+            ).all()
             if not rows:
                 break
             for row in rows:
@@ -60,11 +66,12 @@ def purge(engine: Engine, cfg: RegionConfig, now: Clock, *, dry_run: bool = Fals
             last_id = rows[-1].id  # type: ignore[assignment]
     with Session(engine) as session, session.begin():
         cond = (QuarantineItem.resolved_at != None) & (QuarantineItem.resolved_at < quarantine_before)  # type: ignore[operator]  # noqa: E711
-        stats.quarantine_deleted = session.exec(select(sa.func.count()).select_from(QuarantineItem).where(cond)).one()
+        stats.quarantine_deleted = session.exec(
+            select(sa.func.count()).select_from(QuarantineItem).where(cond)
+        ).one()
         if not dry_run:
             session.execute(sa.delete(QuarantineItem).where(cond))
     return stats
-
 
 
 def stats_dict(stats: PurgeStats) -> dict[str, Any]:

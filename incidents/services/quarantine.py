@@ -82,8 +82,12 @@ def _pos(m: re.Match, item: Any, origin: str, cfg: RegionConfig) -> PostRecord:
     from crawlers.pos import PosMessagesSource
 
     params = _source_params(cfg, origin)
-    source = PosMessagesSource(source_id=origin, client=None, fields=dict(params.get("fields") or {}),  # type: ignore[arg-type]
-                               deleted_statuses=tuple(params.get("deleted_statuses") or ("withdrawn", "deleted")))
+    source = PosMessagesSource(
+        source_id=origin,
+        client=None,
+        fields=dict(params.get("fields") or {}),  # type: ignore[arg-type]
+        deleted_statuses=tuple(params.get("deleted_statuses") or ("withdrawn", "deleted")),
+    )
     return source.record(item)
 
 
@@ -113,7 +117,9 @@ PARSERS: list[tuple[re.Pattern[str], Callable[[re.Match, Any, str, RegionConfig]
 def parse_payload(row: QuarantineItem, payload: str, cfg: RegionConfig) -> PostRecord:
     """The post a quarantined network or file record holds, by the parser that refused it."""
     if row.reason.startswith(("skipped:", "answer has no")):
-        raise NotReplayable(f"{row.reason.split(':')[0]}: not one record; the next crawl reads the network again")
+        raise NotReplayable(
+            f"{row.reason.split(':')[0]}: not one record; the next crawl reads the network again"
+        )
     for pattern, parser in PARSERS:
         m = pattern.match(row.location or "")
         if m is None:
@@ -136,9 +142,17 @@ def _select(session: Session, ids: Sequence[int] | None, origin: str | None) -> 
     return list(session.exec(stmt).all())
 
 
-def retry(engine: Engine, cfg: RegionConfig, now: Clock, *, ids: Sequence[int] | None = None,
-          origin: str | None = None, payload: str | None = None, process: bool = True,
-          builder: Any = None) -> list[RetryOutcome]:
+def retry(
+    engine: Engine,
+    cfg: RegionConfig,
+    now: Clock,
+    *,
+    ids: Sequence[int] | None = None,
+    origin: str | None = None,
+    payload: str | None = None,
+    process: bool = True,
+    builder: Any = None,
+) -> list[RetryOutcome]:
     """Replay unresolved quarantine rows (all, the given ids, or one origin's); see the module doc.
 
     `payload` replaces the stored payload of the single row given in `ids` (a corrected line)."""
@@ -157,8 +171,15 @@ def retry(engine: Engine, cfg: RegionConfig, now: Clock, *, ids: Sequence[int] |
                 net, _, ext = (row.location or "").partition(":")
                 post = session.exec(select(Post).where(Post.network == net, Post.external_id == ext)).first()
                 if post is None:
-                    out.append(RetryOutcome(row.id, row.origin, row.location, "not_replayable",  # type: ignore[arg-type]
-                                            "the post is no longer stored"))
+                    out.append(
+                        RetryOutcome(
+                            row.id,
+                            row.origin,
+                            row.location,
+                            "not_replayable",  # type: ignore[arg-type]
+                            "the post is no longer stored",
+                        )
+                    )
                     continue
                 post.processed = False  # the next processing builds its signal again
                 session.add(post)
@@ -199,8 +220,11 @@ def retry(engine: Engine, cfg: RegionConfig, now: Clock, *, ids: Sequence[int] |
             ts = now()
             for qid, (net, ext) in signal_rows.items():
                 row = session.get(QuarantineItem, qid)
-                has_signal = session.exec(select(Signal.id).join(Post, Post.id == Signal.post_id)
-                                          .where(Post.network == net, Post.external_id == ext)).first()
+                has_signal = session.exec(
+                    select(Signal.id)
+                    .join(Post, Post.id == Signal.post_id)
+                    .where(Post.network == net, Post.external_id == ext)
+                ).first()
                 row.attempts += 1  # type: ignore[union-attr]
                 if has_signal is not None:
                     row.resolved_at = ts  # type: ignore[union-attr]

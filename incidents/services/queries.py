@@ -12,8 +12,9 @@ from incidents.storage.models import Incident, IncidentPost, Post, Signal
 from incidents.storage.store import incident_post_keys
 
 
-def incident_rows(session: Session, *, status: list[str] | None = None, batch: int = 1000,
-                  personal: bool = False) -> Iterator[dict[str, Any]]:
+def incident_rows(
+    session: Session, *, status: list[str] | None = None, batch: int = 1000, personal: bool = False
+) -> Iterator[dict[str, Any]]:
     """The incidents export contract: {id, title, status, category, subcategory, municipality,
     body, priority, opened_at, due_at, posts: ["network:external_id", ...]} (plus extra fields).
 
@@ -32,13 +33,24 @@ def incident_rows(session: Session, *, status: list[str] | None = None, batch: i
         keys = incident_post_keys(session, [r.id for r in rows])  # type: ignore[misc]
         for r in rows:
             yield {
-                "id": r.id, "title": r.title, "status": r.status, "category": r.category,
-                "subcategory": r.subcategory, "municipality": r.municipality, "body": r.body_code,
-                "priority": r.priority, "opened_at": _iso(r.opened_at), "due_at": _iso(r.due_at),
+                "id": r.id,
+                "title": r.title,
+                "status": r.status,
+                "category": r.category,
+                "subcategory": r.subcategory,
+                "municipality": r.municipality,
+                "body": r.body_code,
+                "priority": r.priority,
+                "opened_at": _iso(r.opened_at),
+                "due_at": _iso(r.due_at),
                 "posts": [k if personal else mask_post_key(k, mask_key) for k in keys.get(r.id, [])],  # type: ignore[arg-type]
-                "address": r.address if r.street else None, "scale": r.scale, "sla_state": r.sla_state,
-                "first_answer_at": _iso(r.first_answer_at), "closed_at": _iso(r.closed_at),
-                "networks": (r.networks or "").split(",") if r.networks else [], "reach": r.reach,
+                "address": r.address if r.street else None,
+                "scale": r.scale,
+                "sla_state": r.sla_state,
+                "first_answer_at": _iso(r.first_answer_at),
+                "closed_at": _iso(r.closed_at),
+                "networks": (r.networks or "").split(",") if r.networks else [],
+                "reach": r.reach,
             }
         last_id = rows[-1].id  # type: ignore[assignment]
 
@@ -67,9 +79,14 @@ def signal_rows(session: Session, batch: int = 5000, *, personal: bool = False) 
         for sig, net, ext, author_id, author_name in rows:
             key = f"{net}:{ext}"
             row = {
-                "post": key if personal else mask_post_key(key, mask_key), "is_complaint": sig.is_complaint,
-                "in_region": sig.in_region, "category": sig.category, "municipality": sig.municipality,
-                "score": sig.score, "subcategory": sig.subcategory, "address": sig.address,
+                "post": key if personal else mask_post_key(key, mask_key),
+                "is_complaint": sig.is_complaint,
+                "in_region": sig.in_region,
+                "category": sig.category,
+                "municipality": sig.municipality,
+                "score": sig.score,
+                "subcategory": sig.subcategory,
+                "address": sig.address,
                 "rules": [r["rule_id"] for r in (sig.rules or [])],
             }
             if personal:
@@ -88,8 +105,13 @@ def predictions(session: Session) -> dict[str, Predicted]:
     for net, ext, sig, inc in session.exec(stmt).all():
         p = Predicted()
         if sig is not None:
-            p = Predicted(is_complaint=sig.is_complaint, in_region=sig.in_region, category=sig.category,
-                          municipality=sig.municipality, incident=str(inc) if inc is not None else None)
+            p = Predicted(
+                is_complaint=sig.is_complaint,
+                in_region=sig.in_region,
+                category=sig.category,
+                municipality=sig.municipality,
+                incident=str(inc) if inc is not None else None,
+            )
         out[f"{net}:{ext}"] = p
     return out
 

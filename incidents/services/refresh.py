@@ -62,33 +62,81 @@ def post_facts(session: Session, incident_ids: Iterable[int]) -> dict[int, list[
     ids = sorted(set(incident_ids))
     out: dict[int, list[PostFacts]] = {i: [] for i in ids}
     # Columns, not ORM rows: a post's raw payload and the ORM bookkeeping are not needed.
-    cols = (IncidentPost.incident_id, Post.text, Post.network, Post.external_id, Post.author_id, Post.author_name,
-            Post.created_at, Post.likes, Post.reposts, Post.views, Signal.municipality, Signal.street,
-            Signal.subcategory, Signal.score, Signal.lemma_text, Signal.entities, Signal.id)
-    base = (select(*cols)
-            .join(Post, Post.id == IncidentPost.post_id)
-            .join(Signal, Signal.post_id == Post.id, isouter=True))
+    cols = (
+        IncidentPost.incident_id,
+        Post.text,
+        Post.network,
+        Post.external_id,
+        Post.author_id,
+        Post.author_name,
+        Post.created_at,
+        Post.likes,
+        Post.reposts,
+        Post.views,
+        Signal.municipality,
+        Signal.street,
+        Signal.subcategory,
+        Signal.score,
+        Signal.lemma_text,
+        Signal.entities,
+        Signal.id,
+    )
+    base = (
+        select(*cols)
+        .join(Post, Post.id == IncidentPost.post_id)
+        .join(Signal, Signal.post_id == Post.id, isouter=True)
+    )
     for start in range(0, len(ids), 500):
-        stmt = base.where(IncidentPost.incident_id.in_(ids[start : start + 500])).order_by(Post.created_at, Post.id)  # type: ignore[attr-defined]
+        stmt = base.where(IncidentPost.incident_id.in_(ids[start : start + 500])).order_by(
+            Post.created_at, Post.id
+        )  # type: ignore[attr-defined]
         for r in session.exec(stmt).all():
             has_sig = r[16] is not None
             house, settlement, munis = _places_of(r[15] if has_sig else None)
-            out[r[0]].append(PostFacts(
-                text=r[1], network=r[2], author_id=r[4], municipality=r[10], street=r[11], house=house,
-                settlement=settlement, subcategory=r[12], score=r[13] if has_sig else 0.0,
-                reach=reach_of(r[7], r[8], r[9]), key=f"{r[2]}:{r[3]}", created_at=r[6], author_name=r[5],
-                likes=r[7], reposts=r[8], views=r[9], lemma_text=(r[14] or "") if has_sig else "",
-                municipalities=munis,
-            ))
+            out[r[0]].append(
+                PostFacts(
+                    text=r[1],
+                    network=r[2],
+                    author_id=r[4],
+                    municipality=r[10],
+                    street=r[11],
+                    house=house,
+                    settlement=settlement,
+                    subcategory=r[12],
+                    score=r[13] if has_sig else 0.0,
+                    reach=reach_of(r[7], r[8], r[9]),
+                    key=f"{r[2]}:{r[3]}",
+                    created_at=r[6],
+                    author_name=r[5],
+                    likes=r[7],
+                    reposts=r[8],
+                    views=r[9],
+                    lemma_text=(r[14] or "") if has_sig else "",
+                    municipalities=munis,
+                )
+            )
     return out
 
 
 def _fold_columns() -> tuple[Any, ...]:
     """The columns a post contributes to its incident's state: no text, no lemmas (the pool's
     few posts are read with their text only when the representative is chosen)."""
-    return (IncidentPost.incident_id, Post.id, Post.network, Post.author_id, Post.created_at, Post.likes,
-            Post.reposts, Post.views, Signal.municipality, Signal.street, Signal.score, Signal.entities,
-            Signal.id, Signal.address)
+    return (
+        IncidentPost.incident_id,
+        Post.id,
+        Post.network,
+        Post.author_id,
+        Post.created_at,
+        Post.likes,
+        Post.reposts,
+        Post.views,
+        Signal.municipality,
+        Signal.street,
+        Signal.score,
+        Signal.entities,
+        Signal.id,
+        Signal.address,
+    )
 
 
 @dataclass(slots=True)
@@ -118,9 +166,22 @@ class FoldRow:
 def _fold_row(r: Any) -> FoldRow:
     has_sig = r[12] is not None
     house, settlement, munis = _places_of(r[11] if has_sig else None)
-    return FoldRow(post_id=r[1], network=r[2], author_id=r[3], created_at=r[4], likes=r[5] or 0,
-                   reposts=r[6] or 0, views=r[7] or 0, municipality=r[8], street=r[9], house=house,
-                   settlement=settlement, municipalities=munis, score=r[10] if has_sig else 0.0, address=r[13])
+    return FoldRow(
+        post_id=r[1],
+        network=r[2],
+        author_id=r[3],
+        created_at=r[4],
+        likes=r[5] or 0,
+        reposts=r[6] or 0,
+        views=r[7] or 0,
+        municipality=r[8],
+        street=r[9],
+        house=house,
+        settlement=settlement,
+        municipalities=munis,
+        score=r[10] if has_sig else 0.0,
+        address=r[13],
+    )
 
 
 @dataclass(slots=True)
@@ -173,7 +234,9 @@ class CardState:
             self.first = row.created_at if self.first is None else min(self.first, row.created_at)
             self.last = row.created_at if self.last is None else max(self.last, row.created_at)
         entry = (row.post_id, float(row.score), row.reach)
-        bisect.insort_right(self.pool, entry, key=lambda e: (-e[1], -e[2]))  # a later post goes after its equals
+        bisect.insort_right(
+            self.pool, entry, key=lambda e: (-e[1], -e[2])
+        )  # a later post goes after its equals
         if len(self.pool) > REPRESENTATIVE_POOL:
             dropped = self.pool.pop()
             return dropped is not entry
@@ -188,13 +251,23 @@ class CardState:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "v": STATE_VERSION, "n": self.n, "munis": dict(self.munis), "named": self.named,
+            "v": STATE_VERSION,
+            "n": self.n,
+            "munis": dict(self.munis),
+            "named": self.named,
             "street_houses": [[s, h, c] for (s, h), c in self.street_houses.items()],
-            "settlements": dict(self.settlements), "authors": self.authors, "nets": dict(self.nets),
-            "likes": self.likes, "reposts": self.reposts, "views": self.views, "reach": self.reach,
+            "settlements": dict(self.settlements),
+            "authors": self.authors,
+            "nets": dict(self.nets),
+            "likes": self.likes,
+            "reposts": self.reposts,
+            "views": self.views,
+            "reach": self.reach,
             "first": self.first.isoformat() if self.first else None,
             "last": self.last.isoformat() if self.last else None,
-            "pool": [list(e) for e in self.pool], "rep": self.rep, "rep_n": self.rep_n,
+            "pool": [list(e) for e in self.pool],
+            "rep": self.rep,
+            "rep_n": self.rep_n,
         }
 
     @classmethod
@@ -203,12 +276,22 @@ class CardState:
         if not d or d.get("v") != STATE_VERSION:
             return None
         return cls(
-            n=d["n"], munis=Counter(d["munis"]), named=list(d["named"]),
+            n=d["n"],
+            munis=Counter(d["munis"]),
+            named=list(d["named"]),
             street_houses=Counter({(s, h): c for s, h, c in d["street_houses"]}),
-            settlements=Counter(d["settlements"]), authors=list(d["authors"]), nets=Counter(d["nets"]),
-            likes=d["likes"], reposts=d["reposts"], views=d["views"], reach=d["reach"],
-            first=_aware(d["first"]), last=_aware(d["last"]),
-            pool=[(int(p), float(s), int(r)) for p, s, r in d["pool"]], rep=d["rep"], rep_n=d["rep_n"],
+            settlements=Counter(d["settlements"]),
+            authors=list(d["authors"]),
+            nets=Counter(d["nets"]),
+            likes=d["likes"],
+            reposts=d["reposts"],
+            views=d["views"],
+            reach=d["reach"],
+            first=_aware(d["first"]),
+            last=_aware(d["last"]),
+            pool=[(int(p), float(s), int(r)) for p, s, r in d["pool"]],
+            rep=d["rep"],
+            rep_n=d["rep_n"],
         )
 
 
@@ -216,13 +299,21 @@ def _aware(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def _fold_rows(session: Session, *, incident_ids: Sequence[int] = (), post_ids: Sequence[int] = ()
-               ) -> dict[int, list[FoldRow]]:
+def _fold_rows(
+    session: Session, *, incident_ids: Sequence[int] = (), post_ids: Sequence[int] = ()
+) -> dict[int, list[FoldRow]]:
     """The posts of these incidents (or just these posts) as `FoldRow`s by incident, oldest first."""
     out: dict[int, list[FoldRow]] = {}
-    base = (select(*_fold_columns()).join(Post, Post.id == IncidentPost.post_id)
-            .join(Signal, Signal.post_id == Post.id, isouter=True))
-    col, keys = (IncidentPost.incident_id, list(incident_ids)) if incident_ids else (IncidentPost.post_id, list(post_ids))
+    base = (
+        select(*_fold_columns())
+        .join(Post, Post.id == IncidentPost.post_id)
+        .join(Signal, Signal.post_id == Post.id, isouter=True)
+    )
+    col, keys = (
+        (IncidentPost.incident_id, list(incident_ids))
+        if incident_ids
+        else (IncidentPost.post_id, list(post_ids))
+    )
     for start in range(0, len(keys), 500):
         stmt = base.where(col.in_(keys[start : start + 500])).order_by(Post.created_at, Post.id)  # type: ignore[attr-defined]
         for r in session.exec(stmt).all():
@@ -232,33 +323,63 @@ def _fold_rows(session: Session, *, incident_ids: Sequence[int] = (), post_ids: 
 
 def _pool_facts(session: Session, post_ids: Sequence[int]) -> dict[int, PostFacts]:
     """The pool's posts with their text and lemmas, for choosing the representative."""
-    cols = (Post.id, Post.text, Post.network, Post.external_id, Post.likes, Post.reposts, Post.views,
-            Signal.score, Signal.lemma_text, Signal.id)
+    cols = (
+        Post.id,
+        Post.text,
+        Post.network,
+        Post.external_id,
+        Post.likes,
+        Post.reposts,
+        Post.views,
+        Signal.score,
+        Signal.lemma_text,
+        Signal.id,
+    )
     out: dict[int, PostFacts] = {}
     ids = sorted(set(post_ids))
     for start in range(0, len(ids), 500):
-        stmt = (select(*cols).join(Signal, Signal.post_id == Post.id, isouter=True)
-                .where(Post.id.in_(ids[start : start + 500])))  # type: ignore[union-attr]
+        stmt = (
+            select(*cols)
+            .join(Signal, Signal.post_id == Post.id, isouter=True)
+            .where(Post.id.in_(ids[start : start + 500]))
+        )  # type: ignore[union-attr]
         for r in session.exec(stmt).all():
             has_sig = r[9] is not None
-            out[r[0]] = PostFacts(text=r[1], network=r[2], author_id=None, municipality=None, street=None,
-                                  house=None, settlement=None, subcategory=None,
-                                  score=r[7] if has_sig else 0.0, reach=reach_of(r[4], r[5], r[6]),
-                                  key=f"{r[2]}:{r[3]}", lemma_text=(r[8] or "") if has_sig else "")
+            out[r[0]] = PostFacts(
+                text=r[1],
+                network=r[2],
+                author_id=None,
+                municipality=None,
+                street=None,
+                house=None,
+                settlement=None,
+                subcategory=None,
+                score=r[7] if has_sig else 0.0,
+                reach=reach_of(r[4], r[5], r[6]),
+                key=f"{r[2]}:{r[3]}",
+                lemma_text=(r[8] or "") if has_sig else "",
+            )
     return out
 
 
-def apply_state(cfg: RegionConfig, inc: Incident, state: CardState, addresses: Sequence[str], ts: datetime) -> str | None:
+def apply_state(
+    cfg: RegionConfig, inc: Incident, state: CardState, addresses: Sequence[str], ts: datetime
+) -> str | None:
     """Write the card that `state` gives onto the incident; returns the settlement its posts
     name most often (towns of a district have their own body: routing asks for it)."""
     streets: Counter = Counter()
     for (street, _house), c in state.street_houses.items():
         streets[street] += c
-    scale = scale_from(set(state.munis) | set(state.named), set(streets),
-                       {(s, h) for s, h in state.street_houses if h}, set(state.settlements))
+    scale = scale_from(
+        set(state.munis) | set(state.named),
+        set(streets),
+        {(s, h) for s, h in state.street_houses if h},
+        set(state.settlements),
+    )
     inc.scale = scale
-    inc.priority = priority_from(inc.category, inc.subcategory, max(1, len(state.authors)), state.reach,
-                                 state.n, scale)
+    inc.priority = priority_from(
+        inc.category, inc.subcategory, max(1, len(state.authors)), state.reach, state.n, scale
+    )
     place = address_from(cfg, state.munis, state.street_houses, state.settlements)
     inc.title = title_from(cfg, inc.category, inc.subcategory, place)[:300]
     inc.post_count, inc.reach = state.n, state.reach
@@ -276,8 +397,15 @@ def apply_state(cfg: RegionConfig, inc: Incident, state: CardState, addresses: S
     return state.settlements.most_common(1)[0][0] if state.settlements else None
 
 
-def refresh_incidents(session: Session, cfg: RegionConfig, incident_ids: Iterable[int], ts: datetime, *,
-                      router: Router | None = None, added: Mapping[int, Sequence[int]] | None = None) -> list[Incident]:
+def refresh_incidents(
+    session: Session,
+    cfg: RegionConfig,
+    incident_ids: Iterable[int],
+    ts: datetime,
+    *,
+    router: Router | None = None,
+    added: Mapping[int, Sequence[int]] | None = None,
+) -> list[Incident]:
     """Bring the card of each incident up to date; returns the incidents that have posts.
 
     `added` names, by incident, the posts that just joined it and are the only change: such an
@@ -343,20 +471,51 @@ def refresh_incidents(session: Session, cfg: RegionConfig, incident_ids: Iterabl
     return out
 
 
-def route_incident(session: Session, router: Router, inc: Incident, ts: datetime, *,
-                   settlement: str | None = None) -> None:
+def route_incident(
+    session: Session, router: Router, inc: Incident, ts: datetime, *, settlement: str | None = None
+) -> None:
     """First matching routing rule → assigned; no rule → the administrator's triage queue."""
-    d = router.route(category=inc.category, subcategory=inc.subcategory, fact=inc.fact,
-                     municipality=inc.municipality, scale=inc.scale, settlement=settlement)
+    d = router.route(
+        category=inc.category,
+        subcategory=inc.subcategory,
+        fact=inc.fact,
+        municipality=inc.municipality,
+        scale=inc.scale,
+        settlement=settlement,
+    )
     inc.body_code = d.body
-    session.add(Assignment(incident_id=inc.id, body_code=d.body, assigned_at=ts, assigned_by="system",  # type: ignore[arg-type]
-                           reason=d.reason, rule=None if d.rule is None else str(d.rule)))
+    session.add(
+        Assignment(
+            incident_id=inc.id,
+            body_code=d.body,
+            assigned_at=ts,
+            assigned_by="system",  # type: ignore[arg-type]
+            reason=d.reason,
+            rule=None if d.rule is None else str(d.rule),
+        )
+    )
     if d.rule is not None:
         inc.status = IncidentState.ASSIGNED.value
         inc.assigned_at = inc.triaged_at = ts  # routed by a rule: triage done, the draft clock starts
-        audit(session, actor="system", action="assigned", incident_id=inc.id, from_state="new",
-              to_state=inc.status, reason=d.reason, data={"body": d.body, "rule": d.rule}, now=ts)
+        audit(
+            session,
+            actor="system",
+            action="assigned",
+            incident_id=inc.id,
+            from_state="new",
+            to_state=inc.status,
+            reason=d.reason,
+            data={"body": d.body, "rule": d.rule},
+            now=ts,
+        )
     else:
-        audit(session, actor="system", action="queued_for_triage", incident_id=inc.id, reason=d.reason,
-              data={"body": d.body}, now=ts)
+        audit(
+            session,
+            actor="system",
+            action="queued_for_triage",
+            incident_id=inc.id,
+            reason=d.reason,
+            data={"body": d.body},
+            now=ts,
+        )
     session.add(inc)

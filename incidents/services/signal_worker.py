@@ -63,8 +63,13 @@ class SignalWorker:
     def __init__(self, cfg: RegionConfig, *, use_ner: bool) -> None:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_ROOT), env.get("PYTHONPATH")) if p)
-        self.proc = subprocess.Popen([sys.executable, "-m", "incidents.services.signal_worker"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, env=env, cwd=_ROOT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "incidents.services.signal_worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            cwd=_ROOT,
+        )
         self.outstanding = 0
         self._send((cfg, use_ner))
 

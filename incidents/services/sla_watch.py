@@ -23,7 +23,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from incidents.core.config import RegionConfig
 from incidents.core.states import OPEN_STATES
@@ -35,8 +35,13 @@ from incidents.storage.models import Incident, Notification, User
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 MAX_ATTEMPTS = 5
-CLOCK_NAMES = {"triage": "разбор инцидента", "draft": "подготовка ответа", "first_answer": "публичный ответ жителю",
-               "follow_up": "окончательный ответ после промежуточного", "resolution": "решение по сообщению ПОС"}
+CLOCK_NAMES = {
+    "triage": "разбор инцидента",
+    "draft": "подготовка ответа",
+    "first_answer": "публичный ответ жителю",
+    "follow_up": "окончательный ответ после промежуточного",
+    "resolution": "решение по сообщению ПОС",
+}
 
 
 @dataclass(slots=True)
@@ -51,13 +56,15 @@ class WatchReport:
     messages: list[str] = field(default_factory=list)
 
 
-def recipients(session: Session, cfg: RegionConfig, inc: Incident, clock: str, step: str) -> list[tuple[str, str, str]]:
+def recipients(
+    session: Session, cfg: RegionConfig, inc: Incident, clock: str, step: str
+) -> list[tuple[str, str, str]]:
     """(channel, address, role) for this step of this clock; the triage clock belongs to the triage queue."""
     wanted = cfg.sla.escalation.at_risk if step == "at_risk" else cfg.sla.escalation.overdue
     body_code = cfg.bodies.triage_body if clock == "triage" else (inc.body_code or cfg.bodies.triage_body)
     body = cfg.body_by_code.get(body_code)
     admin = cfg.body_by_code[cfg.bodies.triage_body]
-    users = session.exec(select(User).where(User.active == True)).all()  # noqa: E712
+    users = session.exec(select(User).where(col(User.active).is_(True))).all()
     out: list[tuple[str, str, str]] = []
 
     def add(channel: str, address: str | None, who: str) -> None:
@@ -96,20 +103,29 @@ def message(cfg: RegionConfig, inc: Incident, st: ClockState) -> tuple[str, str]
     else:
         subject = f"Под угрозой срыва срока: инцидент №{inc.id} — {what}"
         lead = f"Срок {due}, осталось {format_left(st.left)}."
-    text = (f"{lead}\n«{inc.title}»\nОтветственный: {body.name if body else inc.body_code or 'не назначен'}\n"
-            f"Статус: {inc.status}. Карточка: incidents show {inc.id}")
+    text = (
+        f"{lead}\n«{inc.title}»\nОтветственный: {body.name if body else inc.body_code or 'не назначен'}\n"
+        f"Статус: {inc.status}. Карточка: incidents show {inc.id}"
+    )
     return subject, text
 
 
-def sla_watch(engine: Engine, cfg: RegionConfig, now: Clock, notifiers: dict[str, Notifier],
-              missing: dict[str, str] | None = None) -> WatchReport:
+def sla_watch(
+    engine: Engine,
+    cfg: RegionConfig,
+    now: Clock,
+    notifiers: dict[str, Notifier],
+    missing: dict[str, str] | None = None,
+) -> WatchReport:
     report = WatchReport()
     clocks = SlaClocks(cfg.sla, cfg.region.timezone)
     first = SlaPolicyEngine(cfg.sla, cfg.region.timezone)
     ts = now()
     with Session(engine) as session, session.begin():
-        stmt = select(Incident).where(Incident.status.in_([s.value for s in OPEN_STATES]),  # type: ignore[attr-defined]
-                                      Incident.merged_into_id == None)  # noqa: E711
+        stmt = select(Incident).where(
+            Incident.status.in_([s.value for s in OPEN_STATES]),  # type: ignore[attr-defined]
+            col(Incident.merged_into_id).is_(None),
+        )
         for inc in session.exec(stmt).all():
             report.checked += 1
             state = first.status(inc.due_at, inc.first_answer_at, ts).state
@@ -123,14 +139,28 @@ def sla_watch(engine: Engine, cfg: RegionConfig, now: Clock, notifiers: dict[str
     return report
 
 
-def _escalate(session: Session, cfg: RegionConfig, inc: Incident, st: ClockState, notifiers: dict[str, Notifier],
-              missing: dict[str, str], report: WatchReport, ts: datetime) -> None:
+def _escalate(
+    session: Session,
+    cfg: RegionConfig,
+    inc: Incident,
+    st: ClockState,
+    notifiers: dict[str, Notifier],
+    missing: dict[str, str],
+    report: WatchReport,
+    ts: datetime,
+) -> None:
     subject, text = message(cfg, inc, st)
     for channel, address, _who in recipients(session, cfg, inc, st.name, st.state):
-        row = session.exec(select(Notification).where(
-            Notification.incident_id == inc.id, Notification.clock == st.name, Notification.step == st.state,
-            Notification.channel == channel, Notification.recipient == address, Notification.due_at == st.due_at,
-        )).first()
+        row = session.exec(
+            select(Notification).where(
+                Notification.incident_id == inc.id,
+                Notification.clock == st.name,
+                Notification.step == st.state,
+                Notification.channel == channel,
+                Notification.recipient == address,
+                Notification.due_at == st.due_at,
+            )
+        ).first()
         if row is not None and (row.status == "sent" or row.attempts >= MAX_ATTEMPTS):
             report.already += 1
             continue
@@ -140,8 +170,15 @@ def _escalate(session: Session, cfg: RegionConfig, inc: Incident, st: ClockState
             report.dry_run_reasons[channel] = missing.get(channel, "not configured")
             report.messages.append(f"[dry run] {channel} → {address}: {subject}")
             continue
-        row = row or Notification(incident_id=inc.id, clock=st.name, step=st.state, channel=channel,  # type: ignore[arg-type]
-                                  recipient=address, due_at=st.due_at, status="failed")  # type: ignore[arg-type]
+        row = row or Notification(
+            incident_id=inc.id,
+            clock=st.name,
+            step=st.state,
+            channel=channel,  # type: ignore[arg-type]
+            recipient=address,
+            due_at=st.due_at,
+            status="failed",
+        )  # type: ignore[arg-type]
         row.attempts += 1
         try:
             notifier.send(address, subject, text)

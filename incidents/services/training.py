@@ -67,8 +67,13 @@ def appeal_examples(builder: Any, path: Path) -> tuple[list[Any], list[str]]:
         pc = POS_CATEGORIES.get((row.get("category_code") or "").strip())
         if pc is None or len(pc.codes) != 1:
             continue
-        post = PostRecord(network="pos", external_id=f"appeal-{row.get('id') or i}", source_id="appeals",
-                          text=row.get("text") or "", created_at=_EPOCH)
+        post = PostRecord(
+            network="pos",
+            external_id=f"appeal-{row.get('id') or i}",
+            source_id="appeals",
+            text=row.get("text") or "",
+            created_at=_EPOCH,
+        )
         norm = builder.normalize(post.text)
         sig = builder.decide(post, norm, run_ner=False)
         if not sig.rules:
@@ -83,26 +88,47 @@ def _split(items: list[dict[str, Any]]) -> tuple[list[Any], list[int], list[Any]
     cx = [it["ex"] for it in items if it["sig"].rules]
     cy = [int(it["gold"].is_complaint) for it in items if it["sig"].rules]
     kx = [it["ex"] for it in items if it["sig"].rules and it["gold"].is_complaint and it["gold"].category]
-    ky = [it["gold"].category for it in items if it["sig"].rules and it["gold"].is_complaint and it["gold"].category]
+    ky = [
+        it["gold"].category
+        for it in items
+        if it["sig"].rules and it["gold"].is_complaint and it["gold"].category
+    ]
     return cx, cy, kx, ky
 
 
-def _scores(items: list[dict[str, Any]], complaint: list[bool], category: list[str | None]) -> dict[str, float]:
+def _scores(
+    items: list[dict[str, Any]], complaint: list[bool], category: list[str | None]
+) -> dict[str, float]:
     from incidents.domain.evaluate import prf
 
     tp = sum(1 for it, c in zip(items, complaint, strict=True) if c and it["gold"].is_complaint)
     fp = sum(1 for it, c in zip(items, complaint, strict=True) if c and not it["gold"].is_complaint)
     fn = sum(1 for it, c in zip(items, complaint, strict=True) if not c and it["gold"].is_complaint)
     p, r, f = prf(tp, fp, fn)
-    cat = [(k, it["gold"].category) for it, k in zip(items, category, strict=True)
-           if it["gold"].is_complaint and it["gold"].in_region and it["gold"].category]
+    cat = [
+        (k, it["gold"].category)
+        for it, k in zip(items, category, strict=True)
+        if it["gold"].is_complaint and it["gold"].in_region and it["gold"].category
+    ]
     acc = sum(1 for k, g in cat if k == g) / len(cat) if cat else 0.0
-    return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4), "category_accuracy": round(acc, 4),
-            "category_n": len(cat)}
+    return {
+        "precision": round(p, 4),
+        "recall": round(r, 4),
+        "f1": round(f, 4),
+        "category_accuracy": round(acc, 4),
+        "category_n": len(cat),
+    }
 
 
-def cross_validate(items: list[dict[str, Any]], k: int, extra: tuple[list[Any], list[str]], *, c: float,
-                   threshold: float, seed: int = 7) -> dict[str, dict[str, float]]:
+def cross_validate(
+    items: list[dict[str, Any]],
+    k: int,
+    extra: tuple[list[Any], list[str]],
+    *,
+    c: float,
+    threshold: float,
+    seed: int = 7,
+) -> dict[str, dict[str, float]]:
     from sklearn.model_selection import StratifiedGroupKFold
 
     from pipelines.model import fit
@@ -128,8 +154,15 @@ def cross_validate(items: list[dict[str, Any]], k: int, extra: tuple[list[Any], 
     return {"rules": rules_only, "rules+model": _scores(items, comb_c, comb_k)}
 
 
-def fit_and_save(items: list[dict[str, Any]], output: str | Path, meta: dict[str, Any], *, c: float = 4.0,
-                 extra: tuple[list[Any], list[str]] = ([], []), category: bool = True) -> Path:
+def fit_and_save(
+    items: list[dict[str, Any]],
+    output: str | Path,
+    meta: dict[str, Any],
+    *,
+    c: float = 4.0,
+    extra: tuple[list[Any], list[str]] = ([], []),
+    category: bool = True,
+) -> Path:
     """Fit the classifiers on the labelled examples (`extra`: more examples for the category
     only; `category=False`: the complaint classifier only) and save the model with `meta`;
     deterministic: the same examples give the same model."""
@@ -141,16 +174,28 @@ def fit_and_save(items: list[dict[str, Any]], output: str | Path, meta: dict[str
     return model.save(output)
 
 
-def train_to(builder: Any, labels: list[str], output: str | Path, *, c: float = 4.0,
-             fingerprint: str | None = None, category: bool = True) -> Path:
+def train_to(
+    builder: Any,
+    labels: list[str],
+    output: str | Path,
+    *,
+    c: float = 4.0,
+    fingerprint: str | None = None,
+    category: bool = True,
+) -> Path:
     """What `incidents train LABELS… -o PATH` does without cross-validation, with a rules-only
     builder: signals.yaml → model.train calls it on first use (without the category classifier
     when `model.category` is off: nothing would ask it)."""
     items: list[dict[str, Any]] = []
     for name in labels:
         items.extend(labelled_examples(builder, Path(name)))
-    return fit_and_save(items, output, {"labels": [str(p) for p in labels], "appeals": None,
-                                        "fingerprint": fingerprint}, c=c, category=category)
+    return fit_and_save(
+        items,
+        output,
+        {"labels": [str(p) for p in labels], "appeals": None, "fingerprint": fingerprint},
+        c=c,
+        category=category,
+    )
 
 
 def ensure_model(cfg: Any) -> None:
@@ -177,17 +222,27 @@ def ensure_model(cfg: Any) -> None:
             log.warning("signals.yaml → model.path %s: cannot load it (%s); training it again", path, exc)
     missing = [name for name in policy.train if not Path(name).is_file()]
     if missing:
-        log.warning("signals.yaml → model.train: %s not found; deciding by the rules alone", ", ".join(missing))
+        log.warning(
+            "signals.yaml → model.train: %s not found; deciding by the rules alone", ", ".join(missing)
+        )
         return
     try:
         import sklearn  # noqa: F401
     except ImportError:
         log.warning("signals.yaml → model: scikit-learn is not installed (the `ml` extra); rules alone")
         return
-    log.info("signals.yaml → model: %s absent or trained from other rules or labels, training it from %s",
-             path, ", ".join(policy.train))
-    train_to(SignalBuilder(cfg, use_ner=False, use_model=False), policy.train, path, fingerprint=fingerprint,
-             category=policy.category)
+    log.info(
+        "signals.yaml → model: %s absent or trained from other rules or labels, training it from %s",
+        path,
+        ", ".join(policy.train),
+    )
+    train_to(
+        SignalBuilder(cfg, use_ner=False, use_model=False),
+        policy.train,
+        path,
+        fingerprint=fingerprint,
+        category=policy.category,
+    )
 
 
 def signal_builder(cfg: Any, **options: Any) -> Any:

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from incidents.core.config import RegionConfig
 from incidents.core.roles import SYSTEM, Action, Actor, PermissionDenied, Role, authorize
@@ -55,20 +55,39 @@ class WorkflowError(Exception):
     """A step that cannot be done as asked (unknown incident or body, no draft to approve…)."""
 
 
-__all__ = ["Workflow", "WorkflowError", "PermissionDenied", "InvalidTransition", "TemplateNotFound",
-           "add_user", "get_actor"]
+__all__ = [
+    "Workflow",
+    "WorkflowError",
+    "PermissionDenied",
+    "InvalidTransition",
+    "TemplateNotFound",
+    "add_user",
+    "get_actor",
+]
 
 
 # --------------------------------------------------------------------------- users
-def add_user(session: Session, cfg: RegionConfig, *, login: str, role: str, now: datetime, body: str | None = None,
-             name: str | None = None, email: str | None = None, telegram_chat_id: str | None = None) -> User:
+def add_user(
+    session: Session,
+    cfg: RegionConfig,
+    *,
+    login: str,
+    role: str,
+    now: datetime,
+    body: str | None = None,
+    name: str | None = None,
+    email: str | None = None,
+    telegram_chat_id: str | None = None,
+) -> User:
     """Create or update a user; an executor must belong to a configured body."""
     r = Role(role)
     if r is Role.EXECUTOR and not body:
         raise WorkflowError(f"user {login!r}: an executor belongs to one body (--body)")
     if body is not None and body not in cfg.body_by_code:
         raise WorkflowError(f"unknown body {body!r}")
-    row = session.exec(select(User).where(User.login == login)).first() or User(login=login, role=r.value, created_at=now)
+    row = session.exec(select(User).where(User.login == login)).first() or User(
+        login=login, role=r.value, created_at=now
+    )
     row.role, row.body_code, row.name = r.value, body, name or row.name
     row.email, row.telegram_chat_id = email or row.email, telegram_chat_id or row.telegram_chat_id
     session.add(row)
@@ -78,8 +97,9 @@ def add_user(session: Session, cfg: RegionConfig, *, login: str, role: str, now:
 
 def revoke_user_sessions(session: Session, login: str, now: datetime) -> int:
     """End every live console session of `login` (a copied cookie included); the number ended."""
-    rows = session.exec(select(ConsoleSession).where(ConsoleSession.login == login,
-                                                     ConsoleSession.revoked_at == None)).all()  # noqa: E711
+    rows = session.exec(
+        select(ConsoleSession).where(ConsoleSession.login == login, col(ConsoleSession.revoked_at).is_(None))
+    ).all()
     for row in rows:
         row.revoked_at = now
         session.add(row)
@@ -120,7 +140,9 @@ def get_actor(session: Session, login: str) -> Actor:
 
 def idempotency_key(incident_id: int, answer_id: int, post_id: int) -> str:
     """One key per (answer, post): the same answer is never published twice under one post."""
-    digest = hashlib.sha256(f"incident:{incident_id}/answer:{answer_id}/post:{post_id}".encode()).hexdigest()[:24]
+    digest = hashlib.sha256(f"incident:{incident_id}/answer:{answer_id}/post:{post_id}".encode()).hexdigest()[
+        :24
+    ]
     return f"cur-{incident_id}-{answer_id}-{post_id}-{digest}"
 
 
@@ -137,19 +159,38 @@ class Workflow:
         if inc is None:
             raise WorkflowError(f"incident {incident_id} not found")
         if inc.merged_into_id is not None:
-            raise WorkflowError(f"incident {incident_id} was merged into {inc.merged_into_id}: act on that one")
+            raise WorkflowError(
+                f"incident {incident_id} was merged into {inc.merged_into_id}: act on that one"
+            )
         return inc
 
     def _check(self, actor: Actor, action: Action, inc: Incident) -> None:
         authorize(actor, action, inc.body_code, incident_id=inc.id)
 
-    def _move(self, inc: Incident, actor: Actor, target: IncidentState, action: str, *, reason: str | None = None,
-              data: dict[str, Any] | None = None) -> None:
+    def _move(
+        self,
+        inc: Incident,
+        actor: Actor,
+        target: IncidentState,
+        action: str,
+        *,
+        reason: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
         """The only place an incident's state changes: checked, then recorded as an audit event."""
         check_transition(inc.status, target.value)
         ts = self.now()
-        audit(self.session, actor=actor.login, action=action, incident_id=inc.id, from_state=inc.status,
-              to_state=target.value, reason=reason, data=data, now=ts)
+        audit(
+            self.session,
+            actor=actor.login,
+            action=action,
+            incident_id=inc.id,
+            from_state=inc.status,
+            to_state=target.value,
+            reason=reason,
+            data=data,
+            now=ts,
+        )
         inc.status = target.value
         inc.updated_at = ts
         self.session.add(inc)
@@ -162,13 +203,15 @@ class Workflow:
 
     def _current_assignment(self, inc: Incident) -> Assignment | None:
         return self.session.exec(
-            select(Assignment).where(Assignment.incident_id == inc.id, Assignment.ended_at == None)  # noqa: E711
+            select(Assignment)
+            .where(Assignment.incident_id == inc.id, col(Assignment.ended_at).is_(None))
             .order_by(Assignment.assigned_at.desc(), Assignment.id.desc())  # type: ignore[union-attr]
         ).first()
 
     def _end_assignment(self, inc: Incident, ts: datetime) -> None:
-        for a in self.session.exec(select(Assignment).where(Assignment.incident_id == inc.id,
-                                                            Assignment.ended_at == None)).all():  # noqa: E711
+        for a in self.session.exec(
+            select(Assignment).where(Assignment.incident_id == inc.id, col(Assignment.ended_at).is_(None))
+        ).all():
             a.ended_at = ts
             self.session.add(a)
 
@@ -181,8 +224,9 @@ class Workflow:
         return inc
 
     # -- 2. assign / reassign
-    def assign(self, actor: Actor, incident_id: int, body: str, reason: str | None = None, *,
-               rule: str | None = None) -> Incident:
+    def assign(
+        self, actor: Actor, incident_id: int, body: str, reason: str | None = None, *, rule: str | None = None
+    ) -> Incident:
         inc = self.incident(incident_id)
         self._check(actor, Action.ASSIGN, inc)
         if body not in self.cfg.body_by_code:
@@ -194,11 +238,25 @@ class Workflow:
                 raise WorkflowError(f"incident {inc.id} is already assigned to {body}")
         ts = self.now()
         previous = inc.body_code
-        self._move(inc, actor, S.ASSIGNED, "reassigned" if reassign else "assigned", reason=reason,
-                   data={"body": body, "from_body": previous, "rule": rule})
+        self._move(
+            inc,
+            actor,
+            S.ASSIGNED,
+            "reassigned" if reassign else "assigned",
+            reason=reason,
+            data={"body": body, "from_body": previous, "rule": rule},
+        )
         self._end_assignment(inc, ts)
-        self.session.add(Assignment(incident_id=inc.id, body_code=body, assigned_at=ts, assigned_by=actor.login,  # type: ignore[arg-type]
-                                    reason=reason, rule=rule))
+        self.session.add(
+            Assignment(
+                incident_id=inc.id,
+                body_code=body,
+                assigned_at=ts,
+                assigned_by=actor.login,  # type: ignore[arg-type]
+                reason=reason,
+                rule=rule,
+            )
+        )
         inc.body_code, inc.assigned_at = body, ts
         inc.triaged_at = inc.triaged_at or ts
         return inc
@@ -212,8 +270,15 @@ class Workflow:
         self._move(inc, actor, S.TRIAGED, "handed_back", reason=reason, data={"from_body": inc.body_code})
         self._end_assignment(inc, ts)
         triage = self.cfg.bodies.triage_body
-        self.session.add(Assignment(incident_id=inc.id, body_code=triage, assigned_at=ts, assigned_by=actor.login,  # type: ignore[arg-type]
-                                    reason=f"возвращено: {reason}"))
+        self.session.add(
+            Assignment(
+                incident_id=inc.id,
+                body_code=triage,
+                assigned_at=ts,
+                assigned_by=actor.login,  # type: ignore[arg-type]
+                reason=f"возвращено: {reason}",
+            )
+        )
         inc.body_code, inc.assigned_at = triage, None
         return inc
 
@@ -237,19 +302,43 @@ class Workflow:
         days = self.cfg.sla.pos_resolution_days.get(inc.category, self.cfg.sla.pos_resolution_default_days)
         return ts + timedelta(days=days)
 
-    def render_template(self, inc: Incident, template_id: str | None, *, interim: bool = False,
-                        deadline: datetime | None = None) -> tuple[str, str]:
-        tpl = choose(self.cfg.replies, template_id=template_id, category=inc.category, subcategory=inc.subcategory,
-                     fact=inc.fact, interim=interim)
+    def render_template(
+        self,
+        inc: Incident,
+        template_id: str | None,
+        *,
+        interim: bool = False,
+        deadline: datetime | None = None,
+    ) -> tuple[str, str]:
+        tpl = choose(
+            self.cfg.replies,
+            template_id=template_id,
+            category=inc.category,
+            subcategory=inc.subcategory,
+            fact=inc.fact,
+            interim=interim,
+        )
         body = self.cfg.body_by_code.get(inc.body_code or "")
         muni = self.cfg.municipality_by_code.get(inc.municipality or "")
-        values = placeholders(incident=inc, body_name=body.name if body else None,
-                              deadline=deadline or self.default_deadline(inc, interim or tpl.interim),
-                              tz=self.cfg.region.timezone, municipality_name=muni.name if muni else None)
+        values = placeholders(
+            incident=inc,
+            body_name=body.name if body else None,
+            deadline=deadline or self.default_deadline(inc, interim or tpl.interim),
+            tz=self.cfg.region.timezone,
+            municipality_name=muni.name if muni else None,
+        )
         return tpl.id, render(tpl.text, values)
 
-    def draft_answer(self, actor: Actor, incident_id: int, *, text: str | None = None, template: str | None = None,
-                     interim: bool = False, deadline: datetime | None = None) -> Answer:
+    def draft_answer(
+        self,
+        actor: Actor,
+        incident_id: int,
+        *,
+        text: str | None = None,
+        template: str | None = None,
+        interim: bool = False,
+        deadline: datetime | None = None,
+    ) -> Answer:
         inc = self.incident(incident_id)
         self._check(actor, Action.DRAFT, inc)
         tpl_id = None
@@ -261,12 +350,29 @@ class Workflow:
             old.status, old.note = "superseded", f"replaced by a new draft at {ts.isoformat()}"
             self.session.add(old)
         if inc.status == S.ANSWER_DRAFTED.value:
-            audit(self.session, actor=actor.login, action="answer_redrafted", incident_id=inc.id, now=ts,
-                  from_state=inc.status, to_state=inc.status, data={"template": tpl_id, "interim": interim})
+            audit(
+                self.session,
+                actor=actor.login,
+                action="answer_redrafted",
+                incident_id=inc.id,
+                now=ts,
+                from_state=inc.status,
+                to_state=inc.status,
+                data={"template": tpl_id, "interim": interim},
+            )
         else:
-            self._move(inc, actor, S.ANSWER_DRAFTED, "answer_drafted", data={"template": tpl_id, "interim": interim})
-        answer = Answer(incident_id=inc.id, text=text.strip(), template=tpl_id, interim=interim, status="draft",  # type: ignore[arg-type]
-                        created_by=actor.login, created_at=ts)
+            self._move(
+                inc, actor, S.ANSWER_DRAFTED, "answer_drafted", data={"template": tpl_id, "interim": interim}
+            )
+        answer = Answer(
+            incident_id=inc.id,
+            text=text.strip(),
+            template=tpl_id,
+            interim=interim,
+            status="draft",  # type: ignore[arg-type]
+            created_by=actor.login,
+            created_at=ts,
+        )
         self.session.add(answer)
         inc.drafted_at = ts
         self.session.flush()
@@ -312,8 +418,12 @@ class Workflow:
         official = set(self.cfg.signals.official_authors)
         for b in self.cfg.bodies.bodies:
             official.update(b.accounts)
-        rows = self.session.exec(select(Post).join(IncidentPost, IncidentPost.post_id == Post.id)
-                                 .where(IncidentPost.incident_id == inc.id).order_by(Post.created_at, Post.id)).all()
+        rows = self.session.exec(
+            select(Post)
+            .join(IncidentPost, IncidentPost.post_id == Post.id)
+            .where(IncidentPost.incident_id == inc.id)
+            .order_by(Post.created_at, Post.id)
+        ).all()
         return [p for p in rows if not p.deleted and (p.author_id or "") not in official]
 
     def publish(self, actor: Actor, incident_id: int, post_ids: Sequence[int] | None = None) -> list[Reply]:
@@ -340,11 +450,18 @@ class Workflow:
         replies = self._queue(inc, answer, posts, actor.login, ts)
         answer.status, answer.published_at = "published", ts
         self.session.add(answer)
-        self._move(inc, actor, S.ANSWERED, "answer_published",
-                   data={"answer": answer.id, "interim": answer.interim, "posts": [p.id for p in posts]})
+        self._move(
+            inc,
+            actor,
+            S.ANSWERED,
+            "answer_published",
+            data={"answer": answer.id, "interim": answer.interim, "posts": [p.id for p in posts]},
+        )
         return replies
 
-    def _queue(self, inc: Incident, answer: Answer, posts: Sequence[Post], by: str, ts: datetime) -> list[Reply]:
+    def _queue(
+        self, inc: Incident, answer: Answer, posts: Sequence[Post], by: str, ts: datetime
+    ) -> list[Reply]:
         from incidents.services.channels import target_for
 
         text = answer.text
@@ -362,9 +479,20 @@ class Workflow:
                 status, error = "queued", None
             except ValueError as exc:
                 target, status, error = None, "failed", f"no place to answer: {exc}"
-            row = Reply(incident_id=inc.id, post_id=p.id, text=text, status=status, idempotency_key=key, error=error,  # type: ignore[arg-type]
-                        interim=answer.interim, created_by=by, created_at=ts, answer_id=answer.id, network=p.network,
-                        target=target)
+            row = Reply(
+                incident_id=inc.id,
+                post_id=p.id,
+                text=text,
+                status=status,
+                idempotency_key=key,
+                error=error,  # type: ignore[arg-type]
+                interim=answer.interim,
+                created_by=by,
+                created_at=ts,
+                answer_id=answer.id,
+                network=p.network,
+                target=target,
+            )
             self.session.add(row)
             out.append(row)
         self.session.flush()
@@ -382,13 +510,21 @@ class Workflow:
             if not published:
                 continue
             latest = published[-1]
-            answered_posts = set(self.session.exec(select(Reply.post_id).where(Reply.incident_id == inc.id)).all())
+            answered_posts = set(
+                self.session.exec(select(Reply.post_id).where(Reply.incident_id == inc.id)).all()
+            )
             new = [p for p in self.answer_posts(inc) if p.id not in answered_posts]
             if not new:
                 continue
             rows = self._queue(inc, latest, new, SYSTEM.login, self.now())
-            audit(self.session, actor=SYSTEM.login, action="auto_answer_queued", incident_id=inc.id, now=self.now(),
-                  data={"answer": latest.id, "posts": [p.id for p in new]})
+            audit(
+                self.session,
+                actor=SYSTEM.login,
+                action="auto_answer_queued",
+                incident_id=inc.id,
+                now=self.now(),
+                data={"answer": latest.id, "posts": [p.id for p in new]},
+            )
             n += len(rows)
         return n
 
@@ -410,7 +546,9 @@ class Workflow:
         return inc
 
     # -- 9. reopen
-    def reopen(self, actor: Actor, incident_id: int, reason: str | None, *, data: dict[str, Any] | None = None) -> Incident:
+    def reopen(
+        self, actor: Actor, incident_id: int, reason: str | None, *, data: dict[str, Any] | None = None
+    ) -> Incident:
         inc = self.incident(incident_id)
         self._check(actor, Action.REOPEN, inc)
         reason = self._need_reason(reason, "reopening")
@@ -429,10 +567,13 @@ class Workflow:
         reopened: list[int] = []
         bad = set(self.cfg.replies.reopen_ratings)
         rows = self.session.exec(
-            select(Post, Incident).join(IncidentPost, IncidentPost.post_id == Post.id)
+            select(Post, Incident)
+            .join(IncidentPost, IncidentPost.post_id == Post.id)
             .join(Incident, Incident.id == IncidentPost.incident_id)
-            .where(Post.network == "pos",
-                   Incident.status.in_([S.ANSWERED.value, S.RESOLVED.value, S.CLOSED.value]))  # type: ignore[attr-defined]
+            .where(
+                Post.network == "pos",
+                Incident.status.in_([S.ANSWERED.value, S.RESOLVED.value, S.CLOSED.value]),
+            )  # type: ignore[attr-defined]
         ).all()
         for post, inc in rows:
             pos = (post.raw or {}).get("pos") or {}
@@ -440,11 +581,16 @@ class Workflow:
             if rating not in bad:
                 continue
             mark = {"post": f"pos:{post.external_id}", "rating": rating, "rated_at": pos.get("updated_at")}
-            seen = self.session.exec(select(AuditEvent).where(AuditEvent.incident_id == inc.id,
-                                                              AuditEvent.action == "reopened")).all()
+            seen = self.session.exec(
+                select(AuditEvent).where(AuditEvent.incident_id == inc.id, AuditEvent.action == "reopened")
+            ).all()
             if any((e.data or {}).get("rating_of") == mark for e in seen):
                 continue
-            self.reopen(SYSTEM, inc.id, f"оценка {rating} на платформе обратной связи: повторное рассмотрение",  # type: ignore[arg-type]
-                        data={"rating_of": mark})
+            self.reopen(
+                SYSTEM,
+                inc.id,
+                f"оценка {rating} на платформе обратной связи: повторное рассмотрение",  # type: ignore[arg-type]
+                data={"rating_of": mark},
+            )
             reopened.append(inc.id)  # type: ignore[arg-type]
         return reopened

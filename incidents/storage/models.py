@@ -137,7 +137,9 @@ class Incident(SQLModel, table=True):
     reach: int = 0
     networks: str | None = None
     lemma_text: str | None = Field(default=None, sa_column=sa.Column(sa.Text(), nullable=True))
-    manual: bool = Field(default=False, description="An administrator changed its posts: automation keeps off.")
+    manual: bool = Field(
+        default=False, description="An administrator changed its posts: automation keeps off."
+    )
     linked_incident_id: int | None = Field(default=None, foreign_key="incidents.id")
     merged_into_id: int | None = Field(default=None, foreign_key="incidents.id")
     sla_state: str | None = Field(default=None, max_length=20)
@@ -155,8 +157,10 @@ class Incident(SQLModel, table=True):
     rejected_reason: str | None = None
     # the card kept incrementally (incidents/services/refresh.py: CardState); stale: rebuild it from all posts
     card_state: dict | None = _json()
-    card_stale: bool = Field(default=False, sa_column=sa.Column(sa.Boolean(), nullable=False,
-                                                                 server_default=sa.false(), index=True))
+    card_stale: bool = Field(
+        default=False,
+        sa_column=sa.Column(sa.Boolean(), nullable=False, server_default=sa.false(), index=True),
+    )
 
 
 class IncidentPost(SQLModel, table=True):
@@ -229,7 +233,9 @@ class Answer(SQLModel, table=True):
     text: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
     template: str | None = Field(default=None, max_length=100)
     interim: bool = False
-    auto: bool = Field(default=False, description="Sent automatically to a post that joined an answered incident.")
+    auto: bool = Field(
+        default=False, description="Sent automatically to a post that joined an answered incident."
+    )
     status: str = Field(default="draft", max_length=20, index=True)  # draft | approved | returned | published
     created_by: str = Field(max_length=100)
     created_at: datetime = _dt(nullable=False)
@@ -287,8 +293,11 @@ class Notification(SQLModel, table=True):
     """An escalation message sent (or tried): the unique key makes each step go out once."""
 
     __tablename__ = "notifications"
-    __table_args__ = (sa.UniqueConstraint("incident_id", "clock", "step", "channel", "recipient", "due_at",
-                                          name="uq_notifications_step"),)
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "incident_id", "clock", "step", "channel", "recipient", "due_at", name="uq_notifications_step"
+        ),
+    )
     id: int | None = Field(default=None, primary_key=True)
     incident_id: int = Field(foreign_key="incidents.id", index=True)
     clock: str = Field(max_length=20)  # triage | draft | first_answer | follow_up | resolution

@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import defer
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from incidents.core.config import RegionConfig
 from incidents.core.records import BadRecord, PostRecord, SignalRecord
@@ -96,18 +96,36 @@ def save_posts(session: Session, posts: Sequence[PostRecord], now: datetime) -> 
     keys = list(latest)
     existing: dict[tuple[str, str], Post] = {}
     for where in post_key_filters(keys):
-        existing.update({(r.network, r.external_id): r for r in session.exec(select(Post).where(where)).all()})
+        existing.update(
+            {(r.network, r.external_id): r for r in session.exec(select(Post).where(where)).all()}
+        )
     new_rows: list[dict[str, Any]] = []
     recounted: list[int] = []
     for key, p in latest.items():
         row = existing.get(key)
         if row is None:
-            new_rows.append(dict(
-                network=p.network, external_id=p.external_id, source_id=p.source_id, parent_id=p.parent_id,
-                url=p.url, author_id=p.author_id, author_name=p.author_name, text=p.text,
-                created_at=p.created_at, fetched_at=now, updated_at=now, likes=p.likes, reposts=p.reposts,
-                views=p.views, raw=_payload(p), edited=False, deleted=p.deleted, processed=False,
-            ))
+            new_rows.append(
+                dict(
+                    network=p.network,
+                    external_id=p.external_id,
+                    source_id=p.source_id,
+                    parent_id=p.parent_id,
+                    url=p.url,
+                    author_id=p.author_id,
+                    author_name=p.author_name,
+                    text=p.text,
+                    created_at=p.created_at,
+                    fetched_at=now,
+                    updated_at=now,
+                    likes=p.likes,
+                    reposts=p.reposts,
+                    views=p.views,
+                    raw=_payload(p),
+                    edited=False,
+                    deleted=p.deleted,
+                    processed=False,
+                )
+            )
             inserted += 1
             continue
         changed = False
@@ -137,8 +155,15 @@ def save_posts(session: Session, posts: Sequence[PostRecord], now: datetime) -> 
         # rebuilt at the next processing (card_stale). An edited text needs no flag: the post
         # is processed again, and that rebuilds its incident's card.
         chunk = recounted[start : start + 500]
-        session.execute(sa.update(Incident.__table__).where(Incident.__table__.c.id.in_(  # type: ignore[attr-defined]
-            sa.select(IncidentPost.incident_id).where(IncidentPost.post_id.in_(chunk)))).values(card_stale=True))  # type: ignore[attr-defined]
+        session.execute(
+            sa.update(Incident.__table__)
+            .where(
+                Incident.__table__.c.id.in_(  # type: ignore[attr-defined]
+                    sa.select(IncidentPost.incident_id).where(IncidentPost.post_id.in_(chunk))
+                )
+            )
+            .values(card_stale=True)
+        )  # type: ignore[attr-defined]
     if new_rows:
         # one executemany, not one validated ORM object each (a third of the crawl's time)
         session.execute(sa.insert(Post.__table__), new_rows)  # type: ignore[attr-defined]
@@ -148,7 +173,10 @@ def save_posts(session: Session, posts: Sequence[PostRecord], now: datetime) -> 
 # --------------------------------------------------------------------------- admission
 ID_MAX = 200  # posts.external_id, source_id, parent_id, author_id are VARCHAR(200) on PostgreSQL
 COUNTER_MAX = 2**31 - 1  # likes, reposts, views are INTEGER
-EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)  # a post's date is in this range
+EARLIEST, LATEST = (
+    datetime(1970, 1, 1, tzinfo=UTC),
+    datetime(2200, 1, 1, tzinfo=UTC),
+)  # a post's date is in this range
 
 
 def clean_text(value: str) -> str:
@@ -219,8 +247,11 @@ def admit(posts: Sequence[PostRecord]) -> tuple[list[PostRecord], list[BadRecord
                 setattr(p, name, clean_text(value))
         reason = _problem(p)
         if reason:
-            payload = json.dumps(_clean_json(p.raw) if p.raw else {"external_id": str(p.external_id)[:300]},
-                                 ensure_ascii=False, default=str)
+            payload = json.dumps(
+                _clean_json(p.raw) if p.raw else {"external_id": str(p.external_id)[:300]},
+                ensure_ascii=False,
+                default=str,
+            )
             bad.append(BadRecord(f"{p.network}:{str(p.external_id)[:ID_MAX]}", reason, payload))
             continue
         for name in ("likes", "reposts", "views"):
@@ -241,14 +272,19 @@ def quarantine(session: Session, origin: str, items: Iterable[BadRecord], now: d
     for b in items:
         location = clean_text(b.location or "")[:1000] or None
         payload = clean_text(b.payload)
-        held = session.exec(select(QuarantineItem.payload).where(
-            QuarantineItem.origin == origin,
-            QuarantineItem.location == location if location else QuarantineItem.location == None,  # noqa: E711
-        )).all()
+        held = session.exec(
+            select(QuarantineItem.payload).where(
+                QuarantineItem.origin == origin,
+                QuarantineItem.location == location if location else col(QuarantineItem.location).is_(None),
+            )
+        ).all()
         if payload in held:
             continue
-        session.add(QuarantineItem(origin=origin, location=location, reason=clean_text(b.reason), payload=payload,
-                                   created_at=now))
+        session.add(
+            QuarantineItem(
+                origin=origin, location=location, reason=clean_text(b.reason), payload=payload, created_at=now
+            )
+        )
         session.flush()  # the next item of this page sees it
         n += 1
     return n
@@ -259,12 +295,7 @@ def pending_posts(session: Session, limit: int) -> list[Post]:
     created_at, id): no scan past the processed posts, no sort of the whole backlog. The raw
     payload is left unread (deferred: loaded only if asked for): no stage of the processing
     reads it, and decoding its JSON was a tenth of the processing's time."""
-    stmt = (
-        select(Post)
-        .where(Post.processed == False)  # noqa: E712 - SQL comparison
-        .order_by(Post.created_at, Post.id)
-        .limit(limit)
-    )
+    stmt = select(Post).where(col(Post.processed).is_(False)).order_by(Post.created_at, Post.id).limit(limit)
     return list(session.exec(stmt.options(defer(Post.raw))).all())  # type: ignore[arg-type]
 
 
@@ -272,9 +303,18 @@ def post_record(row: Any) -> PostRecord:
     """The record the processing builds a signal from, of a stored post (an ORM row or a row of
     its columns), without the raw payload: the processing never reads it (`pending_posts`)."""
     return PostRecord(
-        network=row.network, external_id=row.external_id, source_id=row.source_id, text=row.text,
-        created_at=row.created_at, parent_id=row.parent_id, url=row.url, author_id=row.author_id,
-        author_name=row.author_name, likes=row.likes, reposts=row.reposts, views=row.views,
+        network=row.network,
+        external_id=row.external_id,
+        source_id=row.source_id,
+        text=row.text,
+        created_at=row.created_at,
+        parent_id=row.parent_id,
+        url=row.url,
+        author_id=row.author_id,
+        author_name=row.author_name,
+        likes=row.likes,
+        reposts=row.reposts,
+        views=row.views,
         deleted=row.deleted,
     )
 
@@ -287,17 +327,31 @@ def entities_json(sig: SignalRecord) -> dict[str, Any]:
 def signal_values(post_id: int | None, sig: SignalRecord, now: datetime) -> dict[str, Any]:
     """The columns of a signal row (with `post_id` unless None): for an ORM row or a bulk insert."""
     values = dict(
-        is_complaint=sig.is_complaint, in_region=sig.in_region, decision=sig.decision, score=sig.score,
-        category=sig.category, subcategory=sig.subcategory, fact=sig.fact, municipality=sig.municipality,
-        address=sig.address, street=sig.street, scale=sig.scale, rules=[asdict(h) for h in sig.rules],
-        reasons=list(sig.reasons), entities=entities_json(sig), lemma_text=sig.lemma_text[:20000], updated_at=now,
+        is_complaint=sig.is_complaint,
+        in_region=sig.in_region,
+        decision=sig.decision,
+        score=sig.score,
+        category=sig.category,
+        subcategory=sig.subcategory,
+        fact=sig.fact,
+        municipality=sig.municipality,
+        address=sig.address,
+        street=sig.street,
+        scale=sig.scale,
+        rules=[asdict(h) for h in sig.rules],
+        reasons=list(sig.reasons),
+        entities=entities_json(sig),
+        lemma_text=sig.lemma_text[:20000],
+        updated_at=now,
     )
     if post_id is not None:
         values["post_id"] = post_id
     return values
 
 
-def upsert_signal(session: Session, post_id: int, sig: SignalRecord, now: datetime, existing: Signal | None) -> Signal:
+def upsert_signal(
+    session: Session, post_id: int, sig: SignalRecord, now: datetime, existing: Signal | None
+) -> Signal:
     values = signal_values(None, sig, now)
     if existing is None:
         # One constructor call: SQLModel validates each attribute set one by one (measured:
@@ -312,11 +366,30 @@ def upsert_signal(session: Session, post_id: int, sig: SignalRecord, now: dateti
 
 
 # --------------------------------------------------------------------------- audit
-def audit(session: Session, *, actor: str, action: str, now: datetime, incident_id: int | None = None,
-          from_state: str | None = None, to_state: str | None = None, reason: str | None = None,
-          data: dict[str, Any] | None = None) -> None:
-    session.add(AuditEvent(incident_id=incident_id, actor=actor, action=action, from_state=from_state,
-                           to_state=to_state, reason=reason, data=data, at=now))
+def audit(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    now: datetime,
+    incident_id: int | None = None,
+    from_state: str | None = None,
+    to_state: str | None = None,
+    reason: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> None:
+    session.add(
+        AuditEvent(
+            incident_id=incident_id,
+            actor=actor,
+            action=action,
+            from_state=from_state,
+            to_state=to_state,
+            reason=reason,
+            data=data,
+            at=now,
+        )
+    )
 
 
 # --------------------------------------------------------------------------- reads
@@ -338,6 +411,8 @@ def incident_post_keys(session: Session, incident_ids: Sequence[int]) -> dict[in
 def open_incidents(session: Session) -> list[Incident]:
     from incidents.core.states import OPEN_STATES
 
-    stmt = select(Incident).where(Incident.status.in_([s.value for s in OPEN_STATES]),  # type: ignore[attr-defined]
-                                  Incident.merged_into_id == None)  # noqa: E711 - merged ones live on in their target
+    stmt = select(Incident).where(
+        Incident.status.in_([s.value for s in OPEN_STATES]),  # type: ignore[attr-defined]
+        col(Incident.merged_into_id).is_(None),
+    )  # merged ones live on in their target
     return list(session.exec(stmt.order_by(Incident.due_at, Incident.priority)).all())

@@ -101,9 +101,17 @@ class FakeServer:
                 body = self.rfile.read(length) if length else b""
                 form: dict[str, str] = {}
                 if "application/x-www-form-urlencoded" in (self.headers.get("Content-Type") or ""):
-                    form = {k: v[-1] for k, v in parse_qs(body.decode("utf-8"), keep_blank_values=True).items()}
-                req = Request(self.command, parts.path, {k: v[-1] for k, v in parse_qs(parts.query).items()}, form,
-                              {k.lower(): v for k, v in self.headers.items()}, body)
+                    form = {
+                        k: v[-1] for k, v in parse_qs(body.decode("utf-8"), keep_blank_values=True).items()
+                    }
+                req = Request(
+                    self.command,
+                    parts.path,
+                    {k: v[-1] for k, v in parse_qs(parts.query).items()},
+                    form,
+                    {k.lower(): v for k, v in self.headers.items()},
+                    body,
+                )
                 with fake._lock:
                     fake.requests.append(req)
                     n = len(fake.requests)
@@ -138,8 +146,16 @@ class FakeServer:
         self._thread: threading.Thread | None = None
 
     # -- steering
-    def inject(self, kind: str, *, times: int = 1, status: int = 503, delay: float = 0.0,
-               headers: dict[str, str] | None = None, match: Any = None) -> Fault:
+    def inject(
+        self,
+        kind: str,
+        *,
+        times: int = 1,
+        status: int = 503,
+        delay: float = 0.0,
+        headers: dict[str, str] | None = None,
+        match: Any = None,
+    ) -> Fault:
         """Make the next `times` requests (those `match(req)` accepts) fail the way networks do.
 
         kind: "reset" (the connection is dropped before any answer), "status" (an HTTP error
@@ -177,8 +193,11 @@ class FakeServer:
             handler.wfile.flush()
             handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             return True
-        body = (b"<html><body><h1>502 Bad Gateway</h1></body></html>" if fault.kind == "garbage"
-                else f"<html><body>HTTP {fault.status}</body></html>".encode())
+        body = (
+            b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+            if fault.kind == "garbage"
+            else f"<html><body>HTTP {fault.status}</body></html>".encode()
+        )
         handler.send_response(200 if fault.kind == "garbage" else fault.status)
         handler.send_header("Content-Type", "text/html")
         handler.send_header("Content-Length", str(len(body)))
@@ -213,7 +232,9 @@ class FakeServer:
 
     # -- lifecycle
     def start(self) -> FakeServer:
-        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -243,7 +264,7 @@ class RedirectAdapter(HTTPAdapter):
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         assert request.url and request.url.startswith(self.prefix), request.url
-        request.url = self.target + request.url[len(self.prefix):]
+        request.url = self.target + request.url[len(self.prefix) :]
         return super().send(request, **kwargs)
 
 

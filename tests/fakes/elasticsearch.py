@@ -67,7 +67,12 @@ def _check_value(spec: dict[str, Any], value: Any, path: str) -> str | None:
             except ValueError:
                 return f"failed to parse field [{path}] of type [date]"
         elif kind == "geo_point":
-            if not (isinstance(v, dict) and set(v) == {"lat", "lon"} and -90 <= v["lat"] <= 90 and -180 <= v["lon"] <= 180):
+            if not (
+                isinstance(v, dict)
+                and set(v) == {"lat", "lon"}
+                and -90 <= v["lat"] <= 90
+                and -180 <= v["lon"] <= 180
+            ):
                 return f"failed to parse field [{path}] of type [geo_point]"
         elif kind in ("long", "integer"):
             if isinstance(v, bool) or not isinstance(v, int):
@@ -118,7 +123,9 @@ class FakeElasticsearch:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms delayed-ACK stalls
+            disable_nagle_algorithm = (
+                True  # headers and body go out as two writes: no 40 ms delayed-ACK stalls
+            )
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -127,12 +134,19 @@ class FakeElasticsearch:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 parts = urlsplit(self.path)
-                rec = Recorded(self.command, unquote(parts.path), {k: v[-1] for k, v in parse_qs(parts.query).items()},
-                               {k.lower(): v for k, v in self.headers.items()}, body)
+                rec = Recorded(
+                    self.command,
+                    unquote(parts.path),
+                    {k: v[-1] for k, v in parse_qs(parts.query).items()},
+                    {k.lower(): v for k, v in self.headers.items()},
+                    body,
+                )
                 with fake._lock:
                     fake.requests.append(rec)
                     status, payload = fake._dispatch(rec)
-                data = b"" if payload is None or self.command == "HEAD" else json.dumps(payload).encode("utf-8")
+                data = (
+                    b"" if payload is None or self.command == "HEAD" else json.dumps(payload).encode("utf-8")
+                )
                 self.send_response(status)
                 for k, v in PRODUCT_HEADERS.items():
                     self.send_header(k, v)
@@ -145,7 +159,9 @@ class FakeElasticsearch:
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _handle  # noqa: N815 - http.server's names
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self.thread.start()
 
     # ------------------------------------------------------------------ control
@@ -163,8 +179,13 @@ class FakeElasticsearch:
         """The next len(statuses) bulk attempts on this document fail with these statuses."""
         self._item_failures[doc_id].extend(statuses)
 
-    def reject_item(self, doc_id: str, status: int = 400, kind: str = "document_parsing_exception",
-                    reason: str = "failed to parse") -> None:
+    def reject_item(
+        self,
+        doc_id: str,
+        status: int = 400,
+        kind: str = "document_parsing_exception",
+        reason: str = "failed to parse",
+    ) -> None:
         """Every attempt on this document fails for good."""
         self._item_rejects[doc_id] = (status, kind, reason)
 
@@ -208,8 +229,10 @@ class FakeElasticsearch:
 
     def _create(self, name: str) -> FakeIndex:
         tpl = (self._template_for(name) or {}).get("template") or {}
-        idx = FakeIndex(settings=json.loads(json.dumps(tpl.get("settings") or {})),
-                        mappings=json.loads(json.dumps(tpl.get("mappings") or {})))
+        idx = FakeIndex(
+            settings=json.loads(json.dumps(tpl.get("settings") or {})),
+            mappings=json.loads(json.dumps(tpl.get("mappings") or {})),
+        )
         self.indices[name] = idx
         return idx
 
@@ -217,16 +240,26 @@ class FakeElasticsearch:
         for rule in self._request_failures:
             if rule[2] > 0 and rule[0] in rec.path:
                 rule[2] -= 1
-                return rule[1], {"error": _error("es_rejected_execution_exception", "scripted failure"),
-                                 "status": rule[1]}
+                return rule[1], {
+                    "error": _error("es_rejected_execution_exception", "scripted failure"),
+                    "status": rule[1],
+                }
         path, method = rec.path.rstrip("/") or "/", rec.method
         segs = [s for s in path.split("/") if s]
         if path == "/" and method in ("GET", "HEAD"):
-            return 200, {"name": "fake", "cluster_name": "fake-cluster", "cluster_uuid": "fake-uuid",
-                         "version": {"number": "9.1.0", "build_flavor": "default", "lucene_version": "10.2.0",
-                                     "minimum_wire_compatibility_version": "8.19.0",
-                                     "minimum_index_compatibility_version": "8.0.0"},
-                         "tagline": "You Know, for Search"}
+            return 200, {
+                "name": "fake",
+                "cluster_name": "fake-cluster",
+                "cluster_uuid": "fake-uuid",
+                "version": {
+                    "number": "9.1.0",
+                    "build_flavor": "default",
+                    "lucene_version": "10.2.0",
+                    "minimum_wire_compatibility_version": "8.19.0",
+                    "minimum_index_compatibility_version": "8.0.0",
+                },
+                "tagline": "You Know, for Search",
+            }
         if segs[:2] == ["_ilm", "policy"] and method == "PUT":
             self.ilm[segs[2]] = rec.json
             return 200, {"acknowledged": True}
@@ -248,24 +281,37 @@ class FakeElasticsearch:
             return (200 if name in self.indices else 404), None
         if rec.method == "PUT":
             if name in self.indices:
-                return 400, {"error": _error("resource_already_exists_exception", f"index [{name}] already exists"),
-                             "status": 400}
+                return 400, {
+                    "error": _error("resource_already_exists_exception", f"index [{name}] already exists"),
+                    "status": 400,
+                }
             self._create(name)
             return 200, {"acknowledged": True, "shards_acknowledged": True, "index": name}
         if rec.method == "GET":
             names = self._match(name)
             if not names and "*" not in name and rec.query.get("ignore_unavailable") != "true":
-                return 404, {"error": _error("index_not_found_exception", f"no such index [{name}]"), "status": 404}
-            return 200, {n: {"aliases": {}, "mappings": self.indices[n].mappings, "settings": self.indices[n].settings}
-                         for n in names}
+                return 404, {
+                    "error": _error("index_not_found_exception", f"no such index [{name}]"),
+                    "status": 404,
+                }
+            return 200, {
+                n: {"aliases": {}, "mappings": self.indices[n].mappings, "settings": self.indices[n].settings}
+                for n in names
+            }
         if rec.method == "DELETE":
             if "*" in name or name in ("_all",):
-                return 400, {"error": _error("illegal_argument_exception",
-                                             "Wildcard expressions or all indices are not allowed"), "status": 400}
+                return 400, {
+                    "error": _error(
+                        "illegal_argument_exception", "Wildcard expressions or all indices are not allowed"
+                    ),
+                    "status": 400,
+                }
             missing = [n for n in name.split(",") if n not in self.indices]
             if missing:
-                return 404, {"error": _error("index_not_found_exception", f"no such index [{missing[0]}]"),
-                             "status": 404}
+                return 404, {
+                    "error": _error("index_not_found_exception", f"no such index [{missing[0]}]"),
+                    "status": 404,
+                }
             for n in name.split(","):
                 del self.indices[n]
             return 200, {"acknowledged": True}
@@ -285,7 +331,9 @@ class FakeElasticsearch:
             pending = self._item_failures.get(doc_id)
             if pending:
                 status = pending.pop(0)
-                item.update(status=status, error=_error("es_rejected_execution_exception", "scripted rejection"))
+                item.update(
+                    status=status, error=_error("es_rejected_execution_exception", "scripted rejection")
+                )
             elif doc_id in self._item_rejects:
                 status, kind, reason = self._item_rejects[doc_id]
                 item.update(status=status, error=_error(kind, reason))
@@ -301,7 +349,11 @@ class FakeElasticsearch:
                 mp = idx.mappings
                 problem = _check_doc(mp.get("properties") or {}, source or {}, "", mp.get("dynamic"))
                 if problem:
-                    kind = "strict_dynamic_mapping_exception" if "strict" in problem else "document_parsing_exception"
+                    kind = (
+                        "strict_dynamic_mapping_exception"
+                        if "strict" in problem
+                        else "document_parsing_exception"
+                    )
                     item.update(status=400, error=_error(kind, problem))
                 else:
                     existed = doc_id in idx.docs
@@ -317,6 +369,11 @@ class FakeElasticsearch:
         body = rec.json or {}
         docs = self.all_docs(pattern)
         size = int(body.get("size", 10))
-        hits = [{"_index": "fake", "_id": k, "_score": 1.0, "_source": v} for k, v in list(docs.items())[:size]]
-        return 200, {"took": 1, "timed_out": False, "hits": {"total": {"value": len(docs), "relation": "eq"},
-                                                             "max_score": 1.0, "hits": hits}}
+        hits = [
+            {"_index": "fake", "_id": k, "_score": 1.0, "_source": v} for k, v in list(docs.items())[:size]
+        ]
+        return 200, {
+            "took": 1,
+            "timed_out": False,
+            "hits": {"total": {"value": len(docs), "relation": "eq"}, "max_score": 1.0, "hits": hits},
+        }

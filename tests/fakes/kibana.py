@@ -42,7 +42,9 @@ class FakeKibana:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms delayed-ACK stalls
+            disable_nagle_algorithm = (
+                True  # headers and body go out as two writes: no 40 ms delayed-ACK stalls
+            )
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -63,8 +65,14 @@ class FakeKibana:
                         fake.not_ready -= 1
                         self._reply(503, {"status": {"overall": {"level": "unavailable"}}})
                         return
-                    self._reply(200, {"name": "fake-kibana", "version": {"number": "9.1.0"},
-                                      "status": {"overall": {"level": "available"}}})
+                    self._reply(
+                        200,
+                        {
+                            "name": "fake-kibana",
+                            "version": {"number": "9.1.0"},
+                            "status": {"overall": {"level": "available"}},
+                        },
+                    )
                     return
                 self._reply(404, {"statusCode": 404, "error": "Not Found"})
 
@@ -79,39 +87,81 @@ class FakeKibana:
                     self._reply(404, {"statusCode": 404, "error": "Not Found"})
                     return
                 if "kbn-xsrf" not in headers:
-                    self._reply(400, {"statusCode": 400, "error": "Bad Request",
-                                      "message": 'Request must contain a kbn-xsrf header.'})
+                    self._reply(
+                        400,
+                        {
+                            "statusCode": 400,
+                            "error": "Bad Request",
+                            "message": "Request must contain a kbn-xsrf header.",
+                        },
+                    )
                     return
                 ctype = headers.get("content-type", "")
                 if not ctype.startswith("multipart/form-data"):
                     self._reply(415, {"statusCode": 415, "error": "Unsupported Media Type"})
                     return
-                msg = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + ctype.encode() + b"\r\n\r\n" + body)
-                part = next((p for p in msg.iter_parts() if p.get_param("name", header="content-disposition") == "file"),
-                            None)
+                msg = BytesParser(policy=HTTP).parsebytes(
+                    b"Content-Type: " + ctype.encode() + b"\r\n\r\n" + body
+                )
+                part = next(
+                    (
+                        p
+                        for p in msg.iter_parts()
+                        if p.get_param("name", header="content-disposition") == "file"
+                    ),
+                    None,
+                )
                 if part is None:
-                    self._reply(400, {"statusCode": 400, "error": "Bad Request", "message": "[request body.file]: expected value"})
+                    self._reply(
+                        400,
+                        {
+                            "statusCode": 400,
+                            "error": "Bad Request",
+                            "message": "[request body.file]: expected value",
+                        },
+                    )
                     return
-                req = ImportRequest(path, {k: v[-1] for k, v in parse_qs(parts.query).items()}, headers,
-                                    part.get_filename(), part.get_payload(decode=True) or b"")
+                req = ImportRequest(
+                    path,
+                    {k: v[-1] for k, v in parse_qs(parts.query).items()},
+                    headers,
+                    part.get_filename(),
+                    part.get_payload(decode=True) or b"",
+                )
                 fake.imports.append(req)
                 ok, errors = [], []
                 for obj in req.objects:
                     key = (obj.get("type"), obj.get("id"))
                     if key in fake.fail_objects:
-                        errors.append({"id": key[1], "type": key[0], "meta": {"title": obj["attributes"].get("title")},
-                                       "error": {"type": "missing_references",
-                                                 "references": [{"type": "index-pattern", "id": "missing"}]}})
+                        errors.append(
+                            {
+                                "id": key[1],
+                                "type": key[0],
+                                "meta": {"title": obj["attributes"].get("title")},
+                                "error": {
+                                    "type": "missing_references",
+                                    "references": [{"type": "index-pattern", "id": "missing"}],
+                                },
+                            }
+                        )
                     else:
                         fake.saved[key] = obj  # type: ignore[index]
-                        ok.append({"id": key[1], "type": key[0], "meta": {"title": obj["attributes"].get("title")}})
-                result: dict[str, Any] = {"success": not errors, "successCount": len(ok), "successResults": ok}
+                        ok.append(
+                            {"id": key[1], "type": key[0], "meta": {"title": obj["attributes"].get("title")}}
+                        )
+                result: dict[str, Any] = {
+                    "success": not errors,
+                    "successCount": len(ok),
+                    "successResults": ok,
+                }
                 if errors:
                     result["errors"] = errors
                 self._reply(200, result)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self.thread.start()
 
     @property

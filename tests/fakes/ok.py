@@ -21,11 +21,18 @@ from tests.fakes.base import FakeServer, Reply, Request
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "ok_kursk.json"
 NAMES = {
-    1: "UNKNOWN : Unknown error", 2: "SERVICE : Service temporary unavailable", 3: "METHOD : Method is not found",
-    8: "FLOOD_BLOCKED : Flood blocked", 9: "IP_BLOCKED : IP blocked", 10: "PERMISSION_DENIED : Permission denied",
-    11: "LIMIT_REACHED : Limit reached", 100: "PARAM : Missing or invalid parameter",
-    101: "PARAM_API_KEY : Application key is wrong", 102: "PARAM_SESSION_EXPIRED : Session expired",
-    104: "PARAM_SIGNATURE : Invalid signature", 300: "NOT_FOUND : Resource not found",
+    1: "UNKNOWN : Unknown error",
+    2: "SERVICE : Service temporary unavailable",
+    3: "METHOD : Method is not found",
+    8: "FLOOD_BLOCKED : Flood blocked",
+    9: "IP_BLOCKED : IP blocked",
+    10: "PERMISSION_DENIED : Permission denied",
+    11: "LIMIT_REACHED : Limit reached",
+    100: "PARAM : Missing or invalid parameter",
+    101: "PARAM_API_KEY : Application key is wrong",
+    102: "PARAM_SESSION_EXPIRED : Session expired",
+    104: "PARAM_SIGNATURE : Invalid signature",
+    300: "NOT_FOUND : Resource not found",
     455: "FRIEND_RESTRICTION : Friend restriction",
 }
 
@@ -36,7 +43,10 @@ COMMENT_METHOD = "discussions.comment"  # the method incidents.services.channels
 class OkError(Exception):
     def __init__(self, code: int, detail: str = "") -> None:
         super().__init__(code)
-        self.code, self.msg = code, NAMES.get(code, "UNKNOWN : Unknown error") + (f" {detail}" if detail else "")
+        self.code, self.msg = (
+            code,
+            NAMES.get(code, "UNKNOWN : Unknown error") + (f" {detail}" if detail else ""),
+        )
 
 
 def _anchor(value: str) -> str:
@@ -50,7 +60,9 @@ def _unanchor(anchor: str) -> str:
 class FakeOk(FakeServer):
     def __init__(self, data: dict[str, Any] | None = None) -> None:
         super().__init__()
-        self.data = copy.deepcopy(data if data is not None else json.loads(FIXTURE.read_text(encoding="utf-8")))
+        self.data = copy.deepcopy(
+            data if data is not None else json.loads(FIXTURE.read_text(encoding="utf-8"))
+        )
         self.failures: list[tuple[str, int, Any]] = []
         self.handlers: dict[str, Callable[[dict[str, str]], Any]] = {}  # more API methods, see register()
 
@@ -100,7 +112,10 @@ class FakeOk(FakeServer):
         raise OkError(3)
 
     def _entities(self, user_ids: set[str]) -> dict[str, Any]:
-        return {"groups": self.data["groups"], "users": [u for u in self.data["users"] if u["uid"] in user_ids]}
+        return {
+            "groups": self.data["groups"],
+            "users": [u for u in self.data["users"] if u["uid"] in user_ids],
+        }
 
     def get_topics(self, params: dict[str, str]) -> dict[str, Any]:
         gid = params.get("gid")
@@ -118,9 +133,12 @@ class FakeOk(FakeServer):
             ids = [str(t["id"]) for t in topics]
             # a stable anchor: the next page starts after the last topic returned, wherever it is now
             start = ids.index(last) + 1 if last in ids else len([t for t in topics if str(t["id"]) > last])
-        page = topics[start: start + count]
-        out: dict[str, Any] = {"media_topics": page, "has_more": start + count < len(topics),
-                               "entities": self._entities(set())}
+        page = topics[start : start + count]
+        out: dict[str, Any] = {
+            "media_topics": page,
+            "has_more": start + count < len(topics),
+            "entities": self._entities(set()),
+        }
         if page:
             out["anchor"] = _anchor(str(page[-1]["id"]))
         return out
@@ -138,9 +156,12 @@ class FakeOk(FakeServer):
             last = _unanchor(params["anchor"])
             ids = [c["id"] for c in comments]
             start = ids.index(last) + 1 if last in ids else 0
-        page = comments[start: start + count]
-        out: dict[str, Any] = {"comments": page, "has_more": start + count < len(comments),
-                               "entities": self._entities({c.get("author_id") for c in page})}
+        page = comments[start : start + count]
+        out: dict[str, Any] = {
+            "comments": page,
+            "has_more": start + count < len(comments),
+            "entities": self._entities({c.get("author_id") for c in page}),
+        }
         out["anchor"] = _anchor(page[-1]["id"]) if page else params.get("anchor")
         return out
 
@@ -161,10 +182,17 @@ class FakeOk(FakeServer):
         n = sum(len(v) for v in self.data["comments"].values())
         cid = _anchor(f"reply:{tid}:{n}")
         gid = self.data["groups"][0]["uid"]
-        comment = {"id": cid, "date": "2026-11-23 12:00:00", "date_ms": 1795424400000,
-                   "author_id": gid if params.get("asGroup", "true") == "true" else self.data["users"][0]["uid"],
-                   "author_type": "GROUP" if params.get("asGroup", "true") == "true" else "USER",
-                   "text": params["text"], "type": "ACTIVE_MESSAGE", "like_count": 0, "liked_it": False}
+        comment = {
+            "id": cid,
+            "date": "2026-11-23 12:00:00",
+            "date_ms": 1795424400000,
+            "author_id": gid if params.get("asGroup", "true") == "true" else self.data["users"][0]["uid"],
+            "author_type": "GROUP" if params.get("asGroup", "true") == "true" else "USER",
+            "text": params["text"],
+            "type": "ACTIVE_MESSAGE",
+            "like_count": 0,
+            "liked_it": False,
+        }
         if params.get("replyTo"):
             comment["reply_to_comment_id"] = params["replyTo"]
         comments.append(comment)

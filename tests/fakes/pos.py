@@ -19,8 +19,16 @@ from typing import Any
 from tests.fakes.base import FakeServer, Reply, Request
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "pos_kursk.json"
-STATUS = {"rate_limited": 429, "daily_limit_exceeded": 429, "unauthorized": 401, "token_expired": 401,
-          "forbidden": 403, "not_found": 404, "bad_request": 400, "unavailable": 503}
+STATUS = {
+    "rate_limited": 429,
+    "daily_limit_exceeded": 429,
+    "unauthorized": 401,
+    "token_expired": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "bad_request": 400,
+    "unavailable": 503,
+}
 
 
 def _err(code: str, message: str, headers: dict[str, str] | None = None) -> Reply:
@@ -52,7 +60,9 @@ class FakePos(FakeServer):
         for i, (path, code) in enumerate(self.failures):
             if req.path.startswith(path):
                 del self.failures[i]
-                return _err(code, code.replace("_", " "), {"Retry-After": "1"} if code == "rate_limited" else None)
+                return _err(
+                    code, code.replace("_", " "), {"Retry-After": "1"} if code == "rate_limited" else None
+                )
         if (req.method, req.path) in self.routes:
             return self.routes[(req.method, req.path)](req)
         if req.method == "GET" and req.path == "/messages":
@@ -97,8 +107,13 @@ class FakePos(FakeServer):
         body = req.json() or {}
         if not isinstance(body.get("text"), str) or not body["text"].strip():
             return _err("bad_request", "text is required")
-        answer = {"id": f"ANS-{len(self.answers) + 1:05d}", "message_id": message_id, "text": body["text"],
-                  "final": bool(body.get("final", True)), "created_at": "2026-11-23T12:00:00+03:00"}
+        answer = {
+            "id": f"ANS-{len(self.answers) + 1:05d}",
+            "message_id": message_id,
+            "text": body["text"],
+            "final": bool(body.get("final", True)),
+            "created_at": "2026-11-23T12:00:00+03:00",
+        }
         self.answers[key] = answer
         hook = getattr(self, "on_create", None)
         if hook is not None:  # the crash tests kill the sender here: stored, not yet answered

@@ -24,32 +24,61 @@ FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "telegram_kursk.jso
 
 
 def _entity(e: dict[str, Any]) -> types.Channel:
-    return types.Channel(id=e["id"], title=e["title"], photo=types.ChatPhotoEmpty(),
-                         date=datetime.fromisoformat("2020-01-01T00:00:00+00:00"), broadcast=e.get("broadcast"),
-                         megagroup=e.get("megagroup"), username=e.get("username"), access_hash=e["id"] * 7)
+    return types.Channel(
+        id=e["id"],
+        title=e["title"],
+        photo=types.ChatPhotoEmpty(),
+        date=datetime.fromisoformat("2020-01-01T00:00:00+00:00"),
+        broadcast=e.get("broadcast"),
+        megagroup=e.get("megagroup"),
+        username=e.get("username"),
+        access_hash=e["id"] * 7,
+    )
 
 
 def build_message(chat: dict[str, Any], m: dict[str, Any]) -> types.Message:
     replies = None
     if chat.get("linked") and "replies" in m:
-        replies = types.MessageReplies(replies=m["replies"], replies_pts=1, comments=True, channel_id=chat["linked"])
+        replies = types.MessageReplies(
+            replies=m["replies"], replies_pts=1, comments=True, channel_id=chat["linked"]
+        )
     reply_to = None
     if m.get("reply_to"):
-        reply_to = types.MessageReplyHeader(reply_to_msg_id=m["reply_to"]["msg"], reply_to_top_id=m["reply_to"].get("top"))
+        reply_to = types.MessageReplyHeader(
+            reply_to_msg_id=m["reply_to"]["msg"], reply_to_top_id=m["reply_to"].get("top")
+        )
     fwd = None
     if m.get("fwd_channel_post"):
         src = types.PeerChannel(m.get("fwd_channel", 1500000001))
-        fwd = types.MessageFwdHeader(date=datetime.fromisoformat(m["date"]), from_id=src, channel_post=m["fwd_channel_post"],
-                                     saved_from_peer=src, saved_from_msg_id=m["fwd_channel_post"])
+        fwd = types.MessageFwdHeader(
+            date=datetime.fromisoformat(m["date"]),
+            from_id=src,
+            channel_post=m["fwd_channel_post"],
+            saved_from_peer=src,
+            saved_from_msg_id=m["fwd_channel_post"],
+        )
     reactions = None
     if m.get("reactions"):
-        reactions = types.MessageReactions(results=[types.ReactionCount(reaction=types.ReactionEmoji(emoticon=e), count=n)
-                                                    for e, n in m["reactions"]])
+        reactions = types.MessageReactions(
+            results=[
+                types.ReactionCount(reaction=types.ReactionEmoji(emoticon=e), count=n)
+                for e, n in m["reactions"]
+            ]
+        )
     return types.Message(
-        id=m["id"], peer_id=types.PeerChannel(chat["id"]), date=datetime.fromisoformat(m["date"]), message=m["text"],
-        post=bool(chat.get("broadcast")), from_id=types.PeerUser(m["from_user"]) if m.get("from_user") else None,
-        views=m.get("views"), forwards=m.get("forwards"), replies=replies, reply_to=reply_to, fwd_from=fwd,
-        reactions=reactions, edit_date=datetime.fromisoformat(m["edit_date"]) if m.get("edit_date") else None,
+        id=m["id"],
+        peer_id=types.PeerChannel(chat["id"]),
+        date=datetime.fromisoformat(m["date"]),
+        message=m["text"],
+        post=bool(chat.get("broadcast")),
+        from_id=types.PeerUser(m["from_user"]) if m.get("from_user") else None,
+        views=m.get("views"),
+        forwards=m.get("forwards"),
+        replies=replies,
+        reply_to=reply_to,
+        fwd_from=fwd,
+        reactions=reactions,
+        edit_date=datetime.fromisoformat(m["edit_date"]) if m.get("edit_date") else None,
         out=bool(m.get("out")),
     )
 
@@ -102,7 +131,8 @@ class FakeTelegramClient:
         self._check()
         for e in self.data["entities"]:
             if (isinstance(entity, str) and e.get("username") == entity) or (
-                    isinstance(entity, types.PeerChannel) and e["id"] == entity.channel_id):
+                isinstance(entity, types.PeerChannel) and e["id"] == entity.channel_id
+            ):
                 if e.get("private"):
                     raise errors.ChannelPrivateError(request=None)
                 return _entity(e)
@@ -110,12 +140,27 @@ class FakeTelegramClient:
             raise errors.UsernameNotOccupiedError(request=None)
         raise ValueError(f"Could not find the input entity for {entity!r}")
 
-    async def get_messages(self, entity: Any, limit: float | None = None, *, min_id: int = 0,
-                           offset_date: datetime | None = None, ids: Any = None, reverse: bool = False,
-                           **kw: Any) -> Any:
+    async def get_messages(
+        self,
+        entity: Any,
+        limit: float | None = None,
+        *,
+        min_id: int = 0,
+        offset_date: datetime | None = None,
+        ids: Any = None,
+        reverse: bool = False,
+        **kw: Any,
+    ) -> Any:
         """Telethon's semantics: newest first; `reverse=True` oldest first, and then `offset_date`
         means "after this date" (exclusive) instead of "before"."""
-        args = {"limit": limit, "min_id": min_id, "offset_date": offset_date, "ids": ids, "reverse": reverse, **kw}
+        args = {
+            "limit": limit,
+            "min_id": min_id,
+            "offset_date": offset_date,
+            "ids": ids,
+            "reverse": reverse,
+            **kw,
+        }
         self.calls.append(("get_messages", getattr(entity, "id", entity), args))
         n = sum(1 for c in self.calls if c[0] == "get_messages")
         if self.block_at is not None and n >= self.block_at:
@@ -130,8 +175,11 @@ class FakeTelegramClient:
             by_id = {m["id"]: m for m in stored}
             return [build_message(chat, by_id[i]) if i in by_id else None for i in ids]
         if offset_date is not None:
-            after = (lambda m: datetime.fromisoformat(m["date"]) > offset_date) if reverse else (
-                lambda m: datetime.fromisoformat(m["date"]) < offset_date)
+            after = (
+                (lambda m: datetime.fromisoformat(m["date"]) > offset_date)
+                if reverse
+                else (lambda m: datetime.fromisoformat(m["date"]) < offset_date)
+            )
             stored = [m for m in stored if after(m)]
         if reverse:
             chosen = [m for m in stored if m["id"] > min_id][: int(limit) if limit else None]
@@ -145,7 +193,9 @@ class FakeTelegramClient:
         returns the new `types.Message` as Telethon does. `crash_after_send` makes the call store the
         message and then raise `ProcessKilled` (a BaseException): the sender dies between "sent" and
         "recorded", as in a crash."""
-        self.calls.append(("send_message", getattr(entity, "id", entity), {"message": message, "reply_to": reply_to, **kw}))
+        self.calls.append(
+            ("send_message", getattr(entity, "id", entity), {"message": message, "reply_to": reply_to, **kw})
+        )
         self._check({"message": message})
         if not message.strip():
             raise errors.MessageEmptyError(request=None)
@@ -154,8 +204,13 @@ class FakeTelegramClient:
         reply_id = getattr(reply_to, "id", reply_to)
         if reply_id is not None and not any(m["id"] == reply_id for m in stored):
             raise errors.MessageIdInvalidError(request=None)
-        new = {"id": max([m["id"] for m in stored] or [0]) + 1, "date": "2026-11-23T12:00:00+03:00", "text": message,
-               "from_user": self.data.get("me", 777000001), "out": True}
+        new = {
+            "id": max([m["id"] for m in stored] or [0]) + 1,
+            "date": "2026-11-23T12:00:00+03:00",
+            "text": message,
+            "from_user": self.data.get("me", 777000001),
+            "out": True,
+        }
         if reply_id is not None:
             new["reply_to"] = {"msg": reply_id}
         stored.append(new)

@@ -30,20 +30,33 @@ class FakeBotApi(FakeServer):
             return Reply(404, {"ok": False, "error_code": 404, "description": "Not Found"})
         if not req.path.startswith(prefix):
             return Reply(401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
-        method = req.path[len(prefix):]
+        method = req.path[len(prefix) :]
         if method != "sendMessage":
             return Reply(404, {"ok": False, "error_code": 404, "description": "Not Found: method not found"})
         body = req.json() if "json" in req.headers.get("content-type", "") else req.params
         if self.floods:
             self.floods -= 1
-            return Reply(429, {"ok": False, "error_code": 429, "description": "Too Many Requests: retry after 3",
-                               "parameters": {"retry_after": 3}})
+            return Reply(
+                429,
+                {
+                    "ok": False,
+                    "error_code": 429,
+                    "description": "Too Many Requests: retry after 3",
+                    "parameters": {"retry_after": 3},
+                },
+            )
         chat, text = str(body.get("chat_id", "")), body.get("text")
         if not text:
-            return Reply(400, {"ok": False, "error_code": 400, "description": "Bad Request: message text is empty"})
+            return Reply(
+                400, {"ok": False, "error_code": 400, "description": "Bad Request: message text is empty"}
+            )
         if not chat or (self.chats is not None and chat not in self.chats):
             return Reply(400, {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"})
-        message = {"message_id": len(self.sent) + 1, "date": 1795424400, "chat": {"id": int(chat), "type": "group"},
-                   "text": text}
+        message = {
+            "message_id": len(self.sent) + 1,
+            "date": 1795424400,
+            "chat": {"id": int(chat), "type": "group"},
+            "text": text,
+        }
         self.sent.append(message)
         return Reply(200, {"ok": True, "result": message})

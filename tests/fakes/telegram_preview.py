@@ -45,8 +45,12 @@ class FakeTgPreview(FakeServer):
     def add_post(self, channel: str, pid: int, when: str, text: str) -> None:
         template = next(iter(self.posts[channel].values()))
         html = re.sub(r'data-post="([^/]+)/\d+"', rf'data-post="\g<1>/{pid}"', template)
-        html = re.sub(r'(<div class="tgme_widget_message_text js-message_text" dir="auto">).*?(</div>)',
-                      lambda m: m.group(1) + text + m.group(2), html, flags=re.S)
+        html = re.sub(
+            r'(<div class="tgme_widget_message_text js-message_text" dir="auto">).*?(</div>)',
+            lambda m: m.group(1) + text + m.group(2),
+            html,
+            flags=re.S,
+        )
         html = re.sub(r'datetime="[^"]+"', f'datetime="{when}"', html)
         html = re.sub(r'href="https://t.me/([^/"]+)/\d+"', rf'href="https://t.me/\g<1>/{pid}"', html)
         self.posts[channel][pid] = html
@@ -67,18 +71,26 @@ class FakeTgPreview(FakeServer):
             html = self.render(channel, req.query.get("before"))
             if self.cuts > 0:
                 self.cuts -= 1
-                last = html.rindex('<div class="tgme_widget_message_footer')  # inside the newest post, before its time
+                last = html.rindex(
+                    '<div class="tgme_widget_message_footer'
+                )  # inside the newest post, before its time
                 html = html[:last]
             return Reply(200, html, "text/html; charset=utf-8")
         # the plain channel page: no message history
-        return Reply(200, "<html><body><div class=\"tgme_page\"><div class=\"tgme_page_title\">"
-                     "<span dir=\"auto\">Канал</span></div></div></body></html>", "text/html; charset=utf-8")
+        return Reply(
+            200,
+            '<html><body><div class="tgme_page"><div class="tgme_page_title">'
+            '<span dir="auto">Канал</span></div></div></body></html>',
+            "text/html; charset=utf-8",
+        )
 
     def render(self, channel: str, before: str | None) -> str:
         ids = sorted(i for i in self.posts[channel] if before is None or i < int(before))
-        page = ids[-self.page_size:]
+        page = ids[-self.page_size :]
         more = ""
         if page and ids[0] < page[0]:
-            more = (f'<div class="tgme_widget_message_centered js-messages_more_wrap"><a href="/s/{channel}?before='
-                    f'{page[0]}" class="tme_messages_more js-messages_more" data-before="{page[0]}"></a></div>\n')
+            more = (
+                f'<div class="tgme_widget_message_centered js-messages_more_wrap"><a href="/s/{channel}?before='
+                f'{page[0]}" class="tme_messages_more js-messages_more" data-before="{page[0]}"></a></div>\n'
+            )
         return self.head + more + "".join(self.posts[channel][i] for i in page) + self.tail

@@ -52,7 +52,9 @@ class VkError(Exception):
 class FakeVk(FakeServer):
     def __init__(self, data: dict[str, Any] | None = None, token: str = TOKEN) -> None:
         super().__init__()
-        self.data = copy.deepcopy(data if data is not None else json.loads(FIXTURE.read_text(encoding="utf-8")))
+        self.data = copy.deepcopy(
+            data if data is not None else json.loads(FIXTURE.read_text(encoding="utf-8"))
+        )
         self.token = token
         self.failures: list[tuple[str, int, Any]] = []  # (method, code, predicate on params) served once each
         self.stream_key = "streamkey-1"
@@ -77,7 +79,7 @@ class FakeVk(FakeServer):
     # -- wire
     def handle(self, req: Request) -> Reply:
         if req.path.startswith("/method/"):
-            return self._method(req.path[len("/method/"):], req.params)
+            return self._method(req.path[len("/method/") :], req.params)
         if req.path == "/rules":
             return self._rules(req)
         return Reply(404, {"error": "not found"})
@@ -146,7 +148,9 @@ class FakeVk(FakeServer):
         return out
 
     # -- methods
-    def _extended(self, out: dict[str, Any], items: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
+    def _extended(
+        self, out: dict[str, Any], items: list[dict[str, Any]], params: dict[str, Any]
+    ) -> dict[str, Any]:
         if str(params.get("extended", "0")) == "1":
             ids = {i.get("from_id") for i in items} | {i.get("owner_id") for i in items}
             out["profiles"] = [p for p in self.data["profiles"] if p["id"] in ids]
@@ -165,12 +169,15 @@ class FakeVk(FakeServer):
     def wall_get(self, params: dict[str, Any]) -> dict[str, Any]:
         count, offset = int(params.get("count", 20)), int(params.get("offset", 0))
         if count > 100:
-            raise VkError(100, "One of the parameters specified was missing or invalid: count should be less or equal to 100")
+            raise VkError(
+                100,
+                "One of the parameters specified was missing or invalid: count should be less or equal to 100",
+            )
         owner = self._owner(params)
         if owner in self.data.get("private_walls", []):
             raise VkError(15, "Access denied: this wall available only for community members")
         wall = self.data["walls"].get(owner, [])
-        items = wall[offset: offset + count]
+        items = wall[offset : offset + count]
         return self._extended({"count": len(wall), "items": items}, items, params)
 
     def wall_get_comments(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -179,14 +186,17 @@ class FakeVk(FakeServer):
             raise VkError(212)
         count, offset = int(params.get("count", 10)), int(params.get("offset", 0))
         if count > 100:
-            raise VkError(100, "One of the parameters specified was missing or invalid: count should be less or equal to 100")
+            raise VkError(
+                100,
+                "One of the parameters specified was missing or invalid: count should be less or equal to 100",
+            )
         if params.get("comment_id"):
             level = self.data["threads"].get(f"{owner}_{params['comment_id']}", [])
         else:
             level = self.data["comments"].get(f"{owner}_{post_id}", [])
         if params.get("sort", "asc") == "desc":
             level = list(reversed(level))
-        page = [copy.deepcopy(c) for c in level[offset: offset + count]]
+        page = [copy.deepcopy(c) for c in level[offset : offset + count]]
         tic = min(10, int(params.get("thread_items_count", 0)))
         total = len(level)
         for c in page:
@@ -194,24 +204,41 @@ class FakeVk(FakeServer):
                 continue
             replies = self.data["threads"].get(f"{owner}_{c['id']}", [])
             total += len(replies)
-            c["thread"] = {"count": len(replies), "items": copy.deepcopy(replies[:tic]) if tic else [],
-                           "can_post": True, "show_reply_button": True, "groups_can_post": True}
-        out = {"count": total, "current_level_count": len(level), "can_post": True, "show_reply_button": True,
-               "groups_can_post": True, "items": page}
+            c["thread"] = {
+                "count": len(replies),
+                "items": copy.deepcopy(replies[:tic]) if tic else [],
+                "can_post": True,
+                "show_reply_button": True,
+                "groups_can_post": True,
+            }
+        out = {
+            "count": total,
+            "current_level_count": len(level),
+            "can_post": True,
+            "show_reply_button": True,
+            "groups_can_post": True,
+            "items": page,
+        }
         flat = page + [r for c in page for r in c.get("thread", {}).get("items", [])]
         return self._extended(out, flat, params)
 
     def newsfeed_search(self, params: dict[str, Any]) -> dict[str, Any]:
         count = int(params.get("count", 30))
         if count > 200:
-            raise VkError(100, "One of the parameters specified was missing or invalid: count should be less or equal to 200")
+            raise VkError(
+                100,
+                "One of the parameters specified was missing or invalid: count should be less or equal to 200",
+            )
         words = [w[:4] for w in str(params.get("q", "")).lower().split()]
         start, end = int(params.get("start_time", 0)), int(params.get("end_time", 2**31))
-        hits = [i for i in self.data["newsfeed"]
-                if start <= i["date"] <= end and all(w in i["text"].lower() for w in words)]
+        hits = [
+            i
+            for i in self.data["newsfeed"]
+            if start <= i["date"] <= end and all(w in i["text"].lower() for w in words)
+        ]
         hits.sort(key=lambda i: -i["date"])
         offset = int(str(params.get("start_from", "0")).split("/")[0] or 0)
-        page = hits[offset: offset + count]
+        page = hits[offset : offset + count]
         out: dict[str, Any] = {"items": page, "count": len(page), "total_count": len(hits)}
         if offset + count < len(hits):
             last = page[-1]
@@ -238,10 +265,16 @@ class FakeVk(FakeServer):
                 return {"comment_id": c["id"], "parents_stack": c["parents_stack"]}
         cid = 900000 + len(created) + 1
         reply_to = params.get("reply_to_comment")
-        comment = {"id": cid, "owner_id": int(owner), "post_id": int(post_id), "text": params["message"],
-                   "from_id": -abs(int(params["from_group"])) if params.get("from_group") else 1,
-                   "reply_to_comment": int(reply_to) if reply_to else None, "guid": guid,
-                   "parents_stack": [int(reply_to)] if reply_to else []}
+        comment = {
+            "id": cid,
+            "owner_id": int(owner),
+            "post_id": int(post_id),
+            "text": params["message"],
+            "from_id": -abs(int(params["from_group"])) if params.get("from_group") else 1,
+            "reply_to_comment": int(reply_to) if reply_to else None,
+            "guid": guid,
+            "parents_stack": [int(reply_to)] if reply_to else [],
+        }
         created.append(comment)
         hook = getattr(self, "on_create", None)
         if hook is not None:
@@ -263,14 +296,18 @@ class FakeVk(FakeServer):
             rule = body.get("rule") or {}
             tag, value = rule.get("tag"), rule.get("value")
             if tag in self.rules:
-                return Reply(200, {"code": 400, "error": {"message": "Tag already exist", "error_code": 2001}})
+                return Reply(
+                    200, {"code": 400, "error": {"message": "Tag already exist", "error_code": 2001}}
+                )
             if len(self.rules) >= self.max_rules:
                 return Reply(200, {"code": 400, "error": {"message": "Too many rules", "error_code": 2003}})
             self.rules[tag] = value
             return Reply(200, {"code": 200})
         if req.method == "DELETE":
             if self.rules.pop(body.get("tag"), None) is None:
-                return Reply(200, {"code": 400, "error": {"message": "Tag doesn't exist", "error_code": 2002}})
+                return Reply(
+                    200, {"code": 400, "error": {"message": "Tag doesn't exist", "error_code": 2002}}
+                )
             return Reply(200, {"code": 200})
         return Reply(405, {"code": 400})
 
@@ -278,8 +315,11 @@ class FakeVk(FakeServer):
         if req.path != "/stream" or req.query.get("key") != self.stream_key:
             handler.send_error(401, "Invalid key")
             return
-        accept = base64.b64encode(hashlib.sha1(
-            (req.headers["sec-websocket-key"] + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
+        accept = base64.b64encode(
+            hashlib.sha1(
+                (req.headers["sec-websocket-key"] + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()
+            ).digest()
+        ).decode()
         handler.send_response(101, "Switching Protocols")
         handler.send_header("Upgrade", "websocket")
         handler.send_header("Connection", "Upgrade")
@@ -318,13 +358,13 @@ def parse_vkscript(code: str) -> list[tuple[str, dict[str, Any]]] | None:
     code = code.strip()
     if not (code.startswith("return [") and code.endswith("];")):
         return None
-    body, pos, calls = code[len("return ["):-2], 0, []
+    body, pos, calls = code[len("return [") : -2], 0, []
     decoder = json.JSONDecoder()
     while pos < len(body):
         if not body.startswith("API.", pos):
             return None
         paren = body.index("(", pos)
-        method = body[pos + 4: paren]
+        method = body[pos + 4 : paren]
         args, end = decoder.raw_decode(body, paren + 1)
         if body[end] != ")":
             return None

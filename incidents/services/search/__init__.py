@@ -23,8 +23,9 @@ if TYPE_CHECKING:
 __all__ = ["SearchFilters", "SearchHit", "search"]
 
 
-def search(engine: Engine, cfg: RegionConfig, query: str, filters: SearchFilters | None = None, *,
-           limit: int = 20) -> list[SearchHit]:
+def search(
+    engine: Engine, cfg: RegionConfig, query: str, filters: SearchFilters | None = None, *, limit: int = 20
+) -> list[SearchHit]:
     """Posts matching `query` (any inflected form) and the filters, best first."""
     from incidents.services.search.settings import get_search_settings
 

@@ -57,7 +57,13 @@ def coordinates_of(raw: dict[str, Any] | None) -> tuple[float, float] | None:
             la, lo = float(lat), float(lon)  # type: ignore[arg-type]
         except (TypeError, ValueError):
             continue
-        if math.isfinite(la) and math.isfinite(lo) and -90 <= la <= 90 and -180 <= lo <= 180 and (la, lo) != (0, 0):
+        if (
+            math.isfinite(la)
+            and math.isfinite(lo)
+            and -90 <= la <= 90
+            and -180 <= lo <= 180
+            and (la, lo) != (0, 0)
+        ):
             return la, lo
     return None
 
@@ -91,7 +97,9 @@ class DocumentBuilder:
     def __init__(self, cfg: RegionConfig, *, keep_person_names: bool | None = None) -> None:
         self.cfg = cfg
         self.region = cfg.region.code
-        self.keep_person_names = cfg.signals.keep_person_names if keep_person_names is None else keep_person_names
+        self.keep_person_names = (
+            cfg.signals.keep_person_names if keep_person_names is None else keep_person_names
+        )
         self.sla = SlaPolicyEngine(cfg.sla, cfg.region.timezone)
         self.triage_body = cfg.bodies.triage_body
         self.categories: dict[str, str] = {}
@@ -110,9 +118,12 @@ class DocumentBuilder:
         sub_name = self.subcategories.get((category or "", subcategory or ""), subcategory)
         fact_name = self.facts.get((category or "", subcategory or "", fact or ""), fact)
         return {
-            "category": category, "category_name": cat_name,
-            "subcategory": subcategory, "subcategory_name": sub_name if subcategory else None,
-            "fact": fact, "problem": fact_name or sub_name or cat_name,
+            "category": category,
+            "category_name": cat_name,
+            "subcategory": subcategory,
+            "subcategory_name": sub_name if subcategory else None,
+            "fact": fact,
+            "problem": fact_name or sub_name or cat_name,
         }
 
     def _place(self, municipality: str | None, coords: tuple[float, float] | None) -> dict[str, Any]:
@@ -127,7 +138,9 @@ class DocumentBuilder:
         return out
 
     # ------------------------------------------------------------------ posts
-    def post_document(self, post: Post, sig: Signal | None, incident: IncidentRef | None, now: datetime) -> dict[str, Any]:
+    def post_document(
+        self, post: Post, sig: Signal | None, incident: IncidentRef | None, now: datetime
+    ) -> dict[str, Any]:
         persons = persons_of(sig)
         keep = self.keep_person_names
         text = post.text if keep else mask_names(post.text, persons)
@@ -145,7 +158,9 @@ class DocumentBuilder:
             "author_name": post.author_name if keep else None,
             "text": text,
             "created_at": iso(post.created_at),
-            "updated_at": iso(max(t for t in (post.updated_at, sig.updated_at if sig else None) if t is not None)),
+            "updated_at": iso(
+                max(t for t in (post.updated_at, sig.updated_at if sig else None) if t is not None)
+            ),
             "indexed_at": iso(now),
             "edited": post.edited,
             "likes": post.likes,
@@ -157,26 +172,38 @@ class DocumentBuilder:
             "incident_status": incident.status if incident else None,
         }
         if sig is not None:
-            doc.update({
-                "is_complaint": sig.is_complaint,
-                "in_region": sig.in_region,
-                "decision": sig.decision,
-                "score": sig.score,
-                "address": sig.address,
-                "street": sig.street,
-                "scale": sig.scale,
-                "rules": [r.get("rule_id") for r in (sig.rules or []) if isinstance(r, dict) and r.get("rule_id")],
-                "organisations": list(ents.get("organisations") or []),
-                "places": list(ents.get("locations") or []),
-                "persons": persons if keep else [],
-            })
+            doc.update(
+                {
+                    "is_complaint": sig.is_complaint,
+                    "in_region": sig.in_region,
+                    "decision": sig.decision,
+                    "score": sig.score,
+                    "address": sig.address,
+                    "street": sig.street,
+                    "scale": sig.scale,
+                    "rules": [
+                        r.get("rule_id")
+                        for r in (sig.rules or [])
+                        if isinstance(r, dict) and r.get("rule_id")
+                    ],
+                    "organisations": list(ents.get("organisations") or []),
+                    "places": list(ents.get("locations") or []),
+                    "persons": persons if keep else [],
+                }
+            )
             doc.update(self._names(sig.category, sig.subcategory, sig.fact))
         doc.update(self._place(sig.municipality if sig else None, coordinates_of(post.raw)))
         return {k: v for k, v in doc.items() if v is not None and v != []}
 
     # ------------------------------------------------------------------ incidents
-    def incident_document(self, inc: Incident, now: datetime, *, persons: Iterable[str] = (),
-                          coords: tuple[float, float] | None = None) -> dict[str, Any]:
+    def incident_document(
+        self,
+        inc: Incident,
+        now: datetime,
+        *,
+        persons: Iterable[str] = (),
+        coords: tuple[float, float] | None = None,
+    ) -> dict[str, Any]:
         persons = list(persons)
         keep = self.keep_person_names
         title = inc.title if keep else mask_names(inc.title, persons)
@@ -221,9 +248,16 @@ class DocumentBuilder:
             "sla_outcome": outcome,
             "sla_met": {"met": True, "late": False, "overdue": False}.get(outcome),
             "overdue": outcome == "overdue" and open_,
-            "answer_minutes": (int((inc.first_answer_at - inc.opened_at).total_seconds() // 60)
-                               if inc.first_answer_at is not None else None),
+            "answer_minutes": (
+                int((inc.first_answer_at - inc.opened_at).total_seconds() // 60)
+                if inc.first_answer_at is not None
+                else None
+            ),
         }
         doc.update(self._names(inc.category, inc.subcategory, inc.fact))
-        doc.update(self._place(inc.municipality, None if inc.municipality in self.cfg.municipality_by_code else coords))
+        doc.update(
+            self._place(
+                inc.municipality, None if inc.municipality in self.cfg.municipality_by_code else coords
+            )
+        )
         return {k: v for k, v in doc.items() if v is not None and v != []}

@@ -72,7 +72,9 @@ def make_client(settings: SearchSettings, policy: SearchPolicy) -> Elasticsearch
     if settings.elasticsearch_api_key is not None:
         kw["api_key"] = settings.elasticsearch_api_key.get_secret_value()
     elif settings.elasticsearch_username:
-        password = settings.elasticsearch_password.get_secret_value() if settings.elasticsearch_password else ""
+        password = (
+            settings.elasticsearch_password.get_secret_value() if settings.elasticsearch_password else ""
+        )
         kw["basic_auth"] = (settings.elasticsearch_username, password)
     if settings.elasticsearch_ca_certs is not None:
         kw["ca_certs"] = str(settings.elasticsearch_ca_certs)
@@ -107,8 +109,17 @@ def _parse_ts(value: Any) -> datetime | None:
 class Indexer:
     """Keeps the Elasticsearch indexes in step with the database for one region."""
 
-    def __init__(self, client: Elasticsearch, engine: Engine, cfg: RegionConfig, policy: SearchPolicy, *,
-                 now: Clock, builder: DocumentBuilder | None = None, batch_size: int | None = None) -> None:
+    def __init__(
+        self,
+        client: Elasticsearch,
+        engine: Engine,
+        cfg: RegionConfig,
+        policy: SearchPolicy,
+        *,
+        now: Clock,
+        builder: DocumentBuilder | None = None,
+        batch_size: int | None = None,
+    ) -> None:
         self.client = client
         self.engine = engine
         self.cfg = cfg
@@ -122,9 +133,13 @@ class Indexer:
     # ------------------------------------------------------------------ setup
     def setup(self) -> None:
         """ILM policy, index templates, incidents index: created or updated, never duplicated."""
-        self.client.ilm.put_lifecycle(name=mappings.posts_policy_name(self.policy), policy=mappings.ilm_policy(self.policy))
+        self.client.ilm.put_lifecycle(
+            name=mappings.posts_policy_name(self.policy), policy=mappings.ilm_policy(self.policy)
+        )
         for name, body in mappings.templates(self.policy).items():
-            self.client.indices.put_index_template(name=name, **{("meta" if k == "_meta" else k): v for k, v in body.items()})
+            self.client.indices.put_index_template(
+                name=name, **{("meta" if k == "_meta" else k): v for k, v in body.items()}
+            )
         index = mappings.incidents_index(self.policy)
         if not self.client.indices.exists(index=index):
             self.client.indices.create(index=index)
@@ -167,9 +182,16 @@ class Indexer:
         p = self.policy
         try:
             for ok, item in helpers.streaming_bulk(
-                self.client, actions, chunk_size=p.bulk_chunk_size, max_retries=p.bulk_max_retries,
-                initial_backoff=p.bulk_initial_backoff_seconds, max_backoff=p.bulk_max_backoff_seconds,
-                retry_on_status=RETRY_STATUSES, raise_on_error=False, raise_on_exception=True, yield_ok=True,
+                self.client,
+                actions,
+                chunk_size=p.bulk_chunk_size,
+                max_retries=p.bulk_max_retries,
+                initial_backoff=p.bulk_initial_backoff_seconds,
+                max_backoff=p.bulk_max_backoff_seconds,
+                retry_on_status=RETRY_STATUSES,
+                raise_on_error=False,
+                raise_on_exception=True,
+                yield_ok=True,
             ):
                 op, info = next(iter(item.items()))
                 status = int(info.get("status") or 0)
@@ -183,15 +205,28 @@ class Indexer:
                 reason = _error_text(status, error)
                 if status in RETRY_STATUSES or status >= 500 or status == 0:
                     stats.transient_failures += 1
-                    log.warning("%s %s/%s: %s (will be sent again)", op, info.get("_index"), info.get("_id"), reason)
+                    log.warning(
+                        "%s %s/%s: %s (will be sent again)", op, info.get("_index"), info.get("_id"), reason
+                    )
                     continue
                 stats.permanent_failures += 1
                 action = by_id.get((info.get("_index"), info.get("_id")), {"_id": info.get("_id")})
-                failures.append(QuarantineItem(
-                    origin=origin, location=f"{info.get('_index')}/{info.get('_id')}", reason=f"{op}: {reason}"[:1000],
-                    payload=json.dumps(action, ensure_ascii=False, default=str), created_at=self.now(),
-                ))
-                log.error("%s %s/%s rejected: %s (recorded in quarantine)", op, info.get("_index"), info.get("_id"), reason)
+                failures.append(
+                    QuarantineItem(
+                        origin=origin,
+                        location=f"{info.get('_index')}/{info.get('_id')}",
+                        reason=f"{op}: {reason}"[:1000],
+                        payload=json.dumps(action, ensure_ascii=False, default=str),
+                        created_at=self.now(),
+                    )
+                )
+                log.error(
+                    "%s %s/%s rejected: %s (recorded in quarantine)",
+                    op,
+                    info.get("_index"),
+                    info.get("_id"),
+                    reason,
+                )
         except (ApiError, TransportError) as exc:
             stats.errors.append(f"{type(exc).__name__}: {exc}")
             log.error("bulk request failed: %s", exc)
@@ -199,18 +234,27 @@ class Indexer:
 
     def _record(self, session: Session, failures: list[QuarantineItem]) -> None:
         for f in failures:
-            dup = session.exec(select(QuarantineItem.id).where(
-                QuarantineItem.origin == f.origin, QuarantineItem.location == f.location,
-                QuarantineItem.reason == f.reason, QuarantineItem.resolved_at == None,  # noqa: E711
-            )).first()
+            dup = session.exec(
+                select(QuarantineItem.id).where(
+                    QuarantineItem.origin == f.origin,
+                    QuarantineItem.location == f.location,
+                    QuarantineItem.reason == f.reason,
+                    QuarantineItem.resolved_at == None,  # noqa: E711
+                )
+            ).first()
             if dup is None:
                 session.add(f)
 
     # ------------------------------------------------------------------ the walk
-    def _run(self, kind: str, cursor_id: str, changed: Callable[[Session, datetime], set[int]],
-             all_after: Callable[[Session, int, int], list[int]],
-             actions_for: Callable[[Session, list[int], datetime], Iterator[dict[str, Any]]],
-             stats: SyncStats) -> SyncStats:
+    def _run(
+        self,
+        kind: str,
+        cursor_id: str,
+        changed: Callable[[Session, datetime], set[int]],
+        all_after: Callable[[Session, int, int], list[int]],
+        actions_for: Callable[[Session, list[int], datetime], Iterator[dict[str, Any]]],
+        stats: SyncStats,
+    ) -> SyncStats:
         started = self.now()
         with Session(self.engine) as session:
             cursor = get_cursor(session, cursor_id) or {}
@@ -247,8 +291,12 @@ class Indexer:
                     if not stats.complete:
                         return stats
                     after = chunk[-1]
-                    set_cursor(session, cursor_id, {"since": None, "started": started.isoformat(), "after_id": after},
-                               self.now())
+                    set_cursor(
+                        session,
+                        cursor_id,
+                        {"since": None, "started": started.isoformat(), "after_id": after},
+                        self.now(),
+                    )
         with Session(self.engine) as session, session.begin():
             set_cursor(session, cursor_id, {"since": started.isoformat()}, self.now())
         stats.cursor_advanced = True
@@ -256,26 +304,40 @@ class Indexer:
 
     # ------------------------------------------------------------------ posts
     def sync_posts(self) -> SyncStats:
-        return self._run("posts", POSTS_CURSOR, self._changed_posts, _ids_after(Post.id), self._post_actions,
-                         SyncStats("posts"))
+        return self._run(
+            "posts",
+            POSTS_CURSOR,
+            self._changed_posts,
+            _ids_after(Post.id),
+            self._post_actions,
+            SyncStats("posts"),
+        )
 
     def _changed_posts(self, session: Session, lower: datetime) -> set[int]:
         ids: set[int] = set(session.exec(select(Post.id).where(Post.updated_at > lower)).all())  # type: ignore[arg-type]
         ids.update(session.exec(select(Signal.post_id).where(Signal.updated_at > lower)).all())
         ids.update(session.exec(select(IncidentPost.post_id).where(IncidentPost.added_at > lower)).all())
-        ids.update(session.exec(
-            select(IncidentPost.post_id).join(Incident, Incident.id == IncidentPost.incident_id)
-            .where(Incident.updated_at > lower)
-        ).all())
+        ids.update(
+            session.exec(
+                select(IncidentPost.post_id)
+                .join(Incident, Incident.id == IncidentPost.incident_id)
+                .where(Incident.updated_at > lower)
+            ).all()
+        )
         return ids
 
     def _post_actions(self, session: Session, ids: list[int], now: datetime) -> Iterator[dict[str, Any]]:
         rows = session.exec(
-            select(Post, Signal).join(Signal, Signal.post_id == Post.id, isouter=True)
-            .where(Post.id.in_(ids)).order_by(Post.id)  # type: ignore[union-attr]
+            select(Post, Signal)
+            .join(Signal, Signal.post_id == Post.id, isouter=True)
+            .where(Post.id.in_(ids))
+            .order_by(Post.id)  # type: ignore[union-attr]
         ).all()
-        links = dict(session.exec(select(IncidentPost.post_id, IncidentPost.incident_id)
-                                  .where(IncidentPost.post_id.in_(ids))).all())  # type: ignore[attr-defined]
+        links = dict(
+            session.exec(
+                select(IncidentPost.post_id, IncidentPost.incident_id).where(IncidentPost.post_id.in_(ids))
+            ).all()
+        )  # type: ignore[attr-defined]
         refs = resolve_incidents(session, set(links.values()))
         oldest = now - timedelta(days=self.policy.posts_retention_days)
         for post, sig in rows:
@@ -287,20 +349,32 @@ class Indexer:
                 yield {"_op_type": "delete", "_index": index, "_id": key}
                 continue
             ref = refs.get(links[post.id]) if post.id in links else None
-            yield {"_op_type": "index", "_index": index, "_id": key,
-                   "_source": self.builder.post_document(post, sig, ref, now)}
+            yield {
+                "_op_type": "index",
+                "_index": index,
+                "_id": key,
+                "_source": self.builder.post_document(post, sig, ref, now),
+            }
 
     # ------------------------------------------------------------------ incidents
     def sync_incidents(self) -> SyncStats:
-        return self._run("incidents", INCIDENTS_CURSOR, self._changed_incidents, _ids_after(Incident.id),
-                         self._incident_actions, SyncStats("incidents"))
+        return self._run(
+            "incidents",
+            INCIDENTS_CURSOR,
+            self._changed_incidents,
+            _ids_after(Incident.id),
+            self._incident_actions,
+            SyncStats("incidents"),
+        )
 
     def _changed_incidents(self, session: Session, lower: datetime) -> set[int]:
         ids: set[int] = set(session.exec(select(Incident.id).where(Incident.updated_at > lower)).all())  # type: ignore[arg-type]
         # SLA state depends on the clock: it changes when the deadline or the at-risk margin
         # before it passes, which no row update records.
         upper = self.now() + self.at_risk_margin
-        ids.update(session.exec(select(Incident.id).where(Incident.due_at > lower, Incident.due_at <= upper)).all())  # type: ignore[operator, arg-type]
+        ids.update(
+            session.exec(select(Incident.id).where(Incident.due_at > lower, Incident.due_at <= upper)).all()
+        )  # type: ignore[operator, arg-type]
         return ids
 
     def _incident_actions(self, session: Session, ids: list[int], now: datetime) -> Iterator[dict[str, Any]]:
@@ -309,15 +383,18 @@ class Indexer:
         coords: dict[int, tuple[float, float]] = {}
         if not self.builder.keep_person_names:
             for iid, ents in session.exec(
-                select(IncidentPost.incident_id, Signal.entities).join(Signal, Signal.post_id == IncidentPost.post_id)
+                select(IncidentPost.incident_id, Signal.entities)
+                .join(Signal, Signal.post_id == IncidentPost.post_id)
                 .where(IncidentPost.incident_id.in_(ids))  # type: ignore[attr-defined]
             ).all():
                 persons.setdefault(iid, []).extend((ents or {}).get("persons") or [])
         unplaced = [i.id for i in incidents if i.municipality not in self.cfg.municipality_by_code]
         if unplaced:
             for iid, raw in session.exec(
-                select(IncidentPost.incident_id, Post.raw).join(Post, Post.id == IncidentPost.post_id)
-                .where(IncidentPost.incident_id.in_(unplaced)).order_by(Post.created_at)  # type: ignore[attr-defined]
+                select(IncidentPost.incident_id, Post.raw)
+                .join(Post, Post.id == IncidentPost.post_id)
+                .where(IncidentPost.incident_id.in_(unplaced))
+                .order_by(Post.created_at)  # type: ignore[attr-defined]
             ).all():
                 c = coordinates_of(raw)
                 if c is not None and iid not in coords:
@@ -327,9 +404,14 @@ class Indexer:
             if inc.merged_into_id is not None:
                 yield {"_op_type": "delete", "_index": index, "_id": str(inc.id)}
                 continue
-            yield {"_op_type": "index", "_index": index, "_id": str(inc.id),
-                   "_source": self.builder.incident_document(inc, now, persons=persons.get(inc.id, ()),
-                                                             coords=coords.get(inc.id))}  # type: ignore[arg-type]
+            yield {
+                "_op_type": "index",
+                "_index": index,
+                "_id": str(inc.id),
+                "_source": self.builder.incident_document(
+                    inc, now, persons=persons.get(inc.id, ()), coords=coords.get(inc.id)
+                ),
+            }  # type: ignore[arg-type]
 
 
 def _ids_after(column: Any) -> Callable[[Session, int, int], list[int]]:
@@ -373,16 +455,26 @@ def _error_text(status: int, error: Any) -> str:
 
 
 # --------------------------------------------------------------------------- search
-def search_posts(client: Elasticsearch, policy: SearchPolicy, query: str, filters: SearchFilters | None = None, *,
-                 limit: int = 20) -> list[SearchHit]:
+def search_posts(
+    client: Elasticsearch,
+    policy: SearchPolicy,
+    query: str,
+    filters: SearchFilters | None = None,
+    *,
+    limit: int = 20,
+) -> list[SearchHit]:
     """The same search as the embedded one, answered by Elasticsearch (Russian stemming)."""
     filters = filters or SearchFilters()
     must: list[dict[str, Any]] = []
     if query and query.strip():
         must.append({"match": {"text": {"query": query, "operator": "and"}}})
     flt: list[dict[str, Any]] = []
-    for name, value in (("category", filters.category), ("municipality", filters.municipality),
-                        ("network", filters.network), ("incident_status", filters.status)):
+    for name, value in (
+        ("category", filters.category),
+        ("municipality", filters.municipality),
+        ("network", filters.network),
+        ("incident_status", filters.status),
+    ):
         if value:
             flt.append({"term": {name: value}})
     rng: dict[str, str] = {}
@@ -397,8 +489,11 @@ def search_posts(client: Elasticsearch, policy: SearchPolicy, query: str, filter
         query={"bool": {"must": must or [{"match_all": {}}], "filter": flt}},
         sort=["_score", {"created_at": {"order": "desc"}}],
         size=limit,
-        highlight={"fields": {"text": {"fragment_size": 200, "number_of_fragments": 1}}, "pre_tags": [""],
-                   "post_tags": [""]},
+        highlight={
+            "fields": {"text": {"fragment_size": 200, "number_of_fragments": 1}},
+            "pre_tags": [""],
+            "post_tags": [""],
+        },
         ignore_unavailable=True,
         allow_no_indices=True,
     )
@@ -407,17 +502,33 @@ def search_posts(client: Elasticsearch, policy: SearchPolicy, query: str, filter
         src = h.get("_source") or {}
         frag = ((h.get("highlight") or {}).get("text") or [None])[0]
         text = " ".join((frag or src.get("text") or "").split())
-        hits.append(SearchHit(
-            post_id=src.get("post_id"), post_key=src.get("post_key") or h.get("_id"), network=src.get("network", ""),
-            created_at=_parse_ts(src.get("created_at")), url=src.get("url"), snippet=text[:220],
-            category=src.get("category"), municipality=src.get("municipality"), incident_id=src.get("incident_id"),
-            incident_status=src.get("incident_status"), score=h.get("_score"),
-        ))
+        hits.append(
+            SearchHit(
+                post_id=src.get("post_id"),
+                post_key=src.get("post_key") or h.get("_id"),
+                network=src.get("network", ""),
+                created_at=_parse_ts(src.get("created_at")),
+                url=src.get("url"),
+                snippet=text[:220],
+                category=src.get("category"),
+                municipality=src.get("municipality"),
+                incident_id=src.get("incident_id"),
+                incident_status=src.get("incident_status"),
+                score=h.get("_score"),
+            )
+        )
     return hits
 
 
-def run_sync(engine: Engine, cfg: RegionConfig, now: Clock, *, full: bool = False,
-             settings: SearchSettings | None = None, policy: SearchPolicy | None = None) -> list[SyncStats]:
+def run_sync(
+    engine: Engine,
+    cfg: RegionConfig,
+    now: Clock,
+    *,
+    full: bool = False,
+    settings: SearchSettings | None = None,
+    policy: SearchPolicy | None = None,
+) -> list[SyncStats]:
     """What a flow calls after a processing pass: sync if Elasticsearch is configured, else nothing."""
     from incidents.services.search.settings import get_search_settings
 
@@ -430,5 +541,3 @@ def run_sync(engine: Engine, cfg: RegionConfig, now: Clock, *, full: bool = Fals
         return Indexer(client, engine, cfg, policy, now=now).sync(full=full)
     finally:
         client.close()
-
-

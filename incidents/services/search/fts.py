@@ -38,10 +38,42 @@ DOC_TABLE = "search_documents"  # PostgreSQL: post_id, lemmas, tsv (generated) +
 QUEUE_TABLE = "search_queue"  # both: id, post_id
 
 # Prepositions, conjunctions and particles dropped from queries (kept if nothing else is left).
-STOP_WORDS = frozenset({
-    "и", "в", "во", "на", "с", "со", "к", "ко", "по", "о", "об", "обо", "от", "до", "из", "за", "у", "а", "но",
-    "же", "ли", "бы", "для", "при", "про", "над", "под", "или", "что", "как", "это", "то",
-})
+STOP_WORDS = frozenset(
+    {
+        "и",
+        "в",
+        "во",
+        "на",
+        "с",
+        "со",
+        "к",
+        "ко",
+        "по",
+        "о",
+        "об",
+        "обо",
+        "от",
+        "до",
+        "из",
+        "за",
+        "у",
+        "а",
+        "но",
+        "же",
+        "ли",
+        "бы",
+        "для",
+        "при",
+        "про",
+        "над",
+        "под",
+        "или",
+        "что",
+        "как",
+        "это",
+        "то",
+    }
+)
 
 _lock = threading.Lock()
 _shared_normalizer: Any = None
@@ -93,7 +125,10 @@ def _pg_tsquery(terms: Sequence[Sequence[str]]) -> Any:
     """(q(a1) || q(a2)) && (q(b1) || …) built from bound parameters: nothing user-typed is parsed as tsquery syntax."""
     word_queries = []
     for cands in terms:
-        alts = [sa.func.plainto_tsquery(sa.literal_column("'simple'"), sa.bindparam(None, c, type_=sa.Text())) for c in cands]
+        alts = [
+            sa.func.plainto_tsquery(sa.literal_column("'simple'"), sa.bindparam(None, c, type_=sa.Text()))
+            for c in cands
+        ]
         q = alts[0]
         for a in alts[1:]:
             q = q.op("||")(a)
@@ -126,11 +161,18 @@ def ensure_triggers(conn: Connection) -> bool:
     them, and queue every post once. Returns True when something was repaired."""
     if not _is_sqlite(conn):
         return False
-    have = {r[0] for r in conn.execute(sa.text("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'posts'"))}
+    have = {
+        r[0]
+        for r in conn.execute(
+            sa.text("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'posts'")
+        )
+    }
     missing = [name for name in SQLITE_TRIGGERS if name not in have]
     if not missing:
         return False
-    log.warning("search triggers %s were missing on posts: re-created, all posts queued for indexing", missing)
+    log.warning(
+        "search triggers %s were missing on posts: re-created, all posts queued for indexing", missing
+    )
     for name in missing:
         conn.execute(sa.text(SQLITE_TRIGGERS[name]))
     conn.execute(sa.text(f"INSERT INTO {QUEUE_TABLE}(post_id) SELECT id FROM posts"))
@@ -144,15 +186,19 @@ def without_persons(text: str | None, entities: dict | None) -> str:
     import re
 
     text = text or ""
-    names = sorted({n.strip() for n in (entities or {}).get("persons") or [] if n and len(n.strip()) >= 2},
-                   key=len, reverse=True)
+    names = sorted(
+        {n.strip() for n in (entities or {}).get("persons") or [] if n and len(n.strip()) >= 2},
+        key=len,
+        reverse=True,
+    )
     if not names:
         return text
     return re.sub("|".join(re.escape(n) for n in names), " ", text, flags=re.IGNORECASE)
 
 
-def refresh(conn: Connection, post_ids: Iterable[int], normalizer: Any = None, *,
-            keep_person_names: bool = False) -> int:
+def refresh(
+    conn: Connection, post_ids: Iterable[int], normalizer: Any = None, *, keep_person_names: bool = False
+) -> int:
     """(Re)write the documents of these posts now; deleted or missing posts are removed.
     Returns the number of documents written. Runs in the caller's transaction. Persons'
     names found by NER are left out of the documents unless `keep_person_names`."""
@@ -165,11 +211,18 @@ def refresh(conn: Connection, post_ids: Iterable[int], normalizer: Any = None, *
     sqlite = _is_sqlite(conn)
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        rows = {r.id: r for r in conn.execute(
-            sa.select(P.c.id, P.c.text, P.c.deleted, S.c.entities)
-            .select_from(P.outerjoin(S, S.c.post_id == P.c.id)).where(P.c.id.in_(chunk)))}
+        rows = {
+            r.id: r
+            for r in conn.execute(
+                sa.select(P.c.id, P.c.text, P.c.deleted, S.c.entities)
+                .select_from(P.outerjoin(S, S.c.post_id == P.c.id))
+                .where(P.c.id.in_(chunk))
+            )
+        }
         if sqlite:
-            conn.execute(sa.text(f"DELETE FROM {FTS_TABLE} WHERE rowid IN ({','.join(str(int(i)) for i in chunk)})"))
+            conn.execute(
+                sa.text(f"DELETE FROM {FTS_TABLE} WHERE rowid IN ({','.join(str(int(i)) for i in chunk)})")
+            )
         else:
             conn.execute(sa.text(f"DELETE FROM {DOC_TABLE} WHERE post_id = ANY(:ids)"), {"ids": chunk})
         docs = []
@@ -183,8 +236,13 @@ def refresh(conn: Connection, post_ids: Iterable[int], normalizer: Any = None, *
             if sqlite:
                 conn.execute(sa.text(f"INSERT INTO {FTS_TABLE}(rowid, lemmas) VALUES (:id, :lemmas)"), docs)
             else:
-                conn.execute(sa.text(f"INSERT INTO {DOC_TABLE}(post_id, lemmas) VALUES (:id, :lemmas) "
-                                     "ON CONFLICT (post_id) DO UPDATE SET lemmas = EXCLUDED.lemmas"), docs)
+                conn.execute(
+                    sa.text(
+                        f"INSERT INTO {DOC_TABLE}(post_id, lemmas) VALUES (:id, :lemmas) "
+                        "ON CONFLICT (post_id) DO UPDATE SET lemmas = EXCLUDED.lemmas"
+                    ),
+                    docs,
+                )
             written += len(docs)
     return written
 
@@ -198,7 +256,9 @@ def pending(engine: Engine) -> int:
         return int(conn.execute(sa.text(f"SELECT count(*) FROM {QUEUE_TABLE}")).scalar_one())
 
 
-def catch_up(engine: Engine, normalizer: Any = None, *, batch: int = 1000, keep_person_names: bool = False) -> int:
+def catch_up(
+    engine: Engine, normalizer: Any = None, *, batch: int = 1000, keep_person_names: bool = False
+) -> int:
     """Index every post queued by the triggers; safe to run concurrently and to interrupt.
 
     Only queue rows up to the highest id seen at the start are consumed: a post queued again
@@ -213,7 +273,9 @@ def catch_up(engine: Engine, normalizer: Any = None, *, batch: int = 1000, keep_
     while True:
         with engine.begin() as conn:
             rows = conn.execute(
-                sa.text(f"SELECT id, post_id FROM {QUEUE_TABLE} WHERE id > :last AND id <= :top ORDER BY id LIMIT :n"),
+                sa.text(
+                    f"SELECT id, post_id FROM {QUEUE_TABLE} WHERE id > :last AND id <= :top ORDER BY id LIMIT :n"
+                ),
                 {"last": last, "top": top, "n": batch},
             ).all()
             if not rows:
@@ -250,8 +312,15 @@ def _filtered(stmt: Any, filters: SearchFilters, P: Any, S: Any, INC: Any, MRG: 
     return stmt
 
 
-def search_posts(engine: Engine, query: str, filters: SearchFilters | None = None, *, limit: int = 20,
-                 normalizer: Any = None, refresh_first: bool = True) -> list[SearchHit]:
+def search_posts(
+    engine: Engine,
+    query: str,
+    filters: SearchFilters | None = None,
+    *,
+    limit: int = 20,
+    normalizer: Any = None,
+    refresh_first: bool = True,
+) -> list[SearchHit]:
     """Posts whose text contains every query word in any inflected form, best first.
 
     An empty query lists the newest posts that pass the filters. Deleted posts never appear."""
@@ -294,13 +363,19 @@ def search_posts(engine: Engine, query: str, filters: SearchFilters | None = Non
             .where(docs.c.tsv.op("@@")(tsq))
         )
         order = [rank.desc(), P.c.created_at.desc()]
-    stmt = _filtered(stmt.where(P.c.deleted == sa.false()), filters, P, S, INC, MRG).order_by(*order).limit(limit)
+    stmt = (
+        _filtered(stmt.where(P.c.deleted == sa.false()), filters, P, S, INC, MRG)
+        .order_by(*order)
+        .limit(limit)
+    )
     with engine.connect() as conn:
         found = [(r[0], r[1]) for r in conn.execute(stmt)]
         return _hits(conn, found, terms, norm)
 
 
-def _hits(conn: Connection, found: list[tuple[int, Any]], terms: list[tuple[str, ...]], norm: Any) -> list[SearchHit]:
+def _hits(
+    conn: Connection, found: list[tuple[int, Any]], terms: list[tuple[str, ...]], norm: Any
+) -> list[SearchHit]:
     if not found:
         return []
     P, S, IP = Post.__table__, Signal.__table__, IncidentPost.__table__
@@ -308,10 +383,21 @@ def _hits(conn: Connection, found: list[tuple[int, Any]], terms: list[tuple[str,
     MRG = Incident.__table__.alias("m")
     ids = [pid for pid, _ in found]
     stmt = (
-        sa.select(P, S.c.category, S.c.municipality, IP.c.incident_id, INC.c.status, MRG.c.id.label("merged_id"),
-                  MRG.c.status.label("merged_status"))
-        .select_from(P.outerjoin(S, S.c.post_id == P.c.id).outerjoin(IP, IP.c.post_id == P.c.id)
-                     .outerjoin(INC, INC.c.id == IP.c.incident_id).outerjoin(MRG, MRG.c.id == INC.c.merged_into_id))
+        sa.select(
+            P,
+            S.c.category,
+            S.c.municipality,
+            IP.c.incident_id,
+            INC.c.status,
+            MRG.c.id.label("merged_id"),
+            MRG.c.status.label("merged_status"),
+        )
+        .select_from(
+            P.outerjoin(S, S.c.post_id == P.c.id)
+            .outerjoin(IP, IP.c.post_id == P.c.id)
+            .outerjoin(INC, INC.c.id == IP.c.incident_id)
+            .outerjoin(MRG, MRG.c.id == INC.c.merged_into_id)
+        )
         .where(P.c.id.in_(ids))
     )
     rows = {r.id: r for r in conn.execute(stmt)}
@@ -322,12 +408,22 @@ def _hits(conn: Connection, found: list[tuple[int, Any]], terms: list[tuple[str,
         if r is None:
             continue
         snippet, match = make_snippet(r.text, wanted, norm)
-        out.append(SearchHit(
-            post_id=pid, post_key=f"{r.network}:{r.external_id}", network=r.network, created_at=r.created_at,
-            url=r.url, snippet=snippet, category=r.category, municipality=r.municipality,
-            incident_id=r.merged_id or r.incident_id, incident_status=r.merged_status or r.status,
-            score=None if rank is None else float(rank), extra={"match": match} if match else {},
-        ))
+        out.append(
+            SearchHit(
+                post_id=pid,
+                post_key=f"{r.network}:{r.external_id}",
+                network=r.network,
+                created_at=r.created_at,
+                url=r.url,
+                snippet=snippet,
+                category=r.category,
+                municipality=r.municipality,
+                incident_id=r.merged_id or r.incident_id,
+                incident_status=r.merged_status or r.status,
+                score=None if rank is None else float(rank),
+                extra={"match": match} if match else {},
+            )
+        )
     return out
 
 

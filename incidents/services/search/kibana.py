@@ -104,8 +104,15 @@ class _Ctx:
             return None
         return self.properties_for_title(_title(dv, self.prefix))
 
-    def field(self, props: dict[str, Any] | None, name: str | None, where: str, *, kind: str | None = None,
-              aggregatable: bool = False) -> None:
+    def field(
+        self,
+        props: dict[str, Any] | None,
+        name: str | None,
+        where: str,
+        *,
+        kind: str | None = None,
+        aggregatable: bool = False,
+    ) -> None:
         """Report `name` unless the mappings define it (of type `kind`; sortable and
         aggregatable — not analysed text — when asked)."""
         if props is None or not name:
@@ -117,14 +124,16 @@ class _Ctx:
         if kind is not None and actual != kind:
             self.problems.append(f"{where}: field {name!r} is {actual}, not {kind}")
         elif aggregatable and actual in NOT_AGGREGATABLE:
-            self.problems.append(f"{where}: field {name!r} is {actual}: it cannot be sorted or aggregated "
-                                 f"(use its .keyword sub-field)")
+            self.problems.append(
+                f"{where}: field {name!r} is {actual}: it cannot be sorted or aggregated "
+                f"(use its .keyword sub-field)"
+            )
 
 
 def _title(dv: dict[str, Any], prefix: str) -> str:
     title = str((dv.get("attributes") or {}).get("title") or "")
     if prefix != DEFAULT_PREFIX and title.startswith(DEFAULT_PREFIX + "-"):
-        title = prefix + title[len(DEFAULT_PREFIX):]
+        title = prefix + title[len(DEFAULT_PREFIX) :]
     return title
 
 
@@ -157,8 +166,9 @@ def _check_data_view(ctx: _Ctx, obj: dict[str, Any], where: str) -> None:
 
 def _check_search(ctx: _Ctx, obj: dict[str, Any], where: str) -> None:
     attrs = obj["attributes"]
-    source = _json_attr({"attributes": attrs.get("kibanaSavedObjectMeta") or {}}, "searchSourceJSON", where,
-                        ctx.problems, {})
+    source = _json_attr(
+        {"attributes": attrs.get("kibanaSavedObjectMeta") or {}}, "searchSourceJSON", where, ctx.problems, {}
+    )
     ref_name = source.get("indexRefName")
     if not ref_name:
         ctx.problems.append(f"{where}: searchSourceJSON has no indexRefName")
@@ -196,15 +206,22 @@ def _check_lens(ctx: _Ctx, obj: dict[str, Any], where: str) -> None:
         for cid, col in columns.items():
             source = col.get("sourceField")
             if source and source != RECORDS:
-                ctx.field(props, source, f"{where} column {cid}", kind=BUCKET_KINDS.get(col.get("operationType", "")),
-                          aggregatable=True)
+                ctx.field(
+                    props,
+                    source,
+                    f"{where} column {cid}",
+                    kind=BUCKET_KINDS.get(col.get("operationType", "")),
+                    aggregatable=True,
+                )
             flt = col.get("filter") or {}
             if flt.get("language") == "kuery":
                 for name in kql_fields(flt.get("query", "")):
                     ctx.field(props, name, f"{where} column {cid} filter")
             order = (col.get("params") or {}).get("orderBy") or {}
             if order.get("type") == "column" and order.get("columnId") not in columns:
-                ctx.problems.append(f"{where}: column {cid} is ordered by unknown column {order.get('columnId')!r}")
+                ctx.problems.append(
+                    f"{where}: column {cid} is ordered by unknown column {order.get('columnId')!r}"
+                )
     vis = state.get("visualization") or {}
     for vl in vis.get("layers") or []:
         layer = layers.get(vl.get("layerId"))
@@ -224,9 +241,20 @@ def _check_lens(ctx: _Ctx, obj: dict[str, Any], where: str) -> None:
 
 # Kibana renamed the map layer types in 8.1.0 (a saved-object migration converts older objects):
 # an object must use the names of the version it claims to be at.
-MAP_LAYER_TYPES_BEFORE_8_1 = frozenset({"TILE", "VECTOR", "VECTOR_TILE", "HEATMAP", "BLENDED_VECTOR", "TILED_VECTOR"})
-MAP_LAYER_TYPES_SINCE_8_1 = frozenset({"RASTER_TILE", "GEOJSON_VECTOR", "EMS_VECTOR_TILE", "HEATMAP", "BLENDED_VECTOR",
-                                       "MVT_VECTOR", "LAYER_GROUP"})
+MAP_LAYER_TYPES_BEFORE_8_1 = frozenset(
+    {"TILE", "VECTOR", "VECTOR_TILE", "HEATMAP", "BLENDED_VECTOR", "TILED_VECTOR"}
+)
+MAP_LAYER_TYPES_SINCE_8_1 = frozenset(
+    {
+        "RASTER_TILE",
+        "GEOJSON_VECTOR",
+        "EMS_VECTOR_TILE",
+        "HEATMAP",
+        "BLENDED_VECTOR",
+        "MVT_VECTOR",
+        "LAYER_GROUP",
+    }
+)
 
 
 def _version(text: Any) -> tuple[int, ...]:
@@ -242,8 +270,10 @@ def _check_map(ctx: _Ctx, obj: dict[str, Any], where: str) -> None:
     allowed = MAP_LAYER_TYPES_BEFORE_8_1 if old else MAP_LAYER_TYPES_SINCE_8_1
     for layer in layers:
         if layer.get("type") not in allowed:
-            ctx.problems.append(f"{where} layer {layer.get('id')}: type {layer.get('type')!r} is not a map layer type "
-                                f"of version {obj.get('typeMigrationVersion')} (one of {sorted(allowed)})")
+            ctx.problems.append(
+                f"{where} layer {layer.get('id')}: type {layer.get('type')!r} is not a map layer type "
+                f"of version {obj.get('typeMigrationVersion')} (one of {sorted(allowed)})"
+            )
         src = layer.get("sourceDescriptor") or {}
         ref_name = src.get("indexPatternRefName")
         if not ref_name:
@@ -303,8 +333,14 @@ def check_objects(objects: list[dict[str, Any]], policy: SearchPolicy | None = N
             problems.append(f"object {n}: not a JSON object")
             continue
         missing = [k for k in ("id", "type", "attributes") if k not in obj]
-        if missing or not isinstance(obj.get("attributes"), dict) or not isinstance(obj.get("references", []), list):
-            problems.append(f"object {n}: needs id, type, attributes (object) and references (list); missing {missing}")
+        if (
+            missing
+            or not isinstance(obj.get("attributes"), dict)
+            or not isinstance(obj.get("references", []), list)
+        ):
+            problems.append(
+                f"object {n}: needs id, type, attributes (object) and references (list); missing {missing}"
+            )
             continue
         key = (str(obj["type"]), str(obj["id"]))
         if key in by_key:
@@ -319,7 +355,9 @@ def check_objects(objects: list[dict[str, Any]], policy: SearchPolicy | None = N
             if not all(ref.get(k) for k in ("id", "type", "name")):
                 problems.append(f"{where}: reference {ref!r} needs id, type and name")
             elif (ref["type"], ref["id"]) not in by_key:
-                problems.append(f"{where}: reference {ref['name']!r} points to {ref['type']} {ref['id']!r}, not in the file")
+                problems.append(
+                    f"{where}: reference {ref['name']!r} points to {ref['type']} {ref['id']!r}, not in the file"
+                )
         check = _CHECKS.get(typ)
         if check is None:
             problems.append(f"{where}: type {typ!r} is not one this project ships")
@@ -359,7 +397,9 @@ class ImportResult:
     errors: list[dict[str, Any]]
 
 
-def kibana_client(settings: SearchSettings, *, timeout: float = 60.0, transport: httpx.BaseTransport | None = None) -> httpx.Client:
+def kibana_client(
+    settings: SearchSettings, *, timeout: float = 60.0, transport: httpx.BaseTransport | None = None
+) -> httpx.Client:
     if not settings.kibana_url:
         raise KibanaError("KIBANA_URL is not set")
     headers = {"kbn-xsrf": "true"}
@@ -376,16 +416,28 @@ def kibana_client(settings: SearchSettings, *, timeout: float = 60.0, transport:
     verify: Any = settings.elasticsearch_verify_certs
     if verify and settings.elasticsearch_ca_certs is not None:
         verify = str(settings.elasticsearch_ca_certs)
-    return httpx.Client(base_url=settings.kibana_url.rstrip("/"), headers=headers, auth=auth, timeout=timeout,
-                        verify=verify, transport=transport)
+    return httpx.Client(
+        base_url=settings.kibana_url.rstrip("/"),
+        headers=headers,
+        auth=auth,
+        timeout=timeout,
+        verify=verify,
+        transport=transport,
+    )
 
 
 def _space_prefix(space: str | None) -> str:
     return f"/s/{space}" if space and space != "default" else ""
 
 
-def wait_until_ready(http: httpx.Client, timeout: float, *, sleep: Callable[[float], None] = time.sleep,
-                     clock: Callable[[], float] = time.monotonic, interval: float = 2.0) -> None:
+def wait_until_ready(
+    http: httpx.Client,
+    timeout: float,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    interval: float = 2.0,
+) -> None:
     """Poll GET /api/status until Kibana reports itself available (it takes a minute after start)."""
     deadline = clock() + timeout
     last = "no answer"
@@ -406,12 +458,16 @@ def wait_until_ready(http: httpx.Client, timeout: float, *, sleep: Callable[[flo
         sleep(interval)
 
 
-def import_saved_objects(http: httpx.Client, ndjson: bytes, *, space: str | None = None,
-                         overwrite: bool = True) -> ImportResult:
+def import_saved_objects(
+    http: httpx.Client, ndjson: bytes, *, space: str | None = None, overwrite: bool = True
+) -> ImportResult:
     url = f"{_space_prefix(space)}/api/saved_objects/_import"
     try:
-        resp = http.post(url, params={"overwrite": "true" if overwrite else "false"},
-                         files={"file": ("incidents.ndjson", ndjson, "application/ndjson")})
+        resp = http.post(
+            url,
+            params={"overwrite": "true" if overwrite else "false"},
+            files={"file": ("incidents.ndjson", ndjson, "application/ndjson")},
+        )
     except httpx.HTTPError as exc:
         raise KibanaError(f"Kibana at {http.base_url} cannot be reached: {exc}") from exc
     if resp.status_code != 200:
@@ -419,8 +475,12 @@ def import_saved_objects(http: httpx.Client, ndjson: bytes, *, space: str | None
     try:
         data = resp.json()
     except ValueError as exc:
-        raise KibanaError(f"Kibana answered the import with something that is not JSON: {resp.text[:200]}") from exc
-    return ImportResult(bool(data.get("success")), int(data.get("successCount") or 0), list(data.get("errors") or []))
+        raise KibanaError(
+            f"Kibana answered the import with something that is not JSON: {resp.text[:200]}"
+        ) from exc
+    return ImportResult(
+        bool(data.get("success")), int(data.get("successCount") or 0), list(data.get("errors") or [])
+    )
 
 
 def describe_error(err: dict[str, Any]) -> str:

@@ -181,7 +181,10 @@ def ilm_policy(policy: SearchPolicy) -> dict[str, Any]:
         # No forcemerge/readonly: an edited or deleted old post must still be updatable.
         phases["warm"] = {"min_age": f"{warm}d", "actions": {"set_priority": {"priority": 50}}}
     phases["delete"] = {"min_age": f"{policy.posts_retention_days}d", "actions": {"delete": {}}}
-    return {"phases": phases, "_meta": {"managed_by": "incident-monitor", "description": "monthly post indexes"}}
+    return {
+        "phases": phases,
+        "_meta": {"managed_by": "incident-monitor", "description": "monthly post indexes"},
+    }
 
 
 def _settings(extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -201,10 +204,12 @@ def posts_template(policy: SearchPolicy) -> dict[str, Any]:
         "index_patterns": [posts_index_pattern(policy)],
         "priority": 500,
         "template": {
-            "settings": _settings({
-                "index.lifecycle.name": posts_policy_name(policy),
-                "index.lifecycle.parse_origination_date": True,
-            }),
+            "settings": _settings(
+                {
+                    "index.lifecycle.name": posts_policy_name(policy),
+                    "index.lifecycle.parse_origination_date": True,
+                }
+            ),
             "mappings": {"dynamic": "strict", "properties": POST_PROPERTIES},
         },
         "_meta": {"managed_by": "incident-monitor", "kind": "posts"},
@@ -226,7 +231,10 @@ def incidents_template(policy: SearchPolicy) -> dict[str, Any]:
 
 def templates(policy: SearchPolicy) -> dict[str, dict[str, Any]]:
     """Template name → body, for both kinds."""
-    return {posts_template_name(policy): posts_template(policy), incidents_template_name(policy): incidents_template(policy)}
+    return {
+        posts_template_name(policy): posts_template(policy),
+        incidents_template_name(policy): incidents_template(policy),
+    }
 
 
 def field_exists(properties: dict[str, Any], path: str) -> bool:

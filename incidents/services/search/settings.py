@@ -26,16 +26,28 @@ class SearchSettings(BaseModel):
     """Where the search services are. Empty URL = the embedded full-text search is used."""
 
     elasticsearch_url: str | None = Field(None, description="ELASTICSEARCH_URL, e.g. http://localhost:9200.")
-    elasticsearch_api_key: SecretStr | None = Field(None, description="ELASTICSEARCH_API_KEY (encoded API key).")
+    elasticsearch_api_key: SecretStr | None = Field(
+        None, description="ELASTICSEARCH_API_KEY (encoded API key)."
+    )
     elasticsearch_username: str | None = Field(None, description="ELASTICSEARCH_USERNAME (basic auth).")
     elasticsearch_password: SecretStr | None = Field(None, description="ELASTICSEARCH_PASSWORD (basic auth).")
-    elasticsearch_ca_certs: Path | None = Field(None, description="ELASTICSEARCH_CA_CERTS: CA bundle for https.")
-    elasticsearch_verify_certs: bool = Field(True, description="ELASTICSEARCH_VERIFY_CERTS=false turns TLS checks off.")
+    elasticsearch_ca_certs: Path | None = Field(
+        None, description="ELASTICSEARCH_CA_CERTS: CA bundle for https."
+    )
+    elasticsearch_verify_certs: bool = Field(
+        True, description="ELASTICSEARCH_VERIFY_CERTS=false turns TLS checks off."
+    )
     kibana_url: str | None = Field(None, description="KIBANA_URL, e.g. http://localhost:5601.")
-    kibana_api_key: SecretStr | None = Field(None, description="KIBANA_API_KEY; else the Elasticsearch credentials.")
+    kibana_api_key: SecretStr | None = Field(
+        None, description="KIBANA_API_KEY; else the Elasticsearch credentials."
+    )
     kibana_username: str | None = Field(None, description="KIBANA_USERNAME; else ELASTICSEARCH_USERNAME.")
-    kibana_password: SecretStr | None = Field(None, description="KIBANA_PASSWORD; else ELASTICSEARCH_PASSWORD.")
-    kibana_space: str | None = Field(None, description="KIBANA_SPACE: import into this space instead of the default one.")
+    kibana_password: SecretStr | None = Field(
+        None, description="KIBANA_PASSWORD; else ELASTICSEARCH_PASSWORD."
+    )
+    kibana_space: str | None = Field(
+        None, description="KIBANA_SPACE: import into this space instead of the default one."
+    )
 
     @property
     def elasticsearch_configured(self) -> bool:

@@ -29,8 +29,9 @@ class SearchPassStats:
     errors: list[str] = field(default_factory=list)
 
 
-def after_pass(engine: Engine, cfg: RegionConfig, now: Callable[[], datetime], *,
-               settings: SearchSettings | None = None) -> SearchPassStats:
+def after_pass(
+    engine: Engine, cfg: RegionConfig, now: Callable[[], datetime], *, settings: SearchSettings | None = None
+) -> SearchPassStats:
     """Catch the embedded index up; sync Elasticsearch if configured. Never raises for the
     search services' sake: failures are logged and returned."""
     from dataclasses import asdict
