@@ -66,7 +66,6 @@ _EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 
 def main(argv: list[str] | None = None) -> int:
     from incidents.services.training import (
-        appeal_rows,
         cross_validate,
         labelled_examples,
         negative_examples,

@@ -29,7 +29,7 @@ from incidents.core.records import NormalizedText, RuleHit, SignalRecord
 
 FORMAT = 2
 NAVEC_FILE = "navec_news_v1_1B_250K_300d_100q.tar"
-DEFAULT_PATH = "var/models/signals.pkl"
+DEFAULT_PATH = "var/models/signals-kursk.pkl"
 _REASON_KEY = re.compile(r"^([a-z][a-z ]*?)(?:\s+[^a-z ]|[:(]|$)")
 
 

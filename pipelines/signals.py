@@ -166,6 +166,7 @@ class SignalBuilder:
             if (
                 found is not None
                 and policy.model.train
+                and found.meta.get("fingerprint") is not None  # None: trained by hand, used as is
                 and found.meta.get("fingerprint") != training_fingerprint(cfg, policy.model.train)
             ):
                 # trained from other labels or rules: it would decide on features the rules no

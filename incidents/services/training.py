@@ -279,7 +279,8 @@ def ensure_model(cfg: Any) -> None:
     fingerprint = training_fingerprint(cfg, policy.train)
     if path.is_file():
         try:
-            if _model.load(path).meta.get("fingerprint") == fingerprint:
+            found = _model.load(path).meta.get("fingerprint")
+            if found == fingerprint or found is None:  # None: written by `incidents train` by hand
                 return
         except Exception as exc:  # noqa: BLE001 - an unreadable file is trained again
             log.warning("signals.yaml → model.path %s: cannot load it (%s); training it again", path, exc)
