@@ -22,6 +22,9 @@ from incidents.core.config.base import (  # noqa: F401 - the package's face
     parse_schedule,
 )
 from incidents.core.config.language import (  # noqa: F401 - the package's face
+    DEFAULT_MODEL_NEGATIVES,
+    DEFAULT_MODEL_TRAIN,
+    LANGUAGE_DATA,
     Category,
     Fact,
     KeywordRule,

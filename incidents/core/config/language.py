@@ -111,21 +111,53 @@ class Markers(_Strict):
     weight: float = 1.0
 
 
+LANGUAGE_DATA = "config/language/ru"
+"""Language-level training files that may ship (see its README): our written posts and the
+Apache-2.0 CEDR everyday sentences; the shipped model of every region is fitted on them."""
+DEFAULT_MODEL_TRAIN = (
+    "config/regions/kursk/sample/labels.jsonl",
+    "tests/data/dev_kursk/labels.jsonl",
+    f"{LANGUAGE_DATA}/written/labels.jsonl",
+)
+DEFAULT_MODEL_NEGATIVES = (f"{LANGUAGE_DATA}/cedr_sentences.csv",)
+
+
 class SignalModelPolicy(_Strict):
-    """A statistical model trained by `incidents train`, combined with the rules (optional)."""
+    """A statistical model trained by `incidents train`, combined with the rules. A region
+    without a `model` section gets this default: the shipped (language-level) model, trained
+    on first use from files that ship with the project."""
 
     path: str = Field(
-        description="The model file written by `incidents train` (relative to the working directory)."
+        "var/models/signals-{region}.pkl",
+        description="The model file written by `incidents train` (relative to the working directory; "
+        "{region} is replaced by the region folder's name).",
     )
     train: list[str] = Field(
-        default_factory=list,
+        default_factory=lambda: list(DEFAULT_MODEL_TRAIN),
         description="Labels files (posts.jsonl beside each) to train the model from, deterministically, "
         "when `path` does not exist yet (first use on a fresh clone); empty: rules alone until trained.",
     )
+    negatives: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_MODEL_NEGATIVES),
+        description="CSV files (a `text` column) of everyday sentences that are not complaints.",
+    )
+    appeals: str | None = Field(
+        None,
+        description="The region's own appeal history (a feedback-platform export, CSV with `text` and "
+        "`category_code` or `topic`; relative to the region folder; it stays outside the repository): "
+        "when present, the regional model is fitted on it too (every row a complaint).",
+    )
     complaint: bool = Field(True, description="Let the model decide complaint / not a complaint.")
-    category: bool = Field(True, description="Let the model choose the category.")
+    category: bool = Field(True, description="Let the model overrule the rules' category where they fired.")
     threshold: float = Field(
         0.5, ge=0.0, le=1.0, description="Probability from which the model says complaint."
+    )
+    pos_threshold: float = Field(
+        0.15,
+        ge=0.0,
+        le=1.0,
+        description="The same on the feedback platform (network pos), a complaint channel: a strong "
+        "prior; thanks, pure questions and spam are still rejected.",
     )
 
 
@@ -133,8 +165,9 @@ class SignalPolicy(_Strict):
     """Weights and thresholds of the complaint decision."""
 
     model: SignalModelPolicy | None = Field(
-        None,
-        description="A scikit-learn model combined with the rules (`incidents train`); none: rules alone.",
+        default_factory=SignalModelPolicy,
+        description="A scikit-learn model combined with the rules (`incidents train`); absent: the shipped "
+        "language-level model; `null`: rules alone.",
     )
 
     complaint_markers: Markers = Field(description="«нет», «не работает», «сколько можно», «когда починят»…")
