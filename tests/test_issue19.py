@@ -1,0 +1,79 @@
+"""Issue 19 (reliability and security, round 2): one regression test per finding at least.
+
+Each test here failed on the code before its fix; the finding's id is in the test's name.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+from incidents.core.interchange import MAX_LINE_BYTES, BadLine, read_jsonl
+from incidents.core.records import PostRecord
+
+GOOD: dict[str, Any] = {
+    "network": "vk",
+    "external_id": "1",
+    "source_id": "wall-1",
+    "text": "На улице Ленина нет воды",
+    "created_at": "2026-11-20T09:00:00+03:00",
+}
+
+
+# --------------------------------------------------------------------------- F6
+def test_f6_invalid_utf8_line_is_quarantined_not_decoded_as_cp1251() -> None:
+    line = json.dumps(GOOD, ensure_ascii=False).encode()
+    broken = line.replace("нет".encode(), b"\xff\xfe\xfd", 1)
+    items = [x for _, x in read_jsonl(io.BytesIO(line + b"\n" + broken + b"\n"), "f.jsonl")]
+    assert isinstance(items[0], PostRecord) and items[0].text == GOOD["text"]
+    bad = items[1]
+    assert isinstance(bad, BadLine), f"decoded silently as {getattr(bad, 'text', bad)!r}"
+    assert "not valid UTF-8" in bad.reason and bad.line_no == 2
+
+
+# --------------------------------------------------------------------------- F14
+class _Watched(io.BytesIO):
+    """A byte stream that records the largest piece handed out by one read."""
+
+    largest = 0
+
+    def readline(self, size: int | None = -1) -> bytes:  # type: ignore[override]
+        out = super().readline(size)
+        self.largest = max(self.largest, len(out))
+        return out
+
+    def __next__(self) -> bytes:
+        out = super().__next__()
+        self.largest = max(self.largest, len(out))
+        return out
+
+
+def test_f14_a_long_line_is_refused_without_reading_it_whole() -> None:
+    huge = b'{"text": "' + b"a" * (MAX_LINE_BYTES + 4 * 1024 * 1024) + b'"}\n'
+    stream = _Watched(huge + json.dumps(GOOD).encode() + b"\n")
+    items = list(read_jsonl(stream, "f.jsonl"))
+    assert [type(x).__name__ for _, x in items] == ["BadLine", "PostRecord"]
+    assert items[1][0] == 2
+    assert "longer than" in items[0][1].reason  # type: ignore[union-attr]
+    assert stream.largest <= MAX_LINE_BYTES + 1
+
+
+def test_f14_stdin_is_not_read_whole(tmp_path, monkeypatch, capsys) -> None:
+    from incidents.cli.main import main
+    from tests.conftest import LIPETSK
+
+    class Pipe(io.BytesIO):
+        def read(self, size: int | None = -1) -> bytes:  # a pipe read whole would be all in memory
+            assert size is not None and 0 <= size <= MAX_LINE_BYTES + 1, "stdin read whole"
+            return super().read(size)
+
+    class Stdin:
+        buffer = Pipe((LIPETSK / "posts.jsonl").read_bytes())
+
+    monkeypatch.setenv("INCIDENTS_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("INCIDENTS_CONFIG", str(LIPETSK))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setattr("sys.stdin", Stdin())
+    assert main(["import", "-", "--no-process"]) == 0
+    assert "новых 14" in capsys.readouterr().out
