@@ -77,3 +77,47 @@ def test_f14_stdin_is_not_read_whole(tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.setattr("sys.stdin", Stdin())
     assert main(["import", "-", "--no-process"]) == 0
     assert "новых 14" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- F1
+def test_f1_a_far_future_updated_at_is_quarantined_and_the_source_stays_alive(sqlite_engine, clock, caplog):
+    import logging
+
+    from tests.fakes.dbcheck import cursor, post_keys, quarantined
+    from tests.fakes.pos import FakePos
+    from tests.test_crawl_pos import ALL, crawl, source
+
+    with FakePos() as fake:
+        msg = next(m for m in fake.data["messages"] if m["id"] == "POS-46-000102")
+        msg["updated_at"] = "2199-01-01T00:00:00+03:00"
+        with caplog.at_level(logging.WARNING, logger="crawlers.pos"):
+            crawl(sqlite_engine, source(fake), clock)
+        assert "in the future" in caplog.text
+        assert any(
+            "2198-12-31" in q.reason and "in the future" in q.reason for q in quarantined(sqlite_engine)
+        )
+        assert "pos:POS-46-000102" not in post_keys(sqlite_engine)
+        stored = cursor(sqlite_engine, "pos")["updated_since"]
+        assert stored < "2027", stored
+        # the platform corrects the date: the next sweep sees the message
+        msg["updated_at"] = "2026-11-23T10:00:00+03:00"
+        crawl(sqlite_engine, source(fake), clock)
+        assert set(post_keys(sqlite_engine)) == ALL
+
+
+def test_f1_a_stored_far_future_cursor_is_pulled_back(sqlite_engine, clock, caplog):
+    import logging
+
+    from incidents.storage.db import session
+    from incidents.storage.store import set_cursor
+    from tests.fakes.pos import FakePos
+    from tests.test_crawl_pos import NOW, crawl, source
+
+    with session(sqlite_engine) as s, s.begin():
+        set_cursor(s, "pos", {"updated_since": "2198-12-31T21:00:00+00:00"}, NOW)
+    with FakePos() as fake:
+        with caplog.at_level(logging.WARNING, logger="crawlers.pos"):
+            stats = crawl(sqlite_engine, source(fake), clock)
+        assert "stored cursor" in caplog.text
+        assert fake.requests[0].query["updated_since"] < "2027"
+        assert stats.inserted > 0
