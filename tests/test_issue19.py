@@ -121,3 +121,36 @@ def test_f1_a_stored_far_future_cursor_is_pulled_back(sqlite_engine, clock, capl
         assert "stored cursor" in caplog.text
         assert fake.requests[0].query["updated_since"] < "2027"
         assert stats.inserted > 0
+
+
+# --------------------------------------------------------------------------- F7
+def test_f7_the_already_held_check_uses_an_index(engine) -> None:
+    import sqlalchemy as sa
+
+    indexes = {ix["name"]: ix["column_names"] for ix in sa.inspect(engine).get_indexes("quarantine")}
+    assert indexes.get("ix_quarantine_origin_location") == ["origin", "location"]
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as c:
+            plan = " ".join(
+                str(r[-1])
+                for r in c.execute(
+                    sa.text(
+                        "EXPLAIN QUERY PLAN SELECT payload FROM quarantine WHERE origin = 'f' AND location = 'line 1'"
+                    )
+                )
+            )
+        assert "ix_quarantine_origin_location" in plan, plan
+
+
+def test_f7_records_of_one_page_are_held_once_without_a_flush_each(sqlite_engine) -> None:
+    from datetime import UTC, datetime
+
+    from incidents.core.records import BadRecord
+    from incidents.storage.db import session
+    from incidents.storage.store import quarantine
+
+    now = datetime(2026, 11, 23, tzinfo=UTC)
+    page = [BadRecord(f"line {i % 50}", "broken JSON", "{x") for i in range(200)]
+    with session(sqlite_engine) as s, s.begin():
+        assert quarantine(s, "f.jsonl", page, now) == 50
+        assert quarantine(s, "f.jsonl", page, now) == 0

@@ -262,6 +262,12 @@ def admit(posts: Sequence[PostRecord]) -> tuple[list[PostRecord], list[BadRecord
     return good, bad
 
 
+def _cap_bytes(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` bytes of UTF-8, at a character boundary."""
+    raw = text.encode("utf-8")
+    return text if len(raw) <= limit else raw[:limit].decode("utf-8", "ignore")
+
+
 def quarantine(session: Session, origin: str, items: Iterable[BadRecord], now: datetime) -> int:
     """Keep bad records with their reason; returns how many are new.
 
@@ -269,24 +275,38 @@ def quarantine(session: Session, origin: str, items: Iterable[BadRecord], now: d
     again: a rerun after a crash, or a repeated import of the same file, reads the same bad
     lines, and the operator must see each once."""
     n = 0
-    for b in items:
-        location = clean_text(b.location or "")[:1000] or None
-        payload = clean_text(b.payload)
-        held = session.exec(
-            select(QuarantineItem.payload).where(
-                QuarantineItem.origin == origin,
-                QuarantineItem.location == location if location else col(QuarantineItem.location).is_(None),
+    origin = _cap_bytes(clean_text(origin), 1000)
+    seen: set[tuple[str | None, str]] = set()  # this call's own records: no flush per record
+    with session.no_autoflush:
+        for b in items:
+            # both bounded in bytes, so that a row always fits a btree entry of the look-up index
+            # (`ix_quarantine_origin_location`, PostgreSQL's limit is ≈ 2.7 kB)
+            location = _cap_bytes(clean_text(b.location or ""), 1000) or None
+            payload = clean_text(b.payload)
+            if (location, payload) in seen:
+                continue
+            held = session.exec(  # through the index: one look-up, not a scan of the table (F7)
+                select(QuarantineItem.payload).where(
+                    QuarantineItem.origin == origin,
+                    QuarantineItem.location == location
+                    if location
+                    else col(QuarantineItem.location).is_(None),
+                )
+            ).all()
+            if payload in held:
+                continue
+            seen.add((location, payload))
+            session.add(
+                QuarantineItem(
+                    origin=origin,
+                    location=location,
+                    reason=clean_text(b.reason),
+                    payload=payload,
+                    created_at=now,
+                )
             )
-        ).all()
-        if payload in held:
-            continue
-        session.add(
-            QuarantineItem(
-                origin=origin, location=location, reason=clean_text(b.reason), payload=payload, created_at=now
-            )
-        )
-        session.flush()  # the next item of this page sees it
-        n += 1
+            n += 1
+    session.flush()
     return n
 
 
