@@ -98,6 +98,7 @@ class PosClient:
         timeout: float = 30.0,
     ) -> None:
         self.base_url, self.source_id = base_url.rstrip("/"), source_id
+        self._token = token  # to mask it should the platform echo it in an error (F4)
         self.http = http or httpx.Client(timeout=timeout)
         self.http.headers.update(
             {
@@ -144,6 +145,7 @@ class PosClient:
             str(err.get("message", resp.reason_phrase)),
             method=f"{method} {path}",
             payload=err or resp.text[:2000],
+            secrets=(self._token,),
         )
 
     def call(self, method: str, path: str, what: str, **kw: Any) -> Any:

@@ -154,3 +154,64 @@ def test_f7_records_of_one_page_are_held_once_without_a_flush_each(sqlite_engine
     with session(sqlite_engine) as s, s.begin():
         assert quarantine(s, "f.jsonl", page, now) == 50
         assert quarantine(s, "f.jsonl", page, now) == 0
+
+
+# --------------------------------------------------------------------------- F4
+def _echoing(fake: Any, status: str) -> None:
+    """The platform answers `status`, echoing the request's Authorization header in the body."""
+    from tests.fakes.base import Reply
+    from tests.fakes.pos import STATUS
+
+    def handler(req: Any) -> Any:
+        auth = req.headers.get("authorization")
+        return Reply(
+            STATUS[status],
+            {
+                "error": {
+                    "code": status,
+                    "message": f"refused; you sent Authorization: {auth}",
+                    "echo": {"authorization": auth},
+                }
+            },
+        )
+
+    fake.handle = handler  # type: ignore[method-assign]
+
+
+def test_f4_a_token_echoed_in_an_error_body_is_redacted(sqlite_engine, clock, capsys) -> None:
+    import pytest
+
+    from crawlers.errors import ApiBug, TokenInvalid
+    from incidents.storage.db import session
+    from incidents.storage.models import QuarantineItem, Source
+    from tests.fakes.pos import FakePos
+    from tests.test_crawl_pos import crawl, source
+
+    with FakePos() as fake:
+        token = fake.data["token"]
+        _echoing(fake, "forbidden")  # 403: skipped, quarantined with the reason and the body
+        crawl(sqlite_engine, source(fake), clock)
+        with session(sqlite_engine) as s:
+            rows = s.query(QuarantineItem).all()
+            sources = s.query(Source).all()
+        assert rows and "refused" in rows[0].reason
+        for r in rows:
+            assert token not in r.reason and token not in r.payload and token not in (r.location or "")
+        assert all(token not in (x.last_error or "") for x in sources)
+        for status, error in (("unauthorized", TokenInvalid), ("bad_request", ApiBug)):
+            _echoing(fake, status)
+            with pytest.raises(error) as info:
+                crawl(sqlite_engine, source(fake), clock)
+            assert token not in str(info.value) and "***" in str(info.value)
+    assert token not in "".join(capsys.readouterr())
+
+
+def test_f4_redact_masks_the_shapes_and_the_environment_values(monkeypatch) -> None:
+    from incidents.core.redact import redact
+
+    monkeypatch.setenv("VK_TOKEN", "vk1.a.SeCrEt-value-42")
+    assert redact("Authorization: Bearer abc.def-123456") == "Authorization: Bearer ***"
+    assert redact('{"access_token": "zzz999yyy"}') == '{"access_token": "***"}'
+    assert redact("GET /method?token=abcdefgh&v=5") == "GET /method?token=***&v=5"
+    assert redact("echo vk1.a.SeCrEt-value-42 back") == "echo *** back"
+    assert redact("Нет воды на улице Ленина, token bucket") == "Нет воды на улице Ленина, token bucket"

@@ -274,6 +274,9 @@ def quarantine(session: Session, origin: str, items: Iterable[BadRecord], now: d
     A record already held (same origin, location and payload, resolved or not) is not added
     again: a rerun after a crash, or a repeated import of the same file, reads the same bad
     lines, and the operator must see each once."""
+    from incidents.core.redact import environment_secrets, redact
+
+    secrets = environment_secrets()  # the last net for credentials echoed by a remote (F4)
     n = 0
     origin = _cap_bytes(clean_text(origin), 1000)
     seen: set[tuple[str | None, str]] = set()  # this call's own records: no flush per record
@@ -282,7 +285,7 @@ def quarantine(session: Session, origin: str, items: Iterable[BadRecord], now: d
             # both bounded in bytes, so that a row always fits a btree entry of the look-up index
             # (`ix_quarantine_origin_location`, PostgreSQL's limit is ≈ 2.7 kB)
             location = _cap_bytes(clean_text(b.location or ""), 1000) or None
-            payload = clean_text(b.payload)
+            payload = redact(clean_text(b.payload), secrets)
             if (location, payload) in seen:
                 continue
             held = session.exec(  # through the index: one look-up, not a scan of the table (F7)
@@ -300,7 +303,7 @@ def quarantine(session: Session, origin: str, items: Iterable[BadRecord], now: d
                 QuarantineItem(
                     origin=origin,
                     location=location,
-                    reason=clean_text(b.reason),
+                    reason=redact(clean_text(b.reason), secrets),
                     payload=payload,
                     created_at=now,
                 )
