@@ -83,8 +83,8 @@ def training_fingerprint(cfg: RegionConfig, labels: Sequence[str]) -> str:
     import hashlib
 
     h = hashlib.sha256()
-    files = [Path(name) for name in labels]
-    files += [Path(name).with_name("posts.jsonl") for name in labels]
+    files = [cfg.project_path(name) for name in labels]
+    files += [f.with_name("posts.jsonl") for f in list(files)]
     files += [cfg.root / f for f in ("rubricator.yaml", "signals.yaml", "territories.yaml")]
     for f in files:
         h.update(str(f.name).encode())
@@ -139,7 +139,7 @@ class SignalBuilder:
         if use_model is None:  # INCIDENTS_SIGNALS_MODEL=off: rules alone whatever signals.yaml says (tests)
             use_model = os.environ.get("INCIDENTS_SIGNALS_MODEL", "on") != "off"
         if use_model and policy.model is not None:
-            path = Path(policy.model.path)
+            path = cfg.project_path(policy.model.path)
             found = self._readable_model(path)
             if (
                 found is not None

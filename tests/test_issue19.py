@@ -215,3 +215,70 @@ def test_f4_redact_masks_the_shapes_and_the_environment_values(monkeypatch) -> N
     assert redact("GET /method?token=abcdefgh&v=5") == "GET /method?token=***&v=5"
     assert redact("echo vk1.a.SeCrEt-value-42 back") == "echo *** back"
     assert redact("Нет воды на улице Ленина, token bucket") == "Нет воды на улице Ленина, token bucket"
+
+
+# --------------------------------------------------------------------------- F3
+class _Planted:
+    """A pickle that runs code when loaded: it leaves a marker file."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (exec, (f"open({self.marker!r}, 'w').close()",))
+
+
+def _region_with_model(tmp_path: Any) -> Any:
+    import shutil
+
+    from incidents.core.config import load_region
+    from tests.conftest import LIPETSK
+
+    root = tmp_path / "region"
+    shutil.copytree(LIPETSK, root)
+    with (root / "signals.yaml").open("a", encoding="utf-8") as fh:
+        fh.write("\nmodel:\n  path: models/signals.pkl\n")
+    return load_region(root)
+
+
+def test_f3_a_model_planted_in_the_working_directory_is_never_unpickled(tmp_path, monkeypatch) -> None:
+    import pickle
+
+    from pipelines.signals import SignalBuilder
+
+    cfg = _region_with_model(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "models").mkdir(parents=True)
+    marker = tmp_path / "pwned"
+    (elsewhere / "models" / "signals.pkl").write_bytes(pickle.dumps(_Planted(str(marker))))
+    monkeypatch.chdir(elsewhere)
+    builder = SignalBuilder(cfg, use_ner=False, use_model=True)
+    assert not marker.exists(), "a pickle from the working directory was loaded"
+    assert builder.model is None
+
+
+def test_f3_the_model_is_found_beside_the_region_from_any_directory_and_checked(
+    tmp_path, monkeypatch, caplog
+):
+    import logging
+    import pickle
+
+    from pipelines.model import SignalModel, checksum_path
+    from pipelines.signals import SignalBuilder
+
+    cfg = _region_with_model(tmp_path)
+    target = cfg.root / "models" / "signals.pkl"
+    SignalModel(None, None, {"note": "trained here"}).save(target)
+    assert checksum_path(target).is_file()
+    monkeypatch.chdir(tmp_path)
+    assert SignalBuilder(cfg, use_ner=False, use_model=True).model is not None  # found from elsewhere
+
+    # replaced after training (a planted file, a copy from elsewhere): refused unread
+    marker = tmp_path / "pwned"
+    target.write_bytes(pickle.dumps(_Planted(str(marker))))
+    with caplog.at_level(logging.WARNING):
+        builder = SignalBuilder(cfg, use_ner=False, use_model=True)
+    assert builder.model is None and not marker.exists()
+    assert "SHA-256" in caplog.text
+    checksum_path(target).unlink()  # no checksum at all: refused as well
+    assert SignalBuilder(cfg, use_ner=False, use_model=True).model is None and not marker.exists()

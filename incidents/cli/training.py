@@ -37,7 +37,7 @@ def cmd_train(ctx: Context, args: argparse.Namespace) -> int:
         out["cv"] = cross_validate(items, args.cv, extra, c=args.c, threshold=args.threshold)
     target = fit_and_save(
         items,
-        args.output or DEFAULT_PATH,
+        args.output or ctx.cfg.project_path(DEFAULT_PATH),
         {"labels": [str(p) for p in args.labels], "appeals": args.appeals},
         c=args.c,
         extra=extra,

@@ -242,7 +242,8 @@ class SignalModelPolicy(_Strict):
     """A statistical model trained by `incidents train`, combined with the rules (optional)."""
 
     path: str = Field(
-        description="The model file written by `incidents train` (relative to the working directory)."
+        description="The model file written by `incidents train` (relative: to the region folder if "
+        "there, else to the project root; never to the working directory)."
     )
     train: list[str] = Field(
         default_factory=list,
@@ -751,6 +752,22 @@ class RegionConfig:
         """Paths in the config are relative to the region folder."""
         p = Path(value)
         return p if p.is_absolute() else self.root / p
+
+    def project_path(self, value: str) -> Path:
+        """A path of the region's model or labels (`signals.yaml → model`), never relative to the
+        working directory: absolute as written; else in the region folder if it is there; else
+        under the project root (`var/models/…`, `config/regions/…`).
+
+        Relative to the working directory, `incidents import` run elsewhere decided by the rules
+        alone, and a `var/models/signals.pkl` planted in that directory was unpickled (F3)."""
+        from incidents.core.settings import PROJECT_ROOT
+
+        p = Path(value)
+        if p.is_absolute():
+            return p
+        if (self.root / p).exists():
+            return self.root / p
+        return PROJECT_ROOT / p
 
 
 def _format_error(file: Path, err: ValidationError) -> str:
