@@ -10,7 +10,7 @@ import json
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -86,13 +86,32 @@ def post_key_filters(keys: Iterable[tuple[str, str]], chunk: int = 500) -> Itera
 
 def save_posts(session: Session, posts: Sequence[PostRecord], now: datetime) -> tuple[int, int, int]:
     """Upsert posts; returns (inserted, updated, unchanged). Edits keep history."""
-    inserted = updated = unchanged = 0
-    if not posts:
-        return 0, 0, 0
-    # Deduplicate inside the page: the last version of a post wins.
-    latest: dict[tuple[str, str], PostRecord] = {}
+    # Two copies of one post in a page are two versions in that order: saved one round after
+    # the other, so that the earlier text is kept as a revision and the later one wins. Keeping
+    # only the last copy (as before) dropped the earlier text without a trace (issue 19, F12).
+    rounds: list[dict[tuple[str, str], PostRecord]] = []
     for p in posts:
-        latest[(p.network, p.external_id)] = p
+        key = (p.network, p.external_id)
+        for r in rounds:
+            if key not in r:
+                r[key] = p
+                break
+        else:
+            rounds.append({key: p})
+    totals = [0, 0, 0]
+    for r in rounds:
+        for i, n in enumerate(_save_unique(session, r, now)):
+            totals[i] += n
+    return totals[0], totals[1], totals[2]
+
+
+def _save_unique(
+    session: Session, latest: dict[tuple[str, str], PostRecord], now: datetime
+) -> tuple[int, int, int]:
+    """`save_posts` for a page in which each post appears once."""
+    inserted = updated = unchanged = 0
+    if not latest:
+        return 0, 0, 0
     keys = list(latest)
     existing: dict[tuple[str, str], Post] = {}
     for where in post_key_filters(keys):
@@ -173,6 +192,7 @@ def save_posts(session: Session, posts: Sequence[PostRecord], now: datetime) -> 
 # --------------------------------------------------------------------------- admission
 ID_MAX = 200  # posts.external_id, source_id, parent_id, author_id are VARCHAR(200) on PostgreSQL
 COUNTER_MAX = 2**31 - 1  # likes, reposts, views are INTEGER
+FUTURE_TOLERANCE = timedelta(days=1)  # time zones written wrong, clocks off: not weeks
 EARLIEST, LATEST = (
     datetime(1970, 1, 1, tzinfo=UTC),
     datetime(2200, 1, 1, tzinfo=UTC),
@@ -203,7 +223,7 @@ def _clean_json(value: Any) -> Any:
     return value
 
 
-def _problem(post: PostRecord) -> str | None:
+def _problem(post: PostRecord, now: datetime | None = None) -> str | None:
     from incidents.core.config import NETWORKS
 
     if post.network not in NETWORKS:
@@ -227,17 +247,23 @@ def _problem(post: PostRecord) -> str | None:
     if not EARLIEST <= at < LATEST:
         # A placeholder date («0001-01-01») would also break the clustering's time window
         return f"created_at: {at.isoformat()} is not between {EARLIEST.year} and {LATEST.year}"
+    if now is not None and at > now + FUTURE_TOLERANCE:
+        # a post «written» weeks ahead sits outside every clustering window of the real posts
+        # about the same problem: it opened an incident of its own (issue 19, F12)
+        return f"created_at: {at.isoformat()} is in the future (later than now + {FUTURE_TOLERANCE})"
     return None
 
 
-def admit(posts: Sequence[PostRecord]) -> tuple[list[PostRecord], list[BadRecord]]:
+def admit(
+    posts: Sequence[PostRecord], now: datetime | None = None
+) -> tuple[list[PostRecord], list[BadRecord]]:
     """Split a page into the posts storage can hold and the rest, each with its reason.
 
     The adapters and the interchange parser already refuse malformed payloads; this is the
     last guard before the database, so that one odd record (an id of 300 characters, a NUL,
     a lone surrogate, a counter beyond INTEGER) is quarantined instead of failing the page's
     transaction again on every run — a source stuck at one page. Text is cleaned, counters
-    are capped."""
+    are capped. With `now`, a post dated more than `FUTURE_TOLERANCE` ahead of it is refused."""
     good: list[PostRecord] = []
     bad: list[BadRecord] = []
     for p in posts:
@@ -245,7 +271,7 @@ def admit(posts: Sequence[PostRecord]) -> tuple[list[PostRecord], list[BadRecord
             value = getattr(p, name)
             if isinstance(value, str):
                 setattr(p, name, clean_text(value))
-        reason = _problem(p)
+        reason = _problem(p, now)
         if reason:
             payload = json.dumps(
                 _clean_json(p.raw) if p.raw else {"external_id": str(p.external_id)[:300]},
