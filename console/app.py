@@ -37,6 +37,7 @@ from console.auth import (
     revoke_session,
     session_alive,
 )
+from console.limits import BodySizeLimit
 from console.settings import ConsoleSettings
 from incidents.core.config import RegionConfig
 from incidents.core.roles import Action, Actor, PermissionDenied, Role, can
@@ -128,6 +129,7 @@ def create_app(
     (default: from the environment, `incidents.services.channels.build_channels`); `now` is the clock of the
     incidents (deadlines, locks); `session_clock` the wall clock that log-ins expire by."""
     app = FastAPI(title="Консоль инцидентов", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(BodySizeLimit)  # 413 before a body over 1 MB is read (F5, console/limits.py)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     throttle = LoginThrottle()
     codec = SessionCodec(
@@ -288,7 +290,8 @@ def create_app(
         from incidents.domain.passwords import verify_password
 
         login_name, password = f.get("login"), f.values.get("password", [""])[0]
-        if throttle.blocked(login_name):
+        address = request.client.host if request.client else ""  # per login and address (F8)
+        if throttle.blocked(login_name, address):
             return page(
                 request,
                 "login.html",
@@ -301,7 +304,7 @@ def create_app(
             user = s.exec(select(User).where(User.login == login_name)).first()
         ok = verify_password(password, user.password_hash if user is not None else None)
         if not ok or user is None or not user.active:
-            throttle.failed(login_name)
+            throttle.failed(login_name, address)
             return page(
                 request,
                 "login.html",
@@ -310,7 +313,7 @@ def create_app(
                 next=safe_next(f.get("next")),
                 error="Неверный логин или пароль.",
             )
-        throttle.succeeded(login_name)
+        throttle.succeeded(login_name, address)
         with Session(engine) as s, s.begin():
             sid = open_session(s, user.login, session_clock(), settings.session_hours * 3600)
         sess = SessionData(

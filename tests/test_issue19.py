@@ -11,6 +11,7 @@ from typing import Any
 
 from incidents.core.interchange import MAX_LINE_BYTES, BadLine, read_jsonl
 from incidents.core.records import PostRecord
+from tests.test_console import seeded  # noqa: F401 - the seeded console database, shared fixture
 
 GOOD: dict[str, Any] = {
     "network": "vk",
@@ -282,3 +283,150 @@ def test_f3_the_model_is_found_beside_the_region_from_any_directory_and_checked(
     assert "SHA-256" in caplog.text
     checksum_path(target).unlink()  # no checksum at all: refused as well
     assert SignalBuilder(cfg, use_ner=False, use_model=True).model is None and not marker.exists()
+
+
+# --------------------------------------------------------------------------- F12
+def _import(tmp_path: Any, lines: list[bytes], now: Any) -> tuple[Any, Any]:
+    from crawlers.replay import ReplaySource
+    from incidents.services.processing import crawl_adapter
+    from incidents.storage.db import open_database
+
+    f = tmp_path / "posts.jsonl"
+    f.write_bytes(b"\n".join(lines) + b"\n")
+    engine = open_database(f"sqlite:///{tmp_path / 'f12.db'}")
+    stats = crawl_adapter(engine, ReplaySource(source_id="import:posts", path=f, now=now), now)
+    return engine, stats
+
+
+def test_f12_a_post_dated_ahead_is_refused_with_its_file_line(tmp_path, clock) -> None:
+    from tests.fakes.dbcheck import post_keys, quarantined
+
+    ahead = dict(GOOD, external_id="good6", created_at="2026-12-17T09:00:00+03:00")  # 24 days ahead
+    far = dict(GOOD, external_id="good7", created_at="2199-12-31T09:00:00+03:00")
+    engine, stats = _import(tmp_path, [json.dumps(x).encode() for x in (GOOD, ahead, far)], clock)
+    assert set(post_keys(engine)) == {"vk:1"} and stats.quarantined == 2
+    rows = {q.location: q.reason for q in quarantined(engine)}
+    assert set(rows) == {"line 2", "line 3"}, rows
+    assert "vk:good6" in rows["line 2"] and "in the future" in rows["line 2"]
+
+
+def test_f12_two_copies_of_an_id_in_one_page_keep_the_earlier_text_as_a_revision(tmp_path, clock) -> None:
+    from tests.fakes.dbcheck import post, revisions
+
+    second = dict(GOOD, text="На улице Ленина нет воды уже третий день")
+    engine, _ = _import(tmp_path, [json.dumps(GOOD).encode(), json.dumps(second).encode()], clock)
+    assert post(engine, "vk:1").text == second["text"]
+    assert revisions(engine, "vk:1") == [GOOD["text"]]
+
+
+def test_f12_the_crawl_refuses_future_dates_from_any_adapter(sqlite_engine, clock) -> None:
+    from datetime import timedelta
+
+    from incidents.core.records import PostRecord
+    from incidents.services.processing import crawl_adapter
+    from tests.fakes.dbcheck import post_keys
+
+    class OnePage:
+        source_id = "s"
+
+        def fetch(self, cursor: Any) -> Any:
+            from crawlers.base import FetchResult
+
+            posts = [
+                PostRecord("vk", "now", "s", "текст", clock()),
+                PostRecord("vk", "ahead", "s", "текст", clock() + timedelta(days=24)),
+            ]
+            return FetchResult(posts, {"page": 1}, done=True)
+
+    stats = crawl_adapter(sqlite_engine, OnePage(), clock)
+    assert set(post_keys(sqlite_engine)) == {"vk:now"} and stats.quarantined == 1
+
+
+# --------------------------------------------------------------------------- F8
+def test_f8_a_stranger_cannot_lock_a_person_out(seeded, kursk) -> None:  # noqa: ANN001, F811
+    import re
+
+    from fastapi.testclient import TestClient
+    from pydantic import SecretStr
+
+    from console.app import create_app
+    from console.settings import ConsoleSettings
+    from tests.console_seed import PASSWORD
+
+    app = create_app(seeded, kursk, ConsoleSettings(secret_key=SecretStr("x" * 32)))
+
+    def client(address: str) -> tuple[TestClient, str]:
+        c = TestClient(app, client=(address, 40000))
+        return c, re.search(r'name="csrf" value="([^"]+)"', c.get("/login").text).group(1)  # type: ignore[union-attr]
+
+    stranger, token = client("203.0.113.7")
+    codes = [
+        stranger.post("/login", data={"csrf": token, "login": "control", "password": "угадываю"}).status_code
+        for _ in range(8)
+    ]
+    assert codes == [401] * 5 + [429] * 3  # the stranger is slowed down…
+    owner, token = client("198.51.100.2")
+    r = owner.post(
+        "/login", data={"csrf": token, "login": "control", "password": PASSWORD}, follow_redirects=False
+    )
+    assert r.status_code == 303  # …the person, elsewhere, still gets in
+
+
+def test_f8_one_address_cannot_spray_guesses_over_every_login() -> None:
+    from console.auth import LoginThrottle
+
+    t = LoginThrottle(limit=5, address_limit=20, clock=lambda: 0.0)
+    for i in range(20):
+        t.failed(f"user{i}", "203.0.113.7")
+    assert t.blocked("someone-else", "203.0.113.7") and not t.blocked("someone-else", "198.51.100.2")
+
+
+# --------------------------------------------------------------------------- F5
+def test_f5_a_huge_body_is_refused_with_413_before_it_is_read(seeded, kursk) -> None:  # noqa: ANN001, F811
+    import asyncio
+
+    from pydantic import SecretStr
+
+    from console.app import create_app
+    from console.settings import ConsoleSettings
+
+    app = create_app(seeded, kursk, ConsoleSettings(secret_key=SecretStr("x" * 32)))
+
+    async def post(declared: bool) -> tuple[int, int]:
+        """POST /login with 300 chunks of 1 MB, chunked or declared; returns (status, bytes read)."""
+        chunk, chunks, sent = b"a" * (1024 * 1024), 300, 0
+        headers = [(b"content-type", b"application/x-www-form-urlencoded"), (b"host", b"testserver")]
+        if declared:
+            headers.append((b"content-length", str(len(chunk) * chunks).encode()))
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/login",
+            "raw_path": b"/login",
+            "query_string": b"",
+            "root_path": "",
+            "headers": headers,
+            "client": ("203.0.113.7", 40000),
+            "server": ("testserver", 80),
+        }
+        status: list[int] = []
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent
+            sent += 1
+            return {"type": "http.request", "body": chunk, "more_body": sent < chunks}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+
+        await app(scope, receive, send)
+        return status[0], sent * len(chunk)
+
+    for declared in (True, False):
+        status, read = asyncio.run(post(declared))
+        assert status == 413, (declared, status)
+        assert read <= 2 * 1024 * 1024, f"{read} bytes read before refusing"  # 1 MB limit + a chunk
