@@ -227,7 +227,8 @@ def create_app(
     def visible_incident(s: Session, v: Viewer, incident_id: int) -> Incident:
         """The incident, when this viewer may see it; otherwise 404 — the same answer as for no incident,
         so an executor cannot even learn which numbers exist in other bodies."""
-        inc = s.get(Incident, incident_id)
+        # a number beyond the id column (INTEGER) is no incident: 404, not the database's overflow (F11)
+        inc = s.get(Incident, incident_id) if 0 < incident_id < 2**31 else None
         if inc is None or not data.may_see(v.actor, inc):
             raise HTTPException(404, "Инцидент не найден или не относится к вашему органу.")
         return inc
@@ -393,7 +394,11 @@ def create_app(
             return got
         size = settings.page_size
         pages = max(1, -(-len(rows) // size))
-        n = min(max(1, int(params.get("page") or 1)), pages)
+        try:
+            asked = int(params.get("page") or 1)
+        except ValueError:  # «abc», «1e3»: a bad request, not a server error (F11)
+            raise HTTPException(400, "Номер страницы должен быть целым числом.") from None
+        n = min(max(1, asked), pages)
         return page(
             request,
             "queue.html",

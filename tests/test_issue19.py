@@ -430,3 +430,23 @@ def test_f5_a_huge_body_is_refused_with_413_before_it_is_read(seeded, kursk) -> 
         status, read = asyncio.run(post(declared))
         assert status == 413, (declared, status)
         assert read <= 2 * 1024 * 1024, f"{read} bytes read before refusing"  # 1 MB limit + a chunk
+
+
+# --------------------------------------------------------------------------- F11
+def test_f11_a_bad_page_or_a_huge_id_is_400_or_404_not_500(seeded, kursk) -> None:  # noqa: ANN001, F811
+    from fastapi.testclient import TestClient
+    from pydantic import SecretStr
+
+    from console.app import create_app
+    from console.settings import ConsoleSettings
+    from tests.test_console import login
+
+    app = create_app(seeded, kursk, ConsoleSettings(secret_key=SecretStr("x" * 32)))
+    c, _ = login(app, "control")
+    c = TestClient(app, raise_server_exceptions=False, cookies=c.cookies)
+    assert c.get("/queue?page=abc").status_code == 400
+    assert c.get("/queue?page=1e3").status_code == 400
+    assert c.get("/queue?page=2").status_code == 200
+    assert c.get("/incidents/99999999999999999999").status_code == 404
+    assert c.get("/incidents/9223372036854775808").status_code == 404
+    assert c.get("/incidents/2147483648").status_code == 404
