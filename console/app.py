@@ -37,6 +37,7 @@ from console.auth import (
     revoke_session,
     session_alive,
 )
+from console.limits import BodySizeLimit
 from console.settings import ConsoleSettings
 from incidents.core.config import RegionConfig
 from incidents.core.roles import Action, Actor, PermissionDenied, Role, can
@@ -128,6 +129,7 @@ def create_app(
     (default: from the environment, `incidents.services.channels.build_channels`); `now` is the clock of the
     incidents (deadlines, locks); `session_clock` the wall clock that log-ins expire by."""
     app = FastAPI(title="Консоль инцидентов", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(BodySizeLimit)  # 413 before a body over 1 MB is read (F5, console/limits.py)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     throttle = LoginThrottle()
     codec = SessionCodec(
@@ -225,7 +227,8 @@ def create_app(
     def visible_incident(s: Session, v: Viewer, incident_id: int) -> Incident:
         """The incident, when this viewer may see it; otherwise 404 — the same answer as for no incident,
         so an executor cannot even learn which numbers exist in other bodies."""
-        inc = s.get(Incident, incident_id)
+        # a number beyond the id column (INTEGER) is no incident: 404, not the database's overflow (F11)
+        inc = s.get(Incident, incident_id) if 0 < incident_id < 2**31 else None
         if inc is None or not data.may_see(v.actor, inc):
             raise HTTPException(404, "Инцидент не найден или не относится к вашему органу.")
         return inc
@@ -288,7 +291,8 @@ def create_app(
         from incidents.domain.passwords import verify_password
 
         login_name, password = f.get("login"), f.values.get("password", [""])[0]
-        if throttle.blocked(login_name):
+        address = request.client.host if request.client else ""  # per login and address (F8)
+        if throttle.blocked(login_name, address):
             return page(
                 request,
                 "login.html",
@@ -301,7 +305,7 @@ def create_app(
             user = s.exec(select(User).where(User.login == login_name)).first()
         ok = verify_password(password, user.password_hash if user is not None else None)
         if not ok or user is None or not user.active:
-            throttle.failed(login_name)
+            throttle.failed(login_name, address)
             return page(
                 request,
                 "login.html",
@@ -310,7 +314,7 @@ def create_app(
                 next=safe_next(f.get("next")),
                 error="Неверный логин или пароль.",
             )
-        throttle.succeeded(login_name)
+        throttle.succeeded(login_name, address)
         with Session(engine) as s, s.begin():
             sid = open_session(s, user.login, session_clock(), settings.session_hours * 3600)
         sess = SessionData(
@@ -390,7 +394,11 @@ def create_app(
             return got
         size = settings.page_size
         pages = max(1, -(-len(rows) // size))
-        n = min(max(1, int(params.get("page") or 1)), pages)
+        try:
+            asked = int(params.get("page") or 1)
+        except ValueError:  # «abc», «1e3»: a bad request, not a server error (F11)
+            raise HTTPException(400, "Номер страницы должен быть целым числом.") from None
+        n = min(max(1, asked), pages)
         return page(
             request,
             "queue.html",

@@ -15,6 +15,8 @@ scikit-learn is imported only here and only when a model is trained or configure
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
 import os
 import pickle
@@ -233,14 +235,38 @@ class SignalModel:
                 },
                 fh,
             )
+        digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
+        # the checksum first, then the model: `load` never sees a model without its checksum
+        checksum_path(path).write_text(f"{digest}  {path.name}\n", encoding="ascii")
         os.replace(tmp, path)
         return path
 
 
+def checksum_path(path: Path) -> Path:
+    """The SHA-256 written beside a model by `save`: `signals.pkl.sha256`."""
+    return path.with_name(path.name + ".sha256")
+
+
+class UntrustedModel(ValueError):
+    """A model file without the checksum `incidents train` writes beside it, or not matching it."""
+
+
 def load(path: Path | str) -> SignalModel:
-    """A model written by `incidents train` (a pickle: load only files you trained yourself)."""
-    with Path(path).open("rb") as fh:
-        data = pickle.load(fh)  # noqa: S301 - our own artefact, written by `incidents train`
+    """A model written by `incidents train`. A pickle runs code when loaded: the file is read
+    only if its SHA-256 equals the checksum written beside it at training (F3); a file
+    copied or planted without it, or changed after training, is refused unread."""
+    path = Path(path)
+    data_bytes = path.read_bytes()
+    side = checksum_path(path)
+    try:
+        expected = side.read_text(encoding="ascii").split()[0].lower()
+    except (OSError, IndexError, UnicodeDecodeError) as exc:
+        raise UntrustedModel(
+            f"{path}: no checksum {side.name} beside it (train it with `incidents train`)"
+        ) from exc
+    if not hmac.compare_digest(hashlib.sha256(data_bytes).hexdigest(), expected):
+        raise UntrustedModel(f"{path}: SHA-256 differs from {side.name}: not loaded (train it again)")
+    data = pickle.loads(data_bytes)  # noqa: S301 - checked against the checksum written by our training
     if data.get("format") != FORMAT:
         raise ValueError(f"{path}: model format {data.get('format')}, expected {FORMAT}: train it again")
     return SignalModel(data["complaint"], data["category"], data.get("meta", {}), data.get("topic"))

@@ -80,7 +80,7 @@ _SENTENCE = re.compile(r"[.!?\n;]+")
 def model_path(cfg: RegionConfig) -> Path:
     """signals.yaml → model.path with {region} replaced by the region folder's name."""
     assert cfg.signals.model is not None
-    return Path(cfg.signals.model.path.replace("{region}", cfg.root.name))
+    return cfg.project_path(cfg.signals.model.path.replace("{region}", cfg.root.name))
 
 
 def appeals_path(cfg: RegionConfig) -> Path | None:
@@ -99,11 +99,11 @@ def training_fingerprint(cfg: RegionConfig, labels: Sequence[str]) -> str:
 
     h = hashlib.sha256()
     h.update(f"format {FORMAT}".encode())
-    files = [Path(name) for name in labels]
-    files += [Path(name).with_name("posts.jsonl") for name in labels]
+    files = [cfg.project_path(name) for name in labels]
+    files += [f.with_name("posts.jsonl") for f in list(files)]
     mp = cfg.signals.model
     if mp is not None:
-        files += [Path(name) for name in mp.negatives]
+        files += [cfg.project_path(name) for name in mp.negatives]
         ap = appeals_path(cfg)
         if ap is not None:
             files.append(ap)

@@ -3,7 +3,6 @@
 import argparse
 import json
 import os
-import sys
 import tempfile
 from collections import Counter
 from collections.abc import Sequence
@@ -72,16 +71,14 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
     return EXIT_FAILED if all(c.get("error") for c in result["crawls"]) and result["crawls"] else EXIT_OK
 
 
-def _import_stream(ctx: Context, source_id: str, path: Path | None, process: bool) -> int:
-    import io
-
+def _import_stream(
+    ctx: Context, source_id: str, path: Path | None, process: bool, encoding: str = "utf-8"
+) -> int:
     from crawlers.replay import ReplaySource
     from incidents.services.processing import crawl_adapter, process_pending
 
-    stream = None
-    if path is None:
-        stream = io.BytesIO(sys.stdin.buffer.read())
-    adapter = ReplaySource(source_id=source_id, path=path, stream=stream)
+    # stdin is read line by line as the pages are stored, never whole into memory (F14)
+    adapter = ReplaySource(source_id=source_id, path=path, encoding=encoding)
     # A one-off import reads the whole file every time; stored posts are upserted, so a
     # repeated import changes nothing. The cursor of configured replay sources is separate.
     from sqlmodel import Session
@@ -114,7 +111,7 @@ def cmd_import(ctx: Context, args: argparse.Namespace) -> int:
         err.print(f"[red]{path}: файл не найден[/]")
         return EXIT_USAGE
     source_id = args.source_id or (f"import:{path.name}" if path else "import:stdin")
-    return _import_stream(ctx, source_id, path, not args.no_process)
+    return _import_stream(ctx, source_id, path, not args.no_process, args.encoding)
 
 
 def cmd_evaluate(ctx: Context, args: argparse.Namespace) -> int:
@@ -239,6 +236,12 @@ def add_commands(sub: Any) -> None:
     s.add_argument("file")
     s.add_argument("--source-id", help="идентификатор источника для курсора (по умолчанию import:<файл>)")
     s.add_argument("--no-process", action="store_true", help="только сохранить посты, без обработки")
+    s.add_argument(
+        "--encoding",
+        choices=["utf-8", "cp1251"],
+        default="utf-8",
+        help="кодировка файла (по умолчанию UTF-8; строка не в этой кодировке уходит в карантин)",
+    )
     s.set_defaults(func=cmd_import)
 
     s = sub.add_parser("evaluate", help="качество на размеченных данных")

@@ -20,8 +20,7 @@ from incidents.services.training import (
 
 
 def cmd_train(ctx: Context, args: argparse.Namespace) -> int:
-    from pipelines.model import DEFAULT_PATH
-    from pipelines.signals import SignalBuilder
+    from pipelines.signals import SignalBuilder, model_path
 
     builder = SignalBuilder(ctx.cfg, use_ner=False, use_model=False)
     items: list[dict[str, Any]] = []
@@ -49,7 +48,7 @@ def cmd_train(ctx: Context, args: argparse.Namespace) -> int:
         )
     target = fit_and_save(
         items,
-        args.output or DEFAULT_PATH,
+        args.output or model_path(ctx.cfg),
         {"labels": [str(p) for p in args.labels], "appeals": args.appeals},
         c=args.c,
         negatives=negatives,

@@ -46,7 +46,7 @@ def crawl_adapter(
         cursor = get_cursor(session, adapter.source_id)
     while max_pages is None or stats.pages < max_pages:
         result = adapter.fetch(cursor)
-        posts, refused = admit(result.posts)
+        posts, refused = admit(result.posts, now())  # dates beyond now + a day refused (F12)
         result.bad.extend(refused)
         with Session(engine) as session, session.begin():
             ts = now()

@@ -275,7 +275,7 @@ def ensure_model(cfg: Any) -> None:
     policy = cfg.signals.model
     if policy is None or not policy.train:
         return
-    path = model_path(cfg)
+    path = model_path(cfg)  # never relative to the working directory (F3)
     fingerprint = training_fingerprint(cfg, policy.train)
     if path.is_file():
         try:
@@ -284,7 +284,8 @@ def ensure_model(cfg: Any) -> None:
                 return
         except Exception as exc:  # noqa: BLE001 - an unreadable file is trained again
             log.warning("signals.yaml → model.path %s: cannot load it (%s); training it again", path, exc)
-    missing = [name for name in policy.train if not Path(name).is_file()]
+    labels = [str(cfg.project_path(name)) for name in policy.train]
+    missing = [name for name in labels if not Path(name).is_file()]
     if missing:
         log.warning(
             "signals.yaml → model.train: %s not found; deciding by the rules alone", ", ".join(missing)
@@ -298,7 +299,7 @@ def ensure_model(cfg: Any) -> None:
     log.info(
         "signals.yaml → model: %s absent or trained from other rules or labels, training it from %s",
         path,
-        ", ".join(policy.train),
+        ", ".join(labels),
     )
     appeals = appeals_path(cfg)
     if appeals is not None and not appeals.is_file():
@@ -306,11 +307,11 @@ def ensure_model(cfg: Any) -> None:
         appeals = None
     train_to(
         SignalBuilder(cfg, use_ner=False, use_model=False),
-        policy.train,
+        labels,
         path,
         fingerprint=fingerprint,
         category=policy.category,
-        negatives=policy.negatives,
+        negatives=[str(cfg.project_path(name)) for name in policy.negatives],
         appeals=appeals,
     )
 

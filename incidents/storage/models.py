@@ -322,6 +322,9 @@ class CrawlCursor(SQLModel, table=True):
 
 class QuarantineItem(SQLModel, table=True):
     __tablename__ = "quarantine"
+    # "is this record already held?" (`store.quarantine`) for every bad record: without it a scan
+    # of the whole table each time, quadratic in the number of bad lines (migration 0011)
+    __table_args__ = (sa.Index("ix_quarantine_origin_location", "origin", "location"),)
     id: int | None = Field(default=None, primary_key=True)
     origin: str = Field(description="File, source id or stage that produced it.")
     location: str | None = Field(default=None, description="Line number, object id…")

@@ -66,6 +66,22 @@ class RegionConfig:
         p = Path(value)
         return p if p.is_absolute() else self.root / p
 
+    def project_path(self, value: str) -> Path:
+        """A path of the region's model or labels (`signals.yaml → model`), never relative to the
+        working directory: absolute as written; else in the region folder if it is there; else
+        under the project root (`var/models/…`, `config/regions/…`).
+
+        Relative to the working directory, `incidents import` run elsewhere decided by the rules
+        alone, and a `var/models/signals.pkl` planted in that directory was unpickled (F3)."""
+        from incidents.core.settings import PROJECT_ROOT
+
+        p = Path(value)
+        if p.is_absolute():
+            return p
+        if (self.root / p).exists():
+            return self.root / p
+        return PROJECT_ROOT / p
+
 
 def _format_error(file: Path, err: ValidationError) -> str:
     lines = [f"{file}: invalid configuration"]
