@@ -53,7 +53,9 @@ Db = Annotated[Session, Depends(get_db, scope="function")]
 
 
 def get_workflow(db: Db, ctx: Ctx) -> Workflow:
-    """The workflow over this request's session: every change goes through it (roles, bodies, audit)."""
+    """The workflow over this request's session — the same `Db` the route gets (FastAPI resolves a
+    dependency once per request), so the route's `db.begin()` is the workflow's transaction too. Every
+    change goes through it (roles, bodies, audit)."""
     return Workflow(db, ctx.cfg, ctx.now)
 
 

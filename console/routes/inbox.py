@@ -18,7 +18,7 @@ router = APIRouter()
 @router.get("/inbox", response_class=HTMLResponse)
 def inbox(request: Request, v: CurrentViewer, ctx: Ctx, db: Db) -> Response:
     params = request.query_params
-    body = v.actor.body_code if v.is_executor else (params.get("body") or "")
+    body = (v.actor.body_code if v.is_executor else params.get("body")) or ""
     now = ctx.now()
     f = data.ListFilters(body=body)
     rows = data.queue(db, ctx.engine, ctx.cfg, v.actor, f, now, ctx.clocks, ctx.snapshot) if body else []

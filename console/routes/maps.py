@@ -18,7 +18,9 @@ router = APIRouter()
 @router.get("/map", response_class=HTMLResponse)
 def map_page(request: Request, v: CurrentViewer, ctx: Ctx, db: Db) -> Response:
     params = request.query_params
-    period = params.get("period") if params.get("period") in data.PERIODS else "7"
+    period = params.get("period") or "7"
+    if period not in data.PERIODS:
+        period = "7"
     category = params.get("category") or ""
     if category and category not in ctx.names.categories:
         category = ""

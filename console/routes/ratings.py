@@ -19,7 +19,9 @@ router = APIRouter()
 @router.get("/ratings", response_class=HTMLResponse)
 def ratings_page(request: Request, v: CurrentViewer, ctx: Ctx, db: Db) -> Response:
     params = request.query_params
-    period = params.get("period") if params.get("period") in data.PERIODS else "30"
+    period = params.get("period") or "30"
+    if period not in data.PERIODS:
+        period = "30"
     days = data.PERIODS[period]
     t = ctx.now()
     minute = t.replace(second=0, microsecond=0)
