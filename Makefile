@@ -28,8 +28,8 @@ $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 
 install: $(STAMP)
 
-MODEL := var/models/signals.pkl
-LABELS := config/regions/kursk/sample/labels.jsonl tests/data/dev_kursk/labels.jsonl
+MODEL := var/models/signals-kursk.pkl
+LABELS := config/regions/kursk/sample/labels.jsonl tests/data/dev_kursk/labels.jsonl config/language/ru/written/labels.jsonl
 
 $(MODEL): $(STAMP_RUN) $(LABELS)
 	$(BIN)/incidents train $(LABELS) -o $(MODEL)

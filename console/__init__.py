@@ -7,7 +7,9 @@ select-all. Started by `incidents serve`. Every page reads through the domain
 every change goes through `incidents.services.workflow.Workflow`, so the role and body checks of
 `incidents.core.roles` apply to the console exactly as to the command line.
 
-Modules: `auth` (passwords, signed session cookie, CSRF), `data` (read models of the pages),
-`geo` (the offline SVG map), `exports` (CSV and XLSX), `ops` (merge/split/move, the
-administrator's operations of `incidents.services.operations`), `app` (the routes), `cli` (`serve`).
+Modules: `auth` (passwords, signed session cookie, CSRF), `data` (read models of the pages, one
+module per page family), `geo` (the offline SVG map), `exports` (CSV and XLSX), `ops` (merge/split/move,
+the administrator's operations of `incidents.services.operations`), `web` (the per-process context, the
+viewer, the form), `deps` (the FastAPI dependencies), `routes` (one router per area), `app`
+(`create_app`, the factory that puts them together). `incidents serve` starts it.
 """

@@ -132,30 +132,43 @@ def revoke_session(db: Session, sid: str | None, now: datetime) -> bool:
 
 
 class LoginThrottle:
-    """Slows down password guessing: after `limit` failures for one login within `window` seconds,
-    that login is refused (even with the right password) until the window has passed. In memory,
-    per process: enough to make guessing through the form impractical, nothing to configure."""
+    """Slows down password guessing without letting a stranger lock a person out.
 
-    def __init__(self, limit: int = 5, window: float = 900.0, clock: Any = time.monotonic) -> None:
-        self.limit, self.window, self.clock = limit, window, clock
+    Failures are counted per (login, client address): after `limit` of them within `window`
+    seconds that pair is refused (even with the right password) until the window has passed;
+    the same login from another address is not (issue 19, F8: counted per login alone, eight
+    wrong passwords from anywhere locked the person out for 15 minutes). One address is also
+    refused after `address_limit` failures over all logins, so that it cannot spray guesses
+    across the user list. In memory, per process."""
+
+    def __init__(
+        self, limit: int = 5, window: float = 900.0, clock: Any = time.monotonic, address_limit: int = 50
+    ) -> None:
+        self.limit, self.window, self.clock, self.address_limit = limit, window, clock, address_limit
         self.failures: dict[str, list[float]] = {}
 
-    def _recent(self, login: str) -> list[float]:
+    def _recent(self, key: str) -> list[float]:
         now = self.clock()
-        recent = [t for t in self.failures.get(login.lower(), []) if now - t < self.window]
-        self.failures[login.lower()] = recent
+        recent = [t for t in self.failures.get(key, []) if now - t < self.window]
+        self.failures[key] = recent
         return recent
 
-    def blocked(self, login: str) -> bool:
-        return len(self._recent(login)) >= self.limit
+    @staticmethod
+    def _keys(login: str, address: str) -> tuple[str, str]:
+        return f"{login.lower()}\x00{address}", f"\x00{address}"
 
-    def failed(self, login: str) -> None:
-        self._recent(login).append(self.clock())
+    def blocked(self, login: str, address: str = "") -> bool:
+        pair, whole = self._keys(login, address)
+        return len(self._recent(pair)) >= self.limit or len(self._recent(whole)) >= self.address_limit
+
+    def failed(self, login: str, address: str = "") -> None:
+        for key in self._keys(login, address):
+            self._recent(key).append(self.clock())
         if len(self.failures) > 10000:  # bounded memory under a spray of invented logins
             self.failures.clear()
 
-    def succeeded(self, login: str) -> None:
-        self.failures.pop(login.lower(), None)
+    def succeeded(self, login: str, address: str = "") -> None:
+        self.failures.pop(self._keys(login, address)[0], None)
 
 
 def csrf_ok(session: SessionData | None, sent: str | None) -> bool:

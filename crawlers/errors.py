@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from crawlers.base import BadRecord, SourceNotConfigured, SourceStopped
+from incidents.core.redact import redact, redact_obj
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -96,8 +97,18 @@ class ApiFailure(Exception):
     """One error answer of a network's API, with its code and message."""
 
     def __init__(
-        self, network: str, code: int | str, message: str, *, method: str = "", payload: Any = None
+        self,
+        network: str,
+        code: int | str,
+        message: str,
+        *,
+        method: str = "",
+        payload: Any = None,
+        secrets: tuple[str, ...] = (),
     ) -> None:
+        # the message and payload come from the remote's answer, which may echo our credentials
+        # (F4): redacted here, before anything prints, logs or quarantines them
+        message, payload = redact(message, secrets), redact_obj(payload, secrets)
         super().__init__(f"{network} error {code}: {message}" + (f" (method {method})" if method else ""))
         self.network, self.code, self.message, self.method, self.payload = (
             network,
@@ -114,7 +125,7 @@ class TransientFailure(Exception):
     `retry_after`: the seconds the server asked for (a 429's or 503's Retry-After header)."""
 
     def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
+        super().__init__(redact(message))  # a transport error may quote the request URL with its token
         self.retry_after = retry_after
 
 
@@ -220,7 +231,8 @@ def require_env(var: str, source_id: str, purpose: str) -> str:
 
 
 def bad_record(location: str, reason: str, payload: Any) -> BadRecord:
-    """A quarantine row: where, why, and the payload as JSON text (cut at 100 kB)."""
+    """A quarantine row: where, why, and the payload as JSON text (cut at 100 kB), credentials
+    redacted (an error body may echo them, F4)."""
     import json
 
     if isinstance(payload, str):
@@ -230,7 +242,7 @@ def bad_record(location: str, reason: str, payload: Any) -> BadRecord:
             text = json.dumps(payload, ensure_ascii=False, default=str)
         except (TypeError, ValueError):
             text = repr(payload)
-    return BadRecord(location, reason, text[:100_000])
+    return BadRecord(redact(location), redact(reason), redact(text[:100_000]))
 
 
 def payload_digest(payload: Any) -> str:

@@ -43,6 +43,11 @@ from incidents.core.records import PostRecord
 
 log = logging.getLogger(__name__)
 TOKEN_VAR = "POS_TOKEN"
+# How far ahead of our clock a platform's `updated_at` may be (clock skew between the platform
+# and us). A message further ahead is quarantined and never moves the cursor: one message dated
+# 2199 made the stored cursor 2198 and every later sweep asked for "changes since 2198" — the
+# source was silently dead (issue 19, F1).
+FUTURE_TOLERANCE = timedelta(hours=1)
 DEFAULT_FIELDS: dict[str, str] = {
     "external_id": "id",
     "text": "text",
@@ -93,6 +98,7 @@ class PosClient:
         timeout: float = 30.0,
     ) -> None:
         self.base_url, self.source_id = base_url.rstrip("/"), source_id
+        self._token = token  # to mask it should the platform echo it in an error (F4)
         self.http = http or httpx.Client(timeout=timeout)
         self.http.headers.update(
             {
@@ -139,6 +145,7 @@ class PosClient:
             str(err.get("message", resp.reason_phrase)),
             method=f"{method} {path}",
             payload=err or resp.text[:2000],
+            secrets=(self._token,),
         )
 
     def call(self, method: str, path: str, what: str, **kw: Any) -> Any:
@@ -247,6 +254,7 @@ class PosMessagesSource:
                 start = self.since.isoformat()
             if start is None:
                 start = (self.now() - timedelta(days=self.lookback_days)).isoformat()
+            start = self._clamped(start)
             sweep = {"from": start, "page": None, "max": start}
         params: dict[str, Any] = {"updated_since": sweep["from"], "limit": self.page_size}
         if self.region_code:
@@ -273,14 +281,31 @@ class PosMessagesSource:
         if not isinstance(items, list):
             bad.append(bad_record(where, "answer has no items list", resp))
             items = []
+        latest = (self.now() + FUTURE_TOLERANCE).astimezone(UTC)
         for item in items:
             try:
                 rec = self.record(item)
             except PayloadError as exc:
                 bad.append(bad_record(where, str(exc), item))
                 continue
-            posts.append(rec)
             updated = rec.raw["pos"].get("updated_at")
+            if updated and datetime.fromisoformat(updated) > latest:
+                log.warning(
+                    "%s: message %s has updated_at %s, later than now + %s: quarantined, the cursor stays",
+                    self.source_id,
+                    rec.external_id,
+                    updated,
+                    FUTURE_TOLERANCE,
+                )
+                bad.append(
+                    bad_record(
+                        where,
+                        f"updated_at {updated} is in the future (later than {latest.isoformat()})",
+                        item,
+                    )
+                )
+                continue
+            posts.append(rec)
             if updated and updated > sweep["max"]:
                 sweep["max"] = updated
         nxt = resp.get("next_cursor") if isinstance(resp, dict) else None
@@ -290,6 +315,31 @@ class PosMessagesSource:
             )
         # the sweep is over: next time, ask for what changed since the newest change seen
         return FetchResult(posts, {"updated_since": sweep["max"]}, bad, done=True)
+
+    def _clamped(self, start: str) -> str:
+        """The sweep's start, never later than now + tolerance.
+
+        A cursor stored from a far-future message (before the check in `fetch`) kept the
+        source dead for ever. It is not clamped to "now + tolerance": the changes between the
+        last real sweep and now would be skipped; the sweep starts again from the lookback
+        window instead (messages already stored are upserted, nothing doubles), with a warning."""
+        try:
+            when = datetime.fromisoformat(start)
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)
+        except (TypeError, ValueError):
+            when = None
+        if when is not None and when <= self.now() + FUTURE_TOLERANCE:
+            return start
+        fresh = (self.now() - timedelta(days=self.lookback_days)).astimezone(UTC).isoformat()
+        log.warning(
+            "%s: stored cursor %r is not a date up to now + %s: the sweep starts again from %s",
+            self.source_id,
+            start,
+            FUTURE_TOLERANCE,
+            fresh,
+        )
+        return fresh
 
     def record(self, item: Any) -> PostRecord:
         if not isinstance(item, dict):

@@ -43,6 +43,7 @@ from incidents.core.records import PostRecord
 from incidents.domain.assess import PostFacts, scale_of
 from incidents.domain.routing import Router
 from incidents.domain.taxonomy import POS_CATEGORIES, PosCategory  # noqa: F401 - re-exported for the studies
+from lab.appeals import Appeal, fold_of
 
 if TYPE_CHECKING:
     from pipelines.signals import SignalBuilder
@@ -64,15 +65,6 @@ _PLACE_MENTION = re.compile(
 
 class AppealsError(ValueError):
     """The CSV lacks a required column or cannot be read."""
-
-
-@dataclass(frozen=True, slots=True)
-class Appeal:
-    id: str
-    text: str
-    executor: str
-    topic: str = ""
-    category_code: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -434,13 +426,6 @@ class CvReport:
     accuracy: float
     in_sample: float
     fold_accuracies: tuple[float, ...]
-
-
-def fold_of(appeal_id: str, folds: int) -> int:
-    """The fold of an appeal, from a hash of its id: every run and every evaluation splits alike."""
-    import hashlib
-
-    return int(hashlib.sha1(appeal_id.encode("utf-8")).hexdigest(), 16) % folds
 
 
 def _learn(train: list[RoutedAppeal], min_support: int) -> dict[tuple, str]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from lab.routing_eval import Appeal, fold_of
+from lab.appeals import Appeal, fold_of
 
 
 @dataclass(frozen=True, slots=True)

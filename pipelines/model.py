@@ -1,11 +1,13 @@
-"""A statistical model combined with the keyword rules (optional; `incidents train`).
+"""A statistical model combined with the keyword rules (`incidents train`, or trained on first use).
 
-Two scikit-learn logistic regressions over the same features: TF-IDF of the post's lemmas
-(words and pairs), TF-IDF of character n-grams of the normalized text, and the rules' own
-findings (score, rule decision, weight per category, which markers fired). One says
-complaint / not a complaint, the other chooses the category. The rules stay the first
-step: the model is asked only about posts where a problem rule fired (the candidates), so it
-can overrule the rules' score and category but never invents a topic no rule saw.
+Scikit-learn logistic regressions over the same features: TF-IDF of the post's lemmas
+(words and pairs), TF-IDF of character n-grams of the normalized text, the mean navec word
+vector of its words (natasha's wheel ships navec: dense features that reach words no rule
+lists), and the rules' own findings (score, rule decision, weight per category, which markers
+fired). `complaint` says complaint / not a complaint for **every** post (a post no rule fired
+on can be one: its card then names the n-grams that pushed it, `explain`); `topic` chooses
+the category of a complaint the rules are silent about; `category` (optional, signals.yaml →
+model.category) may overrule the rules' category where they fired.
 
 scikit-learn is imported only here and only when a model is trained or configured
 (`signals.yaml → model.path`); the default pipeline is rules alone.
@@ -13,6 +15,8 @@ scikit-learn is imported only here and only when a model is trained or configure
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
 import os
 import pickle
@@ -25,8 +29,9 @@ from typing import Any
 
 from incidents.core.records import NormalizedText, RuleHit, SignalRecord
 
-FORMAT = 1
-DEFAULT_PATH = "var/models/signals.pkl"
+FORMAT = 2
+NAVEC_FILE = "navec_news_v1_1B_250K_300d_100q.tar"
+DEFAULT_PATH = "var/models/signals-kursk.pkl"
 _REASON_KEY = re.compile(r"^([a-z][a-z ]*?)(?:\s+[^a-z ]|[:(]|$)")
 
 
@@ -37,6 +42,7 @@ class Example:
     lemmas: str
     text: str
     rules: dict[str, float]
+    tokens: tuple[str, ...] = ()
 
 
 def rule_features(sig: SignalRecord) -> dict[str, float]:
@@ -63,7 +69,46 @@ def rule_features(sig: SignalRecord) -> dict[str, float]:
 
 
 def example(sig: SignalRecord, norm: NormalizedText) -> Example:
-    return Example(lemmas=sig.lemma_text, text=norm.text, rules=rule_features(sig))
+    return Example(lemmas=sig.lemma_text, text=norm.text, rules=rule_features(sig), tokens=tuple(norm.tokens))
+
+
+_NAVEC: Any = None
+
+
+def navec() -> Any:
+    """natasha's navec embeddings (250k words × 300, quantised), loaded once per process from
+    the natasha wheel; None when natasha or the file is absent (the dense features are zeros)."""
+    global _NAVEC
+    if _NAVEC is None:
+        try:
+            import natasha
+            from navec import Navec
+
+            _NAVEC = Navec.load(Path(natasha.__file__).parent / "data" / "emb" / NAVEC_FILE)
+        except Exception:  # noqa: BLE001 - an optional asset
+            _NAVEC = False
+    return _NAVEC or None
+
+
+def _dense(xs: Sequence[Example]) -> Any:
+    """The mean navec vector of each post's known words, L2-normalised (zeros without words)."""
+    import numpy as np
+
+    nv = navec()
+    out = np.zeros((len(xs), 300), dtype=np.float32)
+    if nv is None:
+        return out
+    ids_of = nv.vocab.word_ids
+    pq = nv.pq
+    for i, x in enumerate(xs):
+        ids = [j for j in (ids_of.get(t) for t in x.tokens) if j is not None]
+        if not ids:
+            continue
+        v = pq.codes[pq.qdims, pq.indexes[ids]].reshape(len(ids), pq.dim).mean(axis=0)
+        n = float(np.linalg.norm(v))
+        if n:
+            out[i] = v / n
+    return out
 
 
 def _column(xs: Sequence[Example], name: str) -> list[Any]:
@@ -104,15 +149,23 @@ def _features() -> Any:
                 ),
             ),
             ("rules", make_pipeline(col("rules"), DictVectorizer(), MaxAbsScaler())),
+            ("navec", FunctionTransformer(_dense)),
         ]
     )
 
 
-def _classifier(c: float) -> Any:
+def _classifier(c: float, *, balanced: bool = True) -> Any:
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
-    return make_pipeline(_features(), LogisticRegression(C=c, class_weight="balanced", max_iter=3000))
+    return make_pipeline(
+        _features(),
+        LogisticRegression(C=c, class_weight="balanced" if balanced else None, max_iter=3000),
+    )
+
+
+def _phrase(gram: str) -> str:
+    return f"«{gram}»"
 
 
 @dataclass(slots=True)
@@ -120,20 +173,51 @@ class SignalModel:
     complaint: Any
     category: Any  # None: trained without it (signals.yaml → model.category: false)
     meta: dict[str, Any] = field(default_factory=dict)
+    topic: Any = None  # the category of a complaint no rule fired on (None: not trained)
 
     def complaint_probability(self, examples: Sequence[Example]) -> list[float]:
         classes = list(self.complaint.classes_)
         return [float(p[classes.index(1)]) for p in self.complaint.predict_proba(list(examples))]
 
+    def explain(self, examples: Sequence[Example], k: int = 3) -> list[tuple[float, list[str]]]:
+        """p(complaint) of each post and its `k` word n-grams that pushed it most towards a
+        complaint (lemmas, «третий неделя», «никто не реагировать»): what the card shows."""
+        import numpy as np
+
+        union, lr = self.complaint[0], self.complaint[-1]
+        x = union.transform(list(examples))
+        classes = list(lr.classes_)
+        probs = lr.predict_proba(x)[:, classes.index(1)]
+        coef = lr.coef_[0] if classes.index(1) == 1 else -lr.coef_[0]
+        names = self._lemma_names()
+        n = len(names)
+        words = x[:, :n].tocsr() if hasattr(x, "tocsr") else None
+        out = []
+        for i, p in enumerate(probs):
+            grams: list[str] = []
+            if words is not None:
+                row = words.getrow(i)
+                contrib = row.data * coef[row.indices]
+                order = np.argsort(-contrib)[:k]
+                grams = [_phrase(str(names[row.indices[j]])) for j in order if contrib[j] > 0]
+            out.append((float(p), grams))
+        return out
+
+    def _lemma_names(self) -> Any:
+        cached = self.meta.get("_lemma_names")
+        if cached is None:
+            vec = self.complaint[0].transformer_list[0][1][-1]
+            cached = vec.get_feature_names_out()
+            self.meta["_lemma_names"] = cached
+        return cached
+
+    def topics(self, examples: Sequence[Example]) -> list[tuple[str, float]]:
+        return _best(self.topic, examples)
+
     def categories(self, examples: Sequence[Example]) -> list[tuple[str, float]]:
         if self.category is None:
             raise ValueError("this model was trained without the category classifier: train it again")
-        classes = list(self.category.classes_)
-        out = []
-        for p in self.category.predict_proba(list(examples)):
-            i = max(range(len(classes)), key=lambda k: p[k])
-            out.append((str(classes[i]), float(p[i])))
-        return out
+        return _best(self.category, examples)
 
     def save(self, path: Path | str) -> Path:
         path = Path(path)
@@ -142,20 +226,59 @@ class SignalModel:
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         with tmp.open("wb") as fh:
             pickle.dump(
-                {"format": FORMAT, "complaint": self.complaint, "category": self.category, "meta": self.meta},
+                {
+                    "format": FORMAT,
+                    "complaint": self.complaint,
+                    "category": self.category,
+                    "topic": self.topic,
+                    "meta": {k: v for k, v in self.meta.items() if not k.startswith("_")},
+                },
                 fh,
             )
+        digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
+        # the checksum first, then the model: `load` never sees a model without its checksum
+        checksum_path(path).write_text(f"{digest}  {path.name}\n", encoding="ascii")
         os.replace(tmp, path)
         return path
 
 
+def checksum_path(path: Path) -> Path:
+    """The SHA-256 written beside a model by `save`: `signals.pkl.sha256`."""
+    return path.with_name(path.name + ".sha256")
+
+
+class UntrustedModel(ValueError):
+    """A model file without the checksum `incidents train` writes beside it, or not matching it."""
+
+
 def load(path: Path | str) -> SignalModel:
-    """A model written by `incidents train` (a pickle: load only files you trained yourself)."""
-    with Path(path).open("rb") as fh:
-        data = pickle.load(fh)  # noqa: S301 - our own artefact, written by `incidents train`
+    """A model written by `incidents train`. A pickle runs code when loaded: the file is read
+    only if its SHA-256 equals the checksum written beside it at training (F3); a file
+    copied or planted without it, or changed after training, is refused unread."""
+    path = Path(path)
+    data_bytes = path.read_bytes()
+    side = checksum_path(path)
+    try:
+        expected = side.read_text(encoding="ascii").split()[0].lower()
+    except (OSError, IndexError, UnicodeDecodeError) as exc:
+        raise UntrustedModel(
+            f"{path}: no checksum {side.name} beside it (train it with `incidents train`)"
+        ) from exc
+    if not hmac.compare_digest(hashlib.sha256(data_bytes).hexdigest(), expected):
+        raise UntrustedModel(f"{path}: SHA-256 differs from {side.name}: not loaded (train it again)")
+    data = pickle.loads(data_bytes)  # noqa: S301 - checked against the checksum written by our training
     if data.get("format") != FORMAT:
         raise ValueError(f"{path}: model format {data.get('format')}, expected {FORMAT}: train it again")
-    return SignalModel(data["complaint"], data["category"], data.get("meta", {}))
+    return SignalModel(data["complaint"], data["category"], data.get("meta", {}), data.get("topic"))
+
+
+def _best(clf: Any, examples: Sequence[Example]) -> list[tuple[str, float]]:
+    classes = list(clf.classes_)
+    out = []
+    for p in clf.predict_proba(list(examples)):
+        i = max(range(len(classes)), key=lambda k: p[k])
+        out.append((str(classes[i]), float(p[i])))
+    return out
 
 
 def fit(
@@ -166,16 +289,28 @@ def fit(
     *,
     c: float = 4.0,
     category: bool = True,
+    complaint_w: Sequence[float] | None = None,
+    topic: bool = True,
 ) -> SignalModel:
-    """`category=False`: the complaint classifier only (the category stays the rules')."""
+    """`category=False`: no classifier overrules the rules' category where they fired;
+    `topic`: the classifier that names the category of a complaint no rule fired on (the
+    same examples); `complaint_w`: a weight per complaint example (a source's share)."""
     import sklearn
 
-    comp = _classifier(c).fit(list(complaint_x), list(complaint_y))
+    comp = _classifier(c, balanced=False).fit(
+        list(complaint_x),
+        list(complaint_y),
+        logisticregression__sample_weight=list(complaint_w) if complaint_w is not None else None,
+    )
     cat = _classifier(c).fit(list(category_x), list(category_y)) if category else None
+    top = None
+    if topic and len(set(category_y)) > 1:
+        top = cat if cat is not None else _classifier(c).fit(list(category_x), list(category_y))
     return SignalModel(
         comp,
         cat,
         {"sklearn": sklearn.__version__, "complaint_n": len(complaint_y), "category_n": len(category_y)},
+        top,
     )
 
 

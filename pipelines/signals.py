@@ -77,14 +77,36 @@ _NEWS_FORMAT = re.compile(
 _SENTENCE = re.compile(r"[.!?\n;]+")
 
 
+def model_path(cfg: RegionConfig) -> Path:
+    """signals.yaml → model.path with {region} replaced by the region folder's name."""
+    assert cfg.signals.model is not None
+    return cfg.project_path(cfg.signals.model.path.replace("{region}", cfg.root.name))
+
+
+def appeals_path(cfg: RegionConfig) -> Path | None:
+    """signals.yaml → model.appeals (relative to the region folder), or None."""
+    mp = cfg.signals.model
+    return cfg.resolve_path(mp.appeals) if mp is not None and mp.appeals else None
+
+
 def training_fingerprint(cfg: RegionConfig, labels: Sequence[str]) -> str:
     """What a model trained on first use depends on: the labelled files (and the posts beside
-    them), the region's rule files and scikit-learn's version."""
+    them), the negatives and the region's appeal history, the region's rule files and
+    scikit-learn's version."""
     import hashlib
 
+    from pipelines.model import FORMAT
+
     h = hashlib.sha256()
-    files = [Path(name) for name in labels]
-    files += [Path(name).with_name("posts.jsonl") for name in labels]
+    h.update(f"format {FORMAT}".encode())
+    files = [cfg.project_path(name) for name in labels]
+    files += [f.with_name("posts.jsonl") for f in list(files)]
+    mp = cfg.signals.model
+    if mp is not None:
+        files += [cfg.project_path(name) for name in mp.negatives]
+        ap = appeals_path(cfg)
+        if ap is not None:
+            files.append(ap)
     files += [cfg.root / f for f in ("rubricator.yaml", "signals.yaml", "territories.yaml")]
     for f in files:
         h.update(str(f.name).encode())
@@ -139,11 +161,12 @@ class SignalBuilder:
         if use_model is None:  # INCIDENTS_SIGNALS_MODEL=off: rules alone whatever signals.yaml says (tests)
             use_model = os.environ.get("INCIDENTS_SIGNALS_MODEL", "on") != "off"
         if use_model and policy.model is not None:
-            path = Path(policy.model.path)
+            path = model_path(cfg)
             found = self._readable_model(path)
             if (
                 found is not None
                 and policy.model.train
+                and found.meta.get("fingerprint") is not None  # None: trained by hand, used as is
                 and found.meta.get("fingerprint") != training_fingerprint(cfg, policy.model.train)
             ):
                 # trained from other labels or rules: it would decide on features the rules no
@@ -492,12 +515,23 @@ class SignalBuilder:
         return sig
 
     def _model_asked(self, sig: SignalRecord, norm: NormalizedText) -> bool:
-        """The model is asked about candidates: a rule fired and the text is long enough."""
+        """The model is asked about every post whose text is long enough (a post no rule fired
+        on can be a complaint); a model without the topic classifier only about candidates."""
         return (
             self.model is not None
-            and bool(sig.rules)
+            and (bool(sig.rules) or self.model.topic is not None)
             and len(norm.text.strip()) >= self.policy.min_text_chars
         )
+
+    def _pos_rejects(self, sig: SignalRecord, text: str) -> bool:
+        """On the feedback platform (a complaint channel) only thanks, spam and pure questions
+        of information are not complaints."""
+        said = {r.split(" ", 1)[0] for r in sig.reasons}
+        if "thanks" in said and "complaint" not in said:
+            return True
+        if any(r.startswith("noise markers") for r in sig.reasons) and not sig.rules:
+            return True
+        return not sig.rules and "complaint" not in said and text.rstrip().endswith("?")
 
     def _apply_model(self, sigs: Sequence[SignalRecord], norms: Sequence[NormalizedText]) -> None:
         """The trained model (signals.yaml → model) decides on candidates, beside the rules'
@@ -508,17 +542,37 @@ class SignalBuilder:
         assert mp is not None and self.model is not None
         exs = [example(sig, norm) for sig, norm in zip(sigs, norms, strict=True)]
         if mp.complaint:
-            for sig, p in zip(sigs, self.model.complaint_probability(exs), strict=True):
-                decided = p >= mp.threshold
-                sig.reasons.append(
-                    f"model: p(complaint) = {p:.2f} (from {mp.threshold:.2f}) → "
-                    f"{'complaint' if decided else 'not a complaint'}; rules alone: "
-                    f"{'complaint' if sig.is_complaint else 'not a complaint'} at {sig.score:.2f}"
-                )
+            silent: list[int] = []
+            for i, (sig, (p, grams)) in enumerate(zip(sigs, self.model.explain(exs), strict=True)):
+                pos = sig.network == "pos"
+                threshold = mp.pos_threshold if pos else mp.threshold
+                decided = p >= threshold and not (pos and self._pos_rejects(sig, norms[i].text))
+                why = f"; {', '.join(grams)}" if grams and decided else ""
+                channel = ", feedback platform" if pos else ""
+                if sig.rules:
+                    sig.reasons.append(
+                        f"model: p(complaint) = {p:.2f} (from {threshold:.2f}{channel}) → "
+                        f"{'complaint' if decided else 'not a complaint'}; rules alone: "
+                        f"{'complaint' if sig.is_complaint else 'not a complaint'} at {sig.score:.2f}{why}"
+                    )
+                elif decided:
+                    sig.reasons.append(
+                        f"model {p:.2f}: {', '.join(grams) or 'the words as a whole'} "
+                        f"(from {threshold:.2f}{channel}; no rule fired)"
+                    )
+                    silent.append(i)
                 sig.is_complaint = decided
+            if silent and self.model.topic is not None:
+                topics = self.model.topics([exs[i] for i in silent])
+                for i, (cat, pc) in zip(silent, topics, strict=True):
+                    sigs[i].category = cat
+                    sigs[i].reasons.append(f"model: category {cat} ({pc:.2f}), the rules are silent")
+            for i in silent:
+                if sigs[i].category is None:
+                    sigs[i].is_complaint = False
         if mp.category and self.model.category is not None:
             for sig, (cat, pc) in zip(sigs, self.model.categories(exs), strict=True):
-                if cat != sig.category and any(h.category == cat for h in sig.rules):
+                if sig.rules and cat != sig.category and any(h.category == cat for h in sig.rules):
                     sig.reasons.append(f"model: category {cat} ({pc:.2f}) over the rules' {sig.category}")
                     sig.category = cat
                     sig.subcategory, sig.fact = best_in(sig.rules, cat)

@@ -76,10 +76,11 @@ def test_reader_reports_file_and_line_and_goes_on():
     assert "expected a JSON object" in items[3][1].reason
 
 
-def test_windows_1251_and_bom_are_decoded():
+def test_windows_1251_when_declared_and_bom_are_decoded():
     cp = json.dumps(GOOD, ensure_ascii=False).encode("cp1251")
     bom = b"\xef\xbb\xbf" + json.dumps(dict(GOOD, external_id="b"), ensure_ascii=False).encode()
-    items = [x for _, x in read_jsonl(io.BytesIO(cp + b"\n" + bom + b"\n"), "x")]
+    items = [x for _, x in read_jsonl(io.BytesIO(cp + b"\n"), "x", encoding="cp1251")]
+    items += [x for _, x in read_jsonl(io.BytesIO(bom + b"\n"), "x")]
     assert [p.text for p in items] == [GOOD["text"], GOOD["text"]]
 
 

@@ -10,12 +10,17 @@ from typing import Any
 from rich.table import Table
 
 from incidents.cli.context import EXIT_OK, EXIT_USAGE, Context, console, err
-from incidents.services.training import appeal_examples, cross_validate, fit_and_save, labelled_examples
 
 
 def cmd_train(ctx: Context, args: argparse.Namespace) -> int:
-    from pipelines.model import DEFAULT_PATH
-    from pipelines.signals import SignalBuilder
+    from incidents.services.training import (
+        appeal_rows,
+        cross_validate,
+        fit_and_save,
+        labelled_examples,
+        negative_examples,
+    )
+    from pipelines.signals import SignalBuilder, model_path
 
     builder = SignalBuilder(ctx.cfg, use_ner=False, use_model=False)
     items: list[dict[str, Any]] = []
@@ -25,22 +30,29 @@ def cmd_train(ctx: Context, args: argparse.Namespace) -> int:
             err.print(f"[red]{path}: файл не найден[/]")
             return EXIT_USAGE
         items.extend(labelled_examples(builder, path))
-    extra: tuple[list[Any], list[str]] = ([], [])
+    appeals: tuple[list[Any], list[str | None]] = ([], [])
     if args.appeals:
-        extra = appeal_examples(builder, Path(args.appeals))
+        appeals = appeal_rows(builder, Path(args.appeals))
+    policy = ctx.cfg.signals.model
+    negatives = negative_examples(builder, list(policy.negatives)) if policy and not args.no_negatives else []
+    mapped = ([x for x, c in zip(*appeals, strict=True) if c], [c for c in appeals[1] if c])
     out: dict[str, Any] = {
         "posts": len(items),
         "candidates": sum(1 for it in items if it["sig"].rules),
-        "appeals_for_category": len(extra[1]),
+        "appeals_for_category": len(mapped[1]),
+        "negatives": len(negatives),
     }
     if args.cv:
-        out["cv"] = cross_validate(items, args.cv, extra, c=args.c, threshold=args.threshold)
+        out["cv"] = cross_validate(
+            items, args.cv, mapped, c=args.c, threshold=args.threshold, negatives=negatives
+        )
     target = fit_and_save(
         items,
-        args.output or DEFAULT_PATH,
+        args.output or model_path(ctx.cfg),
         {"labels": [str(p) for p in args.labels], "appeals": args.appeals},
         c=args.c,
-        extra=extra,
+        negatives=negatives,
+        appeals=appeals,
     )
     out["model"] = str(target)
     if args.json:
@@ -80,7 +92,14 @@ def add_commands(sub: Any) -> None:
         "--cv", type=int, metavar="K", help="сначала сравнить правила и правила+модель на K частях"
     )
     p.add_argument(
-        "--appeals", metavar="CSV", help="обращения ПОС (kursk_appeals_train.csv) для обучения категории"
+        "--appeals",
+        metavar="CSV",
+        help="история обращений региона (CSV: text, topic/reason): жалобы и их категории",
+    )
+    p.add_argument(
+        "--no-negatives",
+        action="store_true",
+        help="без отрицательных примеров языка (signals.yaml → model.negatives, CEDR)",
     )
     p.add_argument("--c", type=float, default=4.0, help="регуляризация логистической регрессии (C)")
     p.add_argument(

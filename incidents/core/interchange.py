@@ -134,35 +134,76 @@ def post_to_dict(post: PostRecord) -> dict[str, Any]:
     return out
 
 
-def decode_line(raw: bytes) -> str:
-    """UTF-8 first (with or without BOM); cp1251 is common in Russian exports."""
-    for enc in ("utf-8-sig", "cp1251"):
-        try:
-            return raw.decode(enc)
-        except UnicodeDecodeError:
+ENCODINGS = ("utf-8", "cp1251")
+READ_CHUNK = 1024 * 1024  # the most of an over-long line held in memory at once
+
+
+def decode_line(raw: bytes, encoding: str = "utf-8") -> str:
+    """Decode one line in the file's declared encoding, never by guessing.
+
+    UTF-8 (a BOM is fine) unless the import says `--encoding cp1251`. A line that is not
+    valid in its encoding is refused with the byte offset: decoding it as Windows-1251 instead
+    (as an earlier version did) stored a UTF-8 line with three bad bytes garbled
+    («РќР° СѓР»РёС†Рµ…») and classified the garbage, with no warning (issue 19, F6)."""
+    if encoding not in ENCODINGS:
+        raise ValueError(f"unsupported encoding {encoding!r}: one of {', '.join(ENCODINGS)}")
+    try:
+        return raw.decode("utf-8-sig" if encoding == "utf-8" else encoding)
+    except UnicodeDecodeError as exc:
+        raise PayloadError(
+            f"not valid {encoding.upper()}: byte {exc.start} ({raw[exc.start : exc.start + 4]!r}); "
+            "the line is kept as it is, nothing was guessed"
+        ) from exc
+
+
+def _raw_lines(stream: IO[bytes]) -> Iterator[tuple[bytes, bool]]:
+    """Yield (line, complete) with never more than `MAX_LINE_BYTES` + 1 bytes of a line read.
+
+    `for raw in stream` reads a whole line before its length can be checked: a 400 MB line
+    took 400 MB of memory before it was refused (F14). Here the start of an over-long line is
+    returned with `complete=False` and the rest is skipped in chunks."""
+    while True:
+        raw = stream.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        if len(raw) <= MAX_LINE_BYTES or raw.endswith(b"\n"):
+            yield raw, True
             continue
-    raise PayloadError("unknown text encoding (neither UTF-8 nor Windows-1251)")
+        head = raw[:KEEP_LINE_BYTES]
+        del raw
+        while True:
+            rest = stream.readline(READ_CHUNK)
+            if not rest or rest.endswith(b"\n"):
+                break
+        yield head, False
 
 
 def read_jsonl(
-    stream: IO[bytes], origin: str, start_line: int = 0
+    stream: IO[bytes], origin: str, start_line: int = 0, encoding: str = "utf-8"
 ) -> Iterator[tuple[int, PostRecord | BadLine]]:
-    """Yield (line number, post or bad line) for every non-empty line after `start_line`."""
-    for line_no, raw in enumerate(stream, start=1):
+    """Yield (line number, post or bad line) for every non-empty line after `start_line`.
+
+    The stream is read line by line (stdin included): memory is bounded by the longest
+    accepted line, not by the file."""
+    for line_no, (raw, complete) in enumerate(_raw_lines(stream), start=1):
         if line_no <= start_line:
             continue
         if not raw.strip():
             continue
         # the whole line up to a megabyte, so that `incidents quarantine retry` can replay it
         snippet = raw[:KEEP_LINE_BYTES].decode("utf-8", "replace").rstrip("\r\n")
-        if len(raw) > MAX_LINE_BYTES:
+        if not complete or len(raw) > MAX_LINE_BYTES:
             yield line_no, BadLine(origin, line_no, f"line longer than {MAX_LINE_BYTES} bytes", snippet)
             continue
         try:
-            obj = json.loads(decode_line(raw))
-        except (json.JSONDecodeError, PayloadError) as exc:
-            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-            yield line_no, BadLine(origin, line_no, f"broken JSON: {reason}", snippet)
+            text = decode_line(raw, encoding)
+        except PayloadError as exc:
+            yield line_no, BadLine(origin, line_no, str(exc), snippet)
+            continue
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            yield line_no, BadLine(origin, line_no, f"broken JSON: {exc.msg}", snippet)
             continue
         try:
             yield line_no, post_from_dict(obj)

@@ -44,3 +44,108 @@ POS_CATEGORIES: dict[str, PosCategory] = {
     "16": _pc("Экология / отходы (ТКО, свалки, запахи)", "ecology", "waste"),
 }
 """Feedback-platform category code (0–16, `category_code`) → our fixed category codes."""
+
+
+# ---------------------------------------------------------------- topics and reasons → codes
+# The platforms' own fine-grained topics (Kursk ПОС `topic`, 173 values) and the St Petersburg
+# portal's reasons (`reason`, 125 values) mapped to one code each, by the first pattern that
+# matches (docs/taxonomy.md publishes the table with the reason for each row). The order
+# matters: the more specific pattern first. `also` lists the boundary codes a reader would
+# accept (street lighting on a road, litter on a road, snow in a yard…).
+_TOPIC_RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    (r"надпис|объявлени|рекламн|разукомплектован", "landscaping", ()),
+    (r"жидких бытовых отходов|порча земель|вырубк|пожарн.*природопольз", "ecology", ()),
+    (r"поезд|вагон", "transport", ()),
+    (r"замороженн", "construction", ()),
+    (r"аварийное жиль|оплаты услуг жкх|водосточн|подъемная платформа", "housing_utilities", ()),
+    (r"инвалидност|реабилитац", "social_protection", ("healthcare",)),
+    (r"пцр|антител", "healthcare", ()),
+    (r"учител|обучени", "education", ()),
+    (r"качество товара|оказания услуги|государственных и муниципальных услуг", "other", ()),
+    (r"освещени.*(дорог|опор)|опор[аы] освещения|наружное освещение", "energy", ("roads", "landscaping")),
+    (r"освещени.*(подъезд|мест общего пользования|лифт|фасад)", "housing_utilities", ("energy",)),
+    (r"электросет|энергоснабжени|провод", "energy", ()),
+    (r"теплоснабжени|отоплени|температур|радиатор", "housing_utilities", ()),
+    (r"водоотведени|канализац|ливнев|ливнесток", "water", ()),
+    (
+        r"водоснабжени|горячей воды|холодной воды|протечка труб|водоразбор|колонк",
+        "water",
+        ("housing_utilities",),
+    ),
+    (r"свалк", "waste", ("ecology",)),
+    (r"вывоз.*отход|контейнерн|мусоропровод|мусоросборн|мусорный контейнер|урн", "waste", ("landscaping",)),
+    (r"запах|выброс|загрязнени|экологи|сжигани", "ecology", ()),
+    (r"люк|колод", "landscaping", ("water", "roads")),
+    (r"снег|налед", "roads", ("landscaping",)),
+    (r"внутридворов|придомов|дворов", "landscaping", ("roads",)),
+    (r"мусор|уборк|санитарн.*(улиц|территор)", "landscaping", ("waste",)),
+    (r"безнадзорн.*животн", "safety", ()),
+    (
+        r"парадн|подъезд|лифт|домофон|лестничн|доводчик|почтов|стекла|управляющ|многоквартирн|мкд|кровл|"
+        r"подвал|чердак|фасад|цокол|пандус|дезинсекц|дератизац|общего имущества|общим имуществом|"
+        r"перепланировк|стеновых панелей|адресной вывески",
+        "housing_utilities",
+        ("landscaping",),
+    ),
+    (
+        r"дорожн.*покрыти|ям[ыа]|выбоин|светофор|пешеходн.*переход|дорожные знаки|дорожных знаков|"
+        r"парковк|парковоч|искусственных неровностей|бордюр|тротуар|твёрдого дорожного|дорог",
+        "roads",
+        ("landscaping",),
+    ),
+    (r"транспорт|маршрут|перевоз|проезд[а ]|остановоч", "transport", ()),
+    (r"медицин|здравоохранени|лекарств|вакцин|сертификат|поликлиник|больниц|covid", "healthcare", ()),
+    (r"школ|детск.*сад|образовани|учебн", "education", ()),
+    (r"пособи|социальн|выплат|льгот|пенси|занятост|труд", "social_protection", ()),
+    (r"строител|строительн|земляных работ", "construction", ("landscaping",)),
+    (r"земельн|самовольн.*(постро|строен)|гараж", "land_property", ()),
+    (
+        r"дерев|кустарник|газон|клумб|сорн|скошен|парк|сквер|детск.*площадк|спортивн.*площадк|"
+        r"малых архитектурных|уличной мебели|ограждени|надпис|реклам|благоустройств|памятник|"
+        r"зон отдыха|лужи|кладбищ|транспортное средство",
+        "landscaping",
+        (),
+    ),
+    (r"торгов|реализац.*товар|связ|интернет|госуслуг|культур|спорт", "other", ()),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TopicCode:
+    code: str
+    also: frozenset[str]
+    pattern: str
+
+
+def topic_code(topic: str) -> TopicCode | None:
+    """A platform topic or portal reason → our code (None: no rule matched, e.g. test messages)."""
+    import re
+
+    t = (topic or "").lower().replace("ё", "е")
+    for pattern, code, also in _TOPIC_RULES:
+        if re.search(pattern.replace("ё", "е"), t):
+            return TopicCode(code, frozenset(also), pattern)
+    return None
+
+
+def appeal_category(row: dict[str, str]) -> str | None:
+    """The code of one appeal row: its fine topic (Kursk `topic`, St Petersburg `reason`) when a
+    rule maps it, else its broad platform category when that maps to exactly one code."""
+    for key in ("topic", "reason"):
+        tc = topic_code(row.get(key) or "")
+        if tc is not None:
+            return tc.code
+    pc = POS_CATEGORIES.get((row.get("category_code") or "").strip())
+    if pc is not None and len(pc.codes) == 1:
+        return next(iter(pc.codes))
+    return None
+
+
+def appeal_accepts(row: dict[str, str]) -> frozenset[str]:
+    """The codes counted right for one appeal: its code and the boundary codes of its topic."""
+    for key in ("topic", "reason"):
+        tc = topic_code(row.get(key) or "")
+        if tc is not None:
+            return frozenset({tc.code, *tc.also})
+    pc = POS_CATEGORIES.get((row.get("category_code") or "").strip())
+    return pc.codes if pc is not None else frozenset()

@@ -11,44 +11,36 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from crawlers.base import BadRecord, SourceAdapter, SourceNotConfigured, SourceStopped
-from crawlers.registry import build_adapter
-from incidents.core.config import RegionConfig, SourceConfig
+from crawlers.base import BadRecord
+from incidents.core.config import RegionConfig
 from incidents.core.records import PostRecord, SignalRecord
 from incidents.core.states import OPEN_STATES, IncidentState, InvalidTransition, check_transition
 from incidents.domain.assess import is_urgent
 from incidents.domain.clustering import (
     Clusterer,
     Decision,
-    IncidentView,
-    content_tokens,
-    ignored_place_stems,
-    place_stems,
-    street_key,
 )
 from incidents.domain.routing import Router
 from incidents.domain.sla import SlaPolicyEngine
 from incidents.domain.sla_clocks import SlaClocks
+from incidents.services.crawling import CrawlStats, crawl_adapter, crawl_source  # noqa: F401 - callers take them here
+from incidents.services.open_incidents import load_clusterer
 from incidents.services.refresh import refresh_incidents
 from incidents.services.signal_worker import Pending, SignalWorker, WorkerFailed
 from incidents.services.training import signal_builder
 from incidents.storage.models import Incident, IncidentPost, Post, Signal
 from incidents.storage.store import (
-    admit,
     audit,
-    get_cursor,
     pending_posts,
     post_key_filters,
     post_record,
     quarantine,
-    save_posts,
-    set_cursor,
     signal_values,
     sync_reference,
     upsert_signal,
@@ -58,59 +50,6 @@ from pipelines.signals import SignalBuilder
 log = logging.getLogger(__name__)
 CLOSED_STATES = frozenset({IncidentState.CLOSED.value, IncidentState.RESOLVED.value})
 Clock = Callable[[], datetime]
-
-
-# --------------------------------------------------------------------------- crawl
-@dataclass(slots=True)
-class CrawlStats:
-    source_id: str
-    pages: int = 0
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    quarantined: int = 0
-    error: str | None = None
-
-
-def crawl_adapter(
-    engine: Engine, adapter: SourceAdapter, now: Clock, *, max_pages: int | None = None
-) -> CrawlStats:
-    """Fetch pages until the adapter is done; posts, bad records and cursor in one transaction per page."""
-    stats = CrawlStats(adapter.source_id)
-    with Session(engine) as session:
-        cursor = get_cursor(session, adapter.source_id)
-    while max_pages is None or stats.pages < max_pages:
-        result = adapter.fetch(cursor)
-        posts, refused = admit(result.posts)
-        result.bad.extend(refused)
-        with Session(engine) as session, session.begin():
-            ts = now()
-            ins, upd, same = save_posts(session, posts, ts)
-            quarantine(session, adapter.source_id, result.bad, ts)  # a record already held is not added twice
-            stats.quarantined += len(result.bad)
-            set_cursor(session, adapter.source_id, result.next_cursor, ts)
-        for b in result.bad:
-            log.warning("%s: %s: %s", adapter.source_id, b.location, b.reason)
-        stats.pages += 1
-        stats.inserted += ins
-        stats.updated += upd
-        stats.unchanged += same
-        cursor = result.next_cursor
-        if result.done:
-            break
-    return stats
-
-
-def crawl_source(engine: Engine, cfg: RegionConfig, source: SourceConfig, now: Clock) -> CrawlStats:
-    """Run one configured source; a missing credential or a stop is reported, not raised."""
-    try:
-        adapter = build_adapter(source, cfg.root)
-    except SourceNotConfigured as exc:
-        return CrawlStats(source.id, error=f"not configured: {exc}")
-    try:
-        return crawl_adapter(engine, adapter, now)
-    except SourceStopped as exc:
-        return CrawlStats(source.id, error=f"stopped for now: {exc}")
 
 
 # --------------------------------------------------------------------------- process
@@ -127,97 +66,6 @@ class ProcessStats:
     comparisons: int = 0
     failed: int = 0
     by_category: Counter = field(default_factory=Counter)
-
-
-def _view_from(
-    inc: Incident, texts: list[str], keys: list[str], houses: set[str], streets: set[str], places: set[str]
-) -> IncidentView:
-    v = IncidentView(
-        ref=inc.id,  # type: ignore[arg-type]
-        category=inc.category,
-        subcategory=inc.subcategory,
-        municipality=inc.municipality,
-        street=street_key(inc.street),
-        house=next(iter(sorted(houses)), None),
-        first_at=inc.first_post_at or inc.opened_at,
-        last_at=inc.last_post_at or inc.opened_at,
-        closed_at=(inc.closed_at or inc.updated_at) if inc.status in CLOSED_STATES else None,
-        status=inc.status,
-    )
-    v.texts.extend(texts[-5:])
-    v.post_keys.update(keys)
-    v.houses.update(houses)
-    v.streets.update(s for s in streets if s)
-    if v.street:
-        v.streets.add(v.street)
-    v.places.update(places)
-    return v
-
-
-def load_clusterer(session: Session, cfg: RegionConfig, since: datetime) -> Clusterer:
-    """Snapshot of the incidents a new post could join: active since `since`, or closed recently
-    enough to be reopened (or continued by a linked incident)."""
-    clusterer = Clusterer(cfg.clustering, ignore_places=ignored_place_stems(cfg.territories))
-    window = timedelta(hours=cfg.clustering.window_hours)
-    closed_horizon = since - clusterer.link_window
-    stmt = select(Incident).where(
-        col(Incident.merged_into_id).is_(None),
-        Incident.status != IncidentState.REJECTED.value,
-        (Incident.last_post_at >= since - window)  # type: ignore[operator]
-        | (Incident.status.in_(sorted(CLOSED_STATES)) & (Incident.updated_at >= closed_horizon)),  # type: ignore[attr-defined]
-    )
-    # In id order, which is the order they were opened in: the candidate lists a reloaded snapshot
-    # builds are then those of the run that was killed (at most `max_candidates` are compared).
-    incidents = list(session.exec(stmt.order_by(Incident.id)).all())
-    if not incidents:
-        return clusterer
-    ids = [i.id for i in incidents]
-    texts: dict[int, list[str]] = {i: [] for i in ids}
-    keys: dict[int, list[str]] = {i: [] for i in ids}
-    houses: dict[int, set[str]] = {i: set() for i in ids}
-    streets: dict[int, set[str]] = {i: set() for i in ids}
-    places: dict[int, set[str]] = {i: set() for i in ids}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        rows = session.exec(
-            select(
-                IncidentPost.incident_id,
-                Post.network,
-                Post.external_id,
-                Signal.lemma_text,
-                Signal.entities,
-                Signal.street,
-            )
-            .join(Post, Post.id == IncidentPost.post_id)
-            .join(Signal, Signal.post_id == Post.id, isouter=True)
-            .where(IncidentPost.incident_id.in_(chunk))  # type: ignore[attr-defined]
-            .order_by(Post.created_at, Post.id)
-        ).all()
-        for iid, net, ext, lemma_text, ents, street in rows:
-            keys[iid].append(f"{net}:{ext}")
-            if lemma_text:
-                texts[iid].append(" ".join(content_tokens(lemma_text)))
-            address = (ents or {}).get("address") or {}
-            if address.get("house"):
-                houses[iid].add(address["house"])
-            if street:
-                streets[iid].add(street_key(street))  # type: ignore[arg-type]
-            for loc in (ents or {}).get("locations") or []:
-                places[iid] |= place_stems(loc) - clusterer.ignore_places
-    for inc in incidents:
-        if inc.status in CLOSED_STATES and (inc.closed_at or inc.updated_at) < closed_horizon:
-            continue
-        clusterer.load(
-            _view_from(
-                inc,
-                texts[inc.id],
-                keys[inc.id],
-                houses[inc.id],
-                streets[inc.id],  # type: ignore[index]
-                places[inc.id],
-            )
-        )  # type: ignore[index]
-    return clusterer
 
 
 class Processor:

@@ -56,44 +56,95 @@ def labelled_examples(builder: Any, labels: Path) -> list[dict[str, Any]]:
     return out
 
 
-def appeal_examples(builder: Any, path: Path) -> tuple[list[Any], list[str]]:
+def _row_example(builder: Any, network: str, ident: str, text: str) -> Any:
     from incidents.core.records import PostRecord
-    from incidents.core.tabular import read_csv
-    from incidents.domain.taxonomy import POS_CATEGORIES
     from pipelines.model import example
 
-    xs, ys = [], []
-    for i, row in enumerate(read_csv(path)):
-        pc = POS_CATEGORIES.get((row.get("category_code") or "").strip())
-        if pc is None or len(pc.codes) != 1:
+    post = PostRecord(network=network, external_id=ident, source_id="training", text=text, created_at=_EPOCH)
+    norm = builder.normalize(post.text)
+    return example(builder.decide(post, norm, run_ner=False, run_model=False), norm)
+
+
+_CACHE: dict[tuple[Any, ...], list[Any]] = {}
+
+
+def negative_examples(builder: Any, paths: list[str], limit: int | None = None) -> list[Any]:
+    """Everyday sentences that are not complaints (CSV with a `text` column: the CEDR
+    sentences of config/language/ru), as the model's examples; kept per process."""
+    from incidents.core.tabular import read_csv
+
+    out: list[Any] = []
+    for name in paths:
+        path = Path(name)
+        if not path.is_file():
             continue
-        post = PostRecord(
-            network="pos",
-            external_id=f"appeal-{row.get('id') or i}",
-            source_id="appeals",
-            text=row.get("text") or "",
-            created_at=_EPOCH,
-        )
-        norm = builder.normalize(post.text)
-        sig = builder.decide(post, norm, run_ner=False)
-        if not sig.rules:
-            continue
-        xs.append(example(sig, norm))
-        ys.append(next(iter(pc.codes)))
-    return xs, ys
+        key = (str(path.resolve()), path.stat().st_mtime_ns, id(builder.cfg.rubricator), limit)
+        if key not in _CACHE:
+            rows = [r.get("text") or "" for r in read_csv(path)]
+            rows = [t for t in rows if t.strip()][:limit]
+            _CACHE[key] = [_row_example(builder, "vk", f"neg-{i}", t) for i, t in enumerate(rows)]
+        out.extend(_CACHE[key])
+    return out
+
+
+def appeal_rows(builder: Any, path: Path, limit: int | None = None) -> tuple[list[Any], list[str | None]]:
+    """Every row of an appeal history (each one a complaint) and its code
+    (`incidents.domain.taxonomy.appeal_category`; None where it maps to none or several)."""
+    import random
+
+    from incidents.core.tabular import read_csv
+    from incidents.domain.taxonomy import appeal_category
+
+    rows = [r for r in read_csv(path) if (r.get("text") or "").strip()]
+    if limit and limit < len(rows):
+        rows = random.Random(7).sample(rows, limit)
+    xs = [_row_example(builder, "pos", f"appeal-{r.get('id') or i}", r["text"]) for i, r in enumerate(rows)]
+    return xs, [appeal_category(r) for r in rows]
+
+
+def appeal_examples(builder: Any, path: Path) -> tuple[list[Any], list[str]]:
+    """The appeals whose topic (or platform category) maps to one of our codes, for the category."""
+    xs, cats = appeal_rows(builder, path)
+    keep = [(x, c) for x, c in zip(xs, cats, strict=True) if c]
+    return [x for x, _ in keep], [c for _, c in keep]
 
 
 def _split(items: list[dict[str, Any]]) -> tuple[list[Any], list[int], list[Any], list[str]]:
-    """Complaint training: posts where a rule fired; category: gold complaints in the region."""
-    cx = [it["ex"] for it in items if it["sig"].rules]
-    cy = [int(it["gold"].is_complaint) for it in items if it["sig"].rules]
-    kx = [it["ex"] for it in items if it["sig"].rules and it["gold"].is_complaint and it["gold"].category]
-    ky = [
-        it["gold"].category
-        for it in items
-        if it["sig"].rules and it["gold"].is_complaint and it["gold"].category
-    ]
+    """Complaint training: every labelled post; category: the gold complaints with a category."""
+    cx = [it["ex"] for it in items]
+    cy = [int(it["gold"].is_complaint) for it in items]
+    kx = [it["ex"] for it in items if it["gold"].is_complaint and it["gold"].category]
+    ky = [it["gold"].category for it in items if it["gold"].is_complaint and it["gold"].category]
     return cx, cy, kx, ky
+
+
+def training_set(
+    items: list[dict[str, Any]],
+    negatives: list[Any],
+    appeals: tuple[list[Any], list[str | None]] = ([], []),
+    extra: tuple[list[Any], list[str]] = ([], []),
+    *,
+    negatives_share: float = 2.0,
+    appeals_share: float = 1.0,
+) -> dict[str, Any]:
+    """The examples, labels and weights of both classifiers. The negatives (thousands of
+    everyday sentences) weigh together `negatives_share` × the labelled non-complaints, the
+    appeals `appeals_share` × the labelled complaints (at least 1 each): no source drowns the
+    posts the team labelled."""
+    cx, cy, kx, ky = _split(items)
+    w = [1.0] * len(cx)
+    n_neg = max(1, cy.count(0))
+    n_pos = max(1, cy.count(1))
+    if negatives:
+        wn = min(1.0, negatives_share * n_neg / len(negatives))
+        cx, cy, w = cx + list(negatives), cy + [0] * len(negatives), w + [wn] * len(negatives)
+    ax, ac = appeals
+    if ax:
+        wa = max(1.0, appeals_share * n_pos / len(ax))
+        cx, cy, w = cx + list(ax), cy + [1] * len(ax), w + [wa] * len(ax)
+        kx = kx + [x for x, c in zip(ax, ac, strict=True) if c]
+        ky = ky + [c for c in ac if c]
+    return {"cx": cx, "cy": cy, "w": w, "kx": kx + list(extra[0]), "ky": ky + list(extra[1])}
 
 
 def _scores(
@@ -128,6 +179,7 @@ def cross_validate(
     c: float,
     threshold: float,
     seed: int = 7,
+    negatives: list[Any] | None = None,
 ) -> dict[str, dict[str, float]]:
     from sklearn.model_selection import StratifiedGroupKFold
 
@@ -141,15 +193,13 @@ def cross_validate(
     comb_c, comb_k = list(comp), list(cat)
     folds = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
     for train_i, test_i in folds.split(items, y, groups):
-        cx, cy, kx, ky = _split([items[i] for i in train_i])
-        model = fit(cx, cy, kx + extra[0], ky + extra[1], c=c)
-        test = [i for i in test_i if items[i]["sig"].rules]
-        if not test:
-            continue
+        t = training_set([items[i] for i in train_i], negatives, extra=extra)
+        model = fit(t["cx"], t["cy"], t["kx"], t["ky"], c=c, complaint_w=t["w"])
+        test = list(test_i)
         exs = [items[i]["ex"] for i in test]
         for i, p, (kc, _) in zip(test, model.complaint_probability(exs), model.categories(exs), strict=True):
             comb_c[i] = p >= threshold
-            if any(h.category == kc for h in items[i]["sig"].rules):
+            if not items[i]["sig"].rules or any(h.category == kc for h in items[i]["sig"].rules):
                 comb_k[i] = kc
     return {"rules": rules_only, "rules+model": _scores(items, comb_c, comb_k)}
 
@@ -162,15 +212,19 @@ def fit_and_save(
     c: float = 4.0,
     extra: tuple[list[Any], list[str]] = ([], []),
     category: bool = True,
+    negatives: list[Any] | None = None,
+    appeals: tuple[list[Any], list[str | None]] = ([], []),
 ) -> Path:
-    """Fit the classifiers on the labelled examples (`extra`: more examples for the category
-    only; `category=False`: the complaint classifier only) and save the model with `meta`;
-    deterministic: the same examples give the same model."""
+    """Fit the classifiers on the labelled examples, the negatives and the appeals (see
+    `training_set`; `extra`: more examples for the category only; `category=False`: no
+    classifier overrules the rules' category) and save the model with `meta`; deterministic:
+    the same examples give the same model."""
     from pipelines.model import fit
 
-    cx, cy, kx, ky = _split(items)
-    model = fit(cx, cy, kx + extra[0], ky + extra[1], c=c, category=category)
+    t = training_set(items, negatives or [], appeals, extra)
+    model = fit(t["cx"], t["cy"], t["kx"], t["ky"], c=c, category=category, complaint_w=t["w"])
     model.meta.update(meta)
+    model.meta.update({"negatives_n": len(negatives or []), "appeals_n": len(appeals[0])})
     return model.save(output)
 
 
@@ -182,6 +236,8 @@ def train_to(
     c: float = 4.0,
     fingerprint: str | None = None,
     category: bool = True,
+    negatives: list[str] = (),  # type: ignore[assignment]
+    appeals: Path | None = None,
 ) -> Path:
     """What `incidents train LABELS… -o PATH` does without cross-validation, with a rules-only
     builder: signals.yaml → model.train calls it on first use (without the category classifier
@@ -192,9 +248,16 @@ def train_to(
     return fit_and_save(
         items,
         output,
-        {"labels": [str(p) for p in labels], "appeals": None, "fingerprint": fingerprint},
+        {
+            "labels": [str(p) for p in labels],
+            "appeals": str(appeals) if appeals else None,
+            "fingerprint": fingerprint,
+            "kind": "regional" if appeals else "shipped",
+        },
         c=c,
         category=category,
+        negatives=negative_examples(builder, list(negatives)),
+        appeals=appeal_rows(builder, appeals) if appeals else ([], []),
     )
 
 
@@ -206,21 +269,23 @@ def ensure_model(cfg: Any) -> None:
     import logging
 
     from pipelines import model as _model
-    from pipelines.signals import SignalBuilder, training_fingerprint
+    from pipelines.signals import SignalBuilder, appeals_path, model_path, training_fingerprint
 
     log = logging.getLogger("incidents.training")
     policy = cfg.signals.model
     if policy is None or not policy.train:
         return
-    path = Path(policy.path)
+    path = model_path(cfg)  # never relative to the working directory (F3)
     fingerprint = training_fingerprint(cfg, policy.train)
     if path.is_file():
         try:
-            if _model.load(path).meta.get("fingerprint") == fingerprint:
+            found = _model.load(path).meta.get("fingerprint")
+            if found == fingerprint or found is None:  # None: written by `incidents train` by hand
                 return
         except Exception as exc:  # noqa: BLE001 - an unreadable file is trained again
             log.warning("signals.yaml → model.path %s: cannot load it (%s); training it again", path, exc)
-    missing = [name for name in policy.train if not Path(name).is_file()]
+    labels = [str(cfg.project_path(name)) for name in policy.train]
+    missing = [name for name in labels if not Path(name).is_file()]
     if missing:
         log.warning(
             "signals.yaml → model.train: %s not found; deciding by the rules alone", ", ".join(missing)
@@ -234,14 +299,20 @@ def ensure_model(cfg: Any) -> None:
     log.info(
         "signals.yaml → model: %s absent or trained from other rules or labels, training it from %s",
         path,
-        ", ".join(policy.train),
+        ", ".join(labels),
     )
+    appeals = appeals_path(cfg)
+    if appeals is not None and not appeals.is_file():
+        log.info("signals.yaml → model.appeals %s not found: the shipped model", appeals)
+        appeals = None
     train_to(
         SignalBuilder(cfg, use_ner=False, use_model=False),
-        policy.train,
+        labels,
         path,
         fingerprint=fingerprint,
         category=policy.category,
+        negatives=[str(cfg.project_path(name)) for name in policy.negatives],
+        appeals=appeals,
     )
 
 

@@ -12,20 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-
-class UTCDateTime(sa.types.TypeDecorator):
-    impl = sa.DateTime(timezone=False)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r} given to the database; use aware UTC")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=UTC)
+from incidents.storage.types import UTCDateTime
 
 
 def utcnow() -> datetime:
@@ -335,6 +322,9 @@ class CrawlCursor(SQLModel, table=True):
 
 class QuarantineItem(SQLModel, table=True):
     __tablename__ = "quarantine"
+    # "is this record already held?" (`store.quarantine`) for every bad record: without it a scan
+    # of the whole table each time, quadratic in the number of bad lines (migration 0011)
+    __table_args__ = (sa.Index("ix_quarantine_origin_location", "origin", "location"),)
     id: int | None = Field(default=None, primary_key=True)
     origin: str = Field(description="File, source id or stage that produced it.")
     location: str | None = Field(default=None, description="Line number, object id…")

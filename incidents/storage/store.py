@@ -10,7 +10,7 @@ import json
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -86,13 +86,32 @@ def post_key_filters(keys: Iterable[tuple[str, str]], chunk: int = 500) -> Itera
 
 def save_posts(session: Session, posts: Sequence[PostRecord], now: datetime) -> tuple[int, int, int]:
     """Upsert posts; returns (inserted, updated, unchanged). Edits keep history."""
-    inserted = updated = unchanged = 0
-    if not posts:
-        return 0, 0, 0
-    # Deduplicate inside the page: the last version of a post wins.
-    latest: dict[tuple[str, str], PostRecord] = {}
+    # Two copies of one post in a page are two versions in that order: saved one round after
+    # the other, so that the earlier text is kept as a revision and the later one wins. Keeping
+    # only the last copy (as before) dropped the earlier text without a trace (issue 19, F12).
+    rounds: list[dict[tuple[str, str], PostRecord]] = []
     for p in posts:
-        latest[(p.network, p.external_id)] = p
+        key = (p.network, p.external_id)
+        for r in rounds:
+            if key not in r:
+                r[key] = p
+                break
+        else:
+            rounds.append({key: p})
+    totals = [0, 0, 0]
+    for r in rounds:
+        for i, n in enumerate(_save_unique(session, r, now)):
+            totals[i] += n
+    return totals[0], totals[1], totals[2]
+
+
+def _save_unique(
+    session: Session, latest: dict[tuple[str, str], PostRecord], now: datetime
+) -> tuple[int, int, int]:
+    """`save_posts` for a page in which each post appears once."""
+    inserted = updated = unchanged = 0
+    if not latest:
+        return 0, 0, 0
     keys = list(latest)
     existing: dict[tuple[str, str], Post] = {}
     for where in post_key_filters(keys):
@@ -173,6 +192,7 @@ def save_posts(session: Session, posts: Sequence[PostRecord], now: datetime) -> 
 # --------------------------------------------------------------------------- admission
 ID_MAX = 200  # posts.external_id, source_id, parent_id, author_id are VARCHAR(200) on PostgreSQL
 COUNTER_MAX = 2**31 - 1  # likes, reposts, views are INTEGER
+FUTURE_TOLERANCE = timedelta(days=1)  # time zones written wrong, clocks off: not weeks
 EARLIEST, LATEST = (
     datetime(1970, 1, 1, tzinfo=UTC),
     datetime(2200, 1, 1, tzinfo=UTC),
@@ -203,7 +223,7 @@ def _clean_json(value: Any) -> Any:
     return value
 
 
-def _problem(post: PostRecord) -> str | None:
+def _problem(post: PostRecord, now: datetime | None = None) -> str | None:
     from incidents.core.config import NETWORKS
 
     if post.network not in NETWORKS:
@@ -227,17 +247,23 @@ def _problem(post: PostRecord) -> str | None:
     if not EARLIEST <= at < LATEST:
         # A placeholder date («0001-01-01») would also break the clustering's time window
         return f"created_at: {at.isoformat()} is not between {EARLIEST.year} and {LATEST.year}"
+    if now is not None and at > now + FUTURE_TOLERANCE:
+        # a post «written» weeks ahead sits outside every clustering window of the real posts
+        # about the same problem: it opened an incident of its own (issue 19, F12)
+        return f"created_at: {at.isoformat()} is in the future (later than now + {FUTURE_TOLERANCE})"
     return None
 
 
-def admit(posts: Sequence[PostRecord]) -> tuple[list[PostRecord], list[BadRecord]]:
+def admit(
+    posts: Sequence[PostRecord], now: datetime | None = None
+) -> tuple[list[PostRecord], list[BadRecord]]:
     """Split a page into the posts storage can hold and the rest, each with its reason.
 
     The adapters and the interchange parser already refuse malformed payloads; this is the
     last guard before the database, so that one odd record (an id of 300 characters, a NUL,
     a lone surrogate, a counter beyond INTEGER) is quarantined instead of failing the page's
     transaction again on every run — a source stuck at one page. Text is cleaned, counters
-    are capped."""
+    are capped. With `now`, a post dated more than `FUTURE_TOLERANCE` ahead of it is refused."""
     good: list[PostRecord] = []
     bad: list[BadRecord] = []
     for p in posts:
@@ -245,7 +271,7 @@ def admit(posts: Sequence[PostRecord]) -> tuple[list[PostRecord], list[BadRecord
             value = getattr(p, name)
             if isinstance(value, str):
                 setattr(p, name, clean_text(value))
-        reason = _problem(p)
+        reason = _problem(p, now)
         if reason:
             payload = json.dumps(
                 _clean_json(p.raw) if p.raw else {"external_id": str(p.external_id)[:300]},
@@ -262,31 +288,54 @@ def admit(posts: Sequence[PostRecord]) -> tuple[list[PostRecord], list[BadRecord
     return good, bad
 
 
+def _cap_bytes(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` bytes of UTF-8, at a character boundary."""
+    raw = text.encode("utf-8")
+    return text if len(raw) <= limit else raw[:limit].decode("utf-8", "ignore")
+
+
 def quarantine(session: Session, origin: str, items: Iterable[BadRecord], now: datetime) -> int:
     """Keep bad records with their reason; returns how many are new.
 
     A record already held (same origin, location and payload, resolved or not) is not added
     again: a rerun after a crash, or a repeated import of the same file, reads the same bad
     lines, and the operator must see each once."""
+    from incidents.core.redact import environment_secrets, redact
+
+    secrets = environment_secrets()  # the last net for credentials echoed by a remote (F4)
     n = 0
-    for b in items:
-        location = clean_text(b.location or "")[:1000] or None
-        payload = clean_text(b.payload)
-        held = session.exec(
-            select(QuarantineItem.payload).where(
-                QuarantineItem.origin == origin,
-                QuarantineItem.location == location if location else col(QuarantineItem.location).is_(None),
+    origin = _cap_bytes(clean_text(origin), 1000)
+    seen: set[tuple[str | None, str]] = set()  # this call's own records: no flush per record
+    with session.no_autoflush:
+        for b in items:
+            # both bounded in bytes, so that a row always fits a btree entry of the look-up index
+            # (`ix_quarantine_origin_location`, PostgreSQL's limit is ≈ 2.7 kB)
+            location = _cap_bytes(clean_text(b.location or ""), 1000) or None
+            payload = redact(clean_text(b.payload), secrets)
+            if (location, payload) in seen:
+                continue
+            held = session.exec(  # through the index: one look-up, not a scan of the table (F7)
+                select(QuarantineItem.payload).where(
+                    QuarantineItem.origin == origin,
+                    QuarantineItem.location == location
+                    if location
+                    else col(QuarantineItem.location).is_(None),
+                )
+            ).all()
+            if payload in held:
+                continue
+            seen.add((location, payload))
+            session.add(
+                QuarantineItem(
+                    origin=origin,
+                    location=location,
+                    reason=redact(clean_text(b.reason), secrets),
+                    payload=payload,
+                    created_at=now,
+                )
             )
-        ).all()
-        if payload in held:
-            continue
-        session.add(
-            QuarantineItem(
-                origin=origin, location=location, reason=clean_text(b.reason), payload=payload, created_at=now
-            )
-        )
-        session.flush()  # the next item of this page sees it
-        n += 1
+            n += 1
+    session.flush()
     return n
 
 

@@ -7,7 +7,7 @@ Create Date: ${create_date}
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import incidents.storage.models
+import incidents.storage.types  # column types only: a migration never imports the live models
 ${imports if imports else ""}
 
 revision = ${repr(up_revision)}

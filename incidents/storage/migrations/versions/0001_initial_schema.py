@@ -7,7 +7,7 @@ Create Date: 2026-11-23 10:55:11.649886
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import incidents.storage.models
+import incidents.storage.types
 
 
 revision = '0001'
@@ -30,7 +30,7 @@ def upgrade() -> None:
     op.create_table('crawl_cursors',
     sa.Column('source_id', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('cursor', sa.JSON(), nullable=True),
-    sa.Column('updated_at', incidents.storage.models.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', incidents.storage.types.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('source_id')
     )
     op.create_table('incidents',
@@ -47,12 +47,12 @@ def upgrade() -> None:
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
     sa.Column('priority', sa.Integer(), nullable=False),
     sa.Column('body_code', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=True),
-    sa.Column('opened_at', incidents.storage.models.UTCDateTime(), nullable=False),
-    sa.Column('due_at', incidents.storage.models.UTCDateTime(), nullable=True),
-    sa.Column('first_answer_at', incidents.storage.models.UTCDateTime(), nullable=True),
-    sa.Column('closed_at', incidents.storage.models.UTCDateTime(), nullable=True),
-    sa.Column('first_post_at', incidents.storage.models.UTCDateTime(), nullable=True),
-    sa.Column('last_post_at', incidents.storage.models.UTCDateTime(), nullable=True),
+    sa.Column('opened_at', incidents.storage.types.UTCDateTime(), nullable=False),
+    sa.Column('due_at', incidents.storage.types.UTCDateTime(), nullable=True),
+    sa.Column('first_answer_at', incidents.storage.types.UTCDateTime(), nullable=True),
+    sa.Column('closed_at', incidents.storage.types.UTCDateTime(), nullable=True),
+    sa.Column('first_post_at', incidents.storage.types.UTCDateTime(), nullable=True),
+    sa.Column('last_post_at', incidents.storage.types.UTCDateTime(), nullable=True),
     sa.Column('post_count', sa.Integer(), nullable=False),
     sa.Column('reach', sa.Integer(), nullable=False),
     sa.Column('networks', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
@@ -61,7 +61,7 @@ def upgrade() -> None:
     sa.Column('linked_incident_id', sa.Integer(), nullable=True),
     sa.Column('merged_into_id', sa.Integer(), nullable=True),
     sa.Column('sla_state', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
-    sa.Column('updated_at', incidents.storage.models.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', incidents.storage.types.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['linked_incident_id'], ['incidents.id'], ),
     sa.ForeignKeyConstraint(['merged_into_id'], ['incidents.id'], ),
     sa.PrimaryKeyConstraint('id')
@@ -85,9 +85,9 @@ def upgrade() -> None:
     sa.Column('author_id', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
     sa.Column('author_name', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('text', sa.Text(), nullable=False),
-    sa.Column('created_at', incidents.storage.models.UTCDateTime(), nullable=False),
-    sa.Column('fetched_at', incidents.storage.models.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', incidents.storage.models.UTCDateTime(), nullable=False),
+    sa.Column('created_at', incidents.storage.types.UTCDateTime(), nullable=False),
+    sa.Column('fetched_at', incidents.storage.types.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', incidents.storage.types.UTCDateTime(), nullable=False),
     sa.Column('likes', sa.Integer(), nullable=False),
     sa.Column('reposts', sa.Integer(), nullable=False),
     sa.Column('views', sa.Integer(), nullable=False),
@@ -111,8 +111,8 @@ def upgrade() -> None:
     sa.Column('location', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('payload', sa.Text(), nullable=False),
-    sa.Column('created_at', incidents.storage.models.UTCDateTime(), nullable=False),
-    sa.Column('resolved_at', incidents.storage.models.UTCDateTime(), nullable=True),
+    sa.Column('created_at', incidents.storage.types.UTCDateTime(), nullable=False),
+    sa.Column('resolved_at', incidents.storage.types.UTCDateTime(), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
@@ -122,7 +122,7 @@ def upgrade() -> None:
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
     sa.Column('enabled', sa.Boolean(), nullable=False),
     sa.Column('params', sa.JSON(), nullable=True),
-    sa.Column('last_run_at', incidents.storage.models.UTCDateTime(), nullable=True),
+    sa.Column('last_run_at', incidents.storage.types.UTCDateTime(), nullable=True),
     sa.Column('last_error', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
@@ -130,11 +130,11 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('incident_id', sa.Integer(), nullable=False),
     sa.Column('body_code', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
-    sa.Column('assigned_at', incidents.storage.models.UTCDateTime(), nullable=False),
+    sa.Column('assigned_at', incidents.storage.types.UTCDateTime(), nullable=False),
     sa.Column('assigned_by', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('rule', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('ended_at', incidents.storage.models.UTCDateTime(), nullable=True),
+    sa.Column('ended_at', incidents.storage.types.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['incident_id'], ['incidents.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -150,7 +150,7 @@ def upgrade() -> None:
     sa.Column('to_state', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=True),
     sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('data', sa.JSON(), nullable=True),
-    sa.Column('at', incidents.storage.models.UTCDateTime(), nullable=False),
+    sa.Column('at', incidents.storage.types.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['incident_id'], ['incidents.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -161,7 +161,7 @@ def upgrade() -> None:
     op.create_table('incident_posts',
     sa.Column('post_id', sa.Integer(), nullable=False),
     sa.Column('incident_id', sa.Integer(), nullable=False),
-    sa.Column('added_at', incidents.storage.models.UTCDateTime(), nullable=False),
+    sa.Column('added_at', incidents.storage.types.UTCDateTime(), nullable=False),
     sa.Column('added_by', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('manual', sa.Boolean(), nullable=False),
     sa.Column('similarity', sa.Float(), nullable=True),
@@ -176,7 +176,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('post_id', sa.Integer(), nullable=False),
     sa.Column('text', sa.Text(), nullable=False),
-    sa.Column('replaced_at', incidents.storage.models.UTCDateTime(), nullable=False),
+    sa.Column('replaced_at', incidents.storage.types.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['post_id'], ['posts.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -195,8 +195,8 @@ def upgrade() -> None:
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('interim', sa.Boolean(), nullable=False),
     sa.Column('created_by', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
-    sa.Column('created_at', incidents.storage.models.UTCDateTime(), nullable=False),
-    sa.Column('sent_at', incidents.storage.models.UTCDateTime(), nullable=True),
+    sa.Column('created_at', incidents.storage.types.UTCDateTime(), nullable=False),
+    sa.Column('sent_at', incidents.storage.types.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['incident_id'], ['incidents.id'], ),
     sa.ForeignKeyConstraint(['post_id'], ['posts.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -224,7 +224,7 @@ def upgrade() -> None:
     sa.Column('reasons', sa.JSON(), nullable=True),
     sa.Column('entities', sa.JSON(), nullable=True),
     sa.Column('lemma_text', sa.Text(), nullable=True),
-    sa.Column('updated_at', incidents.storage.models.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', incidents.storage.types.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['post_id'], ['posts.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('post_id')

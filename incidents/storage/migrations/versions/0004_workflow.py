@@ -14,14 +14,14 @@ Create Date: 2026-11-23 12:00:00
 from alembic import op
 import sqlalchemy as sa
 
-import incidents.storage.models
+import incidents.storage.types
 
 revision = '0004'
 down_revision = '0002'
 branch_labels = None
 depends_on = None
 
-DT = incidents.storage.models.UTCDateTime
+DT = incidents.storage.types.UTCDateTime
 
 INCIDENT_COLUMNS = [
     sa.Column('urgent', sa.Boolean(), nullable=False, server_default=sa.false()),

@@ -13,14 +13,14 @@ Create Date: 2026-11-23 12:30:00
 from alembic import op
 import sqlalchemy as sa
 
-import incidents.storage.models
+import incidents.storage.types
 
 revision = '0006'
 down_revision = '0004'
 branch_labels = None
 depends_on = None
 
-DT = incidents.storage.models.UTCDateTime
+DT = incidents.storage.types.UTCDateTime
 
 
 def upgrade() -> None:

@@ -7,7 +7,7 @@ Create Date: 2026-11-23 13:00:00
 from alembic import op
 import sqlalchemy as sa
 
-import incidents.storage.models
+import incidents.storage.types
 
 revision = '0007'
 down_revision = '0006'
@@ -19,7 +19,7 @@ def upgrade() -> None:
     op.create_table(
         'daily_reports',
         sa.Column('day', sa.Date(), nullable=False),
-        sa.Column('generated_at', incidents.storage.models.UTCDateTime(), nullable=False),
+        sa.Column('generated_at', incidents.storage.types.UTCDateTime(), nullable=False),
         sa.Column('data', sa.JSON(), nullable=True),
         sa.PrimaryKeyConstraint('day'),
     )

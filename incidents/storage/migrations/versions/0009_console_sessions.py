@@ -11,14 +11,14 @@ Create Date: 2026-11-23 15:00:00
 from alembic import op
 import sqlalchemy as sa
 
-import incidents.storage.models
+import incidents.storage.types
 
 revision = '0009'
 down_revision = '0008'
 branch_labels = None
 depends_on = None
 
-DT = incidents.storage.models.UTCDateTime
+DT = incidents.storage.types.UTCDateTime
 
 
 def upgrade() -> None:

@@ -1,0 +1,95 @@
+"""The incident card: its posts with their signals and replies, the audit trail, the answers, the
+assignments and the clocks, read in one place for the card page."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from incidents.domain.sla_clocks import ClockState, SlaClocks
+from incidents.storage.models import (
+    Answer,
+    Assignment,
+    AuditEvent,
+    Incident,
+    IncidentLock,
+    IncidentPost,
+    Post,
+    Reply,
+    Signal,
+)
+
+
+# --------------------------------------------------------------------------- the card
+@dataclass(slots=True)
+class CardPost:
+    post: Post
+    signal: Signal | None
+    link: IncidentPost
+    replies: list[Reply] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        return f"{self.post.network}:{self.post.external_id}"
+
+    @property
+    def safe_url(self) -> str | None:
+        """The link to the original, only when it is http(s): a resident's `javascript:` never becomes a link."""
+        url = (self.post.url or "").strip()
+        return url if url.lower().startswith(("https://", "http://")) else None
+
+
+@dataclass(slots=True)
+class Card:
+    inc: Incident
+    posts: list[CardPost]
+    events: list[AuditEvent]
+    answers: list[Answer]
+    assignments: list[Assignment]
+    clocks: dict[str, ClockState]
+    merged_from: list[int]
+    lock: IncidentLock | None
+
+
+def card(session: Session, inc: Incident, now: datetime, clocks: SlaClocks) -> Card:
+    rows = session.exec(
+        select(IncidentPost, Post)
+        .join(Post, Post.id == IncidentPost.post_id)
+        .where(IncidentPost.incident_id == inc.id)
+        .order_by(Post.created_at, Post.id)
+    ).all()
+    post_ids = [p.id for _, p in rows]
+    sigs = (
+        {s.post_id: s for s in session.exec(select(Signal).where(Signal.post_id.in_(post_ids))).all()}
+        if post_ids
+        else {}
+    )  # type: ignore[attr-defined]
+    replies: dict[int, list[Reply]] = defaultdict(list)
+    for r in session.exec(select(Reply).where(Reply.incident_id == inc.id).order_by(Reply.id)).all():
+        if r.post_id is not None:
+            replies[r.post_id].append(r)
+    posts = [CardPost(p, sigs.get(p.id), link, replies.get(p.id, [])) for link, p in rows]  # type: ignore[arg-type]
+    merged_from = list(session.exec(select(Incident.id).where(Incident.merged_into_id == inc.id)).all())
+    event_ids = [inc.id, *merged_from]
+    events = list(
+        session.exec(
+            select(AuditEvent)
+            .where(AuditEvent.incident_id.in_(event_ids))  # type: ignore[attr-defined]
+            .order_by(AuditEvent.at, AuditEvent.id)
+        ).all()
+    )
+    answers = list(session.exec(select(Answer).where(Answer.incident_id == inc.id).order_by(Answer.id)).all())
+    assignments = list(
+        session.exec(
+            select(Assignment)
+            .where(Assignment.incident_id == inc.id)
+            .order_by(Assignment.assigned_at, Assignment.id)
+        ).all()
+    )
+    lock = session.get(IncidentLock, inc.id)
+    if lock is not None and lock.expires_at <= now:
+        lock = None
+    return Card(inc, posts, events, answers, assignments, clocks.evaluate(inc, now), merged_from, lock)  # type: ignore[arg-type]

@@ -1,0 +1,139 @@
+"""Russian names for the codes the database keeps, and who may see which incident.
+
+Kept apart from the queries so that the templates, the exports and every page name a status, a clock or
+a body the same way."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from incidents.core.config import RegionConfig
+from incidents.core.roles import Actor, Role
+from incidents.core.states import OPEN_STATES, IncidentState
+from incidents.storage.models import Incident
+
+S = IncidentState
+OPEN = sorted(s.value for s in OPEN_STATES)
+UNTRIAGED = {S.NEW.value, S.TRIAGED.value, S.REOPENED.value}
+
+STATUS_NAMES = {
+    "new": "новый",
+    "triaged": "разобран",
+    "assigned": "назначен",
+    "answer_drafted": "ответ подготовлен",
+    "answer_approved": "ответ утверждён",
+    "answered": "отвечено",
+    "resolved": "решён",
+    "closed": "закрыт",
+    "rejected": "отклонён",
+    "reopened": "открыт повторно",
+}
+CLOCK_NAMES = {
+    "triage": "разбор",
+    "draft": "черновик",
+    "first_answer": "ответ жителю",
+    "follow_up": "окончательный ответ",
+    "resolution": "срок ПОС",
+}
+CLOCK_STATES = {
+    "ok": "в срок",
+    "at_risk": "под угрозой",
+    "overdue": "просрочен",
+    "met": "выполнен",
+    "missed": "нарушен",
+    "off": "—",
+}
+NETWORK_NAMES = {"vk": "ВКонтакте", "ok": "Одноклассники", "telegram": "Telegram", "pos": "ПОС"}
+REPLY_STATUSES = {"queued": "в очереди", "sending": "отправляется", "sent": "отправлен", "failed": "ошибка"}
+ACTION_NAMES = {
+    "queued_for_triage": "в очередь на разбор",
+    "assigned": "назначен",
+    "reassigned": "переназначен",
+    "triaged": "разобран",
+    "handed_back": "возвращён «не наше»",
+    "rejected": "отклонён",
+    "answer_drafted": "подготовлен ответ",
+    "answer_redrafted": "ответ переписан",
+    "draft_returned": "ответ возвращён",
+    "answer_approved": "ответ утверждён",
+    "answer_published": "ответ опубликован",
+    "resolved": "решён",
+    "closed": "закрыт",
+    "reopened": "открыт повторно",
+    "merged": "объединён",
+    "merged_into": "присоединён к",
+    "split": "выделены посты",
+    "split_from": "выделен из",
+    "post_moved_in": "пост перенесён сюда",
+    "post_moved_out": "пост перенесён отсюда",
+    "emptied": "остался без постов",
+    "auto_answer_queued": "автоответ",
+    "opened": "открыт",
+    "reply_sent": "ответ отправлен",
+    "reply_failed": "ответ не отправлен",
+}
+PERIODS = {"7": 7, "30": 30, "90": 90}
+
+
+class Names:
+    """Russian names for the codes the database keeps."""
+
+    def __init__(self, cfg: RegionConfig) -> None:
+        self.cfg = cfg
+        self.categories = {c.code: c.name for c in cfg.rubricator.categories}
+
+    def category(self, code: str | None) -> str:
+        return self.categories.get(code or "", code or "—")
+
+    def municipality(self, code: str | None) -> str:
+        m = self.cfg.municipality_by_code.get(code or "")
+        return m.name if m else (code or "не определён")
+
+    def body(self, code: str | None) -> str:
+        b = self.cfg.body_by_code.get(code or "")
+        return b.name if b else (code or "не назначен")
+
+    @staticmethod
+    def status(code: str | None) -> str:
+        return STATUS_NAMES.get(code or "", code or "—")
+
+    @staticmethod
+    def network(code: str | None) -> str:
+        return NETWORK_NAMES.get(code or "", code or "—")
+
+    @staticmethod
+    def networks(codes: str | None) -> str:
+        """«ВК, ОК, ПОС» from the stored "ok,pos,vk"."""
+        short = {"vk": "ВК", "ok": "ОК", "telegram": "Telegram", "pos": "ПОС"}
+        return ", ".join(short.get(c, c) for c in (codes or "").split(",") if c) or "—"
+
+    @staticmethod
+    def clock(name: str) -> str:
+        return CLOCK_NAMES.get(name, name)
+
+    @staticmethod
+    def action(name: str) -> str:
+        return ACTION_NAMES.get(name, name)
+
+
+def visible(stmt: Any, actor: Actor) -> Any:
+    """Narrow an incident query to what the actor may see (an executor: their body's only)."""
+    if actor.role is Role.EXECUTOR:
+        return stmt.where(Incident.body_code == actor.body_code)
+    return stmt
+
+
+def may_see(actor: Actor, inc: Incident) -> bool:
+    return actor.role is not Role.EXECUTOR or inc.body_code == actor.body_code
+
+
+def left_text(left: timedelta | None) -> str:
+    """«осталось 3 ч 20 мин» / «просрочено на 1 д 2 ч» — how a person reads a deadline."""
+    if left is None:
+        return "—"
+    minutes = int(abs(left.total_seconds()) // 60)
+    d, rem = divmod(minutes, 1440)
+    h, m = divmod(rem, 60)
+    text = f"{d} д {h} ч" if d else (f"{h} ч {m:02d} мин" if h else f"{m} мин")
+    return f"просрочено на {text}" if left.total_seconds() < 0 else f"осталось {text}"

@@ -1,0 +1,112 @@
+"""The clusterer's view of the open incidents: what new posts may join, loaded from the database."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from incidents.core.config import RegionConfig
+from incidents.core.states import IncidentState
+from incidents.domain.clustering import (
+    Clusterer,
+    IncidentView,
+    content_tokens,
+    ignored_place_stems,
+    place_stems,
+    street_key,
+)
+from incidents.storage.models import Incident, IncidentPost, Post, Signal
+
+CLOSED_STATES = frozenset({IncidentState.CLOSED.value, IncidentState.RESOLVED.value})
+
+
+def _view_from(
+    inc: Incident, texts: list[str], keys: list[str], houses: set[str], streets: set[str], places: set[str]
+) -> IncidentView:
+    v = IncidentView(
+        ref=inc.id,  # type: ignore[arg-type]
+        category=inc.category,
+        subcategory=inc.subcategory,
+        municipality=inc.municipality,
+        street=street_key(inc.street),
+        house=next(iter(sorted(houses)), None),
+        first_at=inc.first_post_at or inc.opened_at,
+        last_at=inc.last_post_at or inc.opened_at,
+        closed_at=(inc.closed_at or inc.updated_at) if inc.status in CLOSED_STATES else None,
+        status=inc.status,
+    )
+    v.texts.extend(texts[-5:])
+    v.post_keys.update(keys)
+    v.houses.update(houses)
+    v.streets.update(s for s in streets if s)
+    if v.street:
+        v.streets.add(v.street)
+    v.places.update(places)
+    return v
+
+
+def load_clusterer(session: Session, cfg: RegionConfig, since: datetime) -> Clusterer:
+    """Snapshot of the incidents a new post could join: active since `since`, or closed recently
+    enough to be reopened (or continued by a linked incident)."""
+    clusterer = Clusterer(cfg.clustering, ignore_places=ignored_place_stems(cfg.territories))
+    window = timedelta(hours=cfg.clustering.window_hours)
+    closed_horizon = since - clusterer.link_window
+    stmt = select(Incident).where(
+        col(Incident.merged_into_id).is_(None),
+        Incident.status != IncidentState.REJECTED.value,
+        (Incident.last_post_at >= since - window)  # type: ignore[operator]
+        | (Incident.status.in_(sorted(CLOSED_STATES)) & (Incident.updated_at >= closed_horizon)),  # type: ignore[attr-defined]
+    )
+    # In id order, which is the order they were opened in: the candidate lists a reloaded snapshot
+    # builds are then those of the run that was killed (at most `max_candidates` are compared).
+    incidents = list(session.exec(stmt.order_by(Incident.id)).all())
+    if not incidents:
+        return clusterer
+    ids = [i.id for i in incidents]
+    texts: dict[int, list[str]] = {i: [] for i in ids}
+    keys: dict[int, list[str]] = {i: [] for i in ids}
+    houses: dict[int, set[str]] = {i: set() for i in ids}
+    streets: dict[int, set[str]] = {i: set() for i in ids}
+    places: dict[int, set[str]] = {i: set() for i in ids}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        rows = session.exec(
+            select(
+                IncidentPost.incident_id,
+                Post.network,
+                Post.external_id,
+                Signal.lemma_text,
+                Signal.entities,
+                Signal.street,
+            )
+            .join(Post, Post.id == IncidentPost.post_id)
+            .join(Signal, Signal.post_id == Post.id, isouter=True)
+            .where(IncidentPost.incident_id.in_(chunk))  # type: ignore[attr-defined]
+            .order_by(Post.created_at, Post.id)
+        ).all()
+        for iid, net, ext, lemma_text, ents, street in rows:
+            keys[iid].append(f"{net}:{ext}")
+            if lemma_text:
+                texts[iid].append(" ".join(content_tokens(lemma_text)))
+            address = (ents or {}).get("address") or {}
+            if address.get("house"):
+                houses[iid].add(address["house"])
+            if street:
+                streets[iid].add(street_key(street))  # type: ignore[arg-type]
+            for loc in (ents or {}).get("locations") or []:
+                places[iid] |= place_stems(loc) - clusterer.ignore_places
+    for inc in incidents:
+        if inc.status in CLOSED_STATES and (inc.closed_at or inc.updated_at) < closed_horizon:
+            continue
+        clusterer.load(
+            _view_from(
+                inc,
+                texts[inc.id],
+                keys[inc.id],
+                houses[inc.id],
+                streets[inc.id],  # type: ignore[index]
+                places[inc.id],
+            )
+        )  # type: ignore[index]
+    return clusterer
