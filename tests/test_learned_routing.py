@@ -70,3 +70,49 @@ def test_router_order_explicit_then_learned_then_rules(lipetsk):
     assert Router(lipetsk, learned=t).route(category="roads", municipality="lipetsk").body == "gzhi_lipetsk"
     # nothing learned, no rule: triage, never dropped
     assert Router(lipetsk, learned=t).route(category="other", municipality=None).body == "cur_lipetsk"
+
+
+def test_a_reassignment_changes_the_next_learned_table(engine, kursk, kursk_builder, tmp_path):
+    """A dispatcher's reassignment with a reason is a training example: the refresh counts it
+    into the region's table, writes it and audits the diff."""
+    import shutil
+
+    from sqlmodel import Session, select
+
+    from incidents.core.config import load_region
+    from incidents.services.routing_refresh import refresh_learned_routing
+    from incidents.services.workflow import Workflow, add_user
+    from incidents.storage.models import AuditEvent, Incident
+    from tests.conftest import FixedClock
+    from tests.workflow_scenario import T0, open_incident
+
+    shutil.copytree(kursk.root, tmp_path / "kursk")  # the table is written into the region folder
+    cfg = load_region(tmp_path / "kursk")
+    clock = FixedClock(T0)
+    iid, _posts = open_incident(engine, cfg, kursk_builder, clock)
+    with Session(engine, expire_on_commit=False) as s, s.begin():
+        moder = add_user(
+            s, cfg, login="moder", role="moderator", body=None, now=clock(), email="m@example.org"
+        )
+        inc = s.get(Incident, iid)
+        case = Case(inc.category, inc.subcategory, inc.fact, inc.municipality, None)
+        wf = Workflow(s, cfg, clock)
+        if inc.status != "assigned":
+            wf.assign(moder, iid, "adm_kursk", "первое назначение")
+        first = inc.body_code
+        target = "reg_transport_roads" if first != "reg_transport_roads" else "adm_kursk"
+        save_learned(cfg.root, LearnedTable.learn([Example(case, first)] * 3))
+        wf.assign(moder, iid, target, "площадка у дороги — областной комитет")
+    before = load_learned(cfg.root)
+    with Session(engine) as s, s.begin():
+        out = refresh_learned_routing(s, cfg, clock())
+    after = load_learned(cfg.root)
+    assert out["corrections"] == 1 and out["written"]
+    key = ("category_place", (case.category, case.municipality))
+    assert before.entries[key].n == 3 and after.entries[key].n == 5
+    assert after != before and out["diff"]["recounted"] >= 1
+    with Session(engine) as s:
+        ev = s.exec(select(AuditEvent).where(AuditEvent.action == "routing_table_refreshed")).one()
+        assert ev.data["counts"]["recounted"] >= 1
+        # the same correction is not counted twice
+        assert refresh_learned_routing(s, cfg, clock())["corrections"] == 0

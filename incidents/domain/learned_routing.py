@@ -46,6 +46,7 @@ LEVELS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 _LEVEL_FIELDS = dict(LEVELS)
 TEMPLATE = "{municipality}"
+OTHERS = "\0others"  # a base table's appeals that went to bodies other than its top one
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,9 +128,17 @@ class LearnedTable:
         min_support: int = MIN_SUPPORT,
         min_share: float = MIN_SHARE,
         meta: Mapping[str, Any] | None = None,
+        base: LearnedTable | None = None,
     ) -> LearnedTable:
-        """Count bodies per key at every level; keep the keys whose top body is confident."""
+        """Count bodies per key at every level; keep the keys whose top body is confident.
+
+        `base`: a table whose counts the examples add to (a refresh from corrections): each of
+        its entries counts as `hits` appeals to its body and `n − hits` to others."""
         counts: dict[tuple[str, tuple[str | None, ...]], Counter[str]] = defaultdict(Counter)
+        for k, e in base.entries.items() if base is not None else ():
+            counts[k][e.body] += e.hits
+            if e.n > e.hits:
+                counts[k][OTHERS] += e.n - e.hits
         for ex in examples:
             for level, fields in LEVELS:
                 key = ex.case.key(level)
@@ -139,7 +148,7 @@ class LearnedTable:
                 counts[(level, key)][body] += ex.weight
         table = cls(min_support=min_support, min_share=min_share, meta=dict(meta or {}))
         for (level, key), c in counts.items():
-            body, hits = c.most_common(1)[0]
+            body, hits = next((b, h) for b, h in c.most_common() if b != OTHERS)
             n = sum(c.values())
             if n >= min_support and hits / n >= min_share:
                 table.entries[(level, key)] = Entry(level, key, body, n, hits)
@@ -220,7 +229,13 @@ class LearnedTable:
             for k in new.entries.keys() & self.entries.keys()
             if new.entries[k].body != self.entries[k].body
         ]
-        return {"added": added, "removed": removed, "changed": changed}
+        recounted = [
+            {**new.entries[k].as_dict(), "was_n": self.entries[k].n, "was_hits": self.entries[k].hits}
+            for k in new.entries.keys() & self.entries.keys()
+            if new.entries[k].body == self.entries[k].body
+            and (new.entries[k].n, new.entries[k].hits) != (self.entries[k].n, self.entries[k].hits)
+        ]
+        return {"added": added, "removed": removed, "changed": changed, "recounted": recounted}
 
 
 _CACHE: dict[Path, tuple[float, LearnedTable]] = {}
