@@ -43,6 +43,12 @@ MESSAGES = {
 }
 
 
+SCHEMA_CHECK: Callable[[str, dict[str, Any], Any, list[tuple[Any, ...]]], list[str]] | None = None
+"""Set by tests/conftest.py to `tests.vk_schema.check` when VK's schema is at ../shared/api."""
+SCHEMA_PROBLEMS: list[str] = []
+"""What the check found; conftest fails the test that produced any."""
+
+
 class VkError(Exception):
     def __init__(self, code: int, msg: str | None = None) -> None:
         super().__init__(code)
@@ -90,6 +96,13 @@ class FakeVk(FakeServer):
         return Reply(200, {"error": {"error_code": code, "error_msg": msg, "request_params": shown}})
 
     def _method(self, method: str, params: dict[str, str]) -> Reply:
+        reply = self._answer(method, params)
+        reply.body, tolerated = _strip_malformed(reply.body)
+        if SCHEMA_CHECK is not None:  # every answer against VK's own schema (tests/vk_schema.py)
+            SCHEMA_PROBLEMS.extend(SCHEMA_CHECK(method, params, reply.body, tolerated))
+        return reply
+
+    def _answer(self, method: str, params: dict[str, str]) -> Reply:
         if params.get("access_token") != self.token:
             return self._error(5, MESSAGES[5], method, params)
         if not params.get("v"):
@@ -339,6 +352,24 @@ class FakeVk(FakeServer):
             except OSError:
                 return
             return  # a close frame (or anything) from the client ends the stream
+
+
+def _strip_malformed(body: Any) -> tuple[Any, list[tuple[Any, ...]]]:
+    """The answer without the fixture's `_malformed` markers, and where they were: items a test
+    breaks on purpose (to see the crawler quarantine them) are the only places allowed to fail
+    VK's schema."""
+    found: list[tuple[Any, ...]] = []
+
+    def walk(node: Any, path: tuple[Any, ...]) -> Any:
+        if isinstance(node, dict):
+            if "_malformed" in node:
+                found.append(path)
+            return {k: walk(v, (*path, k)) for k, v in node.items() if k != "_malformed"}
+        if isinstance(node, list):
+            return [walk(v, (*path, i)) for i, v in enumerate(node)]
+        return node
+
+    return walk(body, ()), found
 
 
 def ws_frame(payload: bytes, opcode: int = 0x1) -> bytes:
