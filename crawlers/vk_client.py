@@ -121,6 +121,9 @@ class VkClient:
             raise ApiFailure(
                 "vk", int(exc.code), str(err.get("error_msg", "")), method=method, payload=err
             ) from exc
+        except vk_api.Captcha as exc:  # error 14: vk_api raises its own class, not ApiError
+            err = {"error_code": 14, "captcha_sid": exc.sid, "captcha_img": exc.url}
+            raise ApiFailure("vk", 14, "Captcha needed", method=method, payload=err) from exc
         except vk_api.ApiHttpError as exc:
             status = exc.response.status_code
             if status >= 500 or status == 429:

@@ -3,8 +3,11 @@
 One small class per network, each a thin client over the same transports the crawlers use:
 
 * VK — `wall.createComment` under the post, `reply_to_comment` the resident's comment, as the
-  community (`from_group`); `guid` is the reply's idempotency key (VK's own guard against
-  repeated comments), so a resend after a crash returns the comment already made.
+  community (`from_group`), with `guid`. What VK answers to a repeated `guid` is undocumented,
+  so after a crash the channel reads the thread (`wall.getComments`) for the community's
+  comment with the same text before sending again. Refusals (errors.json): 213 replying
+  closed and 222 links forbidden fail for good with a reason staff can read; 223 too many
+  replies waits and retries; 14 captcha waits.
 * OK — a comment in the group topic's discussion (`discussions.comment`, `discussionType=GROUP_TOPIC`,
   `replyTo` the resident's comment, as the group). OK has no idempotency key: after a crash the
   channel looks at the topic's comments (`discussions.getComments`) for the group's comment with
@@ -111,16 +114,30 @@ def target_for(
 
 
 # --------------------------------------------------------------------------- VK
+VK_REFUSALS: dict[int, str] = {
+    212: "комментарии к записи закрыты",
+    213: "сообщество закрыло ответы под записью",
+    222: "сообщество запрещает ссылки в комментариях: уберите ссылку из ответа",
+    15: "нет доступа к записи",
+    18: "страница удалена или заблокирована",
+}
+"""What staff read on a reply VK refuses for good (codes from VK's errors.json)."""
+
+
 class VkChannel:
-    network, idempotent = "vk", True
+    """`wall.createComment` under the post. The `guid` is sent, but what VK answers to a repeat is
+    undocumented (errors.json and the method's schema say nothing), so after a crash the thread
+    is read for our comment before anything is sent again (`find_sent`)."""
+
+    network, idempotent = "vk", False
     TOKEN_VARS = ("VK_REPLY_TOKEN", "VK_TOKEN")
 
-    def __init__(self, client: Any, *, from_group: bool = True) -> None:
-        self.client, self.from_group = client, from_group
+    def __init__(self, client: Any, *, from_group: bool = True, lookback: int = 100) -> None:
+        self.client, self.from_group, self.lookback = client, from_group, lookback
 
     @classmethod
     def from_env(cls, session: Any = None) -> VkChannel:
-        from crawlers.vk import VkClient
+        from crawlers.vk_client import VkClient
 
         token = next((os.environ[v] for v in cls.TOKEN_VARS if os.environ.get(v, "").strip()), None)
         if not token:
@@ -146,13 +163,39 @@ class VkChannel:
             params["reply_to_comment"] = target["reply_to_comment"]
         if self.from_group and int(target["owner_id"]) < 0:
             params["from_group"] = abs(int(target["owner_id"]))
-        resp = _translate(lambda: self.client.call("wall.createComment", params, "wall.createComment"))
+        try:
+            resp = _translate(lambda: self.client.call("wall.createComment", params, "wall.createComment"))
+        except SendRejected as exc:
+            code = _error_code(exc)
+            if code in VK_REFUSALS:
+                raise SendRejected(f"{VK_REFUSALS[code]} (VK, ошибка {code}): {exc}") from exc
+            raise
         if not isinstance(resp, dict) or "comment_id" not in resp:
             raise SendUnknown(f"wall.createComment answered {resp!r}")
         return f"comment{target['owner_id']}_{resp['comment_id']}"
 
     def find_sent(self, target: dict[str, Any], text: str, key: str) -> str | None:
-        return None  # the guid makes a resend return the comment already created
+        """Our comment with this text where the reply was going (the thread of the resident's
+        comment, or the post's comments), newest first: the last `lookback` are enough, the
+        check runs right after a crash."""
+        owner = int(target["owner_id"])
+        params: dict[str, Any] = {
+            "owner_id": owner,
+            "post_id": target["post_id"],
+            "count": self.lookback,
+            "sort": "desc",
+        }
+        if target.get("reply_to_comment"):
+            params["comment_id"] = target["reply_to_comment"]
+        resp = _translate(lambda: self.client.call("wall.getComments", params, "wall.getComments"))
+        ours = owner if self.from_group and owner < 0 else None
+        for c in (resp.get("items") if isinstance(resp, dict) else None) or []:
+            if not isinstance(c, dict) or c.get("text") != text:
+                continue
+            if ours is not None and c.get("from_id") != ours:
+                continue
+            return f"comment{owner}_{c['id']}"
+        return None
 
 
 # --------------------------------------------------------------------------- OK
@@ -371,6 +414,17 @@ def _translate(fn: Callable[[], Any]) -> Any:
         if _lost_answer(exc):
             raise SendUnknown(str(exc)) from exc
         raise SendRetry(str(exc)) from exc
+
+
+def _error_code(exc: BaseException) -> int | str | None:
+    """The network's error code behind a translated exception (the ApiFailure's payload), if any."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        payload = getattr(cause, "payload", None)
+        if isinstance(payload, dict) and "error_code" in payload:
+            return payload["error_code"]
+        cause = cause.__cause__
+    return None
 
 
 def _lost_answer(exc: BaseException) -> bool:
