@@ -7,15 +7,20 @@ clients expected.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import httpx
 import pytest
 
 from crawlers.base import SourceStopped
 from crawlers.errors import Backoff
+from crawlers.ok import OkClient
 from crawlers.ratelimit import RateLimiter
 from crawlers.vk import VkClient
-from incidents.services.channels import SendRejected, SendRetry, VkChannel
+from incidents.services.channels import OkChannel, SendRejected, SendRetry, VkChannel
+from tests import vk_schema
 from tests.fakes.base import redirected_session
+from tests.fakes.ok import OPEN_METHODS, FakeOk
 from tests.fakes.telegram_bot import TOKEN as BOT_TOKEN
 from tests.fakes.telegram_bot import FakeBotApi
 from tests.fakes.vk import TOKEN, FakeVk
@@ -31,6 +36,7 @@ def _vk_client(vk: FakeVk, retries: int = 0) -> VkClient:
     )
 
 
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 TARGET = {"owner_id": -100001, "post_id": 1011, "reply_to_comment": 2101}
 
 
@@ -100,3 +106,93 @@ def test_bot_api_uses_link_preview_options() -> None:
         assert notifier.send("-1002000000001", "Тема", "Текст https://example.ru") == "1"
     assert bot.bodies[0]["link_preview_options"] == {"is_disabled": True}
     assert "disable_web_page_preview" not in bot.bodies[0]
+
+
+# --------------------------------------------------------------------------- OK: rows 1, 2, 6
+OK_METHODS_MD = vk_schema.ROOT.parent / "shared" / "api" / "ok-methods.md"
+
+
+def _ok_open_list() -> dict[str, set[str]]:
+    """ok-methods.md as {method: parameters}: `- \\`name\\`(a, b, c)` lines."""
+    import re
+
+    out: dict[str, set[str]] = {}
+    for m in re.finditer(r"^- `([\w.]+)`\(([^)]*)\)", OK_METHODS_MD.read_text("utf-8"), re.M):
+        out.setdefault(m[1], set()).update(p.strip() for p in m[2].split(",") if p.strip())
+    return out
+
+
+@pytest.mark.skipif(not OK_METHODS_MD.is_file(), reason=f"OK's open method list not found at {OK_METHODS_MD}")
+def test_the_ok_fake_serves_only_the_open_list() -> None:
+    """The fake's methods and parameters are OK's published ones, so the clients are held to them."""
+    listed = _ok_open_list()
+    for method, params in OPEN_METHODS.items():
+        assert method in listed, f"{method} is not on OK's open list"
+        assert set(params) == listed[method], method
+
+
+def _ok_client(ok: FakeOk) -> OkClient:
+    d = ok.data
+    return OkClient(
+        application_key=d["application_key"],
+        secret_key=d["application_secret_key"],
+        access_token=d["access_token"],
+        source_id="ok-group",
+        api_url=f"{ok.url}/fb.do",
+        http=httpx.Client(timeout=5),
+        limiter=RateLimiter(0),
+        backoff=Backoff(retries=0, sleep=lambda s: None),
+    )
+
+
+def test_ok_reply_uses_add_discussion_comment_with_its_documented_parameters() -> None:
+    """Row 1: `discussions.comment` does not exist (error 3 from the fake, as from OK)."""
+    with FakeOk() as ok:
+        channel = OkChannel(_ok_client(ok))
+        target = {"topic_id": "155000000000012", "reply_to": "MTU1MDAwMDAwMDAwMTI6MQ"}
+        remote = channel.send(target, "Ответ ЦУР", "k1")
+        [call] = ok.api_calls("discussions.addDiscussionComment")
+        assert (call["entityId"], call["entityType"], call["comment"], call["as_admin"]) == (
+            "155000000000012",
+            "GROUP_TOPIC",
+            "Ответ ЦУР",
+            "true",
+        )
+        assert call["reply_to_comment_id"] == "MTU1MDAwMDAwMDAwMTI6MQ"
+        # row 6: after a crash the group's comment is found by `author_ref`, not by author_type
+        assert channel.find_sent(target, "Ответ ЦУР", "k1") == remote
+        assert OkChannel(_ok_client(ok), group_id="1").find_sent(target, "Ответ ЦУР", "k1") is None
+
+
+def test_ok_group_crawl_calls_only_open_methods(engine, clock) -> None:
+    """Row 2: `mediatopic.getTopics` is not on the open list (the fake answers error 3)."""
+    from crawlers.ok import OkGroupSource
+    from tests.fakes.dbcheck import crawl, post_keys
+
+    with FakeOk() as ok:
+        src = OkGroupSource(
+            source_id="ok-group", client=_ok_client(ok), gid="70000001234567", now=lambda: NOW
+        )
+        crawl(engine, src, clock)
+        assert {p["method"] for p in ok.api_calls()} <= set(OPEN_METHODS)
+        assert ok.api_calls("group.getStatTopics") and ok.api_calls("mediatopic.getByIds")
+    assert "ok:topic155000000000012" in post_keys(engine)
+
+
+def test_ok_comment_fields_as_documented() -> None:
+    """Row 6: a comment's time is `created_ms` (or `date`), its author `author_ref`."""
+    from crawlers.ok import comment_record
+
+    rec = comment_record(
+        {"id": "c1", "created_ms": 1795420200000, "author_ref": "user:580000000001", "text": "Нет воды"},
+        "70000001234567",
+        "155000000000012",
+        "ok-group",
+        {"user:580000000001": "Галина Пахомова"},
+    )
+    assert rec.created_at == datetime(2026, 11, 23, 7, 50, tzinfo=UTC)
+    assert (rec.author_id, rec.author_name) == ("user:580000000001", "Галина Пахомова")
+    by_date = comment_record(
+        {"id": "c2", "date": "2026-11-23 10:50:00", "author_ref": "group:7"}, "g", "t", "s", {}
+    )
+    assert by_date.created_at == datetime(2026, 11, 23, 7, 50, tzinfo=UTC) and by_date.author_id == "group:7"

@@ -8,12 +8,12 @@ One small class per network, each a thin client over the same transports the cra
   comment with the same text before sending again. Refusals (errors.json): 213 replying
   closed and 222 links forbidden fail for good with a reason staff can read; 223 too many
   replies waits and retries; 14 captcha waits.
-* OK — a comment in the group topic's discussion (`discussions.comment`, `discussionType=GROUP_TOPIC`,
-  `replyTo` the resident's comment, as the group). OK has no idempotency key: after a crash the
-  channel looks at the topic's comments (`discussions.getComments`) for the group's comment with
-  the same text replying to the same comment before sending again. The method name follows
-  the OK REST API's `discussions.*` family; verify it against apiok.ru with the group's token
-  before going live (`OK_COMMENT_METHOD` to change it).
+* OK — a comment in the group topic's discussion (`discussions.addDiscussionComment`:
+  `entityId` the topic, `entityType=GROUP_TOPIC`, `comment` the text, `reply_to_comment_id`
+  the resident's comment, `as_admin=true` to write as the group — the method and parameters of
+  OK's open list). OK has no idempotency key: after a crash the channel looks at the topic's
+  comments (`discussions.getComments`) for a comment by the group (`author_ref` `group:…`) with
+  the same text replying to the same comment before sending again.
 * Telegram — `send_message(chat, text, reply_to=message id)` through Telethon; no key either:
   the check reads the chat's recent messages for one of ours (`out`) replying to the same
   message with the same text.
@@ -40,7 +40,7 @@ import httpx
 from crawlers.base import SourceNotConfigured, SourceStopped
 from crawlers.errors import ApiBug, Backoff, SkipObject, TransientFailure
 
-OK_COMMENT_METHOD = os.environ.get("OK_COMMENT_METHOD", "discussions.comment")
+OK_COMMENT_METHOD = "discussions.addDiscussionComment"  # on OK's open list (ok-methods.md)
 
 
 class SendRetry(Exception):
@@ -227,13 +227,13 @@ class OkChannel:
 
     def send(self, target: dict[str, Any], text: str, key: str) -> str:
         params = {
-            "discussionId": target["topic_id"],
-            "discussionType": "GROUP_TOPIC",
-            "text": text,
-            "asGroup": "true",
+            "entityId": target["topic_id"],
+            "entityType": "GROUP_TOPIC",
+            "comment": text,
+            "as_admin": "true",
         }
         if target.get("reply_to"):
-            params["replyTo"] = target["reply_to"]
+            params["reply_to_comment_id"] = target["reply_to"]
         resp = _translate(lambda: self.client.call(OK_COMMENT_METHOD, params, OK_COMMENT_METHOD))
         cid = resp.get("id") if isinstance(resp, dict) else resp if isinstance(resp, str) else None
         if not cid:
@@ -254,8 +254,10 @@ class OkChannel:
                 lambda p=params: self.client.call("discussions.getComments", p, "discussions.getComments")
             )
             for c in resp.get("comments") or []:
+                author = str(c.get("author_ref") or "")
+                ours = author == f"group:{self.group_id}" if self.group_id else author.startswith("group:")
                 if (
-                    c.get("author_type") == "GROUP"
+                    ours
                     and c.get("text") == text
                     and (c.get("reply_to_comment_id") or None) == (target.get("reply_to") or None)
                 ):
