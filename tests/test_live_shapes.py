@@ -196,3 +196,63 @@ def test_ok_comment_fields_as_documented() -> None:
         {"id": "c2", "date": "2026-11-23 10:50:00", "author_ref": "group:7"}, "g", "t", "s", {}
     )
     assert by_date.created_at == datetime(2026, 11, 23, 7, 50, tzinfo=UTC) and by_date.author_id == "group:7"
+
+
+# --------------------------------------------------------------------------- row 3: Telegram
+def test_telegram_replies_into_a_discussion_group_with_one_client_per_run() -> None:
+    """Row 3: `get_entity(PeerChannel(id))` raises ValueError in a fresh session; the reply now
+    finds the `c<id>` group among the account's dialogs, and two replies share one client."""
+    from incidents.services.channels import TelegramChannel
+    from tests.fakes.telegram import FakeTelegramClient
+
+    tg = FakeTelegramClient()
+    made: list[FakeTelegramClient] = []
+    channel = TelegramChannel(lambda: made.append(tg) or tg)
+    first = channel.send({"chat": "c1500000002", "reply_to": 502}, "Ответ ЦУР", "k1")
+    second = channel.send({"chat": "c1500000002", "reply_to": 504}, "Ещё ответ", "k2")
+    assert first.startswith("c1500000002/") and second.startswith("c1500000002/")
+    assert len(made) == 1 and tg.connects == 1
+    channel.close()
+    assert not tg.connected
+
+
+def test_telegram_a_chat_the_account_is_not_in_fails_with_the_reason() -> None:
+    """Row 3: Telethon's ValueError used to escape the outbox; now a refusal saying what to do."""
+    from incidents.services.channels import TelegramChannel
+    from tests.fakes.telegram import FakeTelegramClient
+
+    tg = FakeTelegramClient()
+    next(e for e in tg.data["entities"] if e["id"] == 1500000002)["dialog"] = False
+    channel = TelegramChannel(lambda: tg)
+    with pytest.raises(SendRejected, match="не состоит"):
+        channel.send({"chat": "c1500000002", "reply_to": 502}, "Ответ", "k1")
+    channel.close()
+
+
+def test_telegram_a_resumed_crawl_still_reads_the_discussion_group(sqlite_engine, clock) -> None:
+    """Row 3: a new process (fresh session, empty cache) resumes from the cursor; the group has
+    left the dialogs list, so only the access hash kept in the cursor finds it."""
+    import copy
+
+    from crawlers.telegram import TelegramSource
+    from tests.fakes.dbcheck import crawl, cursor, post_keys
+    from tests.fakes.telegram import FakeTelegramClient
+
+    async def no_sleep(seconds: float) -> None:
+        return None
+
+    def source(tg: FakeTelegramClient) -> TelegramSource:
+        return TelegramSource(
+            source_id="tg", client_factory=lambda: tg, sleep=no_sleep, channels=["kursk_info"], chats=[]
+        )
+
+    first = FakeTelegramClient()
+    crawl(sqlite_engine, source(first), clock)
+    assert isinstance(cursor(sqlite_engine, "tg")["groups"]["c1500000002"].get("access_hash"), int)
+    data = copy.deepcopy(first.data)
+    next(e for e in data["entities"] if e["id"] == 1500000002)["dialog"] = False
+    data["messages"]["1500000002"].append(
+        {"id": 599, "date": "2026-11-23T09:00:00+00:00", "text": "Воды так и нет.", "from_user": 42}
+    )
+    crawl(sqlite_engine, source(FakeTelegramClient(data)), clock)
+    assert "telegram:c1500000002/599" in post_keys(sqlite_engine)

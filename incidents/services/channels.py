@@ -29,6 +29,7 @@ the outbox reports that network as dry run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 from collections.abc import Callable
@@ -278,6 +279,8 @@ class TelegramSender(Protocol):
 
     async def get_entity(self, entity: Any) -> Any: ...
 
+    async def get_dialogs(self, limit: float | None = None) -> Any: ...
+
     async def get_messages(self, entity: Any, limit: float | None = None, **kw: Any) -> Any: ...
 
     async def send_message(
@@ -286,10 +289,19 @@ class TelegramSender(Protocol):
 
 
 class TelegramChannel:
+    """Replies through Telethon. One client (one connection, one entity cache) per outbox run,
+    not per reply: `close()` ends it (`Channels.close`, called by the outbox). A chat without a
+    username (`c<id>`, a channel's discussion group) is resolved through the account's dialogs
+    when the session has not seen it (`crawlers.telegram.resolve_entity`); a chat the account
+    is not in fails with that reason instead of escaping as Telethon's `ValueError`."""
+
     network, idempotent = "telegram", False
 
     def __init__(self, client_factory: Callable[[], TelegramSender], *, lookback: int = 100) -> None:
         self.client_factory, self.lookback = client_factory, lookback
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client: TelegramSender | None = None
+        self._entities: dict[str, Any] = {}
 
     @classmethod
     def from_env(cls) -> TelegramChannel:
@@ -304,21 +316,24 @@ class TelegramChannel:
     def _run(self, fn: Callable[[TelegramSender], Any]) -> Any:
         from telethon import errors as tg
 
+        if self._loop is None or self._loop.is_closed():
+            self._loop = asyncio.new_event_loop()
+
         async def go() -> Any:
-            client = self.client_factory()
-            await client.connect()
-            try:
-                return await fn(client)
-            finally:
-                await client.disconnect()
+            if self._client is None:
+                client = self.client_factory()
+                await client.connect()
+                self._client = client
+            return await fn(self._client)
 
         try:
-            return asyncio.run(go())
+            return self._loop.run_until_complete(go())
         except tg.FloodWaitError as exc:
             raise SendRetry(f"Telegram asks to wait {exc.seconds} s") from exc
         except (
             tg.ChatWriteForbiddenError,
             tg.ChannelPrivateError,
+            tg.ChannelInvalidError,
             tg.MessageIdInvalidError,
             tg.UserBannedInChannelError,
             tg.MessageEmptyError,
@@ -330,15 +345,31 @@ class TelegramChannel:
                 f"token invalid ({type(exc).__name__}): put a new StringSession in TELEGRAM_SESSION"
             ) from exc
         except (ConnectionError, TimeoutError, OSError) as exc:
+            self._drop()  # the next send connects again
             raise SendUnknown(f"{type(exc).__name__}: {exc}") from exc
+        except ValueError as exc:  # get_entity: the chat is unknown to this account
+            raise SendRejected(str(exc)) from exc
 
-    @staticmethod
-    async def _entity(client: TelegramSender, chat: str) -> Any:
-        if chat.startswith("c") and chat[1:].isdigit():
-            from telethon.tl import types
+    def _drop(self) -> None:
+        self._client = None
+        self._entities.clear()
 
-            return await client.get_entity(types.PeerChannel(int(chat[1:])))
-        return await client.get_entity(chat)
+    def close(self) -> None:
+        """Disconnect the run's client and close its loop (the outbox calls this once per run)."""
+        if self._loop is None or self._loop.is_closed():
+            return
+        if self._client is not None:
+            with contextlib.suppress(Exception):  # closing after a failure: nothing more to do
+                self._loop.run_until_complete(self._client.disconnect())
+        self._drop()
+        self._loop.close()
+
+    async def _entity(self, client: TelegramSender, chat: str) -> Any:
+        from crawlers.telegram import resolve_entity
+
+        if chat not in self._entities:
+            self._entities[chat] = await resolve_entity(client, chat)
+        return self._entities[chat]
 
     def send(self, target: dict[str, Any], text: str, key: str) -> str:
         async def go(client: TelegramSender) -> str:
@@ -454,6 +485,13 @@ class Channels:
 
     def get(self, network: str) -> Channel | None:
         return self.available.get(network)
+
+    def close(self) -> None:
+        """End what the channels hold open for a run (the Telegram client)."""
+        for channel in self.available.values():
+            close = getattr(channel, "close", None)
+            if callable(close):
+                close()
 
 
 def build_channels(cfg: Any) -> Channels:
