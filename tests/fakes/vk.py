@@ -143,6 +143,7 @@ class FakeVk(FakeServer):
             "newsfeed.search": self.newsfeed_search,
             "streaming.getServerUrl": self.streaming_url,
             "wall.createComment": self.wall_create_comment,
+            "groups.getTokenPermissions": self.token_permissions,
         }.get(method)
         if handler is None:
             raise VkError(3, "Unknown method passed")
@@ -321,6 +322,16 @@ class FakeVk(FakeServer):
         if hook is not None:
             hook(params)
         return {"comment_id": cid, "parents_stack": item["parents_stack"]}
+
+    def token_permissions(self, params: dict[str, Any]) -> dict[str, Any]:
+        """`groups.getTokenPermissions` of a community token: the rights in `token_rights`
+        (default: wall and manage), as VK lists them (groups_token_permission_setting)."""
+        bits = {"manage": 262144, "messages": 4096, "photos": 4, "docs": 131072, "wall": 8192}
+        rights = self.data.get("token_rights", ["manage", "wall"])
+        return {
+            "mask": sum(bits.get(r, 0) for r in rights),
+            "permissions": [{"name": r, "setting": bits.get(r, 0)} for r in rights],
+        }
 
     def streaming_url(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"endpoint": f"127.0.0.1:{self.port}", "key": self.stream_key}
