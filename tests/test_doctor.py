@@ -87,7 +87,9 @@ def test_doctor_good_then_broken(kursk, smtp_port, capsys, monkeypatch):
         chats = [c for c in good.checks if "чат " in c.name]
         assert chats and all(c.status == OK for c in chats)
         for channel in ("ответы VK", "ответы ОК", "ПОС", "SMTP", "getMe", "Telegram: сессия"):
-            assert any(channel in n and c.status == OK for n, c in zip(names, good.checks, strict=True)), channel
+            assert any(channel in n and c.status == OK for n, c in zip(names, good.checks, strict=True)), (
+                channel
+            )
 
         # --- broken: a revoked VK token, a reply token without the wall right, OK statistics
         # denied (not an admin), a chat the account is not in, a wrong platform token, a wrong bot
