@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "incidents.cli.training",
     "incidents.cli.report",
     "incidents.cli.console",
+    "incidents.cli.doctor",
 )
 
 

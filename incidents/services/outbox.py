@@ -76,8 +76,11 @@ class Outbox:
 
     def run(self, limit: int | None = None) -> OutboxReport:
         report = OutboxReport()
-        for rid in self.due(limit):
-            self._one(rid, report)
+        try:
+            for rid in self.due(limit):
+                self._one(rid, report)
+        finally:  # one Telegram client per run, not per reply: closed here
+            self.channels.close()
         return report
 
     # -- one reply

@@ -107,7 +107,7 @@ PARSERS: list[tuple[re.Pattern[str], Callable[[re.Match, Any, str, RegionConfig]
     (re.compile(r"^line \d+$"), _line),
     (re.compile(r"^wall\.getComments wall(?P<owner>-?\d+)_(?P<post>\d+)"), _vk_comment),
     (re.compile(r"^(wall\.get|newsfeed\.search) "), _vk_post),
-    (re.compile(r"^mediatopic\.getTopics gid (?P<gid>\S+)"), _ok_topic),
+    (re.compile(r"^(?:group\.getStatTopics|mediatopic\.getTopics) gid (?P<gid>\S+)"), _ok_topic),
     (re.compile(r"^discussions\.getComments topic (?P<topic>\S+)"), _ok_comment),
     (re.compile(r"^GET /messages"), _pos),
     (re.compile(r"^preview "), _tg_preview),
