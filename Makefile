@@ -47,6 +47,11 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# the type check ([tool.mypy] in pyproject.toml: strict on core, storage, domain and pipelines)
+.PHONY: types
+types: $(STAMP)
+	$(BIN)/mypy
+
 clean:
 	rm -rf var .pytest_cache .ruff_cache
 

@@ -68,7 +68,7 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_show(ctx: Context, args: argparse.Namespace) -> int:
-    from sqlmodel import Session, select
+    from sqlmodel import Session, col, select
 
     from incidents.domain.sla import SlaPolicyEngine, format_left
     from incidents.storage.models import AuditEvent, Incident, IncidentPost, Post, Signal
@@ -81,13 +81,15 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> int:
             return EXIT_FAILED
         posts = session.exec(
             select(Post, Signal)
-            .join(IncidentPost, IncidentPost.post_id == Post.id)
-            .join(Signal, Signal.post_id == Post.id, isouter=True)
+            .join(IncidentPost, col(IncidentPost.post_id) == Post.id)
+            .join(Signal, col(Signal.post_id) == Post.id, isouter=True)
             .where(IncidentPost.incident_id == inc.id)
-            .order_by(Post.created_at)
+            .order_by(col(Post.created_at))
         ).all()
         events = session.exec(
-            select(AuditEvent).where(AuditEvent.incident_id == inc.id).order_by(AuditEvent.at, AuditEvent.id)
+            select(AuditEvent)
+            .where(AuditEvent.incident_id == inc.id)
+            .order_by(col(AuditEvent.at), col(AuditEvent.id))
         ).all()
         from incidents.domain.assess import card_of
         from incidents.services.refresh import post_facts

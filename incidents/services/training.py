@@ -120,7 +120,7 @@ def _split(items: list[dict[str, Any]]) -> tuple[list[Any], list[int], list[Any]
 
 def training_set(
     items: list[dict[str, Any]],
-    negatives: list[Any],
+    negatives: list[Any] | None,
     appeals: tuple[list[Any], list[str | None]] = ([], []),
     extra: tuple[list[Any], list[str]] = ([], []),
     *,
