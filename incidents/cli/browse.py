@@ -71,7 +71,7 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> int:
     from sqlmodel import Session, col, select
 
     from incidents.domain.sla import SlaPolicyEngine, format_left
-    from incidents.storage.models import AuditEvent, Incident, IncidentPost, Post, Signal
+    from incidents.storage.models import AuditEvent, Incident, IncidentPost, Post, Signal, row_id
 
     cfg = ctx.cfg
     with Session(ctx.engine) as session:
@@ -94,7 +94,8 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> int:
         from incidents.domain.assess import card_of
         from incidents.services.refresh import post_facts
 
-        facts = post_facts(session, [inc.id])[inc.id]  # type: ignore[list-item, index]
+        iid = row_id(inc)
+        facts = post_facts(session, [iid])[iid]
         card = card_of(cfg, inc.category, inc.subcategory, facts) if facts else None
     st = SlaPolicyEngine(cfg.sla, cfg.region.timezone).status(inc.due_at, inc.first_answer_at, _now())
     body = cfg.body_by_code.get(inc.body_code or "")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -236,7 +237,7 @@ def train_to(
     c: float = 4.0,
     fingerprint: str | None = None,
     category: bool = True,
-    negatives: list[str] = (),  # type: ignore[assignment]
+    negatives: Sequence[str] = (),
     appeals: Path | None = None,
 ) -> Path:
     """What `incidents train LABELS… -o PATH` does without cross-validation, with a rules-only
