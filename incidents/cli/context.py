@@ -48,9 +48,12 @@ class Context:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            from incidents.services.processing import prepare
+            from sqlmodel import Session
+
             from incidents.storage.db import open_database
+            from incidents.storage.store import sync_reference
 
             self._engine = open_database(self.settings.database_url)
-            prepare(self._engine, self.cfg)
+            with Session(self._engine) as session, session.begin():
+                sync_reference(session, self.cfg)  # bodies and sources mirror the YAML
         return self._engine

@@ -101,11 +101,16 @@ def _format_error(file: Path, err: ValidationError) -> str:
     return "\n".join(lines)
 
 
+_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _read_mapping(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"{path}: file is missing (every region needs {', '.join(FILES)})")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # libyaml's loader when PyYAML was built with it: the same safe subset, ten times faster
+        # (the Kursk region's 330 KB of YAML took most of a second to parse in pure Python)
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SafeLoader)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     if data is None:
