@@ -26,6 +26,7 @@ for comments, whose `parent_id` is the post.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -99,8 +100,8 @@ def _default_timeout(session: requests.Session, timeout: float) -> None:
             kw["timeout"] = timeout
         return original(method, url, *args, **kw)
 
-    session.request = request  # type: ignore[method-assign]
-    session._incidents_timeout = timeout  # type: ignore[attr-defined]
+    session.request = request  # type: ignore[method-assign,assignment]  # wrapped: vk_api passes no timeout
+    session._incidents_timeout = timeout  # type: ignore[attr-defined]  # marks the session as wrapped
 
 
 class VkClient:
@@ -184,7 +185,9 @@ class VkClient:
                 if res is not False:
                     out.append(res)
                     continue
-                err = next(errors, {"error_code": 0, "error_msg": "unknown error inside execute"})
+                err: dict[str, Any] = next(
+                    errors, {"error_code": 0, "error_msg": "unknown error inside execute"}
+                )
                 failure = ApiFailure(
                     "vk",
                     int(err.get("error_code", 0)),
@@ -421,6 +424,7 @@ class VkWallSource:
         else:
             values["domain"] = self.domain
         offset = p["offset"]
+        items: list[Any] = []
         for _ in range(20):  # step back while posts deleted above us shifted the list up
             values["offset"] = offset
             try:
@@ -428,12 +432,13 @@ class VkWallSource:
             except SkipObject as exc:
                 p["scanned"], p["tasks"], p["broken"] = True, [], True  # unread wall: nothing was deleted
                 return FetchResult([], cur, [bad_record(exc.what, f"skipped: {exc.reason}", exc.payload)])
-            items = resp.get("items") if isinstance(resp, dict) else None
-            if not isinstance(items, list):
+            got = resp.get("items") if isinstance(resp, dict) else None
+            if not isinstance(got, list):
                 p["scanned"], p["broken"] = True, True
                 return FetchResult(
                     [], cur, [bad_record(f"wall.get offset {offset}", "answer has no items list", resp)]
                 )
+            items = got
             regular = [i for i in items if isinstance(i, dict) and not i.get("is_pinned")]
             first = regular[0].get("id") if regular else None
             if p["last_id"] is None or offset == 0 or not isinstance(first, int) or first >= p["last_id"]:
@@ -673,12 +678,11 @@ class VkNewsfeedSource:
         if win["next_from"]:
             values["start_from"] = win["next_from"]
         where = f"newsfeed.search {q!r}" + (f" from {win['next_from']}" if win["next_from"] else "")
+        skipped: BadRecord | None = None
         try:
             resp = self.client.call("newsfeed.search", values, what=where)
         except SkipObject as exc:
             resp, skipped = {"items": []}, bad_record(where, f"skipped: {exc.reason}", exc.payload)
-        else:
-            skipped = None
         items = resp.get("items") if isinstance(resp, dict) else None
         bad: list[BadRecord] = [skipped] if skipped else []
         posts: list[PostRecord] = []
@@ -810,14 +814,12 @@ class VkStreamingSource:
         deleted = added = refused = 0
         for tag, value in have.items():
             if wanted.get(tag) != value:
-                self._rules_call(f"delete rule {tag}", lambda tag=tag: stream.delete_rule(tag))
+                self._rules_call(f"delete rule {tag}", functools.partial(stream.delete_rule, tag))
                 deleted += 1
         for tag, value in wanted.items():
             if have.get(tag) != value:
                 try:
-                    self._rules_call(
-                        f"add rule {tag}", lambda tag=tag, value=value: stream.add_rule(value, tag)
-                    )
+                    self._rules_call(f"add rule {tag}", functools.partial(stream.add_rule, value, tag))
                 except VkStreamingError as exc:
                     self._pending_bad.append(
                         bad_record(
