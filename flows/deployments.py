@@ -59,6 +59,7 @@ JOB_ENTRYPOINTS = {
     "index": "flows/jobs.py:index_flow",
     "purge": "flows/jobs.py:purge_flow",
     "report": "flows/jobs.py:report_flow",
+    "routing_learn": "flows/jobs.py:routing_learn_flow",
 }
 
 JOB_DESCRIPTIONS = {
@@ -68,6 +69,7 @@ JOB_DESCRIPTIONS = {
     "index": "Синхронизация поисковых индексов",
     "purge": "Удаление персональных данных старше срока хранения (152-ФЗ)",
     "report": "Ежедневный отчёт: поступления, SLA, рейтинги (БД и CSV)",
+    "routing_learn": "Переобучение таблицы маршрутизации на переназначениях диспетчеров (с аудитом)",
 }
 
 

@@ -476,7 +476,7 @@ def refresh_incidents(
 def route_incident(
     session: Session, router: Router, inc: Incident, ts: datetime, *, settlement: str | None = None
 ) -> None:
-    """First matching routing rule → assigned; no rule → the administrator's triage queue."""
+    """An explicit rule, the learned table or a rule → assigned; none → the administrator's triage queue."""
     d = router.route(
         category=inc.category,
         subcategory=inc.subcategory,
@@ -484,6 +484,7 @@ def route_incident(
         municipality=inc.municipality,
         scale=inc.scale,
         settlement=settlement,
+        street=inc.street,
     )
     inc.body_code = d.body
     session.add(
@@ -493,10 +494,10 @@ def route_incident(
             assigned_at=ts,
             assigned_by="system",
             reason=d.reason,
-            rule=None if d.rule is None else str(d.rule),
+            rule=f"learned:{d.learned}" if d.learned else None if d.rule is None else str(d.rule),
         )
     )
-    if d.rule is not None:
+    if d.assigned:
         inc.status = IncidentState.ASSIGNED.value
         inc.assigned_at = inc.triaged_at = ts  # routed by a rule: triage done, the draft clock starts
         audit(
@@ -507,7 +508,7 @@ def route_incident(
             from_state="new",
             to_state=inc.status,
             reason=d.reason,
-            data={"body": d.body, "rule": d.rule},
+            data={"body": d.body, "rule": d.rule, "learned": d.learned},
             now=ts,
         )
     else:

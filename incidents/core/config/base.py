@@ -86,7 +86,12 @@ class JobSchedules(_Strict):
         "30 3 * * *", description="Drop raw payloads and resolved quarantine rows past their retention."
     )
 
-    @field_validator("process", "sla_watch", "publish", "index", "report", "purge")
+    routing_learn: str = Field(
+        "0 4 * * *",
+        description="Fold the dispatchers' reassignments into the learned routing table (audited diff).",
+    )
+
+    @field_validator("process", "sla_watch", "publish", "index", "report", "purge", "routing_learn")
     @classmethod
     def _valid(cls, v: str) -> str:
         return _check_schedule(v)

@@ -138,6 +138,11 @@ class RoutingRule(_Strict):
     scale: list[Literal["house", "street", "settlement", "municipality", "region"]] | None = None
     body: str = Field(description="Body code, or '{municipality}' templates like 'adm_{municipality}'.")
     note: str | None = None
+    explicit: bool = Field(
+        False,
+        description="An administrator's decision: tried before the table learned from history "
+        "(learned_routing.yaml); the other rules come after it.",
+    )
 
 
 class Routing(_Strict):
