@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 # the suite in two processes (pytest-xdist): 10 min → 6 min on the 2-core machine
 TEST_WORKERS ?= 2
 
-.PHONY: run test test-all test-slow install lint clean bench browser test-browser model
+.PHONY: run test test-all test-slow install lint types clean bench browser test-browser model
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -41,7 +41,9 @@ run: $(STAMP_RUN)
 
 # `make test` leaves out the `slow` variants (pyproject addopts `-m "not slow"`): longer runs of behaviour
 # a default test already covers. `make test-all` runs everything, `make test-slow` only those.
-test: $(STAMP) browser
+# `make test` is what CI runs (.ci/run): lint and format, types, then the tests (the import layers and
+# module sizes are tests too: tests/test_layers.py).
+test: $(STAMP) browser lint types
 	INCIDENTS_REQUIRE_POSTGRES=$${INCIDENTS_REQUIRE_POSTGRES:-$${CI:+1}} $(BIN)/pytest -n $(TEST_WORKERS)
 
 test-all: $(STAMP) browser
@@ -61,6 +63,10 @@ bench: $(STAMP_BENCH)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+types: $(STAMP)
+	$(BIN)/mypy
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache

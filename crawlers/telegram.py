@@ -93,7 +93,7 @@ def telethon_client(api_id: int, api_hash: str, session: str) -> TelegramPort:
         StringSession(session),
         api_id,
         api_hash,
-        flood_sleep_threshold=0,  # type: ignore[return-value]
+        flood_sleep_threshold=0,
         receive_updates=False,
     )
 
@@ -230,7 +230,9 @@ class TelegramSource:
             recheck=int(params.get("recheck", 20)),
             first_run_limit=int(params.get("first_run_limit", 200)),
             flood_max_wait=float(params.get("flood_max_wait", 300)),
-            since=datetime.fromtimestamp(since_ts(params), UTC) if params.get("since") else None,
+            since=datetime.fromtimestamp(ts, UTC)
+            if params.get("since") and (ts := since_ts(params)) is not None
+            else None,
         )
 
     # -- sync facade over the async client

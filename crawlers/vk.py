@@ -168,6 +168,7 @@ class VkWallSource:
         else:
             values["domain"] = self.domain
         offset = p["offset"]
+        items: list[Any] = []
         for _ in range(20):  # step back while posts deleted above us shifted the list up
             values["offset"] = offset
             try:
@@ -175,12 +176,13 @@ class VkWallSource:
             except SkipObject as exc:
                 p["scanned"], p["tasks"], p["broken"] = True, [], True  # unread wall: nothing was deleted
                 return FetchResult([], cur, [bad_record(exc.what, f"skipped: {exc.reason}", exc.payload)])
-            items = resp.get("items") if isinstance(resp, dict) else None
-            if not isinstance(items, list):
+            got = resp.get("items") if isinstance(resp, dict) else None
+            if not isinstance(got, list):
                 p["scanned"], p["broken"] = True, True
                 return FetchResult(
                     [], cur, [bad_record(f"wall.get offset {offset}", "answer has no items list", resp)]
                 )
+            items = got
             regular = [i for i in items if isinstance(i, dict) and not i.get("is_pinned")]
             first = regular[0].get("id") if regular else None
             if p["last_id"] is None or offset == 0 or not isinstance(first, int) or first >= p["last_id"]:
@@ -420,6 +422,7 @@ class VkNewsfeedSource:
         if win["next_from"]:
             values["start_from"] = win["next_from"]
         where = f"newsfeed.search {q!r}" + (f" from {win['next_from']}" if win["next_from"] else "")
+        skipped: BadRecord | None = None
         try:
             resp = self.client.call("newsfeed.search", values, what=where)
         except SkipObject as exc:

@@ -81,8 +81,8 @@ def _default_timeout(session: requests.Session, timeout: float) -> None:
             kw["timeout"] = timeout
         return original(method, url, *args, **kw)
 
-    session.request = request  # type: ignore[method-assign]
-    session._incidents_timeout = timeout  # type: ignore[attr-defined]
+    session.request = request  # type: ignore[method-assign,assignment]  # wrapped: vk_api passes no timeout
+    session._incidents_timeout = timeout  # type: ignore[attr-defined]  # marks the session as wrapped
 
 
 class VkClient:
@@ -169,7 +169,9 @@ class VkClient:
                 if res is not False:
                     out.append(res)
                     continue
-                err = next(errors, {"error_code": 0, "error_msg": "unknown error inside execute"})
+                err: dict[str, Any] = next(
+                    errors, {"error_code": 0, "error_msg": "unknown error inside execute"}
+                )
                 failure = ApiFailure(
                     "vk",
                     int(err.get("error_code", 0)),

@@ -8,6 +8,7 @@ is `crawlers.vk_client.VkClient` with the application's service key.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -152,14 +153,12 @@ class VkStreamingSource:
         deleted = added = refused = 0
         for tag, value in have.items():
             if wanted.get(tag) != value:
-                self._rules_call(f"delete rule {tag}", lambda tag=tag: stream.delete_rule(tag))
+                self._rules_call(f"delete rule {tag}", functools.partial(stream.delete_rule, tag))
                 deleted += 1
         for tag, value in wanted.items():
             if have.get(tag) != value:
                 try:
-                    self._rules_call(
-                        f"add rule {tag}", lambda tag=tag, value=value: stream.add_rule(value, tag)
-                    )
+                    self._rules_call(f"add rule {tag}", functools.partial(stream.add_rule, value, tag))
                 except VkStreamingError as exc:
                     self._pending_bad.append(
                         bad_record(

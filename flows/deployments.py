@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from incidents.core.config import RegionConfig, parse_schedule
+
+if TYPE_CHECKING:
+    from prefect import Flow
 
 WORK_POOL = "incidents"
 PREFECT_VERSION = "3.8.8"
@@ -108,7 +111,7 @@ def runner_deployments(
     """RunnerDeployments for `prefect.serve` (single machine, no work pool)."""
     from flows import jobs
 
-    flows = {"crawl": jobs.crawl_flow, **jobs.JOB_FLOWS}
+    flows: dict[str, Flow[..., Any]] = {"crawl": jobs.crawl_flow, **jobs.JOB_FLOWS}
     now = datetime.now(UTC)
     out = []
     for spec in job_specs(cfg):

@@ -19,7 +19,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from prefect import flow, get_run_logger, task
+from prefect import Flow, flow, get_run_logger, task
 from prefect.tasks import exponential_backoff
 
 from crawlers.base import SourceNotConfigured
@@ -280,7 +280,7 @@ def routing_learn_flow(config_dir: str | None = None, database_url: str | None =
 
 
 # The jobs that `serve-flows` and `prefect.yaml` schedule, by the key of `region.yaml → schedules`.
-JOB_FLOWS = {
+JOB_FLOWS: dict[str, Flow[..., Any]] = {
     "process": process_flow,
     "sla_watch": sla_watch_flow,
     "publish": publish_flow,

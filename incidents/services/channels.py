@@ -30,11 +30,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import httpx
 
@@ -252,7 +253,9 @@ class OkChannel:
             if anchor:
                 params["anchor"] = anchor
             resp = _translate(
-                lambda p=params: self.client.call("discussions.getComments", p, "discussions.getComments")
+                functools.partial(
+                    self.client.call, "discussions.getComments", params, "discussions.getComments"
+                )
             )
             for c in resp.get("comments") or []:
                 author = str(c.get("author_ref") or "")
@@ -311,7 +314,14 @@ class TelegramChannel:
         missing = [k for k, v in values.items() if not v]
         if missing:
             raise ChannelMissing(f"{', '.join(missing)} not set")
-        return cls(lambda: telethon_client(int(values[ID_VAR]), values[HASH_VAR], values[SESSION_VAR]))  # type: ignore[arg-type,return-value]
+
+        def connect() -> TelegramSender:
+            # the real TelegramClient: the crawler's port and this sender are two views of it
+            return cast(
+                TelegramSender, telethon_client(int(values[ID_VAR]), values[HASH_VAR], values[SESSION_VAR])
+            )
+
+        return cls(connect)
 
     def _run(self, fn: Callable[[TelegramSender], Any]) -> Any:
         from telethon import errors as tg

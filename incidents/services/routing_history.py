@@ -56,7 +56,7 @@ class Loaded:
 
 def _open(path: Path) -> io.TextIOBase:
     if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")  # type: ignore[return-value]
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
     return open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115 - closed by the caller
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from incidents.core.config import RegionConfig
 from incidents.domain.learned_routing import (
@@ -36,8 +36,8 @@ def corrections(session: Session, *, after_event: int = 0) -> tuple[list[Example
     """Reassignments with a reason after audit event `after_event`: examples and the last event id."""
     events = session.exec(
         select(AuditEvent)
-        .where(AuditEvent.action == "reassigned", AuditEvent.id > after_event)  # type: ignore[operator]
-        .order_by(AuditEvent.id)  # type: ignore[arg-type]
+        .where(AuditEvent.action == "reassigned", col(AuditEvent.id) > after_event)
+        .order_by(col(AuditEvent.id))
     ).all()
     out: list[Example] = []
     last = after_event

@@ -117,8 +117,8 @@ class Bodies(_Strict):
     def organisation_of(self, code: str) -> str:
         """The top of a body's parent chain: the organisation it belongs to."""
         parents = {b.code: b.parent for b in self.bodies}
-        while parents.get(code):
-            code = parents[code]  # type: ignore[assignment]
+        while parent := parents.get(code):
+            code = parent
         return code
 
 
