@@ -69,3 +69,20 @@ def test_kursk_bodies_named_exactly_as_the_real_data():
     cfg = load_region(KURSK)
     configured = {b.name for b in cfg.bodies.bodies}
     assert names <= configured, sorted(names - configured)[:5]
+
+
+def test_a_region_parse_is_cached_as_json_and_an_edit_is_read_again(tmp_path, monkeypatch):
+    """Commands start fast because a region's YAML parse is kept (as JSON, never pickle) under the
+    data folder; an edited file has another key, so the edit is what the next command reads."""
+    monkeypatch.setenv("INCIDENTS_DATA_DIR", str(tmp_path / "data"))
+    region = _copy_region(KURSK, tmp_path / "r")
+    first = load_region(region)
+    cached = sorted((tmp_path / "data" / "cache" / "yaml").glob("*.json"))
+    assert len(cached) >= len(FILES) - 1  # every file that survives JSON unchanged is kept
+    again = load_region(region)
+    assert again.region.name == first.region.name
+    path = region / "region.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["name"] = first.region.name + " (правка)"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    assert load_region(region).region.name == first.region.name + " (правка)"
