@@ -36,14 +36,17 @@ from incidents.services.signal_worker import Pending, SignalWorker, WorkerFailed
 from incidents.services.training import signal_builder
 from incidents.storage.models import Incident, IncidentPost, Post, Signal
 from incidents.storage.store import (
+    PROCESSING_LOCK,
     audit,
     pending_posts,
     post_key_filters,
     post_record,
+    processing_mark,
     quarantine,
     signal_values,
     sync_reference,
     upsert_signal,
+    writer_lock,
 )
 from pipelines.signals import SignalBuilder
 
@@ -90,6 +93,8 @@ class Processor:
         self.clocks = SlaClocks(cfg.sla, cfg.region.timezone)
         self.batch_size = batch_size
         self.clusterer: Clusterer | None = None
+        self._mark: tuple[int, int, int] | None = None  # storage's processing mark after our last batch
+        self._compared = 0  # comparisons of the clustering views reloaded since
         # signals of the next batch built in a second process (incidents/services/signal_worker.py)
         self.workers = cfg.signals.workers if workers is None else workers
         self._worker: SignalWorker | None = None
@@ -101,29 +106,34 @@ class Processor:
         try:
             while True:
                 with Session(self.engine, expire_on_commit=False) as session, session.begin():
-                    rows = pending_posts(session, self.batch_size)
+                    # The batch's lease (issue 19, F9): one batch at a time over all runs on this
+                    # database; a run that waited while another committed reloads its view.
+                    writer_lock(session, PROCESSING_LOCK)
+                    rows = pending_posts(session, self.batch_size, claim=True)
                     if not rows:
                         break
-                    if self.clusterer is None:
+                    if self.clusterer is None or processing_mark(session) != self._mark:
+                        self._compared += self.clusterer.comparisons if self.clusterer is not None else 0
                         self.clusterer = load_clusterer(session, self.cfg, min(r.created_at for r in rows))
                     built = self._collect(ahead)
                     ahead = None
                     if self.workers and len(rows) == self.batch_size:
                         ahead = self._build_ahead(session)
                     self._process_batch(session, rows, stats, built)
+                    self._mark = processing_mark(session)
                 if progress:
                     progress(len(rows))
         finally:
             if self._worker is not None:
                 self._worker.close()
                 self._worker = None
-        if self.clusterer is not None:
-            stats.comparisons = self.clusterer.comparisons
+        stats.comparisons = self._compared + (self.clusterer.comparisons if self.clusterer is not None else 0)
         return stats
 
     def _refresh_stale(self) -> None:
         """Rebuild the cards whose posts got new likes, reposts or views from a recrawl (card_stale)."""
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            writer_lock(session, PROCESSING_LOCK)  # another run may be rebuilding (and routing) them too
             stale = set(session.exec(select(Incident.id).where(Incident.card_stale == sa.true())).all())
             if stale:
                 self._refresh(session, stale, self.now())  # type: ignore[arg-type]
