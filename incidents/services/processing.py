@@ -30,6 +30,7 @@ from incidents.domain.routing import Router
 from incidents.domain.sla import SlaPolicyEngine
 from incidents.domain.sla_clocks import SlaClocks
 from incidents.services.crawling import CrawlStats, crawl_adapter, crawl_source  # noqa: F401 - callers take them here
+from incidents.services.leaving import after_leaving
 from incidents.services.open_incidents import load_clusterer
 from incidents.services.refresh import refresh_incidents
 from incidents.services.signal_worker import Pending, SignalWorker, WorkerFailed
@@ -266,11 +267,12 @@ class Processor:
         ids = [r.id for r in rows]
         existing = {s.post_id: s for s in session.exec(select(Signal).where(Signal.post_id.in_(ids))).all()}  # type: ignore[attr-defined]
         # posts already placed and processed again (an edited text): their incidents are rebuilt
-        linked = dict(
-            session.exec(
-                select(IncidentPost.post_id, IncidentPost.incident_id).where(IncidentPost.post_id.in_(ids))  # type: ignore[call-overload]
-            ).all()
-        )  # type: ignore[attr-defined]
+        links = {
+            link.post_id: link
+            for link in session.exec(select(IncidentPost).where(IncidentPost.post_id.in_(ids))).all()  # type: ignore[attr-defined]
+        }
+        linked = {pid: link.incident_id for pid, link in links.items()}
+        left: dict[int, list[Post]] = {}  # incident → its posts that are no complaint any more (F10)
         # Incidents opened in this batch get their ids in one flush at the end of the batch (a
         # flush per incident was a fifth of the processing time); until then the clusterer and
         # the placements know them by their temporary reference.
@@ -305,6 +307,10 @@ class Processor:
                 new_signals.append(signal_values(row.id, sig, ts))  # type: ignore[arg-type]
             stats.posts += 1
             parent_key = f"{row.network}:{row.parent_id}" if row.parent_id else None
+            link = links.get(row.id)  # type: ignore[arg-type]
+            if link is not None and not (sig.is_complaint and sig.in_region) and self._leaves(link):
+                session.delete(link)  # re-sent with a text that is no complaint: it leaves (F10)
+                left.setdefault(link.incident_id, []).append(row)
             if not sig.is_complaint:
                 if sig.in_region and parent_key and row.id not in linked and not row.deleted:
                     # A reply backing a complaint of its thread («и у нас то же») joins its incident.
@@ -372,6 +378,20 @@ class Processor:
             ts,  # type: ignore[misc]
             {iid: pids for iid, pids in added.items() if iid not in edited},
         )
+        for iid, gone in sorted(left.items()):
+            after_leaving(session, iid, gone, ts)
+        if linked:
+            self._compared += self.clusterer.comparisons  # type: ignore[union-attr]
+            # An edited post changed what storage knows of its incident (its text, or it left):
+            # the next batch clusters against storage's view, as a rerun after a crash would.
+            self.clusterer = None
+
+    @staticmethod
+    def _leaves(link: IncidentPost) -> bool:
+        """Whether a placed post whose new text is no complaint leaves its incident: only what
+        the clustering placed as a complaint; a person's link and a reply that joined its thread
+        («и у нас то же», never a complaint) stay."""
+        return not link.manual and link.added_by == "auto"
 
     @staticmethod
     def _thread_places(
