@@ -531,3 +531,61 @@ def test_f10_an_incident_keeps_its_other_complaints_and_a_persons_link(engine, k
         assert len(s.exec(select(IncidentPost)).all()) == 1
         inc = s.get(Incident, iid)
         assert inc.status not in ("rejected", "closed") and inc.post_count == 1
+
+
+# --------------------------------------------------------------------------- F13
+def test_f13_who_sees_authors_by_role() -> None:
+    from incidents.core.roles import Action, Actor, Role, can
+
+    def sees(role: Role, body: str | None = None, incident_body: str | None = "b1") -> bool:
+        return can(Actor("x", role, body), Action.SEE_AUTHORS, incident_body)
+
+    assert sees(Role.ADMIN) and sees(Role.MODERATOR) and sees(Role.CONTROLLER)
+    assert sees(Role.EXECUTOR, "b1") and not sees(Role.EXECUTOR, "b2")
+    assert not sees(Role.OBSERVER)
+
+
+def test_f13_a_personal_link_is_recognised() -> None:
+    from incidents.domain.privacy import personal_link
+
+    assert personal_link("https://vk.com/wall505_311") and personal_link("https://vk.com/wall505_311?reply=9")
+    assert personal_link("https://m.vk.com/id505") and personal_link("https://vk.com/feed?w=wall505_3")
+    assert personal_link("https://ok.ru/profile/5757")
+    assert not personal_link("https://vk.com/wall-100001_7") and not personal_link("https://vk.com/idea_club")
+    assert not personal_link("https://t.me/kursk_news/5") and not personal_link(None)
+
+
+def test_f13_observers_see_authors_masked_in_the_card_and_lists(seeded, kursk) -> None:  # noqa: ANN001, F811
+    """Before: every role saw the resident's name and the link to their own VK wall."""
+    from pydantic import SecretStr
+
+    from console.app import create_app
+    from console.settings import ConsoleSettings
+    from incidents.storage.models import Incident, IncidentPost, Post
+    from tests.console_seed import EXECUTOR_BODY
+    from tests.test_console import login
+
+    name, wall = "Мария Персональнова", "https://vk.com/wall505311_77"
+    with Session(seeded) as s, s.begin():
+        inc = s.exec(
+            select(Incident).where(Incident.body_code == EXECUTOR_BODY).order_by(Incident.id)
+        ).first()
+        post = s.exec(
+            select(Post)
+            .join(IncidentPost, IncidentPost.post_id == Post.id)
+            .where(IncidentPost.incident_id == inc.id)
+        ).first()
+        post.author_name, post.author_id, post.url = name, "505311", wall
+        s.add(post)
+        iid = inc.id
+    app = create_app(seeded, kursk, ConsoleSettings(secret_key=SecretStr("x" * 32)))
+    for who in ("admin", "moder", "control", "ivanova"):
+        page = login(app, who)[0].get(f"/incidents/{iid}").text
+        assert name in page and wall in page, who
+    c, _ = login(app, "watch")
+    page = c.get(f"/incidents/{iid}").text
+    assert name not in page and "wall505311" not in page and "505311" not in page
+    assert "житель (скрыто)" in page and "личную страницу" in page
+    for path in ("/queue", "/sla", f"/queue?q={name.split()[1]}"):
+        assert name not in c.get(path).text, path
+    assert login(app, "petrov")[0].get(f"/incidents/{iid}").status_code == 404  # another body's staff
