@@ -51,9 +51,10 @@ def create_app(
     )
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.middleware("http")(security_headers)
-    app.add_exception_handler(LoginRequired, to_login)  # type: ignore[arg-type]
-    app.add_exception_handler(HTTPException, http_error)  # type: ignore[arg-type]
-    app.add_exception_handler(Refused, refused)  # type: ignore[arg-type]
+    # the decorator form: `add_exception_handler` is typed for handlers of any Exception, not of one kind
+    app.exception_handler(LoginRequired)(to_login)
+    app.exception_handler(HTTPException)(http_error)
+    app.exception_handler(Refused)(refused)
     for router in ROUTERS:
         app.include_router(router)
     return app

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, delete
+from sqlmodel import Session, col, delete
 
 from incidents.storage.models import ConsoleSession
 
@@ -101,7 +101,7 @@ def open_session(db: Session, login: str, now: datetime, max_age_seconds: float)
     """Record a new log-in and return its random id (for the cookie). Rows long past their expiry
     are deleted on the way, so the table holds about one row per log-in of the last session length."""
     sid = secrets.token_urlsafe(32)
-    db.exec(delete(ConsoleSession).where(ConsoleSession.expires_at < now - timedelta(days=1)))  # type: ignore[call-overload]
+    db.exec(delete(ConsoleSession).where(col(ConsoleSession.expires_at) < now - timedelta(days=1)))
     db.add(
         ConsoleSession(
             id_hash=_id_hash(sid),
@@ -173,4 +173,6 @@ class LoginThrottle:
 
 def csrf_ok(session: SessionData | None, sent: str | None) -> bool:
     """The token sent with a POST is the session's own (compared in constant time)."""
-    return bool(session and session.csrf and sent) and hmac.compare_digest(session.csrf, sent or "")
+    if session is None or not session.csrf or not sent:
+        return False
+    return hmac.compare_digest(session.csrf, sent)

@@ -26,7 +26,7 @@ from incidents.storage.models import Incident
 
 
 def get_context(request: Request) -> ConsoleContext:
-    return request.app.state.console  # type: ignore[no-any-return]
+    return request.app.state.console
 
 
 Ctx = Annotated[ConsoleContext, Depends(get_context)]

@@ -140,12 +140,12 @@ def render(
             )
             shapes.append(Shape(code, names.get(code) or str(code), d, colour(cur, top), cur, cur - prev))
         return SvgMap(WIDTH, HEIGHT, shapes, [], "choropleth")
-    placed = [m for m in cfg.territories.municipalities if m.centroid]
-    proj = Projection([m.centroid for m in placed])  # type: ignore[misc]
+    placed = [(m, c) for m in cfg.territories.municipalities if (c := m.centroid)]
+    proj = Projection([c for _, c in placed])
     markers: list[Marker] = []
-    for m in placed:
+    for m, centroid in placed:
         cur, prev = counts.get(m.code, (0, 0))
-        x, y = proj(*m.centroid)  # type: ignore[misc]
+        x, y = proj(*centroid)
         r = 5 + 20 * math.sqrt(cur / top) if top and cur else 4
         markers.append(
             Marker(
@@ -166,9 +166,9 @@ def render(
 
 def pin(cfg: RegionConfig, municipality: str | None) -> tuple[SvgMap, tuple[float, float] | None]:
     """The region's municipalities as dots, and where the incident's one is (its centroid)."""
-    placed = [m for m in cfg.territories.municipalities if m.centroid]
-    proj = Projection([m.centroid for m in placed], 320, 220, 16)  # type: ignore[misc]
-    dots = [Marker(m.code, m.name, *proj(*m.centroid), 3, EMPTY, 0, 0, False) for m in placed]  # type: ignore[misc]
+    placed = [(m, c) for m in cfg.territories.municipalities if (c := m.centroid)]
+    proj = Projection([c for _, c in placed], 320, 220, 16)
+    dots = [Marker(m.code, m.name, *proj(*c), 3, EMPTY, 0, 0, False) for m, c in placed]
     target = cfg.municipality_by_code.get(municipality or "")
     where = proj(*target.centroid) if target and target.centroid else None
     return SvgMap(320, 220, [], dots, "markers"), where

@@ -4,10 +4,10 @@ Every API error code maps to one of five actions:
 
 | action | VK codes | OK codes | what the adapter does |
 |---|---|---|---|
-| RETRY | 6 (too many requests per second), 9 (flood control), 10 (internal error) | 1 UNKNOWN, 2 SERVICE, 8 FLOOD_BLOCKED | back off (injectable sleep) and retry; after `Backoff.retries` tries: stop the source for now |
-| STOP | 29 (rate limit reached) | 11 LIMIT_REACHED, 9 IP_BLOCKED | `SourceStopped`: the cursor stays where it is, the next run resumes |
+| RETRY | 6 (too many requests per second), 9 (flood control), 10 (internal error), 223 (too many replies under the post) | 1 UNKNOWN, 2 SERVICE, 8 FLOOD_BLOCKED | back off (injectable sleep) and retry; after `Backoff.retries` tries: stop the source for now |
+| STOP | 29 (rate limit reached), 14 (captcha: a person must act; vk_api's `Captcha` is translated) | 11 LIMIT_REACHED, 9 IP_BLOCKED | `SourceStopped`: the cursor stays where it is, the next run resumes |
 | AUTH | 5 (authorization failed) | 101, 102, 103, 104, 105, 453 (key, session, signature) | `TokenInvalid` naming the variable: "token invalid" |
-| SKIP | 15, 18, 30, 212 (access denied, deleted or banned, private, comments closed) | 10 PERMISSION_DENIED, 300 NOT_FOUND, 455 FRIEND_RESTRICTION | skip that object, record why (quarantine row), go on |
+| SKIP | 15, 18, 30, 212, 213, 222 (access denied, deleted or banned, private, comments closed, replying closed, links forbidden) | 10 PERMISSION_DENIED, 300 NOT_FOUND, 455 FRIEND_RESTRICTION | skip that object, record why (quarantine row), go on |
 | BUG | 100 (bad parameter) and anything unknown | 3 METHOD, 4 REQUEST, 100 PARAM | `ApiBug`: a bug on our side, fail loudly |
 
 The feedback platform (ПОС) answers string codes in the same classes (`POS_POLICY`):
@@ -45,12 +45,16 @@ VK_POLICY: dict[int, Action] = {
     6: Action.RETRY,
     9: Action.RETRY,
     10: Action.RETRY,
+    223: Action.RETRY,  # wall.createComment: too many replies by us under this post for now
     29: Action.STOP,
+    14: Action.STOP,  # captcha: nobody solves it unattended; resume later (errors.json api_error_captcha)
     5: Action.AUTH,
     15: Action.SKIP,
     18: Action.SKIP,
     30: Action.SKIP,
     212: Action.SKIP,
+    213: Action.SKIP,  # wall.createComment: replying to the post is closed (errors.json)
+    222: Action.SKIP,  # wall.createComment: the community forbids links in comments
     100: Action.BUG,
 }
 

@@ -9,12 +9,16 @@ A direct HTTP client of `fb.do` (httpx): every request carries `application_key`
 Errors come back as `{"error_code", "error_msg", "error_data"}` and go through the same policy
 as VK's (`crawlers.errors.OK_POLICY`).
 
-Kind `group`: each pass reads `mediatopic.getTopics` for `gid` from the newest topic down to the
-window (`days`), paging by `anchor` with `direction=FORWARD`; the topics are stored, and for every
-topic whose `discussion_summary.comments_count` changed the new comments are read with
-`discussions.getComments` (`discussionType=GROUP_TOPIC`), continuing from the anchor stored for
-that topic, so a comment is fetched once. A topic missing from a finished pass was deleted: it
-is flagged.
+Only methods of OK's open list are called (../shared/api/ok-methods.md; the fake refuses the
+others). Kind `group`: each pass reads the group's topic ids with `group.getStatTopics` (`gid`,
+`anchor`, `count`; the group's statistics need an administrator's token, which a control
+centre has for its own group) and the topics themselves with `mediatopic.getByIds`
+(`topic_ids`), from the newest topic down to the window (`days`); the topics are stored, and
+for every topic whose `discussion_summary.comments_count` changed the new comments are read
+with `discussions.getComments` (`discussionType=GROUP_TOPIC`), continuing from the anchor
+stored for that topic, so a comment is fetched once. A topic missing from a finished pass was
+deleted: it is flagged. A comment's time is `created_ms` (or `date`, Moscow time) and its
+author `author_ref` (`user:<id>`, `group:<id>`), as OK's comment objects name them.
 """
 
 from __future__ import annotations
@@ -203,8 +207,8 @@ def comment_record(
     if not isinstance(comment, dict):
         raise PayloadError(f"expected a JSON object, got {type(comment).__name__}")
     cid = _str_id(comment, "id")
-    if "date_ms" in comment:
-        created = _ms(comment["date_ms"], "date_ms")
+    if "created_ms" in comment:
+        created = _ms(comment["created_ms"], "created_ms")
     else:
         try:
             created = datetime.strptime(str(comment.get("date")), "%Y-%m-%d %H:%M:%S").replace(tzinfo=MOSCOW)
@@ -213,8 +217,7 @@ def comment_record(
     text = comment.get("text", "")
     if not isinstance(text, str):
         raise PayloadError(f"text: expected a string, got {type(text).__name__}")
-    author = comment.get("author_id")
-    ref = f"{str(comment.get('author_type', 'USER')).lower()}:{author}" if author is not None else None
+    ref = _opt_str(comment.get("author_ref"))  # "user:<id>" or "group:<id>", as OK writes it
     return PostRecord(
         network="ok",
         external_id=f"comment{cid}",
@@ -301,19 +304,29 @@ class OkGroupSource:
         return self._finish(cur, p)
 
     def _scan_page(self, cur: dict[str, Any], p: dict[str, Any]) -> FetchResult:
-        params: dict[str, Any] = {
-            "gid": self.gid,
-            "count": self.page_size,
-            "fields": "media_topic.*,group.*,user.*",
-        }
+        params: dict[str, Any] = {"gid": self.gid, "count": self.page_size}
         if p["anchor"]:
-            params.update(anchor=p["anchor"], direction="FORWARD")
-        where = f"mediatopic.getTopics gid {self.gid}" + (f" anchor {p['anchor']}" if p["anchor"] else "")
+            params["anchor"] = p["anchor"]
+        where = f"group.getStatTopics gid {self.gid}" + (f" anchor {p['anchor']}" if p["anchor"] else "")
         try:
-            resp = self.client.call("mediatopic.getTopics", params, what=where)
+            stat = self.client.call("group.getStatTopics", params, what=where)
+            listed = stat.get("topics") if isinstance(stat, dict) else None
+            if not isinstance(listed, list):
+                p["scanned"], p["broken"] = True, True
+                return FetchResult([], cur, [bad_record(where, "answer has no topics list", stat)])
+            ids = [str(t["id"]) for t in listed if isinstance(t, dict) and t.get("id")]
+            resp: Any = {"media_topics": []}
+            if ids:
+                resp = self.client.call(
+                    "mediatopic.getByIds",
+                    {"topic_ids": ",".join(ids), "fields": "media_topic.*,group.*,user.*"},
+                    what=f"mediatopic.getByIds {len(ids)} topics of gid {self.gid}",
+                )
         except SkipObject as exc:
             p["scanned"], p["broken"] = True, True  # an unread group: nothing was deleted
             return FetchResult([], cur, [bad_record(exc.what, f"skipped: {exc.reason}", exc.payload)])
+        if isinstance(resp, dict):
+            resp = {**resp, "anchor": stat.get("anchor"), "has_more": stat.get("has_more")}
         topics = resp.get("media_topics") if isinstance(resp, dict) else None
         if not isinstance(topics, list):
             p["scanned"], p["broken"] = True, True
@@ -407,7 +420,7 @@ class OkGroupSource:
                 text="",
                 created_at=datetime.fromtimestamp(v[0], UTC),
                 deleted=True,
-                raw={"deleted": True, "detected": "missing from mediatopic.getTopics"},
+                raw={"deleted": True, "detected": "missing from group.getStatTopics"},
             )
             for key, v in sorted(cur["watch"].items())
             if v[0] >= p["cutoff"]

@@ -70,6 +70,8 @@ class TelegramPort(Protocol):
 
     async def get_entity(self, entity: Any) -> Any: ...
 
+    async def get_dialogs(self, limit: float | None = None) -> Any: ...
+
     async def get_messages(
         self,
         entity: Any,
@@ -91,8 +93,40 @@ def telethon_client(api_id: int, api_hash: str, session: str) -> TelegramPort:
         StringSession(session),
         api_id,
         api_hash,
-        flood_sleep_threshold=0,  # type: ignore[return-value]
+        flood_sleep_threshold=0,
         receive_updates=False,
+    )
+
+
+async def resolve_entity(client: Any, ref: str, access_hash: int | None = None) -> Any:
+    """A chat by its reference: a username, or `c<id>` for a chat without one (a channel's
+    discussion group).
+
+    Telethon resolves a bare `PeerChannel(id)` only from its session's entity cache, and a
+    fresh `StringSession` has none: `ValueError`. So a `c<id>` chat is tried with the access
+    hash stored from an earlier run, then from the cache, then from the account's dialogs
+    (which carry every chat it is in, with its hash). A chat in none of them raises
+    `ValueError` naming what to do; callers translate it (the crawler skips the chat, a reply
+    fails with the reason)."""
+    if not (ref.startswith("c") and ref[1:].isdigit()):
+        return await client.get_entity(ref)
+    chat_id = int(ref[1:])
+    if access_hash is not None:
+        try:
+            return await client.get_entity(types.InputPeerChannel(chat_id, access_hash))
+        except (ValueError, tg_errors.ChannelInvalidError):
+            log.info("%s: the stored access hash no longer works; looking the chat up again", ref)
+    try:
+        return await client.get_entity(types.PeerChannel(chat_id))
+    except ValueError:
+        pass
+    for dialog in await client.get_dialogs() or []:
+        entity = getattr(dialog, "entity", None)
+        if getattr(entity, "id", None) == chat_id:
+            return entity
+    raise ValueError(
+        f"чат {ref} не найден: аккаунт из TELEGRAM_SESSION в нём не состоит (нет среди диалогов) — "
+        "добавьте аккаунт в чат"
     )
 
 
@@ -196,7 +230,9 @@ class TelegramSource:
             recheck=int(params.get("recheck", 20)),
             first_run_limit=int(params.get("first_run_limit", 200)),
             flood_max_wait=float(params.get("flood_max_wait", 300)),
-            since=datetime.fromtimestamp(since_ts(params), UTC) if params.get("since") else None,
+            since=datetime.fromtimestamp(ts, UTC)
+            if params.get("since") and (ts := since_ts(params)) is not None
+            else None,
         )
 
     # -- sync facade over the async client
@@ -301,12 +337,17 @@ class TelegramSource:
             self._client = client
         return self._client
 
-    async def _entity(self, client: TelegramPort, ref: str) -> Any:
+    async def _entity(self, client: TelegramPort, ref: str, state: dict[str, Any] | None = None) -> Any:
+        """The chat's entity, once per run; a `c<id>` chat's access hash is kept in the cursor so
+        that a resumed crawl (a fresh session with an empty cache) still finds it."""
         if ref not in self._entities:
-            lookup: Any = (
-                types.PeerChannel(int(ref[1:])) if ref.startswith("c") and ref[1:].isdigit() else ref
+            stored = (state or {}).get("access_hash")
+            self._entities[ref] = await self._call(
+                f"get_entity {ref}", lambda: resolve_entity(client, ref, stored)
             )
-            self._entities[ref] = await self._call(f"get_entity {ref}", lambda: client.get_entity(lookup))
+            hash_ = getattr(self._entities[ref], "access_hash", None)
+            if state is not None and ref.startswith("c") and isinstance(hash_, int):
+                state["access_hash"] = hash_
         return self._entities[ref]
 
     def _work(self, cur: dict[str, Any]) -> list[tuple[str, str]]:
@@ -327,7 +368,7 @@ class TelegramSource:
             ref, {"min_id": 0, "recent": []}
         )
         try:
-            entity = await self._entity(client, ref)
+            entity = await self._entity(client, ref, state)
         except SkipObject as exc:
             cur["pos"] = pos + 1
             return FetchResult([], cur, [bad_record(exc.what, f"skipped: {exc.reason}", {"chat": ref})])

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from incidents.core.config import RegionConfig, parse_schedule
+
+if TYPE_CHECKING:
+    from prefect import Flow
 
 WORK_POOL = "incidents"
 PREFECT_VERSION = "3.8.8"
@@ -56,6 +59,7 @@ JOB_ENTRYPOINTS = {
     "index": "flows/jobs.py:index_flow",
     "purge": "flows/jobs.py:purge_flow",
     "report": "flows/jobs.py:report_flow",
+    "routing_learn": "flows/jobs.py:routing_learn_flow",
 }
 
 JOB_DESCRIPTIONS = {
@@ -65,6 +69,7 @@ JOB_DESCRIPTIONS = {
     "index": "Синхронизация поисковых индексов",
     "purge": "Удаление персональных данных старше срока хранения (152-ФЗ)",
     "report": "Ежедневный отчёт: поступления, SLA, рейтинги (БД и CSV)",
+    "routing_learn": "Переобучение таблицы маршрутизации на переназначениях диспетчеров (с аудитом)",
 }
 
 
@@ -106,7 +111,7 @@ def runner_deployments(
     """RunnerDeployments for `prefect.serve` (single machine, no work pool)."""
     from flows import jobs
 
-    flows = {"crawl": jobs.crawl_flow, **jobs.JOB_FLOWS}
+    flows: dict[str, Flow[..., Any]] = {"crawl": jobs.crawl_flow, **jobs.JOB_FLOWS}
     now = datetime.now(UTC)
     out = []
     for spec in job_specs(cfg):

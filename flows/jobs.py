@@ -19,7 +19,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from prefect import flow, get_run_logger, task
+from prefect import Flow, flow, get_run_logger, task
 from prefect.tasks import exponential_backoff
 
 from crawlers.base import SourceNotConfigured
@@ -259,12 +259,33 @@ def report_flow(
     return {"day": when.isoformat(), "summary": rep.summary, "files": [str(f) for f in files]}
 
 
+@flow(name="routing-learn", log_prints=True)
+def routing_learn_flow(config_dir: str | None = None, database_url: str | None = None) -> dict[str, Any]:
+    """The dispatchers' reassignments since the last run folded into learned_routing.yaml; the
+    change is audited (incidents.services.routing_refresh). Nightly: routing should not shift
+    under a dispatcher during a shift."""
+    from sqlmodel import Session
+
+    from incidents.services.routing_refresh import refresh_learned_routing
+
+    cfg, url = _context(config_dir, database_url)
+    engine = open_database(url)
+    try:
+        with Session(engine) as session, session.begin():
+            out = refresh_learned_routing(session, cfg, _now())
+    finally:
+        engine.dispose()
+    get_run_logger().info("routing-learn: %s", out)
+    return out
+
+
 # The jobs that `serve-flows` and `prefect.yaml` schedule, by the key of `region.yaml → schedules`.
-JOB_FLOWS = {
+JOB_FLOWS: dict[str, Flow[..., Any]] = {
     "process": process_flow,
     "sla_watch": sla_watch_flow,
     "publish": publish_flow,
     "index": index_flow,
     "purge": purge_flow,
     "report": report_flow,
+    "routing_learn": routing_learn_flow,
 }

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
 from incidents.core.config import RegionConfig
 from incidents.core.records import Entities
@@ -33,10 +34,10 @@ class NerTagger:
     """natasha NER, loaded on first use (≈1.5 s, ≈300 MB), shared by the process."""
 
     _lock = threading.Lock()
-    _loaded: tuple | None = None
+    _loaded: tuple[Any, Any] | None = None
 
     @classmethod
-    def _load(cls) -> tuple:
+    def _load(cls) -> tuple[Any, Any]:
         with cls._lock:
             if cls._loaded is None:
                 from natasha import NewsEmbedding, NewsNERTagger, Segmenter
@@ -137,7 +138,8 @@ class EntityExtractor:
             if len(place.municipalities) == 1:
                 # the strongest kind of place; among equals the longest name («Курский район»
                 # over «Курском»), then the first named; a town travelled to the weakest
-                kind, priority = place.kind, _PRIORITY[place.kind]
+                kind = place.kind
+                priority: float = _PRIORITY[place.kind]
                 if towards or (kind == "municipality" and _destination(tokens, m.start)):
                     kind, priority = "destination", 0.5
                 cand = (priority, m.end - m.start, -m.start, place.municipalities[0], words, kind)

@@ -96,8 +96,8 @@ class Gazetteer:
         except ValueError:
             log.warning("gazetteer: alias %r has no words, skipped", alias)
 
-    def find(self, lemmas: list[tuple[str, ...]], tokens: list[str], display: str = ""):  # noqa: ANN201 - list of Match[Place]
-        found = []
+    def find(self, lemmas: list[tuple[str, ...]], tokens: list[str], display: str = "") -> list[Match[Place]]:
+        found: list[Match[Place]] = []
         for m in self._m.find(lemmas):
             place = m.payload
             if (
@@ -251,7 +251,8 @@ def street_name_form(word: str) -> str:
         if "ADJF" in p.tag:
             form = p.inflect({"nomn", "femn", "sing"})
             if form is not None:
-                return form.word
+                inflected: str = form.word
+                return inflected
         break
     return word
 

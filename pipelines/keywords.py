@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from incidents.core.config import Markers, Rubricator, _all_rules
+from incidents.core.config import KeywordRule, Markers, Rubricator, _all_rules
 from incidents.core.records import RuleHit
 from pipelines.lemmas import Lemmatizer
 from pipelines.phrases import PhraseMatcher
@@ -49,7 +49,9 @@ class KeywordRules:
         self.precedence = tuple((frozenset(r.object), frozenset(r.over)) for r in rubricator.precedence)
         self.rule_ids = {r.id for c in rubricator.categories for r in _all_rules(c)}
 
-    def _add(self, lem: Lemmatizer, rules, cat: str, sub: str | None, fact: str | None) -> None:  # noqa: ANN001
+    def _add(
+        self, lem: Lemmatizer, rules: list[KeywordRule], cat: str, sub: str | None, fact: str | None
+    ) -> None:
         for rule in rules:
             meta = _RuleMeta(
                 rule.id, cat, sub, fact, rule.weight, _context(lem, rule.require), _context(lem, rule.forbid)

@@ -111,7 +111,9 @@ class Lemmatizer:
             [word[:i] + c + word[i:] for i in range(1, n + 1) for c in _ALPHABET],
         )
         for cands in tiers:
-            lemmas = {self._morph.parse(c)[0].normal_form.replace("ё", "е") for c in set(cands) if known(c)}
+            lemmas: set[str] = {
+                self._morph.parse(c)[0].normal_form.replace("ё", "е") for c in set(cands) if known(c)
+            }
             if len(lemmas) == 1:
                 return lemmas.pop()
             if lemmas:
@@ -119,7 +121,8 @@ class Lemmatizer:
         return None
 
     def is_known(self, word: str) -> bool:
-        return self._morph.word_is_known(word)
+        known: bool = self._morph.word_is_known(word)
+        return known
 
     def lemma(self, word: str) -> str:
         return self.lemmas(word)[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 from pipelines.lemmas import morph
 
@@ -132,7 +133,8 @@ ROOM_WORDS = frozenset(
 
 def lemmatizer_free_lemma(word: str) -> str:
     """The most probable lemma of a word, ё folded (no cache needed: only on a few tokens)."""
-    return morph().parse(word)[0].normal_form.replace("ё", "е")
+    lemma: str = morph().parse(word)[0].normal_form.replace("ё", "е")
+    return lemma
 
 
 _PROPER_TAGS = ("Surn", "Name", "Patr", "Geox", "Orgn", "Abbr")
@@ -309,7 +311,7 @@ def _needs_marker(alias: str) -> bool:
     return not any(any(t in p.tag for t in _PROPER_TAGS) for p in parses)
 
 
-def _name_parse(word: str):  # noqa: ANN202 - a pymorphy3 Parse or None
+def _name_parse(word: str) -> Any:  # a pymorphy3 Parse or None (pymorphy3 is untyped)
     """The reading of a place name in the nominative: a geographical name first, then a noun,
     then an adjective or participle («Горшечное», «Званное»)."""
     parses = [p for p in morph().parse(word) if "nomn" in p.tag and p.word.replace("ё", "е") == word]

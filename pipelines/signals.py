@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from incidents.core.config import RegionConfig
 from incidents.core.records import THREAD_CATEGORY_REASON, Entities, NormalizedText, PostRecord, SignalRecord
@@ -20,6 +21,9 @@ from pipelines.entities import NER_MAX_CHARS, EntityExtractor, NerTagger, add_ne
 from pipelines.keywords import KeywordRules, MarkerSet, best_category
 from pipelines.lemmas import Lemmatizer
 from pipelines.normalize import _TOKEN, Normalizer
+
+if TYPE_CHECKING:
+    from pipelines.model import SignalModel
 
 # Imperatives that ask other residents for information, not officials for action.
 _PEER_VERBS = frozenset(
@@ -193,7 +197,7 @@ class SignalBuilder:
                 )
 
     @staticmethod
-    def _readable_model(path: Path):  # noqa: ANN205 - pipelines.model.SignalModel, imported lazily
+    def _readable_model(path: Path) -> SignalModel | None:
         """The model file, loaded once; None when absent or unreadable (another format)."""
         from pipelines import model as _model
 
@@ -257,7 +261,9 @@ class SignalBuilder:
         texts = [self.normalize.display_of(posts[i].text)[:NER_MAX_CHARS] for i in cands]
         try:
             for i, spans in zip(cands, ner.many(texts), strict=True):
-                add_ner(out[i].entities, spans)  # type: ignore[union-attr]
+                sig = out[i]
+                assert isinstance(sig, SignalRecord)  # cands are the SignalRecords
+                add_ner(sig.entities, spans)
         except Exception as exc:  # NER is an enrichment: never lose posts over it
             log.warning("NER failed: %s", exc)
 
@@ -265,11 +271,12 @@ class SignalBuilder:
         """The same as calling the builder on each post, with NER batched over the candidates
         (the posts where a rule fired): ≈1.3× the throughput (bench/signals.py). NER finds
         persons and organisations, which do not change the decision."""
-        out = self.build_many(posts)
-        for sig in out:
+        out: list[SignalRecord] = []
+        for sig in self.build_many(posts):
             if isinstance(sig, Exception):
                 raise sig
-        return out  # type: ignore[return-value]
+            out.append(sig)
+        return out
 
     def _settle(
         self, post: PostRecord, ent: Entities, in_region: bool, thread_municipality: str | None

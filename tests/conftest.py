@@ -60,6 +60,27 @@ def _cli_environment_restored() -> Iterator[None]:
             os.environ[k] = v
 
 
+@pytest.fixture(autouse=True)
+def _vk_answers_match_vk_schema() -> Iterator[None]:
+    """Every answer the fake VK serves, in every test, is checked against VK's official JSON
+    Schema (tests/vk_schema.py; issue 23: the fakes cannot drift). Without the schema folder
+    (../shared/api next to the checkout) nothing is checked here and tests/test_vk_schema.py
+    skips, saying why."""
+    from tests import vk_schema
+    from tests.fakes import vk as fake_vk
+
+    if not vk_schema.available():
+        yield
+        return
+    fake_vk.SCHEMA_CHECK = vk_schema.check
+    fake_vk.SCHEMA_PROBLEMS.clear()
+    yield
+    problems = list(fake_vk.SCHEMA_PROBLEMS)
+    fake_vk.SCHEMA_PROBLEMS.clear()
+    if problems:
+        pytest.fail("the fake VK served answers outside VK's schema:\n" + "\n".join(problems[:20]))
+
+
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock()

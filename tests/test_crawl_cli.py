@@ -81,7 +81,7 @@ def test_missing_credentials_name_the_variable_and_other_sources_still_run(regio
 
 
 def test_a_bug_in_the_request_fails_loudly(region, tmp_path, capsys, fakes):
-    fakes[0].fail("mediatopic.getTopics", 100)
+    fakes[0].fail("group.getStatTopics", 100)
     code, _, err = run(capsys, region, tmp_path, "crawl", "ok", "--since", "2026-11-16")
     assert code == 1 and "ok error 100: PARAM" in err and "ошибка программы" in err
 

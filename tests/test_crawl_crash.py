@@ -155,8 +155,9 @@ def test_vk_wall_killed_during_the_scan_and_during_the_comments(child_engine, db
 def test_ok_group_killed_between_topic_pages_and_comment_pages(child_engine, db_url):
     with FakeOk() as fake:
         spec = {"network": "ok", "url": fake.url, "db": db_url}
-        # the second page of topics; then, on the rerun, the second page of a topic's comments
-        crash_twice_then_finish(fake, spec, [2, 5], child_engine, "ok-group", OK_TOPICS | OK_COMMENTS)
+        # the second page of topics (each page: group.getStatTopics + mediatopic.getByIds); then, on
+        # the rerun, a page of comments
+        crash_twice_then_finish(fake, spec, [3, 7], child_engine, "ok-group", OK_TOPICS | OK_COMMENTS)
         methods = [r.params.get("method") for r in fake.requests]
     assert methods.count("discussions.getComments") >= 4
 

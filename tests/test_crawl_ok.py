@@ -98,8 +98,9 @@ def test_group_topics_and_comments_by_anchor(fake, engine, clock):
         c["format"] == "json" and c["application_key"] == fake.data["application_key"] and len(c["sig"]) == 32
         for c in calls
     )
-    topic_pages = fake.api_calls("mediatopic.getTopics")
-    assert topic_pages[0].get("anchor") is None and all(p["direction"] == "FORWARD" for p in topic_pages[1:])
+    topic_pages = fake.api_calls("group.getStatTopics")
+    assert topic_pages[0].get("anchor") is None and all(p["anchor"] for p in topic_pages[1:])
+    assert all(set(p["topic_ids"].split(",")) for p in fake.api_calls("mediatopic.getByIds"))
     pages_010 = [
         p for p in fake.api_calls("discussions.getComments") if p["discussionId"] == "155000000000010"
     ]
@@ -112,8 +113,7 @@ def test_next_pass_reads_only_new_comments_from_the_stored_anchor(fake, sqlite_e
         {
             "id": "MTU1MDAwMDAwMDAwMTI6NA",
             "date": "2026-11-23 11:40:00",
-            "author_id": "580000000004",
-            "author_type": "USER",
+            "author_ref": "user:580000000004",
             "text": "Ленина, 80 — воды нет с восьми утра.",
             "type": "ACTIVE_MESSAGE",
             "like_count": 0,
@@ -177,7 +177,7 @@ def test_edited_topic_keeps_history_and_deleted_topic_is_flagged(fake, sqlite_en
 @pytest.mark.parametrize("code", [8, 2])
 def test_flood_and_service_errors_back_off_and_retry(fake, sqlite_engine, clock, code):
     sleeps: list[float] = []
-    fake.fail("mediatopic.getTopics", code, times=2)
+    fake.fail("group.getStatTopics", code, times=2)
     crawl(sqlite_engine, group(fake, sleeps), clock)
     assert sleeps == [1.0, 2.0]
     assert set(post_keys(sqlite_engine)) == TOPICS | COMMENTS
@@ -201,7 +201,7 @@ def test_expired_token_and_wrong_secret_are_token_errors(fake, sqlite_engine, cl
 
 
 def test_bad_parameter_fails_loudly(fake, sqlite_engine, clock):
-    fake.fail("mediatopic.getTopics", 100)
+    fake.fail("group.getStatTopics", 100)
     with pytest.raises(ApiBug, match="ok error 100: PARAM"):
         crawl(sqlite_engine, group(fake), clock)
 
@@ -241,7 +241,7 @@ def test_from_settings_talks_to_the_configured_api_url(fake, sqlite_engine, cloc
 
 def test_a_group_that_cannot_be_read_for_a_pass_flags_nothing_deleted(fake, sqlite_engine, clock):
     crawl(sqlite_engine, group(fake), clock)
-    fake.fail("mediatopic.getTopics", 10)  # PERMISSION_DENIED for one pass
+    fake.fail("group.getStatTopics", 10)  # PERMISSION_DENIED for one pass
     crawl(sqlite_engine, group(fake), clock)
     assert not any(post(sqlite_engine, k).deleted for k in TOPICS)
     fake.data["topics"][GID] = [t for t in fake.data["topics"][GID] if t["id"] != "155000000000008"]

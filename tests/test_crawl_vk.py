@@ -122,7 +122,7 @@ def test_second_pass_reads_only_what_changed(fake, sqlite_engine, clock):
             "parents_stack": [],
             "date": 1795420000,
             "text": "И освещение на Карла Маркса не работает после ремонта.",
-            "likes": {"count": 0},
+            "likes": {"count": 0, "user_likes": 0, "can_like": 1},
         }
     )
     next(i for i in fake.data["walls"]["-100001"] if i["id"] == 1011)["comments"]["count"] = 3

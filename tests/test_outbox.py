@@ -107,7 +107,7 @@ def test_refusal_fails_with_reason_and_a_rate_limit_backs_off(published):
         channels = fake_channels(vk=vk, ok=ok, tg=tg, pos=pos)
         r1 = Outbox(engine, cfg, channels, clock).run()
         rows = _rows(engine)
-        assert rows["vk"].status == "failed" and "212" in rows["vk"].error
+        assert rows["vk"].status == "failed" and "213" in rows["vk"].error
         assert rows["ok"].status == "sent" and rows["ok"].remote_id.startswith("comment")
         assert rows["pos"].status == "queued" and rows["pos"].next_attempt_at == clock() + timedelta(
             seconds=60
@@ -126,7 +126,7 @@ def test_refusal_fails_with_reason_and_a_rate_limit_backs_off(published):
         assert len(ok.created_comments()) == 1  # the OK reply was not touched again
     with Session(engine) as s:
         failed = s.exec(select(AuditEvent).where(AuditEvent.action == "reply_failed")).one()
-        assert failed.data["network"] == "vk" and "212" in failed.reason
+        assert failed.data["network"] == "vk" and "213" in failed.reason
 
 
 def test_gives_up_after_the_configured_tries(published):

@@ -133,12 +133,17 @@ def test_exports_with_authors_where_allowed(tmp_path, capsys):
 
 def test_purge_empties_old_raw_payloads_and_resolved_quarantine(engine, kursk, tmp_path):
     path = tmp_path / "posts.jsonl"
+    old = NOW - timedelta(days=kursk.region.privacy.raw_retention_days + 1)
+    # posts written before they were fetched: a post dated after its crawl is refused as from the future (F12)
+    written = (old - timedelta(days=1)).isoformat()
     path.write_text(
-        "\n".join(json.dumps(p, ensure_ascii=False) for p in (USER_POST, POS_MESSAGE)) + "\n",
+        "\n".join(
+            json.dumps({**p, "created_at": written}, ensure_ascii=False) for p in (USER_POST, POS_MESSAGE)
+        )
+        + "\n",
         encoding="utf-8",
     )
     prepare(engine, kursk)
-    old = NOW - timedelta(days=kursk.region.privacy.raw_retention_days + 1)
     crawl_adapter(engine, ReplaySource(source_id="f", path=path), lambda: old)  # fetched long ago
     with Session(engine) as s, s.begin():
         s.add(

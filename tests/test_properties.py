@@ -378,11 +378,10 @@ OK_TOPIC = {
 }
 OK_COMMENT = {
     "id": IDS,
-    "date_ms": st.integers(),
+    "created_ms": st.integers(),
     "date": st.one_of(st.just("2026-11-20 10:00:00"), st.text(max_size=20)),
     "text": TEXTS,
-    "author_id": JSON,
-    "author_type": JSON,
+    "author_ref": JSON,
     "author_name": JSON,
     "like_count": JSON,
     "deleted": JSON,

@@ -172,7 +172,7 @@ def test_new_to_closed_through_every_role_exactly_once(tmp_path, kursk, kursk_bu
         # --- the outbox, killed between "sent" and "recorded" on every network
         crash_on_send(vk, url, cfg, clock)  # VK comment made, process dead
         assert len(vk.data["created_comments"]) == 1 and _statuses(engine)["vk"] == "sending"
-        crash_on_send(ok, url, cfg, clock)  # VK resent with its guid: no new comment
+        crash_on_send(ok, url, cfg, clock)  # VK found in the thread: not sent again
         assert len(vk.data["created_comments"]) == 1 and _statuses(engine)["vk"] == "sent"
         assert len(ok.created_comments()) == 1 and _statuses(engine)["ok"] == "sending"
         crash_on_send(pos, url, cfg, clock)  # OK found on the remote, not sent again

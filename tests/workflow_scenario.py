@@ -31,9 +31,8 @@ VK_COMMENT = {
 OK_COMMENT = {
     "id": "MTU1MDAwMDAwMDAwMTI6OTk",
     "date": "2026-11-23 09:20:00",
-    "date_ms": int(T0.timestamp() * 1000) + 1_200_000,
-    "author_id": "580000000077",
-    "author_type": "USER",
+    "created_ms": int(T0.timestamp() * 1000) + 1_200_000,
+    "author_ref": "user:580000000077",
     "text": "На Союзной 61 контейнерная площадка завалена мусором, не вывозят с прошлой недели. Крысы бегают.",
     "type": "ACTIVE_MESSAGE",
     "like_count": 2,

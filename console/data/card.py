@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from incidents.domain.privacy import personal_link
 from incidents.domain.sla_clocks import ClockState, SlaClocks
@@ -21,6 +21,8 @@ from incidents.storage.models import (
     Post,
     Reply,
     Signal,
+    row_id,
+    stored_ids,
 )
 
 
@@ -78,39 +80,49 @@ def card(session: Session, inc: Incident, now: datetime, clocks: SlaClocks, *, a
     """`authors`: whether the viewer may see who wrote the posts (else `CardPost.masked`)."""
     rows = session.exec(
         select(IncidentPost, Post)
-        .join(Post, Post.id == IncidentPost.post_id)
+        .join(Post, col(Post.id) == col(IncidentPost.post_id))
         .where(IncidentPost.incident_id == inc.id)
-        .order_by(Post.created_at, Post.id)
+        .order_by(col(Post.created_at), col(Post.id))
     ).all()
     post_ids = [p.id for _, p in rows]
     sigs = (
-        {s.post_id: s for s in session.exec(select(Signal).where(Signal.post_id.in_(post_ids))).all()}
+        {s.post_id: s for s in session.exec(select(Signal).where(col(Signal.post_id).in_(post_ids))).all()}
         if post_ids
         else {}
-    )  # type: ignore[attr-defined]
+    )
     replies: dict[int, list[Reply]] = defaultdict(list)
-    for r in session.exec(select(Reply).where(Reply.incident_id == inc.id).order_by(Reply.id)).all():
+    for r in session.exec(
+        select(Reply).where(col(Reply.incident_id) == row_id(inc)).order_by(col(Reply.id))
+    ).all():
         if r.post_id is not None:
             replies[r.post_id].append(r)
-    posts = [CardPost(p, sigs.get(p.id), link, replies.get(p.id, []), not authors) for link, p in rows]  # type: ignore[arg-type]
-    merged_from = list(session.exec(select(Incident.id).where(Incident.merged_into_id == inc.id)).all())
+    posts = [
+        CardPost(p, sigs.get(row_id(p)), link, replies.get(row_id(p), []), not authors) for link, p in rows
+    ]
+    merged_from = stored_ids(
+        session.exec(select(col(Incident.id)).where(col(Incident.merged_into_id) == inc.id))
+    )
     event_ids = [inc.id, *merged_from]
     events = list(
         session.exec(
             select(AuditEvent)
-            .where(AuditEvent.incident_id.in_(event_ids))  # type: ignore[attr-defined]
-            .order_by(AuditEvent.at, AuditEvent.id)
+            .where(col(AuditEvent.incident_id).in_(event_ids))
+            .order_by(col(AuditEvent.at), col(AuditEvent.id))
         ).all()
     )
-    answers = list(session.exec(select(Answer).where(Answer.incident_id == inc.id).order_by(Answer.id)).all())
+    answers = list(
+        session.exec(
+            select(Answer).where(col(Answer.incident_id) == row_id(inc)).order_by(col(Answer.id))
+        ).all()
+    )
     assignments = list(
         session.exec(
             select(Assignment)
             .where(Assignment.incident_id == inc.id)
-            .order_by(Assignment.assigned_at, Assignment.id)
+            .order_by(col(Assignment.assigned_at), col(Assignment.id))
         ).all()
     )
     lock = session.get(IncidentLock, inc.id)
     if lock is not None and lock.expires_at <= now:
         lock = None
-    return Card(inc, posts, events, answers, assignments, clocks.evaluate(inc, now), merged_from, lock)  # type: ignore[arg-type]
+    return Card(inc, posts, events, answers, assignments, clocks.evaluate(inc, now), merged_from, lock)

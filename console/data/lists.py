@@ -19,7 +19,7 @@ from console.data.snapshot import Evaluated, OpenSnapshot, worst_state
 from incidents.core.config import RegionConfig
 from incidents.core.roles import Actor, Role
 from incidents.domain.sla_clocks import ClockState, SlaClocks
-from incidents.storage.models import Incident
+from incidents.storage.models import Incident, row_id
 
 
 # --------------------------------------------------------------------------- the queue
@@ -46,7 +46,7 @@ class ListFilters:
         return f
 
     def as_query(self) -> dict[str, str]:
-        return {k: v for k, v in ((n, getattr(self, n)) for n in self.__slots__) if v}  # type: ignore[attr-defined]
+        return {k: v for k, v in ((n, getattr(self, n)) for n in self.__slots__) if v}
 
 
 def _day(value: str, tz: str) -> datetime | None:
@@ -86,11 +86,11 @@ def open_incidents(
         visible(
             select(Incident).where(
                 col(Incident.merged_into_id).is_(None),
-                Incident.status.in_(OPEN),
+                col(Incident.status).in_(OPEN),
             ),
             actor,
         )
-    ).all()  # type: ignore[attr-defined]
+    ).all()
     snap = OpenSnapshot(cfg, clocks)
     return snap.order(snap.evaluate(list(incs), now), now)
 
@@ -103,7 +103,7 @@ def as_rows(evaluated: list[Evaluated], locks: dict[int, str]) -> list[QueueRow]
             e.running,
             e.running[0] if e.running else None,
             e.untriaged,
-            locks.get(e.inc.id),  # type: ignore[arg-type]
+            locks.get(row_id(e.inc)),
             e.all_clocks,
         )
         for e in evaluated
@@ -152,7 +152,7 @@ def queue(
         if f.status and f.status != "all":
             stmt = stmt.where(Incident.status == f.status)
         if ids is not None:
-            stmt = stmt.where(Incident.id.in_(sorted(ids)))  # type: ignore[union-attr]
+            stmt = stmt.where(col(Incident.id).in_(sorted(ids)))
         snap = OpenSnapshot(cfg, clocks)
         evaluated = snap.order(snap.evaluate(list(session.exec(stmt).all()), now), now)
     chosen = [
@@ -214,7 +214,7 @@ def board(
         visible(
             select(sa.func.count())
             .select_from(Incident)
-            .where(Incident.first_answer_at >= day_ago, col(Incident.merged_into_id).is_(None)),
+            .where(col(Incident.first_answer_at) >= day_ago, col(Incident.merged_into_id).is_(None)),
             actor,
         )
     ).one()

@@ -32,7 +32,7 @@ def take_lock(session: Session, incident_id: int, login: str, now: datetime, min
         if session.get_bind().dialect.name == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
         else:
-            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]  # both have on_conflict_do_nothing
         session.execute(
             insert(IncidentLock)
             .values(incident_id=incident_id, login=login, since=now, expires_at=until)

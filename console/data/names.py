@@ -6,7 +6,7 @@ a body the same way."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol, Self, TypeVar
 
 from incidents.core.config import RegionConfig
 from incidents.core.roles import Actor, Role
@@ -117,7 +117,14 @@ class Names:
         return ACTION_NAMES.get(name, name)
 
 
-def visible(stmt: Any, actor: Actor) -> Any:
+class _Narrowable(Protocol):
+    def where(self, *whereclause: Any) -> Self: ...
+
+
+_Query = TypeVar("_Query", bound=_Narrowable)
+
+
+def visible(stmt: _Query, actor: Actor) -> _Query:
     """Narrow an incident query to what the actor may see (an executor: their body's only)."""
     if actor.role is Role.EXECUTOR:
         return stmt.where(Incident.body_code == actor.body_code)

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from console.data.names import OPEN, UNTRIAGED
 from incidents.core.config import RegionConfig
 from incidents.domain.sla_clocks import ClockState, SlaClocks
-from incidents.storage.models import AuditEvent, Incident
+from incidents.storage.models import AuditEvent, Incident, row_id, stored_ids
 
 
 def worst_state(clocks: list[ClockState]) -> str:
@@ -24,6 +24,11 @@ def worst_state(clocks: list[ClockState]) -> str:
     return (
         "overdue" if "overdue" in states else "at_risk" if "at_risk" in states else "ok" if states else "off"
     )
+
+
+def _due_at(clock: ClockState) -> datetime:
+    assert clock.due_at is not None  # a running clock has a deadline
+    return clock.due_at
 
 
 @dataclass(slots=True)
@@ -105,22 +110,23 @@ class OpenSnapshot:
                 incs = session.exec(
                     select(Incident).where(
                         col(Incident.merged_into_id).is_(None),
-                        Incident.status.in_(OPEN),
+                        col(Incident.status).in_(OPEN),
                     )
-                ).all()  # type: ignore[attr-defined]
-                self._by_id = {e.inc.id: e for e in self.evaluate(list(incs), now)}  # type: ignore[misc]
+                ).all()
+                self._by_id = {row_id(e.inc): e for e in self.evaluate(list(incs), now)}
                 self._built_at = self._evaluated_at = mono
                 self.builds += 1
             else:
                 if key != self._key:
                     self._apply_changes(session, now)
+                assert self._now is not None  # set with `_key`
                 if (
                     mono - self._evaluated_at >= self.ttl
                     or abs((now - self._now).total_seconds()) >= self.ttl
-                ):  # type: ignore[operator]
+                ):
                     self._by_id = {
-                        e.inc.id: e for e in self.evaluate([e.inc for e in self._by_id.values()], now)
-                    }  # type: ignore[misc]
+                        row_id(e.inc): e for e in self.evaluate([e.inc for e in self._by_id.values()], now)
+                    }
                     self._evaluated_at = mono
                 self.refreshes += 1
             self._rows = self.order(list(self._by_id.values()), now)
@@ -131,27 +137,29 @@ class OpenSnapshot:
 
     def _apply_changes(self, session: Session, now: datetime) -> None:
         """Read again the incidents changed since the last look: named by a newer audit event or updated since."""
-        last_event, changed, _ = self._key  # type: ignore[misc]
+        assert self._key is not None  # called after the first build
+        last_event, changed, _ = self._key
         ids = set(
-            session.exec(
-                select(AuditEvent.incident_id).where(
-                    AuditEvent.id > (last_event or 0), col(AuditEvent.incident_id).is_not(None)
+            stored_ids(
+                session.exec(
+                    select(col(AuditEvent.incident_id)).where(
+                        col(AuditEvent.id) > (last_event or 0), col(AuditEvent.incident_id).is_not(None)
+                    )
                 )
-            ).all()
+            )
         )
-        stmt = select(Incident.id)
+        stmt = select(col(Incident.id))
         if changed is not None:
-            stmt = stmt.where(Incident.updated_at >= changed)
-        ids |= set(session.exec(stmt).all())
-        ids.discard(None)  # type: ignore[arg-type]
+            stmt = stmt.where(col(Incident.updated_at) >= changed)
+        ids |= set(stored_ids(session.exec(stmt)))
         fresh: list[Incident] = []
         for start in range(0, len(ids), 500):
-            chunk = sorted(ids)[start : start + 500]  # type: ignore[type-var]
-            fresh += session.exec(select(Incident).where(Incident.id.in_(chunk))).all()  # type: ignore[union-attr]
+            chunk = sorted(ids)[start : start + 500]
+            fresh += session.exec(select(Incident).where(col(Incident.id).in_(chunk))).all()
         for inc in fresh:
-            self._by_id.pop(inc.id, None)  # type: ignore[arg-type]
+            self._by_id.pop(row_id(inc), None)
         for e in self.evaluate([i for i in fresh if i.merged_into_id is None and i.status in OPEN], now):
-            self._by_id[e.inc.id] = e  # type: ignore[index]
+            self._by_id[row_id(e.inc)] = e
 
     def derive(self, key: Any, build: Any) -> Any:
         """A value computed from the current rows (e.g. the SLA counters of one scope), kept until they change."""
@@ -166,7 +174,7 @@ class OpenSnapshot:
         out = []
         for inc in incs:
             every = self.clocks.evaluate(inc, now)
-            running = sorted((c for c in every.values() if c.running), key=lambda c: c.due_at)  # type: ignore[arg-type, return-value]
+            running = sorted((c for c in every.values() if c.running), key=_due_at)
             untriaged = inc.status in UNTRIAGED or inc.body_code in (None, triage_body)
             out.append(Evaluated(inc, every, running, untriaged))
         return out

@@ -15,7 +15,7 @@ from console.web import ConsoleContext, Viewer
 from incidents.core.roles import Role
 from incidents.domain.templates import TemplateNotFound
 from incidents.services.workflow import Workflow, WorkflowError
-from incidents.storage.models import Incident
+from incidents.storage.models import Incident, row_id
 
 router = APIRouter()
 
@@ -40,7 +40,7 @@ def card_page(
                 f"Инцидент #{incident_id} объединён с #{inc.merged_into_id}.",
             )
         if v.actor.role is not Role.OBSERVER:  # an observer only looks: they hold nobody up
-            data.take_lock(db, inc.id, v.actor.login, ctx.now(), ctx.settings.lock_minutes)  # type: ignore[arg-type]
+            data.take_lock(db, row_id(inc), v.actor.login, ctx.now(), ctx.settings.lock_minutes)
         return ctx.page(request, "card.html", v, **card_context(ctx, db, w, v, inc, template))
 
 
@@ -85,7 +85,9 @@ def renew_lock(incident_id: int, f: CheckedForm, v: CurrentViewer, ctx: Ctx, db:
         inc = visible_incident(db, v, incident_id)
         holder = v.actor.login
         if v.actor.role is not Role.OBSERVER:
-            holder = data.take_lock(db, inc.id, v.actor.login, ctx.now(), ctx.settings.lock_minutes).login  # type: ignore[arg-type]
+            holder = data.take_lock(
+                db, row_id(inc), v.actor.login, ctx.now(), ctx.settings.lock_minutes
+            ).login
     return JSONResponse({"holder": holder, "mine": holder == v.actor.login})
 
 

@@ -13,6 +13,7 @@ from console.deps import CheckedForm, Ctx, CurrentViewer, Db, Flow, visible_inci
 from console.routes.exports import download, queue_table
 from console.web import REFUSALS, Form, Viewer
 from incidents.services.workflow import Workflow, WorkflowError
+from incidents.storage.models import row_id
 
 router = APIRouter()
 BULK_VERBS = {"assign": "назначено", "reject": "отклонено"}
@@ -83,7 +84,7 @@ def _bulk_ids(f: Form, v: Viewer, ctx: Ctx, db: Db) -> list[int]:
     flt = data.ListFilters.from_query({k: x[0] for k, x in parse_qs(f.get("query")).items()})
     with db.begin():
         rows = data.queue(db, ctx.engine, ctx.cfg, v.actor, flt, ctx.now(), ctx.clocks)
-    return [r.inc.id for r in rows]  # type: ignore[misc]
+    return [row_id(r.inc) for r in rows]
 
 
 def _bulk_step(w: Workflow, v: Viewer, incident_id: int, action: str, body: str, reason: str) -> None:

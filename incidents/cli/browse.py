@@ -68,10 +68,10 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_show(ctx: Context, args: argparse.Namespace) -> int:
-    from sqlmodel import Session, select
+    from sqlmodel import Session, col, select
 
     from incidents.domain.sla import SlaPolicyEngine, format_left
-    from incidents.storage.models import AuditEvent, Incident, IncidentPost, Post, Signal
+    from incidents.storage.models import AuditEvent, Incident, IncidentPost, Post, Signal, row_id
 
     cfg = ctx.cfg
     with Session(ctx.engine) as session:
@@ -81,18 +81,21 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> int:
             return EXIT_FAILED
         posts = session.exec(
             select(Post, Signal)
-            .join(IncidentPost, IncidentPost.post_id == Post.id)
-            .join(Signal, Signal.post_id == Post.id, isouter=True)
+            .join(IncidentPost, col(IncidentPost.post_id) == Post.id)
+            .join(Signal, col(Signal.post_id) == Post.id, isouter=True)
             .where(IncidentPost.incident_id == inc.id)
-            .order_by(Post.created_at)
+            .order_by(col(Post.created_at))
         ).all()
         events = session.exec(
-            select(AuditEvent).where(AuditEvent.incident_id == inc.id).order_by(AuditEvent.at, AuditEvent.id)
+            select(AuditEvent)
+            .where(AuditEvent.incident_id == inc.id)
+            .order_by(col(AuditEvent.at), col(AuditEvent.id))
         ).all()
         from incidents.domain.assess import card_of
         from incidents.services.refresh import post_facts
 
-        facts = post_facts(session, [inc.id])[inc.id]  # type: ignore[list-item, index]
+        iid = row_id(inc)
+        facts = post_facts(session, [iid])[iid]
         card = card_of(cfg, inc.category, inc.subcategory, facts) if facts else None
     st = SlaPolicyEngine(cfg.sla, cfg.region.timezone).status(inc.due_at, inc.first_answer_at, _now())
     body = cfg.body_by_code.get(inc.body_code or "")

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
 from incidents.core.config import RegionConfig, load_region
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 console = Console(stderr=False, highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -33,7 +37,7 @@ class Context:
 
         self.settings = get_settings(getattr(args, "config", None), getattr(args, "database", None))
         self._cfg: RegionConfig | None = None
-        self._engine = None
+        self._engine: Engine | None = None
 
     @property
     def cfg(self) -> RegionConfig:
@@ -42,11 +46,14 @@ class Context:
         return self._cfg
 
     @property
-    def engine(self):  # noqa: ANN201 - sqlalchemy Engine
+    def engine(self) -> Engine:
         if self._engine is None:
-            from incidents.services.processing import prepare
+            from sqlmodel import Session
+
             from incidents.storage.db import open_database
+            from incidents.storage.store import sync_reference
 
             self._engine = open_database(self.settings.database_url)
-            prepare(self._engine, self.cfg)
+            with Session(self._engine) as session, session.begin():
+                sync_reference(session, self.cfg)  # bodies and sources mirror the YAML
         return self._engine

@@ -27,9 +27,11 @@ COMMAND_MODULES: tuple[str, ...] = (
     "incidents.cli.workflow",
     "incidents.cli.privacy",
     "incidents.cli.operations",
+    "incidents.cli.routing",
     "incidents.cli.training",
     "incidents.cli.report",
     "incidents.cli.console",
+    "incidents.cli.doctor",
 )
 
 

@@ -9,6 +9,7 @@ at module import time.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,11 +30,12 @@ def _run(ctx: Any, op: str, **kw: Any) -> int:
 
     from incidents.services import operations
 
-    func = {
+    funcs: dict[str, Callable[..., operations.OperationResult]] = {
         "merge": operations.merge_incidents,
         "split": operations.split_incident,
         "move": operations.move_post,
-    }[op]
+    }
+    func = funcs[op]
     try:
         with Session(ctx.engine) as session, session.begin():
             result = func(session, ctx.cfg, now=_now(), **kw)

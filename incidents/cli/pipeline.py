@@ -181,18 +181,18 @@ def cmd_evaluate(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_quarantine(ctx: Context, args: argparse.Namespace) -> int:
-    from sqlmodel import Session, select
+    from sqlmodel import Session, col, select
 
     from incidents.storage.models import QuarantineItem
 
     with Session(ctx.engine) as session:
-        stmt = select(QuarantineItem).order_by(QuarantineItem.id)
+        stmt = select(QuarantineItem).order_by(col(QuarantineItem.id))
         if not args.all:
             stmt = stmt.where(QuarantineItem.resolved_at == None)  # noqa: E711
         rows = session.exec(stmt.limit(args.limit)).all()
     t = Table(title=f"Карантин: {len(rows)}", title_justify="left")
-    for col in ("ID", "Откуда", "Где", "Причина", "Данные"):
-        t.add_column(col, overflow="fold")
+    for header in ("ID", "Откуда", "Где", "Причина", "Данные"):
+        t.add_column(header, overflow="fold")
     for r in rows:
         t.add_row(str(r.id), r.origin, r.location or "", r.reason, r.payload[:120])
     console.print(t)

@@ -6,10 +6,11 @@ import argparse
 from typing import Any
 
 from incidents.cli.context import EXIT_OK, Context, console, now
-from incidents.services.purge import purge
 
 
 def cmd_purge(ctx: Context, args: argparse.Namespace) -> int:
+    from incidents.services.purge import purge
+
     stats = purge(ctx.engine, ctx.cfg, now, dry_run=args.dry_run)
     policy = ctx.cfg.region.privacy
     verb = "было бы" if args.dry_run else ""

@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from incidents.cli.context import Context, console, now
-from incidents.services.daily_report import run_report, yesterday
 
 
 def cmd_report(ctx: Context, args: argparse.Namespace) -> int:
+    from incidents.services.daily_report import run_report, yesterday
+
     ts = now()
     day = date.fromisoformat(args.day) if args.day else yesterday(ctx.cfg.region.timezone, ts)
     folder = Path(args.output) if args.output else ctx.settings.data_dir / "reports"

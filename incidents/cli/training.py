@@ -10,16 +10,16 @@ from typing import Any
 from rich.table import Table
 
 from incidents.cli.context import EXIT_OK, EXIT_USAGE, Context, console, err
-from incidents.services.training import (
-    appeal_rows,
-    cross_validate,
-    fit_and_save,
-    labelled_examples,
-    negative_examples,
-)
 
 
 def cmd_train(ctx: Context, args: argparse.Namespace) -> int:
+    from incidents.services.training import (
+        appeal_rows,
+        cross_validate,
+        fit_and_save,
+        labelled_examples,
+        negative_examples,
+    )
     from pipelines.signals import SignalBuilder, model_path
 
     builder = SignalBuilder(ctx.cfg, use_ner=False, use_model=False)

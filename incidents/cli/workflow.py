@@ -16,11 +16,14 @@ import json
 import os
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from incidents.domain.sla_clocks import ClockState
 
 console = Console(stderr=False, highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -260,20 +263,24 @@ def cmd_publish(ctx: Any, args: argparse.Namespace) -> int:
 
 
 def cmd_replies(ctx: Any, args: argparse.Namespace) -> int:
-    from sqlmodel import Session, select
+    from sqlmodel import Session, col, select
 
     from incidents.storage.models import Post, Reply
 
     with Session(ctx.engine) as session:
-        stmt = select(Reply, Post).join(Post, Post.id == Reply.post_id, isouter=True).order_by(Reply.id)
+        stmt = (
+            select(Reply, Post)
+            .join(Post, col(Post.id) == col(Reply.post_id), isouter=True)
+            .order_by(col(Reply.id))
+        )
         if args.incident:
             stmt = stmt.where(Reply.incident_id == args.incident)
         if args.status:
             stmt = stmt.where(Reply.status == args.status)
         rows = session.exec(stmt.limit(args.limit)).all()
     t = Table(title=f"Ответы: {len(rows)}", title_justify="left")
-    for col in ("ID", "Инц.", "Пост", "Статус", "Попыток", "Внешний id / причина"):
-        t.add_column(col, overflow="fold")
+    for heading in ("ID", "Инц.", "Пост", "Статус", "Попыток", "Внешний id / причина"):
+        t.add_column(heading, overflow="fold")
     for r, p in rows:
         where = f"{p.network}:{p.external_id}" if p else "—"
         t.add_row(
@@ -325,7 +332,7 @@ def cmd_queue(ctx: Any, args: argparse.Namespace) -> int:
     table_rows = []
     for inc in rows:
         running = [st for st in clocks.evaluate(inc, now).values() if st.running]
-        running.sort(key=lambda st: st.due_at)  # type: ignore[arg-type, return-value]
+        running.sort(key=_due)
         first = running[0].due_at if running else None
         table_rows.append((first or now + timedelta(days=3650), inc, running))
     table_rows.sort(key=lambda r: (r[0], r[1].priority))
@@ -382,7 +389,16 @@ def cmd_sla_watch(ctx: Any, args: argparse.Namespace) -> int:
 def _since(value: str | None, tz: str) -> datetime | None:
     if not value:
         return None
+    return _day(value, tz)
+
+
+def _day(value: str, tz: str) -> datetime:
     return datetime.combine(date.fromisoformat(value), time(0), ZoneInfo(tz))
+
+
+def _due(st: ClockState) -> datetime:
+    assert st.due_at is not None  # a running clock has a deadline
+    return st.due_at
 
 
 def cmd_sla_report(ctx: Any, args: argparse.Namespace) -> int:
@@ -393,7 +409,7 @@ def cmd_sla_report(ctx: Any, args: argparse.Namespace) -> int:
     cfg = ctx.cfg
     tz = cfg.region.timezone
     since = _since(args.since, tz) if args.since else _now() - timedelta(days=args.days)
-    until = _since(args.until, tz) + timedelta(days=1) if args.until else None
+    until = _day(args.until, tz) + timedelta(days=1) if args.until else None
     with Session(ctx.engine) as session:
         rows = load_period(session, since, until)
     minimum = args.min_incidents or cfg.sla.rating_min_incidents

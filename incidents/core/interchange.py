@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import IO, Any, Literal, overload
 
 from incidents.core.config import NETWORKS
 from incidents.core.records import PostRecord
@@ -59,6 +59,10 @@ def parse_datetime(value: Any, field_name: str = "created_at") -> datetime:
     return dt
 
 
+@overload
+def _id(obj: dict[str, Any], name: str, required: Literal[True]) -> str: ...
+@overload
+def _id(obj: dict[str, Any], name: str, required: Literal[False]) -> str | None: ...
 def _id(obj: dict[str, Any], name: str, required: bool) -> str | None:
     value = obj.get(name)
     if value is None:
@@ -100,8 +104,8 @@ def post_from_dict(obj: Any) -> PostRecord:
         raise PayloadError("missing field 'created_at'")
     return PostRecord(
         network=network,
-        external_id=_id(obj, "external_id", True),  # type: ignore[arg-type]
-        source_id=_id(obj, "source_id", True),  # type: ignore[arg-type]
+        external_id=_id(obj, "external_id", True),
+        source_id=_id(obj, "source_id", True),
         parent_id=_id(obj, "parent_id", False),
         url=_id(obj, "url", False),
         author_id=_id(obj, "author_id", False),

@@ -91,7 +91,7 @@ def is_urgent(category: str, subcategory: str | None) -> bool:
 
 def priority_of(category: str, subcategory: str | None, posts: Sequence[PostFacts], scale: str) -> int:
     """1 is the most urgent, 5 the least. Many voices, wide reach, urgent problems go first."""
-    authors = {x.author_id for x in posts if x.author_id} or {None}
+    authors: set[str | None] = {x.author_id for x in posts if x.author_id} or {None}
     return priority_from(category, subcategory, len(authors), sum(x.reach for x in posts), len(posts), scale)
 
 
@@ -138,7 +138,10 @@ def address_of(cfg: RegionConfig, posts: Sequence[PostFacts]) -> str | None:
 
 
 def address_from(
-    cfg: RegionConfig, munis: Counter, street_houses: Counter, settlements: Counter
+    cfg: RegionConfig,
+    munis: Counter[str],
+    street_houses: Counter[tuple[str, str | None]],
+    settlements: Counter[str],
 ) -> str | None:
     """The place most posts name, from the counts of municipalities, (street, house) pairs
     (house may be None) and settlements, each in order of first mention (ties go to the first)."""
@@ -153,7 +156,7 @@ def address_from(
             parts.append(s)
     if street_houses:
         (street, _), _n = street_houses.most_common(1)[0]
-        houses: Counter = Counter()
+        houses: Counter[str] = Counter()
         for (st, house), n in street_houses.items():
             if st == street and house:
                 houses[house] += n
@@ -190,7 +193,7 @@ def representative(posts: Sequence[PostFacts]) -> PostFacts:
     matrix = process.cdist(texts, texts, scorer=fuzz.token_set_ratio, dtype=np.float64).tolist()
 
     def centrality(i: int) -> float:
-        row = matrix[i]
+        row: list[float] = matrix[i]
         return sum(row[:i] + row[i + 1 :]) / (len(row) - 1)
 
     best = max(
@@ -244,7 +247,7 @@ def card_of(
         raise ValueError("an incident card needs at least one post")
     scale = scale_of(posts)
     times = [p.created_at for p in posts if p.created_at is not None]
-    authors = Counter(p.author_name or p.author_id for p in posts if p.author_name or p.author_id)
+    authors = Counter(a for p in posts if (a := p.author_name or p.author_id))
     streets = Counter(p.street for p in posts if p.street)
     munis = Counter(p.municipality for p in posts if p.municipality)
     settlements = Counter(p.settlement for p in posts if p.settlement)
@@ -256,7 +259,7 @@ def card_of(
         priority=priority_of(category, subcategory, posts, scale),
         representative=representative(posts).key,
         networks=sorted({p.network for p in posts}),
-        authors=[a for a, _ in authors.most_common()],  # type: ignore[misc]
+        authors=[a for a, _ in authors.most_common()],
         likes=sum(p.likes for p in posts),
         reposts=sum(p.reposts for p in posts),
         views=sum(p.views for p in posts),

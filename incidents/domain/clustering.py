@@ -29,15 +29,19 @@ from __future__ import annotations
 import bisect
 import re
 from collections import defaultdict, deque
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from sys import intern
+from typing import Any
 
 from rapidfuzz import fuzz
 
 from incidents.core.config import ClusteringPolicy, Territories
 from incidents.core.records import THREAD_CATEGORY_REASON, SignalRecord
+
+_Index = dict[Any, list[int | str]]
+"""One of the snapshot's lookups: a place, street or category key → incident refs."""
 
 MAX_COMPARE_TOKENS = 120
 MAX_VOCABULARY = 400
@@ -224,11 +228,11 @@ class Clusterer:
         if view.municipality is not None:
             _insert(self._by_street[(view.municipality, street)], view.ref)
 
-    def _keys_of(self, v: IncidentView) -> list[tuple[dict, object]]:
+    def _keys_of(self, v: IncidentView) -> list[tuple[_Index, Hashable]]:
         """Every (index, key) the incident may be listed under."""
         keys = [(v.municipality, v.category), (None, v.category)]
-        out: list[tuple[dict, object]] = [(self._by_place, k) for k in keys] + [
-            (self._by_unnamed, k) for k in keys
+        out: list[tuple[_Index, Hashable]] = [
+            (index, k) for index in (self._by_place, self._by_unnamed) for k in keys
         ]
         out.append((self._by_category, v.category))
         for s in v.streets:
@@ -577,7 +581,7 @@ class Clusterer:
         if not gone:
             return 0
         gone_set = set(gone)
-        dirty: dict[tuple[int, object], tuple[dict, object]] = {}
+        dirty: dict[tuple[int, Hashable], tuple[_Index, Hashable]] = {}
         for ref in gone:
             v = self._views.pop(ref)
             for key in v.post_keys:

@@ -35,7 +35,7 @@ _PERSONAL_URL = re.compile(
 
 def personal_link(url: str | None) -> bool:
     """Whether `url` leads to a person's own page or wall (masked for who may not see authors)."""
-    return bool(url) and _PERSONAL_URL.match(url.strip()) is not None  # type: ignore[union-attr]
+    return url is not None and _PERSONAL_URL.match(url.strip()) is not None
 
 
 @lru_cache(maxsize=1)

@@ -7,6 +7,12 @@ A complaint that names no place in the region can be routed as if it were in the
 `unplaced_municipality` (routing.yaml): on Kursk's feedback platform most appeals whose text
 names no town came from the regional centre, and its body is a better first guess than the
 triage queue. The reason says the place was assumed, so the administrator can see it.
+
+With a table learned from the region's history (`learned_routing.yaml`, see
+`incidents.domain.learned_routing`) the order is: the administrator's explicit rules
+(`explicit: true`), then the learned table where it is confident, then the other rules, then
+the triage queue. The reason of a learned decision gives its evidence: how many earlier
+appeals with the same key went to the body.
 """
 
 from __future__ import annotations
@@ -14,22 +20,36 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from incidents.core.config import RegionConfig, RoutingRule
+from incidents.domain.learned_routing import LEVELS, Case, Entry, LearnedTable, load_learned, normalise_street
 
 
 @dataclass(slots=True, frozen=True)
 class RouteDecision:
     body: str
-    rule: int | None  # index in routing.yaml, None for the triage fallback
+    rule: int | None  # index in routing.yaml, None for the triage fallback and a learned decision
     reason: str
+    learned: str | None = None  # the learned level ("place", "street"…) when the table decided
+
+    @property
+    def assigned(self) -> bool:
+        """A body was chosen (by a rule or the learned table), not the triage queue."""
+        return self.rule is not None or self.learned is not None
 
 
 class Router:
-    def __init__(self, cfg: RegionConfig) -> None:
+    def __init__(self, cfg: RegionConfig, *, learned: LearnedTable | None | bool = True) -> None:
+        """`learned`: True reads the region folder's learned table if it has one; False or None
+        routes on the rules alone; a table is used as given."""
         self.rules = cfg.routing.rules
         self.bodies = cfg.body_by_code
         self.triage = cfg.bodies.triage_body
         self.unplaced = cfg.routing.unplaced_municipality
         self._muni_names = {m.code: m.name for m in cfg.territories.municipalities}
+        self._cat_names = {c.code: c.name for c in cfg.rubricator.categories}
+        self._sub_names = {s.code: s.name for c in cfg.rubricator.categories for s in c.subcategories}
+        if learned is True:
+            learned = load_learned(cfg.root)
+        self.learned: LearnedTable | None = learned or None
 
     @staticmethod
     def _matches(
@@ -62,13 +82,60 @@ class Router:
         municipality: str | None = None,
         scale: str | None = None,
         settlement: str | None = None,
+        street: str | None = None,
     ) -> RouteDecision:
-        """`settlement`: the town or village the incident is in (territories.yaml name), if known."""
+        """`settlement`: the town or village the incident is in (territories.yaml name), if known;
+        `street`: its street, for the learned table."""
         assumed = ""
         if municipality is None and self.unplaced is not None:
             municipality = self.unplaced
             assumed = f" (место не названо — как для: {self._muni_names.get(municipality, municipality)})"
-        for i, rule in enumerate(self.rules):
+        explicit = [(i, r) for i, r in enumerate(self.rules) if r.explicit]
+        d = self._by_rules(explicit, category, subcategory, fact, municipality, scale, settlement, assumed)
+        if d is not None:
+            return d
+        if self.learned is not None:
+            case = Case(category, subcategory, fact, municipality, normalise_street(street))
+            entry = self.learned.lookup(case, self.bodies)
+            if entry is not None:
+                return self._learned_decision(entry, case, assumed)
+        rest = [(i, r) for i, r in enumerate(self.rules) if not r.explicit]
+        d = self._by_rules(rest, category, subcategory, fact, municipality, scale, settlement, assumed)
+        if d is not None:
+            return d
+        return RouteDecision(self.triage, None, "no routing rule matched: regional administrator's queue")
+
+    def _learned_decision(self, entry: Entry, case: Case, assumed: str) -> RouteDecision:
+        """The learned body with its evidence, in words a dispatcher reads on the card."""
+        body = LearnedTable.resolve(entry, case) or self.triage
+        what = self._sub_names.get(case.subcategory or "") if "subcategory" in _fields(entry) else None
+        what = what or self._cat_names.get(case.category or "", case.category or "—")
+        where = ""
+        if "street" in _fields(entry):
+            where = f" на {case.street}"
+        if "municipality" in _fields(entry) or "{" in entry.body:
+            where += f" в {self._muni_names.get(case.municipality or '', case.municipality)}"
+        why = (
+            f"обучено: {entry.hits} из {entry.n} прежних обращений о «{what}»{where} "
+            f"ушли в {self.bodies[body].name}"
+        )
+        if body == self.triage:
+            return RouteDecision(body, None, why)
+        return RouteDecision(body, None, why + assumed, learned=entry.level)
+
+    def _by_rules(
+        self,
+        rules: list[tuple[int, RoutingRule]],
+        category: str | None,
+        subcategory: str | None,
+        fact: str | None,
+        municipality: str | None,
+        scale: str | None,
+        settlement: str | None,
+        assumed: str,
+    ) -> RouteDecision | None:
+        """The first of `rules` that matches and names a configured body; None if none does."""
+        for i, rule in rules:
             if not self._matches(rule, category, subcategory, fact, municipality, scale, settlement):
                 continue
             body = rule.body
@@ -86,4 +153,8 @@ class Router:
                 # a rule that names the triage queue is a decision not to assign: triage it
                 return RouteDecision(body, None, f"{why} (rule {i})")
             return RouteDecision(body, i, why + assumed)
-        return RouteDecision(self.triage, None, "no routing rule matched: regional administrator's queue")
+        return None
+
+
+def _fields(entry: Entry) -> tuple[str, ...]:
+    return dict(LEVELS)[entry.level]

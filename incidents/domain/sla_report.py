@@ -14,6 +14,7 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -37,7 +38,7 @@ class SlaFigures:
         decided = self.incidents - self.pending
         return self.answered_in_time / decided if decided else None
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         share = self.share_in_time
         return {
             "key": self.key,
@@ -59,12 +60,12 @@ def figures(incidents: list[Incident], now: datetime, *, by: str, min_incidents:
         groups[getattr(inc, by)].append(inc)
     out: list[SlaFigures] = []
     for key, rows in groups.items():
-        answered = [r for r in rows if r.first_answer_at is not None]
-        in_time = [r for r in answered if r.due_at is None or r.first_answer_at <= r.due_at]  # type: ignore[operator]
-        late = [r for r in answered if r.due_at is not None and r.first_answer_at > r.due_at]  # type: ignore[operator]
+        answered = [(r, r.first_answer_at) for r in rows if r.first_answer_at is not None]
+        in_time = [r for r, at in answered if r.due_at is None or at <= r.due_at]
+        late = [r for r, at in answered if r.due_at is not None and at > r.due_at]
         waiting = [r for r in rows if r.first_answer_at is None and r.due_at is not None and r.due_at < now]
         pending = len(rows) - len(answered) - len(waiting)
-        hours = [(r.first_answer_at - r.opened_at).total_seconds() / 3600 for r in answered]  # type: ignore[operator]
+        hours = [(at - r.opened_at).total_seconds() / 3600 for r, at in answered]
         out.append(
             SlaFigures(
                 key,

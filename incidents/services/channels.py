@@ -3,14 +3,17 @@
 One small class per network, each a thin client over the same transports the crawlers use:
 
 * VK — `wall.createComment` under the post, `reply_to_comment` the resident's comment, as the
-  community (`from_group`); `guid` is the reply's idempotency key (VK's own guard against
-  repeated comments), so a resend after a crash returns the comment already made.
-* OK — a comment in the group topic's discussion (`discussions.comment`, `discussionType=GROUP_TOPIC`,
-  `replyTo` the resident's comment, as the group). OK has no idempotency key: after a crash the
-  channel looks at the topic's comments (`discussions.getComments`) for the group's comment with
-  the same text replying to the same comment before sending again. The method name follows
-  the OK REST API's `discussions.*` family; verify it against apiok.ru with the group's token
-  before going live (`OK_COMMENT_METHOD` to change it).
+  community (`from_group`), with `guid`. What VK answers to a repeated `guid` is undocumented,
+  so after a crash the channel reads the thread (`wall.getComments`) for the community's
+  comment with the same text before sending again. Refusals (errors.json): 213 replying
+  closed and 222 links forbidden fail for good with a reason staff can read; 223 too many
+  replies waits and retries; 14 captcha waits.
+* OK — a comment in the group topic's discussion (`discussions.addDiscussionComment`:
+  `entityId` the topic, `entityType=GROUP_TOPIC`, `comment` the text, `reply_to_comment_id`
+  the resident's comment, `as_admin=true` to write as the group — the method and parameters of
+  OK's open list). OK has no idempotency key: after a crash the channel looks at the topic's
+  comments (`discussions.getComments`) for a comment by the group (`author_ref` `group:…`) with
+  the same text replying to the same comment before sending again.
 * Telegram — `send_message(chat, text, reply_to=message id)` through Telethon; no key either:
   the check reads the chat's recent messages for one of ours (`out`) replying to the same
   message with the same text.
@@ -26,18 +29,20 @@ the outbox reports that network as dry run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import httpx
 
 from crawlers.base import SourceNotConfigured, SourceStopped
 from crawlers.errors import ApiBug, Backoff, SkipObject, TransientFailure
 
-OK_COMMENT_METHOD = os.environ.get("OK_COMMENT_METHOD", "discussions.comment")
+OK_COMMENT_METHOD = "discussions.addDiscussionComment"  # on OK's open list (ok-methods.md)
 
 
 class SendRetry(Exception):
@@ -111,16 +116,30 @@ def target_for(
 
 
 # --------------------------------------------------------------------------- VK
+VK_REFUSALS: dict[int, str] = {
+    212: "комментарии к записи закрыты",
+    213: "сообщество закрыло ответы под записью",
+    222: "сообщество запрещает ссылки в комментариях: уберите ссылку из ответа",
+    15: "нет доступа к записи",
+    18: "страница удалена или заблокирована",
+}
+"""What staff read on a reply VK refuses for good (codes from VK's errors.json)."""
+
+
 class VkChannel:
-    network, idempotent = "vk", True
+    """`wall.createComment` under the post. The `guid` is sent, but what VK answers to a repeat is
+    undocumented (errors.json and the method's schema say nothing), so after a crash the thread
+    is read for our comment before anything is sent again (`find_sent`)."""
+
+    network, idempotent = "vk", False
     TOKEN_VARS = ("VK_REPLY_TOKEN", "VK_TOKEN")
 
-    def __init__(self, client: Any, *, from_group: bool = True) -> None:
-        self.client, self.from_group = client, from_group
+    def __init__(self, client: Any, *, from_group: bool = True, lookback: int = 100) -> None:
+        self.client, self.from_group, self.lookback = client, from_group, lookback
 
     @classmethod
     def from_env(cls, session: Any = None) -> VkChannel:
-        from crawlers.vk import VkClient
+        from crawlers.vk_client import VkClient
 
         token = next((os.environ[v] for v in cls.TOKEN_VARS if os.environ.get(v, "").strip()), None)
         if not token:
@@ -146,13 +165,39 @@ class VkChannel:
             params["reply_to_comment"] = target["reply_to_comment"]
         if self.from_group and int(target["owner_id"]) < 0:
             params["from_group"] = abs(int(target["owner_id"]))
-        resp = _translate(lambda: self.client.call("wall.createComment", params, "wall.createComment"))
+        try:
+            resp = _translate(lambda: self.client.call("wall.createComment", params, "wall.createComment"))
+        except SendRejected as exc:
+            code = _error_code(exc)
+            if code in VK_REFUSALS:
+                raise SendRejected(f"{VK_REFUSALS[code]} (VK, ошибка {code}): {exc}") from exc
+            raise
         if not isinstance(resp, dict) or "comment_id" not in resp:
             raise SendUnknown(f"wall.createComment answered {resp!r}")
         return f"comment{target['owner_id']}_{resp['comment_id']}"
 
     def find_sent(self, target: dict[str, Any], text: str, key: str) -> str | None:
-        return None  # the guid makes a resend return the comment already created
+        """Our comment with this text where the reply was going (the thread of the resident's
+        comment, or the post's comments), newest first: the last `lookback` are enough, the
+        check runs right after a crash."""
+        owner = int(target["owner_id"])
+        params: dict[str, Any] = {
+            "owner_id": owner,
+            "post_id": target["post_id"],
+            "count": self.lookback,
+            "sort": "desc",
+        }
+        if target.get("reply_to_comment"):
+            params["comment_id"] = target["reply_to_comment"]
+        resp = _translate(lambda: self.client.call("wall.getComments", params, "wall.getComments"))
+        ours = owner if self.from_group and owner < 0 else None
+        for c in (resp.get("items") if isinstance(resp, dict) else None) or []:
+            if not isinstance(c, dict) or c.get("text") != text:
+                continue
+            if ours is not None and c.get("from_id") != ours:
+                continue
+            return f"comment{owner}_{c['id']}"
+        return None
 
 
 # --------------------------------------------------------------------------- OK
@@ -184,13 +229,13 @@ class OkChannel:
 
     def send(self, target: dict[str, Any], text: str, key: str) -> str:
         params = {
-            "discussionId": target["topic_id"],
-            "discussionType": "GROUP_TOPIC",
-            "text": text,
-            "asGroup": "true",
+            "entityId": target["topic_id"],
+            "entityType": "GROUP_TOPIC",
+            "comment": text,
+            "as_admin": "true",
         }
         if target.get("reply_to"):
-            params["replyTo"] = target["reply_to"]
+            params["reply_to_comment_id"] = target["reply_to"]
         resp = _translate(lambda: self.client.call(OK_COMMENT_METHOD, params, OK_COMMENT_METHOD))
         cid = resp.get("id") if isinstance(resp, dict) else resp if isinstance(resp, str) else None
         if not cid:
@@ -208,11 +253,15 @@ class OkChannel:
             if anchor:
                 params["anchor"] = anchor
             resp = _translate(
-                lambda p=params: self.client.call("discussions.getComments", p, "discussions.getComments")
+                functools.partial(
+                    self.client.call, "discussions.getComments", params, "discussions.getComments"
+                )
             )
             for c in resp.get("comments") or []:
+                author = str(c.get("author_ref") or "")
+                ours = author == f"group:{self.group_id}" if self.group_id else author.startswith("group:")
                 if (
-                    c.get("author_type") == "GROUP"
+                    ours
                     and c.get("text") == text
                     and (c.get("reply_to_comment_id") or None) == (target.get("reply_to") or None)
                 ):
@@ -233,6 +282,8 @@ class TelegramSender(Protocol):
 
     async def get_entity(self, entity: Any) -> Any: ...
 
+    async def get_dialogs(self, limit: float | None = None) -> Any: ...
+
     async def get_messages(self, entity: Any, limit: float | None = None, **kw: Any) -> Any: ...
 
     async def send_message(
@@ -241,10 +292,19 @@ class TelegramSender(Protocol):
 
 
 class TelegramChannel:
+    """Replies through Telethon. One client (one connection, one entity cache) per outbox run,
+    not per reply: `close()` ends it (`Channels.close`, called by the outbox). A chat without a
+    username (`c<id>`, a channel's discussion group) is resolved through the account's dialogs
+    when the session has not seen it (`crawlers.telegram.resolve_entity`); a chat the account
+    is not in fails with that reason instead of escaping as Telethon's `ValueError`."""
+
     network, idempotent = "telegram", False
 
     def __init__(self, client_factory: Callable[[], TelegramSender], *, lookback: int = 100) -> None:
         self.client_factory, self.lookback = client_factory, lookback
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client: TelegramSender | None = None
+        self._entities: dict[str, Any] = {}
 
     @classmethod
     def from_env(cls) -> TelegramChannel:
@@ -254,26 +314,36 @@ class TelegramChannel:
         missing = [k for k, v in values.items() if not v]
         if missing:
             raise ChannelMissing(f"{', '.join(missing)} not set")
-        return cls(lambda: telethon_client(int(values[ID_VAR]), values[HASH_VAR], values[SESSION_VAR]))  # type: ignore[arg-type,return-value]
+
+        def connect() -> TelegramSender:
+            # the real TelegramClient: the crawler's port and this sender are two views of it
+            return cast(
+                TelegramSender, telethon_client(int(values[ID_VAR]), values[HASH_VAR], values[SESSION_VAR])
+            )
+
+        return cls(connect)
 
     def _run(self, fn: Callable[[TelegramSender], Any]) -> Any:
         from telethon import errors as tg
 
+        if self._loop is None or self._loop.is_closed():
+            self._loop = asyncio.new_event_loop()
+
         async def go() -> Any:
-            client = self.client_factory()
-            await client.connect()
-            try:
-                return await fn(client)
-            finally:
-                await client.disconnect()
+            if self._client is None:
+                client = self.client_factory()
+                await client.connect()
+                self._client = client
+            return await fn(self._client)
 
         try:
-            return asyncio.run(go())
+            return self._loop.run_until_complete(go())
         except tg.FloodWaitError as exc:
             raise SendRetry(f"Telegram asks to wait {exc.seconds} s") from exc
         except (
             tg.ChatWriteForbiddenError,
             tg.ChannelPrivateError,
+            tg.ChannelInvalidError,
             tg.MessageIdInvalidError,
             tg.UserBannedInChannelError,
             tg.MessageEmptyError,
@@ -285,15 +355,31 @@ class TelegramChannel:
                 f"token invalid ({type(exc).__name__}): put a new StringSession in TELEGRAM_SESSION"
             ) from exc
         except (ConnectionError, TimeoutError, OSError) as exc:
+            self._drop()  # the next send connects again
             raise SendUnknown(f"{type(exc).__name__}: {exc}") from exc
+        except ValueError as exc:  # get_entity: the chat is unknown to this account
+            raise SendRejected(str(exc)) from exc
 
-    @staticmethod
-    async def _entity(client: TelegramSender, chat: str) -> Any:
-        if chat.startswith("c") and chat[1:].isdigit():
-            from telethon.tl import types
+    def _drop(self) -> None:
+        self._client = None
+        self._entities.clear()
 
-            return await client.get_entity(types.PeerChannel(int(chat[1:])))
-        return await client.get_entity(chat)
+    def close(self) -> None:
+        """Disconnect the run's client and close its loop (the outbox calls this once per run)."""
+        if self._loop is None or self._loop.is_closed():
+            return
+        if self._client is not None:
+            with contextlib.suppress(Exception):  # closing after a failure: nothing more to do
+                self._loop.run_until_complete(self._client.disconnect())
+        self._drop()
+        self._loop.close()
+
+    async def _entity(self, client: TelegramSender, chat: str) -> Any:
+        from crawlers.telegram import resolve_entity
+
+        if chat not in self._entities:
+            self._entities[chat] = await resolve_entity(client, chat)
+        return self._entities[chat]
 
     def send(self, target: dict[str, Any], text: str, key: str) -> str:
         async def go(client: TelegramSender) -> str:
@@ -373,6 +459,17 @@ def _translate(fn: Callable[[], Any]) -> Any:
         raise SendRetry(str(exc)) from exc
 
 
+def _error_code(exc: BaseException) -> int | str | None:
+    """The network's error code behind a translated exception (the ApiFailure's payload), if any."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        payload = getattr(cause, "payload", None)
+        if isinstance(payload, dict) and "error_code" in payload:
+            return payload["error_code"]
+        cause = cause.__cause__
+    return None
+
+
 def _lost_answer(exc: BaseException) -> bool:
     """A timeout or a dropped connection after the request went out: the outcome is unknown."""
     text = str(exc)
@@ -398,6 +495,13 @@ class Channels:
 
     def get(self, network: str) -> Channel | None:
         return self.available.get(network)
+
+    def close(self) -> None:
+        """End what the channels hold open for a run (the Telegram client)."""
+        for channel in self.available.values():
+            close = getattr(channel, "close", None)
+            if callable(close):
+                close()
 
 
 def build_channels(cfg: Any) -> Channels:

@@ -75,7 +75,7 @@ def build_report(session: Session, cfg: RegionConfig, day: date) -> Report:
             session,
             select(func.count())
             .select_from(Signal)
-            .join(Post, Post.id == Signal.post_id)
+            .join(Post, col(Post.id) == col(Signal.post_id))
             .where(
                 col(Signal.is_complaint).is_(True),
                 col(Signal.in_region).is_(True),
@@ -91,20 +91,20 @@ def build_report(session: Session, cfg: RegionConfig, day: date) -> Report:
             session,
             select(func.count())
             .select_from(Incident)
-            .where(Incident.first_answer_at >= start, Incident.first_answer_at < end),
+            .where(col(Incident.first_answer_at) >= start, col(Incident.first_answer_at) < end),
         ),
         "incidents_closed": _count(
             session,
             select(func.count())
             .select_from(Incident)
-            .where(Incident.closed_at >= start, Incident.closed_at < end),
+            .where(col(Incident.closed_at) >= start, col(Incident.closed_at) < end),
         ),
         "open_at_end": _count(
             session,
             select(func.count())
             .select_from(Incident)
             .where(
-                Incident.status.in_([s.value for s in OPEN_STATES]),  # type: ignore[attr-defined]
+                col(Incident.status).in_([s.value for s in OPEN_STATES]),
                 col(Incident.merged_into_id).is_(None),
                 Incident.opened_at < end,
             ),
@@ -114,10 +114,10 @@ def build_report(session: Session, cfg: RegionConfig, day: date) -> Report:
             select(func.count())
             .select_from(Incident)
             .where(
-                Incident.status.in_([s.value for s in OPEN_STATES]),  # type: ignore[attr-defined]
+                col(Incident.status).in_([s.value for s in OPEN_STATES]),
                 col(Incident.merged_into_id).is_(None),
                 col(Incident.first_answer_at).is_(None),
-                Incident.due_at < end,
+                col(Incident.due_at) < end,
                 Incident.opened_at < end,
             ),
         ),

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from incidents.core.states import IncidentState, InvalidTransition, check_transition
 from incidents.storage.models import Incident, IncidentPost, Post, Signal
@@ -41,16 +41,18 @@ def after_leaving(session: Session, incident_id: int, gone: list[Post], ts: date
     rest = session.exec(
         select(sa.func.count())
         .select_from(IncidentPost)
-        .join(Signal, Signal.post_id == IncidentPost.post_id, isouter=True)
+        .join(Signal, col(Signal.post_id) == col(IncidentPost.post_id), isouter=True)
         .where(
-            IncidentPost.incident_id == incident_id,
-            (IncidentPost.manual == sa.true())
-            | ((Signal.is_complaint == sa.true()) & (Signal.in_region == sa.true())),
+            col(IncidentPost.incident_id) == incident_id,
+            (col(IncidentPost.manual) == sa.true())
+            | ((col(Signal.is_complaint) == sa.true()) & (col(Signal.in_region) == sa.true())),
         )
     ).one()
     if rest:
         return
-    if not session.exec(select(IncidentPost.post_id).where(IncidentPost.incident_id == incident_id)).first():
+    if not session.exec(
+        select(col(IncidentPost.post_id)).where(col(IncidentPost.incident_id) == incident_id)
+    ).first():
         inc.post_count = 0  # the card refresh skips an incident without posts
     reason = f"в инциденте не осталось жалоб: {', '.join(keys)} после правки не жалоба"
     try:

@@ -105,7 +105,12 @@ class TelegramBotNotifier:
         try:
             resp = self.http.post(
                 f"{self.base_url}/bot{self.token}/sendMessage",
-                json={"chat_id": recipient, "text": f"{subject}\n\n{text}", "disable_web_page_preview": True},
+                json={
+                    "chat_id": recipient,
+                    "text": f"{subject}\n\n{text}",
+                    # Bot API 7.0 replaced disable_web_page_preview with this object
+                    "link_preview_options": {"is_disabled": True},
+                },
             )
             body = resp.json()
         except (httpx.HTTPError, ValueError) as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from sys import intern
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -18,7 +19,7 @@ from incidents.domain.clustering import (
     place_stems,
     street_key,
 )
-from incidents.storage.models import Incident, IncidentPost, Post, Signal
+from incidents.storage.models import Incident, IncidentPost, Post, Signal, row_id
 
 CLOSED_STATES = frozenset({IncidentState.CLOSED.value, IncidentState.RESOLVED.value})
 
@@ -27,7 +28,7 @@ def _view_from(
     inc: Incident, texts: list[str], keys: list[str], houses: set[str], streets: set[str], places: set[str]
 ) -> IncidentView:
     v = IncidentView(
-        ref=inc.id,  # type: ignore[arg-type]
+        ref=row_id(inc),
         category=inc.category,
         subcategory=inc.subcategory,
         municipality=inc.municipality,
@@ -52,6 +53,18 @@ def _view_from(
     return v
 
 
+# (sqlmodel's `select` is typed for up to four columns)
+_SNAPSHOT_COLUMNS: tuple[Any, ...] = (
+    IncidentPost.incident_id,
+    Post.network,
+    Post.external_id,
+    Signal.post_id,
+    Signal.lemma_text,
+    Signal.entities,
+    Signal.street,
+)
+
+
 def load_clusterer(session: Session, cfg: RegionConfig, since: datetime) -> Clusterer:
     """Snapshot of the incidents a new post could join: active since `since`, or closed recently
     enough to be reopened (or continued by a linked incident)."""
@@ -61,15 +74,15 @@ def load_clusterer(session: Session, cfg: RegionConfig, since: datetime) -> Clus
     stmt = select(Incident).where(
         col(Incident.merged_into_id).is_(None),
         Incident.status != IncidentState.REJECTED.value,
-        (Incident.last_post_at >= since - window)  # type: ignore[operator]
-        | (Incident.status.in_(sorted(CLOSED_STATES)) & (Incident.updated_at >= closed_horizon)),  # type: ignore[attr-defined]
+        (col(Incident.last_post_at) >= since - window)
+        | (col(Incident.status).in_(sorted(CLOSED_STATES)) & (col(Incident.updated_at) >= closed_horizon)),
     )
     # In id order, which is the order they were opened in: the candidate lists a reloaded snapshot
     # builds are then those of the run that was killed (at most `max_candidates` are compared).
-    incidents = list(session.exec(stmt.order_by(Incident.id)).all())
+    incidents = list(session.exec(stmt.order_by(col(Incident.id))).all())
     if not incidents:
         return clusterer
-    ids = [i.id for i in incidents]
+    ids = [row_id(i) for i in incidents]
     texts: dict[int, list[str]] = {i: [] for i in ids}
     keys: dict[int, list[str]] = {i: [] for i in ids}
     houses: dict[int, set[str]] = {i: set() for i in ids}
@@ -78,19 +91,11 @@ def load_clusterer(session: Session, cfg: RegionConfig, since: datetime) -> Clus
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         rows = session.exec(
-            select(
-                IncidentPost.incident_id,
-                Post.network,
-                Post.external_id,
-                Signal.post_id,
-                Signal.lemma_text,
-                Signal.entities,
-                Signal.street,
-            )
-            .join(Post, Post.id == IncidentPost.post_id)
-            .join(Signal, Signal.post_id == Post.id, isouter=True)
-            .where(IncidentPost.incident_id.in_(chunk))  # type: ignore[attr-defined]
-            .order_by(Post.created_at, Post.id)
+            select(*_SNAPSHOT_COLUMNS)
+            .join(Post, col(Post.id) == col(IncidentPost.post_id))
+            .join(Signal, col(Signal.post_id) == col(Post.id), isouter=True)
+            .where(col(IncidentPost.incident_id).in_(chunk))
+            .order_by(col(Post.created_at), col(Post.id))
         ).all()
         for iid, net, ext, signal_of, lemma_text, ents, street in rows:
             keys[iid].append(f"{net}:{ext}")
@@ -99,8 +104,8 @@ def load_clusterer(session: Session, cfg: RegionConfig, since: datetime) -> Clus
             address = (ents or {}).get("address") or {}
             if address.get("house"):
                 houses[iid].add(address["house"])
-            if street:
-                streets[iid].add(street_key(street))  # type: ignore[arg-type]
+            if street and (key := street_key(street)) is not None:
+                streets[iid].add(key)
             for loc in (ents or {}).get("locations") or []:
                 places[iid] |= place_stems(loc) - clusterer.ignore_places
             if address.get("settlement"):  # as `Clusterer._post_view` counts it
@@ -108,14 +113,6 @@ def load_clusterer(session: Session, cfg: RegionConfig, since: datetime) -> Clus
     for inc in incidents:
         if inc.status in CLOSED_STATES and (inc.closed_at or inc.updated_at) < closed_horizon:
             continue
-        clusterer.load(
-            _view_from(
-                inc,
-                texts[inc.id],
-                keys[inc.id],
-                houses[inc.id],
-                streets[inc.id],  # type: ignore[index]
-                places[inc.id],
-            )
-        )  # type: ignore[index]
+        iid = row_id(inc)
+        clusterer.load(_view_from(inc, texts[iid], keys[iid], houses[iid], streets[iid], places[iid]))
     return clusterer

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from incidents.core.config import RegionConfig
 from incidents.core.states import IncidentState
@@ -35,7 +35,7 @@ from incidents.domain.assess import is_urgent
 from incidents.domain.routing import Router
 from incidents.domain.sla import SlaPolicyEngine
 from incidents.services.refresh import refresh_incidents
-from incidents.storage.models import Incident, IncidentPost, Post, Signal
+from incidents.storage.models import Incident, IncidentPost, Post, Signal, row_id
 from incidents.storage.store import audit, post_key_filters
 
 
@@ -88,8 +88,8 @@ def _posts_by_key(session: Session, keys: Sequence[str]) -> dict[str, Post]:
 
 def _link(session: Session, post: Post, incident_id: int, by: str, now: datetime) -> IncidentPost:
     link = session.get(IncidentPost, post.id) or IncidentPost(
-        post_id=post.id, incident_id=incident_id, added_at=now
-    )  # type: ignore[arg-type]
+        post_id=row_id(post), incident_id=incident_id, added_at=now
+    )
     link.incident_id, link.manual, link.added_by, link.added_at = incident_id, True, by, now
     session.add(link)
     return link
@@ -143,13 +143,13 @@ def merge_incidents(
     for src in sources:
         rows = session.exec(
             select(IncidentPost, Post)
-            .join(Post, Post.id == IncidentPost.post_id)
+            .join(Post, col(Post.id) == col(IncidentPost.post_id))
             .where(IncidentPost.incident_id == src.id)
-            .order_by(Post.created_at)
+            .order_by(col(Post.created_at))
         ).all()
         keys = [f"{p.network}:{p.external_id}" for _, p in rows]
         for link, _post in rows:
-            link.incident_id, link.manual, link.added_by, link.added_at = target.id, True, by, now  # type: ignore[assignment]
+            link.incident_id, link.manual, link.added_by, link.added_at = row_id(target), True, by, now
             session.add(link)
         src.merged_into_id, src.manual, src.post_count, src.updated_at = target.id, True, 0, now
         session.add(src)
@@ -176,8 +176,8 @@ def merge_incidents(
         data={"from": [s.id for s in sources], "posts": moved, "manual": True},
     )
     session.flush()
-    refresh_incidents(session, cfg, [target.id], now)  # type: ignore[list-item]
-    return OperationResult("merge", target.id, moved, [target.id, *[s.id for s in sources]])  # type: ignore[list-item, arg-type]
+    refresh_incidents(session, cfg, [row_id(target)], now)
+    return OperationResult("merge", row_id(target), moved, [row_id(target), *[row_id(s) for s in sources]])
 
 
 def split_incident(
@@ -207,7 +207,7 @@ def split_incident(
         raise OperationError(
             f"в инциденте {old.id} не останется постов; чтобы перенести их все, используйте merge"
         )
-    sigs = session.exec(select(Signal).where(Signal.post_id.in_([p.id for p in posts.values()]))).all()  # type: ignore[attr-defined]
+    sigs = session.exec(select(Signal).where(col(Signal.post_id).in_([p.id for p in posts.values()]))).all()
     category, subcategory, fact, municipality, street, address = _majority(sigs, old)
     sla = SlaPolicyEngine(cfg.sla, cfg.region.timezone)
     first = min(posts.values(), key=lambda p: p.created_at)
@@ -234,7 +234,7 @@ def split_incident(
     session.flush()
     keys = sorted(posts, key=lambda k: (posts[k].created_at, k))
     for k in keys:
-        _link(session, posts[k], new.id, by, now)  # type: ignore[arg-type]
+        _link(session, posts[k], row_id(new), by, now)
     old.manual, old.updated_at = True, now
     session.add(old)
     audit(
@@ -257,8 +257,8 @@ def split_incident(
         data={"from": old.id, "posts": keys, "manual": True},
     )
     session.flush()
-    refresh_incidents(session, cfg, [old.id, new.id], now, router=Router(cfg))  # type: ignore[list-item]
-    return OperationResult("split", new.id, keys, [old.id, new.id])  # type: ignore[list-item]
+    refresh_incidents(session, cfg, [row_id(old), row_id(new)], now, router=Router(cfg))
+    return OperationResult("split", row_id(new), keys, [row_id(old), row_id(new)])
 
 
 def _majority(
@@ -298,7 +298,7 @@ def move_post(
     source = session.get(Incident, link.incident_id) if link is not None else None
     if source is not None and source.id == target.id:
         raise OperationError(f"пост {key} уже в инциденте {target.id}")
-    _link(session, post, target.id, by, now)  # type: ignore[arg-type]
+    _link(session, post, row_id(target), by, now)
     target.manual = True
     session.add(target)
     audit(
@@ -310,7 +310,7 @@ def move_post(
         now=now,
         data={"post": key, "from": source.id if source else None, "manual": True},
     )
-    touched = [target.id]
+    touched = [row_id(target)]
     if source is not None:
         source.manual = True
         session.add(source)
@@ -330,9 +330,9 @@ def move_post(
         if remaining == 0:
             _mark_emptied(session, source, target, by, reason, now, "move")
         else:
-            touched.append(source.id)
+            touched.append(row_id(source))
     session.flush()
-    refresh_incidents(session, cfg, touched, now)  # type: ignore[arg-type]
+    refresh_incidents(session, cfg, touched, now)
     if source is not None and source.id not in touched:
-        touched.append(source.id)  # emptied: merged into the target
-    return OperationResult("move", target.id, [key], touched)  # type: ignore[arg-type]
+        touched.append(row_id(source))  # emptied: merged into the target
+    return OperationResult("move", row_id(target), [key], touched)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from incidents.core.config import RegionConfig
 from incidents.domain.sla_clocks import SlaClocks
@@ -69,15 +69,20 @@ class Outbox:
     def due(self, limit: int | None = None) -> list[int]:
         ts = self.now()
         with Session(self.engine) as session:
-            stmt = select(Reply.id, Reply.next_attempt_at).where(Reply.status.in_(("queued", "sending")))  # type: ignore[attr-defined]
-            rows = session.exec(stmt.order_by(Reply.id)).all()
-        ids = [rid for rid, nxt in rows if nxt is None or nxt <= ts]
+            stmt = select(col(Reply.id), col(Reply.next_attempt_at)).where(
+                col(Reply.status).in_(("queued", "sending"))
+            )
+            rows = session.exec(stmt.order_by(col(Reply.id))).all()
+        ids = [rid for rid, nxt in rows if rid is not None and (nxt is None or nxt <= ts)]
         return ids[:limit] if limit else ids
 
     def run(self, limit: int | None = None) -> OutboxReport:
         report = OutboxReport()
-        for rid in self.due(limit):
-            self._one(rid, report)
+        try:
+            for rid in self.due(limit):
+                self._one(rid, report)
+        finally:  # one Telegram client per run, not per reply: closed here
+            self.channels.close()
         return report
 
     # -- one reply

@@ -35,7 +35,7 @@ from incidents.services.open_incidents import load_clusterer
 from incidents.services.refresh import refresh_incidents
 from incidents.services.signal_worker import Pending, SignalWorker, WorkerFailed
 from incidents.services.training import signal_builder
-from incidents.storage.models import Incident, IncidentPost, Post, Signal
+from incidents.storage.models import Incident, IncidentPost, Post, Signal, row_id, table_of
 from incidents.storage.store import (
     PROCESSING_LOCK,
     audit,
@@ -135,14 +135,18 @@ class Processor:
         """Rebuild the cards whose posts got new likes, reposts or views from a recrawl (card_stale)."""
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
             writer_lock(session, PROCESSING_LOCK)  # another run may be rebuilding (and routing) them too
-            stale = set(session.exec(select(Incident.id).where(Incident.card_stale == sa.true())).all())
+            stale = {
+                iid
+                for iid in session.exec(select(col(Incident.id)).where(col(Incident.card_stale) == sa.true()))
+                if iid is not None
+            }
             if stale:
-                self._refresh(session, stale, self.now())  # type: ignore[arg-type]
+                self._refresh(session, stale, self.now())
 
     def _build_ahead(self, session: Session) -> Pending | None:
         """Hand the batch after this one to the worker (read before this one is written: the
         pending posts after the first `batch_size`); None when there is none."""
-        cols = Post.__table__.c  # type: ignore[attr-defined]
+        cols = table_of(Post).c
         stmt = (
             sa.select(
                 cols.id,
@@ -207,12 +211,12 @@ class Processor:
         of_thread = [threads.get((row.network, row.parent_id or ""), (None, None)) for row in rows]
         places = [t[0] for t in of_thread]
         topics = [t[1] for t in of_thread]
-        out: list[SignalRecord | Exception | None] = [None] * len(rows)
+        ready: dict[int, SignalRecord | Exception] = {}
         todo: list[int] = []
         for i, (row, rec) in enumerate(zip(rows, records, strict=True)):
-            got = built.get(row.id)  # type: ignore[arg-type]
+            got = built.get(row_id(row))
             if got is not None and got[1] is not None and got[0] == rec and self._can_rethread(places[i]):
-                out[i] = self.builder.rethread(rec, got[1], places[i], topics[i])
+                ready[i] = self.builder.rethread(rec, got[1], places[i], topics[i])
             else:
                 todo.append(i)
         if todo:
@@ -220,9 +224,10 @@ class Processor:
                 [records[i] for i in todo], [places[i] for i in todo], [topics[i] for i in todo]
             )
             for i, sig in zip(todo, here, strict=True):
-                out[i] = sig
-        self._in_batch_threads(rows, records, threads, out)  # type: ignore[arg-type]
-        return out  # type: ignore[return-value]
+                ready[i] = sig
+        out = [ready[i] for i in range(len(rows))]
+        self._in_batch_threads(rows, records, threads, out)
+        return out
 
     def _in_batch_threads(
         self,
@@ -264,12 +269,16 @@ class Processor:
         built: dict[int, tuple[PostRecord, SignalRecord | None]] | None = None,
     ) -> None:
         ts = self.now()
-        ids = [r.id for r in rows]
-        existing = {s.post_id: s for s in session.exec(select(Signal).where(Signal.post_id.in_(ids))).all()}  # type: ignore[attr-defined]
+        clusterer = self.clusterer
+        assert clusterer is not None  # loaded before the first batch
+        ids = [row_id(r) for r in rows]
+        existing = {
+            s.post_id: s for s in session.exec(select(Signal).where(col(Signal.post_id).in_(ids))).all()
+        }
         # posts already placed and processed again (an edited text): their incidents are rebuilt
         links = {
             link.post_id: link
-            for link in session.exec(select(IncidentPost).where(IncidentPost.post_id.in_(ids))).all()  # type: ignore[attr-defined]
+            for link in session.exec(select(IncidentPost).where(col(IncidentPost.post_id).in_(ids))).all()
         }
         linked = {pid: link.incident_id for pid, link in links.items()}
         left: dict[int, list[Post]] = {}  # incident → its posts that are no complaint any more (F10)
@@ -302,9 +311,9 @@ class Processor:
                 stats.failed += 1
                 continue
             if row.id in existing:
-                upsert_signal(session, row.id, sig, ts, existing[row.id])  # type: ignore[arg-type]
+                upsert_signal(session, row.id, sig, ts, existing[row.id])
             else:
-                new_signals.append(signal_values(row.id, sig, ts))  # type: ignore[arg-type]
+                new_signals.append(signal_values(row.id, sig, ts))
             stats.posts += 1
             parent_key = f"{row.network}:{row.parent_id}" if row.parent_id else None
             link = links.get(row.id)  # type: ignore[arg-type]
@@ -314,12 +323,12 @@ class Processor:
             if not sig.is_complaint:
                 if sig.in_region and parent_key and row.id not in linked and not row.deleted:
                     # A reply backing a complaint of its thread («и у нас то же») joins its incident.
-                    follow = self.clusterer.follow_thread(sig, parent_key)  # type: ignore[union-attr]
+                    follow = clusterer.follow_thread(sig, parent_key)
                     if follow is not None:
-                        placements.append((row, follow.incident, follow, "auto:thread"))  # type: ignore[arg-type]
+                        placements.append((row, follow.incident, follow, "auto:thread"))
                         stats.thread_replies += 1
                         stats.reopened += self._after_join(session, follow, ts, row)
-                        touched.add(follow.incident)  # type: ignore[arg-type]
+                        touched.add(follow.incident)
                 continue
             if not sig.in_region:
                 stats.off_region += 1
@@ -328,32 +337,30 @@ class Processor:
             stats.by_category[sig.category] += 1
             if row.id in linked or row.deleted:
                 continue  # already placed (maybe by hand): automation never moves it
-            decision = self.clusterer.assign(sig, parent_key)  # type: ignore[union-attr]
+            decision = clusterer.assign(sig, parent_key)
             if decision.new:
-                new_refs[decision.incident] = (self._new_incident(session, sig, ts), sig)  # type: ignore[index]
+                assert isinstance(decision.incident, str)  # a new incident's temporary reference
+                new_refs[decision.incident] = (self._new_incident(session, sig, ts), sig)
                 stats.incidents_opened += 1
                 if decision.linked is not None:
-                    recurrences.append((decision.incident, decision.linked))  # type: ignore[arg-type]
+                    assert isinstance(decision.linked, int)  # a closed incident: a stored one
+                    recurrences.append((decision.incident, decision.linked))
                     stats.linked += 1
             else:
                 stats.incidents_joined += 1
                 stats.reopened += self._after_join(session, decision, ts, row)
-            placements.append((row, decision.incident, decision, "auto"))  # type: ignore[arg-type]
-            touched.add(decision.incident)  # type: ignore[arg-type]
+            placements.append((row, decision.incident, decision, "auto"))
+            touched.add(decision.incident)
         # New signals and the processed flags in two statements (executemany), not one ORM
         # object each: building and flushing them was a fifth of the processing time.
         if new_signals:
-            session.execute(sa.insert(Signal.__table__), new_signals)  # type: ignore[attr-defined]
-        session.execute(
-            sa.update(Post.__table__)
-            .where(Post.__table__.c.id.in_(ids))  # type: ignore[attr-defined]
-            .values(processed=True)
-        )
+            session.execute(sa.insert(table_of(Signal)), new_signals)
+        session.execute(sa.update(table_of(Post)).where(table_of(Post).c.id.in_(ids)).values(processed=True))
         session.flush()  # the new incidents get their ids
-        ids: dict[int | str, int] = {}
+        new_ids: dict[str, int] = {}
         for ref, (inc, sig) in new_refs.items():
-            ids[ref] = inc.id  # type: ignore[assignment]
-            self.clusterer.rekey(ref, inc.id)  # type: ignore[union-attr, arg-type]
+            new_ids[ref] = row_id(inc)
+            clusterer.rekey(ref, new_ids[ref])
             audit(
                 session,
                 actor="system",
@@ -366,16 +373,20 @@ class Processor:
         for ref, old_id in recurrences:
             self._link_recurrence(session, new_refs[ref][0], old_id, ts)
         added: dict[int, list[int]] = {}
-        for row, ref, decision, by in placements:
-            iid = ids.get(ref, ref)
-            self._place(session, row, iid, decision, ts, by)  # type: ignore[arg-type]
-            added.setdefault(iid, []).append(row.id)  # type: ignore[arg-type]
+
+        def stored(ref: int | str) -> int:
+            return new_ids[ref] if isinstance(ref, str) else ref
+
+        for row, target, decision, by in placements:
+            iid = stored(target)
+            self._place(session, row, iid, decision, ts, by)
+            added.setdefault(iid, []).append(row_id(row))
         session.flush()
         edited = set(linked.values())
         self._refresh(
             session,
-            {ids.get(r, r) for r in touched} | edited,
-            ts,  # type: ignore[misc]
+            {stored(r) for r in touched} | edited,
+            ts,
             {iid: pids for iid, pids in added.items() if iid not in edited},
         )
         for iid, gone in sorted(left.items()):
@@ -403,10 +414,10 @@ class Processor:
         if not parents:
             return {}
         out: dict[tuple[str, str], tuple[str | None, str | None]] = {}
-        for where in post_key_filters(parents):  # type: ignore[arg-type]
+        for where in post_key_filters(parents):
             stmt = (
                 select(Post.network, Post.external_id, Signal.municipality, Signal.category)
-                .join(Signal, Signal.post_id == Post.id)
+                .join(Signal, col(Signal.post_id) == col(Post.id))
                 .where(where)
             )
             for net, ext, muni, cat in session.exec(stmt).all():
@@ -442,10 +453,10 @@ class Processor:
     ) -> None:
         session.add(
             IncidentPost(
-                post_id=row.id,
+                post_id=row_id(row),
                 incident_id=incident_id,
                 added_at=ts,
-                added_by=by,  # type: ignore[arg-type]
+                added_by=by,
                 similarity=decision.similarity,
             )
         )
@@ -453,7 +464,8 @@ class Processor:
     def _after_join(self, session: Session, decision: Decision, ts: datetime, row: Post) -> int:
         if not decision.reopen:
             return 0
-        return int(self._reopen(session, decision.incident, ts, row))  # type: ignore[arg-type]
+        assert isinstance(decision.incident, int)  # only a stored incident is closed
+        return int(self._reopen(session, decision.incident, ts, row))
 
     def _reopen(self, session: Session, incident_id: int, ts: datetime, row: Post) -> bool:
         """A new post soon after closing: the problem is back, the incident goes back into the loop."""
@@ -528,9 +540,9 @@ class Processor:
                 # a feedback-platform message carries its own resolution deadline (5–30 days)
                 pos_post = session.exec(
                     select(Post)
-                    .join(IncidentPost, IncidentPost.post_id == Post.id)
+                    .join(IncidentPost, col(IncidentPost.post_id) == col(Post.id))
                     .where(IncidentPost.incident_id == inc.id, Post.network == "pos")
-                    .order_by(Post.created_at)
+                    .order_by(col(Post.created_at))
                     .limit(1)
                 ).first()
                 if pos_post is not None:
@@ -564,7 +576,7 @@ def sla_check(engine: Engine, cfg: RegionConfig, now: Clock) -> Counter:
     ts = now()
     with Session(engine) as session, session.begin():
         stmt = select(Incident).where(
-            Incident.status.in_([s.value for s in OPEN_STATES]),  # type: ignore[attr-defined]
+            col(Incident.status).in_([s.value for s in OPEN_STATES]),
             col(Incident.merged_into_id).is_(None),
         )
         for inc in session.exec(stmt).all():

@@ -10,10 +10,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from incidents.core.config import RegionConfig
-from incidents.storage.models import Post, QuarantineItem
+from incidents.storage.models import Post, QuarantineItem, row_id
 
 Clock = Callable[[], datetime]
 
@@ -50,8 +50,8 @@ def purge(
         with Session(engine) as session, session.begin():
             rows = session.exec(
                 select(Post)
-                .where(Post.id > last_id, Post.fetched_at < raw_before)
-                .order_by(Post.id)
+                .where(col(Post.id) > last_id, col(Post.fetched_at) < raw_before)
+                .order_by(col(Post.id))
                 .limit(batch)
             ).all()
             if not rows:
@@ -63,9 +63,11 @@ def purge(
                 if not dry_run:
                     row.raw = _kept_raw(row.network, row.raw)
                     session.add(row)
-            last_id = rows[-1].id  # type: ignore[assignment]
+            last_id = row_id(rows[-1])
     with Session(engine) as session, session.begin():
-        cond = (QuarantineItem.resolved_at != None) & (QuarantineItem.resolved_at < quarantine_before)  # type: ignore[operator]  # noqa: E711
+        cond = col(QuarantineItem.resolved_at).is_not(None) & (
+            col(QuarantineItem.resolved_at) < quarantine_before
+        )
         stats.quarantine_deleted = session.exec(
             select(sa.func.count()).select_from(QuarantineItem).where(cond)
         ).one()

@@ -21,12 +21,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from incidents.core.config import RegionConfig
 from incidents.core.interchange import PayloadError, post_from_dict
 from incidents.core.records import PostRecord
-from incidents.storage.models import Post, QuarantineItem, Signal
+from incidents.storage.models import Post, QuarantineItem, Signal, row_id
 
 Clock = Callable[[], datetime]
 SIGNALS = "signals"
@@ -84,8 +84,8 @@ def _pos(m: re.Match, item: Any, origin: str, cfg: RegionConfig) -> PostRecord:
     params = _source_params(cfg, origin)
     source = PosMessagesSource(
         source_id=origin,
-        client=None,
-        fields=dict(params.get("fields") or {}),  # type: ignore[arg-type]
+        client=None,  # type: ignore[arg-type]  # a replay only parses the stored message, never fetches
+        fields=dict(params.get("fields") or {}),
         deleted_statuses=tuple(params.get("deleted_statuses") or ("withdrawn", "deleted")),
     )
     return source.record(item)
@@ -107,7 +107,7 @@ PARSERS: list[tuple[re.Pattern[str], Callable[[re.Match, Any, str, RegionConfig]
     (re.compile(r"^line \d+$"), _line),
     (re.compile(r"^wall\.getComments wall(?P<owner>-?\d+)_(?P<post>\d+)"), _vk_comment),
     (re.compile(r"^(wall\.get|newsfeed\.search) "), _vk_post),
-    (re.compile(r"^mediatopic\.getTopics gid (?P<gid>\S+)"), _ok_topic),
+    (re.compile(r"^(?:group\.getStatTopics|mediatopic\.getTopics) gid (?P<gid>\S+)"), _ok_topic),
     (re.compile(r"^discussions\.getComments topic (?P<topic>\S+)"), _ok_comment),
     (re.compile(r"^GET /messages"), _pos),
     (re.compile(r"^preview "), _tg_preview),
@@ -134,9 +134,13 @@ def parse_payload(row: QuarantineItem, payload: str, cfg: RegionConfig) -> PostR
 
 # --------------------------------------------------------------------------- retry
 def _select(session: Session, ids: Sequence[int] | None, origin: str | None) -> list[QuarantineItem]:
-    stmt = select(QuarantineItem).where(QuarantineItem.resolved_at == None).order_by(QuarantineItem.id)  # noqa: E711
+    stmt = (
+        select(QuarantineItem)
+        .where(col(QuarantineItem.resolved_at).is_(None))
+        .order_by(col(QuarantineItem.id))
+    )
     if ids:
-        stmt = stmt.where(QuarantineItem.id.in_(list(ids)))  # type: ignore[attr-defined]
+        stmt = stmt.where(col(QuarantineItem.id).in_(list(ids)))
     if origin:
         stmt = stmt.where(QuarantineItem.origin == origin)
     return list(session.exec(stmt).all())
@@ -173,22 +177,22 @@ def retry(
                 if post is None:
                     out.append(
                         RetryOutcome(
-                            row.id,
+                            row_id(row),
                             row.origin,
                             row.location,
-                            "not_replayable",  # type: ignore[arg-type]
+                            "not_replayable",
                             "the post is no longer stored",
                         )
                     )
                     continue
                 post.processed = False  # the next processing builds its signal again
                 session.add(post)
-                signal_rows[row.id] = (net, ext)  # type: ignore[index]
+                signal_rows[row_id(row)] = (net, ext)
                 continue
             try:
                 rec = parse_payload(row, text, cfg)
             except NotReplayable as exc:
-                out.append(RetryOutcome(row.id, row.origin, row.location, "not_replayable", str(exc)))  # type: ignore[arg-type]
+                out.append(RetryOutcome(row_id(row), row.origin, row.location, "not_replayable", str(exc)))
                 continue
             except PayloadError as exc:
                 row.attempts += 1
@@ -196,14 +200,14 @@ def retry(
                 if payload is not None:
                     row.payload = payload
                 session.add(row)
-                out.append(RetryOutcome(row.id, row.origin, row.location, "failed", str(exc)))  # type: ignore[arg-type]
+                out.append(RetryOutcome(row_id(row), row.origin, row.location, "failed", str(exc)))
                 continue
             good, refused = admit([rec])
             if refused:
                 row.attempts += 1
                 row.reason = refused[0].reason
                 session.add(row)
-                out.append(RetryOutcome(row.id, row.origin, row.location, "failed", refused[0].reason))  # type: ignore[arg-type]
+                out.append(RetryOutcome(row_id(row), row.origin, row.location, "failed", refused[0].reason))
                 continue
             save_posts(session, good, ts)
             row.attempts += 1
@@ -211,7 +215,9 @@ def retry(
             if payload is not None:
                 row.payload = payload
             session.add(row)
-            out.append(RetryOutcome(row.id, row.origin, row.location, "resolved", f"stored as {rec.key}"))  # type: ignore[arg-type]
+            out.append(
+                RetryOutcome(row_id(row), row.origin, row.location, "resolved", f"stored as {rec.key}")
+            )
     stored = any(o.status == "resolved" for o in out)
     if signal_rows or (process and stored):
         process_pending(engine, cfg, now, builder=builder)
@@ -219,17 +225,18 @@ def retry(
         with Session(engine) as session, session.begin():
             ts = now()
             for qid, (net, ext) in signal_rows.items():
-                row = session.get(QuarantineItem, qid)
+                item = session.get(QuarantineItem, qid)
+                assert item is not None  # read above, resolved only here
                 has_signal = session.exec(
                     select(Signal.id)
-                    .join(Post, Post.id == Signal.post_id)
+                    .join(Post, col(Post.id) == col(Signal.post_id))
                     .where(Post.network == net, Post.external_id == ext)
                 ).first()
-                row.attempts += 1  # type: ignore[union-attr]
+                item.attempts += 1
                 if has_signal is not None:
-                    row.resolved_at = ts  # type: ignore[union-attr]
-                    out.append(RetryOutcome(qid, SIGNALS, row.location, "resolved", "signal built"))  # type: ignore[union-attr]
+                    item.resolved_at = ts
+                    out.append(RetryOutcome(qid, SIGNALS, item.location, "resolved", "signal built"))
                 else:
-                    out.append(RetryOutcome(qid, SIGNALS, row.location, "failed", row.reason))  # type: ignore[union-attr]
-                session.add(row)
+                    out.append(RetryOutcome(qid, SIGNALS, item.location, "failed", item.reason))
+                session.add(item)
     return sorted(out, key=lambda o: o.id)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from incidents.domain.evaluate import Predicted
-from incidents.storage.models import Incident, IncidentPost, Post, Signal
+from incidents.storage.models import Incident, IncidentPost, Post, Signal, row_id
 from incidents.storage.store import incident_post_keys
 
 
@@ -24,13 +24,13 @@ def incident_rows(
     mask_key = pseudonym_key()
     last_id = 0
     while True:
-        stmt = select(Incident).where(Incident.id > last_id, Incident.merged_into_id == None)  # noqa: E711
+        stmt = select(Incident).where(col(Incident.id) > last_id, col(Incident.merged_into_id).is_(None))
         if status:
-            stmt = stmt.where(Incident.status.in_(status))  # type: ignore[attr-defined]
-        rows = list(session.exec(stmt.order_by(Incident.id).limit(batch)).all())
+            stmt = stmt.where(col(Incident.status).in_(status))
+        rows = list(session.exec(stmt.order_by(col(Incident.id)).limit(batch)).all())
         if not rows:
             return
-        keys = incident_post_keys(session, [r.id for r in rows])  # type: ignore[misc]
+        keys = incident_post_keys(session, [row_id(r) for r in rows])
         for r in rows:
             yield {
                 "id": r.id,
@@ -43,7 +43,7 @@ def incident_rows(
                 "priority": r.priority,
                 "opened_at": _iso(r.opened_at),
                 "due_at": _iso(r.due_at),
-                "posts": [k if personal else mask_post_key(k, mask_key) for k in keys.get(r.id, [])],  # type: ignore[arg-type]
+                "posts": [k if personal else mask_post_key(k, mask_key) for k in keys.get(row_id(r), [])],
                 "address": r.address if r.street else None,
                 "scale": r.scale,
                 "sla_state": r.sla_state,
@@ -52,7 +52,17 @@ def incident_rows(
                 "networks": (r.networks or "").split(",") if r.networks else [],
                 "reach": r.reach,
             }
-        last_id = rows[-1].id  # type: ignore[assignment]
+        last_id = row_id(rows[-1])
+
+
+# (sqlmodel's `select` is typed for up to four columns)
+_SIGNAL_EXPORT_COLUMNS: tuple[Any, ...] = (
+    Signal,
+    Post.network,
+    Post.external_id,
+    Post.author_id,
+    Post.author_name,
+)
 
 
 def signal_rows(session: Session, batch: int = 5000, *, personal: bool = False) -> Iterator[dict[str, Any]]:
@@ -67,9 +77,9 @@ def signal_rows(session: Session, batch: int = 5000, *, personal: bool = False) 
     last_id = 0
     while True:
         stmt = (
-            select(Signal, Post.network, Post.external_id, Post.author_id, Post.author_name)
-            .join(Post, Post.id == Signal.post_id)
-            .where(Signal.id > last_id)
+            select(*_SIGNAL_EXPORT_COLUMNS)
+            .join(Post, col(Post.id) == col(Signal.post_id))
+            .where(col(Signal.id) > last_id)
             .order_by(Signal.id)
             .limit(batch)
         )
@@ -92,15 +102,15 @@ def signal_rows(session: Session, batch: int = 5000, *, personal: bool = False) 
             if personal:
                 row.update(author_id=author_id, author_name=author_name)
             yield row
-        last_id = rows[-1][0].id  # type: ignore[assignment]
+        last_id = rows[-1][0].id
 
 
 def predictions(session: Session) -> dict[str, Predicted]:
     out: dict[str, Predicted] = {}
     stmt = (
         select(Post.network, Post.external_id, Signal, IncidentPost.incident_id)
-        .join(Signal, Signal.post_id == Post.id, isouter=True)
-        .join(IncidentPost, IncidentPost.post_id == Post.id, isouter=True)
+        .join(Signal, col(Signal.post_id) == col(Post.id), isouter=True)
+        .join(IncidentPost, col(IncidentPost.post_id) == col(Post.id), isouter=True)
     )
     for net, ext, sig, inc in session.exec(stmt).all():
         p = Predicted()

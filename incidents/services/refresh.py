@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from incidents.core.config import RegionConfig
 from incidents.core.states import IncidentState
@@ -40,7 +40,7 @@ from incidents.domain.assess import (
     title_from,
 )
 from incidents.domain.routing import Router
-from incidents.storage.models import Assignment, Incident, IncidentPost, Post, Signal
+from incidents.storage.models import Assignment, Incident, IncidentPost, Post, Signal, row_id
 from incidents.storage.store import audit
 
 # A big incident's representative post is chosen again once it has this many times the posts it
@@ -62,7 +62,7 @@ def post_facts(session: Session, incident_ids: Iterable[int]) -> dict[int, list[
     ids = sorted(set(incident_ids))
     out: dict[int, list[PostFacts]] = {i: [] for i in ids}
     # Columns, not ORM rows: a post's raw payload and the ORM bookkeeping are not needed.
-    cols = (
+    cols: tuple[Any, ...] = (
         IncidentPost.incident_id,
         Post.text,
         Post.network,
@@ -87,9 +87,9 @@ def post_facts(session: Session, incident_ids: Iterable[int]) -> dict[int, list[
         .join(Signal, Signal.post_id == Post.id, isouter=True)
     )
     for start in range(0, len(ids), 500):
-        stmt = base.where(IncidentPost.incident_id.in_(ids[start : start + 500])).order_by(
+        stmt = base.where(col(IncidentPost.incident_id).in_(ids[start : start + 500])).order_by(
             Post.created_at, Post.id
-        )  # type: ignore[attr-defined]
+        )
         for r in session.exec(stmt).all():
             has_sig = r[16] is not None
             house, settlement, munis = _places_of(r[15] if has_sig else None)
@@ -309,13 +309,13 @@ def _fold_rows(
         .join(Post, Post.id == IncidentPost.post_id)
         .join(Signal, Signal.post_id == Post.id, isouter=True)
     )
-    col, keys = (
-        (IncidentPost.incident_id, list(incident_ids))
+    key_col, keys = (
+        (col(IncidentPost.incident_id), list(incident_ids))
         if incident_ids
-        else (IncidentPost.post_id, list(post_ids))
+        else (col(IncidentPost.post_id), list(post_ids))
     )
     for start in range(0, len(keys), 500):
-        stmt = base.where(col.in_(keys[start : start + 500])).order_by(Post.created_at, Post.id)  # type: ignore[attr-defined]
+        stmt = base.where(key_col.in_(keys[start : start + 500])).order_by(col(Post.created_at), col(Post.id))
         for r in session.exec(stmt).all():
             out.setdefault(r[0], []).append(_fold_row(r))
     return out
@@ -323,7 +323,7 @@ def _fold_rows(
 
 def _pool_facts(session: Session, post_ids: Sequence[int]) -> dict[int, PostFacts]:
     """The pool's posts with their text and lemmas, for choosing the representative."""
-    cols = (
+    cols: tuple[Any, ...] = (
         Post.id,
         Post.text,
         Post.network,
@@ -341,8 +341,8 @@ def _pool_facts(session: Session, post_ids: Sequence[int]) -> dict[int, PostFact
         stmt = (
             select(*cols)
             .join(Signal, Signal.post_id == Post.id, isouter=True)
-            .where(Post.id.in_(ids[start : start + 500]))
-        )  # type: ignore[union-attr]
+            .where(col(Post.id).in_(ids[start : start + 500]))
+        )
         for r in session.exec(stmt).all():
             has_sig = r[9] is not None
             out[r[0]] = PostFacts(
@@ -417,14 +417,16 @@ def refresh_incidents(
         return []
     incs: dict[int, Incident] = {}
     for start in range(0, len(ids), 500):  # into the session at once, not one `get` (one query) each
-        for inc in session.exec(select(Incident).where(Incident.id.in_(ids[start : start + 500]))).all():  # type: ignore[union-attr]
-            incs[inc.id] = inc  # type: ignore[index]
+        for found in session.exec(
+            select(Incident).where(col(Incident.id).in_(ids[start : start + 500]))
+        ).all():
+            incs[row_id(found)] = found
     added = added or {}
     states: dict[int, CardState] = {}
     new_rows: dict[int, list[FoldRow]] = {}
     rebuild: list[int] = []
-    for iid, inc in incs.items():
-        st = None if inc.card_stale or iid not in added else CardState.from_json(inc.card_state)
+    for iid, held in incs.items():
+        st = None if held.card_stale or iid not in added else CardState.from_json(held.card_state)
         if st is None:
             rebuild.append(iid)
         else:
@@ -474,7 +476,7 @@ def refresh_incidents(
 def route_incident(
     session: Session, router: Router, inc: Incident, ts: datetime, *, settlement: str | None = None
 ) -> None:
-    """First matching routing rule → assigned; no rule → the administrator's triage queue."""
+    """An explicit rule, the learned table or a rule → assigned; none → the administrator's triage queue."""
     d = router.route(
         category=inc.category,
         subcategory=inc.subcategory,
@@ -482,19 +484,20 @@ def route_incident(
         municipality=inc.municipality,
         scale=inc.scale,
         settlement=settlement,
+        street=inc.street,
     )
     inc.body_code = d.body
     session.add(
         Assignment(
-            incident_id=inc.id,
+            incident_id=row_id(inc),
             body_code=d.body,
             assigned_at=ts,
-            assigned_by="system",  # type: ignore[arg-type]
+            assigned_by="system",
             reason=d.reason,
-            rule=None if d.rule is None else str(d.rule),
+            rule=f"learned:{d.learned}" if d.learned else None if d.rule is None else str(d.rule),
         )
     )
-    if d.rule is not None:
+    if d.assigned:
         inc.status = IncidentState.ASSIGNED.value
         inc.assigned_at = inc.triaged_at = ts  # routed by a rule: triage done, the draft clock starts
         audit(
@@ -505,7 +508,7 @@ def route_incident(
             from_state="new",
             to_state=inc.status,
             reason=d.reason,
-            data={"body": d.body, "rule": d.rule},
+            data={"body": d.body, "rule": d.rule, "learned": d.learned},
             now=ts,
         )
     else:

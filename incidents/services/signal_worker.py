@@ -74,15 +74,19 @@ class SignalWorker:
         self._send((cfg, use_ner))
 
     def _send(self, obj: Any) -> None:
+        stdin = self.proc.stdin
+        assert stdin is not None  # started with stdin=PIPE
         try:
-            pickle.dump(obj, self.proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)  # type: ignore[arg-type]
-            self.proc.stdin.flush()  # type: ignore[union-attr]
+            pickle.dump(obj, stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            stdin.flush()
         except (BrokenPipeError, OSError) as exc:
             raise WorkerFailed(f"the signal worker is gone ({exc})") from exc
 
     def _receive(self) -> list[SignalRecord | None]:
+        stdout = self.proc.stdout
+        assert stdout is not None  # started with stdout=PIPE
         try:
-            kind, payload = pickle.load(self.proc.stdout)  # type: ignore[arg-type]
+            kind, payload = pickle.load(stdout)
         except (EOFError, OSError, pickle.UnpicklingError) as exc:
             raise WorkerFailed(f"the signal worker is gone (exit code {self.proc.poll()})") from exc
         if kind != "ok":

@@ -30,7 +30,7 @@ from incidents.core.states import OPEN_STATES
 from incidents.domain.sla import SlaPolicyEngine, format_left
 from incidents.domain.sla_clocks import ClockState, SlaClocks
 from incidents.services.notify import Notifier, NotifyFailed
-from incidents.storage.models import Incident, Notification, User
+from incidents.storage.models import Incident, Notification, User, row_id
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -123,7 +123,7 @@ def sla_watch(
     ts = now()
     with Session(engine) as session, session.begin():
         stmt = select(Incident).where(
-            Incident.status.in_([s.value for s in OPEN_STATES]),  # type: ignore[attr-defined]
+            col(Incident.status).in_([s.value for s in OPEN_STATES]),
             col(Incident.merged_into_id).is_(None),
         )
         for inc in session.exec(stmt).all():
@@ -170,15 +170,16 @@ def _escalate(
             report.dry_run_reasons[channel] = missing.get(channel, "not configured")
             report.messages.append(f"[dry run] {channel} → {address}: {subject}")
             continue
+        assert st.due_at is not None  # escalations are for clocks with a deadline
         row = row or Notification(
-            incident_id=inc.id,
+            incident_id=row_id(inc),
             clock=st.name,
             step=st.state,
-            channel=channel,  # type: ignore[arg-type]
+            channel=channel,
             recipient=address,
             due_at=st.due_at,
             status="failed",
-        )  # type: ignore[arg-type]
+        )
         row.attempts += 1
         try:
             notifier.send(address, subject, text)

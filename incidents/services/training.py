@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -120,7 +121,7 @@ def _split(items: list[dict[str, Any]]) -> tuple[list[Any], list[int], list[Any]
 
 def training_set(
     items: list[dict[str, Any]],
-    negatives: list[Any],
+    negatives: list[Any] | None,
     appeals: tuple[list[Any], list[str | None]] = ([], []),
     extra: tuple[list[Any], list[str]] = ([], []),
     *,
@@ -236,7 +237,7 @@ def train_to(
     c: float = 4.0,
     fingerprint: str | None = None,
     category: bool = True,
-    negatives: list[str] = (),  # type: ignore[assignment]
+    negatives: Sequence[str] = (),
     appeals: Path | None = None,
 ) -> Path:
     """What `incidents train LABELS… -o PATH` does without cross-validation, with a rules-only

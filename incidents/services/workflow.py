@@ -44,6 +44,7 @@ from incidents.storage.models import (
     Post,
     Reply,
     User,
+    row_id,
 )
 from incidents.storage.store import audit
 
@@ -205,7 +206,7 @@ class Workflow:
         return self.session.exec(
             select(Assignment)
             .where(Assignment.incident_id == inc.id, col(Assignment.ended_at).is_(None))
-            .order_by(Assignment.assigned_at.desc(), Assignment.id.desc())  # type: ignore[union-attr]
+            .order_by(col(Assignment.assigned_at).desc(), col(Assignment.id).desc())
         ).first()
 
     def _end_assignment(self, inc: Incident, ts: datetime) -> None:
@@ -249,10 +250,10 @@ class Workflow:
         self._end_assignment(inc, ts)
         self.session.add(
             Assignment(
-                incident_id=inc.id,
+                incident_id=row_id(inc),
                 body_code=body,
                 assigned_at=ts,
-                assigned_by=actor.login,  # type: ignore[arg-type]
+                assigned_by=actor.login,
                 reason=reason,
                 rule=rule,
             )
@@ -272,10 +273,10 @@ class Workflow:
         triage = self.cfg.bodies.triage_body
         self.session.add(
             Assignment(
-                incident_id=inc.id,
+                incident_id=row_id(inc),
                 body_code=triage,
                 assigned_at=ts,
-                assigned_by=actor.login,  # type: ignore[arg-type]
+                assigned_by=actor.login,
                 reason=f"возвращено: {reason}",
             )
         )
@@ -365,11 +366,11 @@ class Workflow:
                 inc, actor, S.ANSWER_DRAFTED, "answer_drafted", data={"template": tpl_id, "interim": interim}
             )
         answer = Answer(
-            incident_id=inc.id,
+            incident_id=row_id(inc),
             text=text.strip(),
             template=tpl_id,
             interim=interim,
-            status="draft",  # type: ignore[arg-type]
+            status="draft",
             created_by=actor.login,
             created_at=ts,
         )
@@ -381,8 +382,8 @@ class Workflow:
     def _answers(self, inc: Incident, *statuses: str) -> list[Answer]:
         stmt = select(Answer).where(Answer.incident_id == inc.id)
         if statuses:
-            stmt = stmt.where(Answer.status.in_(statuses))  # type: ignore[attr-defined]
-        return list(self.session.exec(stmt.order_by(Answer.id)).all())
+            stmt = stmt.where(col(Answer.status).in_(statuses))
+        return list(self.session.exec(stmt.order_by(col(Answer.id))).all())
 
     def _draft(self, inc: Incident, *statuses: str) -> Answer:
         rows = self._answers(inc, *statuses)
@@ -420,9 +421,9 @@ class Workflow:
             official.update(b.accounts)
         rows = self.session.exec(
             select(Post)
-            .join(IncidentPost, IncidentPost.post_id == Post.id)
+            .join(IncidentPost, col(IncidentPost.post_id) == col(Post.id))
             .where(IncidentPost.incident_id == inc.id)
-            .order_by(Post.created_at, Post.id)
+            .order_by(col(Post.created_at), col(Post.id))
         ).all()
         return [p for p in rows if not p.deleted and (p.author_id or "") not in official]
 
@@ -469,7 +470,7 @@ class Workflow:
             text = f"{text}\n\n{self.cfg.replies.signature}"
         out: list[Reply] = []
         for p in posts:
-            key = idempotency_key(inc.id, answer.id, p.id)  # type: ignore[arg-type]
+            key = idempotency_key(row_id(inc), row_id(answer), row_id(p))
             if self.session.exec(select(Reply).where(Reply.idempotency_key == key)).first() is not None:
                 continue
             try:
@@ -480,12 +481,12 @@ class Workflow:
             except ValueError as exc:
                 target, status, error = None, "failed", f"no place to answer: {exc}"
             row = Reply(
-                incident_id=inc.id,
+                incident_id=row_id(inc),
                 post_id=p.id,
                 text=text,
                 status=status,
                 idempotency_key=key,
-                error=error,  # type: ignore[arg-type]
+                error=error,
                 interim=answer.interim,
                 created_by=by,
                 created_at=ts,
@@ -505,7 +506,7 @@ class Workflow:
             return 0
         answered = (S.ANSWERED.value, S.RESOLVED.value, S.CLOSED.value)
         n = 0
-        for inc in self.session.exec(select(Incident).where(Incident.status.in_(answered))).all():  # type: ignore[attr-defined]
+        for inc in self.session.exec(select(Incident).where(col(Incident.status).in_(answered))).all():
             published = self._answers(inc, "published")
             if not published:
                 continue
@@ -568,12 +569,12 @@ class Workflow:
         bad = set(self.cfg.replies.reopen_ratings)
         rows = self.session.exec(
             select(Post, Incident)
-            .join(IncidentPost, IncidentPost.post_id == Post.id)
-            .join(Incident, Incident.id == IncidentPost.incident_id)
+            .join(IncidentPost, col(IncidentPost.post_id) == col(Post.id))
+            .join(Incident, col(Incident.id) == col(IncidentPost.incident_id))
             .where(
                 Post.network == "pos",
-                Incident.status.in_([S.ANSWERED.value, S.RESOLVED.value, S.CLOSED.value]),
-            )  # type: ignore[attr-defined]
+                col(Incident.status).in_([S.ANSWERED.value, S.RESOLVED.value, S.CLOSED.value]),
+            )
         ).all()
         for post, inc in rows:
             pos = (post.raw or {}).get("pos") or {}
@@ -588,9 +589,9 @@ class Workflow:
                 continue
             self.reopen(
                 SYSTEM,
-                inc.id,
-                f"оценка {rating} на платформе обратной связи: повторное рассмотрение",  # type: ignore[arg-type]
+                row_id(inc),
+                f"оценка {rating} на платформе обратной связи: повторное рассмотрение",
                 data={"rating_of": mark},
             )
-            reopened.append(inc.id)  # type: ignore[arg-type]
+            reopened.append(row_id(inc))
         return reopened

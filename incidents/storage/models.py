@@ -6,10 +6,12 @@ code never compares naive and aware datetimes, whichever database is underneath.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
+from sqlalchemy.orm import class_mapper
 from sqlmodel import Field, SQLModel
 
 from incidents.storage.types import UTCDateTime
@@ -17,6 +19,30 @@ from incidents.storage.types import UTCDateTime
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class _Stored(Protocol):
+    @property
+    def id(self) -> int | None: ...
+
+
+def row_id(row: _Stored) -> int:
+    """The primary key of a stored row (typed `int | None`: it is None only before the insert)."""
+    if row.id is None:
+        raise ValueError(f"{type(row).__name__} has no id: not stored yet")
+    return row.id
+
+
+def stored_ids(values: Iterable[int | None]) -> list[int]:
+    """Primary keys read from the database: typed `int | None` like the field, never None there."""
+    return [v for v in values if v is not None]
+
+
+def table_of(model: type[SQLModel]) -> sa.Table:
+    """The Core table of a table model (SQLModel does not declare `__table__` to type checkers)."""
+    table = class_mapper(model).local_table
+    assert isinstance(table, sa.Table)
+    return table
 
 
 def _dt(nullable: bool = True, index: bool = False) -> Any:
@@ -33,7 +59,7 @@ class Source(SQLModel, table=True):
     network: str = Field(max_length=20)
     kind: str = Field(max_length=30)
     enabled: bool = True
-    params: dict | None = _json()
+    params: dict[str, Any] | None = _json()
     last_run_at: datetime | None = _dt()
     last_error: str | None = None
 
@@ -61,7 +87,7 @@ class Post(SQLModel, table=True):
     likes: int = 0
     reposts: int = 0
     views: int = 0
-    raw: dict | None = _json()
+    raw: dict[str, Any] | None = _json()
     edited: bool = False
     deleted: bool = False
     processed: bool = Field(default=False, index=True)
@@ -92,9 +118,9 @@ class Signal(SQLModel, table=True):
     address: str | None = None
     street: str | None = None
     scale: str | None = Field(default=None, max_length=20)
-    rules: list | None = _json()
-    reasons: list | None = _json()
-    entities: dict | None = _json()
+    rules: list[Any] | None = _json()
+    reasons: list[Any] | None = _json()
+    entities: dict[str, Any] | None = _json()
     lemma_text: str | None = Field(default=None, sa_column=sa.Column(sa.Text(), nullable=True))
     updated_at: datetime = _dt(nullable=False, index=True)  # the search sync's cursor (migration 0002)
 
@@ -143,7 +169,7 @@ class Incident(SQLModel, table=True):
     resolved_at: datetime | None = _dt()
     rejected_reason: str | None = None
     # the card kept incrementally (incidents/services/refresh.py: CardState); stale: rebuild it from all posts
-    card_state: dict | None = _json()
+    card_state: dict[str, Any] | None = _json()
     card_stale: bool = Field(
         default=False,
         sa_column=sa.Column(sa.Boolean(), nullable=False, server_default=sa.false(), index=True),
@@ -167,9 +193,9 @@ class Body(SQLModel, table=True):
     code: str = Field(primary_key=True, max_length=80)
     name: str
     level: str = Field(max_length=20)
-    territories: list | None = _json()
-    categories: list | None = _json()
-    contacts: dict | None = _json()
+    territories: list[Any] | None = _json()
+    categories: list[Any] | None = _json()
+    contacts: dict[str, Any] | None = _json()
 
 
 class Assignment(SQLModel, table=True):
@@ -204,7 +230,7 @@ class Reply(SQLModel, table=True):
     # outbox (issue 6): which answer, where exactly, and when to try again
     answer_id: int | None = Field(default=None, index=True)
     network: str | None = Field(default=None, max_length=20)
-    target: dict | None = _json()
+    target: dict[str, Any] | None = _json()
     next_attempt_at: datetime | None = _dt()
     last_attempt_at: datetime | None = _dt()
     dry_run: bool = False
@@ -307,7 +333,7 @@ class AuditEvent(SQLModel, table=True):
     from_state: str | None = Field(default=None, max_length=30)
     to_state: str | None = Field(default=None, max_length=30)
     reason: str | None = None
-    data: dict | None = _json()
+    data: dict[str, Any] | None = _json()
     at: datetime = _dt(nullable=False, index=True)
 
 
@@ -316,7 +342,7 @@ class CrawlCursor(SQLModel, table=True):
 
     __tablename__ = "crawl_cursors"
     source_id: str = Field(primary_key=True, max_length=200)
-    cursor: dict | None = _json()
+    cursor: dict[str, Any] | None = _json()
     updated_at: datetime = _dt(nullable=False)
 
 
@@ -341,4 +367,4 @@ class DailyReport(SQLModel, table=True):
     __tablename__ = "daily_reports"
     day: date = Field(primary_key=True)
     generated_at: datetime = _dt(nullable=False)
-    data: dict | None = _json()
+    data: dict[str, Any] | None = _json()

@@ -11,10 +11,10 @@ import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.orm import defer
+from sqlalchemy.orm import QueryableAttribute, defer
 from sqlmodel import Session, col, select
 
 from incidents.core.config import RegionConfig
@@ -30,6 +30,7 @@ from incidents.storage.models import (
     QuarantineItem,
     Signal,
     Source,
+    table_of,
 )
 
 
@@ -45,9 +46,9 @@ def sync_reference(session: Session, cfg: RegionConfig) -> None:
         session.add(row)
     sources = {s.id: s for s in session.exec(select(Source)).all()}
     for s in cfg.sources.sources:
-        row = sources.get(s.id) or Source(id=s.id, network=s.network, kind=s.kind)
-        row.network, row.kind, row.enabled, row.params = s.network, s.kind, s.enabled, dict(s.params)
-        session.add(row)
+        src = sources.get(s.id) or Source(id=s.id, network=s.network, kind=s.kind)
+        src.network, src.kind, src.enabled, src.params = s.network, s.kind, s.enabled, dict(s.params)
+        session.add(src)
 
 
 # --------------------------------------------------------------------------- cursors
@@ -68,7 +69,8 @@ def _payload(post: PostRecord) -> dict[str, Any]:
         json.dumps(post.raw, ensure_ascii=False)
         return post.raw
     except (TypeError, ValueError):
-        return json.loads(json.dumps(post.raw, ensure_ascii=False, default=str))
+        payload: dict[str, Any] = json.loads(json.dumps(post.raw, ensure_ascii=False, default=str))
+        return payload
 
 
 def post_key_filters(keys: Iterable[tuple[str, str]], chunk: int = 500) -> Iterator[Any]:
@@ -81,7 +83,7 @@ def post_key_filters(keys: Iterable[tuple[str, str]], chunk: int = 500) -> Itera
         by_net.setdefault(net, []).append(ext)
     for net, exts in by_net.items():
         for start in range(0, len(exts), chunk):
-            yield sa.and_(Post.network == net, Post.external_id.in_(exts[start : start + chunk]))  # type: ignore[attr-defined]
+            yield sa.and_(col(Post.network) == net, col(Post.external_id).in_(exts[start : start + chunk]))
 
 
 def save_posts(session: Session, posts: Sequence[PostRecord], now: datetime) -> tuple[int, int, int]:
@@ -147,6 +149,7 @@ def _save_unique(
             )
             inserted += 1
             continue
+        assert row.id is not None  # a stored row
         changed = False
         if p.deleted and not row.deleted:
             row.deleted, changed = True, True
@@ -166,7 +169,7 @@ def _save_unique(
             session.add(row)
             updated += 1
             if counters and row.processed:
-                recounted.append(row.id)  # type: ignore[arg-type]
+                recounted.append(row.id)
         else:
             unchanged += 1
     for start in range(0, len(recounted), 500):
@@ -175,17 +178,17 @@ def _save_unique(
         # is processed again, and that rebuilds its incident's card.
         chunk = recounted[start : start + 500]
         session.execute(
-            sa.update(Incident.__table__)
+            sa.update(table_of(Incident))
             .where(
-                Incident.__table__.c.id.in_(  # type: ignore[attr-defined]
-                    sa.select(IncidentPost.incident_id).where(IncidentPost.post_id.in_(chunk))
+                table_of(Incident).c.id.in_(
+                    sa.select(col(IncidentPost.incident_id)).where(col(IncidentPost.post_id).in_(chunk))
                 )
             )
             .values(card_stale=True)
-        )  # type: ignore[attr-defined]
+        )
     if new_rows:
         # one executemany, not one validated ORM object each (a third of the crawl's time)
-        session.execute(sa.insert(Post.__table__), new_rows)  # type: ignore[attr-defined]
+        session.execute(sa.insert(table_of(Post)), new_rows)
     return inserted, updated, unchanged
 
 
@@ -368,8 +371,8 @@ def processing_mark(session: Session) -> tuple[int, int, int]:
     """What moves when any processing run commits a batch (the newest incident, the newest signal,
     the number of incident links): a run whose mark moved while it waited for the lock reloads
     its clustering view, since another run wrote in between. Index-only look-ups."""
-    inc = session.execute(sa.select(sa.func.max(Incident.id))).scalar()  # type: ignore[arg-type]
-    sig = session.execute(sa.select(sa.func.max(Signal.id))).scalar()  # type: ignore[arg-type]
+    inc = session.execute(sa.select(sa.func.max(Incident.id))).scalar()
+    sig = session.execute(sa.select(sa.func.max(Signal.id))).scalar()
     links = session.execute(sa.select(sa.func.count()).select_from(IncidentPost)).scalar()
     return int(inc or 0), int(sig or 0), int(links or 0)
 
@@ -383,10 +386,17 @@ def pending_posts(session: Session, limit: int, *, claim: bool = False) -> list[
     `claim`: lease the rows to this transaction (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite
     ignores it, its writer lock is the lease): a post a crawl is rewriting at this moment is left
     for the next batch instead of being waited for or processed from its old text."""
-    stmt = select(Post).where(col(Post.processed).is_(False)).order_by(Post.created_at, Post.id).limit(limit)
+    stmt = (
+        select(Post)
+        .where(col(Post.processed).is_(False))
+        .order_by(col(Post.created_at), col(Post.id))
+        .limit(limit)
+    )
     if claim:
         stmt = stmt.with_for_update(skip_locked=True)
-    return list(session.exec(stmt.options(defer(Post.raw))).all())  # type: ignore[arg-type]
+    # a model's field is its instrumented attribute at run time; SQLModel types it as the value
+    raw = cast(QueryableAttribute[Any], Post.raw)
+    return list(session.exec(stmt.options(defer(raw))).all())
 
 
 def post_record(row: Any) -> PostRecord:
@@ -489,9 +499,9 @@ def incident_post_keys(session: Session, incident_ids: Sequence[int]) -> dict[in
         chunk = list(incident_ids[start : start + 500])
         rows = session.exec(
             select(IncidentPost.incident_id, Post.network, Post.external_id)
-            .join(Post, Post.id == IncidentPost.post_id)
-            .where(IncidentPost.incident_id.in_(chunk))  # type: ignore[attr-defined]
-            .order_by(Post.created_at)
+            .join(Post, col(Post.id) == col(IncidentPost.post_id))
+            .where(col(IncidentPost.incident_id).in_(chunk))
+            .order_by(col(Post.created_at))
         ).all()
         for iid, net, ext in rows:
             out[iid].append(f"{net}:{ext}")
@@ -502,7 +512,7 @@ def open_incidents(session: Session) -> list[Incident]:
     from incidents.core.states import OPEN_STATES
 
     stmt = select(Incident).where(
-        Incident.status.in_([s.value for s in OPEN_STATES]),  # type: ignore[attr-defined]
+        col(Incident.status).in_([s.value for s in OPEN_STATES]),
         col(Incident.merged_into_id).is_(None),
     )  # merged ones live on in their target
-    return list(session.exec(stmt.order_by(Incident.due_at, Incident.priority)).all())
+    return list(session.exec(stmt.order_by(col(Incident.due_at), col(Incident.priority))).all())

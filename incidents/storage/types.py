@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 
-class UTCDateTime(sa.types.TypeDecorator):
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
     impl = sa.DateTime(timezone=False)
     cache_ok = True
 

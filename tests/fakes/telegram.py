@@ -7,6 +7,13 @@ Telethon objects (`types.Channel`, `types.Message` with `MessageReplies`, `Messa
 `MessageFwdHeader`, `MessageReactions`) built from `tests/fixtures/telegram_kursk.json`, and
 raising Telethon's own errors (`FloodWaitError`, `ChannelPrivateError`,
 `UsernameNotOccupiedError`, `AuthKeyUnregisteredError`).
+
+Entity resolution as Telethon's (its `get_entity`/`get_input_entity` docstrings): a bare
+`PeerChannel(id)` resolves only when the session has already seen that chat (`known`: by its
+username, in `get_dialogs`, or by an `InputPeerChannel` with the right access hash); otherwise
+`ValueError("Could not find the input entity for …")`. A fresh client (a new process with a
+`StringSession`) knows nothing: a discussion group `c<id>` without a username is found only
+through the account's dialogs or a stored access hash.
 """
 
 from __future__ import annotations
@@ -23,6 +30,11 @@ from telethon.tl import types
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "telegram_kursk.json"
 
 
+def access_hash(chat_id: int) -> int:
+    """The fake's access hash of a chat (the real one is per account; stable is all that matters)."""
+    return chat_id * 7
+
+
 def _entity(e: dict[str, Any]) -> types.Channel:
     return types.Channel(
         id=e["id"],
@@ -32,7 +44,7 @@ def _entity(e: dict[str, Any]) -> types.Channel:
         broadcast=e.get("broadcast"),
         megagroup=e.get("megagroup"),
         username=e.get("username"),
-        access_hash=e["id"] * 7,
+        access_hash=access_hash(e["id"]),
     )
 
 
@@ -99,6 +111,8 @@ class FakeTelegramClient:
         self.block_at: int | None = None  # hang on this get_messages call (kill-midway tests)
         self.block_marker: Path | None = None
         self.crash_after_send = False
+        self.known: set[int] = set()  # chats this session can resolve by bare id (Telethon's entity cache)
+        self.connects = 0
 
     # -- steering
     def flood(self, seconds: int, times: int = 1, when: Any = None) -> None:
@@ -119,6 +133,7 @@ class FakeTelegramClient:
     # -- the TelegramClient surface
     async def connect(self) -> None:
         self.connected = True
+        self.connects += 1
 
     async def disconnect(self) -> None:
         self.connected = False
@@ -130,15 +145,40 @@ class FakeTelegramClient:
         self.calls.append(("get_entity", entity, {}))
         self._check()
         for e in self.data["entities"]:
-            if (isinstance(entity, str) and e.get("username") == entity) or (
-                isinstance(entity, types.PeerChannel) and e["id"] == entity.channel_id
-            ):
-                if e.get("private"):
-                    raise errors.ChannelPrivateError(request=None)
-                return _entity(e)
+            by_name = isinstance(entity, str) and e.get("username") == entity
+            by_id = isinstance(entity, types.PeerChannel) and e["id"] == entity.channel_id
+            by_hash = isinstance(entity, types.InputPeerChannel) and e["id"] == entity.channel_id
+            if not (by_name or by_id or by_hash):
+                continue
+            if by_id and e["id"] not in self.known:
+                break  # as Telethon: a bare id needs the session's cache
+            if by_hash and entity.access_hash != access_hash(e["id"]):
+                raise errors.ChannelInvalidError(request=None)
+            if e.get("private"):
+                raise errors.ChannelPrivateError(request=None)
+            self.known.add(e["id"])
+            return _entity(e)
         if isinstance(entity, str):
             raise errors.UsernameNotOccupiedError(request=None)
-        raise ValueError(f"Could not find the input entity for {entity!r}")
+        raise ValueError(
+            f"Could not find the input entity for {entity!r}. Please read "
+            "https://docs.telethon.dev/en/stable/concepts/entities.html to find out more details."
+        )
+
+    async def get_dialogs(self, limit: float | None = None, **kw: Any) -> list[Any]:
+        """The account's dialogs (every chat it is in, `dialog` not false in the fixture), each
+        with its `entity`; as in Telethon, reading them fills the session's entity cache."""
+        from types import SimpleNamespace
+
+        self.calls.append(("get_dialogs", None, {"limit": limit}))
+        self._check()
+        out = []
+        for e in self.data["entities"]:
+            if e.get("private") or e.get("dialog") is False:
+                continue
+            self.known.add(e["id"])
+            out.append(SimpleNamespace(id=-1000000000000 - e["id"], entity=_entity(e), name=e["title"]))
+        return out[: int(limit) if limit else None]
 
     async def get_messages(
         self,

@@ -39,8 +39,19 @@ MESSAGES = {
     29: "Rate limit reached",
     30: "This profile is private",
     100: "One of the parameters specified was missing or invalid",
+    14: "Captcha needed",
     212: "Access to post comments denied",
+    213: "Access to status replies denied",
+    222: "Hyperlinks are forbidden",
+    223: "Too many replies",
 }
+"""Codes and messages as VK's errors.json names them (../shared/api/vk-api-schema)."""
+
+
+SCHEMA_CHECK: Callable[[str, dict[str, Any], Any, list[tuple[Any, ...]]], list[str]] | None = None
+"""Set by tests/conftest.py to `tests.vk_schema.check` when VK's schema is at ../shared/api."""
+SCHEMA_PROBLEMS: list[str] = []
+"""What the check found; conftest fails the test that produced any."""
 
 
 class VkError(Exception):
@@ -87,9 +98,19 @@ class FakeVk(FakeServer):
     def _error(self, code: int, msg: str, method: str, params: dict[str, str]) -> Reply:
         shown = [{"key": "method", "value": method}, {"key": "oauth", "value": "1"}]
         shown += [{"key": k, "value": v} for k, v in params.items() if k not in ("access_token", "code")]
-        return Reply(200, {"error": {"error_code": code, "error_msg": msg, "request_params": shown}})
+        error: dict[str, Any] = {"error_code": code, "error_msg": msg, "request_params": shown}
+        if code == 14:  # as VK sends it: what a person needs to solve the captcha
+            error.update(captcha_sid="238627", captcha_img="https://api.vk.ru/captcha.php?sid=238627")
+        return Reply(200, {"error": error})
 
     def _method(self, method: str, params: dict[str, str]) -> Reply:
+        reply = self._answer(method, params)
+        reply.body, tolerated = _strip_malformed(reply.body)
+        if SCHEMA_CHECK is not None:  # every answer against VK's own schema (tests/vk_schema.py)
+            SCHEMA_PROBLEMS.extend(SCHEMA_CHECK(method, params, reply.body, tolerated))
+        return reply
+
+    def _answer(self, method: str, params: dict[str, str]) -> Reply:
         if params.get("access_token") != self.token:
             return self._error(5, MESSAGES[5], method, params)
         if not params.get("v"):
@@ -122,6 +143,7 @@ class FakeVk(FakeServer):
             "newsfeed.search": self.newsfeed_search,
             "streaming.getServerUrl": self.streaming_url,
             "wall.createComment": self.wall_create_comment,
+            "groups.getTokenPermissions": self.token_permissions,
         }.get(method)
         if handler is None:
             raise VkError(3, "Unknown method passed")
@@ -245,41 +267,71 @@ class FakeVk(FakeServer):
             out["next_from"] = f"{offset + count}/{last['owner_id']}_{last['id']}"
         return self._extended(out, page, params)
 
-    # -- replies (issue 6): wall.createComment
+    # -- replies (issue 6, 23): wall.createComment
     def wall_create_comment(self, params: dict[str, Any]) -> dict[str, Any]:
         """`wall.createComment`: a comment under a post, optionally replying to a comment, as the
-        community (`from_group`). A repeated `guid` returns the comment already created (VK's guard
-        against repeated comments). `on_create(params)` runs after the comment is stored and before
-        the answer goes back (the crash tests kill the sender there)."""
+        community (`from_group`). Errors as errors.json lists them for this method: 213 when
+        replying is closed (`closed_comments`), 222 when the text has a link and the post is in
+        `no_links`, 223 when the post is in `reply_flood`. `guid` is accepted but what VK does with
+        a repeat is undocumented, so this fake does nothing with it: a resend makes a second
+        comment, and only a look at the thread prevents that. The comment is visible at once to
+        `wall.getComments` (in the thread of the comment it replies to). `on_create(params)` runs
+        after the comment is stored and before the answer goes back (the crash tests kill the
+        sender there)."""
         owner, post_id = str(params.get("owner_id", "")), params.get("post_id")
         if not owner or not post_id:
             raise VkError(100, "One of the parameters specified was missing or invalid: post_id is undefined")
-        if not str(params.get("message", "")).strip():
+        text = str(params.get("message", ""))
+        if not text.strip():
             raise VkError(100, "One of the parameters specified was missing or invalid: message is empty")
-        if f"{owner}_{post_id}" in self.data.get("closed_comments", []):
-            raise VkError(212)
+        post = f"{owner}_{post_id}"
+        if post in self.data.get("closed_comments", []):
+            raise VkError(213)
+        if post in self.data.get("no_links", []) and ("http://" in text or "https://" in text):
+            raise VkError(222)
+        if post in self.data.get("reply_flood", []):
+            raise VkError(223)
         created = self.data.setdefault("created_comments", [])
-        guid = params.get("guid")
-        for c in created:
-            if guid and c.get("guid") == guid:
-                return {"comment_id": c["id"], "parents_stack": c["parents_stack"]}
         cid = 900000 + len(created) + 1
-        reply_to = params.get("reply_to_comment")
-        comment = {
+        reply_to = int(params["reply_to_comment"]) if params.get("reply_to_comment") else None
+        root = reply_to
+        for key, replies in self.data["threads"].items():  # a reply to a reply joins the root's thread
+            if (
+                reply_to is not None
+                and key.startswith(f"{owner}_")
+                and any(r["id"] == reply_to for r in replies)
+            ):
+                root = int(key.split("_", 1)[1])
+        from_id = -abs(int(params["from_group"])) if params.get("from_group") else 1
+        item: dict[str, Any] = {
             "id": cid,
-            "owner_id": int(owner),
+            "from_id": from_id,
             "post_id": int(post_id),
-            "text": params["message"],
-            "from_id": -abs(int(params["from_group"])) if params.get("from_group") else 1,
-            "reply_to_comment": int(reply_to) if reply_to else None,
-            "guid": guid,
-            "parents_stack": [int(reply_to)] if reply_to else [],
+            "owner_id": int(owner),
+            "parents_stack": [root] if root else [],
+            "date": int(self.data.get("now", 1795424400)),
+            "text": text,
+            "likes": {"count": 0, "user_likes": 0, "can_like": 1},
         }
-        created.append(comment)
+        if reply_to:
+            item["reply_to_comment"] = reply_to
+        where = self.data["threads"] if root else self.data["comments"]
+        where.setdefault(f"{owner}_{root}" if root else post, []).append(item)
+        created.append({**item, "reply_to_comment": reply_to, "guid": params.get("guid")})
         hook = getattr(self, "on_create", None)
         if hook is not None:
             hook(params)
-        return {"comment_id": cid, "parents_stack": comment["parents_stack"]}
+        return {"comment_id": cid, "parents_stack": item["parents_stack"]}
+
+    def token_permissions(self, params: dict[str, Any]) -> dict[str, Any]:
+        """`groups.getTokenPermissions` of a community token: the rights in `token_rights`
+        (default: wall and manage), as VK lists them (groups_token_permission_setting)."""
+        bits = {"manage": 262144, "messages": 4096, "photos": 4, "docs": 131072, "wall": 8192}
+        rights = self.data.get("token_rights", ["manage", "wall"])
+        return {
+            "mask": sum(bits.get(r, 0) for r in rights),
+            "permissions": [{"name": r, "setting": bits.get(r, 0)} for r in rights],
+        }
 
     def streaming_url(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"endpoint": f"127.0.0.1:{self.port}", "key": self.stream_key}
@@ -339,6 +391,24 @@ class FakeVk(FakeServer):
             except OSError:
                 return
             return  # a close frame (or anything) from the client ends the stream
+
+
+def _strip_malformed(body: Any) -> tuple[Any, list[tuple[Any, ...]]]:
+    """The answer without the fixture's `_malformed` markers, and where they were: items a test
+    breaks on purpose (to see the crawler quarantine them) are the only places allowed to fail
+    VK's schema."""
+    found: list[tuple[Any, ...]] = []
+
+    def walk(node: Any, path: tuple[Any, ...]) -> Any:
+        if isinstance(node, dict):
+            if "_malformed" in node:
+                found.append(path)
+            return {k: walk(v, (*path, k)) for k, v in node.items() if k != "_malformed"}
+        if isinstance(node, list):
+            return [walk(v, (*path, i)) for i, v in enumerate(node)]
+        return node
+
+    return walk(body, ()), found
 
 
 def ws_frame(payload: bytes, opcode: int = 0x1) -> bytes:

@@ -7,7 +7,7 @@ environment only. Errors name the file and the key so that an operator can fix t
 
 from __future__ import annotations
 
-from incidents.core.config.base import (  # noqa: F401 - the package's face
+from incidents.core.config.base import (
     _EVERY,
     _UNIT_SECONDS,
     CATEGORY_CODES,
@@ -21,7 +21,7 @@ from incidents.core.config.base import (  # noqa: F401 - the package's face
     _Strict,
     parse_schedule,
 )
-from incidents.core.config.language import (  # noqa: F401 - the package's face
+from incidents.core.config.language import (
     DEFAULT_MODEL_NEGATIVES,
     DEFAULT_MODEL_TRAIN,
     LANGUAGE_DATA,
@@ -36,7 +36,7 @@ from incidents.core.config.language import (  # noqa: F401 - the package's face
     Subcategory,
     _all_rules,
 )
-from incidents.core.config.loader import (  # noqa: F401 - the package's face
+from incidents.core.config.loader import (
     FILES,
     OPTIONAL_FILES,
     RegionConfig,
@@ -48,7 +48,7 @@ from incidents.core.config.loader import (  # noqa: F401 - the package's face
     load_file,
     load_region,
 )
-from incidents.core.config.places import (  # noqa: F401 - the package's face
+from incidents.core.config.places import (
     Bodies,
     Body,
     Contacts,
@@ -58,7 +58,7 @@ from incidents.core.config.places import (  # noqa: F401 - the package's face
     RoutingRule,
     Territories,
 )
-from incidents.core.config.service import (  # noqa: F401 - the package's face
+from incidents.core.config.service import (
     AnswerTemplate,
     Calendar,
     ClockPolicy,
@@ -73,3 +73,63 @@ from incidents.core.config.service import (  # noqa: F401 - the package's face
     SourceConfig,
     Sources,
 )
+
+# the package's face: every name above is re-exported (mypy's no_implicit_reexport)
+__all__ = [
+    "_EVERY",
+    "_UNIT_SECONDS",
+    "CATEGORY_CODES",
+    "NETWORKS",
+    "SCALES",
+    "ConfigError",
+    "JobSchedules",
+    "PrivacyPolicy",
+    "RegionInfo",
+    "_check_schedule",
+    "_Strict",
+    "parse_schedule",
+    "DEFAULT_MODEL_NEGATIVES",
+    "DEFAULT_MODEL_TRAIN",
+    "LANGUAGE_DATA",
+    "Category",
+    "Fact",
+    "KeywordRule",
+    "Markers",
+    "Precedence",
+    "Rubricator",
+    "SignalModelPolicy",
+    "SignalPolicy",
+    "Subcategory",
+    "_all_rules",
+    "FILES",
+    "OPTIONAL_FILES",
+    "RegionConfig",
+    "_cross_check",
+    "_format_error",
+    "_merge_by_code",
+    "_read_mapping",
+    "_rubricator_data",
+    "load_file",
+    "load_region",
+    "Bodies",
+    "Body",
+    "Contacts",
+    "Municipality",
+    "Place",
+    "Routing",
+    "RoutingRule",
+    "Territories",
+    "AnswerTemplate",
+    "Calendar",
+    "ClockPolicy",
+    "ClusteringPolicy",
+    "Escalation",
+    "RepliesPolicy",
+    "RetryPolicy",
+    "SearchPolicy",
+    "SlaClocks",
+    "SlaOverride",
+    "SlaPolicy",
+    "SourceConfig",
+    "Sources",
+]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import TypeVar
 
 from pydantic import (
     BaseModel,
@@ -64,7 +65,10 @@ def parse_schedule(value: str) -> tuple[str, int | str]:
     return "cron", text
 
 
-def _check_schedule(value: str | None) -> str | None:
+_Schedule = TypeVar("_Schedule", str, str | None)
+
+
+def _check_schedule(value: _Schedule) -> _Schedule:
     if value is not None:
         parse_schedule(value)
     return value
@@ -82,10 +86,15 @@ class JobSchedules(_Strict):
         "30 3 * * *", description="Drop raw payloads and resolved quarantine rows past their retention."
     )
 
-    @field_validator("process", "sla_watch", "publish", "index", "report", "purge")
+    routing_learn: str = Field(
+        "0 4 * * *",
+        description="Fold the dispatchers' reassignments into the learned routing table (audited diff).",
+    )
+
+    @field_validator("process", "sla_watch", "publish", "index", "report", "purge", "routing_learn")
     @classmethod
     def _valid(cls, v: str) -> str:
-        return _check_schedule(v)  # type: ignore[return-value]
+        return _check_schedule(v)
 
 
 class PrivacyPolicy(_Strict):

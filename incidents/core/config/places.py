@@ -117,8 +117,8 @@ class Bodies(_Strict):
     def organisation_of(self, code: str) -> str:
         """The top of a body's parent chain: the organisation it belongs to."""
         parents = {b.code: b.parent for b in self.bodies}
-        while parents.get(code):
-            code = parents[code]  # type: ignore[assignment]
+        while parent := parents.get(code):
+            code = parent
         return code
 
 
@@ -138,6 +138,11 @@ class RoutingRule(_Strict):
     scale: list[Literal["house", "street", "settlement", "municipality", "region"]] | None = None
     body: str = Field(description="Body code, or '{municipality}' templates like 'adm_{municipality}'.")
     note: str | None = None
+    explicit: bool = Field(
+        False,
+        description="An administrator's decision: tried before the table learned from history "
+        "(learned_routing.yaml); the other rules come after it.",
+    )
 
 
 class Routing(_Strict):

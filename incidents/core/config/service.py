@@ -57,14 +57,28 @@ class SlaClocks(_Strict):
     )
 
 
+EscalationTarget = Literal["body", "body_head", "regional_admin"]
+EscalationChannel = Literal["email", "telegram"]
+
+
+def _at_risk_default() -> list[EscalationTarget]:
+    return ["body"]
+
+
+def _overdue_default() -> list[EscalationTarget]:
+    return ["body", "body_head", "regional_admin"]
+
+
+def _channels_default() -> list[EscalationChannel]:
+    return ["email", "telegram"]
+
+
 class Escalation(_Strict):
     """Who is told, and how, when a clock is at risk or overdue."""
 
-    at_risk: list[Literal["body", "body_head", "regional_admin"]] = Field(default_factory=lambda: ["body"])
-    overdue: list[Literal["body", "body_head", "regional_admin"]] = Field(
-        default_factory=lambda: ["body", "body_head", "regional_admin"]
-    )
-    channels: list[Literal["email", "telegram"]] = Field(default_factory=lambda: ["email", "telegram"])
+    at_risk: list[EscalationTarget] = Field(default_factory=_at_risk_default)
+    overdue: list[EscalationTarget] = Field(default_factory=_overdue_default)
+    channels: list[EscalationChannel] = Field(default_factory=_channels_default)
 
 
 class SlaPolicy(_Strict):

@@ -54,7 +54,7 @@ def coordinates_of(raw: dict[str, Any] | None) -> tuple[float, float] | None:
         if isinstance(lat, bool) or isinstance(lon, bool):
             continue
         try:
-            la, lo = float(lat), float(lon)  # type: ignore[arg-type]
+            la, lo = float(lat), float(lon)
         except (TypeError, ValueError):
             continue
         if (

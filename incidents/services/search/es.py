@@ -30,14 +30,14 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from incidents.core.config import RegionConfig
 from incidents.services.search import mappings
 from incidents.services.search.documents import DocumentBuilder, IncidentRef, coordinates_of
 from incidents.services.search.query import SearchFilters, SearchHit
 from incidents.services.search.settings import SearchPolicy, SearchSettings
-from incidents.storage.models import Incident, IncidentPost, Post, QuarantineItem, Signal
+from incidents.storage.models import Incident, IncidentPost, Post, QuarantineItem, Signal, row_id, stored_ids
 from incidents.storage.store import get_cursor, set_cursor
 
 if TYPE_CHECKING:
@@ -314,13 +314,13 @@ class Indexer:
         )
 
     def _changed_posts(self, session: Session, lower: datetime) -> set[int]:
-        ids: set[int] = set(session.exec(select(Post.id).where(Post.updated_at > lower)).all())  # type: ignore[arg-type]
-        ids.update(session.exec(select(Signal.post_id).where(Signal.updated_at > lower)).all())
+        ids = set(stored_ids(session.exec(select(col(Post.id)).where(col(Post.updated_at) > lower))))
+        ids.update(session.exec(select(col(Signal.post_id)).where(col(Signal.updated_at) > lower)))
         ids.update(session.exec(select(IncidentPost.post_id).where(IncidentPost.added_at > lower)).all())
         ids.update(
             session.exec(
                 select(IncidentPost.post_id)
-                .join(Incident, Incident.id == IncidentPost.incident_id)
+                .join(Incident, col(Incident.id) == col(IncidentPost.incident_id))
                 .where(Incident.updated_at > lower)
             ).all()
         )
@@ -329,15 +329,17 @@ class Indexer:
     def _post_actions(self, session: Session, ids: list[int], now: datetime) -> Iterator[dict[str, Any]]:
         rows = session.exec(
             select(Post, Signal)
-            .join(Signal, Signal.post_id == Post.id, isouter=True)
-            .where(Post.id.in_(ids))
-            .order_by(Post.id)  # type: ignore[union-attr]
+            .join(Signal, col(Signal.post_id) == col(Post.id), isouter=True)
+            .where(col(Post.id).in_(ids))
+            .order_by(col(Post.id))
         ).all()
         links = dict(
             session.exec(
-                select(IncidentPost.post_id, IncidentPost.incident_id).where(IncidentPost.post_id.in_(ids))
+                select(col(IncidentPost.post_id), col(IncidentPost.incident_id)).where(
+                    col(IncidentPost.post_id).in_(ids)
+                )
             ).all()
-        )  # type: ignore[attr-defined]
+        )
         refs = resolve_incidents(session, set(links.values()))
         oldest = now - timedelta(days=self.policy.posts_retention_days)
         for post, sig in rows:
@@ -368,35 +370,43 @@ class Indexer:
         )
 
     def _changed_incidents(self, session: Session, lower: datetime) -> set[int]:
-        ids: set[int] = set(session.exec(select(Incident.id).where(Incident.updated_at > lower)).all())  # type: ignore[arg-type]
+        ids = set(stored_ids(session.exec(select(col(Incident.id)).where(col(Incident.updated_at) > lower))))
         # SLA state depends on the clock: it changes when the deadline or the at-risk margin
         # before it passes, which no row update records.
         upper = self.now() + self.at_risk_margin
         ids.update(
-            session.exec(select(Incident.id).where(Incident.due_at > lower, Incident.due_at <= upper)).all()
-        )  # type: ignore[operator, arg-type]
+            stored_ids(
+                session.exec(
+                    select(col(Incident.id)).where(
+                        col(Incident.due_at) > lower, col(Incident.due_at) <= upper
+                    )
+                )
+            )
+        )
         return ids
 
     def _incident_actions(self, session: Session, ids: list[int], now: datetime) -> Iterator[dict[str, Any]]:
-        incidents = session.exec(select(Incident).where(Incident.id.in_(ids)).order_by(Incident.id)).all()  # type: ignore[union-attr]
+        incidents = session.exec(
+            select(Incident).where(col(Incident.id).in_(ids)).order_by(col(Incident.id))
+        ).all()
         persons: dict[int, list[str]] = {}
         coords: dict[int, tuple[float, float]] = {}
         if not self.builder.keep_person_names:
             for iid, ents in session.exec(
                 select(IncidentPost.incident_id, Signal.entities)
-                .join(Signal, Signal.post_id == IncidentPost.post_id)
-                .where(IncidentPost.incident_id.in_(ids))  # type: ignore[attr-defined]
+                .join(Signal, col(Signal.post_id) == col(IncidentPost.post_id))
+                .where(col(IncidentPost.incident_id).in_(ids))
             ).all():
                 persons.setdefault(iid, []).extend((ents or {}).get("persons") or [])
-        unplaced = [i.id for i in incidents if i.municipality not in self.cfg.municipality_by_code]
+        unplaced = [row_id(i) for i in incidents if i.municipality not in self.cfg.municipality_by_code]
         if unplaced:
-            for iid, raw in session.exec(
-                select(IncidentPost.incident_id, Post.raw)
-                .join(Post, Post.id == IncidentPost.post_id)
-                .where(IncidentPost.incident_id.in_(unplaced))
-                .order_by(Post.created_at)  # type: ignore[attr-defined]
+            for iid, payload in session.exec(
+                select(col(IncidentPost.incident_id), col(Post.raw))
+                .join(Post, col(Post.id) == col(IncidentPost.post_id))
+                .where(col(IncidentPost.incident_id).in_(unplaced))
+                .order_by(col(Post.created_at))
             ).all():
-                c = coordinates_of(raw)
+                c = coordinates_of(payload)
                 if c is not None and iid not in coords:
                     coords[iid] = c
         index = mappings.incidents_index(self.policy)
@@ -409,9 +419,9 @@ class Indexer:
                 "_index": index,
                 "_id": str(inc.id),
                 "_source": self.builder.incident_document(
-                    inc, now, persons=persons.get(inc.id, ()), coords=coords.get(inc.id)
+                    inc, now, persons=persons.get(row_id(inc), ()), coords=coords.get(row_id(inc))
                 ),
-            }  # type: ignore[arg-type]
+            }
 
 
 def _ids_after(column: Any) -> Callable[[Session, int, int], list[int]]:
@@ -423,22 +433,24 @@ def _ids_after(column: Any) -> Callable[[Session, int, int], list[int]]:
 
 def resolve_incidents(session: Session, ids: set[int]) -> dict[int, IncidentRef]:
     """incident id → the incident it ends up in after merges (id and status)."""
-    rows: dict[int, tuple[int | None, str]] = {}
+    rows: dict[int | None, tuple[int | None, str]] = {}
     todo = set(ids)
     for _ in range(MAX_MERGE_HOPS):
         todo -= set(rows)
         if not todo:
             break
         for iid, merged, status in session.exec(
-            select(Incident.id, Incident.merged_into_id, Incident.status).where(Incident.id.in_(sorted(todo)))  # type: ignore[union-attr]
+            select(col(Incident.id), col(Incident.merged_into_id), col(Incident.status)).where(
+                col(Incident.id).in_(sorted(todo))
+            )
         ).all():
             rows[iid] = (merged, status)
         todo = {m for m, _ in rows.values() if m is not None}
     out: dict[int, IncidentRef] = {}
     for iid in ids:
         cur, hops = iid, 0
-        while cur in rows and rows[cur][0] is not None and hops < MAX_MERGE_HOPS:
-            cur, hops = rows[cur][0], hops + 1  # type: ignore[assignment]
+        while cur in rows and (merged_into := rows[cur][0]) is not None and hops < MAX_MERGE_HOPS:
+            cur, hops = merged_into, hops + 1
         if cur in rows:
             out[iid] = IncidentRef(cur, rows[cur][1])
     return out

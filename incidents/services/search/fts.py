@@ -29,7 +29,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from incidents.services.search.query import SearchFilters, SearchHit
-from incidents.storage.models import Incident, IncidentPost, Post, Signal, UTCDateTime
+from incidents.storage.models import Incident, IncidentPost, Post, Signal, table_of
+from incidents.storage.types import UTCDateTime
 
 log = logging.getLogger(__name__)
 
@@ -123,9 +124,9 @@ def fts5_match(terms: Sequence[Sequence[str]]) -> str:
 
 def _pg_tsquery(terms: Sequence[Sequence[str]]) -> Any:
     """(q(a1) || q(a2)) && (q(b1) || …) built from bound parameters: nothing user-typed is parsed as tsquery syntax."""
-    word_queries = []
+    word_queries: list[sa.ColumnElement[Any]] = []
     for cands in terms:
-        alts = [
+        alts: list[sa.ColumnElement[Any]] = [
             sa.func.plainto_tsquery(sa.literal_column("'simple'"), sa.bindparam(None, c, type_=sa.Text()))
             for c in cands
         ]
@@ -206,7 +207,7 @@ def refresh(
     if not ids:
         return 0
     norm = normalizer or _normalizer()
-    P, S = Post.__table__, Signal.__table__
+    P, S = table_of(Post), table_of(Signal)
     written = 0
     sqlite = _is_sqlite(conn)
     for start in range(0, len(ids), 500):
@@ -329,9 +330,9 @@ def search_posts(
     if refresh_first:
         catch_up(engine, norm)
     terms = query_terms(query, norm) if query and query.strip() else []
-    P, S, IP = Post.__table__, Signal.__table__, IncidentPost.__table__
-    INC = Incident.__table__.alias("i")
-    MRG = Incident.__table__.alias("m")
+    P, S, IP = table_of(Post), table_of(Signal), table_of(IncidentPost)
+    INC = table_of(Incident).alias("i")
+    MRG = table_of(Incident).alias("m")
     joined = (
         P.outerjoin(S, S.c.post_id == P.c.id)
         .outerjoin(IP, IP.c.post_id == P.c.id)
@@ -346,7 +347,7 @@ def search_posts(
         order = [P.c.created_at.desc(), P.c.id.desc()]
     elif sqlite:
         fts = sa.table(FTS_TABLE, sa.column("rowid"))
-        rank = sa.literal_column(f"bm25({FTS_TABLE})")
+        rank: sa.ColumnElement[Any] = sa.literal_column(f"bm25({FTS_TABLE})")
         stmt = (
             sa.select(P.c.id, rank.label("rank"))
             .select_from(fts.join(joined, P.c.id == fts.c.rowid))
@@ -378,9 +379,9 @@ def _hits(
 ) -> list[SearchHit]:
     if not found:
         return []
-    P, S, IP = Post.__table__, Signal.__table__, IncidentPost.__table__
-    INC = Incident.__table__.alias("i")
-    MRG = Incident.__table__.alias("m")
+    P, S, IP = table_of(Post), table_of(Signal), table_of(IncidentPost)
+    INC = table_of(Incident).alias("i")
+    MRG = table_of(Incident).alias("m")
     ids = [pid for pid, _ in found]
     stmt = (
         sa.select(

@@ -137,7 +137,7 @@ def _title(dv: dict[str, Any], prefix: str) -> str:
     return title
 
 
-def _refs(obj: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _refs(obj: dict[str, Any]) -> dict[str | None, dict[str, Any]]:
     return {r.get("name"): r for r in obj.get("references") or [] if isinstance(r, dict)}
 
 

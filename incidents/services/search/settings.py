@@ -92,4 +92,4 @@ def load_policy(region_root: Path | str | None) -> SearchPolicy:
         return SearchPolicy()
     from incidents.core.config import load_file
 
-    return load_file(path, SearchPolicy)  # type: ignore[return-value]
+    return load_file(path, SearchPolicy)
