@@ -119,11 +119,9 @@ def _order(ref: int | str) -> tuple[int, int]:
 
 
 def _insert(refs: list[int | str], ref: int | str) -> None:
-    """Add `ref` to a blocking list kept in opening order (a reload from storage lists by id):
-    an incident that learns its town or a street mid-run takes its place among older ones."""
-    if ref in refs:
-        return
-    bisect.insort(refs, ref, key=_order)
+    """Add `ref` to a blocking list in opening order, where a reload from storage lists it (F2)."""
+    if ref not in refs:
+        bisect.insort(refs, ref, key=_order)
 
 
 @dataclass(slots=True)
@@ -285,11 +283,9 @@ class Clusterer:
         at = sig.created_at
         # A post naming its street meets the incidents of that street and those naming none:
         # incidents of other streets cannot be joined, so they do not use up the bound.
-        # Each list is read newest first, and only an entry that (a) still belongs under the list's
-        # key — an incident that learnt its town or a street stays in its old lists — and (b) could
-        # take this post counts toward the bound: so the candidates are the same whether the
-        # snapshot grew in memory (with such stale entries) or was loaded from storage after a
-        # restart (without them) — issue 19, F2.
+        # Newest first; only an entry that still belongs under the list's key (one that learnt its
+        # town or a street stays in its old lists) and could take this post counts toward the
+        # bound: the same candidates from memory (stale entries) and from a reload (none) — F2.
         if pv.street and muni:
             lists = [
                 (self._by_street.get((muni, pv.street), []), "street", muni),

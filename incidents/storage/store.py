@@ -36,7 +36,9 @@ from incidents.storage.models import (
 
 # --------------------------------------------------------------------------- reference data
 def sync_reference(session: Session, cfg: RegionConfig) -> None:
-    """Bodies and sources mirror the configuration (the YAML is the source of truth)."""
+    """Bodies and sources mirror the configuration (the YAML is the source of truth); under the
+    storing lock, since two commands starting at once on a new database both insert them (F9)."""
+    writer_lock(session, STORING_LOCK)
     bodies = {b.code: b for b in session.exec(select(Body)).all()}
     for b in cfg.bodies.bodies:
         row = bodies.get(b.code) or Body(code=b.code, name=b.name, level=b.level)
