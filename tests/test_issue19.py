@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import UTC, datetime
 from typing import Any
+
+from sqlmodel import Session, select
 
 from incidents.core.interchange import MAX_LINE_BYTES, BadLine, read_jsonl
 from incidents.core.records import PostRecord
@@ -450,3 +453,139 @@ def test_f11_a_bad_page_or_a_huge_id_is_400_or_404_not_500(seeded, kursk) -> Non
     assert c.get("/incidents/99999999999999999999").status_code == 404
     assert c.get("/incidents/9223372036854775808").status_code == 404
     assert c.get("/incidents/2147483648").status_code == 404
+
+
+# --------------------------------------------------------------------------- F10
+def _f10_post(ext: str, text: str, minutes: int) -> PostRecord:
+    from datetime import timedelta
+
+    return PostRecord(
+        network="vk",
+        external_id=ext,
+        source_id="f10",
+        text=text,
+        created_at=datetime(2026, 11, 10, 7, tzinfo=UTC) + timedelta(minutes=minutes),
+        author_id=f"vk:{ext}",
+        author_name="Жительница",
+    )
+
+
+F10_COMPLAINT = "Кати Зеленко 9 — канализация опять хлещет из колодца прямо во двор. Вонь на весь двор, дети на площадке рядом!"
+F10_THANKS = "Спасибо всем, поздравляю с праздником, добра и мира вашим семьям!"
+
+
+def test_f10_a_resent_post_that_is_no_complaint_leaves_and_the_empty_incident_is_rejected(
+    engine, kursk, kursk_builder
+):
+    """Before: the post stayed in its incident and the incident stayed open with its SLA running."""
+    from incidents.services.processing import prepare, process_pending
+    from incidents.storage.models import AuditEvent, Incident, IncidentPost, Post
+    from incidents.storage.store import save_posts
+
+    at = datetime(2026, 11, 10, 9, tzinfo=UTC)
+    prepare(engine, kursk)
+    with Session(engine) as s, s.begin():
+        save_posts(s, [_f10_post("-1_1", F10_COMPLAINT, 0)], at)
+    process_pending(engine, kursk, lambda: at, builder=kursk_builder)
+    with Session(engine) as s:
+        iid = s.exec(select(IncidentPost.incident_id)).one()
+        assert s.get(Incident, iid).status in ("new", "assigned")
+    later = datetime(2026, 11, 10, 12, tzinfo=UTC)
+    with Session(engine) as s, s.begin():  # the second file: the same id, a new text
+        save_posts(s, [_f10_post("-1_1", F10_THANKS, 0)], later)
+    process_pending(engine, kursk, lambda: later, builder=kursk_builder)
+    with Session(engine) as s:
+        assert s.exec(select(IncidentPost)).all() == [], "the post is no complaint: it left its incident"
+        inc = s.get(Incident, iid)
+        assert inc.status == "rejected" and inc.closed_at is not None
+        assert inc.post_count == 0
+        assert "не осталось жалоб" in inc.rejected_reason and "vk:-1_1" in inc.rejected_reason
+        events = {e.action: e for e in s.exec(select(AuditEvent).where(AuditEvent.incident_id == iid)).all()}
+        assert "исключён из инцидента" in events["post_left"].reason
+        assert events["rejected"].actor == "system" and events["rejected"].to_state == "rejected"
+        assert s.exec(select(Post.processed)).one() is True
+    # the SLA watch and the board only look at open incidents: its clocks no longer run
+    from incidents.services.processing import sla_check
+
+    assert sum(sla_check(engine, kursk, lambda: later).values()) == 0
+
+
+def test_f10_an_incident_keeps_its_other_complaints_and_a_persons_link(engine, kursk, kursk_builder):
+    """One of two complaints re-sent as no complaint: it leaves, the incident stays open."""
+    from incidents.services.processing import prepare, process_pending
+    from incidents.storage.models import Incident, IncidentPost
+    from incidents.storage.store import save_posts
+
+    at = datetime(2026, 11, 10, 9, tzinfo=UTC)
+    prepare(engine, kursk)
+    second = F10_COMPLAINT.replace("опять", "снова").replace("дети", "малыши")
+    with Session(engine) as s, s.begin():
+        save_posts(s, [_f10_post("-1_1", F10_COMPLAINT, 0), _f10_post("-1_2", second, 5)], at)
+    process_pending(engine, kursk, lambda: at, builder=kursk_builder)
+    with Session(engine) as s:
+        (iid,) = set(s.exec(select(IncidentPost.incident_id)).all())
+    with Session(engine) as s, s.begin():
+        save_posts(s, [_f10_post("-1_1", F10_THANKS, 0)], at)
+    process_pending(engine, kursk, lambda: at, builder=kursk_builder)
+    with Session(engine) as s:
+        assert len(s.exec(select(IncidentPost)).all()) == 1
+        inc = s.get(Incident, iid)
+        assert inc.status not in ("rejected", "closed") and inc.post_count == 1
+
+
+# --------------------------------------------------------------------------- F13
+def test_f13_who_sees_authors_by_role() -> None:
+    from incidents.core.roles import Action, Actor, Role, can
+
+    def sees(role: Role, body: str | None = None, incident_body: str | None = "b1") -> bool:
+        return can(Actor("x", role, body), Action.SEE_AUTHORS, incident_body)
+
+    assert sees(Role.ADMIN) and sees(Role.MODERATOR) and sees(Role.CONTROLLER)
+    assert sees(Role.EXECUTOR, "b1") and not sees(Role.EXECUTOR, "b2")
+    assert not sees(Role.OBSERVER)
+
+
+def test_f13_a_personal_link_is_recognised() -> None:
+    from incidents.domain.privacy import personal_link
+
+    assert personal_link("https://vk.com/wall505_311") and personal_link("https://vk.com/wall505_311?reply=9")
+    assert personal_link("https://m.vk.com/id505") and personal_link("https://vk.com/feed?w=wall505_3")
+    assert personal_link("https://ok.ru/profile/5757")
+    assert not personal_link("https://vk.com/wall-100001_7") and not personal_link("https://vk.com/idea_club")
+    assert not personal_link("https://t.me/kursk_news/5") and not personal_link(None)
+
+
+def test_f13_observers_see_authors_masked_in_the_card_and_lists(seeded, kursk) -> None:  # noqa: ANN001, F811
+    """Before: every role saw the resident's name and the link to their own VK wall."""
+    from pydantic import SecretStr
+
+    from console.app import create_app
+    from console.settings import ConsoleSettings
+    from incidents.storage.models import Incident, IncidentPost, Post
+    from tests.console_seed import EXECUTOR_BODY
+    from tests.test_console import login
+
+    name, wall = "Мария Персональнова", "https://vk.com/wall505311_77"
+    with Session(seeded) as s, s.begin():
+        inc = s.exec(
+            select(Incident).where(Incident.body_code == EXECUTOR_BODY).order_by(Incident.id)
+        ).first()
+        post = s.exec(
+            select(Post)
+            .join(IncidentPost, IncidentPost.post_id == Post.id)
+            .where(IncidentPost.incident_id == inc.id)
+        ).first()
+        post.author_name, post.author_id, post.url = name, "505311", wall
+        s.add(post)
+        iid = inc.id
+    app = create_app(seeded, kursk, ConsoleSettings(secret_key=SecretStr("x" * 32)))
+    for who in ("admin", "moder", "control", "ivanova"):
+        page = login(app, who)[0].get(f"/incidents/{iid}").text
+        assert name in page and wall in page, who
+    c, _ = login(app, "watch")
+    page = c.get(f"/incidents/{iid}").text
+    assert name not in page and "wall505311" not in page and "505311" not in page
+    assert "житель (скрыто)" in page and "личную страницу" in page
+    for path in ("/queue", "/sla", f"/queue?q={name.split()[1]}"):
+        assert name not in c.get(path).text, path
+    assert login(app, "petrov")[0].get(f"/incidents/{iid}").status_code == 404  # another body's staff

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from incidents.domain.privacy import personal_link
 from incidents.domain.sla_clocks import ClockState, SlaClocks
 from incidents.storage.models import (
     Answer,
@@ -32,16 +33,35 @@ class CardPost:
     signal: Signal | None
     link: IncidentPost
     replies: list[Reply] = field(default_factory=list)
+    masked: bool = False
+    """The viewer may not see who wrote it (`Action.SEE_AUTHORS`, issue 19 F13): no name, no account,
+    no link to a person's page; the text stays — it is the complaint itself."""
 
     @property
     def key(self) -> str:
         return f"{self.post.network}:{self.post.external_id}"
 
     @property
+    def author(self) -> str | None:
+        """The author's name (or account) as the viewer may see it; None when the network gave none."""
+        name = self.post.author_name or self.post.author_id
+        if name and self.masked:
+            return "житель (скрыто)"
+        return name
+
+    @property
     def safe_url(self) -> str | None:
-        """The link to the original, only when it is http(s): a resident's `javascript:` never becomes a link."""
+        """The link to the original, only when it is http(s): a resident's `javascript:` never becomes a
+        link; and not when it leads to a person's own page and the viewer may not see authors."""
         url = (self.post.url or "").strip()
+        if self.masked and personal_link(url):
+            return None
         return url if url.lower().startswith(("https://", "http://")) else None
+
+    @property
+    def personal_hidden(self) -> bool:
+        """The link exists but leads to a person's page the viewer may not see."""
+        return self.masked and personal_link(self.post.url)
 
 
 @dataclass(slots=True)
@@ -56,7 +76,8 @@ class Card:
     lock: IncidentLock | None
 
 
-def card(session: Session, inc: Incident, now: datetime, clocks: SlaClocks) -> Card:
+def card(session: Session, inc: Incident, now: datetime, clocks: SlaClocks, *, authors: bool = True) -> Card:
+    """`authors`: whether the viewer may see who wrote the posts (else `CardPost.masked`)."""
     rows = session.exec(
         select(IncidentPost, Post)
         .join(Post, col(Post.id) == col(IncidentPost.post_id))
@@ -75,7 +96,9 @@ def card(session: Session, inc: Incident, now: datetime, clocks: SlaClocks) -> C
     ).all():
         if r.post_id is not None:
             replies[r.post_id].append(r)
-    posts = [CardPost(p, sigs.get(row_id(p)), link, replies.get(row_id(p), [])) for link, p in rows]
+    posts = [
+        CardPost(p, sigs.get(row_id(p)), link, replies.get(row_id(p), []), not authors) for link, p in rows
+    ]
     merged_from = stored_ids(
         session.exec(select(col(Incident.id)).where(col(Incident.merged_into_id) == inc.id))
     )

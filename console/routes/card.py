@@ -49,7 +49,7 @@ def card_context(
 ) -> dict[str, Any]:
     """What card.html shows: the card's data, the answer templates and a preview, the map pin."""
     cfg = ctx.cfg
-    c = data.card(db, inc, ctx.now(), ctx.clocks)
+    c = data.card(db, inc, ctx.now(), ctx.clocks, authors=v.can("see_authors", inc))
     preview, preview_error, chosen = "", None, ""
     if template_id is not None and v.can("draft", inc):
         try:

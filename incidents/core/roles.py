@@ -10,6 +10,13 @@ Roles follow the control centres' practice (ЕЦУР, «Инцидент Мен�
 * controller (`controller`) — checks drafts, returns them or approves and publishes;
 * observer (`observer`) — read-only oversight (federal staff, leadership).
 
+Residents' personal data (152-ФЗ: only to whom the work needs it; issue 19, F13): an author's
+name and account, and a link to a person's own page or wall (`SEE_AUTHORS`), are shown to the
+administrator, moderators and controllers (they triage, decide what is a complaint and answer
+in public, often by name) and to an executor on their own body's incidents (the body may have
+to reach the resident to fix the problem); an observer sees them masked, and so would the staff
+of any other body (an executor sees other bodies' incidents not at all).
+
 `authorize()` is the only place these rules live; the workflow calls it before every action.
 """
 
@@ -41,14 +48,17 @@ class Action(StrEnum):
     CLOSE = "close"
     REOPEN = "reopen"
     MANAGE_USERS = "manage_users"
+    SEE_AUTHORS = "see_authors"
 
 
 R, A = Role, Action
 PERMISSIONS: dict[Role, frozenset[Action]] = {
     R.ADMIN: frozenset(A),
-    R.MODERATOR: frozenset({A.VIEW, A.TRIAGE, A.ASSIGN, A.REJECT, A.REOPEN}),
-    R.EXECUTOR: frozenset({A.VIEW, A.HAND_BACK, A.DRAFT, A.RESOLVE}),
-    R.CONTROLLER: frozenset({A.VIEW, A.APPROVE, A.RETURN_DRAFT, A.PUBLISH, A.DRAFT, A.CLOSE, A.REOPEN}),
+    R.MODERATOR: frozenset({A.VIEW, A.TRIAGE, A.ASSIGN, A.REJECT, A.REOPEN, A.SEE_AUTHORS}),
+    R.EXECUTOR: frozenset({A.VIEW, A.HAND_BACK, A.DRAFT, A.RESOLVE, A.SEE_AUTHORS}),
+    R.CONTROLLER: frozenset(
+        {A.VIEW, A.APPROVE, A.RETURN_DRAFT, A.PUBLISH, A.DRAFT, A.CLOSE, A.REOPEN, A.SEE_AUTHORS}
+    ),
     R.OBSERVER: frozenset({A.VIEW}),
 }
 BODY_SCOPED: frozenset[Role] = frozenset({R.EXECUTOR})

@@ -26,6 +26,7 @@ thousand posts; a post that arrives later than that is compared only with what i
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import defaultdict, deque
 from collections.abc import Hashable, Iterable
@@ -112,6 +113,17 @@ def ignored_place_stems(territories: Territories) -> frozenset[str]:
     return frozenset(out)
 
 
+def _order(ref: int | str) -> tuple[int, int]:
+    """The order incidents were opened in: stored ones by id, then this batch's by their number."""
+    return (0, ref) if isinstance(ref, int) else (1, int(str(ref).split(":", 1)[1]))
+
+
+def _insert(refs: list[int | str], ref: int | str) -> None:
+    """Add `ref` to a blocking list in opening order, where a reload from storage lists it (F2)."""
+    if ref not in refs:
+        bisect.insort(refs, ref, key=_order)
+
+
 @dataclass(slots=True)
 class IncidentView:
     """What clustering needs to know of an incident (a read-only snapshot from storage)."""
@@ -193,8 +205,9 @@ class Clusterer:
             view.houses.add(view.house)
         for s in view.streets:
             view.places |= self._places(s)
-        for t in view.texts:
-            self._grow_vocabulary(view, content_tokens(t))
+        if not view.vocabulary:  # storage builds it from every post, as `_join` grew it (F2)
+            for t in view.texts:
+                self._grow_vocabulary(view, content_tokens(t))
         self._views[view.ref] = view
         self._index(view)
         for key in view.post_keys:
@@ -209,9 +222,9 @@ class Clusterer:
             self._add_street(view, s)
 
     def _add_street(self, view: IncidentView, street: str) -> None:
-        self._by_street[(None, street)].append(view.ref)
+        _insert(self._by_street[(None, street)], view.ref)
         if view.municipality is not None:
-            self._by_street[(view.municipality, street)].append(view.ref)
+            _insert(self._by_street[(view.municipality, street)], view.ref)
 
     def _keys_of(self, v: IncidentView) -> list[tuple[_Index, Hashable]]:
         """Every (index, key) the incident may be listed under."""
@@ -266,46 +279,63 @@ class Clusterer:
         """Incidents the post may join ('join', 'reopen') or continue ('link'), newest first, bounded."""
         sig = pv.sig
         limit = self.policy.max_candidates
-        refs: dict[int | str, None] = {}
-        if parent_key and parent_key in self._by_post:
-            refs[self._by_post[parent_key]] = None
         cat, muni = sig.category or "", sig.municipality
+        at = sig.created_at
         # A post naming its street meets the incidents of that street and those naming none:
         # incidents of other streets cannot be joined, so they do not use up the bound.
+        # Newest first; only an entry that still belongs under the list's key (one that learnt its
+        # town or a street stays in its old lists) and could take this post counts toward the
+        # bound: the same candidates from memory (stale entries) and from a reload (none) — F2.
         if pv.street and muni:
             lists = [
-                self._by_street.get((muni, pv.street), []),
-                self._by_unnamed.get((muni, cat), []),
-                self._by_unnamed.get((None, cat), []),
+                (self._by_street.get((muni, pv.street), []), "street", muni),
+                (self._by_unnamed.get((muni, cat), []), "unnamed", muni),
+                (self._by_unnamed.get((None, cat), []), "unnamed", None),
+                # the same street in an incident whose town is unknown («ул. Ленина» is in several)
+                (self._by_street.get((None, pv.street), []), "townless", None),
             ]
         elif pv.street:
-            lists = [self._by_street.get((None, pv.street), []), self._by_category.get(cat, [])]
+            lists = [
+                (self._by_street.get((None, pv.street), []), "street", None),
+                (self._by_category.get(cat, []), "", None),
+            ]
         elif muni:
-            lists = [self._by_place.get((muni, cat), []), self._by_place.get((None, cat), [])]
+            lists = [
+                (self._by_place.get((muni, cat), []), "place", muni),
+                (self._by_place.get((None, cat), []), "place", None),
+            ]
         else:
-            lists = [self._by_category.get(cat, [])]
-        for lst in lists:
+            lists = [(self._by_category.get(cat, []), "", None)]
+        modes: dict[int | str, str] = {}
+        parent = self._views.get(self._by_post.get(parent_key or "", ""))
+        if parent is not None and (mode := self._mode(parent, at)) is not None:
+            modes[parent.ref] = mode
+        for lst, kind, key_muni in lists:
             for ref in reversed(lst):
-                if len(refs) >= limit:
+                if len(modes) >= limit:
                     break
-                refs.setdefault(ref, None)
-        if pv.street and muni:
-            # The same street in an incident whose town is unknown («ул. Ленина» is in several).
-            for ref in reversed(self._by_street.get((None, pv.street), [])):
-                if len(refs) >= limit:
-                    break
+                if ref in modes:
+                    continue
                 v = self._views.get(ref)
-                if v is not None and v.municipality is None:
-                    refs.setdefault(ref, None)
-        out = []
-        for ref in refs:
-            v = self._views.get(ref)
-            if v is None:
-                continue
-            mode = self._mode(v, sig.created_at)
-            if mode is not None:
-                out.append((v, mode))
-        return out
+                if v is None or not self._listed(v, kind, key_muni, pv.street):
+                    continue
+                mode = self._mode(v, at)
+                if mode is not None:
+                    modes[ref] = mode
+        return [(self._views[ref], mode) for ref, mode in modes.items()]
+
+    @staticmethod
+    def _listed(v: IncidentView, kind: str, muni: str | None, street: str | None) -> bool:
+        """Whether the incident belongs, as it is now, under the key of a list of this kind."""
+        if kind in ("street", "townless"):
+            return street in v.streets and (
+                v.municipality is None if kind == "townless" else muni in (None, v.municipality)
+            )
+        if kind == "unnamed":
+            return v.municipality == muni and not v.streets
+        if kind == "place":
+            return v.municipality == muni
+        return True
 
     def _mode(self, v: IncidentView, at: datetime) -> str | None:
         if v.closed_at is not None:
@@ -476,11 +506,11 @@ class Clusterer:
         v.places |= pv.places
         if v.municipality is None and sig.municipality:
             v.municipality = sig.municipality
-            self._by_place[(v.municipality, v.category)].append(v.ref)
+            _insert(self._by_place[(v.municipality, v.category)], v.ref)
             if not v.streets:
-                self._by_unnamed[(v.municipality, v.category)].append(v.ref)
+                _insert(self._by_unnamed[(v.municipality, v.category)], v.ref)
             for street in v.streets:
-                self._by_street[(v.municipality, street)].append(v.ref)
+                _insert(self._by_street[(v.municipality, street)], v.ref)
 
     def _open(self, pv: _PostView) -> str:
         sig = pv.sig

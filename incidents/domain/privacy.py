@@ -24,6 +24,20 @@ KEY_VAR = "INCIDENTS_PSEUDONYM_KEY"
 _PERSONAL_KEY = re.compile(r"^(vk:(?:wall|comment))(\d+)_(\d+)$")
 
 
+# A link that leads to a person: a VK profile (`id505`), a post or comment on a person's own wall
+# (`wall505_311`, also as `?w=wall505_311`), an OK profile. Communities' walls (`wall-1_2`) are public.
+_PERSONAL_URL = re.compile(
+    r"^https?://(?:m\.)?vk\.(?:com|ru)/(?:id\d+(?:[/?#]|$)|wall\d+_|[^#]*[?&]w=wall\d+_)"
+    r"|^https?://(?:m\.)?ok\.ru/profile/",
+    re.IGNORECASE,
+)
+
+
+def personal_link(url: str | None) -> bool:
+    """Whether `url` leads to a person's own page or wall (masked for who may not see authors)."""
+    return url is not None and _PERSONAL_URL.match(url.strip()) is not None
+
+
 @lru_cache(maxsize=1)
 def _run_key() -> bytes:
     return secrets.token_bytes(32)

@@ -14,11 +14,13 @@ from crawlers.base import SourceAdapter, SourceNotConfigured, SourceStopped
 from crawlers.registry import build_adapter
 from incidents.core.config import RegionConfig, SourceConfig
 from incidents.storage.store import (
+    STORING_LOCK,
     admit,
     get_cursor,
     quarantine,
     save_posts,
     set_cursor,
+    writer_lock,
 )
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,7 @@ def crawl_adapter(
         posts, refused = admit(result.posts, now())  # dates beyond now + a day refused (F12)
         result.bad.extend(refused)
         with Session(engine) as session, session.begin():
+            writer_lock(session, STORING_LOCK)  # two crawls of one source must not both insert a post (F9)
             ts = now()
             ins, upd, same = save_posts(session, posts, ts)
             quarantine(session, adapter.source_id, result.bad, ts)  # a record already held is not added twice

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from sys import intern
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -10,6 +11,7 @@ from sqlmodel import Session, col, select
 from incidents.core.config import RegionConfig
 from incidents.core.states import IncidentState
 from incidents.domain.clustering import (
+    MAX_VOCABULARY,
     Clusterer,
     IncidentView,
     content_tokens,
@@ -44,6 +46,10 @@ def _view_from(
     if v.street:
         v.streets.add(v.street)
     v.places.update(places)
+    for t in texts:  # every post's, in the order they joined: what the run's memory grew (F2)
+        if len(v.vocabulary) >= MAX_VOCABULARY:
+            break
+        v.vocabulary.update(intern(w[:5]) for w in t.split())
     return v
 
 
@@ -52,6 +58,7 @@ _SNAPSHOT_COLUMNS: tuple[Any, ...] = (
     IncidentPost.incident_id,
     Post.network,
     Post.external_id,
+    Signal.post_id,
     Signal.lemma_text,
     Signal.entities,
     Signal.street,
@@ -90,10 +97,10 @@ def load_clusterer(session: Session, cfg: RegionConfig, since: datetime) -> Clus
             .where(col(IncidentPost.incident_id).in_(chunk))
             .order_by(col(Post.created_at), col(Post.id))
         ).all()
-        for iid, net, ext, lemma_text, ents, street in rows:
+        for iid, net, ext, signal_of, lemma_text, ents, street in rows:
             keys[iid].append(f"{net}:{ext}")
-            if lemma_text:
-                texts[iid].append(" ".join(content_tokens(lemma_text)))
+            if signal_of is not None:  # an empty text too: the run's memory holds it among the last five
+                texts[iid].append(" ".join(content_tokens(lemma_text or "")))
             address = (ents or {}).get("address") or {}
             if address.get("house"):
                 houses[iid].add(address["house"])
@@ -101,6 +108,8 @@ def load_clusterer(session: Session, cfg: RegionConfig, since: datetime) -> Clus
                 streets[iid].add(key)
             for loc in (ents or {}).get("locations") or []:
                 places[iid] |= place_stems(loc) - clusterer.ignore_places
+            if address.get("settlement"):  # as `Clusterer._post_view` counts it
+                places[iid] |= place_stems(address["settlement"]) - clusterer.ignore_places
     for inc in incidents:
         if inc.status in CLOSED_STATES and (inc.closed_at or inc.updated_at) < closed_horizon:
             continue

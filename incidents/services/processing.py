@@ -30,20 +30,24 @@ from incidents.domain.routing import Router
 from incidents.domain.sla import SlaPolicyEngine
 from incidents.domain.sla_clocks import SlaClocks
 from incidents.services.crawling import CrawlStats, crawl_adapter, crawl_source  # noqa: F401 - callers take them here
+from incidents.services.leaving import after_leaving
 from incidents.services.open_incidents import load_clusterer
 from incidents.services.refresh import refresh_incidents
 from incidents.services.signal_worker import Pending, SignalWorker, WorkerFailed
 from incidents.services.training import signal_builder
 from incidents.storage.models import Incident, IncidentPost, Post, Signal, row_id, table_of
 from incidents.storage.store import (
+    PROCESSING_LOCK,
     audit,
     pending_posts,
     post_key_filters,
     post_record,
+    processing_mark,
     quarantine,
     signal_values,
     sync_reference,
     upsert_signal,
+    writer_lock,
 )
 from pipelines.signals import SignalBuilder
 
@@ -90,6 +94,8 @@ class Processor:
         self.clocks = SlaClocks(cfg.sla, cfg.region.timezone)
         self.batch_size = batch_size
         self.clusterer: Clusterer | None = None
+        self._mark: tuple[int, int, int] | None = None  # storage's processing mark after our last batch
+        self._compared = 0  # comparisons of the clustering views reloaded since
         # signals of the next batch built in a second process (incidents/services/signal_worker.py)
         self.workers = cfg.signals.workers if workers is None else workers
         self._worker: SignalWorker | None = None
@@ -101,29 +107,34 @@ class Processor:
         try:
             while True:
                 with Session(self.engine, expire_on_commit=False) as session, session.begin():
-                    rows = pending_posts(session, self.batch_size)
+                    # The batch's lease (issue 19, F9): one batch at a time over all runs on this
+                    # database; a run that waited while another committed reloads its view.
+                    writer_lock(session, PROCESSING_LOCK)
+                    rows = pending_posts(session, self.batch_size, claim=True)
                     if not rows:
                         break
-                    if self.clusterer is None:
+                    if self.clusterer is None or processing_mark(session) != self._mark:
+                        self._compared += self.clusterer.comparisons if self.clusterer is not None else 0
                         self.clusterer = load_clusterer(session, self.cfg, min(r.created_at for r in rows))
                     built = self._collect(ahead)
                     ahead = None
                     if self.workers and len(rows) == self.batch_size:
                         ahead = self._build_ahead(session)
                     self._process_batch(session, rows, stats, built)
+                    self._mark = processing_mark(session)
                 if progress:
                     progress(len(rows))
         finally:
             if self._worker is not None:
                 self._worker.close()
                 self._worker = None
-        if self.clusterer is not None:
-            stats.comparisons = self.clusterer.comparisons
+        stats.comparisons = self._compared + (self.clusterer.comparisons if self.clusterer is not None else 0)
         return stats
 
     def _refresh_stale(self) -> None:
         """Rebuild the cards whose posts got new likes, reposts or views from a recrawl (card_stale)."""
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            writer_lock(session, PROCESSING_LOCK)  # another run may be rebuilding (and routing) them too
             stale = {
                 iid
                 for iid in session.exec(select(col(Incident.id)).where(col(Incident.card_stale) == sa.true()))
@@ -265,13 +276,12 @@ class Processor:
             s.post_id: s for s in session.exec(select(Signal).where(col(Signal.post_id).in_(ids))).all()
         }
         # posts already placed and processed again (an edited text): their incidents are rebuilt
-        linked = dict(
-            session.exec(
-                select(col(IncidentPost.post_id), col(IncidentPost.incident_id)).where(
-                    col(IncidentPost.post_id).in_(ids)
-                )
-            ).all()
-        )
+        links = {
+            link.post_id: link
+            for link in session.exec(select(IncidentPost).where(col(IncidentPost.post_id).in_(ids))).all()
+        }
+        linked = {pid: link.incident_id for pid, link in links.items()}
+        left: dict[int, list[Post]] = {}  # incident → its posts that are no complaint any more (F10)
         # Incidents opened in this batch get their ids in one flush at the end of the batch (a
         # flush per incident was a fifth of the processing time); until then the clusterer and
         # the placements know them by their temporary reference.
@@ -306,6 +316,10 @@ class Processor:
                 new_signals.append(signal_values(row.id, sig, ts))
             stats.posts += 1
             parent_key = f"{row.network}:{row.parent_id}" if row.parent_id else None
+            link = links.get(row.id)  # type: ignore[arg-type]
+            if link is not None and not (sig.is_complaint and sig.in_region) and self._leaves(link):
+                session.delete(link)  # re-sent with a text that is no complaint: it leaves (F10)
+                left.setdefault(link.incident_id, []).append(row)
             if not sig.is_complaint:
                 if sig.in_region and parent_key and row.id not in linked and not row.deleted:
                     # A reply backing a complaint of its thread («и у нас то же») joins its incident.
@@ -375,6 +389,20 @@ class Processor:
             ts,
             {iid: pids for iid, pids in added.items() if iid not in edited},
         )
+        for iid, gone in sorted(left.items()):
+            after_leaving(session, iid, gone, ts)
+        if linked:
+            self._compared += self.clusterer.comparisons  # type: ignore[union-attr]
+            # An edited post changed what storage knows of its incident (its text, or it left):
+            # the next batch clusters against storage's view, as a rerun after a crash would.
+            self.clusterer = None
+
+    @staticmethod
+    def _leaves(link: IncidentPost) -> bool:
+        """Whether a placed post whose new text is no complaint leaves its incident: only what
+        the clustering placed as a complaint; a person's link and a reply that joined its thread
+        («и у нас то же», never a complaint) stay."""
+        return not link.manual and link.added_by == "auto"
 
     @staticmethod
     def _thread_places(

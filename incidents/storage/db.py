@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,11 +59,43 @@ def _alembic_config(engine: Engine | None) -> Config:
     return cfg
 
 
+SCHEMA_LOCK = 1_909_000
+"""PostgreSQL advisory lock key held while the schema is migrated."""
+
+
+@contextmanager
+def _schema_lock(engine: Engine) -> Iterator[None]:
+    """One migration at a time per database (issue 19, F9): two processes opening a new database
+    both created the tables and the loser died. PostgreSQL: a session advisory lock on a
+    connection of its own (released by the server if the process is killed); SQLite: an
+    exclusive `flock` on `<database>.lock` beside the file (released by the kernel likewise)."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": SCHEMA_LOCK})
+            try:
+                yield
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": SCHEMA_LOCK})
+        return
+    path = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not path or path == ":memory:":
+        yield
+        return
+    with open(f"{path}.lock", "a+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to `revision` (idempotent: a current database is left as it is)."""
+    """Bring the schema to `revision` (idempotent: a current database is left as it is); one
+    process at a time, the others wait and then find it current."""
     from alembic import command
 
-    command.upgrade(_alembic_config(engine), revision)
+    with _schema_lock(engine):
+        command.upgrade(_alembic_config(engine), revision)
 
 
 def head_revision() -> str:

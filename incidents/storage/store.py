@@ -36,7 +36,9 @@ from incidents.storage.models import (
 
 # --------------------------------------------------------------------------- reference data
 def sync_reference(session: Session, cfg: RegionConfig) -> None:
-    """Bodies and sources mirror the configuration (the YAML is the source of truth)."""
+    """Bodies and sources mirror the configuration (the YAML is the source of truth); under the
+    storing lock, since two commands starting at once on a new database both insert them (F9)."""
+    writer_lock(session, STORING_LOCK)
     bodies = {b.code: b for b in session.exec(select(Body)).all()}
     for b in cfg.bodies.bodies:
         row = bodies.get(b.code) or Body(code=b.code, name=b.name, level=b.level)
@@ -342,17 +344,58 @@ def quarantine(session: Session, origin: str, items: Iterable[BadRecord], now: d
     return n
 
 
-def pending_posts(session: Session, limit: int) -> list[Post]:
+# --------------------------------------------------------------------------- writers' locks
+# PostgreSQL advisory lock keys (issue 19, F9): one per kind of writer whose transactions must
+# not interleave. Arbitrary but fixed numbers; documented in docs/reliability.md.
+PROCESSING_LOCK = 1_909_001
+"""Held by a processing batch: the clustering is order-dependent, so batches apply one at a time."""
+STORING_LOCK = 1_909_002
+"""Held by a crawl's page transaction: `save_posts` reads before it inserts."""
+
+
+def writer_lock(session: Session, key: int) -> None:
+    """Take, for the rest of this transaction, the lock that serialises one kind of writer.
+
+    Two `incidents run`/`import` processes (or Prefect workers) on one database otherwise both
+    read the same pending posts or the same missing keys and one dies on a unique violation
+    (issue 19, F9). PostgreSQL: `pg_advisory_xact_lock(key)`, released at commit, rollback or
+    when a killed process's connection drops. SQLite has one writer per database anyway: a write
+    that changes nothing takes its lock at the start of the transaction (waiting up to the
+    connection's busy timeout), so what the transaction reads is what it writes over."""
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    elif name == "sqlite":
+        session.execute(sa.text("UPDATE crawl_cursors SET source_id = source_id WHERE 0"))
+
+
+def processing_mark(session: Session) -> tuple[int, int, int]:
+    """What moves when any processing run commits a batch (the newest incident, the newest signal,
+    the number of incident links): a run whose mark moved while it waited for the lock reloads
+    its clustering view, since another run wrote in between. Index-only look-ups."""
+    inc = session.execute(sa.select(sa.func.max(Incident.id))).scalar()
+    sig = session.execute(sa.select(sa.func.max(Signal.id))).scalar()
+    links = session.execute(sa.select(sa.func.count()).select_from(IncidentPost)).scalar()
+    return int(inc or 0), int(sig or 0), int(links or 0)
+
+
+def pending_posts(session: Session, limit: int, *, claim: bool = False) -> list[Post]:
     """The next unprocessed posts in time order, read through `ix_posts_pending` (processed,
     created_at, id): no scan past the processed posts, no sort of the whole backlog. The raw
     payload is left unread (deferred: loaded only if asked for): no stage of the processing
-    reads it, and decoding its JSON was a tenth of the processing's time."""
+    reads it, and decoding its JSON was a tenth of the processing's time.
+
+    `claim`: lease the rows to this transaction (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite
+    ignores it, its writer lock is the lease): a post a crawl is rewriting at this moment is left
+    for the next batch instead of being waited for or processed from its old text."""
     stmt = (
         select(Post)
         .where(col(Post.processed).is_(False))
         .order_by(col(Post.created_at), col(Post.id))
         .limit(limit)
     )
+    if claim:
+        stmt = stmt.with_for_update(skip_locked=True)
     # a model's field is its instrumented attribute at run time; SQLModel types it as the value
     raw = cast(QueryableAttribute[Any], Post.raw)
     return list(session.exec(stmt.options(defer(raw))).all())
