@@ -45,6 +45,16 @@ from incidents.core.records import PostRecord
 
 log = logging.getLogger(__name__)
 
+# Network failures that say nothing about the request: retried later, by the wall crawl and the stream alike.
+TRANSIENT_HTTP_ERRORS: tuple[type[Exception], ...] = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.JSONDecodeError,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+
+
 API_VERSION = "5.199"
 TOKEN_VAR = "VK_TOKEN"
 TOKEN_PURPOSE = "a VK user access token (wall.get, wall.getComments, newsfeed.search)"
@@ -131,13 +141,7 @@ class VkClient:
                     f"HTTP {status} from {method}", retry_after(exc.response.headers)
                 ) from exc
             raise ApiBug(f"{self.source_id}: HTTP {status} from {method}") from exc
-        except (
-            requests.ConnectionError,
-            requests.Timeout,
-            requests.JSONDecodeError,
-            requests.exceptions.ChunkedEncodingError,
-            requests.exceptions.ContentDecodingError,
-        ) as exc:
+        except TRANSIENT_HTTP_ERRORS as exc:
             raise TransientFailure(f"{type(exc).__name__} on {method}: {exc}") from exc
 
     def call(self, method: str, values: dict[str, Any], what: str | None = None) -> Any:

@@ -32,6 +32,7 @@ from crawlers.errors import (
 from crawlers.vk_client import (
     SERVICE_PURPOSE,
     SERVICE_VAR,
+    TRANSIENT_HTTP_ERRORS,
     VkClient,
     _client_from_settings,
     _require,
@@ -182,13 +183,7 @@ class VkStreamingSource:
             self.client.limiter.wait()
             try:
                 return fn()
-            except (
-                requests.ConnectionError,
-                requests.Timeout,
-                requests.JSONDecodeError,
-                requests.exceptions.ChunkedEncodingError,
-                requests.exceptions.ContentDecodingError,
-            ) as exc:
+            except TRANSIENT_HTTP_ERRORS as exc:
                 raise TransientFailure(f"{type(exc).__name__} on {what}: {exc}") from exc
 
         return call_with_policy(

@@ -197,7 +197,7 @@ def test_f4_a_token_echoed_in_an_error_body_is_redacted(sqlite_engine, clock, ca
         crawl(sqlite_engine, source(fake), clock)
         with session(sqlite_engine) as s:
             rows = s.query(QuarantineItem).all()
-            sources = s.query(Source).all()
+            sources = s.exec(select(Source)).all()
         assert rows and "refused" in rows[0].reason
         for r in rows:
             assert token not in r.reason and token not in r.payload and token not in (r.location or "")
