@@ -106,3 +106,42 @@ def test_evaluate_prints_all_figures(env, capsys):
     assert d["complaint"]["f1"] >= 0.8
     assert d["clustering_bcubed"]["f1"] > 0.7
     assert set(d) >= {"category_accuracy", "municipality_accuracy", "clustering_pairwise"}
+
+
+def test_list_filters_by_name_pages_and_says_when_a_name_matches_nothing(env, capsys):
+    """Names work as well as codes («Дороги», «липецк»); a name that matches nothing is an error that
+    lists what exists, not an empty list with exit 0; a cut list says so and how to page on."""
+    assert _run(capsys, "import", str(LIPETSK / "posts.jsonl"))[0] == 0
+    code, out, _ = _run(capsys, "list", "--format", "jsonl")
+    every = [json.loads(x) for x in out.splitlines()]
+    assert code == 0 and len(every) >= 4
+    assert all({"status_name", "sla_name"} <= set(r) for r in every)
+    assert all(r["status_name"] and r["status_name"] != r["status"] for r in every)
+
+    by_code = _run(capsys, "list", "--format", "jsonl", "--category", "water")[1]
+    by_name = _run(capsys, "list", "--format", "jsonl", "--category", "водоснабжение")[1]
+    assert by_code and by_code == by_name
+
+    code, out, err = _run(capsys, "list", "--category", "Космодром")
+    assert code == 2 and "не найден" in err and "Дороги" in err and out == ""
+
+    code, out, err = _run(capsys, "list", "--format", "jsonl", "--limit", "2")
+    assert code == 0 and len(out.splitlines()) == 2 and f"из {len(every)}" in err and "--page 2" in err
+    page2 = [
+        json.loads(x)
+        for x in _run(capsys, "list", "--format", "jsonl", "--limit", "2", "--page", "2")[1].splitlines()
+    ]
+    assert [r["id"] for r in page2] == [r["id"] for r in every[2:4]]
+
+
+def test_exports_carry_readable_names_beside_the_codes(env, capsys):
+    assert _run(capsys, "import", str(LIPETSK / "posts.jsonl"))[0] == 0
+    incidents = [json.loads(x) for x in _run(capsys, "export", "incidents")[1].splitlines()]
+    water = next(i for i in incidents if "Катукова" in i["title"])
+    assert water["category"] == "water" and water["category_name"].startswith("Водоснабжение")
+    assert water["municipality_name"] and water["body_name"] and water["status_name"]
+    rows = list(csv.DictReader(io.StringIO(_run(capsys, "export", "incidents", "--format", "csv")[1])))
+    assert list(rows[0])[:4] == ["id", "title", "status", "category"]  # the contract's columns first
+    assert {"category_name", "municipality_name", "body_name", "status_name"} <= set(rows[0])
+    signals = [json.loads(x) for x in _run(capsys, "export", "signals")[1].splitlines()]
+    assert any(s["category_name"] for s in signals) and all("municipality_name" in s for s in signals)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, Protocol, Self, TypeVar
 
+import incidents.core.states as core_states
 from incidents.core.config import RegionConfig
 from incidents.core.roles import Actor, Role
 from incidents.core.states import OPEN_STATES, IncidentState
@@ -17,18 +18,7 @@ S = IncidentState
 OPEN = sorted(s.value for s in OPEN_STATES)
 UNTRIAGED = {S.NEW.value, S.TRIAGED.value, S.REOPENED.value}
 
-STATUS_NAMES = {
-    "new": "новый",
-    "triaged": "разобран",
-    "assigned": "назначен",
-    "answer_drafted": "ответ подготовлен",
-    "answer_approved": "ответ утверждён",
-    "answered": "отвечено",
-    "resolved": "решён",
-    "closed": "закрыт",
-    "rejected": "отклонён",
-    "reopened": "открыт повторно",
-}
+STATUS_NAMES = core_states.STATUS_NAMES
 CLOCK_NAMES = {
     "triage": "разбор",
     "draft": "черновик",
@@ -36,14 +26,7 @@ CLOCK_NAMES = {
     "follow_up": "окончательный ответ",
     "resolution": "срок ПОС",
 }
-CLOCK_STATES = {
-    "ok": "в срок",
-    "at_risk": "под угрозой",
-    "overdue": "просрочен",
-    "met": "выполнен",
-    "missed": "нарушен",
-    "off": "—",
-}
+CLOCK_STATES = core_states.SLA_STATE_NAMES
 NETWORK_NAMES = {"vk": "ВКонтакте", "ok": "Одноклассники", "telegram": "Telegram", "pos": "ПОС"}
 REPLY_STATUSES = {"queued": "в очереди", "sending": "отправляется", "sent": "отправлен", "failed": "ошибка"}
 ACTION_NAMES = {

@@ -14,24 +14,66 @@ from incidents.cli.context import now as _now
 from incidents.cli.display import SCALE_NAMES, _cat_name, _muni_name
 
 
+def _pick(kind: str, value: str, names: dict[str, str]) -> str | None:
+    """A filter given as a code or as (a part of) its Russian name, ё and е alike; None and a
+    message when nothing or more than one thing matches, so a typo never reads as "no incidents"."""
+
+    def norm(text: str) -> str:
+        return text.casefold().replace("ё", "е").strip()
+
+    if value in names:
+        return value
+    wanted = norm(value)
+    exact = [code for code, name in names.items() if norm(name) == wanted]
+    found = exact or [code for code, name in names.items() if wanted in norm(name)]
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        err.print(f"[red]{kind} «{value}» не найден(а).[/] Есть: " + "; ".join(sorted(names.values())))
+    else:
+        err.print(f"[red]{kind} «{value}»: подходит несколько —[/] " + "; ".join(names[c] for c in found))
+    return None
+
+
 def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
     from sqlmodel import Session
 
+    from incidents.core.states import SLA_STATE_NAMES, STATUS_NAMES
     from incidents.domain.sla import SlaPolicyEngine, format_left
     from incidents.storage.store import open_incidents
 
     cfg = ctx.cfg
+    category = municipality = None
+    if args.category:
+        category = _pick("Категория", args.category, {c.code: c.name for c in cfg.rubricator.categories})
+        if category is None:
+            return EXIT_USAGE
+    if args.municipality:
+        munis = {m.code: m.name for m in cfg.territories.municipalities}
+        municipality = _pick("Муниципалитет", args.municipality, munis)
+        if municipality is None:
+            return EXIT_USAGE
     sla = SlaPolicyEngine(cfg.sla, cfg.region.timezone)
     now = _now()
     with Session(ctx.engine) as session:
         rows = open_incidents(session)
-    if args.category:
-        rows = [r for r in rows if r.category == args.category]
-    if args.municipality:
-        rows = [r for r in rows if r.municipality == args.municipality]
+    if category:
+        rows = [r for r in rows if r.category == category]
+    if municipality:
+        rows = [r for r in rows if r.municipality == municipality]
     rows.sort(key=lambda r: (r.due_at or now, r.priority))
+    total, limit = len(rows), max(1, args.limit)
+    first = (max(1, args.page) - 1) * limit
+    shown = rows[first : first + limit]
+    if first + len(shown) < total or first > 0:
+        pages = -(-total // limit)
+        err.print(
+            f"показано {first + 1 if shown else 0}–{first + len(shown)} из {total}"
+            + (f"; следующая страница: --page {args.page + 1}" if first + len(shown) < total else "")
+            + f" (страниц {pages}, по {limit}: --limit)"
+        )
     if args.format == "jsonl":
-        for r in rows[: args.limit]:
+        for r in shown:
             st = sla.status(r.due_at, r.first_answer_at, now)
             print(
                 json.dumps(
@@ -42,25 +84,27 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
                         "priority": r.priority,
                         "sla": st.state,
                         "left_minutes": int(st.left.total_seconds() // 60) if st.left else None,
+                        "status_name": STATUS_NAMES.get(r.status, r.status),
+                        "sla_name": SLA_STATE_NAMES.get(st.state, st.state),
                     },
                     ensure_ascii=False,
                 )
             )
         return EXIT_OK
-    t = Table(title=f"Открытые инциденты: {len(rows)}", title_justify="left")
+    t = Table(title=f"Открытые инциденты: {total}", title_justify="left")
     for col in ("ID", "Инцидент", "Категория", "Постов", "Пр.", "Статус", "Осталось"):
         t.add_column(col, overflow="fold")
-    for r in rows[: args.limit]:
+    for r in shown:
         st = sla.status(r.due_at, r.first_answer_at, now)
         left = format_left(st.left)
         style = {"overdue": "red", "at_risk": "yellow"}.get(st.state, "")
         t.add_row(
             str(r.id),
             r.title,
-            r.category,
+            _cat_name(cfg, r.category),
             str(r.post_count),
             str(r.priority),
-            r.status,
+            STATUS_NAMES.get(r.status, r.status),
             f"[{style}]{left}[/]" if style else left,
         )
     console.print(t)
@@ -182,6 +226,33 @@ def _write_rows(rows: Iterable[dict[str, Any]], fmt: str, out: Any, csv_fields: 
     return n
 
 
+_NAME_FIELDS = {
+    "incidents": ["status_name", "category_name", "municipality_name", "body_name"],
+    "signals": ["category_name", "municipality_name"],
+}
+
+
+def _named(ctx: Context, rows: Iterable[dict[str, Any]]) -> Iterable[dict[str, Any]]:
+    """The export's codes stay (the contract); beside each, the name a person reads
+    (`category_name`, `municipality_name`, `body_name`, `status_name`), so an analyst's file is
+    readable without the region's YAML."""
+    from incidents.core.states import STATUS_NAMES
+
+    cfg = ctx.cfg
+    cats = {c.code: c.name for c in cfg.rubricator.categories}
+    munis = {m.code: m.name for m in cfg.territories.municipalities}
+    bodies = {b.code: b.name for b in cfg.bodies.bodies}
+    for r in rows:
+        named = dict(r)
+        if "status" in r:
+            named["status_name"] = STATUS_NAMES.get(r["status"] or "", r["status"])
+        named["category_name"] = cats.get(r.get("category") or "")
+        named["municipality_name"] = munis.get(r.get("municipality") or "")
+        if "body" in r:
+            named["body_name"] = bodies.get(r["body"] or "")
+        yield named
+
+
 def cmd_export(ctx: Context, args: argparse.Namespace) -> int:
     from sqlmodel import Session
 
@@ -209,13 +280,18 @@ def cmd_export(ctx: Context, args: argparse.Namespace) -> int:
                     "opened_at",
                     "due_at",
                     "posts",
+                    *_NAME_FIELDS["incidents"],
                 ]
-                n = _write_rows(incident_rows(session, personal=args.with_authors), args.format, out, fields)
+                rows = _named(ctx, incident_rows(session, personal=args.with_authors))
+                n = _write_rows(rows, args.format, out, fields)
             else:
                 fields = ["post", "is_complaint", "in_region", "category", "municipality", "score"]
                 if args.with_authors:
                     fields += ["author_id", "author_name"]
-                n = _write_rows(signal_rows(session, personal=args.with_authors), args.format, out, fields)
+                fields += _NAME_FIELDS["signals"]
+                n = _write_rows(
+                    _named(ctx, signal_rows(session, personal=args.with_authors)), args.format, out, fields
+                )
     finally:
         if args.output:
             out.close()
@@ -243,9 +319,10 @@ def cmd_check_config(ctx: Context, args: argparse.Namespace) -> int:
 
 def add_commands(sub: Any) -> None:
     s = sub.add_parser("list", help="открытые инциденты со временем до срока ответа")
-    s.add_argument("--limit", type=int, default=50)
-    s.add_argument("--category")
-    s.add_argument("--municipality")
+    s.add_argument("--limit", type=int, default=50, help="строк на странице (по умолчанию 50)")
+    s.add_argument("--page", type=int, default=1, help="номер страницы (по умолчанию 1)")
+    s.add_argument("--category", help="код или название категории («roads», «дороги»)")
+    s.add_argument("--municipality", help="код или название муниципалитета («kursk», «Курск»)")
     s.add_argument("--format", choices=["table", "jsonl"], default="table")
     s.set_defaults(func=cmd_list)
 

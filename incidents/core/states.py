@@ -62,3 +62,28 @@ def check_transition(current: str, target: str) -> IncidentState:
     if tgt not in TRANSITIONS[cur]:
         raise InvalidTransition(current, target)
     return tgt
+
+
+STATUS_NAMES: dict[str, str] = {
+    "new": "новый",
+    "triaged": "разобран",
+    "assigned": "назначен",
+    "answer_drafted": "ответ подготовлен",
+    "answer_approved": "ответ утверждён",
+    "answered": "отвечено",
+    "resolved": "решён",
+    "closed": "закрыт",
+    "rejected": "отклонён",
+    "reopened": "открыт повторно",
+}
+"""The Russian label of every incident status: what the console, the CLI and the exports show people."""
+
+SLA_STATE_NAMES: dict[str, str] = {
+    "ok": "в срок",
+    "at_risk": "под угрозой",
+    "overdue": "просрочен",
+    "met": "выполнен",
+    "missed": "нарушен",
+    "off": "—",
+}
+"""The Russian label of every SLA clock state."""
