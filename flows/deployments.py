@@ -85,7 +85,7 @@ def job_specs(cfg: RegionConfig) -> list[JobSpec]:
                 cron_or_every=s.schedule or "every 15m",
                 parameters={"source_id": s.id},
                 tags=["crawl", f"network:{s.network}"],
-                active=s.enabled and s.schedule is not None,
+                active=s.enabled and s.schedule is not None and not s.sample,  # the sample: never deployed
                 description=f"Сбор: {s.network}/{s.kind} ({s.id})",
             )
         )

@@ -16,6 +16,7 @@ from prefect import flow, get_run_logger, task
 from flows.jobs import crawl_task
 from incidents.core.config import RegionConfig, load_region
 from incidents.core.settings import get_settings
+from incidents.services.crawling import sources_to_crawl
 from incidents.services.processing import CrawlStats, ProcessStats, prepare, process_pending, sla_check
 from incidents.storage.db import open_database
 
@@ -80,9 +81,14 @@ def search_task(database_url: str, cfg: RegionConfig) -> dict[str, Any]:
 
 @flow(name="monitoring-run", log_prints=True)
 def monitoring_run(
-    config_dir: str | None = None, database_url: str | None = None, sources: list[str] | None = None
+    config_dir: str | None = None,
+    database_url: str | None = None,
+    sources: list[str] | None = None,
+    with_sample: bool = False,
 ) -> dict[str, Any]:
-    """One pass: every enabled source (or the named ones) → processing → SLA check."""
+    """One pass: every enabled source (or the named ones) → processing → SLA check. A source
+    marked `sample` (the bundled fictional posts) runs only when asked (`with_sample`: the
+    default database of `make run`), so a production database never receives it."""
     settings = get_settings()
     cfg = load_region(config_dir or settings.config_dir)
     url = database_url or settings.database_url
@@ -90,7 +96,7 @@ def monitoring_run(
     prepare(engine, cfg)
     engine.dispose()
     summary = RunSummary()
-    selected = [s for s in cfg.sources.sources if (s.id in sources if sources else s.enabled)]
+    selected = sources_to_crawl(cfg, sources, with_sample=with_sample)
     for source in selected:
         try:  # the same task as the scheduled crawl deployments: one retry policy
             stats = crawl_task.with_options(tags=[f"network:{source.network}"])(source.id, cfg, url)

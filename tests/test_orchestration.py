@@ -64,8 +64,10 @@ def test_one_crawl_deployment_per_source_and_one_per_job():
     for src in cfg.sources.sources:
         spec = specs[f"crawl-{src.id}"]
         assert spec.parameters == {"source_id": src.id} and f"network:{src.network}" in spec.tags
-        assert spec.active == (src.enabled and src.schedule is not None)
-    assert specs["crawl-sample"].active and not specs["crawl-vk_adm_kursk"].active
+        assert spec.active == (src.enabled and src.schedule is not None and not src.sample)
+    assert (
+        not specs["crawl-sample"].active and not specs["crawl-vk_adm_kursk"].active
+    )  # the sample is never deployed (issue 18)
     for job in ("process", "sla-watch", "publish", "index", "report"):
         assert specs[job].active and specs[job].cron_or_every == getattr(
             cfg.region.schedules, job.replace("-", "_")
@@ -448,3 +450,14 @@ def test_the_image_contains_every_package_the_project_installs():
     for pattern in packages:
         name = pattern.rstrip("*")
         assert f"COPY {name} {name}" in docker, f"Dockerfile does not copy {name}/"
+
+
+def test_the_sample_is_crawled_only_when_asked_for():
+    """The bundled fictional sample (sources.yaml → sample: true) goes into the default database of
+    `make run` only: a pass against another database, and every deployment, leave it out (issue 18)."""
+    from incidents.services.crawling import sources_to_crawl
+
+    cfg = load_region(KURSK)
+    assert [s.id for s in sources_to_crawl(cfg, None, with_sample=True)] == ["sample"]
+    assert sources_to_crawl(cfg, None, with_sample=False) == []
+    assert [s.id for s in sources_to_crawl(cfg, ["sample"], with_sample=False)] == ["sample"]  # named: read

@@ -62,10 +62,18 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
     from flows.monitoring import monitoring_run
 
     ctx.engine  # noqa: B018 - migrate and validate before Prefect starts
+    default_db = ctx.settings.database_url == f"sqlite:///{ctx.settings.data_dir / 'incidents.db'}"
+    samples = [s.id for s in ctx.cfg.sources.sources if s.sample and s.enabled]
+    if samples and not default_db and not args.source:
+        err.print(
+            f"образец ({', '.join(samples)}) не загружается: база не та, что по умолчанию "
+            f"({ctx.settings.database_url.split('@')[-1]}); вымышленные посты — только для `make run`"
+        )
     result = monitoring_run(
         config_dir=str(ctx.settings.config_dir),
         database_url=ctx.settings.database_url,
         sources=args.source or None,
+        with_sample=default_db,
     )
     print_summary(ctx, result["crawls"], result["process"])
     return EXIT_FAILED if all(c.get("error") for c in result["crawls"]) and result["crawls"] else EXIT_OK

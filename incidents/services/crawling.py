@@ -79,3 +79,12 @@ def crawl_source(engine: Engine, cfg: RegionConfig, source: SourceConfig, now: C
         return crawl_adapter(engine, adapter, now)
     except SourceStopped as exc:
         return CrawlStats(source.id, error=f"stopped for now: {exc}")
+
+
+def sources_to_crawl(cfg: RegionConfig, named: list[str] | None, *, with_sample: bool) -> list[SourceConfig]:
+    """The sources one pass crawls: the named ones, or every enabled one — but a source marked
+    `sample` (the bundled fictional posts) only when asked for (`make run` on the default database),
+    so that a run against a production database never loads it."""
+    if named:
+        return [s for s in cfg.sources.sources if s.id in named]
+    return [s for s in cfg.sources.sources if s.enabled and (with_sample or not s.sample)]

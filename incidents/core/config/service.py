@@ -191,6 +191,11 @@ class SourceConfig(_Strict):
         None,
         description="The municipality a local page or chat is about: posts from it that name no place are placed there.",
     )
+    sample: bool = Field(
+        False,
+        description="The bundled fictional sample: read by `incidents run` on the default database only, "
+        "never by a scheduled deployment nor into a production database.",
+    )
 
     @field_validator("schedule")
     @classmethod
