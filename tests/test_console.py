@@ -830,3 +830,19 @@ def test_split_and_move_through_the_card(app, seeded):  # noqa: ANN001
         "Отказано"
         in m.post(f"/incidents/{new_id}/merge", data={"csrf": tm, "others": str(inc.id), "reason": "x"}).text
     )
+
+
+def test_bulk_assign_preselects_no_body_and_refuses_without_one(app, seeded):  # noqa: ANN001
+    """The bulk list opens on «— орган —», not on the first body of the alphabet (issue 18): an
+    assignment without a chosen body is refused and changes nothing."""
+    c, token = login(app, "admin")
+    page = c.get("/queue").text
+    assert '<option value="" selected>— орган —</option>' in page
+    with Session(seeded) as s:
+        inc = s.exec(select(Incident).where(col(Incident.merged_into_id).is_(None))).first()
+        before = (inc.body_code, inc.status)
+    r = c.post("/queue/bulk", data={"csrf": token, "ids": str(inc.id), "action": "assign", "body": ""})
+    assert "Выберите орган" in r.text
+    with Session(seeded) as s:
+        after = s.get(Incident, inc.id)
+        assert (after.body_code, after.status) == before

@@ -56,6 +56,8 @@ def queue_bulk(f: CheckedForm, v: CurrentViewer, ctx: Ctx, db: Db, w: Flow) -> R
     """One transaction per incident: one refusal does not undo the others; the outcome lists both."""
     action, reason = f.get("action"), f.get("reason")
     back_to = "/queue" + ("?" + f.get("query") if f.get("query") else "")
+    if action == "assign" and not f.get("body"):  # nothing preselected: a body is chosen, never assumed
+        return ctx.back(back_to, v, "Выберите орган, которому назначить.")
     ids = _bulk_ids(f, v, ctx, db)
     if not ids:
         return ctx.back(back_to, v, "Не выбрано ни одного инцидента.")
