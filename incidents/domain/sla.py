@@ -6,11 +6,16 @@ calendar (weekends, holidays, working Saturdays). The clock is always passed in.
 
 from __future__ import annotations
 
+import logging
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from incidents.core.config import Calendar, SlaPolicy
+
+log = logging.getLogger(__name__)
+_SUBSTITUTED = re.compile(r"substituted from (\d\d/\d\d/\d{4})")
 
 
 class SlaCalendar:
@@ -21,13 +26,53 @@ class SlaCalendar:
         self.weekend = frozenset(calendar.weekend)
         self.holidays = frozenset(date.fromisoformat(d) for d in calendar.holidays)
         self.extra = frozenset(date.fromisoformat(d) for d in calendar.extra_workdays)
+        self.country = calendar.country
+        self.listed_until = max((d.year for d in self.holidays | self.extra), default=None)
+        self._years: dict[int, tuple[frozenset[date], frozenset[date]]] = {}
+        self._warned: set[int] = set()
         if self.end <= self.start:
             raise ValueError("workday_end must be after workday_start")
+
+    def _official(self, year: int) -> tuple[frozenset[date], frozenset[date]]:
+        """The country's days off and transferred working days of one year (`holidays` package):
+        a transfer is named «Day off (substituted from MM/DD/YYYY)», and that date, when it is not a
+        holiday itself, is a working Saturday or Sunday."""
+        if year not in self._years:
+            import holidays as official
+
+            days = official.country_holidays(self.country or "", years=year, language="en_US")
+            off = frozenset(days)
+            worked = set()
+            for name in days.values():
+                m = _SUBSTITUTED.search(name)
+                if m:
+                    moved = datetime.strptime(m.group(1), "%m/%d/%Y").date()
+                    if moved not in off:
+                        worked.add(moved)
+            self._years[year] = (off, frozenset(worked))
+        return self._years[year]
 
     def is_workday(self, day: date) -> bool:
         if day in self.extra:
             return True
-        return day.weekday() not in self.weekend and day not in self.holidays
+        if day in self.holidays:
+            return False
+        if self.country:
+            off, worked = self._official(day.year)
+            if day in worked:
+                return True
+            if day in off:
+                return False
+        elif self.listed_until is not None and day.year > self.listed_until and day.year not in self._warned:
+            self._warned.add(day.year)  # loud, once a year: the list ran out and weekends alone count
+            log.warning(
+                "sla.yaml → calendar: holidays are listed up to %d only, %s counts weekends alone; "
+                "set calendar.country (RU) or list the holidays of %d",
+                self.listed_until,
+                day.isoformat(),
+                day.year,
+            )
+        return day.weekday() not in self.weekend
 
     def add(self, start: datetime, hours: float, *, working: bool) -> datetime:
         if not working:

@@ -26,6 +26,11 @@ class Calendar(_Strict):
     workday_start: str = "09:00"
     workday_end: str = "18:00"
     weekend: list[int] = Field(default_factory=lambda: [5, 6], description="Weekday numbers, Monday = 0.")
+    country: str | None = Field(
+        None,
+        description="ISO country code (RU): the official holidays and the government's day transfers of "
+        "every year come from the maintained `holidays` package; `holidays`/`extra_workdays` add to them.",
+    )
     holidays: list[str] = Field(default_factory=list, description="ISO dates that are days off.")
     extra_workdays: list[str] = Field(default_factory=list, description="ISO dates of working Saturdays.")
 
