@@ -145,3 +145,16 @@ def test_exports_carry_readable_names_beside_the_codes(env, capsys):
     assert {"category_name", "municipality_name", "body_name", "status_name"} <= set(rows[0])
     signals = [json.loads(x) for x in _run(capsys, "export", "signals")[1].splitlines()]
     assert any(s["category_name"] for s in signals) and all("municipality_name" in s for s in signals)
+
+
+def test_csv_for_a_russian_excel_has_a_bom_and_semicolons(env, capsys, tmp_path):
+    """`--format csv` keeps the contract (commas); `csv-excel` opens right in a Russian-locale
+    Excel: a UTF-8 BOM and «;» between columns, the Cyrillic intact."""
+    assert _run(capsys, "import", str(LIPETSK / "posts.jsonl"))[0] == 0
+    path = tmp_path / "incidents.csv"
+    assert _run(capsys, "export", "incidents", "--format", "csv-excel", "-o", str(path))[0] == 0
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
+    assert list(rows[0])[:4] == ["id", "title", "status", "category"]
+    assert any("Катукова" in r["title"] for r in rows) and all(r["category_name"] for r in rows)

@@ -218,10 +218,17 @@ def _write_rows(rows: Iterable[dict[str, Any]], fmt: str, out: Any, csv_fields: 
             out.write(json.dumps(r, ensure_ascii=False) + "\n")
             n += 1
         return n
-    writer = csv.DictWriter(out, fieldnames=list(csv_fields), extrasaction="ignore")
+    excel = fmt == "csv-excel"  # a Russian-locale Excel: a BOM to see UTF-8, «;» between columns
+    if excel:
+        out.write("\ufeff")
+    writer = csv.DictWriter(
+        out, fieldnames=list(csv_fields), extrasaction="ignore", delimiter=";" if excel else ","
+    )
     writer.writeheader()
     for r in rows:
-        writer.writerow({k: (";".join(v) if isinstance(v, list) else v) for k, v in r.items()})
+        writer.writerow(
+            {k: ((", " if excel else ";").join(v) if isinstance(v, list) else v) for k, v in r.items()}
+        )
         n += 1
     return n
 
@@ -332,7 +339,12 @@ def add_commands(sub: Any) -> None:
 
     s = sub.add_parser("export", help="выгрузка инцидентов или сигналов")
     s.add_argument("what", choices=["incidents", "signals"])
-    s.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    s.add_argument(
+        "--format",
+        choices=["jsonl", "csv", "csv-excel"],
+        default="jsonl",
+        help="jsonl (по умолчанию), csv (контракт: запятые) или csv-excel (для русского Excel: BOM и «;»)",
+    )
     s.add_argument("--output", "-o", help="файл (по умолчанию стандартный вывод)")
     s.add_argument(
         "--with-authors",
