@@ -158,3 +158,16 @@ def test_csv_for_a_russian_excel_has_a_bom_and_semicolons(env, capsys, tmp_path)
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
     assert list(rows[0])[:4] == ["id", "title", "status", "category"]
     assert any("Катукова" in r["title"] for r in rows) and all(r["category_name"] for r in rows)
+
+
+def test_show_speaks_russian_in_the_regions_time(env, capsys):
+    """No code a person reads leaks through `show` (status, subcategory, SLA state, history
+    events, «система»), and times are the region's, not UTC (issue 18)."""
+    assert _run(capsys, "import", str(LIPETSK / "posts.jsonl"))[0] == 0
+    rows = [json.loads(x) for x in _run(capsys, "list", "--format", "jsonl")[1].splitlines()]
+    code, out, _ = _run(capsys, "show", str(rows[0]["id"]))
+    assert code == 0 and "UTC" not in out
+    assert "статус: новый" in out or "статус: назначен" in out or "статус: разобран" in out
+    assert "срок: " in out and not any(f"срок: {c} " in out for c in ("ok", "at_risk", "overdue"))
+    assert "система: открыт" in out and "system:" not in out and "opened" not in out
+    assert "(Europe/Moscow)" in out

@@ -29,33 +29,7 @@ CLOCK_NAMES = {
 CLOCK_STATES = core_states.SLA_STATE_NAMES
 NETWORK_NAMES = {"vk": "ВКонтакте", "ok": "Одноклассники", "telegram": "Telegram", "pos": "ПОС"}
 REPLY_STATUSES = {"queued": "в очереди", "sending": "отправляется", "sent": "отправлен", "failed": "ошибка"}
-ACTION_NAMES = {
-    "queued_for_triage": "в очередь на разбор",
-    "assigned": "назначен",
-    "reassigned": "переназначен",
-    "triaged": "разобран",
-    "handed_back": "возвращён «не наше»",
-    "rejected": "отклонён",
-    "answer_drafted": "подготовлен ответ",
-    "answer_redrafted": "ответ переписан",
-    "draft_returned": "ответ возвращён",
-    "answer_approved": "ответ утверждён",
-    "answer_published": "ответ опубликован",
-    "resolved": "решён",
-    "closed": "закрыт",
-    "reopened": "открыт повторно",
-    "merged": "объединён",
-    "merged_into": "присоединён к",
-    "split": "выделены посты",
-    "split_from": "выделен из",
-    "post_moved_in": "пост перенесён сюда",
-    "post_moved_out": "пост перенесён отсюда",
-    "emptied": "остался без постов",
-    "auto_answer_queued": "автоответ",
-    "opened": "открыт",
-    "reply_sent": "ответ отправлен",
-    "reply_failed": "ответ не отправлен",
-}
+ACTION_NAMES = core_states.EVENT_NAMES
 PERIODS = {"7": 7, "30": 30, "90": 90}
 
 

@@ -5,13 +5,15 @@ import csv
 import json
 import sys
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from rich.table import Table
 
 from incidents.cli.context import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Context, console, err
 from incidents.cli.context import now as _now
-from incidents.cli.display import SCALE_NAMES, _cat_name, _muni_name
+from incidents.cli.display import SCALE_NAMES, _cat_name, _muni_name, _subcat_name
 
 
 def _pick(kind: str, value: str, names: dict[str, str]) -> str | None:
@@ -114,6 +116,7 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
 def cmd_show(ctx: Context, args: argparse.Namespace) -> int:
     from sqlmodel import Session, col, select
 
+    from incidents.core.states import EVENT_NAMES, SLA_STATE_NAMES, STATUS_NAMES
     from incidents.domain.sla import SlaPolicyEngine, format_left
     from incidents.storage.models import AuditEvent, Incident, IncidentPost, Post, Signal, row_id
 
@@ -143,12 +146,17 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> int:
         card = card_of(cfg, inc.category, inc.subcategory, facts) if facts else None
     st = SlaPolicyEngine(cfg.sla, cfg.region.timezone).status(inc.due_at, inc.first_answer_at, _now())
     body = cfg.body_by_code.get(inc.body_code or "")
+    tz = ZoneInfo(cfg.region.timezone)
+
+    def local(at: datetime) -> str:  # what the region's staff read: their own clock, not UTC
+        return f"{at.astimezone(tz):%d.%m.%Y %H:%M}"
+
     console.print(f"[b]#{inc.id} {inc.title}[/]")
     if inc.merged_into_id:
         console.print(f"[yellow]объединён с #{inc.merged_into_id}: посты и работа — там[/]")
     console.print(
-        f"статус: {inc.status}; приоритет: {inc.priority}; масштаб: {SCALE_NAMES.get(inc.scale or '', inc.scale)}; "
-        f"категория: {_cat_name(cfg, inc.category)} / {inc.subcategory or '—'}"
+        f"статус: {STATUS_NAMES.get(inc.status, inc.status)}; приоритет: {inc.priority}; масштаб: {SCALE_NAMES.get(inc.scale or '', inc.scale)}; "
+        f"категория: {_cat_name(cfg, inc.category)} / {_subcat_name(cfg, inc.category, inc.subcategory)}"
     )
     console.print(
         f"муниципалитет: {_muni_name(cfg, inc.municipality)}; "
@@ -156,8 +164,8 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> int:
     )
     console.print(f"ответственный: {body.name if body else inc.body_code or '—'}")
     console.print(
-        f"открыт: {inc.opened_at:%Y-%m-%d %H:%M} UTC; ответ до: "
-        f"{inc.due_at:%Y-%m-%d %H:%M} UTC; SLA: {st.state} ({format_left(st.left)})"
+        f"открыт: {local(inc.opened_at)}; ответ до: {local(inc.due_at)} ({cfg.region.timezone}); "
+        f"срок: {SLA_STATE_NAMES.get(st.state, st.state)} ({format_left(st.left)})"
         if inc.due_at
         else ""
     )
@@ -182,15 +190,15 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> int:
         )
         if card.first_post_at and card.last_post_at:
             console.print(
-                f"первый пост: {card.first_post_at:%Y-%m-%d %H:%M} UTC; "
-                f"последний: {card.last_post_at:%Y-%m-%d %H:%M} UTC; "
+                f"первый пост: {local(card.first_post_at)}; "
+                f"последний: {local(card.last_post_at)}; "
                 f"главный пост: {card.representative}\n"
             )
     else:
         console.print(f"охват: {inc.reach}; сети: {inc.networks}\n")
     for post, sig in posts:
         console.print(
-            f"[b]{post.network}:{post.external_id}[/] {post.created_at:%Y-%m-%d %H:%M} "
+            f"[b]{post.network}:{post.external_id}[/] {local(post.created_at)} "
             f"{post.author_name or post.author_id or ''} {post.url or ''}"
         )
         console.print("  " + " ".join(post.text.split())[:500], markup=False)
@@ -203,9 +211,15 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> int:
         console.print("\n[b]История[/]")
         for e in events:
             what = json.dumps(e.data, ensure_ascii=False)[:200] if e.data else ""
+            moved = (
+                f" ({STATUS_NAMES.get(e.from_state or '', e.from_state or '—')} → "
+                f"{STATUS_NAMES.get(e.to_state or '', e.to_state or '—')})"
+                if e.to_state
+                else ""
+            )
+            who = "система" if e.actor == "system" else e.actor
             console.print(
-                f"  {e.at:%Y-%m-%d %H:%M} {e.actor}: {e.action} "
-                f"{e.from_state or ''}→{e.to_state or ''} {e.reason or ''} {what}".rstrip(),
+                f"  {local(e.at)} {who}: {EVENT_NAMES.get(e.action, e.action)}{moved} {e.reason or ''} {what}".rstrip(),
                 markup=False,
             )
     return EXIT_OK

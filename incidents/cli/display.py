@@ -54,3 +54,13 @@ def _counter_table(title: str, counts: Counter, name: Callable[[Any], str]) -> T
     for key, n in counts.most_common():
         t.add_row(name(key), str(n))
     return t
+
+
+def _subcat_name(cfg: RegionConfig, category: str | None, code: str | None) -> str:
+    """The subcategory's Russian name («бездомные животные»), not its code."""
+    for c in cfg.rubricator.categories:
+        if c.code == category:
+            for sub in c.subcategories:
+                if sub.code == code:
+                    return sub.name
+    return code or "—"

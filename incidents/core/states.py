@@ -87,3 +87,32 @@ SLA_STATE_NAMES: dict[str, str] = {
     "off": "—",
 }
 """The Russian label of every SLA clock state."""
+
+EVENT_NAMES: dict[str, str] = {
+    "queued_for_triage": "в очередь на разбор",
+    "assigned": "назначен",
+    "reassigned": "переназначен",
+    "triaged": "разобран",
+    "handed_back": "возвращён «не наше»",
+    "rejected": "отклонён",
+    "answer_drafted": "подготовлен ответ",
+    "answer_redrafted": "ответ переписан",
+    "draft_returned": "ответ возвращён",
+    "answer_approved": "ответ утверждён",
+    "answer_published": "ответ опубликован",
+    "resolved": "решён",
+    "closed": "закрыт",
+    "reopened": "открыт повторно",
+    "merged": "объединён",
+    "merged_into": "присоединён к",
+    "split": "выделены посты",
+    "split_from": "выделен из",
+    "post_moved_in": "пост перенесён сюда",
+    "post_moved_out": "пост перенесён отсюда",
+    "emptied": "остался без постов",
+    "auto_answer_queued": "автоответ",
+    "opened": "открыт",
+    "reply_sent": "ответ отправлен",
+    "reply_failed": "ответ не отправлен",
+}
+"""The Russian label of every audited event of an incident's history."""
