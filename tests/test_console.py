@@ -846,3 +846,73 @@ def test_bulk_assign_preselects_no_body_and_refuses_without_one(app, seeded):  #
     with Session(seeded) as s:
         after = s.get(Incident, inc.id)
         assert (after.body_code, after.status) == before
+
+
+def test_the_cli_list_and_the_console_queue_agree_on_every_incidents_clock(
+    seeded, kursk, capsys, monkeypatch
+):  # noqa: ANN001
+    """One evaluation of the clocks (issue 18): `incidents list` said «в срок» where the console's
+    queue said overdue, because the CLI read the first-answer deadline alone and the console every
+    running clock (the platform's own resolution deadline among them)."""
+
+    from datetime import timedelta
+
+    from console import data
+    from incidents.cli import context as cli_context
+    from incidents.cli.main import main as cli
+    from incidents.domain.sla_clocks import SlaClocks
+
+    now = NOW  # the morning after the sample's week: fresh incidents whose answer is not due yet
+    monkeypatch.setattr(cli_context, "now", lambda: now)
+    monkeypatch.setattr("incidents.cli.browse._now", lambda: now)
+    with Session(seeded) as s, s.begin():  # the platform's own deadline is over, the first answer is not
+        inc = s.exec(
+            select(Incident).where(col(Incident.merged_into_id).is_(None), col(Incident.status) == "assigned")
+        ).first()
+        saved = (inc.id, inc.due_at, inc.first_answer_at, inc.resolution_due_at)
+        inc.due_at, inc.first_answer_at = now + timedelta(hours=10), None
+        inc.resolution_due_at = now - timedelta(hours=1)
+    try:
+        _compare_cli_and_console(seeded, kursk, capsys, now, saved[0], cli, data, SlaClocks)
+    finally:
+        with Session(seeded) as s, s.begin():
+            inc = s.get(Incident, saved[0])
+            inc.due_at, inc.first_answer_at, inc.resolution_due_at = saved[1:]
+
+
+def _compare_cli_and_console(seeded, kursk, capsys, now, changed, cli, data, SlaClocks):  # noqa: ANN001, ANN202, N803
+    import json as _json
+
+    assert (
+        cli(
+            [
+                "--config",
+                str(kursk.root),
+                "--database",
+                str(seeded.url),
+                "list",
+                "--format",
+                "jsonl",
+                "--limit",
+                "10000",
+            ]
+        )
+        == 0
+    )
+    listed = {r["id"]: r["sla"] for r in map(_json.loads, capsys.readouterr().out.splitlines())}
+    with Session(seeded) as s:
+        rows = data.queue(
+            s,
+            seeded,
+            kursk,
+            Actor("admin", Role.ADMIN),
+            data.ListFilters(),
+            now,
+            SlaClocks(kursk.sla, kursk.region.timezone),
+        )
+    shown = {r.inc.id: r.worst for r in rows}
+    assert listed and set(listed) == set(shown)
+    assert listed == shown
+    # not vacuous: some incidents are overdue on a clock other than the first answer (triage, the
+    # platform's resolution), which the CLI's old reading called «в срок»
+    assert {"overdue", "ok"} <= set(listed.values()) and listed[changed] == "overdue"

@@ -15,15 +15,8 @@ from sqlmodel import Session, col, select
 
 from console.data.names import OPEN, UNTRIAGED
 from incidents.core.config import RegionConfig
-from incidents.domain.sla_clocks import ClockState, SlaClocks
+from incidents.domain.sla_clocks import ClockState, SlaClocks, worst_state  # noqa: F401 - one evaluation for all
 from incidents.storage.models import AuditEvent, Incident, row_id, stored_ids
-
-
-def worst_state(clocks: list[ClockState]) -> str:
-    states = {c.state for c in clocks}
-    return (
-        "overdue" if "overdue" in states else "at_risk" if "at_risk" in states else "ok" if states else "off"
-    )
 
 
 def _due_at(clock: ClockState) -> datetime:

@@ -41,7 +41,8 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
     from sqlmodel import Session
 
     from incidents.core.states import SLA_STATE_NAMES, STATUS_NAMES
-    from incidents.domain.sla import SlaPolicyEngine, format_left
+    from incidents.domain.sla import format_left
+    from incidents.domain.sla_clocks import SlaClocks
     from incidents.storage.store import open_incidents
 
     cfg = ctx.cfg
@@ -55,15 +56,16 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
         municipality = _pick("Муниципалитет", args.municipality, munis)
         if municipality is None:
             return EXIT_USAGE
-    sla = SlaPolicyEngine(cfg.sla, cfg.region.timezone)
+    clocks = SlaClocks(cfg.sla, cfg.region.timezone)  # the console's evaluation: every running clock
     now = _now()
     with Session(ctx.engine) as session:
         rows = open_incidents(session)
+    verdicts = {r.id: clocks.verdict(r, now) for r in rows}
     if category:
         rows = [r for r in rows if r.category == category]
     if municipality:
         rows = [r for r in rows if r.municipality == municipality]
-    rows.sort(key=lambda r: (r.due_at or now, r.priority))
+    rows.sort(key=lambda r: ((v.due_at if (v := verdicts[r.id]) else None) or now, r.priority))
     total, limit = len(rows), max(1, args.limit)
     first = (max(1, args.page) - 1) * limit
     shown = rows[first : first + limit]
@@ -76,7 +78,8 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
         )
     if args.format == "jsonl":
         for r in shown:
-            st = sla.status(r.due_at, r.first_answer_at, now)
+            v = verdicts[r.id]
+            state = v.state if v else "off"
             print(
                 json.dumps(
                     {
@@ -84,10 +87,11 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
                         "title": r.title,
                         "status": r.status,
                         "priority": r.priority,
-                        "sla": st.state,
-                        "left_minutes": int(st.left.total_seconds() // 60) if st.left else None,
+                        "sla": state,
+                        "left_minutes": int(v.left.total_seconds() // 60) if v and v.left else None,
                         "status_name": STATUS_NAMES.get(r.status, r.status),
-                        "sla_name": SLA_STATE_NAMES.get(st.state, st.state),
+                        "sla_name": SLA_STATE_NAMES.get(state, state),
+                        "sla_clock": v.name if v else None,
                     },
                     ensure_ascii=False,
                 )
@@ -97,9 +101,9 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
     for col in ("ID", "Инцидент", "Категория", "Постов", "Пр.", "Статус", "Осталось"):
         t.add_column(col, overflow="fold")
     for r in shown:
-        st = sla.status(r.due_at, r.first_answer_at, now)
-        left = format_left(st.left)
-        style = {"overdue": "red", "at_risk": "yellow"}.get(st.state, "")
+        v = verdicts[r.id]
+        left = format_left(v.left) if v else "—"
+        style = {"overdue": "red", "at_risk": "yellow"}.get(v.state if v else "", "")
         t.add_row(
             str(r.id),
             r.title,

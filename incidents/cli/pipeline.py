@@ -19,7 +19,8 @@ from incidents.cli.display import _cat_name, _counter_table, _muni_name, _progre
 def print_summary(ctx: Context, crawls: Sequence[dict[str, Any]], process: dict[str, Any]) -> None:
     from sqlmodel import Session
 
-    from incidents.domain.sla import SlaPolicyEngine
+    from incidents.core.states import SLA_STATE_NAMES
+    from incidents.domain.sla_clocks import SlaClocks
     from incidents.storage.store import open_incidents
 
     cfg = ctx.cfg
@@ -37,19 +38,18 @@ def print_summary(ctx: Context, crawls: Sequence[dict[str, Any]], process: dict[
             f"вне региона: {process['off_region']}; новых инцидентов: {process['incidents_opened']}; "
             f"присоединено к инцидентам: {process['incidents_joined']}"
         )
-    sla = SlaPolicyEngine(cfg.sla, cfg.region.timezone)
+    clocks = SlaClocks(cfg.sla, cfg.region.timezone)  # the same evaluation as the console's and `list`
     now = _now()
     with Session(ctx.engine) as session:
         incidents = open_incidents(session)
     by_cat: Counter = Counter(i.category for i in incidents)
     by_muni: Counter = Counter(i.municipality for i in incidents)
-    by_sla: Counter = Counter(sla.status(i.due_at, i.first_answer_at, now).state for i in incidents)
+    by_sla: Counter = Counter((v.state if (v := clocks.verdict(i, now)) else "off") for i in incidents)
     by_body: Counter = Counter(i.body_code for i in incidents)
     console.print(f"\n[b]Открытых инцидентов: {len(incidents)}[/] ({cfg.region.name})")
     console.print(_counter_table("По категориям", by_cat, lambda c: _cat_name(cfg, c)))
     console.print(_counter_table("По муниципалитетам", by_muni, lambda c: _muni_name(cfg, c)))
-    sla_names = {"ok": "в срок", "at_risk": "под угрозой", "overdue": "просрочено", "answered": "отвечено"}
-    console.print(_counter_table("SLA (ответ за 24 ч)", by_sla, lambda s: sla_names.get(s, s)))
+    console.print(_counter_table("Сроки (худший из идущих)", by_sla, lambda s: SLA_STATE_NAMES.get(s, s)))
     console.print(
         _counter_table(
             "Ответственные", by_body, lambda b: cfg.body_by_code[b].name if b in cfg.body_by_code else str(b)

@@ -156,3 +156,22 @@ class SlaClocks:
                 self._margin(p.clocks.draft, inc.urgent),
             )
         return out
+
+    def verdict(self, inc: IncidentTimes, now: datetime) -> ClockState | None:
+        """The one state a person is shown for an incident, the same in the console, the CLI's
+        list and its summary: the worst of its running clocks (overdue, then at risk, then in
+        time), the soonest due among those; None when no clock runs."""
+        running = sorted(
+            (c for c in self.evaluate(inc, now).values() if c.running),
+            key=lambda c: c.due_at or now,
+        )
+        worst = worst_state(running)
+        return next((c for c in running if c.state == worst), None)
+
+
+def worst_state(clocks: list[ClockState]) -> str:
+    """overdue, at_risk or ok: the worst of the clocks given (running ones); off when none."""
+    states = {c.state for c in clocks}
+    return (
+        "overdue" if "overdue" in states else "at_risk" if "at_risk" in states else "ok" if states else "off"
+    )
