@@ -392,7 +392,9 @@ def test_assign_answer_from_a_template_approve_publish(app, seeded, kursk):  # n
     assert "Назначен: " in r.text
     ex, t_ex = login(app, "ivanova")
     assert f'href="/incidents/{inc.id}"' in ex.get("/inbox").text
-    tpl = kursk.replies.templates[0].id
+    # a template that fits the incident's category (the first template of the list, whatever the
+    # category, was the bug of issue 18: a template of another category is now refused)
+    tpl = next(t.id for t in kursk.replies.templates if t.category in (None, inc.category) and not t.interim)
     page = ex.get(f"/incidents/{inc.id}?template={tpl}").text
     text = re.search(r'<textarea name="text"[^>]*>([^<]*)</textarea>', page).group(1)
     assert "Здравствуйте" in text or "здравствуйте" in text
