@@ -416,7 +416,8 @@ def test_assign_answer_from_a_template_approve_publish(app, seeded, kursk):  # n
     with Session(seeded) as s:
         replies = s.exec(select(Reply).where(Reply.incident_id == inc.id)).all()
         assert replies and all(x.status == "queued" for x in replies)  # no credentials here: waiting, said so
-        assert s.get(Incident, inc.id).status == "answered"
+        # a dry run sends nothing: the incident stays approved (it was «answered» here: the bug of issue 18)
+        assert s.get(Incident, inc.id).status == "answer_approved"
     assert "ждут учётных данных" in r.text
 
 

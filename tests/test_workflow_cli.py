@@ -83,6 +83,9 @@ def test_assign_reply_publish_dry_run_watch_and_report(env, capsys):
     # Lipetsk needs no approval: the executor publishes; without credentials the outbox is a dry run
     code, out, _ = _run(capsys, "publish", "--incident", iid, "--by", "gzhi")
     assert code == 3 and "пробный режим (dry run)" in out and "не отправлено" in out
+    assert "не считается отвеченным" in out  # 0 replies sent: not answered (issue 18)
+    code, _, err = _run(capsys, "resolve", iid, "--by", "gzhi")
+    assert code == 2 and "resolved" in err
     code, out, _ = _run(capsys, "replies", "--incident", iid)
     assert code == 0 and "queued" in out
     code, _, err = _run(capsys, "close", iid, "--by", "gzhi")

@@ -28,7 +28,13 @@ CLOCK_NAMES = {
 }
 CLOCK_STATES = core_states.SLA_STATE_NAMES
 NETWORK_NAMES = {"vk": "ВКонтакте", "ok": "Одноклассники", "telegram": "Telegram", "pos": "ПОС"}
-REPLY_STATUSES = {"queued": "в очереди", "sending": "отправляется", "sent": "отправлен", "failed": "ошибка"}
+REPLY_STATUSES = {
+    "queued": "в очереди",
+    "sending": "отправляется",
+    "sent": "отправлен",
+    "failed": "ошибка",
+    "manual": "опубликован вручную",
+}
 ACTION_NAMES = {
     "queued_for_triage": "в очередь на разбор",
     "assigned": "назначен",
@@ -41,6 +47,8 @@ ACTION_NAMES = {
     "draft_returned": "ответ возвращён",
     "answer_approved": "ответ утверждён",
     "answer_published": "ответ опубликован",
+    "answer_queued": "ответ поставлен в очередь на отправку",
+    "answer_marked_published": "ответ отмечен опубликованным вручную",
     "resolved": "решён",
     "closed": "закрыт",
     "reopened": "открыт повторно",

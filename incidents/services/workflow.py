@@ -13,7 +13,7 @@ the permissions in `incidents.core.roles`; this module only composes them:
 5. `draft_answer` (executor) — from a template (sandboxed Jinja2) or free text; interim or final;
 6. `return_draft` / `approve` (controller) — approval is required when `replies.yaml` says so;
 7. `publish` — queues one outbox row per post (all the incident's posts or chosen ones);
-   `incidents.services.outbox` sends them;
+   `incidents.services.outbox` sends them; «отвечено» once one is sent (`services.answered`);
 8. `resolve` (executor) after a final answer, `close` (controller, administrator);
 9. `reopen` — by hand, by a feedback-platform rating of 1–2 (`apply_ratings`), or by a new
    post after closing (the pipeline).
@@ -454,13 +454,9 @@ class Workflow:
         replies = self._queue(inc, answer, posts, actor.login, ts)
         answer.status, answer.published_at = "published", ts
         self.session.add(answer)
-        self._move(
-            inc,
-            actor,
-            S.ANSWERED,
-            "answer_published",
-            data={"answer": answer.id, "interim": answer.interim, "posts": [p.id for p in posts]},
-        )
+        data = {"answer": answer.id, "interim": answer.interim, "posts": [p.id for p in posts]}
+        # «отвечено» only once a channel confirms a reply sent, or by hand (services/answered.py)
+        audit(self.session, actor=actor.login, action="answer_queued", incident_id=inc.id, now=ts, data=data)
         return replies
 
     def _queue(
