@@ -9,6 +9,7 @@ from sqlmodel import Session, select
 
 from incidents.core.roles import Action, Actor, PermissionDenied, Role, authorize, can
 from incidents.core.states import InvalidTransition
+from incidents.services.answered import mark_published
 from incidents.services.workflow import Workflow, WorkflowError, add_user, get_actor
 from incidents.storage.models import Answer, Assignment, AuditEvent, Incident, Reply
 from tests.conftest import FixedClock
@@ -121,6 +122,10 @@ def test_routing_then_every_role_and_every_step_audited(scenario):
     # publishing the same answer again queues nothing twice (one key per answer × post)
     with Session(engine) as s:
         assert len(s.exec(select(Reply)).all()) == 4
+        assert s.get(Incident, iid).status == "answer_approved"  # queued is not answered (issue 18)
+    # no channel sends here: the controller marks the answer as published by hand (setup: this test
+    # used to take «queued» for «answered», the bug of issue 18)
+    _do(engine, cfg, clock, lambda w, s: mark_published(s, control, w.incident(iid), clock()))
 
     # resolve needs the executor of the body; close needs a controller
     _do(engine, cfg, clock, lambda w, s: w.resolve(gorinsp, iid, "площадка вычищена, фото в карточке"))

@@ -1,6 +1,7 @@
 """The workflow commands as a duty officer meets them: who acts, what is refused, the dry run."""
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -71,13 +72,20 @@ def test_assign_reply_publish_dry_run_watch_and_report(env, capsys):
     assert code == 0 and f"│ {iid} " in out and "ответ " in out  # Lipetsk runs only the 24-hour clock
     code, out, _ = _run(capsys, "queue", "--by", "moder")
     assert code == 0 and int(out.split("Очередь moder: ")[1].split()[0]) >= 4
+    # the deadline given must be ahead (a passed date is never promised: issue 18); the body's
+    # name is in the accusative after «в» (the old expectation, «в Государственная…», was the bug)
+    ahead = datetime.now(UTC).date() + timedelta(days=30)
     code, out, _ = _run(
-        capsys, "reply", iid, "--template", "generic", "--deadline", "2026-12-01", "--by", "gzhi"
+        capsys, "reply", iid, "--template", "generic", "--deadline", ahead.isoformat(), "--by", "gzhi"
     )
-    assert code == 0 and "Государственная жилищная инспекция Липецкой области" in out and "01.12.2026" in out
+    assert code == 0 and "Государственную жилищную инспекцию Липецкой области" in out
+    assert f"{ahead:%d.%m.%Y}" in out
     # Lipetsk needs no approval: the executor publishes; without credentials the outbox is a dry run
     code, out, _ = _run(capsys, "publish", "--incident", iid, "--by", "gzhi")
     assert code == 3 and "пробный режим (dry run)" in out and "не отправлено" in out
+    assert "не считается отвеченным" in out  # 0 replies sent: not answered (issue 18)
+    code, _, err = _run(capsys, "resolve", iid, "--by", "gzhi")
+    assert code == 2 and "resolved" in err
     code, out, _ = _run(capsys, "replies", "--incident", iid)
     assert code == 0 and "queued" in out
     code, _, err = _run(capsys, "close", iid, "--by", "gzhi")

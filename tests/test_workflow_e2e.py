@@ -20,6 +20,7 @@ import pytest
 from sqlmodel import Session, select
 
 from incidents.core.roles import PermissionDenied
+from incidents.services.answered import mark_published
 from incidents.services.notify import EmailNotifier, TelegramBotNotifier
 from incidents.services.outbox import Outbox
 from incidents.services.sla_watch import sla_watch
@@ -288,6 +289,9 @@ def test_a_low_rating_on_the_platform_reopens_once(tmp_path, kursk, kursk_builde
     _do(engine, cfg, clock, lambda w, s: w.draft_answer(gorinsp, iid, template="waste_not_collected"))
     _do(engine, cfg, clock, lambda w, s: w.approve(control, iid))
     _do(engine, cfg, clock, lambda w, s: w.publish(control, iid))
+    # setup: no outbox runs here, so the answer is marked published by hand (a queued answer no
+    # longer counts as answered: issue 18)
+    _do(engine, cfg, clock, lambda w, s: mark_published(s, control, w.incident(iid), clock()))
     clock.advance(days=2)
     pos_record = records()[3]
     for rating, expect in ((4, []), (2, [iid]), (2, [])):

@@ -28,7 +28,13 @@ CLOCK_NAMES = {
 }
 CLOCK_STATES = core_states.SLA_STATE_NAMES
 NETWORK_NAMES = {"vk": "ВКонтакте", "ok": "Одноклассники", "telegram": "Telegram", "pos": "ПОС"}
-REPLY_STATUSES = {"queued": "в очереди", "sending": "отправляется", "sent": "отправлен", "failed": "ошибка"}
+REPLY_STATUSES = {
+    "queued": "в очереди",
+    "sending": "отправляется",
+    "sent": "отправлен",
+    "failed": "ошибка",
+    "manual": "опубликован вручную",
+}
 ACTION_NAMES = core_states.EVENT_NAMES
 PERIODS = {"7": 7, "30": 30, "90": 90}
 

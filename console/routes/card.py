@@ -13,6 +13,7 @@ from console import data, geo
 from console.deps import CheckedForm, Ctx, CurrentViewer, Db, Flow, visible_incident
 from console.web import ConsoleContext, Viewer
 from incidents.core.roles import Role
+from incidents.domain.reply_text import fits
 from incidents.domain.templates import TemplateNotFound
 from incidents.services.workflow import Workflow, WorkflowError
 from incidents.storage.models import Incident, row_id
@@ -58,9 +59,7 @@ def card_context(
             preview_error = str(exc)
     drafts = [a for a in c.answers if a.status in ("draft", "approved")]
     pin_map, pin_at = geo.pin(cfg, inc.municipality)
-    templates = [
-        t for t in cfg.replies.templates if t.category in (None, inc.category)
-    ] or cfg.replies.templates
+    templates = [t for t in cfg.replies.templates if fits(t, inc.category)] or cfg.replies.templates
     return dict(
         c=c,
         inc=inc,

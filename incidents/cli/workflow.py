@@ -257,6 +257,10 @@ def cmd_publish(ctx: Any, args: argparse.Namespace) -> int:
             f"[yellow]пробный режим (dry run) для {network}: {n} ответов не отправлено — "
             f"{report.dry_run_reasons.get(network)}[/]"
         )
+    if report.dry_run:  # issue 18: a queued answer is not an answer
+        console.print(
+            "[yellow]ответ не отправлен: инцидент не считается отвеченным (до подтверждённой отправки)[/]"
+        )
     for line in report.errors[:20]:
         err.print(line, markup=False)
     return EXIT_PROBLEMS if report.failed or report.dry_run else EXIT_OK
@@ -551,7 +555,7 @@ def add_commands(sub: Any) -> None:
         "replies", help="ответы по постам: в очереди, отправлены (внешний id), ошибки (причина)"
     )
     s.add_argument("--incident", type=int, metavar="ID")
-    s.add_argument("--status", choices=["queued", "sending", "sent", "failed"])
+    s.add_argument("--status", choices=["queued", "sending", "sent", "failed", "manual"])
     s.add_argument("--limit", type=int, default=100)
     s.set_defaults(func=cmd_replies)
 

@@ -100,6 +100,8 @@ EVENT_NAMES: dict[str, str] = {
     "draft_returned": "ответ возвращён",
     "answer_approved": "ответ утверждён",
     "answer_published": "ответ опубликован",
+    "answer_queued": "ответ поставлен в очередь на отправку",
+    "answer_marked_published": "ответ отмечен опубликованным вручную",
     "resolved": "решён",
     "closed": "закрыт",
     "reopened": "открыт повторно",

@@ -15,7 +15,8 @@ object back; a channel without such a key (OK, Telegram) first looks on the remo
 reply under the same post and records it when found.
 
 When a reply is recorded as sent, the incident's clocks stop: an interim answer stops the
-first-answer clock and starts the follow-up deadline; a final one stops both.
+first-answer clock and starts the follow-up deadline; a final one stops both. The first reply
+sent of an answer is also what makes the incident «отвечено» (`incidents.services.answered`).
 
 Networks without credentials are dry run: their replies stay queued and the report says so.
 """
@@ -33,6 +34,7 @@ from sqlmodel import Session, col, select
 
 from incidents.core.config import RegionConfig
 from incidents.domain.sla_clocks import SlaClocks
+from incidents.services.answered import confirm_answered
 from incidents.services.channels import Channel, Channels, SendRejected, SendRetry, SendUnknown
 from incidents.storage.models import Incident, Reply
 from incidents.storage.store import audit
@@ -168,6 +170,7 @@ class Outbox:
             inc = session.get(Incident, row.incident_id)
             if inc is not None:
                 self._stop_clocks(inc, row.interim, ts)
+                confirm_answered(session, inc, row.answer_id, row.created_by or "system", ts, "reply_sent")
                 session.add(inc)
             audit(
                 session,

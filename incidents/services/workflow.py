@@ -13,7 +13,7 @@ the permissions in `incidents.core.roles`; this module only composes them:
 5. `draft_answer` (executor) — from a template (sandboxed Jinja2) or free text; interim or final;
 6. `return_draft` / `approve` (controller) — approval is required when `replies.yaml` says so;
 7. `publish` — queues one outbox row per post (all the incident's posts or chosen ones);
-   `incidents.services.outbox` sends them;
+   `incidents.services.outbox` sends them; «отвечено» once one is sent (`services.answered`);
 8. `resolve` (executor) after a final answer, `close` (controller, administrator);
 9. `reopen` — by hand, by a feedback-platform rating of 1–2 (`apply_ratings`), or by a new
    post after closing (the pipeline).
@@ -33,7 +33,7 @@ from incidents.core.roles import SYSTEM, Action, Actor, PermissionDenied, Role, 
 from incidents.core.states import IncidentState, InvalidTransition, check_transition
 from incidents.domain.sla import SlaPolicyEngine
 from incidents.domain.sla_clocks import SlaClocks
-from incidents.domain.templates import TemplateNotFound, choose, placeholders, render
+from incidents.domain.templates import TemplateNotFound, choose, is_over, placeholders, render
 from incidents.storage.models import (
     Answer,
     Assignment,
@@ -47,6 +47,7 @@ from incidents.storage.models import (
     row_id,
 )
 from incidents.storage.store import audit
+from pipelines.inflect import inflect_name
 
 Clock = Callable[[], datetime]
 S = IncidentState
@@ -56,15 +57,8 @@ class WorkflowError(Exception):
     """A step that cannot be done as asked (unknown incident or body, no draft to approve…)."""
 
 
-__all__ = [
-    "Workflow",
-    "WorkflowError",
-    "PermissionDenied",
-    "InvalidTransition",
-    "TemplateNotFound",
-    "add_user",
-    "get_actor",
-]
+__all__ = ["Workflow", "WorkflowError", "PermissionDenied", "InvalidTransition", "TemplateNotFound"]
+__all__ += ["add_user", "get_actor"]
 
 
 # --------------------------------------------------------------------------- users
@@ -294,12 +288,13 @@ class Workflow:
         return inc
 
     # -- 5. draft
-    def default_deadline(self, inc: Incident, interim: bool) -> datetime:
+    def default_deadline(self, inc: Incident, interim: bool) -> datetime | None:
+        """None when the platform's date is over: the reply says «в ближайшее время», not a new guess."""
         ts = self.now()
         if interim:
             return self.clocks.follow_up_due(ts, inc.urgent) or ts + timedelta(days=5)
         if inc.resolution_due_at is not None:
-            return inc.resolution_due_at
+            return None if is_over(inc.resolution_due_at, ts) else inc.resolution_due_at
         days = self.cfg.sla.pos_resolution_days.get(inc.category, self.cfg.sla.pos_resolution_default_days)
         return ts + timedelta(days=days)
 
@@ -310,6 +305,7 @@ class Workflow:
         *,
         interim: bool = False,
         deadline: datetime | None = None,
+        override: bool = False,
     ) -> tuple[str, str]:
         tpl = choose(
             self.cfg.replies,
@@ -318,6 +314,7 @@ class Workflow:
             subcategory=inc.subcategory,
             fact=inc.fact,
             interim=interim,
+            override=override,
         )
         body = self.cfg.body_by_code.get(inc.body_code or "")
         muni = self.cfg.municipality_by_code.get(inc.municipality or "")
@@ -327,8 +324,9 @@ class Workflow:
             deadline=deadline or self.default_deadline(inc, interim or tpl.interim),
             tz=self.cfg.region.timezone,
             municipality_name=muni.name if muni else None,
+            now=self.now(),
         )
-        return tpl.id, render(tpl.text, values)
+        return tpl.id, render(tpl.text, values, inflect_name)
 
     def draft_answer(
         self,
@@ -339,12 +337,17 @@ class Workflow:
         template: str | None = None,
         interim: bool = False,
         deadline: datetime | None = None,
+        override: bool = False,
     ) -> Answer:
         inc = self.incident(incident_id)
         self._check(actor, Action.DRAFT, inc)
+        if override:  # a template of another category: the controller's decision only
+            authorize(actor, Action.APPROVE, inc.body_code, incident_id=inc.id)
         tpl_id = None
         if text is None or not text.strip():
-            tpl_id, text = self.render_template(inc, template, interim=interim, deadline=deadline)
+            tpl_id, text = self.render_template(
+                inc, template, interim=interim, deadline=deadline, override=override
+            )
             interim = interim or next(t.interim for t in self.cfg.replies.templates if t.id == tpl_id)
         ts = self.now()
         for old in self._answers(inc, "draft", "approved"):
@@ -451,13 +454,9 @@ class Workflow:
         replies = self._queue(inc, answer, posts, actor.login, ts)
         answer.status, answer.published_at = "published", ts
         self.session.add(answer)
-        self._move(
-            inc,
-            actor,
-            S.ANSWERED,
-            "answer_published",
-            data={"answer": answer.id, "interim": answer.interim, "posts": [p.id for p in posts]},
-        )
+        data = {"answer": answer.id, "interim": answer.interim, "posts": [p.id for p in posts]}
+        # «отвечено» only once a channel confirms a reply sent, or by hand (services/answered.py)
+        audit(self.session, actor=actor.login, action="answer_queued", incident_id=inc.id, now=ts, data=data)
         return replies
 
     def _queue(

@@ -113,6 +113,11 @@ class AnswerTemplate(_Strict):
     id: str = Field(description="Unique id, used by `incidents reply --template`.")
     name: str | None = None
     category: str | None = Field(None, description="Category code the template is for (None: any).")
+    categories: list[str] | None = Field(
+        None,
+        description="Category codes the template fits besides `category` (neither: it fits all); "
+        "another category's incident is refused unless the controller overrides.",
+    )
     subcategory: str | None = None
     fact: str | None = None
     interim: bool = Field(False, description="An interim answer («промежуточный ответ»).")
