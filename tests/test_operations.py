@@ -316,5 +316,6 @@ def test_cli_merge_split_move(tmp_path, monkeypatch, capsys):
     )  # the split-off incident was emptied by the move
     assert main([*base, "show", str(water)]) == 0
     out = capsys.readouterr().out
-    assert "split" in out and "post_moved_in" in out and "petrova" in out and "ошиблась" in out
+    # the history speaks Russian (issue 18: codes such as split, post_moved_in no longer leak)
+    assert "выделены посты" in out and "пост перенесён сюда" in out and "petrova" in out and "ошиблась" in out
     assert "авторов: 3" in out and "охват:" in out and "главный пост:" in out and "масштаб: дом" in out
