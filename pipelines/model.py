@@ -251,12 +251,17 @@ class UntrustedModel(ValueError):
     """A model file without the checksum `incidents train` writes beside it, or not matching it."""
 
 
+_LOADED: dict[tuple[str, int, int, str], SignalModel] = {}
+
+
 def load(path: Path | str) -> SignalModel:
     """A model written by `incidents train`. A pickle runs code when loaded: the file is read
     only if its SHA-256 equals the checksum written beside it at training (F3); a file
-    copied or planted without it, or changed after training, is refused unread."""
+    copied or planted without it, or changed after training, is refused unread.
+
+    Loaded once per process and file version: the training check (`ensure_model`) and the
+    signal stage both ask for it at start-up, and reading and hashing it twice cost a start."""
     path = Path(path)
-    data_bytes = path.read_bytes()
     side = checksum_path(path)
     try:
         expected = side.read_text(encoding="ascii").split()[0].lower()
@@ -264,6 +269,16 @@ def load(path: Path | str) -> SignalModel:
         raise UntrustedModel(
             f"{path}: no checksum {side.name} beside it (train it with `incidents train`)"
         ) from exc
+    st = path.stat()
+    key = (str(path.resolve()), st.st_mtime_ns, st.st_size, expected)
+    if key not in _LOADED:
+        _LOADED.clear()  # one model per process is the rule: an older version is dropped
+        _LOADED[key] = _read_checked(path, side, expected)
+    return _LOADED[key]
+
+
+def _read_checked(path: Path, side: Path, expected: str) -> SignalModel:
+    data_bytes = path.read_bytes()
     if not hmac.compare_digest(hashlib.sha256(data_bytes).hexdigest(), expected):
         raise UntrustedModel(f"{path}: SHA-256 differs from {side.name}: not loaded (train it again)")
     data = pickle.loads(data_bytes)  # noqa: S301 - checked against the checksum written by our training

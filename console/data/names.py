@@ -19,13 +19,7 @@ OPEN = sorted(s.value for s in OPEN_STATES)
 UNTRIAGED = {S.NEW.value, S.TRIAGED.value, S.REOPENED.value}
 
 STATUS_NAMES = core_states.STATUS_NAMES
-CLOCK_NAMES = {
-    "triage": "разбор",
-    "draft": "черновик",
-    "first_answer": "ответ жителю",
-    "follow_up": "окончательный ответ",
-    "resolution": "срок ПОС",
-}
+CLOCK_NAMES = core_states.CLOCK_NAMES
 CLOCK_STATES = core_states.SLA_STATE_NAMES
 NETWORK_NAMES = {"vk": "ВКонтакте", "ok": "Одноклассники", "telegram": "Telegram", "pos": "ПОС"}
 REPLY_STATUSES = {

@@ -60,11 +60,11 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
     now = _now()
     with Session(ctx.engine) as session:
         rows = open_incidents(session)
-    verdicts = {r.id: clocks.verdict(r, now) for r in rows}
     if category:
         rows = [r for r in rows if r.category == category]
     if municipality:
         rows = [r for r in rows if r.municipality == municipality]
+    verdicts = {r.id: clocks.verdict(r, now) for r in rows}
     rows.sort(key=lambda r: ((v.due_at if (v := verdicts[r.id]) else None) or now, r.priority))
     total, limit = len(rows), max(1, args.limit)
     first = (max(1, args.page) - 1) * limit
@@ -120,8 +120,9 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
 def cmd_show(ctx: Context, args: argparse.Namespace) -> int:
     from sqlmodel import Session, col, select
 
-    from incidents.core.states import EVENT_NAMES, SLA_STATE_NAMES, STATUS_NAMES
-    from incidents.domain.sla import SlaPolicyEngine, format_left
+    from incidents.core.states import CLOCK_NAMES, EVENT_NAMES, SLA_STATE_NAMES, STATUS_NAMES
+    from incidents.domain.sla import format_left
+    from incidents.domain.sla_clocks import SlaClocks
     from incidents.storage.models import AuditEvent, Incident, IncidentPost, Post, Signal, row_id
 
     cfg = ctx.cfg
@@ -148,7 +149,7 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> int:
         iid = row_id(inc)
         facts = post_facts(session, [iid])[iid]
         card = card_of(cfg, inc.category, inc.subcategory, facts) if facts else None
-    st = SlaPolicyEngine(cfg.sla, cfg.region.timezone).status(inc.due_at, inc.first_answer_at, _now())
+    v = SlaClocks(cfg.sla, cfg.region.timezone).verdict(inc, _now())  # what `list` and the console show
     body = cfg.body_by_code.get(inc.body_code or "")
     tz = ZoneInfo(cfg.region.timezone)
 
@@ -169,7 +170,8 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> int:
     console.print(f"ответственный: {body.name if body else inc.body_code or '—'}")
     console.print(
         f"открыт: {local(inc.opened_at)}; ответ до: {local(inc.due_at)} ({cfg.region.timezone}); "
-        f"срок: {SLA_STATE_NAMES.get(st.state, st.state)} ({format_left(st.left)})"
+        f"срок: {SLA_STATE_NAMES.get(v.state, v.state) + ', ' + CLOCK_NAMES.get(v.name, v.name) if v else '—'}"
+        f" ({format_left(v.left) if v else '—'})"
         if inc.due_at
         else ""
     )

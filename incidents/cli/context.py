@@ -48,12 +48,9 @@ class Context:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            from sqlmodel import Session
-
             from incidents.storage.db import open_database
-            from incidents.storage.store import sync_reference
+            from incidents.storage.store import prepare
 
             self._engine = open_database(self.settings.database_url)
-            with Session(self._engine) as session, session.begin():
-                sync_reference(session, self.cfg)  # bodies and sources mirror the YAML
+            prepare(self._engine, self.cfg)  # bodies and sources mirror the YAML
         return self._engine

@@ -118,3 +118,12 @@ EVENT_NAMES: dict[str, str] = {
     "reply_failed": "ответ не отправлен",
 }
 """The Russian label of every audited event of an incident's history."""
+
+CLOCK_NAMES: dict[str, str] = {
+    "triage": "разбор",
+    "draft": "черновик",
+    "first_answer": "ответ жителю",
+    "follow_up": "окончательный ответ",
+    "resolution": "срок ПОС",
+}
+"""The Russian name of every SLA clock."""

@@ -7,7 +7,6 @@ calendar (weekends, holidays, working Saturdays). The clock is always passed in.
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -15,7 +14,6 @@ from zoneinfo import ZoneInfo
 from incidents.core.config import Calendar, SlaPolicy
 
 log = logging.getLogger(__name__)
-_SUBSTITUTED = re.compile(r"substituted from (\d\d/\d\d/\d{4})")
 
 
 class SlaCalendar:
@@ -34,22 +32,13 @@ class SlaCalendar:
             raise ValueError("workday_end must be after workday_start")
 
     def _official(self, year: int) -> tuple[frozenset[date], frozenset[date]]:
-        """The country's days off and transferred working days of one year (`holidays` package):
-        a transfer is named «Day off (substituted from MM/DD/YYYY)», and that date, when it is not a
-        holiday itself, is a working Saturday or Sunday."""
+        """The country's days off and its worked weekend days (the government's transfers) of one
+        year, from the maintained `holidays` package."""
         if year not in self._years:
             import holidays as official
 
-            days = official.country_holidays(self.country or "", years=year, language="en_US")
-            off = frozenset(days)
-            worked = set()
-            for name in days.values():
-                m = _SUBSTITUTED.search(name)
-                if m:
-                    moved = datetime.strptime(m.group(1), "%m/%d/%Y").date()
-                    if moved not in off:
-                        worked.add(moved)
-            self._years[year] = (off, frozenset(worked))
+            days = official.country_holidays(self.country or "", years=year)
+            self._years[year] = (frozenset(days), frozenset(days.weekend_workdays))
         return self._years[year]
 
     def is_workday(self, day: date) -> bool:

@@ -42,10 +42,10 @@ from incidents.storage.store import (
     pending_posts,
     post_key_filters,
     post_record,
+    prepare,  # noqa: F401 - flows and callers take it here
     processing_mark,
     quarantine,
     signal_values,
-    sync_reference,
     upsert_signal,
     writer_lock,
 )
@@ -586,8 +586,3 @@ def sla_check(engine: Engine, cfg: RegionConfig, now: Clock) -> Counter:
                 inc.sla_state = st.state
                 session.add(inc)
     return counts
-
-
-def prepare(engine: Engine, cfg: RegionConfig) -> None:
-    with Session(engine) as session, session.begin():
-        sync_reference(session, cfg)

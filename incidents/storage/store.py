@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import QueryableAttribute, defer
 from sqlmodel import Session, col, select
 
@@ -35,9 +36,36 @@ from incidents.storage.models import (
 
 
 # --------------------------------------------------------------------------- reference data
+def _body_fields(b: Any) -> tuple[Any, ...]:
+    return (b.name, b.level, list(b.territories), list(b.categories))
+
+
+def _source_fields(s: Any) -> tuple[Any, ...]:
+    return (s.network, s.kind, s.enabled, dict(s.params))
+
+
+def _reference_current(session: Session, cfg: RegionConfig) -> bool:
+    """Whether the stored bodies and sources already mirror the YAML: then a command that only
+    reads (list, show, export…) writes nothing and takes no lock."""
+    bodies = {b.code: b for b in session.exec(select(Body)).all()}
+    sources = {s.id: s for s in session.exec(select(Source)).all()}
+    return all(
+        (row := bodies.get(b.code)) is not None
+        and _body_fields(row) == _body_fields(b)
+        and row.contacts == b.contacts.model_dump(exclude_none=True)
+        for b in cfg.bodies.bodies
+    ) and all(
+        (src := sources.get(s.id)) is not None and _source_fields(src) == _source_fields(s)
+        for s in cfg.sources.sources
+    )
+
+
 def sync_reference(session: Session, cfg: RegionConfig) -> None:
     """Bodies and sources mirror the configuration (the YAML is the source of truth); under the
-    storing lock, since two commands starting at once on a new database both insert them (F9)."""
+    storing lock, since two commands starting at once on a new database both insert them (F9).
+    When they already mirror it, nothing is written and no lock is taken."""
+    if _reference_current(session, cfg):
+        return
     writer_lock(session, STORING_LOCK)
     bodies = {b.code: b for b in session.exec(select(Body)).all()}
     for b in cfg.bodies.bodies:
@@ -51,6 +79,12 @@ def sync_reference(session: Session, cfg: RegionConfig) -> None:
         src = sources.get(s.id) or Source(id=s.id, network=s.network, kind=s.kind)
         src.network, src.kind, src.enabled, src.params = s.network, s.kind, s.enabled, dict(s.params)
         session.add(src)
+
+
+def prepare(engine: Engine, cfg: RegionConfig) -> None:
+    """Reference data in place before a command or a flow works: one transaction."""
+    with Session(engine) as session, session.begin():
+        sync_reference(session, cfg)
 
 
 # --------------------------------------------------------------------------- cursors
