@@ -18,10 +18,13 @@ from incidents.core.records import Entities
 from pipelines.gazetteer import Gazetteer, _house_after, _house_before, _longest, free_street
 from pipelines.lemmas import Lemmatizer
 from pipelines.persons import PersonNames
+from pipelines.phrases import Match
+from pipelines.place_readings import region_wide_cue
 from pipelines.place_words import (
     _PRIORITY,
     SETTLEMENT_MARKERS,
     STREET_MARKERS,
+    Place,
     _destination,
     _direction,
     case_forms,  # noqa: F401 - callers read it here
@@ -112,12 +115,14 @@ class EntityExtractor:
             None  # (priority, length, -position, code, evidence, kind)
         )
         street_match = None
+        region_at: list[tuple[int, int]] = []
         found = self.gazetteer.find(self._lem.as_written(tokens, lemmas), tokens, display)
         for m in _longest(found):
             place = m.payload
             words = " ".join(tokens[m.start : m.end + 1])
             if place.kind == "region":
                 ent.region_mentioned = True
+                region_at.append((m.start, m.end))
                 continue
             if place.kind == "foreign":
                 ent.foreign_places.append(place.name)
@@ -133,7 +138,7 @@ class EntityExtractor:
                 and place.municipalities[0] not in ent.municipalities
             ):
                 ent.municipalities.append(place.municipalities[0])
-            if place.kind == "street" and street_match is None:
+            if place.kind == "street" and (street_match is None or _unique_tie(street_match, m)):
                 street_match = m
             if len(place.municipalities) == 1:
                 # the strongest kind of place; among equals the longest name («Курский район»
@@ -182,6 +187,12 @@ class EntityExtractor:
             ent.municipality = best[3]
             ent.municipality_evidence = best[4]
             ent.municipality_kind = best[5]
+        elif not (ent.municipalities or ent.address.settlement or ent.address.street or ent.foreign_places):
+            # no narrower place: «по всей области не чистят дороги» is the region's problem
+            cue = region_wide_cue(tokens, region_at)
+            if cue:
+                ent.region_wide = True
+                ent.municipality_evidence = f"весь регион: «{cue}»"
         if display:
             # every post, not only the candidates NER reads: names stay out of the indexes
             places = frozenset(t for m in found for t in tokens[m.start : m.end + 1])
@@ -195,6 +206,17 @@ class EntityExtractor:
 
 
 NER_MAX_CHARS = 5000
+
+
+def _unique_tie(first: Match[Place], other: Match[Place]) -> bool:
+    """A bare name of a street of one town and of a street of several («Мира»: «переулок Мира»
+    in one town, «улица Мира» in two) read on the same words: the one-town street is the
+    address, as it is the one that places the post (docs/place-matching.md, «Ties»)."""
+    return (
+        (other.start, other.end) == (first.start, first.end)
+        and len(other.payload.municipalities) == 1
+        and len(first.payload.municipalities) > 1
+    )
 
 
 def add_ner(ent: Entities, spans: list[tuple[str, str]]) -> None:

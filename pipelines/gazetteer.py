@@ -9,6 +9,7 @@ import re
 from incidents.core.config import RegionConfig
 from pipelines.lemmas import Lemmatizer, morph
 from pipelines.phrases import Match, PhraseMatcher
+from pipelines.place_readings import TOWN_KINDS, genders_agree, street_forms, street_or_town
 from pipelines.place_words import (
     _TYPE_WORDS,
     HOUSE_MARKERS,
@@ -61,12 +62,16 @@ class Gazetteer:
             for s in muni.streets:
                 streets.setdefault(s.name, set()).add(muni.code)
                 street_names[s.name] = [s.name, *s.aliases]
+        # a street's one-word names as written, lower case («чехова»): the form that tells the
+        # street from a town of the same lemma (pipelines/place_readings.py)
+        self.street_forms: dict[str, frozenset[str]] = {}
         for name, munis in streets.items():
             forms = {a: None for a in street_names[name]}
             for alias in list(forms):
                 bare = bare_street_name(alias)
                 if bare:
                     forms.setdefault(bare, None)
+            self.street_forms[name] = street_forms(a for a in forms if " " not in a and "." not in a)
             for alias in forms:
                 self._add(alias, Place("street", tuple(sorted(munis)), name, _needs_marker(alias)))
         for alias in cfg.region.aliases:
@@ -124,6 +129,7 @@ class Gazetteer:
                 if _names_a_street(tokens, i, i):
                     continue
                 found.append(Match(place, i, i, t))
+        found = self._one_reading(found, tokens)
         # The longest name wins: «Невский проспект» (a street) over «Невский» (a district),
         # «Октябрьская набережная» over the bare «Октябрьская» of another town's street.
         return [
@@ -134,6 +140,26 @@ class Gazetteer:
                 for o in found
             )
         ]
+
+    def _one_reading(self, found: list[Match[Place]], tokens: list[str]) -> list[Match[Place]]:
+        """One reading per word that names two places: an adjective that does not agree in
+        gender with a one-word name is not that place («на Советской» is not «Советский район»),
+        and a word read both as a town and as a street is the one its cues say
+        (`place_readings.street_or_town`: «на Чехова 5» the street, «в Чехове» the town)."""
+        found = [m for m in found if m.start != m.end or genders_agree(m.phrase, tokens[m.start])]
+        drop: set[int] = set()
+        for m in found:
+            if m.start != m.end or m.payload.kind != "street":
+                continue
+            towns = [o for o in found if o.start == o.end == m.start and o.payload.kind in TOWN_KINDS]
+            if not towns:
+                continue
+            forms = self.street_forms.get(m.payload.name, frozenset())
+            if street_or_town(tokens, m.start, forms) == "street":
+                drop.update(id(o) for o in towns)
+            else:
+                drop.add(id(m))
+        return [m for m in found if id(m) not in drop]
 
     @staticmethod
     def _cued(tokens: list[str], i: int, display: str) -> bool:

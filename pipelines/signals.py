@@ -312,6 +312,9 @@ class SignalBuilder:
                 f"{ent.municipality_evidence} is where the author travels to: the place of the "
                 f"{'thread' if thread_municipality else 'source'} wins: {local}"
             )
+        if in_region and ent.region_wide:
+            # «по всей области»: the whole region, not the town of the page or the thread
+            return None, f"{ent.municipality_evidence}: no municipality, region scale"
         if in_region and municipality is None and not ent.address.settlement:
             if thread_municipality:
                 return thread_municipality, f"place from the thread it replies to: {thread_municipality}"
@@ -503,7 +506,7 @@ class SignalBuilder:
             municipality=municipality,
             address=ent.address.normalized(),
             street=ent.address.street,
-            scale=ent.address.scale,
+            scale=ent.scale,
             rules=hits,
             reasons=reasons,
             entities=ent,

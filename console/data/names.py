@@ -47,6 +47,16 @@ class Names:
         m = self.cfg.municipality_by_code.get(code or "")
         return m.name if m else (code or "не определён")
 
+    def place(self, code: str | None, scale: str | None) -> str:
+        """The municipality, or the region's name for an incident about the whole region."""
+        if code is None and scale == "region":
+            return f"{self.cfg.region.name} (весь регион)"
+        return self.municipality(code)
+
+    @staticmethod
+    def scale(code: str | None) -> str:
+        return core_states.SCALE_NAMES.get(code or "", code or "—")
+
     def body(self, code: str | None) -> str:
         b = self.cfg.body_by_code.get(code or "")
         return b.name if b else (code or "не назначен")

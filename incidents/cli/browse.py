@@ -13,7 +13,7 @@ from rich.table import Table
 
 from incidents.cli.context import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Context, console, err
 from incidents.cli.context import now as _now
-from incidents.cli.display import SCALE_NAMES, _cat_name, _muni_name, _subcat_name
+from incidents.cli.display import SCALE_NAMES, _cat_name, _place_name, _subcat_name
 
 
 def _pick(kind: str, value: str, names: dict[str, str]) -> str | None:
@@ -164,7 +164,7 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> int:
         f"категория: {_cat_name(cfg, inc.category)} / {_subcat_name(cfg, inc.category, inc.subcategory)}"
     )
     console.print(
-        f"муниципалитет: {_muni_name(cfg, inc.municipality)}; "
+        f"муниципалитет: {_place_name(cfg, inc.municipality, inc.scale)}; "
         f"адрес: {(card.address if card else None) or inc.address or '—'}"
     )
     console.print(f"ответственный: {body.name if body else inc.body_code or '—'}")

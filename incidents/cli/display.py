@@ -7,6 +7,7 @@ from typing import Any
 from rich.table import Table
 
 from incidents.cli.context import err
+from incidents.core import states as core_states
 from incidents.core.config import RegionConfig
 
 
@@ -31,13 +32,14 @@ def _muni_name(cfg: RegionConfig, code: str | None) -> str:
     return m.name if m else code
 
 
-SCALE_NAMES = {
-    "house": "дом",
-    "street": "улица",
-    "settlement": "населённый пункт",
-    "municipality": "муниципалитет",
-    "region": "несколько муниципалитетов",
-}
+def _place_name(cfg: RegionConfig, code: str | None, scale: str | None) -> str:
+    """The municipality, or the region for an incident about the whole region («по всей области»)."""
+    if code is None and scale == "region":
+        return f"{cfg.region.name} (весь регион)"
+    return _muni_name(cfg, code)
+
+
+SCALE_NAMES = core_states.SCALE_NAMES
 
 
 def _cat_name(cfg: RegionConfig, code: str | None) -> str:

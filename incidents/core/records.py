@@ -109,6 +109,14 @@ class Entities:
     persons: list[str] = field(default_factory=list)
     foreign_places: list[str] = field(default_factory=list)
     region_mentioned: bool = False
+    # the post is about the whole region and names no narrower place («по всей области»): its
+    # scale is the region's and it is routed to the regional body, not to a municipality
+    region_wide: bool = False
+
+    @property
+    def scale(self) -> str | None:
+        """The address's scale, or «region» for a post about the whole region."""
+        return self.address.scale or ("region" if self.region_wide else None)
 
 
 @dataclass(slots=True)

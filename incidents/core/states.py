@@ -64,6 +64,15 @@ def check_transition(current: str, target: str) -> IncidentState:
     return tgt
 
 
+# The scale of an incident (incidents.domain.assess.scale_from), as a person reads it: «регион»
+# is the whole region («по всей области») or a problem of several municipalities.
+SCALE_NAMES: dict[str, str] = {
+    "house": "дом",
+    "street": "улица",
+    "settlement": "населённый пункт",
+    "municipality": "муниципалитет",
+    "region": "регион (вся область или несколько муниципалитетов)",
+}
 STATUS_NAMES: dict[str, str] = {
     "new": "новый",
     "triaged": "разобран",

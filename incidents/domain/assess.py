@@ -43,6 +43,7 @@ class PostFacts:
     reposts: int = 0
     views: int = 0
     lemma_text: str = ""
+    region_wide: bool = False  # about the whole region, naming no narrower place (Entities.region_wide)
 
 
 def reach_of(likes: int, reposts: int, views: int) -> int:
@@ -52,7 +53,8 @@ def reach_of(likes: int, reposts: int, views: int) -> int:
 
 def scale_of(posts: Sequence[PostFacts]) -> str:
     """A problem named in several municipalities — by different posts, or by one post about a
-    route or a road between them — is the region's; else the finest place the posts share."""
+    route or a road between them — or said to be the whole region's («по всей области») by
+    posts that name no narrower place is the region's; else the finest place the posts share."""
     munis = {p.municipality for p in posts if p.municipality}
     munis.update(m for p in posts for m in p.municipalities)
     return scale_from(
@@ -60,6 +62,7 @@ def scale_of(posts: Sequence[PostFacts]) -> str:
         {p.street for p in posts if p.street},
         {(p.street, p.house) for p in posts if p.street and p.house},
         {p.settlement for p in posts if p.settlement},
+        region_wide=any(p.region_wide for p in posts),
     )
 
 
@@ -68,9 +71,12 @@ def scale_from(
     streets: Collection[str],
     houses: Collection[tuple[str, str]],
     settlements: Collection[str],
+    *,
+    region_wide: bool = False,
 ) -> str:
-    """`scale_of` from the sets of places an incident's posts name (kept on the incident)."""
-    if len(munis) > 1:
+    """`scale_of` from the sets of places an incident's posts name (kept on the incident);
+    `region_wide`: a post says the whole region («по всей области»)."""
+    if len(munis) > 1 or (region_wide and not (munis or streets or settlements)):
         return "region"
     if len(streets) == 1:
         return "house" if len(houses) <= 1 and houses else "street"

@@ -9,7 +9,7 @@ How a post finds its incident, and why each step is there:
    history is.
 2. **Hard rules.** Another municipality, another street, or another category (unless the
    same house) is another incident: the confusers residents produce every day («the same
-   street, another problem», «the same problem, another town»).
+   street, another problem», «the same problem, another town», «по всей области» and one town).
 3. **Cheap ranking.** The share of the post's content lemmas that the incident's vocabulary
    already holds, plus address and time, ranks the candidates with plain set operations.
 4. **Exact score** for the `rescore_top` best only: rapidfuzz token-set ratio of the
@@ -144,6 +144,7 @@ class IncidentView:
     houses: set[str] = field(default_factory=set)
     places: set[str] = field(default_factory=set)
     vocabulary: set[str] = field(default_factory=set)  # five-letter stems of its content lemmas
+    region_wide: bool = False  # about the whole region, no municipality («по всей области»)
 
 
 @dataclass(slots=True, frozen=True)
@@ -178,16 +179,11 @@ class Clusterer:
         self.link_window = timedelta(days=max(policy.link_window_days, policy.reopen_window_days))
         self.ignore_places = frozenset(ignore_places)
         self._views: dict[int | str, IncidentView] = {}
-        # Blocking indexes, refs in the order incidents were opened (newest last).
-        self._by_place: dict[tuple[str | None, str], list[int | str]] = defaultdict(
-            list
-        )  # (municipality, category)
-        self._by_unnamed: dict[tuple[str | None, str], list[int | str]] = defaultdict(
-            list
-        )  # the same, no street
-        self._by_street: dict[tuple[str | None, str], list[int | str]] = defaultdict(
-            list
-        )  # (municipality|None, street)
+        # Blocking indexes, refs in the order incidents were opened (newest last): by
+        # (municipality, category); the same, incidents with no street; (municipality|None, street)
+        self._by_place: dict[tuple[str | None, str], list[int | str]] = defaultdict(list)
+        self._by_unnamed: dict[tuple[str | None, str], list[int | str]] = defaultdict(list)
+        self._by_street: dict[tuple[str | None, str], list[int | str]] = defaultdict(list)
         self._by_category: dict[str, list[int | str]] = defaultdict(list)
         self._by_post: dict[str, int | str] = {}
         self._new_count = 0
@@ -374,6 +370,8 @@ class Clusterer:
         sig = pv.sig
         if sig.municipality and v.municipality and sig.municipality != v.municipality:
             return None
+        if (sig.entities.region_wide and v.municipality) or (v.region_wide and sig.municipality):
+            return None  # the whole region's problem is not one town's
         addr = self._address(pv, v)
         if addr is None:
             return None
@@ -504,6 +502,7 @@ class Clusterer:
             v.houses.add(pv.house)
             v.house = v.house or pv.house
         v.places |= pv.places
+        v.region_wide |= sig.entities.region_wide
         if v.municipality is None and sig.municipality:
             v.municipality = sig.municipality
             _insert(self._by_place[(v.municipality, v.category)], v.ref)
@@ -525,6 +524,7 @@ class Clusterer:
             house=pv.house,
             first_at=sig.created_at,
             last_at=sig.created_at,
+            region_wide=sig.entities.region_wide,
         )
         v.texts.append(pv.text)
         v.post_keys.add(sig.post_key)

@@ -87,14 +87,20 @@ class Router:
         """`settlement`: the town or village the incident is in (territories.yaml name), if known;
         `street`: its street, for the learned table."""
         assumed = ""
-        if municipality is None and self.unplaced is not None:
+        whole_region = municipality is None and scale == "region"
+        if whole_region:
+            # «по всей области»: the region's problem goes to the regional body of its branch
+            # (the rules' `scale: [region]`), not to the unplaced municipality's nor to a body
+            # the learned table knows for complaints that merely named no town
+            assumed = " (весь регион)"
+        elif municipality is None and self.unplaced is not None:
             municipality = self.unplaced
             assumed = f" (место не названо — как для: {self._muni_names.get(municipality, municipality)})"
         explicit = [(i, r) for i, r in enumerate(self.rules) if r.explicit]
         d = self._by_rules(explicit, category, subcategory, fact, municipality, scale, settlement, assumed)
         if d is not None:
             return d
-        if self.learned is not None:
+        if self.learned is not None and not whole_region:
             case = Case(category, subcategory, fact, municipality, normalise_street(street))
             entry = self.learned.lookup(case, self.bodies)
             if entry is not None:

@@ -38,6 +38,7 @@ def _view_from(
         last_at=inc.last_post_at or inc.opened_at,
         closed_at=(inc.closed_at or inc.updated_at) if inc.status in CLOSED_STATES else None,
         status=inc.status,
+        region_wide=inc.scale == "region" and inc.municipality is None,
     )
     v.texts.extend(texts[-5:])
     v.post_keys.update(keys)

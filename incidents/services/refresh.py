@@ -56,6 +56,11 @@ def _places_of(entities: dict | None) -> tuple[str | None, str | None, tuple[str
     return addr.get("house"), addr.get("settlement"), tuple(ents.get("municipalities") or ())
 
 
+def _region_wide(entities: dict | None) -> bool:
+    """Whether the stored entities say the whole region («по всей области»)."""
+    return bool((entities or {}).get("region_wide"))
+
+
 def post_facts(session: Session, incident_ids: Iterable[int]) -> dict[int, list[PostFacts]]:
     """All the posts of each incident as `PostFacts`, oldest first (one query per 500
     incidents): what `incidents show` draws the whole card from."""
@@ -113,6 +118,7 @@ def post_facts(session: Session, incident_ids: Iterable[int]) -> dict[int, list[
                     views=r[9],
                     lemma_text=(r[14] or "") if has_sig else "",
                     municipalities=munis,
+                    region_wide=has_sig and _region_wide(r[15]),
                 )
             )
     return out
@@ -157,6 +163,7 @@ class FoldRow:
     municipalities: tuple[str, ...]
     score: float
     address: str | None
+    region_wide: bool = False
 
     @property
     def reach(self) -> int:
@@ -181,6 +188,7 @@ def _fold_row(r: Any) -> FoldRow:
         municipalities=munis,
         score=r[10] if has_sig else 0.0,
         address=r[13],
+        region_wide=has_sig and _region_wide(r[11]),
     )
 
 
@@ -210,10 +218,12 @@ class CardState:
     pool: list[tuple[int, float, int]] = field(default_factory=list)  # (post id, score, reach), best first
     rep: int | None = None
     rep_n: int = 0
+    wide: int = 0  # posts about the whole region (a state stored before they were counted: 0)
 
     def add(self, row: FoldRow) -> bool:
         """Fold one post in; True when the pool of best complaints changed."""
         self.n += 1
+        self.wide += row.region_wide
         if row.municipality:
             self.munis[row.municipality] += 1
         for m in row.municipalities:
@@ -268,6 +278,7 @@ class CardState:
             "pool": [list(e) for e in self.pool],
             "rep": self.rep,
             "rep_n": self.rep_n,
+            "wide": self.wide,
         }
 
     @classmethod
@@ -292,6 +303,7 @@ class CardState:
             pool=[(int(p), float(s), int(r)) for p, s, r in d["pool"]],
             rep=d["rep"],
             rep_n=d["rep_n"],
+            wide=d.get("wide", 0),
         )
 
 
@@ -375,6 +387,7 @@ def apply_state(
         set(streets),
         {(s, h) for s, h in state.street_houses if h},
         set(state.settlements),
+        region_wide=state.wide > 0,
     )
     inc.scale = scale
     inc.priority = priority_from(
