@@ -38,11 +38,22 @@ class Collision:
 
 
 KIND_NAMES = {
-    "town_street": "город и улица",
+    "town_street": "место (город, село, район) и улица",
     "shared_street": "улица в нескольких муниципалитетах",
-    "tie": "улица одного города и улица нескольких",
+    "tie": "одно слово — улицы разных городов",
     "common_word": "название — обычное слово",
 }
+
+
+_NOUN_RULE = (
+    "улица — с номером дома («на Чехова 5»), после «ул.», в форме с уличной таблички после «на», «по», «у» "
+    "или без предлога; место — после «г.», «с.», «в», «из», «до», «от» и в любой другой форме («в Чехове», "
+    "«Чехов,»)"
+)
+_ADJECTIVE_RULE = (
+    "по согласованию в роде: женский род — улица («на Советской»), мужской и средний — район или "
+    "посёлок («в Советском районе»); после «ул.» или с номером дома — улица"
+)
 
 
 class PlaceReader:
@@ -127,6 +138,11 @@ def _inflect(word: str, case: str) -> str:
     return str(form.word if form is not None else word).capitalize()
 
 
+def _on_street(bare: str) -> str:
+    """A bare street name as written after «на»: «Мира», «Красной» (an adjective in the genitive)."""
+    return _inflect(bare, "gent") if adjective_genders(bare.lower()) else bare[:1].upper() + bare[1:]
+
+
 def town_street_examples(town: str, street: str) -> list[str]:
     """Sentences that put a name in each of its cues: a house number, a street word, a town
     word, a locative after «в», a genitive after «из», the nominative opening an address."""
@@ -177,51 +193,46 @@ def find_collisions(cfg: RegionConfig, reader: PlaceReader | None = None) -> lis
                         f"{kind} «{place}» ({cfg.municipality_by_code[code].name})",
                         f"«{street}» ({_muni_names(cfg, munis)})",
                     ],
-                    "улица — с номером дома, после «ул.», в форме названия улицы после «на», «по», «у»; "
-                    "город — после «г.», «в», «из», «до», в любой другой форме («в Чехове», «Чехов,»); "
-                    "прилагательное — по согласованию в роде («на Советской» — улица, «в Советском» — район)",
+                    _ADJECTIVE_RULE if adjective_genders(bare.lower()) else _NOUN_RULE,
                 )
                 c.examples = [(s, reader(s)) for s in town_street_examples(word, bare)]
                 out.append(c)
     # shared streets and ties
+    shared_in = cfg.territories.shared_streets_in
+
+    def alone(munis: set[str]) -> str:
+        if shared_in in munis:
+            return (
+                f"без другого места — {cfg.municipality_by_code[shared_in].name} (shared_streets_in), "
+                "слабое место: город страницы или ветки важнее; с названием города — этот город"
+            )
+        return "без другого места муниципалитет не определяется; с названием города — этот город"
+
     by_bare: dict[str, list[str]] = {}
     for name, (words, munis) in streets.items():
         for w in words:
             by_bare.setdefault(w.lower(), []).append(name)
         if len(munis) > 1:
-            c = Collision(
-                "shared_street",
-                name,
-                [_muni_names(cfg, munis)],
-                "без другого места — "
-                + (
-                    f"{cfg.municipality_by_code[cfg.territories.shared_streets_in].name} (shared_streets_in), "
-                    "слабое место: город страницы или ветки важнее"
-                    if cfg.territories.shared_streets_in in munis
-                    else "муниципалитет не определяется; с названием города — этот город"
-                ),
-            )
-            bare = next(iter(sorted(words)), name)
-            c.examples = [(s, reader(s)) for s in (f"Яма на {bare} 5",)]
+            c = Collision("shared_street", name, [_muni_names(cfg, munis)], alone(munis))
+            sentence = f"Яма на {_on_street(next(iter(sorted(words)), bare_street_name(name) or name))} 5"
+            c.examples = [(sentence, reader(sentence))]
             out.append(c)
     for bare, names in sorted(by_bare.items()):
-        if len(names) < 2:
+        towns = {code for n in names for code in streets[n][1]}
+        if len(names) < 2 or all(streets[n][1] == towns for n in names):
             continue
-        unique = [n for n in names if len(streets[n][1]) == 1]
-        shared = [n for n in names if len(streets[n][1]) > 1]
-        rule = (
-            "одна улица одного города и улица нескольких: адрес и муниципалитет — улица одного города"
-            if unique and shared
-            else "одно слово — разные улицы: адрес — первая найденная, муниципалитет — если у всех один"
-        )
         c = Collision(
             "tie",
             bare.capitalize(),
             [f"«{n}» ({_muni_names(cfg, streets[n][1])})" for n in names],
-            rule,
+            "одно слово — улицы разных городов: читается как улица всех этих городов ("
+            + _muni_names(cfg, towns)
+            + "); "
+            + alone(towns)
+            + "; полное название («пер. Мира») — своя улица",
         )
-        s = f"Яма на {bare.capitalize()} 5"
-        c.examples = [(s, reader(s))]
+        sentence = f"Яма на {_on_street(bare)} 5"
+        c.examples = [(sentence, reader(sentence))]
         out.append(c)
     # common words
     done: set[tuple[str, str]] = set()

@@ -117,7 +117,9 @@ class EntityExtractor:
         street_match = None
         region_at: list[tuple[int, int]] = []
         found = self.gazetteer.find(self._lem.as_written(tokens, lemmas), tokens, display)
-        for m in _longest(found):
+        kept = _longest(found)
+        tied = _street_ties(kept)
+        for m in kept:
             place = m.payload
             words = " ".join(tokens[m.start : m.end + 1])
             if place.kind == "region":
@@ -138,9 +140,9 @@ class EntityExtractor:
                 and place.municipalities[0] not in ent.municipalities
             ):
                 ent.municipalities.append(place.municipalities[0])
-            if place.kind == "street" and (street_match is None or _unique_tie(street_match, m)):
+            if place.kind == "street" and street_match is None:
                 street_match = m
-            if len(place.municipalities) == 1:
+            if len(place.municipalities) == 1 and id(m) not in tied:
                 # the strongest kind of place; among equals the longest name («Курский район»
                 # over «Курском»), then the first named; a town travelled to the weakest
                 kind = place.kind
@@ -161,9 +163,10 @@ class EntityExtractor:
             ent.address.house = _house_after(tokens, street_match.end) or _house_before(
                 tokens, street_match.start
             )
-            if best is None and len(place.municipalities) > 1:
+            munis = tied.get(id(street_match), place.municipalities)
+            if best is None and len(munis) > 1:
                 shared = self._shared_streets_in
-                if shared in place.municipalities:
+                if shared in munis:
                     # a street of the regional centre that other towns have too: most posts
                     # naming it alone are about the centre; as a street, a local page still wins
                     best = (
@@ -172,13 +175,11 @@ class EntityExtractor:
                         0,
                         shared,
                         f"street {place.name} (also in "
-                        f"{', '.join(m for m in place.municipalities if m != shared)}): {shared}",
+                        f"{', '.join(m for m in munis if m != shared)}): {shared}",
                         "street",
                     )
                 else:
-                    ent.municipality_evidence = (
-                        f"street {place.name} (ambiguous: {', '.join(place.municipalities)})"
-                    )
+                    ent.municipality_evidence = f"street {place.name} (ambiguous: {', '.join(munis)})"
         else:
             free = free_street(tokens, self._lem)
             if free:
@@ -208,15 +209,21 @@ class EntityExtractor:
 NER_MAX_CHARS = 5000
 
 
-def _unique_tie(first: Match[Place], other: Match[Place]) -> bool:
-    """A bare name of a street of one town and of a street of several («Мира»: «переулок Мира»
-    in one town, «улица Мира» in two) read on the same words: the one-town street is the
-    address, as it is the one that places the post (docs/place-matching.md, «Ties»)."""
-    return (
-        (other.start, other.end) == (first.start, first.end)
-        and len(other.payload.municipalities) == 1
-        and len(first.payload.municipalities) > 1
-    )
+def _street_ties(matches: list[Match[Place]]) -> dict[int, tuple[str, ...]]:
+    """Streets read on the same words whose towns differ («Мира»: «переулок Мира» in one town,
+    «улица Мира» in two others; «Победы»: a prospect in one town, a boulevard in another): the
+    word names a street of every one of those towns, as one street listed in all of them would
+    (docs/place-matching.md, «Ties»). id of each such match → all their municipalities."""
+    spans: dict[tuple[int, int], list[Match[Place]]] = {}
+    for m in matches:
+        if m.payload.kind == "street":
+            spans.setdefault((m.start, m.end), []).append(m)
+    out: dict[int, tuple[str, ...]] = {}
+    for group in spans.values():
+        munis = tuple(sorted({c for m in group for c in m.payload.municipalities}))
+        if len(group) > 1 and any(m.payload.municipalities != munis for m in group):
+            out.update((id(m), munis) for m in group)
+    return out
 
 
 def add_ner(ent: Entities, spans: list[tuple[str, str]]) -> None:

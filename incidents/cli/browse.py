@@ -341,7 +341,23 @@ def cmd_check_config(ctx: Context, args: argparse.Namespace) -> int:
         f"органов {len(cfg.bodies.bodies)}, правил маршрутизации {len(cfg.routing.rules)}; "
         f"источников {len(cfg.sources.sources)} (включено {sum(s.enabled for s in cfg.sources.sources)})"
     )
+    if getattr(args, "collisions", False):
+        _print_collisions(cfg)
     return EXIT_OK
+
+
+def _print_collisions(cfg: Any) -> None:
+    """`check-config --collisions`: every name that can be read two ways, how it will be read
+    and example sentences read by the pipeline itself (docs/place-matching.md)."""
+    from pipelines.collisions import KIND_NAMES, find_collisions
+
+    found = find_collisions(cfg)
+    console.print(f"\nНазваний, которые читаются двояко: {len(found)} (правила: docs/place-matching.md)")
+    for c in found:
+        console.print(f"\n[b]{c.name}[/] — {KIND_NAMES[c.kind]}: {'; '.join(c.places)}", highlight=False)
+        console.print(f"  как читается: {c.rule}", highlight=False)
+        for sentence, reading in c.examples:
+            console.print(f"  «{sentence}» → {reading}", highlight=False)
 
 
 def add_commands(sub: Any) -> None:
@@ -374,4 +390,10 @@ def add_commands(sub: Any) -> None:
     s.set_defaults(func=cmd_export)
 
     s = sub.add_parser("check-config", help="проверить конфигурацию региона")
+    s.add_argument(
+        "--collisions",
+        action="store_true",
+        help="показать названия, которые можно прочитать двояко (город и улица, общее слово…), "
+        "как они будут прочитаны, с примерами",
+    )
     s.set_defaults(func=cmd_check_config)
