@@ -146,7 +146,7 @@ class Gazetteer:
         gender with a one-word name is not that place («на Советской» is not «Советский район»),
         and a word read both as a town and as a street is the one its cues say
         (`place_readings.street_or_town`: «на Чехова 5» the street, «в Чехове» the town)."""
-        found = [m for m in found if m.start != m.end or genders_agree(m.phrase, tokens[m.start])]
+        found = [m for m in found if not self._disagrees(m, found, tokens)]
         drop: set[int] = set()
         for m in found:
             if m.start != m.end or m.payload.kind != "street":
@@ -160,6 +160,21 @@ class Gazetteer:
             else:
                 drop.add(id(m))
         return [m for m in found if id(m) not in drop]
+
+    @staticmethod
+    def _disagrees(m: Match[Place], found: list[Match[Place]], tokens: list[str]) -> bool:
+        """A one-word adjective name read on a word of another gender is not that place when
+        another place on the word agrees («на Советской»: the street, not «Советский район») or
+        no street type word stands beside it («красного сигнала» is not «Красная площадь»).
+        Beside one it is the same name under another type, in the same quarter: «1-й Суворовский
+        переулок» off «улица Суворовская», «3-я Пушкарная улица» in «Пушкарное»."""
+        i = m.start
+        if m.end != i or genders_agree(m.phrase, tokens[i]):
+            return False
+        if any(o.start == o.end == i and o is not m and genders_agree(o.phrase, tokens[i]) for o in found):
+            return True
+        near = tokens[max(0, i - 1) : i] + tokens[i + 1 : i + 2]
+        return not any(t in STREET_MARKERS for t in near)
 
     @staticmethod
     def _cued(tokens: list[str], i: int, display: str) -> bool:

@@ -14,7 +14,10 @@ and its neighbours decide instead, the way a reader decides:
 * the street's own form after «в», «из», «до», «от», «под», «к» («из Чехова») is the town;
   after «на», «по», «у» or alone («на Чехова») it is the street;
 * an adjective name agrees in gender with its noun: «на Советской» is feminine and cannot be
-  «Советский район»; «в Советском» cannot be «Советская улица».
+  «Советский район» when «Советская улица» is there to take it; «в Советском» cannot be
+  «Советская улица». A word of another gender is still read as the place beside a street type
+  word («1-й Суворовский переулок» off «улица Суворовская»: the same name, the same quarter),
+  never alone («красного сигнала» is not «Красная площадь»).
 
 The whole region is a place too (`region_wide`): «по всей области», «в регионе», «в Курской
 области» with no narrower place is a problem of region scale, routed to the regional body.
@@ -114,7 +117,7 @@ _REGION_PREPOSITIONS = frozenset(["в", "во", "по"])
 def region_wide_cue(tokens: list[str], region_named: list[tuple[int, int]]) -> str | None:
     """The words that say the post is about the whole region, or None: «по всей области»,
     «во всём регионе», «в регионе», «по региону» (not «в области медицины»: «в области» alone is
-    not enough), or the region's own name after «в»/«по» (`region_named`: where a name of the
+    not enough, nor «по краю дороги»: «край» only with «всему», «нашему»), or the region's own name after «в»/«по» (`region_named`: where a name of the
     region from region.yaml starts and ends, «в Курской области»)."""
     for i, t in enumerate(tokens):
         if t not in _REGION_NOUNS:
@@ -122,7 +125,7 @@ def region_wide_cue(tokens: list[str], region_named: list[tuple[int, int]]) -> s
         before = tokens[i - 1] if i > 0 else ""
         if before in _WHOLE and i > 1 and tokens[i - 2] in _REGION_PREPOSITIONS:
             return " ".join(tokens[i - 2 : i + 1])  # «по всей области», «в нашем регионе»
-        if before in _REGION_PREPOSITIONS and (t.startswith("регион") or before == "по"):
+        if before in _REGION_PREPOSITIONS and (t.startswith("регион") or (before == "по" and t == "области")):
             return f"{before} {t}"  # «в регионе», «по региону», «по области»
     for start, end in region_named:
         if start > 0 and tokens[start - 1] in _REGION_PREPOSITIONS | _WHOLE:
