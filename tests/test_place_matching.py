@@ -187,3 +187,13 @@ def test_a_region_incident_end_to_end(region, capsys, monkeypatch, tmp_path):
     assert main(["show", str(whole["id"])]) == 0
     out = capsys.readouterr().out
     assert "масштаб: регион" in out and "Тестовая область (весь регион)" in out
+
+
+def test_the_console_names_the_scale_and_the_whole_region_in_russian(region):
+    from console.data.names import Names
+
+    names = Names(region)
+    assert names.scale("region") == "регион (вся область или несколько муниципалитетов)"
+    assert names.place(None, "region") == "Тестовая область (весь регион)"
+    assert names.place("berezovsk", "region") == "город Берёзовск"  # a route through several towns
+    assert names.place(None, "municipality") == "не определён"
