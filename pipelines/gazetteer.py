@@ -9,7 +9,7 @@ import re
 from incidents.core.config import RegionConfig
 from pipelines.lemmas import Lemmatizer, morph
 from pipelines.phrases import Match, PhraseMatcher
-from pipelines.place_readings import TOWN_KINDS, genders_agree, street_forms, street_or_town
+from pipelines.place_readings import TOWN_KINDS, _number_after, genders_agree, street_forms, street_or_town
 from pipelines.place_words import (
     _TYPE_WORDS,
     HOUSE_MARKERS,
@@ -164,17 +164,22 @@ class Gazetteer:
     @staticmethod
     def _disagrees(m: Match[Place], found: list[Match[Place]], tokens: list[str]) -> bool:
         """A one-word adjective name read on a word of another gender is not that place when
-        another place on the word agrees («на Советской»: the street, not «Советский район») or
-        no street type word stands beside it («красного сигнала» is not «Красная площадь»).
-        Beside one it is the same name under another type, in the same quarter: «1-й Суворовский
-        переулок» off «улица Суворовская», «3-я Пушкарная улица» in «Пушкарное»."""
+        another place on the word agrees («на Советской»: the street, not «Советский район»), or
+        when nothing says a street is meant («красного сигнала» is not «Красная площадь»). A
+        street type word beside it («1-й Суворовский переулок» off «улица Суворовская», «3-я
+        Пушкарная улица» in «Пушкарное») or, for a street, «на», «по», «у» before it or a house
+        number after it («на Магистральной» beside «Магистральный проезд») says the same name
+        under another street type, in the same quarter."""
         i = m.start
         if m.end != i or genders_agree(m.phrase, tokens[i]):
             return False
         if any(o.start == o.end == i and o is not m and genders_agree(o.phrase, tokens[i]) for o in found):
             return True
         near = tokens[max(0, i - 1) : i] + tokens[i + 1 : i + 2]
-        return not any(t in STREET_MARKERS for t in near)
+        if any(t in STREET_MARKERS for t in near):
+            return False
+        before = tokens[i - 1] if i > 0 else ""
+        return m.payload.kind != "street" or not (before in STREET_PREPOSITIONS or _number_after(tokens, i))
 
     @staticmethod
     def _cued(tokens: list[str], i: int, display: str) -> bool:

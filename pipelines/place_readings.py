@@ -17,7 +17,8 @@ and its neighbours decide instead, the way a reader decides:
   «Советский район» when «Советская улица» is there to take it; «в Советском» cannot be
   «Советская улица». A word of another gender is still read as the place beside a street type
   word («1-й Суворовский переулок» off «улица Суворовская»: the same name, the same quarter),
-  never alone («красного сигнала» is not «Красная площадь»).
+  and as a street after «на», «по», «у» or before a house number («на Магистральной» beside
+  «Магистральный проезд»), never alone («красного сигнала» is not «Красная площадь»).
 
 The whole region is a place too (`region_wide`): «по всей области», «в регионе», «в Курской
 области» with no narrower place is a problem of region scale, routed to the regional body.

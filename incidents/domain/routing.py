@@ -8,6 +8,10 @@ A complaint that names no place in the region can be routed as if it were in the
 names no town came from the regional centre, and its body is a better first guess than the
 triage queue. The reason says the place was assumed, so the administrator can see it.
 
+A complaint about the whole region («по всей области не чистят дороги»: scale `region`, no
+municipality) is not such a complaint: it is routed by the rules alone, where `scale: [region]`
+sends it to the regional body of its branch (docs/place-matching.md §8).
+
 With a table learned from the region's history (`learned_routing.yaml`, see
 `incidents.domain.learned_routing`) the order is: the administrator's explicit rules
 (`explicit: true`), then the learned table where it is confident, then the other rules, then
