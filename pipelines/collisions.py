@@ -143,21 +143,23 @@ def _on_street(bare: str) -> str:
     return _inflect(bare, "gent") if adjective_genders(bare.lower()) else bare[:1].upper() + bare[1:]
 
 
-def town_street_examples(town: str, street: str) -> list[str]:
+def town_street_examples(town: str, street: str, full: str | None = None) -> list[str]:
     """Sentences that put a name in each of its cues: a house number, a street word, a town
-    word, a locative after «в», a genitive after «из», the nominative opening an address."""
+    word, a locative after «в», a genitive after «из», the nominative opening an address.
+    `full`: the street's name as listed («Северный проспект»), for the example with its type."""
+    typed = full or f"ул. {street}"
     if adjective_genders(street.lower()):  # «Советская» улица and «Советский» район
         on = _inflect(street, "gent")
         return [
             f"Прорвало трубу на {on} 5",
-            f"Нет воды, ул. {street}",
+            f"Нет воды, {typed}",
             f"На {on} опять яма",
             f"В {_inflect(town, 'loct')} районе нет воды",
             f"В {_inflect(town, 'loct')} нет воды",
         ]
     return [
         f"Прорвало трубу на {street} 5",
-        f"Нет воды, ул. {street}",
+        f"Нет воды, {typed}",
         f"На {street} опять яма",
         f"В {_inflect(town, 'loct')} нет воды",
         f"Из {_inflect(town, 'gent')} не ходит автобус, нет воды",
@@ -195,7 +197,7 @@ def find_collisions(cfg: RegionConfig, reader: PlaceReader | None = None) -> lis
                     ],
                     _ADJECTIVE_RULE if adjective_genders(bare.lower()) else _NOUN_RULE,
                 )
-                c.examples = [(s, reader(s)) for s in town_street_examples(word, bare)]
+                c.examples = [(s, reader(s)) for s in town_street_examples(word, bare, street)]
                 out.append(c)
     # shared streets and ties
     shared_in = cfg.territories.shared_streets_in
