@@ -419,6 +419,38 @@ def test_assign_answer_from_a_template_approve_publish(app, seeded, kursk):  # n
         # a dry run sends nothing: the incident stays approved (it was «answered» here: the bug of issue 18)
         assert s.get(Incident, inc.id).status == "answer_approved"
     assert "ждут учётных данных" in r.text
+    # published another way (no credentials here): a person marks it, and only then it is answered
+    card = ctl.get(f"/incidents/{inc.id}").text
+    assert f'action="/incidents/{inc.id}/published"' in card
+    r = ctl.post(f"/incidents/{inc.id}/published", data={"csrf": t_ctl, "note": "ответили в кабинете ПОС"})
+    assert "опубликованным вручную" in r.text
+    with Session(seeded) as s:
+        assert s.get(Incident, inc.id).status == "answered"
+        assert {x.status for x in s.exec(select(Reply).where(Reply.incident_id == inc.id))} == {"manual"}
+    assert f'action="/incidents/{inc.id}/published"' not in ctl.get(f"/incidents/{inc.id}").text
+
+
+def test_a_template_of_another_category_needs_the_controllers_override(app, seeded, kursk):  # noqa: ANN001
+    inc = incident_of(seeded, body=EXECUTOR_BODY, status="assigned")
+    other = next(
+        t for t in kursk.replies.templates if t.category not in (None, inc.category) and not t.interim
+    )
+    ex, t_ex = login(app, "ivanova")
+    page = ex.get(f"/incidents/{inc.id}?template={other.id}").text
+    assert "не подходит для категории" in page and "Подтвердить такой выбор может контролёр" in page
+    assert 'name="override"' not in page  # the executor is not offered the override
+    r = ex.post(f"/incidents/{inc.id}/draft", data={"csrf": t_ex, "template": other.id, "override": "1"})
+    assert "Отказано" in r.text
+    ctl, t_ctl = login(app, "control")
+    page = ctl.get(f"/incidents/{inc.id}?template={other.id}").text
+    assert 'name="override" value="1"' in page  # offered to the controller
+    page = ctl.get(f"/incidents/{inc.id}?template={other.id}&override=1").text
+    assert "не подходит" not in page and '<input type="hidden" name="override" value="1">' in page
+    r = ctl.post(f"/incidents/{inc.id}/draft", data={"csrf": t_ctl, "template": other.id, "override": "1"})
+    assert "подготовлен" in r.text, r.text
+    with Session(seeded) as s:
+        ans = s.exec(select(Answer).where(Answer.incident_id == inc.id, Answer.status == "draft")).one()
+        assert ans.template == other.id and ans.created_by == "control"
 
 
 # --------------------------------------------------------------------------- escaping
