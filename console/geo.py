@@ -93,6 +93,8 @@ class SvgMap:
     tiles: list[Tile] = field(default_factory=list)
     context: list[str] = field(default_factory=list)
     """Paths drawn faintly behind (the neighbours on the card's map)."""
+    borders: str = ""
+    """One stroke-only path of the borders between municipalities, over the fills."""
 
 
 def _merc(lat: float, lon: float) -> tuple[float, float]:
@@ -177,7 +179,7 @@ def short_name(name: str) -> str:
 
 
 # --------------------------------------------------------------------------- outlines
-_OUTLINES: dict[tuple[int, int, int, int], tuple[Boundaries, Projection, dict[str, str]]] = {}
+_OUTLINES: dict[tuple[int, int, int, int], tuple[Boundaries, Projection, dict[str, str], str]] = {}
 _LOCK = Lock()
 
 
@@ -197,27 +199,74 @@ def _c(v: float) -> str:
     return s[:-2] if s.endswith(".0") else s
 
 
+def _borders(proj: Projection, geo: Boundaries, tolerance: float) -> str:
+    """The lines between municipalities and around the region, each drawn once: a segment two rings
+    of one municipality share (St Petersburg's okrugs inside a district) is no border, a segment
+    two municipalities share is drawn by the first. Neighbours' borders coincide in the shipped
+    files (snapped to one grid), so the segments compare exactly."""
+    seen: set[tuple[tuple[float, float], tuple[float, float]]] = set()
+    parts: list[str] = []
+    for area in geo.areas.values():
+        rings = [ring for poly in area.polygons for ring in poly]
+        own: dict[tuple[tuple[float, float], tuple[float, float]], int] = {}
+        for ring in rings:
+            for a, b in zip(ring, ring[1:], strict=False):
+                seg = (a, b) if a <= b else (b, a)
+                own[seg] = own.get(seg, 0) + 1
+        runs: list[list[tuple[float, float]]] = []
+        for ring in rings:
+            run: list[tuple[float, float]] | None = None
+            for a, b in zip(ring, ring[1:], strict=False):
+                seg = (a, b) if a <= b else (b, a)
+                if own[seg] > 1 or seg in seen:
+                    run = None  # inside the municipality, or drawn already: the line breaks here
+                    continue
+                seen.add(seg)
+                if run is None:
+                    run = [a, b]
+                    runs.append(run)
+                else:
+                    run.append(b)
+        for run in runs:
+            pts = simplify([proj.raw(lat, lon) for lon, lat in run], tolerance)
+            parts.append("M" + "L".join(f"{_c(x)},{_c(y)}" for x, y in pts))
+    return "".join(parts)
+
+
 def outlines(
     geo: Boundaries, width: int = WIDTH, height: int = HEIGHT, pad: int = PAD
 ) -> tuple[Projection, dict[str, str]]:
     """The projection of the whole region and one SVG path per municipality (all its features'
     rings, holes included: the template fills with `evenodd`). Built once per process."""
+    got = _drawing(geo, width, height, pad)
+    return got[1], got[2]
+
+
+def borders(geo: Boundaries, width: int = WIDTH, height: int = HEIGHT, pad: int = PAD) -> str:
+    """One path of every border (`_borders`), built with the outlines."""
+    return _drawing(geo, width, height, pad)[3]
+
+
+def _drawing(
+    geo: Boundaries, width: int, height: int, pad: int
+) -> tuple[Boundaries, Projection, dict[str, str], str]:
     key = (id(geo), width, height, pad)
     with _LOCK:
         got = _OUTLINES.get(key)
     if got is not None and got[0] is geo:
-        return got[1], got[2]
+        return got
     b = geo.bbox
     proj = Projection([(b[1], b[0]), (b[3], b[2])], width, height, pad)
     paths = {
         code: _path(proj, (ring for poly in area.polygons for ring in poly), TOLERANCE_PX)
         for code, area in geo.areas.items()
     }
+    got = (geo, proj, paths, _borders(proj, geo, TOLERANCE_PX))
     with _LOCK:
         if len(_OUTLINES) > 16:
             _OUTLINES.clear()
-        _OUTLINES[key] = (geo, proj, paths)
-    return proj, paths
+        _OUTLINES[key] = got
+    return got
 
 
 def tiles(url: str | None, proj: Projection) -> list[Tile]:
@@ -357,7 +406,7 @@ def render(
             left, upper = proj.raw(box[3], box[0])
             right, lower = proj.raw(box[1], box[2])
             label = short_name(name)
-            sub = "" if v is None else (_num(v) if per_resident else str(cur))
+            sub = "" if v is None or cur == 0 else (_num(v) if per_resident else str(cur))
             fits = right - left >= 0.8 * len(label) * 6.4 and lower - upper >= 24
             rank = (-(v or 0.0), -(right - left) * (lower - upper))
             cands.append(_Candidate(rank, x, y, label, sub, None if fits else upper))
@@ -373,6 +422,7 @@ def render(
         [],
         "choropleth",
         labels=_place_labels(cands, WIDTH, HEIGHT),
+        borders=borders(geo),
         dots=dots,
         legend=legend(top, integer=not per_resident),
         attribution=cfg.region.map.attribution,
@@ -410,45 +460,62 @@ def _markers(
 
 
 # --------------------------------------------------------------------------- the card
+_PINS: dict[
+    tuple[int, str, tuple[float, float] | None], tuple[Boundaries, Projection, list[Shape], list[str]]
+] = {}
+
+
 def pin(
     cfg: RegionConfig, municipality: str | None, point: tuple[float, float] | None = None
 ) -> tuple[SvgMap, tuple[float, float] | None]:
-    """The card's «Где»: the incident's municipality outlined (its neighbours faint behind) with
-    the incident's point when a post gave coordinates; without boundaries, the region's
-    municipalities as dots and the incident's one at its centroid."""
+    """The card's «Где»: the incident's municipality outlined (the neighbours that share its
+    frame faint behind) with the incident's point when a post gave coordinates; without
+    boundaries, the region's municipalities as dots and the incident's one at its centroid.
+    The drawing of a municipality is kept per process (the point only moves the pin, unless it
+    lies outside the municipality's frame)."""
     geo = boundaries_of(cfg)
     area = geo.areas.get(municipality or "") if geo is not None else None
     if geo is None or (area is None and not geo.areas):
         return _dot_cloud(cfg, municipality)
-    if area is not None:
-        box = area.bbox
-        corners = [(box[1], box[0]), (box[3], box[2])]
-    else:
-        b = geo.bbox
-        corners = [(b[1], b[0]), (b[3], b[2])]
-    if point is not None:
-        corners.append(point)
-    proj = Projection(corners, CARD_W, CARD_H, CARD_PAD)
-    tol = TOLERANCE_PX
-    shapes, context = [], []
-    for code, other in geo.areas.items():
-        ob = other.bbox
-        near = area is None or not (
-            ob[2] < box[0] - 1 or ob[0] > box[2] + 1 or ob[3] < box[1] - 1 or ob[1] > box[3] + 1
-        )
-        if not near:
-            continue
-        d = _path(proj, (ring for poly in other.polygons for ring in poly), tol)
-        if code == municipality:
-            name = cfg.municipality_by_code[code].name
-            shapes.append(Shape(code, name, d, "#fde8d7", 0, 0, name))
-        elif d:
-            context.append(d)
+    box = area.bbox if area is not None else geo.bbox
+    outside = point is not None and not (box[1] <= point[0] <= box[3] and box[0] <= point[1] <= box[2])
+    key = (id(geo), municipality or "", point if outside else None)
+    with _LOCK:
+        got = _PINS.get(key)
+    if got is None or got[0] is not geo:
+        corners = [(box[1], box[0]), (box[3], box[2])] + ([point] if outside and point else [])
+        proj = Projection(corners, CARD_W, CARD_H, CARD_PAD)
+        lat0, lon0 = proj_inverse(proj, 0, CARD_H)
+        lat1, lon1 = proj_inverse(proj, CARD_W, 0)
+        shapes, context = [], []
+        for code, other in geo.areas.items():
+            ob = other.bbox
+            if ob[2] < lon0 or ob[0] > lon1 or ob[3] < lat0 or ob[1] > lat1:
+                continue  # not in the frame
+            d = _path(proj, (ring for poly in other.polygons for ring in poly), TOLERANCE_PX)
+            if code == municipality:
+                name = cfg.municipality_by_code[code].name
+                shapes.append(Shape(code, name, d, "#fde8d7", 0, 0, name))
+            elif d:
+                context.append(d)
+        got = (geo, proj, shapes, context)
+        with _LOCK:
+            if len(_PINS) > 256:
+                _PINS.clear()
+            _PINS[key] = got
+    _, proj, shapes, context = got
     where = proj(*point) if point is not None else None
     svg = SvgMap(
         CARD_W, CARD_H, shapes, [], "choropleth", attribution=cfg.region.map.attribution, context=context
     )
     return svg, where
+
+
+def proj_inverse(proj: Projection, x: float, y: float) -> tuple[float, float]:
+    """(lat, lon) of a point of the drawing: the frame's corners, to leave out what lies outside."""
+    mx = (x - proj.off_x) / proj.scale + proj.min_x
+    my = proj.max_y - (y - proj.off_y) / proj.scale
+    return math.degrees(2 * math.atan(math.exp(my)) - math.pi / 2), math.degrees(mx)
 
 
 def _dot_cloud(cfg: RegionConfig, municipality: str | None) -> tuple[SvgMap, tuple[float, float] | None]:

@@ -76,7 +76,9 @@ def test_map_is_a_choropleth_of_every_municipality_linking_to_the_queue(app, kur
     page = c.get("/map?period=30").text
     svg = _svg(page)
     codes = [m.code for m in kursk.territories.municipalities]
-    assert svg.count("<path") == len(codes) == 33
+    # one filled path per municipality, each inside its link, and one path of the borders over them
+    assert len(re.findall(r'class="muni" data-code="[a-z_]+"><path d="M', svg)) == len(codes) == 33
+    assert svg.count("<path") == 34 and svg.count('class="borders"') == 1
     hrefs = [html.unescape(h) for h in re.findall(r'<a href="([^"]+)" class="muni"', svg)]
     assert len(hrefs) == 33
     for code in codes:
@@ -183,3 +185,36 @@ def test_serve_refuses_a_map_file_that_does_not_read(tmp_path: Path, capsys, mon
     )
     code = main(["--config", str(region), "--database", f"sqlite:///{tmp_path / 'x.db'}", "serve"])
     assert code == 2 and "Ошибка конфигурации" in capsys.readouterr().err
+
+
+def test_borders_leave_out_lines_inside_a_municipality_and_draw_shared_ones_once() -> None:
+    from incidents.core import boundaries as b
+
+    def square(x: float) -> dict[str, object]:
+        ring = [[x, 0.0], [x + 1, 0.0], [x + 1, 1.0], [x, 1.0], [x, 0.0]]
+        return {"type": "Polygon", "coordinates": [ring]}
+
+    data = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "properties": {"name": n}, "geometry": square(x)}
+            for n, x in (("Первый округ", 0.0), ("Второй округ", 1.0), ("Соседний", 2.0))
+        ],
+    }
+    features = b.read_features(data)
+    munis = [
+        b.Municipal("district", ("Район",), ("Первый округ", "Второй округ")),
+        b.Municipal("other", ("Соседний",)),
+    ]
+    bounds = b.Boundaries(features, b.match_features(features, munis))
+    proj, paths = geo.outlines(bounds)
+    line = geo.borders(bounds)
+    internal_x, shared_x = proj.raw(0.5, 1.0)[0], proj.raw(0.5, 2.0)[0]
+    vertical = []  # x of every vertical segment the border path draws
+    for run in line.split("M")[1:]:
+        pts = [tuple(map(float, p.split(","))) for p in run.split("L")]
+        vertical += [a[0] for a, c in zip(pts, pts[1:], strict=False) if abs(a[0] - c[0]) < 0.2]
+    assert not any(abs(x - internal_x) < 0.2 for x in vertical)  # the okrugs' common edge is no border
+    assert sum(abs(x - shared_x) < 0.2 for x in vertical) == 1  # the districts' common edge: once
+    assert len(vertical) == 3  # and the two outer sides
+    assert set(paths) == {"district", "other"} and paths["district"].count("M") == 2
