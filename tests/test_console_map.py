@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 from console import geo
 from console.app import create_app
 from console.settings import ConsoleSettings
-from incidents.core.config import load_region
+from incidents.core.config import RegionMap, load_region
 from incidents.storage.models import Incident, IncidentPost, Post
 from tests.conftest import KURSK, FixedClock
 from tests.console_seed import NOW, seed
@@ -108,8 +108,8 @@ def test_the_geotagged_incident_is_a_point_inside_kursk(app, seeded) -> None:  #
     assert f'cx="{x}" cy="{y}"' in page
     # an executor of another body sees the municipalities but not that incident's point
     other = login(app, "ivanova")[0].get("/map?period=30").text
-    if inc.body_code != "kursk_gorinspektsiya":
-        assert f"/incidents/{inc.id}" not in other
+    assert inc.body_code != "kursk_gorinspektsiya"  # ivanova's body: the pothole is the road service's
+    assert f"/incidents/{inc.id}" not in other and 'class="muni"' in other
 
 
 def test_per_resident_toggle_needs_populations(app, seeded, tmp_path: Path) -> None:  # noqa: ANN001
@@ -218,3 +218,37 @@ def test_borders_leave_out_lines_inside_a_municipality_and_draw_shared_ones_once
     assert sum(abs(x - shared_x) < 0.2 for x in vertical) == 1  # the districts' common edge: once
     assert len(vertical) == 3  # and the two outer sides
     assert set(paths) == {"district", "other"} and paths["district"].count("M") == 2
+
+
+def test_tiles_under_the_polygons_are_the_slippy_map_tiles_of_the_same_place(seeded, tmp_path: Path) -> None:  # noqa: ANN001
+    """With `map.tile_url`, the tile under a point is the one OpenStreetMap's numbering gives for it,
+    and the page's CSP lets the browser load images from that server (and from no other)."""
+    import math
+
+    region = tmp_path / "kursk"
+    shutil.copytree(KURSK, region, ignore=shutil.ignore_patterns("sample"))
+    text = (region / "region.yaml").read_text(encoding="utf-8")
+    (region / "region.yaml").write_text(
+        text.replace("tile_url: null", "tile_url: https://tiles.example.org/{z}/{x}/{y}.png"),
+        encoding="utf-8",
+    )
+    cfg = load_region(region)
+    svg = geo.render(cfg, {"kursk": (1, 0)}, {})
+    assert svg.tiles and len(svg.tiles) <= geo.MAX_TILES
+    bounds = cfg.boundaries()
+    assert bounds is not None
+    proj, _ = geo.outlines(bounds)
+    lat, lon = POINT
+    x, y = proj.raw(lat, lon)
+    under = [t for t in svg.tiles if t.x <= x < t.x + t.size and t.y <= y < t.y + t.size]
+    assert len(under) == 1
+    z, tx, ty = map(int, re.search(r"/(\d+)/(\d+)/(\d+)\.png$", under[0].href).groups())  # type: ignore[union-attr]
+    n = 2**z
+    assert tx == int((lon + 180) / 360 * n)
+    assert ty == int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+    app = create_app(seeded, cfg, ConsoleSettings(secret_key=SecretStr("x" * 32)), now=FixedClock(NOW))
+    r = login(app, "admin")[0].get("/map")
+    assert "https://tiles.example.org/" in r.text
+    assert "img-src 'self' data: https://tiles.example.org;" in r.headers["content-security-policy"]
+    with pytest.raises(ValueError, match="tile_url"):
+        RegionMap(tile_url="https://tiles.example.org/tile.png")
