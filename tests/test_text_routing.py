@@ -161,3 +161,44 @@ def test_address_to_district_without_the_signal_stage(lipetsk):
     assert parse("г. Липецк, улица Катукова, дом 1") == "lipetsk"
     assert parse("город Грязи, улица Правды, дом 2") == "gryazinsky"  # the town, when the street is unknown
     assert parse("") is None
+
+
+def test_one_post_fast_path_equals_sklearn(env, capsys, lipetsk):
+    import numpy as np
+
+    hist = _history(env / "history.csv", n=120)
+    assert _run(capsys, "routing", "learn", str(hist), "--no-table", "-o", str(env))[0] == 0
+    model = load_text_router(model_path(lipetsk))
+    for text, address in [
+        ("Яма на дороге!", "г. Липецк, улица Гагарина, дом 5"),
+        ("непонятно что", ""),
+        ("", ""),
+    ]:
+        doc = model._docs([(text, address, model.place_of(address, None))])
+        slow = model.classifier.decision_function(model.vectorizer.transform(doc))
+        assert np.allclose(model._one_margin(doc[0]), slow[0])
+
+
+def test_a_dispatchers_correction_wins_over_the_text_model(env, capsys, lipetsk):
+    """Reassignments folded into the table after the model learned outrank it; plain history does not."""
+    from incidents.domain.learned_routing import Case, Example, LearnedTable
+
+    hist = _history(env / "history.csv")
+    assert _run(capsys, "routing", "learn", str(hist), "--no-table", "-o", str(env))[0] == 0
+    model = load_text_router(model_path(lipetsk))
+    case = Case("roads", None, None, "yelets")
+    history_only = LearnedTable.learn([Example(case, "adm_yelets")] * 5)
+    route = {"category": "roads", "municipality": "yelets", "text": "яма на дороге", "address": ""}
+    assert Router(lipetsk, learned=history_only, text=model).route(**route).body == "roads_region"
+    corrected = LearnedTable.learn(
+        [Example(case, "adm_yelets", 2, correction=True)] * 2,
+        base=LearnedTable.learn([Example(case, "roads_region")]),
+    )
+    d = Router(lipetsk, learned=corrected, text=model).route(**route)
+    assert (
+        d.body == "adm_yelets"
+        and d.learned == "category_place"
+        and "переназначения диспетчеров: 4" in d.reason
+    )
+    back = LearnedTable.from_yaml(corrected.to_yaml())
+    assert back.entries == corrected.entries  # the corrections survive the file

@@ -120,15 +120,18 @@ class Router:
         d = self._by_rules(explicit, category, subcategory, fact, municipality, scale, settlement, assumed)
         if d is not None:
             return d
+        entry = None
+        if self.learned is not None:
+            case = Case(category, subcategory, fact, municipality, normalise_street(street))
+            entry = self.learned.lookup(case, self.bodies)
+            if entry is not None and entry.corrections:  # dispatchers said so since the model learned
+                return self._learned_decision(entry, case, assumed)
         if self.text is not None and text:
             td = self.text.predict(text, address or "", named_municipality, self.bodies)
             if td is not None and td.confident:
                 return self._text_decision(td)
-        if self.learned is not None:
-            case = Case(category, subcategory, fact, municipality, normalise_street(street))
-            entry = self.learned.lookup(case, self.bodies)
-            if entry is not None:
-                return self._learned_decision(entry, case, assumed)
+        if entry is not None:
+            return self._learned_decision(entry, case, assumed)
         rest = [(i, r) for i, r in enumerate(self.rules) if not r.explicit]
         d = self._by_rules(rest, category, subcategory, fact, municipality, scale, settlement, assumed)
         if d is not None:
@@ -161,6 +164,8 @@ class Router:
             f"обучено: {entry.hits} из {entry.n} прежних обращений о «{what}»{where} "
             f"ушли в {self.bodies[body].name}"
         )
+        if entry.corrections:
+            why += f" (из них переназначения диспетчеров: {entry.corrections})"
         if body == self.triage:
             return RouteDecision(body, None, why)
         return RouteDecision(body, None, why + assumed, learned=entry.level)

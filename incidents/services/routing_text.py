@@ -121,11 +121,14 @@ def learn_text_router(
     min_precision: float = MIN_PRECISION,
     validation_share: float = 0.8,
     c: float = 0.3,
+    half_life: float | None = None,
     meta: dict[str, Any] | None = None,
 ) -> TextRouter:
     """Fit on the earlier part, choose temperature and threshold on the later slice, refit on all."""
     import numpy as np
 
+    if rows and all(r.when for r in rows):
+        rows = sorted(rows, key=lambda r: r.when)  # the validation slice and the half-life count back in time
     gaz = gazetteer(cfg)
     fit_rows, val_rows = split_by_time(rows, validation_share, whole_months=False)
     known = {b.code for b in cfg.bodies.bodies}
@@ -133,7 +136,7 @@ def learn_text_router(
     temperature, threshold = 5.0, 0.5
     if len(fit_rows) >= 20 and val_rows:
         fit_ex = [r.example for r in fit_rows]
-        first = TextRouter.fit(fit_ex, PlaceParser.learn(gaz, fit_ex), c=c)
+        first = TextRouter.fit(fit_ex, PlaceParser.learn(gaz, fit_ex), c=c, half_life=half_life)
         items = [(r.example.text, r.example.address, None) for r in val_rows]
         docs = first._docs([(t, a, first.place_of(a, None)) for t, a, _m in items])
         margins = first.classifier.decision_function(first.vectorizer.transform(docs))
@@ -160,12 +163,13 @@ def learn_text_router(
         **(meta or {}),
         "rows": len(rows),
         "min_precision": min_precision,
+        "half_life": half_life,
         "temperature": temperature,
         "threshold": round(threshold, 4),
         "validation": validation,
         "bodies": len({e.body for e in examples}),
     }
-    router = TextRouter.fit(examples, PlaceParser.learn(gaz, examples), c=c, meta=info)
+    router = TextRouter.fit(examples, PlaceParser.learn(gaz, examples), c=c, half_life=half_life, meta=info)
     router.temperature, router.threshold = temperature, threshold
     return router
 
@@ -226,12 +230,12 @@ def text_summary(cfg: RegionConfig, router: TextRouter, rows: Sequence[TextRow],
     counts = Counter(r.example.body for r in rows)
     classes = [str(k) for k in router.classifier.classes_]
     vocab = router.vectorizer.transformer_list[0][1].named_steps["tfidfvectorizer"].vocabulary_
-    names = {j: w for w, j in vocab.items()}
+    names = {j: w for w, j in vocab.items()}  # the word part comes first in the feature union
     coef = router.classifier.coef_
-    per_body = []
+    per_body: list[dict[str, Any]] = []
     for i, body in enumerate(classes):
-        row = coef[i if coef.shape[0] == len(classes) else 0]
-        top = sorted((j for j in names if row[j] > 0), key=lambda j: -row[j])[:8]
+        row = coef[i if coef.shape[0] == len(classes) else 0][: len(names)]
+        top = [int(j) for j in row.argsort()[::-1][:8] if row[j] > 0]
         name = cfg.body_by_code[body].name if body in cfg.body_by_code else body
         per_body.append(
             {"body": body, "name": name, "appeals": counts[body], "words": [names[j] for j in top]}
