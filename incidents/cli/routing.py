@@ -74,7 +74,7 @@ def _learn_text(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
     )
     out: dict[str, Any] = {
         "rows": len(rows),
-        "threshold": round(router.threshold, 3),
+        "threshold": round(router.threshold, 4),
         "temperature": router.temperature,
         "validation": router.meta.get("validation"),
     }
@@ -175,7 +175,7 @@ def _evaluate_text(ctx: Context, args: argparse.Namespace) -> tuple[dict[str, An
     out = {
         "train": {"n": len(train), "period": period(train)},
         "test": {"n": len(test), "period": period(test)},
-        "threshold": round(router.threshold, 3),
+        "threshold": round(router.threshold, 4),
         "validation": router.meta.get("validation"),
         "learn_seconds": seconds,
         "place_from_address": place_accuracy(router, test),
