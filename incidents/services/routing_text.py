@@ -30,9 +30,12 @@ from incidents.domain.text_routing import (
 )
 from incidents.services.routing_history import PLACE_COLUMNS, TIME_COLUMNS, CaseReader, HistoryRow, read_rows
 
-MIN_PRECISION = 0.85
+MIN_PRECISION = 0.75
 """The covered decisions of the model must be right this often on validation: above what the
-rules reach (0.6–0.75 on the time splits), so that every decision it takes from them is a gain."""
+rules reach (0.53–0.61 exact on the time splits), so that a decision taken from them is a gain.
+Measured on St Petersburg (docs/quality-routing.md): 0.75 lets the model decide 86 % of
+December at 0.784, and the order model → rules scores 0.695 against 0.648 at 0.85 and 0.607 at
+0.95; on Kursk no threshold reaches it on validation, so the rules decide as before."""
 
 
 @dataclass(frozen=True, slots=True)
