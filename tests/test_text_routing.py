@@ -202,3 +202,12 @@ def test_a_dispatchers_correction_wins_over_the_text_model(env, capsys, lipetsk)
     )
     back = LearnedTable.from_yaml(corrected.to_yaml())
     assert back.entries == corrected.entries  # the corrections survive the file
+
+
+def test_a_history_with_one_body_is_refused_in_words(env, capsys):
+    path = env / "one.csv"
+    path.write_text("id,text,body\n1,яма на дороге,roads_region\n2,ямы,roads_region\n", encoding="utf-8")
+    code = main(["routing", "learn", str(path), "--no-table", "-o", str(env)])
+    _out, err = capsys.readouterr()
+    assert code != 0 and "меньше двух органов" in err
+    assert not (env / "var" / "models").exists()

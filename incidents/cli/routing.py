@@ -91,7 +91,7 @@ def cmd_learn(ctx: Context, args: argparse.Namespace) -> int:
     try:
         text = None if args.no_text else _learn_text(ctx, args)
         loaded = None if args.no_table else _load(ctx, args)
-    except HistoryError as exc:
+    except (HistoryError, ValueError) as exc:  # ValueError: nothing to learn (one body, no rows)
         err.print(f"[red]{exc}[/]")
         return EXIT_USAGE
     if loaded is None and args.no_table and text is not None:
@@ -195,7 +195,7 @@ def cmd_evaluate(ctx: Context, args: argparse.Namespace) -> int:
         if not args.no_text:
             out["text_model"], decisions = _evaluate_text(ctx, args)
         loaded = None if args.no_table else _load(ctx, args)
-    except HistoryError as exc:
+    except (HistoryError, ValueError) as exc:  # ValueError: nothing to learn (one body, no rows)
         err.print(f"[red]{exc}[/]")
         return EXIT_USAGE
     if loaded is not None:

@@ -160,10 +160,10 @@ class TextRouter:
 
         items = [(e.text, e.address, places(e.address)) for e in examples]
         labels = [e.body for e in examples]
+        if len(set(labels)) < 2:
+            raise ValueError("в истории меньше двух органов с известным кодом: модели по тексту учить нечему")
         vec = _vectorizer()
         x = vec.fit_transform(cls._docs(items))
-        if len(set(labels)) < 2:
-            raise ValueError("история называет один орган: учить нечему")
         clf = LinearSVC(C=c)
         weights = None
         if half_life:
