@@ -7,7 +7,6 @@ from typing import Any
 from rich.table import Table
 
 from incidents.cli.context import err
-from incidents.core import states as core_states
 from incidents.core.config import RegionConfig
 
 
@@ -37,9 +36,6 @@ def _place_name(cfg: RegionConfig, code: str | None, scale: str | None) -> str:
     if code is None and scale == "region":
         return f"{cfg.region.name} (весь регион)"
     return _muni_name(cfg, code)
-
-
-SCALE_NAMES = core_states.SCALE_NAMES
 
 
 def _cat_name(cfg: RegionConfig, code: str | None) -> str:
