@@ -13,7 +13,7 @@ from rich.table import Table
 
 from incidents.cli.context import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Context, console, err
 from incidents.cli.context import now as _now
-from incidents.cli.display import _cat_name, _muni_name, _place_name, _subcat_name
+from incidents.cli.display import _cat_name, _place_name, _subcat_name
 from incidents.core.reasons import reason_words
 from incidents.core.states import SCALE_NAMES
 
