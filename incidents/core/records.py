@@ -27,6 +27,11 @@ class PostRecord:
     likes: int = 0
     reposts: int = 0
     views: int = 0
+    # The place the platform gives beside the text (the feedback platform's address line and
+    # point): the signal stage reads it before the text (pipelines/placing.py).
+    address: str | None = None
+    lat: float | None = None
+    lon: float | None = None
     raw: dict[str, Any] = field(default_factory=dict)
     deleted: bool = False
 

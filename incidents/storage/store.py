@@ -177,6 +177,9 @@ def _save_unique(
                     likes=p.likes,
                     reposts=p.reposts,
                     views=p.views,
+                    address=p.address,
+                    lat=p.lat,
+                    lon=p.lon,
                     raw=_payload(p),
                     edited=False,
                     deleted=p.deleted,
@@ -189,9 +192,22 @@ def _save_unique(
         changed = False
         if p.deleted and not row.deleted:
             row.deleted, changed = True, True
-        if not p.deleted and p.text != row.text:
-            session.add(PostRevision(post_id=row.id, text=row.text, replaced_at=now))
+        was = (row.address, row.lat, row.lon)
+        place = (p.address, p.lat, p.lon)
+        if not p.deleted and (p.text != row.text or (place != was and was != (None, None, None))):
+            # an edited text, a corrected address or a moved pin: what the resident first gave
+            # is kept, and the post is placed again
+            session.add(
+                PostRevision(
+                    post_id=row.id, text=row.text, replaced_at=now, address=was[0], lat=was[1], lon=was[2]
+                )
+            )
             row.text, row.edited, row.processed, changed = p.text, True, False, True
+        if not p.deleted and place != was:
+            # a place given for the first time (a message stored before migration 0012) replaces
+            # nothing: no revision, but the post is placed again with it
+            row.address, row.lat, row.lon = place
+            row.processed, changed = False, True
         if p.network == "pos" and (p.raw or {}).get("pos") != (row.raw or {}).get("pos"):
             changed = True  # a new status or rating on the platform (a rating of 1–2 reopens the incident)
         counters = False
@@ -451,6 +467,9 @@ def post_record(row: Any) -> PostRecord:
         likes=row.likes,
         reposts=row.reposts,
         views=row.views,
+        address=row.address,
+        lat=row.lat,
+        lon=row.lon,
         deleted=row.deleted,
     )
 
