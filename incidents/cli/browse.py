@@ -341,6 +341,37 @@ def cmd_check_config(ctx: Context, args: argparse.Namespace) -> int:
         f"органов {len(cfg.bodies.bodies)}, правил маршрутизации {len(cfg.routing.rules)}; "
         f"источников {len(cfg.sources.sources)} (включено {sum(s.enabled for s in cfg.sources.sources)})"
     )
+    return _check_map(cfg)
+
+
+def _check_map(cfg: Any) -> int:
+    """The map's boundaries: a broken file fails the check; a feature that matches no municipality
+    and a municipality with no feature are warnings (the map and `locate` simply leave them out)."""
+    if not cfg.region.map.boundaries:
+        console.print(
+            "  карта: границ муниципалитетов нет (region.yaml → map.boundaries), кружки по центроидам"
+        )
+        return EXIT_OK
+    try:
+        geo = cfg.boundaries()
+    except (OSError, ValueError) as exc:
+        err.print(f"[red]region.yaml → map.boundaries: файл границ не читается:[/] {exc}")
+        return EXIT_FAILED
+    n = sum(len(a.features) for a in geo.areas.values())
+    console.print(
+        f"  карта: {cfg.region.map.boundaries} — объектов {n + len(geo.unmatched)}, "
+        f"сопоставлено {n} с {len(geo.areas)} муниципалитетами"
+    )
+    for name in geo.unmatched:
+        err.print(
+            f"[yellow]предупреждение:[/] граница «{name}» не сопоставлена ни одному муниципалитету "
+            "(region.yaml → map.features)"
+        )
+    for code in geo.missing:
+        err.print(
+            f"[yellow]предупреждение:[/] у муниципалитета {code} ({cfg.municipality_by_code[code].name}) "
+            "нет границы на карте"
+        )
     return EXIT_OK
 
 
