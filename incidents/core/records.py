@@ -106,7 +106,7 @@ class Entities:
     # of such a complaint is the region's.
     municipalities: list[str] = field(default_factory=list)
     municipality_kind: str | None = (
-        None  # municipality | settlement | subdivision | street | destination (a town travelled to)
+        None  # municipality | settlement | subdivision | street | destination (a town travelled to)  # | point (the post's lat/lon inside a municipal boundary, pipelines/placing.py)
     )
     address: Address = field(default_factory=Address)
     locations: list[str] = field(default_factory=list)
