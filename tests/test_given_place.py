@@ -120,3 +120,32 @@ def test_import_process_incident_point_and_exports(tmp_path, monkeypatch, capsys
             }
     finally:
         engine.dispose()
+
+
+def test_the_lab_measure_counts_each_way(builder, kursk):
+    """`python -m lab evaluate-place` on three rows of the real files' shape (the files stay in
+    ../shared/data): the point places what the text cannot, the address what the point leaves."""
+    from lab.place_eval import evaluate
+
+    rows = [
+        {"id": "1", "text": "Не вывозят мусор", "lat": str(ZHELEZNOGORSK[0]), "lon": str(ZHELEZNOGORSK[1])},
+        {"id": "2", "text": "Яма на дороге", "address": "г. Курчатов, ул. Энергетиков", "lat": "", "lon": ""},
+        {"id": "3", "text": "Нет воды в Курске", "gold": ""},
+    ]
+    gold = {"1": "zheleznogorsk", "2": "kurchatov", "3": "kursk"}
+    rep = evaluate(rows, builder, lambda r: gold[r["id"]], file="x")
+    assert (rep.gold, rep.with_address, rep.with_point, rep.address_places, rep.point_places) == (
+        3,
+        1,
+        1,
+        1,
+        1,
+    )
+    right = {way: s.right for way, s in rep.ways.items()}
+    assert right == {
+        "text": 1,
+        "text+address": 2,
+        "text+point": 2,
+        "text+address+point": 3,
+        "text with address appended": 2,
+    }
