@@ -1,6 +1,7 @@
 import io
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -136,3 +137,42 @@ def test_a_bad_point_names_its_line_and_keeps_the_line_whole():
     assert str(items[1][1]) == "pos.jsonl:2: lat given without lon: a point needs both or neither"
     assert str(items[2][1]).startswith("pos.jsonl:3: lat: expected a number of degrees")
     assert [json.loads(x.payload) for _, x in items[1:]] == [half, quoted]  # nothing lost
+
+
+SCHEMA = Path(__file__).resolve().parents[1] / "docs" / "interchange.schema.json"
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        GOOD,
+        PLACED,
+        dict(GOOD, lat=None, lon=None, address=None),
+        dict(GOOD, external_id=4521, likes=None),
+        dict(GOOD, lat=51.7),
+        dict(GOOD, lon=36.1),
+        dict(GOOD, lat=91.0, lon=36.1),
+        dict(GOOD, lat="51.7035", lon=36.1547),
+        dict(GOOD, lat=True, lon=36.1547),
+        dict(GOOD, address={"full": "Курск"}),
+        dict(GOOD, network="facebook"),
+        dict(GOOD, likes=-1),
+        dict(GOOD, likes="много"),
+        dict(GOOD, text=42),
+        dict(GOOD, created_at="2026-11-20T08:15:00"),
+        {k: v for k, v in GOOD.items() if k != "created_at"},
+    ],
+)
+def test_the_published_schema_agrees_with_the_parser(obj):
+    """docs/interchange.schema.json is what another system validates against: it accepts a
+    line exactly when the parser does (for everything a schema can say)."""
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    by_schema = jsonschema.Draft202012Validator(schema).is_valid(obj)
+    try:
+        post_from_dict(obj)
+        by_parser = True
+    except PayloadError:
+        by_parser = False
+    assert by_schema == by_parser
