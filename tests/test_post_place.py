@@ -145,3 +145,32 @@ def test_an_import_stores_the_place_and_quarantines_a_bad_point_whole(engine, ku
         ("line 3", "lat: 151.7 is not between -90 and 90"),
     ]
     assert [json.loads(r.payload) for r in rows] == [half, far]  # nothing lost: replayable after a fix
+
+
+def test_admission_refuses_half_a_point_from_any_adapter():
+    """An adapter that builds its records itself (not through the interchange parser) gets the
+    same checks: the record is quarantined with the reason, the page goes on."""
+    from incidents.storage.store import admit
+
+    ok = _p("Яма", "г. Курск", 51.7, 36.2)
+    half = PostRecord(
+        **{
+            **{f: getattr(ok, f) for f in ("network", "source_id", "text", "created_at")},
+            "external_id": "2",
+            "lat": 51.7,
+        }
+    )
+    far = PostRecord(
+        **{
+            **{f: getattr(ok, f) for f in ("network", "source_id", "text", "created_at")},
+            "external_id": "3",
+            "lat": 51.7,
+            "lon": 236.2,
+        }
+    )
+    kept, bad = admit([ok, half, far], NOW)
+    assert kept == [ok]
+    assert [b.reason for b in bad] == [
+        "lat given without lon: a point needs both or neither",
+        "lon: 236.2 is not between -180 and 180",
+    ]

@@ -19,6 +19,7 @@ from sqlalchemy.orm import QueryableAttribute, defer
 from sqlmodel import Session, col, select
 
 from incidents.core.config import RegionConfig
+from incidents.core.interchange import PayloadError, point_of
 from incidents.core.records import BadRecord, PostRecord, SignalRecord
 from incidents.storage.models import (
     AuditEvent,
@@ -293,6 +294,14 @@ def _problem(post: PostRecord, now: datetime | None = None) -> str | None:
             return f"{name}: not a string of at most {ID_MAX} characters"
     if not isinstance(post.text, str):
         return f"text: expected a string, got {type(post.text).__name__}"
+    if post.address is not None and not isinstance(post.address, str):
+        return f"address: expected a string, got {type(post.address).__name__}"
+    if post.lat is not None or post.lon is not None:
+        # an adapter that builds records itself gets the interchange's checks of a point
+        try:
+            point_of({"lat": post.lat, "lon": post.lon})
+        except PayloadError as exc:
+            return str(exc)
     if not isinstance(post.created_at, datetime) or post.created_at.tzinfo is None:
         return "created_at: not a date with a UTC offset"
     try:
@@ -322,7 +331,16 @@ def admit(
     good: list[PostRecord] = []
     bad: list[BadRecord] = []
     for p in posts:
-        for name in ("external_id", "source_id", "parent_id", "author_id", "url", "author_name", "text"):
+        for name in (
+            "external_id",
+            "source_id",
+            "parent_id",
+            "author_id",
+            "url",
+            "author_name",
+            "text",
+            "address",
+        ):
             value = getattr(p, name)
             if isinstance(value, str):
                 setattr(p, name, clean_text(value))
