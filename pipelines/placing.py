@@ -105,4 +105,7 @@ def _address_first(ent: Entities, given: Entities) -> None:
     for name in given.locations:
         if name not in ent.locations:
             ent.locations.append(name)
+    for name in given.foreign_places:  # an address in another region puts the post outside this one
+        if name not in ent.foreign_places:
+            ent.foreign_places.append(name)
     ent.municipalities[:0] = [m for m in given.municipalities if m not in ent.municipalities]

@@ -53,6 +53,13 @@ def test_the_text_places_what_the_address_does_not(builder):
     assert not any("platform's address" in r for r in sig.reasons)
 
 
+def test_an_address_in_another_region_puts_the_post_outside_this_one(builder):
+    text = "Огромная яма на дороге у дома"
+    assert builder(_post(text)).decision == "complaint"
+    sig = builder(_post(text, address="г. Белгород, ул. Попова, д. 5"))
+    assert sig.decision == "off_region" and sig.municipality is None
+
+
 def test_a_point_is_placed_in_its_municipality_by_the_boundaries(builder):
     text = "Не вывозят мусор, контейнеры переполнены"  # no place in the text at all
     assert builder(_post(text)).municipality is None
