@@ -508,17 +508,32 @@ def test_sla_board_counts_and_live_counters(app):  # noqa: ANN001
     assert f'data-counter="overdue">{data["overdue"]}<' in page
 
 
-def test_heat_map_markers_by_default_and_a_choropleth_from_boundaries(app, seeded, kursk, tmp_path):  # noqa: ANN001
+def test_heat_map_circles_without_boundaries_and_a_choropleth_from_coded_features(
+    app, seeded, kursk, tmp_path
+):  # noqa: ANN001
     c, _ = login(app, "admin")
-    page = c.get("/map?period=30").text
-    assert "<circle" in page and "город Курск" in page and "<path" not in page
+    page = c.get(
+        "/map?period=30"
+    ).text  # the shipped region has boundaries: polygons (tests/test_console_map.py)
+    assert "город Курск" in page and "<path" in page
     assert "город Курск" in c.get("/map?period=30&category=roads").text
-    # a region folder with municipal boundaries: filled polygons instead of circles
+    # a region folder without boundaries: a circle per municipality at its centroid
     region = tmp_path / "kursk"
     shutil.copytree(KURSK, region, ignore=shutil.ignore_patterns("sample"))
+    text = (region / "region.yaml").read_text(encoding="utf-8")
+    (region / "region.yaml").write_text(
+        text.replace("boundaries: boundaries.geojson", "boundaries: null"), encoding="utf-8"
+    )
+    cfg = load_region(region)
+    svg = geo.render(cfg, {"kursk": (10, 4)}, {"kursk": "город Курск"})
+    assert svg.mode == "markers" and len(svg.markers) == len(cfg.territories.municipalities)
+    app2 = create_app(seeded, cfg, ConsoleSettings(secret_key=SecretStr("x" * 32)), now=FixedClock(NOW))
+    page = login(app2, "admin")[0].get("/map").text
+    assert "<circle" in page and "<path" not in page
+    # features that carry our codes as `properties.code` are matched by them
     square = [[36.0, 51.6], [36.4, 51.6], [36.4, 51.9], [36.0, 51.9], [36.0, 51.6]]
     other = [[35.0, 52.0], [35.5, 52.0], [35.5, 52.3], [35.0, 52.0]]
-    (region / geo.BOUNDARIES_FILE).write_text(
+    (region / "coded.geojson").write_text(
         json.dumps(
             {
                 "type": "FeatureCollection",
@@ -538,31 +553,17 @@ def test_heat_map_markers_by_default_and_a_choropleth_from_boundaries(app, seede
         ),
         encoding="utf-8",
     )
+    (region / "region.yaml").write_text(
+        text.replace("boundaries: boundaries.geojson", "boundaries: coded.geojson"), encoding="utf-8"
+    )
     cfg = load_region(region)
     svg = geo.render(cfg, {"kursk": (10, 4), "fatezhsky": (0, 1)}, {"kursk": "город Курск"})
-    assert svg.mode == "choropleth" and len(svg.shapes) == 2
+    assert svg.mode == "choropleth" and [s.code for s in svg.shapes] == ["kursk", "fatezhsky"]
     assert (
         svg.shapes[0].fill == geo.SCALE[-1] and svg.shapes[1].fill == geo.EMPTY and svg.shapes[0].change == 6
     )
-    app2 = create_app(seeded, cfg, ConsoleSettings(secret_key=SecretStr("x" * 32)), now=FixedClock(NOW))
-    c2, _ = login(app2, "admin")
-    assert c2.get("/map").text.count("<path") == 2
-    (region / geo.BOUNDARIES_FILE).write_text(
-        json.dumps(
-            {
-                "type": "FeatureCollection",
-                "features": [
-                    {
-                        "type": "Feature",
-                        "properties": {"code": "atlantida"},
-                        "geometry": {"type": "Polygon", "coordinates": [square]},
-                    }
-                ],
-            }
-        )
-    )
-    with pytest.raises(ValueError, match="atlantida"):
-        geo.load_boundaries(cfg)
+    app3 = create_app(seeded, cfg, ConsoleSettings(secret_key=SecretStr("x" * 32)), now=FixedClock(NOW))
+    assert login(app3, "admin")[0].get("/map").text.count('class="muni"') == 2
 
 
 def test_ratings_show_the_figures_and_a_red_zone(app):  # noqa: ANN001

@@ -58,7 +58,9 @@ def card_context(
         except (TemplateNotFound, WorkflowError) as exc:
             preview_error = str(exc)
     drafts = [a for a in c.answers if a.status in ("draft", "approved")]
-    pin_map, pin_at = geo.pin(cfg, inc.municipality)
+    points = data.incident_points(db, ctx.now(), 0, incident_id=row_id(inc))
+    point = (points[0].lat, points[0].lon) if points else None
+    pin_map, pin_at = geo.pin(cfg, inc.municipality, point)
     templates = [t for t in cfg.replies.templates if fits(t, inc.category)] or cfg.replies.templates
     return dict(
         c=c,
@@ -72,6 +74,7 @@ def card_context(
         answerable={p.id for p in w.answer_posts(inc)},
         pin_map=pin_map,
         pin_at=pin_at,
+        pin_point=point,
         bodies=sorted(cfg.bodies.bodies, key=lambda b: b.name),
         approval_required=cfg.replies.approval_required,
     )

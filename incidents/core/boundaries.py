@@ -346,17 +346,21 @@ class Boundaries:
         largest = max(area.polygons, key=lambda p: ring_area(p[0]))
         box = bbox_of(largest[:1])
         w, h = box[2] - box[0], box[3] - box[1]
-        rough = [simplify(ring, max(w, h) / 200) for ring in largest]
+        rough = [simplify(ring, max(w, h) / 60) for ring in largest]
         candidates = [centroid(largest)] + [
             (box[0] + w * (i + 0.5) / 12, box[1] + h * (j + 0.5) / 12) for i in range(12) for j in range(12)
         ]
-        best, best_d = None, -1.0
-        for x, y in candidates:
-            if not polygon_contains(largest, x, y):
-                continue
-            d = _edge_distance(rough, x, y)
-            if d > best_d:
-                best, best_d = (y, x), d
+        rough_poly = tuple(tuple(r) for r in rough)
+        scored = sorted(
+            (
+                (_edge_distance(rough, x, y), x, y)
+                for x, y in candidates
+                if polygon_contains(rough_poly, x, y)
+            ),
+            reverse=True,
+        )
+        # the rough outline decides fast; the exact one confirms (a grid point may sit in a notch)
+        best = next(((y, x) for _, x, y in scored if polygon_contains(largest, x, y)), None)
         if best is None:
             best = ((box[1] + box[3]) / 2, (box[0] + box[2]) / 2)
         self._labels[code] = best
