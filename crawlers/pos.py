@@ -8,8 +8,10 @@ The platform's integration API is not public. This adapter follows the contract 
 fields are not hard-coded: `params.fields` maps our names to the platform's (dotted paths), with
 the defaults below, so a different field naming is a configuration change.
 
-A message is stored with its text (plus the address line when the text does not contain it)
-and the platform's category, address, coordinates, status and rating in `raw["pos"]`. A
+A message is stored with its text (plus the address line when the text does not contain it),
+the address line and point in the post's `address`, `lat`, `lon` (which the signal stage reads
+before the text for the place), and the platform's category, address, coordinates, status and
+rating in `raw["pos"]`. A
 message in one of `deleted_statuses` is flagged deleted. The cursor is the `updated_at` of the
 last finished sweep plus, inside a sweep, the page cursor.
 """
@@ -38,7 +40,7 @@ from crawlers.errors import (
     since_ts,
 )
 from crawlers.ratelimit import RateLimiter, limiter_for
-from incidents.core.interchange import PayloadError, parse_datetime
+from incidents.core.interchange import PayloadError, parse_datetime, point_of
 from incidents.core.records import PostRecord
 
 log = logging.getLogger(__name__)
@@ -364,6 +366,10 @@ class PosMessagesSource:
             v is not None and not isinstance(v, int | float) for v in (lat, lon)
         ):
             raise PayloadError(f"coordinates: expected two numbers, got {lat!r}, {lon!r}")
+        try:  # the interchange's own checks (ranges, finite), under the platform's field names
+            point = point_of({"lat": lat, "lon": lon})
+        except PayloadError as exc:
+            raise PayloadError(f"{f['latitude']}, {f['longitude']}: {exc}") from exc
         address = dig(item, f["address"])
         status = dig(item, f["status"])
         pos = {
@@ -389,6 +395,9 @@ class PosMessagesSource:
             url=_opt_str(dig(item, f["url"])),
             author_id=None if author is None or isinstance(author, dict | list) else str(author),
             author_name=_opt_str(dig(item, f["author_name"])),
+            address=" ".join(address.split()) or None if isinstance(address, str) else None,
+            lat=point[0],
+            lon=point[1],
             raw={**item, "pos": pos},
             deleted=isinstance(status, str) and status in self.deleted_statuses,
         )

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from incidents.cli.context import EXIT_OK, EXIT_USAGE, Context, err
 from incidents.core.config import ConfigError
 
-COMMAND_MODULES = ("lab.routing_eval", "lab.routing_spb", "lab.corpus_cli")
+COMMAND_MODULES = ("lab.routing_eval", "lab.routing_spb", "lab.corpus_cli", "lab.place_eval")
 
 
 def build_parser() -> argparse.ArgumentParser:

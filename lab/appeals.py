@@ -13,6 +13,10 @@ class Appeal:
     executor: str
     topic: str = ""
     category_code: str = ""
+    # the place the platform gives beside the text, when the file has it (interchange fields)
+    address: str | None = None
+    lat: float | None = None
+    lon: float | None = None
 
 
 def fold_of(appeal_id: str, folds: int) -> int:

@@ -313,6 +313,9 @@ class AppealRouter:
             source_id="evaluate-routing",
             text=appeal.text,
             created_at=self._epoch,
+            address=appeal.address,
+            lat=appeal.lat,
+            lon=appeal.lon,
         )
         sig = self.builder(post)
         ent = sig.entities

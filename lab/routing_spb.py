@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from incidents.core.config import RegionConfig
+from lab.place_eval import given_of
 from lab.routing_eval import Appeal, AppealRouter, BodyStats, RoutedAppeal, print_by_body
 from lab.routing_eval import fold_of as _fold_of
 
@@ -126,6 +127,8 @@ class SpbAppeal:
     first: str | None  # the body the portal first sent it to
     n_reroutes: int
     corrections: int  # entries of reroute_log
+    lat: float | None = None  # the portal's point of the building
+    lon: float | None = None
 
     @property
     def fold(self) -> int:
@@ -153,6 +156,7 @@ def spb_appeal(row: dict[str, str]) -> SpbAppeal | None:
     if not executor:
         return None
     log = row.get("reroute_log") or ""
+    point = given_of(row)[1:]
     try:
         n = int(row.get("n_reroutes") or 0)
     except ValueError:
@@ -169,6 +173,8 @@ def spb_appeal(row: dict[str, str]) -> SpbAppeal | None:
         first=first_body(log, executor),
         n_reroutes=n,
         corrections=len(parse_reroute_log(log)),
+        lat=point[0],
+        lon=point[1],
     )
 
 
@@ -391,24 +397,43 @@ def summarize_spb(
 
 
 def route_spb(
-    cfg: RegionConfig, appeals: Iterable[SpbAppeal], *, builder: SignalBuilder | None = None
+    cfg: RegionConfig,
+    appeals: Iterable[SpbAppeal],
+    *,
+    builder: SignalBuilder | None = None,
+    given: bool = False,
 ) -> list[SpbRoutedAppeal]:
+    """`given`: the form's address line and the building's point as the post's own fields
+    (interchange `address`, `lat`, `lon`: the place before the text), not the line appended to
+    the text."""
     router = AppealRouter(cfg, builder=builder)
-    return [
-        SpbRoutedAppeal(
-            a,
-            router(
-                Appeal(id=a.id, text=a.pipeline_text, executor=a.executor, topic=f"{a.category} / {a.reason}")
-            ),
+
+    def appeal(a: SpbAppeal) -> Appeal:
+        topic = f"{a.category} / {a.reason}"
+        if not given:
+            return Appeal(id=a.id, text=a.pipeline_text, executor=a.executor, topic=topic)
+        return Appeal(
+            id=a.id,
+            text=a.text,
+            executor=a.executor,
+            topic=topic,
+            address=a.address or None,
+            lat=a.lat,
+            lon=a.lon,
         )
-        for a in appeals
-    ]
+
+    return [SpbRoutedAppeal(a, router(appeal(a))) for a in appeals]
 
 
 def evaluate_routing_spb(
-    cfg: RegionConfig, appeals: list[SpbAppeal], *, file: str = "", builder: SignalBuilder | None = None
+    cfg: RegionConfig,
+    appeals: list[SpbAppeal],
+    *,
+    file: str = "",
+    builder: SignalBuilder | None = None,
+    given: bool = False,
 ) -> SpbRoutingReport:
-    return summarize_spb(cfg, route_spb(cfg, appeals, builder=builder), file=file)
+    return summarize_spb(cfg, route_spb(cfg, appeals, builder=builder, given=given), file=file)
 
 
 # --------------------------------------------------------------------------- command line
@@ -446,7 +471,7 @@ def cmd_evaluate_routing_spb(ctx: Any, args: Any) -> int:
     if args.sample and args.sample < len(appeals):
         appeals = random.Random(args.seed).sample(appeals, args.sample)
     t0 = time.perf_counter()
-    report = evaluate_routing_spb(cfg, appeals, file=path.name)
+    report = evaluate_routing_spb(cfg, appeals, file=path.name, given=args.given)
     seconds = round(time.perf_counter() - t0, 1)
     errors = [r for r in report.results if not r.correct][: args.errors]
     if args.json:
@@ -574,4 +599,9 @@ def add_commands(sub: Any) -> None:
     s.add_argument("--seed", type=int, default=13)
     s.add_argument("--errors", type=int, default=0, metavar="N", help="показать до N неверно направленных")
     s.add_argument("--json", action="store_true", help="вывести метрики в JSON")
+    s.add_argument(
+        "--given",
+        action="store_true",
+        help="адрес формы и точку здания передать полями поста (address, lat, lon), а не строкой в тексте",
+    )
     s.set_defaults(func=cmd_evaluate_routing_spb)

@@ -21,6 +21,7 @@ from pipelines.entities import NER_MAX_CHARS, EntityExtractor, NerTagger, add_ne
 from pipelines.keywords import KeywordRules, MarkerSet, best_category
 from pipelines.lemmas import Lemmatizer
 from pipelines.normalize import _TOKEN, Normalizer
+from pipelines.placing import GivenPlace, region_locator
 
 if TYPE_CHECKING:
     from pipelines.model import SignalModel
@@ -156,6 +157,7 @@ class SignalBuilder:
         )
         ner = policy.use_ner if use_ner is None else use_ner
         self.entities = EntityExtractor(cfg, lem, ner=NerTagger() if ner else None)
+        self.given = GivenPlace(self.entities, self.normalize, region_locator(cfg))
         official = set(policy.official_authors)
         for body in cfg.bodies.bodies:
             official.update(body.accounts)
@@ -410,6 +412,8 @@ class SignalBuilder:
         reasons: list[str] = []
         # Places for every post (cheap, and replies inherit them); NER only for candidates.
         ent = self.entities(norm.lemmas, norm.tokens, norm.display, deep=bool(hits) and run_ner)
+        if post.address or post.lat is not None:  # the platform's address and point before the text
+            reasons.extend(self.given.apply(post, ent))
         score = 0.0
         if category:
             score += p.problem_weight * min(cat_score, 2.0)

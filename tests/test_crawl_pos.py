@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from sqlmodel import Session, select
 
 from crawlers.base import SourceStopped
 from crawlers.errors import ApiBug, Backoff, SkipObject, TokenInvalid
@@ -13,6 +14,7 @@ from crawlers.pos import PosClient, PosMessagesSource
 from crawlers.ratelimit import RateLimiter
 from incidents.core.config import SourceConfig
 from incidents.services.processing import crawl_source
+from incidents.storage.models import PostRevision
 from tests.fakes.dbcheck import crawl, cursor, post, post_keys, quarantined, revisions
 from tests.fakes.pos import FakePos
 
@@ -65,6 +67,8 @@ def test_messages_with_category_address_status_rating(fake, engine, clock):
         "updated_at": "2026-11-22T13:00:00+00:00",
     }
     assert m.text == "Не работает уличное освещение на всей улице.\n\nАдрес: г. Курчатов, ул. Энергетиков"
+    assert (m.address, m.lat, m.lon) == ("г. Курчатов, ул. Энергетиков", 51.6606, 35.6571)
+    assert post(engine, "pos:POS-46-000105").address is None  # no address on the platform: none here
     assert m.created_at == datetime(2026, 11, 21, 9, 30, tzinfo=UTC) and m.author_name == "Бурцев С. Н."
     assert post(engine, "pos:POS-46-000108").deleted is True  # withdrawn: flagged
     pages = [r.query for r in fake.requests]
@@ -153,3 +157,34 @@ def test_an_unknown_field_in_the_mapping_is_a_configuration_error(sqlite_engine,
         params={"base_url": "https://pos.example.org/api/v1", "fields": {"txt": "body"}},
     )
     assert "unknown field(s) txt" in crawl_source(sqlite_engine, lipetsk, src, clock).error
+
+
+def test_address_and_point_as_the_contract_serves_them(fake, sqlite_engine, clock):
+    """`address.full`, `address.lat`, `address.lon` (crawlers/README.md): a moved pin is an edit
+    kept as a revision; a point out of range or half a point is quarantined whole, with the
+    platform's field names in the reason."""
+    base = next(m for m in fake.data["messages"] if m["id"] == "POS-46-000103")
+    far = {**base, "id": "POS-46-000111", "address": {"full": "г. Курск", "lat": 517.0, "lon": 36.2}}
+    half = {**base, "id": "POS-46-000112", "address": {"full": "г. Курск", "lat": 51.7}}
+    fake.data["messages"] += [far, half]
+    crawl(sqlite_engine, source(fake), clock)
+    m = post(sqlite_engine, "pos:POS-46-000103")
+    assert (m.address, m.lat, m.lon) == ("г. Железногорск, ул. Ленина, д. 26, кв. 14", 52.3383, 35.3509)
+    reasons = {r.reason for r in quarantined(sqlite_engine)}
+    assert "address.lat, address.lon: lat: 517.0 is not between -90 and 90" in reasons
+    assert "coordinates: expected two numbers, got 51.7, None" in reasons
+    assert (
+        post(sqlite_engine, "pos:POS-46-000111") is None and post(sqlite_engine, "pos:POS-46-000112") is None
+    )
+
+    base.update(
+        address={"full": "г. Железногорск, ул. Ленина, д. 28", "lat": 52.3391, "lon": 35.3522},
+        updated_at="2026-11-23T10:00:00+03:00",
+    )
+    crawl(sqlite_engine, source(fake), clock)
+    m = post(sqlite_engine, "pos:POS-46-000103")
+    assert (m.address, m.lat, m.lon) == ("г. Железногорск, ул. Ленина, д. 28", 52.3391, 35.3522)
+    assert m.text.endswith("Адрес: г. Железногорск, ул. Ленина, д. 28")
+    with Session(sqlite_engine) as s:
+        [rev] = s.exec(select(PostRevision).where(PostRevision.post_id == m.id)).all()
+    assert (rev.address, rev.lat, rev.lon) == ("г. Железногорск, ул. Ленина, д. 26, кв. 14", 52.3383, 35.3509)

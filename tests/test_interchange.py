@@ -1,5 +1,7 @@
 import io
 import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -88,3 +90,89 @@ def test_resume_after_line():
     stream = _lines(GOOD, dict(GOOD, external_id="2"), dict(GOOD, external_id="3"))
     items = [x.external_id for _, x in read_jsonl(stream, "x", start_line=2)]
     assert items == ["3"]
+
+
+# ------------------------------------------------------------------ the place the platform gives
+PLACED = dict(GOOD, address="г. Курск, ул. Союзная, д. 61", lat=51.7035, lon=36.1547)
+
+
+def test_address_and_point_are_read_and_written_back():
+    post = post_from_dict(PLACED)
+    assert (post.address, post.lat, post.lon) == ("г. Курск, ул. Союзная, д. 61", 51.7035, 36.1547)
+    back = post_to_dict(post)
+    assert {k: back[k] for k in ("address", "lat", "lon")} == {
+        "address": "г. Курск, ул. Союзная, д. 61",
+        "lat": 51.7035,
+        "lon": 36.1547,
+    }
+    assert "address" not in post_from_dict(GOOD).raw and post_from_dict(GOOD).lat is None
+    # whole degrees are numbers too; an empty address is no address
+    whole = post_from_dict(dict(GOOD, address="  ", lat=52, lon=35))
+    assert (whole.address, whole.lat, whole.lon) == (None, 52.0, 35.0)
+
+
+@pytest.mark.parametrize(
+    "patch, reason",
+    [
+        ({"lat": 51.7}, "lat given without lon: a point needs both or neither"),
+        ({"lon": 36.1}, "lon given without lat"),
+        ({"lat": 91.0, "lon": 36.1}, "lat: 91.0 is not between -90 and 90"),
+        ({"lat": 51.7, "lon": -180.5}, "lon: -180.5 is not between -180 and 180"),
+        ({"lat": "51.7035", "lon": 36.1547}, "lat: expected a number of degrees, got str '51.7035'"),
+        ({"lat": True, "lon": 36.1547}, "lat: expected a number of degrees, got bool"),
+        ({"lat": float("nan"), "lon": 36.1547}, "lat: nan is not between"),
+        ({"address": {"full": "Курск"}}, "address: expected a string, got dict"),
+    ],
+)
+def test_a_bad_point_or_address_has_a_precise_reason(patch, reason):
+    with pytest.raises(PayloadError, match=re.escape(reason)):
+        post_from_dict(dict(GOOD, **patch))
+
+
+def test_a_bad_point_names_its_line_and_keeps_the_line_whole():
+    half = dict(GOOD, external_id="2", lat=51.7)
+    quoted = dict(GOOD, external_id="3", lat="51.7035", lon="36.1547")
+    items = list(read_jsonl(_lines(PLACED, half, quoted), "pos.jsonl"))
+    assert [type(x).__name__ for _, x in items] == ["PostRecord", "BadLine", "BadLine"]
+    assert str(items[1][1]) == "pos.jsonl:2: lat given without lon: a point needs both or neither"
+    assert str(items[2][1]).startswith("pos.jsonl:3: lat: expected a number of degrees")
+    assert [json.loads(x.payload) for _, x in items[1:]] == [half, quoted]  # nothing lost
+
+
+SCHEMA = Path(__file__).resolve().parents[1] / "docs" / "interchange.schema.json"
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        GOOD,
+        PLACED,
+        dict(GOOD, lat=None, lon=None, address=None),
+        dict(GOOD, external_id=4521, likes=None),
+        dict(GOOD, lat=51.7),
+        dict(GOOD, lon=36.1),
+        dict(GOOD, lat=91.0, lon=36.1),
+        dict(GOOD, lat="51.7035", lon=36.1547),
+        dict(GOOD, lat=True, lon=36.1547),
+        dict(GOOD, address={"full": "Курск"}),
+        dict(GOOD, network="facebook"),
+        dict(GOOD, likes=-1),
+        dict(GOOD, likes="много"),
+        dict(GOOD, text=42),
+        dict(GOOD, created_at="2026-11-20T08:15:00"),
+        {k: v for k, v in GOOD.items() if k != "created_at"},
+    ],
+)
+def test_the_published_schema_agrees_with_the_parser(obj):
+    """docs/interchange.schema.json is what another system validates against: it accepts a
+    line exactly when the parser does (for everything a schema can say)."""
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    by_schema = jsonschema.Draft202012Validator(schema).is_valid(obj)
+    try:
+        post_from_dict(obj)
+        by_parser = True
+    except PayloadError:
+        by_parser = False
+    assert by_schema == by_parser

@@ -197,3 +197,10 @@ def test_the_console_names_the_scale_and_the_whole_region_in_russian(region):
     assert names.place(None, "region") == "Тестовая область (весь регион)"
     assert names.place("berezovsk", "region") == "город Берёзовск"  # a route through several towns
     assert names.place(None, "municipality") == "не определён"
+
+
+def test_a_place_given_on_the_form_is_narrower_than_the_whole_region(builder):
+    post = _post("По всей области не чистят дороги")
+    post.address = "г. Чехов, ул. Ленина, 3"
+    s = builder(post)
+    assert not s.entities.region_wide and s.municipality == "chekhovsky" and s.scale == "house", s.reasons

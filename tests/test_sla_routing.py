@@ -58,6 +58,6 @@ def test_state_machine_refuses_invalid_moves():
     try:
         check_transition("new", "closed")
     except InvalidTransition as exc:
-        assert "allowed" in str(exc)
+        assert "можно" in str(exc)
     else:
         raise AssertionError("new → closed must be refused")

@@ -313,6 +313,8 @@ def cmd_export(ctx: Context, args: argparse.Namespace) -> int:
                     "due_at",
                     "posts",
                     *_NAME_FIELDS["incidents"],
+                    "lat",
+                    "lon",
                 ]
                 rows = _named(ctx, incident_rows(session, personal=args.with_authors))
                 n = _write_rows(rows, args.format, out, fields)
@@ -320,7 +322,9 @@ def cmd_export(ctx: Context, args: argparse.Namespace) -> int:
                 fields = ["post", "is_complaint", "in_region", "category", "municipality", "score"]
                 if args.with_authors:
                     fields += ["author_id", "author_name"]
-                fields += _NAME_FIELDS["signals"]
+                fields += [*_NAME_FIELDS["signals"], "lat", "lon"]  # extended 2026-12-07: the post's point
+                if args.with_authors:
+                    fields += ["post_address"]
                 n = _write_rows(
                     _named(ctx, signal_rows(session, personal=args.with_authors)), args.format, out, fields
                 )

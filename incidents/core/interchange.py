@@ -1,14 +1,16 @@
 """The interchange JSONL contract: one post per line.
 
 Fields: network, external_id, source_id, parent_id, url, author_id, author_name, text,
-created_at (ISO 8601 with offset), likes, reposts, views. Unknown fields are kept in the raw
-payload. A malformed line never stops an import: it is returned as a `BadLine` with the file,
+created_at (ISO 8601 with offset), likes, reposts, views, and (since 2026-12-07) the place the
+platform gives: address (a string), lat and lon (WGS84 degrees, both or neither). Unknown fields
+are kept in the raw payload. A malformed line never stops an import: it is returned as a `BadLine` with the file,
 the line number and the reason, so the caller can quarantine it and go on.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,7 +22,10 @@ from incidents.core.records import PostRecord
 REQUIRED = ("network", "external_id", "source_id", "text", "created_at")
 OPTIONAL_STR = ("parent_id", "url", "author_id", "author_name")
 COUNTERS = ("likes", "reposts", "views")
-FIELDS = REQUIRED + OPTIONAL_STR + COUNTERS
+PLACE = ("address", "lat", "lon")
+FIELDS = REQUIRED + OPTIONAL_STR + COUNTERS + PLACE
+ADDRESS_MAX = 1000  # characters of an address line; a longer one is not an address
+RANGES = {"lat": 90.0, "lon": 180.0}
 MAX_LINE_BYTES = 16 * 1024 * 1024
 KEEP_LINE_BYTES = 1024 * 1024  # of a bad line, kept in the quarantine
 
@@ -88,6 +93,45 @@ def _counter(obj: dict[str, Any], name: str) -> int:
     return value
 
 
+def _address(obj: dict[str, Any]) -> str | None:
+    value = obj.get("address")
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise PayloadError(f"address: expected a string, got {type(value).__name__}")
+    value = " ".join(value.replace("\x00", "").split())
+    if len(value) > ADDRESS_MAX:
+        raise PayloadError(f"address: longer than {ADDRESS_MAX} characters")
+    return value or None
+
+
+def _degrees(obj: dict[str, Any], name: str) -> float | None:
+    value = obj.get(name)
+    if value is None:
+        return None
+    # a string «51.73» is refused, not read: the contract says numbers, as for the counters, and
+    # a platform that quotes them may also write «51,73» or «51°43′»; the line is quarantined
+    # whole, and `incidents quarantine retry` replays it after a fix
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PayloadError(f"{name}: expected a number of degrees, got {type(value).__name__} {value!r}")
+    limit = RANGES[name]
+    if not math.isfinite(value) or not -limit <= value <= limit:
+        raise PayloadError(f"{name}: {value!r} is not between {-limit:g} and {limit:g}")
+    return float(value)
+
+
+def point_of(obj: dict[str, Any]) -> tuple[float, float] | tuple[None, None]:
+    """(lat, lon) of a payload, both or neither: half a point is no place, and a point with the
+    other half lost is more likely a mistake of the sender than a meridian."""
+    lat, lon = _degrees(obj, "lat"), _degrees(obj, "lon")
+    if (lat is None) != (lon is None):
+        given, missing = ("lat", "lon") if lon is None else ("lon", "lat")
+        raise PayloadError(f"{given} given without {missing}: a point needs both or neither")
+    if lat is None or lon is None:
+        return None, None
+    return lat, lon
+
+
 def post_from_dict(obj: Any) -> PostRecord:
     """Validate one interchange object; raises PayloadError with a precise reason."""
     if not isinstance(obj, dict):
@@ -102,6 +146,7 @@ def post_from_dict(obj: Any) -> PostRecord:
         raise PayloadError(f"text: expected a string, got {type(text).__name__}")
     if "created_at" not in obj:
         raise PayloadError("missing field 'created_at'")
+    lat, lon = point_of(obj)
     return PostRecord(
         network=network,
         external_id=_id(obj, "external_id", True),
@@ -115,6 +160,9 @@ def post_from_dict(obj: Any) -> PostRecord:
         likes=_counter(obj, "likes"),
         reposts=_counter(obj, "reposts"),
         views=_counter(obj, "views"),
+        address=_address(obj),
+        lat=lat,
+        lon=lon,
         raw=obj,
     )
 
@@ -134,6 +182,9 @@ def post_to_dict(post: PostRecord) -> dict[str, Any]:
         likes=post.likes,
         reposts=post.reposts,
         views=post.views,
+        address=post.address,
+        lat=post.lat,
+        lon=post.lon,
     )
     return out
 

@@ -27,6 +27,11 @@ class PostRecord:
     likes: int = 0
     reposts: int = 0
     views: int = 0
+    # The place the platform gives beside the text (the feedback platform's address line and
+    # point): the signal stage reads it before the text (pipelines/placing.py).
+    address: str | None = None
+    lat: float | None = None
+    lon: float | None = None
     raw: dict[str, Any] = field(default_factory=dict)
     deleted: bool = False
 
@@ -101,7 +106,7 @@ class Entities:
     # of such a complaint is the region's.
     municipalities: list[str] = field(default_factory=list)
     municipality_kind: str | None = (
-        None  # municipality | settlement | subdivision | street | destination (a town travelled to)
+        None  # municipality | settlement | subdivision | street | destination (a town travelled to)  # | point (the post's lat/lon inside a municipal boundary, pipelines/placing.py)
     )
     address: Address = field(default_factory=Address)
     locations: list[str] = field(default_factory=list)

@@ -163,6 +163,9 @@ class Processor:
                 cols.reposts,
                 cols.views,
                 cols.deleted,
+                cols.address,
+                cols.lat,
+                cols.lon,
             )
             .where(cols.processed == sa.false())
             .order_by(cols.created_at, cols.id)

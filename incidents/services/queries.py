@@ -51,6 +51,8 @@ def incident_rows(
                 "closed_at": _iso(r.closed_at),
                 "networks": (r.networks or "").split(",") if r.networks else [],
                 "reach": r.reach,
+                "lat": r.lat,
+                "lon": r.lon,
             }
         last_id = row_id(rows[-1])
 
@@ -62,6 +64,9 @@ _SIGNAL_EXPORT_COLUMNS: tuple[Any, ...] = (
     Post.external_id,
     Post.author_id,
     Post.author_name,
+    Post.lat,
+    Post.lon,
+    Post.address,
 )
 
 
@@ -86,7 +91,7 @@ def signal_rows(session: Session, batch: int = 5000, *, personal: bool = False) 
         rows = list(session.exec(stmt).all())
         if not rows:
             return
-        for sig, net, ext, author_id, author_name in rows:
+        for sig, net, ext, author_id, author_name, lat, lon, given in rows:
             key = f"{net}:{ext}"
             row = {
                 "post": key if personal else mask_post_key(key, mask_key),
@@ -98,9 +103,12 @@ def signal_rows(session: Session, batch: int = 5000, *, personal: bool = False) 
                 "subcategory": sig.subcategory,
                 "address": sig.address,
                 "rules": [r["rule_id"] for r in (sig.rules or [])],
+                "lat": lat,
+                "lon": lon,
             }
             if personal:
-                row.update(author_id=author_id, author_name=author_name)
+                # the address as the resident gave it may name their flat («кв. 14»): personal
+                row.update(author_id=author_id, author_name=author_name, post_address=given)
             yield row
         last_id = rows[-1][0].id
 

@@ -142,6 +142,8 @@ def _fold_columns() -> tuple[Any, ...]:
         Signal.entities,
         Signal.id,
         Signal.address,
+        Post.lat,
+        Post.lon,
     )
 
 
@@ -163,6 +165,8 @@ class FoldRow:
     municipalities: tuple[str, ...]
     score: float
     address: str | None
+    lat: float | None = None
+    lon: float | None = None
     region_wide: bool = False
 
     @property
@@ -188,6 +192,8 @@ def _fold_row(r: Any) -> FoldRow:
         municipalities=munis,
         score=r[10] if has_sig else 0.0,
         address=r[13],
+        lat=r[14],
+        lon=r[15],
         region_wide=has_sig and _region_wide(r[11]),
     )
 
@@ -479,11 +485,23 @@ def refresh_incidents(
         # the address is chosen once (the first refresh that finds one); later posts do not move it
         addresses = [r.address for r in new_rows.get(iid, ()) if r.address] if not inc.address else []
         settlement = apply_state(cfg, inc, st, addresses, ts)
+        if inc.lat is None:
+            place_point(inc, new_rows.get(iid, ()))
         session.add(inc)
         if router is not None and inc.status == IncidentState.NEW.value and inc.body_code is None:
             route_incident(session, router, inc, ts, settlement=settlement)
         out.append(inc)
     return out
+
+
+def place_point(inc: Incident, rows: Sequence[FoldRow]) -> None:
+    """The incident's point on the map: the oldest post given a point in the incident's
+    municipality, else the oldest given one. Chosen once, like the address: later posts do not
+    move a marker someone may already be looking at."""
+    placed = [r for r in rows if r.lat is not None and r.lon is not None]
+    best = next((r for r in placed if r.municipality == inc.municipality), placed[0] if placed else None)
+    if best is not None:
+        inc.lat, inc.lon = best.lat, best.lon
 
 
 def route_incident(

@@ -91,6 +91,10 @@ class Post(SQLModel, table=True):
     edited: bool = False
     deleted: bool = False
     processed: bool = Field(default=False, index=True)
+    # the place the platform gives beside the text (interchange `address`, `lat`, `lon`; migration 0012)
+    address: str | None = None
+    lat: float | None = None
+    lon: float | None = None
 
 
 class PostRevision(SQLModel, table=True):
@@ -101,6 +105,11 @@ class PostRevision(SQLModel, table=True):
     post_id: int = Field(foreign_key="posts.id", index=True)
     text: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
     replaced_at: datetime = _dt(nullable=False)
+    # the place the post had before the edit (migration 0012): a moved pin or a corrected
+    # address is an edit too, and the first one the resident gave is kept like the first text
+    address: str | None = None
+    lat: float | None = None
+    lon: float | None = None
 
 
 class Signal(SQLModel, table=True):
@@ -174,6 +183,9 @@ class Incident(SQLModel, table=True):
         default=False,
         sa_column=sa.Column(sa.Boolean(), nullable=False, server_default=sa.false(), index=True),
     )
+    # where the incident is on a map (WGS84), when one of its posts came with a point (migration 0012)
+    lat: float | None = None
+    lon: float | None = None
 
 
 class IncidentPost(SQLModel, table=True):

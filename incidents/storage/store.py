@@ -19,6 +19,7 @@ from sqlalchemy.orm import QueryableAttribute, defer
 from sqlmodel import Session, col, select
 
 from incidents.core.config import RegionConfig
+from incidents.core.interchange import PayloadError, point_of
 from incidents.core.records import BadRecord, PostRecord, SignalRecord
 from incidents.storage.models import (
     AuditEvent,
@@ -177,6 +178,9 @@ def _save_unique(
                     likes=p.likes,
                     reposts=p.reposts,
                     views=p.views,
+                    address=p.address,
+                    lat=p.lat,
+                    lon=p.lon,
                     raw=_payload(p),
                     edited=False,
                     deleted=p.deleted,
@@ -189,9 +193,22 @@ def _save_unique(
         changed = False
         if p.deleted and not row.deleted:
             row.deleted, changed = True, True
-        if not p.deleted and p.text != row.text:
-            session.add(PostRevision(post_id=row.id, text=row.text, replaced_at=now))
+        was = (row.address, row.lat, row.lon)
+        place = (p.address, p.lat, p.lon)
+        if not p.deleted and (p.text != row.text or (place != was and was != (None, None, None))):
+            # an edited text, a corrected address or a moved pin: what the resident first gave
+            # is kept, and the post is placed again
+            session.add(
+                PostRevision(
+                    post_id=row.id, text=row.text, replaced_at=now, address=was[0], lat=was[1], lon=was[2]
+                )
+            )
             row.text, row.edited, row.processed, changed = p.text, True, False, True
+        if not p.deleted and place != was:
+            # a place given for the first time (a message stored before migration 0012) replaces
+            # nothing: no revision, but the post is placed again with it
+            row.address, row.lat, row.lon = place
+            row.processed, changed = False, True
         if p.network == "pos" and (p.raw or {}).get("pos") != (row.raw or {}).get("pos"):
             changed = True  # a new status or rating on the platform (a rating of 1–2 reopens the incident)
         counters = False
@@ -277,6 +294,14 @@ def _problem(post: PostRecord, now: datetime | None = None) -> str | None:
             return f"{name}: not a string of at most {ID_MAX} characters"
     if not isinstance(post.text, str):
         return f"text: expected a string, got {type(post.text).__name__}"
+    if post.address is not None and not isinstance(post.address, str):
+        return f"address: expected a string, got {type(post.address).__name__}"
+    if post.lat is not None or post.lon is not None:
+        # an adapter that builds records itself gets the interchange's checks of a point
+        try:
+            point_of({"lat": post.lat, "lon": post.lon})
+        except PayloadError as exc:
+            return str(exc)
     if not isinstance(post.created_at, datetime) or post.created_at.tzinfo is None:
         return "created_at: not a date with a UTC offset"
     try:
@@ -306,7 +331,16 @@ def admit(
     good: list[PostRecord] = []
     bad: list[BadRecord] = []
     for p in posts:
-        for name in ("external_id", "source_id", "parent_id", "author_id", "url", "author_name", "text"):
+        for name in (
+            "external_id",
+            "source_id",
+            "parent_id",
+            "author_id",
+            "url",
+            "author_name",
+            "text",
+            "address",
+        ):
             value = getattr(p, name)
             if isinstance(value, str):
                 setattr(p, name, clean_text(value))
@@ -451,6 +485,9 @@ def post_record(row: Any) -> PostRecord:
         likes=row.likes,
         reposts=row.reposts,
         views=row.views,
+        address=row.address,
+        lat=row.lat,
+        lon=row.lon,
         deleted=row.deleted,
     )
 

@@ -192,7 +192,9 @@ class DocumentBuilder:
                 }
             )
             doc.update(self._names(sig.category, sig.subcategory, sig.fact))
-        doc.update(self._place(sig.municipality if sig else None, coordinates_of(post.raw)))
+        # the stored point first (interchange lat/lon, migration 0012), else what the payload holds
+        point = (post.lat, post.lon) if post.lat is not None and post.lon is not None else None
+        doc.update(self._place(sig.municipality if sig else None, point or coordinates_of(post.raw)))
         return {k: v for k, v in doc.items() if v is not None and v != []}
 
     # ------------------------------------------------------------------ incidents
