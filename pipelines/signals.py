@@ -316,7 +316,7 @@ class SignalBuilder:
             )
         if in_region and ent.region_wide:
             # «по всей области»: the whole region, not the town of the page or the thread
-            return None, f"{ent.municipality_evidence}: no municipality, region scale"
+            return None, f"{ent.municipality_evidence}: без муниципалитета, масштаб — регион"
         if in_region and municipality is None and not ent.address.settlement:
             if thread_municipality:
                 return thread_municipality, f"place from the thread it replies to: {thread_municipality}"
