@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from rich.table import Table
 
-from incidents.cli.context import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Context, console, err
+from incidents.cli.context import EXIT_FAILED, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, Context, console, err
 from incidents.cli.context import now as _now
 from incidents.cli.display import SCALE_NAMES, _cat_name, _muni_name, _subcat_name
 
@@ -341,7 +341,21 @@ def cmd_check_config(ctx: Context, args: argparse.Namespace) -> int:
         f"органов {len(cfg.bodies.bodies)}, правил маршрутизации {len(cfg.routing.rules)}; "
         f"источников {len(cfg.sources.sources)} (включено {sum(s.enabled for s in cfg.sources.sources)})"
     )
-    return EXIT_OK
+    return _print_gaps(cfg, strict=getattr(args, "strict", False))
+
+
+def _print_gaps(cfg: Any, *, strict: bool) -> int:
+    """What is still missing and what it costs (issue 21); `--strict` makes a gap a failure."""
+    from incidents.services.config_gaps import config_gaps
+
+    gaps = config_gaps(cfg)
+    if not gaps:
+        console.print("  пробелов нет")
+        return EXIT_OK
+    console.print(f"Чего ещё не хватает ({len(gaps)}), и чего это стоит:", highlight=False)
+    for g in gaps:
+        console.print(f"  • {g.what}\n    → {g.cost}", highlight=False, markup=False)
+    return EXIT_PROBLEMS if strict else EXIT_OK
 
 
 def add_commands(sub: Any) -> None:
@@ -373,5 +387,6 @@ def add_commands(sub: Any) -> None:
     )
     s.set_defaults(func=cmd_export)
 
-    s = sub.add_parser("check-config", help="проверить конфигурацию региона")
+    s = sub.add_parser("check-config", help="проверить конфигурацию региона и сказать, чего в ней не хватает")
+    s.add_argument("--strict", action="store_true", help="код выхода 3, если чего-то не хватает")
     s.set_defaults(func=cmd_check_config)

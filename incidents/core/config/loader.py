@@ -118,7 +118,7 @@ def resolve_base(root: Path, value: str | None) -> Path | None:
         found = PROJECT_ROOT / "config" / "base" / value
     if not found.is_dir():
         raise ConfigError(f"{root / 'region.yaml'}: base: {value!r}: no such folder ({found})")
-    return found
+    return found.resolve()
 
 
 def _region_base(root: Path) -> Path | None:
