@@ -193,14 +193,14 @@ def match_boundaries(path: Path, munis: list[MunicipalityRow]) -> tuple[dict[str
         keys = [
             str(props.get(k) or "").strip().lower() for k in ("code", "oktmo", "OKTMO", "name", "name:ru")
         ]
-        m = next((by_key[k] for k in keys if k and k in by_key), None)
+        found = next((by_key[k] for k in keys if k and k in by_key), None)
         geometry = f.get("geometry") or {}
-        if m is None or geometry.get("type") not in ("Polygon", "MultiPolygon"):
+        if found is None or geometry.get("type") not in ("Polygon", "MultiPolygon"):
             unmatched.append(str(props.get("name") or f"#{i}"))
             continue
-        if m.centroid is None:
-            m.centroid = _rings_centre(geometry)
-        kept.append({"type": "Feature", "properties": {**props, "code": m.code}, "geometry": geometry})
+        if found.centroid is None:
+            found.centroid = _rings_centre(geometry)
+        kept.append({"type": "Feature", "properties": {**props, "code": found.code}, "geometry": geometry})
     return {"type": "FeatureCollection", "features": kept}, unmatched
 
 

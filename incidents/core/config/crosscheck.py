@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from incidents.core.config.base import CATEGORY_CODES, ConfigError
+from incidents.core.config.region import RegionConfig
 from incidents.core.config.yamlread import locate
-
-if TYPE_CHECKING:
-    from incidents.core.config.loader import RegionConfig
 
 _Error = tuple[str, tuple[Any, ...], str]  # file, key path, message
 
