@@ -193,7 +193,9 @@ def test_a_delta_that_removes_what_the_base_lacks_is_refused(tmp_path):
     region = _layered(
         tmp_path, "categories:\n  - code: roads\n    rules:\n      - {id: roads.nothing, remove: true}\n"
     )
-    with pytest.raises(ConfigError, match=r"remove 'roads\.nothing': no such id in the base"):
+    with pytest.raises(
+        ConfigError, match=r"regions/r/rubricator\.yaml: categories\.roads\.rules: remove 'roads\.nothing'"
+    ):
         load_region(region)
     region = _layered(tmp_path / "2", "", "complaint_markers: {phrases: {remove: [никогда]}}\n")
     with pytest.raises(

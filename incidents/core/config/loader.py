@@ -66,10 +66,20 @@ def _file_data(path: Path, depth: int = 0) -> tuple[dict[str, Any], list[Path]]:
             raise ConfigError(f"{path}: extends: {parent_path} not found")
         under, files = _file_data(parent_path.resolve(), depth + 1)
         rest = {k: v for k, v in data.items() if k != "extends"}
-        return {**apply_delta(under, rest), "extends": parent}, [*files, path]
+        return {**_apply(under, rest, path), "extends": parent}, [*files, path]
     if base_file is not None and base_file.is_file():
-        return apply_delta(read_mapping(base_file), data), [base_file, path]
+        return _apply(read_mapping(base_file), data, path), [base_file, path]
     return data, [path]
+
+
+def _apply(base: dict[str, Any], delta: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The delta applied; a delta that names what the base lacks is an error of the delta's file."""
+    try:
+        out = apply_delta(base, delta)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    assert isinstance(out, dict)
+    return out
 
 
 def has_file(root: Path, name: str) -> bool:
