@@ -242,6 +242,20 @@ def test_a_yaml_syntax_error_names_file_line_and_column(tmp_path):
     assert "not valid YAML" in msg and 'must be quoted: body: "adm_{municipality}"' in msg
 
 
+def test_a_comma_in_a_one_line_value_is_pointed_at(tmp_path):
+    region = tmp_path / "r"
+    shutil.copytree(LIPETSK, region)
+    (region / "routing.yaml").write_text(
+        "rules:\n  - {category: roads, body: cur_lipetsk, note: дороги, мосты}\n", encoding="utf-8"
+    )
+    with pytest.raises(ConfigError) as exc:
+        load_region(region)
+    assert str(exc.value) == (
+        f"{region / 'routing.yaml'}:2: rules.0.мосты: Extra inputs are not permitted (a key without a value: "
+        "a comma inside a value of a one-line {…}? quote the value)"
+    )
+
+
 def test_a_validation_error_deep_in_a_list_names_the_delta_file_line_and_key(tmp_path):
     """Kursk's own rubricator writes the bad weight: the error points there, not at the base."""
     region = tmp_path / "kursk"

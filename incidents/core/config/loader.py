@@ -106,7 +106,10 @@ def _format_error(files: list[Path], data: Any, err: ValidationError) -> str:
         key = ".".join(str(p) for p in loc) or "(top level)"
         found = locate(loc, data, files)
         where = f"{found[0]}:{found[1]}" if found else str(files[-1])
-        lines.append(f"{where}: {key}: {e['msg']}")
+        hint = ""
+        if e["type"] == "extra_forbidden" and e.get("input") is None:  # «note: дороги, мосты» on one line
+            hint = " (a key without a value: a comma inside a value of a one-line {…}? quote the value)"
+        lines.append(f"{where}: {key}: {e['msg']}{hint}")
     return "\n".join(lines)
 
 
