@@ -103,6 +103,8 @@ def test_region_new_makes_a_folder_that_loads_processes_and_says_what_is_missing
     assert cfg.replies.signature == "ЦУР Белгородской области" and cfg.replies.templates
     geo = json.loads((folder / "boundaries.geojson").read_text(encoding="utf-8"))
     assert [f["properties"]["code"] for f in geo["features"]] == ["borisovsky"]
+    located = cfg.boundaries()
+    assert located is not None and located.locate(50.55, 36.05) == "borisovsky"  # the map reads them
     assert {g.code for g in config_gaps(cfg)} == SCAFFOLD_GAPS
 
     code = main(["--config", str(folder), "check-config"])
@@ -143,13 +145,9 @@ def test_region_new_makes_a_folder_that_loads_processes_and_says_what_is_missing
 
 
 def test_check_config_costs_on_the_shipped_regions():
-    """Kursk is filled in: only its crawl (the sample alone is enabled), two districts without
-    villages and the map's boundaries are missing."""
-    assert [g.code for g in config_gaps(load_region(KURSK))] == [
-        "no_sources",
-        "no_settlements",
-        "no_boundaries",
-    ]
+    """Kursk is filled in: only its crawl (the sample alone is enabled) and two districts'
+    villages are missing."""
+    assert [g.code for g in config_gaps(load_region(KURSK))] == ["no_sources", "no_settlements"]
     gaps = {g.code: g for g in config_gaps(load_region(LIPETSK))}
     assert "no_bodies" not in gaps and "no_routing" not in gaps
     assert all(g.what and g.cost for g in gaps.values())

@@ -12,7 +12,16 @@ per-process caches), `lists` (queue, inbox, SLA board), `locks` ("working on it"
 from __future__ import annotations
 
 from console.data.card import Card, CardPost, card
-from console.data.figures import MapCell, Rating, heat, median_or_none, ratings, users_by_login
+from console.data.figures import (
+    IncidentPoint,
+    MapCell,
+    Rating,
+    heat,
+    incident_points,
+    median_or_none,
+    ratings,
+    users_by_login,
+)
 from console.data.lists import (
     Board,
     ListFilters,
@@ -55,6 +64,7 @@ __all__ = [
     "Card",
     "CardPost",
     "Evaluated",
+    "IncidentPoint",
     "ListFilters",
     "MapCell",
     "Memo",
@@ -67,6 +77,7 @@ __all__ = [
     "board",
     "card",
     "heat",
+    "incident_points",
     "left_text",
     "may_see",
     "median_or_none",

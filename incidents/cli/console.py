@@ -17,14 +17,14 @@ def cmd_serve(ctx: Any, args: argparse.Namespace) -> int:
     from sqlmodel import Session, select
 
     from console.app import create_app
-    from console.geo import load_boundaries
+    from console.geo import prepare
     from console.settings import console_settings
     from incidents.storage.models import User
 
     out = Console(highlight=False)
     try:
-        load_boundaries(ctx.cfg)
-    except ValueError as exc:
+        prepare(ctx.cfg)
+    except (OSError, ValueError) as exc:
         Console(stderr=True).print(f"[red]Ошибка конфигурации:[/] {exc}")
         return 2
     settings = console_settings(ctx.settings.data_dir)

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from incidents.core.config import RegionConfig
 
-BOUNDARIES_FILE = "boundaries.geojson"
 SAMPLE_LABELS = "sample/labels.jsonl"
 _DISTRICT_KINDS = ("municipal_district", "municipal_okrug")
 
@@ -168,11 +167,11 @@ def _place_gaps(cfg: RegionConfig) -> list[Gap]:
                 "эти муниципалитеты не показаны на карте",
             )
         )
-    if not (cfg.root / BOUNDARIES_FILE).is_file():
+    if not cfg.region.map.boundaries:
         gaps.append(
             Gap(
                 "no_boundaries",
-                f"{BOUNDARIES_FILE}: нет границ муниципалитетов",
+                "region.yaml → map.boundaries: нет границ муниципалитетов (GeoJSON)",
                 "карта — кружки в центрах муниципалитетов, а не границы",
             )
         )

@@ -259,8 +259,17 @@ def scaffold_region(
         else "# centroid: [lat, lon]"
     )
     values = {"code": code, "title": title, "title_gen": title_gen, "example": munis[0].code}
+    map_text = (
+        "# The console's map and the placing of a point: the boundaries given to `region new`, each\n"
+        "# feature with its municipality's `code` (config/README.md → map).\n"
+        "map:\n  boundaries: boundaries.geojson\n  attribution: © OpenStreetMap contributors   # if they are OSM's (ODbL)"
+        if geo is not None
+        else "# map: {boundaries: boundaries.geojson}   # municipal boundaries (GeoJSON): the map draws circles without"
+    )
     texts = {
-        "region.yaml": t.REGION.format(folder=folder, timezone=timezone, centroid=centroid, **values),
+        "region.yaml": t.REGION.format(
+            folder=folder, timezone=timezone, centroid=centroid, map=map_text, **values
+        ),
         "rubricator.yaml": t.RUBRICATOR.format(**values),
         "signals.yaml": t.SIGNALS.format(**values),
         "replies.yaml": t.REPLIES.format(**values),

@@ -18,6 +18,7 @@ timezone: {timezone}
 aliases:
   - {title}
 {centroid}
+{map}
 # schedules: {{process: every 2m, sla_watch: every 5m, report: "0 6 * * *"}}   # the defaults
 # privacy: {{raw_retention_days: 90}}                                            # the defaults
 """

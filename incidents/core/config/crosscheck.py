@@ -88,6 +88,9 @@ def _errors(cfg: RegionConfig) -> list[_Error]:
             errors.append(
                 ("sources.yaml", ("sources", i, "municipality"), f"unknown municipality {src.municipality!r}")
             )
+    for feature, code in cfg.region.map.features.items():
+        if code not in munis:
+            errors.append(("region.yaml", ("map", "features", feature), f"unknown municipality {code!r}"))
     ids = [s.id for s in cfg.sources.sources]
     for s in sorted({x for x in ids if ids.count(x) > 1}):
         errors.append(("sources.yaml", ("sources", ids.index(s), "id"), f"duplicate source id {s!r}"))

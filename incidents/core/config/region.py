@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from incidents.core import boundaries as geometry
 from incidents.core.config.base import RegionInfo
 from incidents.core.config.language import Rubricator, SignalPolicy
 from incidents.core.config.places import Bodies, Body, Municipality, Routing, Territories
@@ -76,6 +77,27 @@ class RegionConfig:
     @cached_property
     def municipality_by_code(self) -> dict[str, Municipality]:
         return {m.code: m for m in self.territories.municipalities}
+
+    @cached_property
+    def municipals(self) -> tuple[geometry.Municipal, ...]:
+        """The municipalities as boundary matching sees them: own names, then their parts' names."""
+        return tuple(
+            geometry.Municipal(
+                m.code,
+                (m.name, *m.aliases),
+                tuple(n for p in (*m.subdivisions, *m.settlements) for n in (p.name, *p.aliases)),
+            )
+            for m in self.territories.municipalities
+        )
+
+    def boundaries(self) -> geometry.Boundaries | None:
+        """The region's municipal polygons (`region.yaml → map.boundaries`), matched to its
+        municipalities; None when the region ships none. Read once per process
+        (`incidents.core.boundaries.load_cached`); `locate(lat, lon)` places a point."""
+        name = self.region.map.boundaries
+        if not name:
+            return None
+        return geometry.load_cached(self.resolve_path(name), self.municipals, self.region.map.features)
 
     def resolve_path(self, value: str) -> Path:
         """Paths in the config are relative to the region folder."""
