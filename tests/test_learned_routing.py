@@ -110,6 +110,7 @@ def test_a_reassignment_changes_the_next_learned_table(engine, kursk, kursk_buil
     assert out["corrections"] == 1 and out["written"]
     key = ("category_place", (case.category, case.municipality))
     assert before.entries[key].n == 3 and after.entries[key].n == 5
+    assert before.entries[key].corrections == 0
     assert after != before and out["diff"]["recounted"] >= 1
     with Session(engine) as s:
         ev = s.exec(select(AuditEvent).where(AuditEvent.action == "routing_table_refreshed")).one()

@@ -1,9 +1,15 @@
 """`incidents routing learn FILE` and `incidents routing evaluate FILE --split time`.
 
 `learn` writes the region's learned routing table (learned_routing.yaml in the region folder)
-from its history file, with a report of what it learned and how sure; `evaluate` trains on the
-earlier months of the file and scores the later ones, the rules alone beside the rules with
-the table, so that a region sees what the table would change before it writes one.
+and its text model (`<data dir>/models/routing-<region>.pkl` with its SHA-256, and the
+reviewable learned_text_routing.yaml beside the table) from its history file, with a report of
+what it learned and how sure; `evaluate` trains on the earlier months of the file and scores the
+later ones — the rules alone, the rules with the table, the text model with its coverage — so
+that a region sees what learning would change before it writes anything.
+
+The table needs our codes for every row, read by the signal stage (~0.1 s a row); the text
+model needs none (the whole St Petersburg file in about two minutes). `--no-table` learns and
+scores the text model alone; `--no-text` the table alone, as before.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from incidents.domain.learned_routing import (
     load_learned,
     save_learned,
 )
+from incidents.domain.text_routing import model_path
 from incidents.services.routing_history import (
     CaseReader,
     HistoryError,
@@ -33,6 +40,7 @@ from incidents.services.routing_history import (
     learn_report,
     load_history,
 )
+from incidents.services.routing_text import MIN_PRECISION, TEXT_SUMMARY_FILE, read_text_rows, text_summary
 
 
 def _sampler(sample: int | None) -> Any:
@@ -56,12 +64,42 @@ def _load(ctx: Context, args: argparse.Namespace) -> Any:
     return load_history(ctx.cfg, path, reader=reader, keep=_sampler(args.every))
 
 
+def _learn_text(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
+    """Fit the text model on the whole file; write it (data dir) and its summary (region folder)."""
+    from incidents.services.routing_text import learn_text_router
+
+    rows, _unknown = read_text_rows(ctx.cfg, Path(args.file))
+    router = learn_text_router(
+        ctx.cfg, rows, min_precision=args.min_precision, meta={"file": Path(args.file).name}
+    )
+    out: dict[str, Any] = {
+        "rows": len(rows),
+        "threshold": round(router.threshold, 4),
+        "temperature": router.temperature,
+        "validation": router.meta.get("validation"),
+    }
+    if not args.dry_run:
+        path = router.save(Path(args.model) if args.model else model_path(ctx.cfg))
+        root = Path(args.output) if args.output else ctx.cfg.root
+        summary = root / TEXT_SUMMARY_FILE
+        summary.write_text(text_summary(ctx.cfg, router, rows, path), encoding="utf-8")
+        out.update(model=str(path), summary=str(summary))
+    return out
+
+
 def cmd_learn(ctx: Context, args: argparse.Namespace) -> int:
     try:
-        loaded = _load(ctx, args)
-    except HistoryError as exc:
+        text = None if args.no_text else _learn_text(ctx, args)
+        loaded = None if args.no_table else _load(ctx, args)
+    except (HistoryError, ValueError) as exc:  # ValueError: nothing to learn (one body, no rows)
         err.print(f"[red]{exc}[/]")
         return EXIT_USAGE
+    if loaded is None and args.no_table and text is not None:
+        if args.json:
+            print(json.dumps({"text_model": text}, ensure_ascii=False, indent=2))
+        else:
+            _print_text(text)
+        return EXIT_OK
     if loaded is None:
         return EXIT_USAGE
     meta = {"file": Path(args.file).name, "rows": len(loaded.rows)}
@@ -75,6 +113,8 @@ def cmd_learn(ctx: Context, args: argparse.Namespace) -> int:
     root = Path(args.output) if args.output else ctx.cfg.root
     if not args.dry_run:
         report["written"] = str(save_learned(root, table))
+    if text is not None:
+        report["text_model"] = text
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
         return EXIT_OK
@@ -96,39 +136,127 @@ def cmd_learn(ctx: Context, args: argparse.Namespace) -> int:
     if "diff" in report:
         console.print(f"Изменения против прежней таблицы: {report['diff']}")
     console.print(f"Таблица: {report.get('written', '(не записана: --dry-run)')}")
+    if text is not None:
+        _print_text(text)
     return EXIT_OK
 
 
+def _print_text(text: dict[str, Any]) -> None:
+    v = text.get("validation") or {}
+    console.print(
+        f"Модель по тексту: обращений {text['rows']}; порог уверенности {text['threshold']} "
+        f"(выбран на проверочном срезе конца периода обучения, n = {v.get('n')}): там точный орган "
+        f"{v.get('exact')}, решает сама {v.get('coverage')} обращений, из них верно {v.get('covered_exact')}"
+    )
+    console.print(
+        f"Модель: {text.get('model', '(не записана: --dry-run)')}; обзор: {text.get('summary', '—')}"
+    )
+
+
+def _evaluate_text(ctx: Context, args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Train the text model on the earlier rows of the whole file, score it on the later ones."""
+    import time
+
+    from incidents.services.routing_text import (
+        learn_text_router,
+        period,
+        place_accuracy,
+        score_text_router,
+        split_by_time,
+    )
+
+    rows, _unknown = read_text_rows(ctx.cfg, Path(args.file))
+    train, test = split_by_time(rows, args.train_share)
+    t0 = time.monotonic()
+    router = learn_text_router(ctx.cfg, train, min_precision=args.min_precision)
+    seconds = round(time.monotonic() - t0, 1)
+    s = score_text_router(ctx.cfg, router, test)
+    decisions = {r.id: d for r, d in zip(test, s.pop("_decisions"), strict=True)}
+    out = {
+        "train": {"n": len(train), "period": period(train)},
+        "test": {"n": len(test), "period": period(test)},
+        "threshold": round(router.threshold, 4),
+        "validation": router.meta.get("validation"),
+        "learn_seconds": seconds,
+        "place_from_address": place_accuracy(router, test),
+        **s,
+    }
+    return out, decisions
+
+
 def cmd_evaluate(ctx: Context, args: argparse.Namespace) -> int:
+    from incidents.domain.routing import Router
+    from incidents.services.routing_history import time_split
+    from incidents.services.routing_text import score_with_fallback
+
+    out: dict[str, Any] = {"file": Path(args.file).name, "split": args.split}
     try:
-        loaded = _load(ctx, args)
-    except HistoryError as exc:
+        decisions: dict[str, Any] = {}
+        if not args.no_text:
+            out["text_model"], decisions = _evaluate_text(ctx, args)
+        loaded = None if args.no_table else _load(ctx, args)
+    except (HistoryError, ValueError) as exc:  # ValueError: nothing to learn (one body, no rows)
         err.print(f"[red]{exc}[/]")
         return EXIT_USAGE
-    if loaded is None:
-        return EXIT_USAGE
-    out = evaluate_time_split(
-        ctx.cfg,
-        loaded.rows,
-        train_share=args.train_share,
-        min_support=args.min_support,
-        min_share=args.min_share,
-    )
-    out["file"] = Path(args.file).name
-    out["split"] = args.split
+    if loaded is not None:
+        out.update(
+            evaluate_time_split(
+                ctx.cfg,
+                loaded.rows,
+                train_share=args.train_share,
+                min_support=args.min_support,
+                min_share=args.min_share,
+            )
+        )
+        if decisions:
+            train, test = time_split(loaded.rows, args.train_share)
+            table = LearnedTable.learn(
+                examples_of(train), min_support=args.min_support, min_share=args.min_share
+            )
+            out["text_rules"] = score_with_fallback(
+                ctx.cfg, Router(ctx.cfg, learned=False), test, decisions, "модель по тексту + правила"
+            )
+            out["text_table_rules"] = score_with_fallback(
+                ctx.cfg,
+                Router(ctx.cfg, learned=table),
+                test,
+                decisions,
+                "модель по тексту + таблица + правила",
+            )
     if args.json:
         print(json.dumps(out, ensure_ascii=False, indent=2))
         return EXIT_OK
+    _print_evaluation(out)
+    return EXIT_OK
+
+
+def _print_evaluation(out: dict[str, Any]) -> None:
+    tm = out.get("text_model")
+    if tm is not None:
+        console.print(
+            f"Модель по тексту: обучение на {tm['train']['n']} ранних ({tm['train']['period'] or 'по порядку файла'}), "
+            f"проверка на {tm['test']['n']} поздних ({tm['test']['period'] or 'по порядку файла'}), "
+            f"обучение {tm['learn_seconds']} с; порог {tm['threshold']} (проверочный срез: {tm['validation']})"
+        )
+        console.print(
+            f"  точный орган {tm['exact']:.3f}, верная организация {tm['organisation']:.3f} (модель решает всё); "
+            f"уверена в {tm['coverage']:.3f} обращений, там точный орган {tm['covered_exact']}, "
+            f"организация {tm['covered_organisation']}; район по адресу: {tm['place_from_address']}"
+        )
+    if "rules" not in out:
+        return
     console.print(
-        f"Файл {out['file']}: обучение на {out['train']['n']} ранних ({out['train']['period'] or 'по порядку файла'}), "
+        f"Таблица и правила: обучение на {out['train']['n']} ранних ({out['train']['period'] or 'по порядку файла'}), "
         f"проверка на {out['test']['n']} поздних ({out['test']['period'] or 'по порядку файла'}); "
         f"записей таблицы: {out['entries']}"
     )
     t = Table(title="Маршрутизация на поздних обращениях", title_justify="left")
-    for col in ("", "n", "точный орган", "верная организация", "решила таблица"):
+    for col in ("", "n", "точный орган", "верная организация", "решило обученное"):
         t.add_column(col)
-    for key in ("rules", "learned"):
-        s = out[key]
+    for key in ("rules", "learned", "text_rules", "text_table_rules"):
+        s = out.get(key)
+        if s is None:
+            continue
         t.add_row(
             s["name"],
             str(s["n"]),
@@ -137,7 +265,6 @@ def cmd_evaluate(ctx: Context, args: argparse.Namespace) -> int:
             f"{s['learned_share']:.3f}",
         )
     console.print(t)
-    return EXIT_OK
 
 
 def add_commands(sub: Any) -> None:
@@ -164,12 +291,27 @@ def add_commands(sub: Any) -> None:
             "--every", type=int, metavar="N", help="взять около каждого N-го обращения (по хэшу id)"
         )
         s.add_argument("--json", action="store_true")
+        s.add_argument(
+            "--no-table", action="store_true", help="без таблицы (и без медленного сигнального этапа)"
+        )
+        s.add_argument("--no-text", action="store_true", help="без модели по тексту")
+        s.add_argument(
+            "--min-precision",
+            type=float,
+            default=MIN_PRECISION,
+            help="точность, которой модель по тексту должна достигать на проверочном срезе там, где решает сама",
+        )
         s.set_defaults(func=func)
         if name == "learn":
             s.add_argument(
                 "-o", "--output", metavar="DIR", help="папка для таблицы (по умолчанию папка региона)"
             )
-            s.add_argument("--dry-run", action="store_true", help="только отчёт, таблицу не записывать")
+            s.add_argument("--dry-run", action="store_true", help="только отчёт, ничего не записывать")
+            s.add_argument(
+                "--model",
+                metavar="FILE",
+                help="куда записать модель (по умолчанию <data dir>/models/routing-<регион>.pkl)",
+            )
         else:
             s.add_argument("--split", choices=["time"], default="time", help="разбиение: ранние → поздние")
             s.add_argument(

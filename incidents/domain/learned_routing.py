@@ -82,6 +82,7 @@ class Entry:
     body: str  # a body code or a template such as "zha_{municipality}"
     n: int
     hits: int
+    corrections: int = 0  # of the hits, the weight of dispatchers' reassignments to the body
 
     @property
     def share(self) -> float:
@@ -91,6 +92,8 @@ class Entry:
         d: dict[str, Any] = {"level": self.level}
         d.update(zip(_LEVEL_FIELDS[self.level], self.key, strict=True))
         d.update(body=self.body, n=self.n, hits=self.hits)
+        if self.corrections:
+            d["corrections"] = self.corrections
         return d
 
 
@@ -101,6 +104,7 @@ class Example:
     case: Case
     body: str
     weight: int = 1
+    correction: bool = False  # a dispatcher's reassignment, not a history row
 
 
 def _templated(body: str, municipality: str | None) -> str:
@@ -135,8 +139,10 @@ class LearnedTable:
         `base`: a table whose counts the examples add to (a refresh from corrections): each of
         its entries counts as `hits` appeals to its body and `n − hits` to others."""
         counts: dict[tuple[str, tuple[str | None, ...]], Counter[str]] = defaultdict(Counter)
+        fixed: dict[tuple[str, tuple[str | None, ...]], Counter[str]] = defaultdict(Counter)
         for k, e in base.entries.items() if base is not None else ():
             counts[k][e.body] += e.hits
+            fixed[k][e.body] += e.corrections
             if e.n > e.hits:
                 counts[k][OTHERS] += e.n - e.hits
         for ex in examples:
@@ -146,12 +152,14 @@ class LearnedTable:
                     continue
                 body = ex.body if "municipality" in fields else _templated(ex.body, ex.case.municipality)
                 counts[(level, key)][body] += ex.weight
+                if ex.correction:
+                    fixed[(level, key)][body] += ex.weight
         table = cls(min_support=min_support, min_share=min_share, meta=dict(meta or {}))
         for (level, key), c in counts.items():
             body, hits = next((b, h) for b, h in c.most_common() if b != OTHERS)
             n = sum(c.values())
             if n >= min_support and hits / n >= min_share:
-                table.entries[(level, key)] = Entry(level, key, body, n, hits)
+                table.entries[(level, key)] = Entry(level, key, body, n, hits, fixed[(level, key)][body])
         return table
 
     # ------------------------------------------------------------------ lookup
@@ -217,7 +225,9 @@ class LearnedTable:
             if level not in _LEVEL_FIELDS:
                 raise ValueError(f"learned routing: unknown level {level!r}")
             key = tuple(None if raw.get(f) is None else str(raw[f]) for f in _LEVEL_FIELDS[level])
-            table.entries[(level, key)] = Entry(level, key, str(raw["body"]), int(raw["n"]), int(raw["hits"]))
+            table.entries[(level, key)] = Entry(
+                level, key, str(raw["body"]), int(raw["n"]), int(raw["hits"]), int(raw.get("corrections", 0))
+            )
         return table
 
     def diff(self, new: LearnedTable) -> dict[str, list[dict[str, Any]]]:

@@ -13,6 +13,12 @@ With a table learned from the region's history (`learned_routing.yaml`, see
 (`explicit: true`), then the learned table where it is confident, then the other rules, then
 the triage queue. The reason of a learned decision gives its evidence: how many earlier
 appeals with the same key went to the body.
+
+With a text model learned from the same history (`incidents.domain.text_routing`, in the data
+directory) it comes right after the explicit rules: where it is at least as sure as the
+threshold chosen on its validation slice, its body wins over the table and the rules; below
+the threshold the post goes on to them. Its reason names the words that decided it and its
+probability.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from dataclasses import dataclass
 
 from incidents.core.config import RegionConfig, RoutingRule
 from incidents.domain.learned_routing import LEVELS, Case, Entry, LearnedTable, load_learned, normalise_street
+from incidents.domain.text_routing import TextDecision, TextRouter, load_text_router, model_path
 
 
 @dataclass(slots=True, frozen=True)
@@ -28,7 +35,8 @@ class RouteDecision:
     body: str
     rule: int | None  # index in routing.yaml, None for the triage fallback and a learned decision
     reason: str
-    learned: str | None = None  # the learned level ("place", "street"…) when the table decided
+    learned: str | None = None  # the learned level ("place", "street"…, "text" for the text model)
+    probability: float | None = None  # the text model's, when it decided
 
     @property
     def assigned(self) -> bool:
@@ -37,9 +45,17 @@ class RouteDecision:
 
 
 class Router:
-    def __init__(self, cfg: RegionConfig, *, learned: LearnedTable | None | bool = True) -> None:
+    def __init__(
+        self,
+        cfg: RegionConfig,
+        *,
+        learned: LearnedTable | None | bool = True,
+        text: TextRouter | None | bool = None,
+    ) -> None:
         """`learned`: True reads the region folder's learned table if it has one; False or None
-        routes on the rules alone; a table is used as given."""
+        routes on the rules alone; a table is used as given. `text`: the text model; True reads
+        the region's model from the data directory if there is one (refused, with
+        UntrustedRoutingModel, when its checksum does not match); None follows `learned`."""
         self.rules = cfg.routing.rules
         self.bodies = cfg.body_by_code
         self.triage = cfg.bodies.triage_body
@@ -47,9 +63,15 @@ class Router:
         self._muni_names = {m.code: m.name for m in cfg.territories.municipalities}
         self._cat_names = {c.code: c.name for c in cfg.rubricator.categories}
         self._sub_names = {s.code: s.name for c in cfg.rubricator.categories for s in c.subcategories}
+        learned_arg = learned
         if learned is True:
             learned = load_learned(cfg.root)
         self.learned: LearnedTable | None = learned or None
+        if text is None:
+            text = learned_arg is True  # Router(cfg) reads both; a table given, or none, reads no model
+        if text is True:
+            text = load_text_router(model_path(cfg))
+        self.text: TextRouter | None = text or None
 
     @staticmethod
     def _matches(
@@ -83,9 +105,13 @@ class Router:
         scale: str | None = None,
         settlement: str | None = None,
         street: str | None = None,
+        text: str | None = None,
+        address: str | None = None,
     ) -> RouteDecision:
         """`settlement`: the town or village the incident is in (territories.yaml name), if known;
-        `street`: its street, for the learned table."""
+        `street`: its street, for the learned table; `text` and `address`: the complaint's words
+        and address line, for the text model."""
+        named_municipality = municipality
         assumed = ""
         if municipality is None and self.unplaced is not None:
             municipality = self.unplaced
@@ -94,16 +120,35 @@ class Router:
         d = self._by_rules(explicit, category, subcategory, fact, municipality, scale, settlement, assumed)
         if d is not None:
             return d
+        entry = None
         if self.learned is not None:
             case = Case(category, subcategory, fact, municipality, normalise_street(street))
             entry = self.learned.lookup(case, self.bodies)
-            if entry is not None:
+            if entry is not None and entry.corrections:  # dispatchers said so since the model learned
                 return self._learned_decision(entry, case, assumed)
+        if self.text is not None and text:
+            td = self.text.predict(text, address or "", named_municipality, self.bodies)
+            if td is not None and td.confident:
+                return self._text_decision(td)
+        if entry is not None:
+            return self._learned_decision(entry, case, assumed)
         rest = [(i, r) for i, r in enumerate(self.rules) if not r.explicit]
         d = self._by_rules(rest, category, subcategory, fact, municipality, scale, settlement, assumed)
         if d is not None:
             return d
         return RouteDecision(self.triage, None, "no routing rule matched: regional administrator's queue")
+
+    def _text_decision(self, td: TextDecision) -> RouteDecision:
+        """The text model's body, with the words that decided it and how sure it is."""
+        words = ", ".join(f"«{w}»" for w in td.words) or "—"
+        assert self.text is not None
+        why = (
+            f"обучено по тексту: слова {words} → {self.bodies[td.body].name} "
+            f"(вероятность {td.probability:.2f}, порог {self.text.threshold:.2f})"
+        )
+        if td.body == self.triage:
+            return RouteDecision(td.body, None, why)
+        return RouteDecision(td.body, None, why, learned="text", probability=round(td.probability, 3))
 
     def _learned_decision(self, entry: Entry, case: Case, assumed: str) -> RouteDecision:
         """The learned body with its evidence, in words a dispatcher reads on the card."""
@@ -119,6 +164,8 @@ class Router:
             f"обучено: {entry.hits} из {entry.n} прежних обращений о «{what}»{where} "
             f"ушли в {self.bodies[body].name}"
         )
+        if entry.corrections:
+            why += f" (из них переназначения диспетчеров: {entry.corrections})"
         if body == self.triage:
             return RouteDecision(body, None, why)
         return RouteDecision(body, None, why + assumed, learned=entry.level)

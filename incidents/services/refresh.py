@@ -485,6 +485,8 @@ def route_incident(
         scale=inc.scale,
         settlement=settlement,
         street=inc.street,
+        text=inc.summary or inc.title,
+        address=inc.address,
     )
     inc.body_code = d.body
     session.add(
@@ -508,7 +510,7 @@ def route_incident(
             from_state="new",
             to_state=inc.status,
             reason=d.reason,
-            data={"body": d.body, "rule": d.rule, "learned": d.learned},
+            data={"body": d.body, "rule": d.rule, "learned": d.learned, "probability": d.probability},
             now=ts,
         )
     else:

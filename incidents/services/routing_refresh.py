@@ -5,7 +5,9 @@ audit action "reassigned") says "an incident like this belongs to that body": it
 example, keyed by the incident's card as the router saw it. The refresh adds the corrections
 made since the last refresh (the table remembers the last audit event it read) to the counts
 of the current table, writes the new table and audits the change (entries added, removed,
-bodies changed), so that an administrator sees what the corrections taught it.
+bodies changed), so that an administrator sees what the corrections taught it. An entry whose
+body dispatchers confirmed by reassignment wins over the text model at run time (which learns
+the corrections only at its next `routing learn`).
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ def corrections(session: Session, *, after_event: int = 0) -> tuple[list[Example
         if inc is None:
             continue
         case = Case(inc.category, inc.subcategory, inc.fact, inc.municipality, normalise_street(inc.street))
-        out.append(Example(case, str(body), CORRECTION_WEIGHT))
+        out.append(Example(case, str(body), CORRECTION_WEIGHT, correction=True))
     return out, last
 
 

@@ -1,0 +1,398 @@
+"""A routing model learned from the region's history: the complaint's words and address → the body.
+
+The learned table (`learned_routing.py`) keys on our 15 category codes, too coarse for a desk:
+in St Petersburg the body follows the portal's reason (125 values) × district, and the
+reason is in the resident's words, not in our codes. This model reads the words directly:
+TF-IDF of words (1–2 grams) and character n-grams (2–5, within words: typos and inflections
+still match) of the text, the words of the address line, and the district the address gives
+(a street → district map learned from the history's own addresses, then the region's
+gazetteer), into a linear SVM per body. Its scores become a probability by a softmax whose
+temperature and whose confidence threshold were chosen on a validation slice of the training
+period (never on the period it is scored on): the router takes its body only when it is that
+sure, and otherwise falls back to the rules.
+
+The model is fitted at the user's site from the user's history (`incidents routing learn`)
+and lives in the data directory (`var/models/routing-<region>.pkl`) with its SHA-256 beside
+it; a pickle runs code when loaded, so a file without the checksum, or not matching it, is
+refused unread. Nothing fitted on an appeal file ever enters the repository.
+
+scikit-learn is the `ml` extra: it is imported only when a model is fitted or loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import os
+import pickle
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from incidents.core.config import RegionConfig
+
+FORMAT = 1
+NO_PLACE = "none"
+_HOUSE = re.compile(r"^(дом|д\.|корпус|корп\.|к\.|литера|лит\.|строение|стр\.|кв\.|квартира)\b")
+_SETTLEMENT = re.compile(r"^(город|г\.|посёлок|поселок|пос\.|п\.|деревня|село)\s*")
+_WORD = re.compile(r"[а-яёa-z0-9]+")
+
+
+@dataclass(frozen=True, slots=True)
+class TextExample:
+    """One earlier appeal: its words, its address line, its district (if the history knows it)."""
+
+    text: str
+    address: str
+    body: str
+    municipality: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TextDecision:
+    """The model's body for one complaint, how sure it is, and the words that decided it."""
+
+    body: str
+    probability: float
+    words: tuple[str, ...]
+    municipality: str | None
+    confident: bool
+
+
+def street_of(address: str) -> str | None:
+    """The street part of an address line («г.Санкт-Петербург, Мебельная улица, дом 47» →
+    «мебельная улица»): the first comma part after the city that is not a house number."""
+    parts = [p.strip().lower().replace("ё", "е") for p in address.split(",") if p.strip()]
+    for i, p in enumerate(parts):
+        if _HOUSE.match(p):
+            break
+        if i == 0 and (p.startswith(("г.", "город ", "санкт")) or "санкт-петербург" in p):
+            continue
+        return " ".join(p.split())
+    return None
+
+
+def settlement_of(address: str) -> str | None:
+    """«город Колпино, улица …» → «колпино»: the town an address line starts with, if any."""
+    first = address.split(",", 1)[0].strip().lower().replace("ё", "е")
+    m = _SETTLEMENT.match(first)
+    if not m or "санкт-петербург" in first:
+        return None
+    return first[m.end() :].strip() or None
+
+
+class PlaceParser:
+    """Address line → municipality code, fast: no signal stage. Streets learned from the
+    history's own addresses (majority district), then the gazetteer's unique streets and towns."""
+
+    def __init__(self, gazetteer: Mapping[str, str], learned: Mapping[str, str] | None = None) -> None:
+        self.gazetteer = dict(gazetteer)
+        self.learned = dict(learned or {})
+
+    @classmethod
+    def learn(cls, gazetteer: Mapping[str, str], examples: Iterable[TextExample]) -> PlaceParser:
+        counts: dict[str, Counter[str]] = defaultdict(Counter)
+        for ex in examples:
+            street = street_of(ex.address) if ex.address else None
+            if street and ex.municipality:
+                counts[street][ex.municipality] += 1
+        return cls(gazetteer, {s: c.most_common(1)[0][0] for s, c in counts.items()})
+
+    def __call__(self, address: str) -> str | None:
+        if not address:
+            return None
+        street = street_of(address)
+        if street:
+            found = self.learned.get(street) or self.gazetteer.get(street)
+            if found:
+                return found
+        town = settlement_of(address)
+        return self.gazetteer.get(town) if town else None
+
+
+@dataclass(slots=True)
+class TextRouter:
+    """The fitted vectorisers and classifier, the place parser, the softmax temperature and the
+    confidence threshold; `meta` says what it was learned from and how it scored on validation."""
+
+    vectorizer: Any
+    classifier: Any
+    places: PlaceParser
+    temperature: float = 1.0
+    threshold: float = 0.5
+    meta: dict[str, Any] = field(default_factory=dict)
+    _parts: Any = field(default=None, repr=False, compare=False)  # built on first use, never saved
+
+    # ------------------------------------------------------------------ features
+    @staticmethod
+    def _docs(items: Sequence[tuple[str, str, str | None]]) -> list[dict[str, str]]:
+        return [
+            {"text": text or "", "address": f"{address or ''} D_{muni or NO_PLACE}"}
+            for text, address, muni in items
+        ]
+
+    def place_of(self, address: str, municipality: str | None) -> str | None:
+        """The address's own district first (it is what the history learned on), else the one given."""
+        return self.places(address) or municipality
+
+    @classmethod
+    def fit(
+        cls,
+        examples: Sequence[TextExample],
+        places: PlaceParser,
+        *,
+        c: float = 0.3,
+        half_life: float | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> TextRouter:
+        """Fit on the examples. Each body is its own class: a district's desk learned as a template
+        (`zha_{municipality}` filled from the address) scored lower on the St Petersburg time
+        split (0.708 against 0.728), since a third of the complaints have no address line.
+
+        `half_life`: examples in time order, an example's weight halves every `half_life` share
+        of them back from the newest (None: all weigh the same). Desks change hands: in Kursk
+        the administration and its committees took the same topics in alternating periods."""
+        from sklearn.svm import LinearSVC
+
+        items = [(e.text, e.address, places(e.address)) for e in examples]
+        labels = [e.body for e in examples]
+        if len(set(labels)) < 2:
+            raise ValueError("в истории меньше двух органов с известным кодом: модели по тексту учить нечему")
+        vec = _vectorizer()
+        x = vec.fit_transform(cls._docs(items))
+        clf = LinearSVC(C=c)
+        weights = None
+        if half_life:
+            n = len(examples)
+            weights = [0.5 ** ((n - 1 - i) / (n * half_life)) for i in range(n)]
+        clf.fit(x, labels, sample_weight=weights)
+        return cls(vec, clf, places, meta=dict(meta or {}))
+
+    # ------------------------------------------------------------------ prediction
+    def scores(self, items: Sequence[tuple[str, str, str | None]]) -> tuple[Any, list[str | None]]:
+        """Softmax probabilities over the classes for each (text, address, municipality)."""
+        import numpy as np
+
+        munis = [self.place_of(a, m) for _t, a, m in items]
+        docs = self._docs([(t, a, m) for (t, a, _m), m in zip(items, munis, strict=True)])
+        if len(docs) == 1:
+            d = self._one_margin(docs[0])[None, :]
+        else:
+            d = self.classifier.decision_function(self.vectorizer.transform(docs))
+        if d.ndim == 1:  # two classes: one margin
+            d = np.stack([-d, d], axis=1)
+        z = self.temperature * (d - d.max(axis=1, keepdims=True))
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True), munis
+
+    def _one_margin(self, doc: Mapping[str, str]) -> Any:
+        """The classifier's margins for one post without sklearn's per-call machinery (a
+        post is routed in well under a millisecond): each TF-IDF part's analyser, sublinear tf ×
+        idf, L2-normalised per part as TfidfVectorizer does, then the coefficients of those
+        columns only. Equal to `decision_function(vectorizer.transform([doc]))`."""
+        import numpy as np
+
+        parts = self._parts
+        if parts is None:
+            parts = []
+            offset = 0
+            for _name, pipe in self.vectorizer.transformer_list:
+                field_name = pipe.steps[0][1].func.name
+                tfidf = pipe.steps[-1][1]
+                parts.append((field_name, tfidf.build_analyzer(), tfidf.vocabulary_, tfidf.idf_, offset))
+                offset += len(tfidf.vocabulary_)
+            self._parts = parts
+        cols: list[int] = []
+        vals: list[float] = []
+        for field_name, analyse, vocab, idf, offset in parts:
+            counts = Counter(j for t in analyse(doc[field_name]) if (j := vocab.get(t)) is not None)
+            if not counts:
+                continue
+            w = [(1.0 + math.log(n)) * idf[j] for j, n in counts.items()]
+            norm = math.sqrt(sum(v * v for v in w)) or 1.0
+            cols.extend(offset + j for j in counts)
+            vals.extend(v / norm for v in w)
+        coef, bias = self.classifier.coef_, self.classifier.intercept_
+        if not cols:
+            return np.asarray(bias, dtype=float).copy()
+        return coef[:, cols] @ np.asarray(vals) + bias
+
+    def predict_many(
+        self, items: Sequence[tuple[str, str, str | None]], known_bodies: Iterable[str] | None = None
+    ) -> list[TextDecision | None]:
+        """The best class that names a body here (a template filled with the district), or None."""
+        known = set(known_bodies) if known_bodies is not None else None
+        probs, munis = self.scores(items)
+        classes = [str(k) for k in self.classifier.classes_]
+        out: list[TextDecision | None] = []
+        for row, muni in zip(probs, munis, strict=True):
+            decision = None
+            for k in row.argsort()[::-1][:3]:
+                body = classes[k]
+                if known is not None and body not in known:
+                    continue
+                p = float(row[k])
+                decision = TextDecision(body, p, (), muni, p >= self.threshold)
+                break
+            out.append(decision)
+        return out
+
+    def predict(
+        self,
+        text: str,
+        address: str = "",
+        municipality: str | None = None,
+        known_bodies: Iterable[str] | None = None,
+    ) -> TextDecision | None:
+        """One complaint; the words that weighed most for the chosen class only when it is
+        confident (they are for the card, and cost a look-up per word)."""
+        d = self.predict_many([(text, address, municipality)], known_bodies)[0]
+        if d is None or not d.confident:
+            return d
+        return TextDecision(d.body, d.probability, self.top_words(text, d), d.municipality, d.confident)
+
+    def top_words(self, text: str, decision: TextDecision, k: int = 3) -> tuple[str, ...]:
+        """The words of the text whose weight for the chosen class is the largest."""
+        classes = [str(c) for c in self.classifier.classes_]
+        label = decision.body
+        if label not in classes or len(classes) < 3:
+            return ()
+        coef = self.classifier.coef_[classes.index(label)]
+        word_vec = self.vectorizer.transformer_list[0][1]
+        vocab = (
+            word_vec.named_steps["tfidfvectorizer"].vocabulary_ if hasattr(word_vec, "named_steps") else {}
+        )
+        weights: dict[str, float] = {}
+        for w in _WORD.findall((text or "").lower().replace("ё", "е")):
+            j = vocab.get(w)
+            if j is not None and coef[j] > 0:
+                weights[w] = float(coef[j])
+        return tuple(sorted(weights, key=lambda w: -weights[w])[:k])
+
+    # ------------------------------------------------------------------ the file
+    def save(self, path: Path) -> Path:
+        """Pickle aside, checksum written first, then renamed: `load` never sees a model without it."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        self._parts = None  # the analysers are rebuilt on first use after loading
+        for _name, pipe in self.vectorizer.transformer_list:
+            pipe.steps[-1][1].stop_words_ = None  # the terms min_df dropped: only for inspection, and large
+        payload = {"format": FORMAT, "router": self}
+        tmp.write_bytes(pickle.dumps(payload))
+        digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
+        checksum_path(path).write_text(f"{digest}  {path.name}\n", encoding="ascii")
+        os.replace(tmp, path)
+        return path
+
+
+def _vectorizer() -> Any:
+    """Words and character n-grams of the text; words of the address with the district as a token."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import FeatureUnion, make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    def column(name: str) -> Any:
+        return FunctionTransformer(_Column(name))
+
+    return FeatureUnion(
+        [
+            (
+                "words",
+                make_pipeline(
+                    column("text"),
+                    TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=2, max_features=200_000),
+                ),
+            ),
+            (
+                "chars",
+                make_pipeline(
+                    column("text"),
+                    TfidfVectorizer(
+                        sublinear_tf=True,
+                        analyzer="char_wb",
+                        ngram_range=(2, 5),
+                        min_df=3,
+                        max_features=300_000,
+                    ),
+                ),
+            ),
+            # the address's words and the district it gives, as one token «d_nevsky» (never empty)
+            ("address", make_pipeline(column("address"), TfidfVectorizer(sublinear_tf=True, min_df=1))),
+        ]
+    )
+
+
+class _Column:
+    """Picks one field of the feature dicts (a class, not a lambda: the model is pickled)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __call__(self, docs: Sequence[Mapping[str, str]]) -> list[str]:
+        return [d[self.name] for d in docs]
+
+
+def checksum_path(path: Path) -> Path:
+    """The SHA-256 written beside the model: `routing-spb.pkl.sha256`."""
+    return path.with_name(path.name + ".sha256")
+
+
+class UntrustedRoutingModel(ValueError):
+    """A routing model without the checksum written at learning, or not matching it."""
+
+
+_LOADED: dict[tuple[str, int, int, str], TextRouter] = {}
+
+
+def load_text_router(path: Path) -> TextRouter | None:
+    """The model at `path`, or None when there is none; refused unread without a matching checksum."""
+    if not path.is_file():
+        return None
+    side = checksum_path(path)
+    try:
+        expected = side.read_text(encoding="ascii").split()[0].lower()
+    except (OSError, IndexError, UnicodeDecodeError) as exc:
+        raise UntrustedRoutingModel(
+            f"{path}: нет контрольной суммы {side.name} (обучите: incidents routing learn)"
+        ) from exc
+    st = path.stat()
+    key = (str(path.resolve()), st.st_mtime_ns, st.st_size, expected)
+    if key not in _LOADED:
+        data = path.read_bytes()
+        if not hmac.compare_digest(hashlib.sha256(data).hexdigest(), expected):
+            raise UntrustedRoutingModel(f"{path}: SHA-256 не совпадает с {side.name}: модель не загружена")
+        payload = pickle.loads(data)  # noqa: S301 - checked against the checksum written at learning
+        if payload.get("format") != FORMAT:
+            raise UntrustedRoutingModel(f"{path}: формат модели {payload.get('format')}, нужен {FORMAT}")
+        _LOADED.clear()
+        _LOADED[key] = payload["router"]
+    return _LOADED[key]
+
+
+def model_path(cfg: RegionConfig, data_dir: Path | None = None) -> Path:
+    """Where a region's routing model lives: `<data dir>/models/routing-<region folder>.pkl`
+    (INCIDENTS_DATA_DIR, `var/` by default), never the repository."""
+    from incidents.core.settings import get_settings
+
+    base = data_dir if data_dir is not None else get_settings().data_dir
+    return base / "models" / f"routing-{cfg.root.name}.pkl"
+
+
+def fit_temperature(margins: Any, truth: Sequence[int]) -> float:
+    """The softmax temperature with the least log-loss on a validation slice (a coarse grid)."""
+    import numpy as np
+
+    best, best_t = math.inf, 1.0
+    idx = np.asarray(truth)
+    for t in (0.5, 1, 2, 3, 4, 5, 7, 10, 15, 20):
+        z = t * (margins - margins.max(axis=1, keepdims=True))
+        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        ok = idx >= 0
+        loss = -float(logp[np.arange(len(idx))[ok], idx[ok]].mean()) if ok.any() else math.inf
+        if loss < best:
+            best, best_t = loss, float(t)
+    return best_t

@@ -1,0 +1,316 @@
+"""Learning and scoring the text routing model (`incidents.domain.text_routing`) on a history file.
+
+The text model needs no signal stage to learn: it reads each row's text, address line, body and
+(when the file has one) district column, so the whole St Petersburg file (22,445 complaints)
+is read in seconds and fitted in a minute or two. The confidence threshold is chosen on a
+validation slice — the last months (or, without dates, the last rows) of the training
+period — as the lowest probability at which the model's covered decisions are right at least
+`min_precision` of the time; the model is then refitted on the whole training period with
+that threshold. `evaluate_text_split` does the same on the earlier part of the file and scores
+the later part: the figure a region can expect, since a model is always applied to appeals
+newer than its history.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from incidents.core.config import RegionConfig
+from incidents.domain.routing import Router
+from incidents.domain.text_routing import (
+    PlaceParser,
+    TextDecision,
+    TextExample,
+    TextRouter,
+    fit_temperature,
+)
+from incidents.services.routing_history import PLACE_COLUMNS, TIME_COLUMNS, CaseReader, HistoryRow, read_rows
+
+MIN_PRECISION = 0.75
+"""The covered decisions of the model must be right this often on validation: above what the
+rules reach (0.53–0.61 exact on the time splits), so that a decision taken from them is a gain.
+Measured on St Petersburg (docs/quality-routing.md): 0.75 lets the model decide 86 % of
+December at 0.784, and the order model → rules scores 0.695 against 0.648 at 0.85 and 0.607 at
+0.95; on Kursk no threshold reaches it on validation, so the rules decide as before."""
+
+
+@dataclass(frozen=True, slots=True)
+class TextRow:
+    """One earlier appeal as the text model sees it, with its time (or "") and its body."""
+
+    id: str
+    when: str
+    example: TextExample
+
+
+def read_text_rows(
+    cfg: RegionConfig, path: Path, *, text_only: bool = True
+) -> tuple[list[TextRow], Counter[str]]:
+    """Every row with a body known in bodies.yaml, in the file's order (fast: no signal stage).
+
+    The district column, when the file has one, is used for learning only (which district's desk
+    a body is, and where a street lies): `text_only` keeps it out of the features either way."""
+    reader = CaseReader(cfg)
+    places = {n.lower(): m.code for m in cfg.territories.municipalities for n in (m.code, m.name, *m.aliases)}
+    rows: list[TextRow] = []
+    unknown: Counter[str] = Counter()
+    for i, row in enumerate(read_rows(path)):
+        code, written = reader.body_of(row)
+        if code is None:
+            unknown[written or "—"] += 1
+            continue
+        muni = next(
+            (places[v] for c in PLACE_COLUMNS if (v := (row.get(c) or "").strip().lower()) in places), None
+        )
+        when = next((row[c] for c in TIME_COLUMNS if row.get(c)), "")
+        ex = TextExample(row.get("text") or "", (row.get("address") or "").strip(), code, muni)
+        rows.append(TextRow(str(row.get("id") or i), when, ex))
+    del text_only  # the features never read the district column; kept for the CLI's symmetry
+    return rows, unknown
+
+
+def split_by_time(
+    rows: Sequence[TextRow], train_share: float = 0.75, *, whole_months: bool = True
+) -> tuple[list[TextRow], list[TextRow]]:
+    """Earlier rows and later rows: at a month boundary when every row has a time (the test
+    period is whole months the model never saw), else by order; `whole_months=False` cuts at
+    the share itself (the validation slice: the last weeks of the training period)."""
+    if rows and all(r.when for r in rows):
+        ordered = sorted(rows, key=lambda r: r.when)
+        if not whole_months:
+            cut_at = int(len(ordered) * train_share)
+            return ordered[:cut_at], ordered[cut_at:]
+        cut = ordered[min(len(ordered) - 1, int(len(ordered) * train_share))].when[:7]
+        early = [r for r in ordered if r.when[:7] < cut]
+        late = [r for r in ordered if r.when[:7] >= cut]
+        if early and late:
+            return early, late
+        cut_at = int(len(ordered) * train_share)
+        return ordered[:cut_at], ordered[cut_at:]
+    cut_at = int(len(rows) * train_share)
+    return list(rows[:cut_at]), list(rows[cut_at:])
+
+
+def gazetteer(cfg: RegionConfig) -> dict[str, str]:
+    """Street, town and okrug names that lie in one municipality only (lower case, ё as е) → its code."""
+    seen: dict[str, set[str]] = {}
+    for m in cfg.territories.municipalities:
+        for place in (*m.streets, *m.settlements, *m.subdivisions):
+            for name in (place.name, *place.aliases):
+                seen.setdefault(" ".join(name.lower().replace("ё", "е").split()), set()).add(m.code)
+    return {k: next(iter(v)) for k, v in seen.items() if len(v) == 1}
+
+
+def choose_threshold(correct: Sequence[bool], probs: Sequence[float], min_precision: float) -> float:
+    """The lowest probability whose covered decisions are right at least `min_precision` of the time."""
+    pairs = sorted(zip(probs, correct, strict=True), reverse=True)
+    best = 1.0
+    right = 0
+    for i, (p, ok) in enumerate(pairs, 1):
+        right += ok
+        if right / i >= min_precision:
+            best = p
+    return best
+
+
+def learn_text_router(
+    cfg: RegionConfig,
+    rows: Sequence[TextRow],
+    *,
+    min_precision: float = MIN_PRECISION,
+    validation_share: float = 0.8,
+    c: float = 0.3,
+    half_life: float | None = None,
+    meta: dict[str, Any] | None = None,
+) -> TextRouter:
+    """Fit on the earlier part, choose temperature and threshold on the later slice, refit on all."""
+    import numpy as np
+
+    if rows and all(r.when for r in rows):
+        rows = sorted(rows, key=lambda r: r.when)  # the validation slice and the half-life count back in time
+    gaz = gazetteer(cfg)
+    fit_rows, val_rows = split_by_time(rows, validation_share, whole_months=False)
+    known = {b.code for b in cfg.bodies.bodies}
+    validation: dict[str, Any] = {"n": len(val_rows)}
+    temperature, threshold = 5.0, 0.5
+    if len(fit_rows) >= 20 and val_rows:
+        fit_ex = [r.example for r in fit_rows]
+        first = TextRouter.fit(fit_ex, PlaceParser.learn(gaz, fit_ex), c=c, half_life=half_life)
+        items = [(r.example.text, r.example.address, None) for r in val_rows]
+        docs = first._docs([(t, a, first.place_of(a, None)) for t, a, _m in items])
+        margins = first.classifier.decision_function(first.vectorizer.transform(docs))
+        if margins.ndim == 1:
+            margins = np.stack([-margins, margins], axis=1)
+        classes = [str(k) for k in first.classifier.classes_]
+        truth = [classes.index(r.example.body) if r.example.body in classes else -1 for r in val_rows]
+        temperature = fit_temperature(margins, truth)
+        first.temperature = temperature
+        decisions = first.predict_many(items, known)
+        probs = [d.probability if d else 0.0 for d in decisions]
+        correct = [
+            d is not None and d.body == r.example.body for d, r in zip(decisions, val_rows, strict=True)
+        ]
+        threshold = choose_threshold(correct, probs, min_precision)
+        covered = [ok for ok, p in zip(correct, probs, strict=True) if p >= threshold]
+        validation.update(
+            exact=round(sum(correct) / len(correct), 3),
+            coverage=round(len(covered) / len(correct), 3),
+            covered_exact=round(sum(covered) / len(covered), 3) if covered else None,
+        )
+    examples = [r.example for r in rows]
+    info = {
+        **(meta or {}),
+        "rows": len(rows),
+        "min_precision": min_precision,
+        "half_life": half_life,
+        "temperature": temperature,
+        "threshold": round(threshold, 4),
+        "validation": validation,
+        "bodies": len({e.body for e in examples}),
+    }
+    router = TextRouter.fit(examples, PlaceParser.learn(gaz, examples), c=c, half_life=half_life, meta=info)
+    router.temperature, router.threshold = temperature, threshold
+    return router
+
+
+def score_text_router(cfg: RegionConfig, router: TextRouter, rows: Sequence[TextRow]) -> dict[str, Any]:
+    """Exact body and right organisation of the model alone, its coverage at its threshold and
+    its accuracy there; the decisions for a fallback to score the rest."""
+    org = cfg.bodies.organisation_of
+    known = {b.code for b in cfg.bodies.bodies}
+    decisions = router.predict_many([(r.example.text, r.example.address, None) for r in rows], known)
+    n = len(rows) or 1
+    exact = org_ok = cov = cov_exact = cov_org = 0
+    for d, r in zip(decisions, rows, strict=True):
+        body = d.body if d else cfg.bodies.triage_body
+        ok = body == r.example.body
+        same = org(body) == org(r.example.body)
+        exact += ok
+        org_ok += same
+        if d is not None and d.confident:
+            cov += 1
+            cov_exact += ok
+            cov_org += same
+    return {
+        "n": len(rows),
+        "exact": round(exact / n, 3),
+        "organisation": round(org_ok / n, 3),
+        "coverage": round(cov / n, 3),
+        "covered_exact": round(cov_exact / cov, 3) if cov else None,
+        "covered_organisation": round(cov_org / cov, 3) if cov else None,
+        "_decisions": decisions,
+    }
+
+
+def period(rows: Sequence[TextRow]) -> list[str] | None:
+    return [rows[0].when[:10], rows[-1].when[:10]] if rows and rows[0].when else None
+
+
+def place_accuracy(router: TextRouter, rows: Sequence[TextRow]) -> dict[str, float]:
+    """How often the fast address parse names the district the history gives (rows that have one)."""
+    known = [r for r in rows if r.example.municipality]
+    hit = sum(router.places(r.example.address) == r.example.municipality for r in known)
+    found = sum(router.places(r.example.address) is not None for r in known)
+    n = len(known) or 1
+    return {"n": len(known), "found": round(found / n, 3), "right": round(hit / n, 3)}
+
+
+TEXT_SUMMARY_FILE = "learned_text_routing.yaml"
+
+
+def text_summary(cfg: RegionConfig, router: TextRouter, rows: Sequence[TextRow], model_file: Path) -> str:
+    """The reviewable side of the text model, for the region folder: per body, how many earlier
+    appeals it took and the words that most send a complaint to it; the threshold, the
+    validation figures and the SHA-256 of the model file it describes."""
+    import yaml
+
+    from incidents.domain.text_routing import checksum_path
+
+    counts = Counter(r.example.body for r in rows)
+    classes = [str(k) for k in router.classifier.classes_]
+    vocab = router.vectorizer.transformer_list[0][1].named_steps["tfidfvectorizer"].vocabulary_
+    names = {j: w for w, j in vocab.items()}  # the word part comes first in the feature union
+    coef = router.classifier.coef_
+    per_body: list[dict[str, Any]] = []
+    for i, body in enumerate(classes):
+        row = coef[i if coef.shape[0] == len(classes) else 0][: len(names)]
+        top = [int(j) for j in row.argsort()[::-1][:8] if row[j] > 0]
+        name = cfg.body_by_code[body].name if body in cfg.body_by_code else body
+        per_body.append(
+            {"body": body, "name": name, "appeals": counts[body], "words": [names[j] for j in top]}
+        )
+    per_body.sort(key=lambda b: (-b["appeals"], b["body"]))
+    digest = (
+        checksum_path(model_file).read_text(encoding="ascii").split()[0]
+        if checksum_path(model_file).is_file()
+        else None
+    )
+    head = {
+        "version": 1,
+        "model": str(model_file),
+        "sha256": digest,
+        "threshold": router.threshold,
+        "temperature": router.temperature,
+        "learned_from": {k: v for k, v in router.meta.items() if k != "validation"},
+        "validation": router.meta.get("validation"),
+    }
+    lines = [
+        "# learned_text_routing.yaml — written by `incidents routing learn`: what the text model learned,",
+        "# for review (the model itself is in the data directory). Per body: the earlier appeals it took",
+        "# and the words that most send a complaint to it. Explicit rules of routing.yaml win over it.",
+        yaml.safe_dump(head, allow_unicode=True, sort_keys=False).rstrip(),
+        "bodies:",
+    ]
+    for b in per_body:
+        lines.append(
+            "- "
+            + yaml.safe_dump(
+                b, allow_unicode=True, sort_keys=False, default_flow_style=True, width=10_000
+            ).strip()
+        )
+    return "\n".join(lines) + "\n"
+
+
+def score_with_fallback(
+    cfg: RegionConfig,
+    fallback: Router,
+    rows: Sequence[HistoryRow],
+    decisions: Mapping[str, TextDecision | None],
+    name: str,
+) -> dict[str, Any]:
+    """The run-time order on the rows the signal stage read: the text model where it is
+    confident, else `fallback` (the rules, with or without the table). Rows whose id the text
+    model did not score (another split of a sampled file) are left out."""
+    org = cfg.bodies.organisation_of
+    n = exact = same = by_text = 0
+    for r in rows:
+        if r.id not in decisions:
+            continue
+        td = decisions[r.id]
+        if td is not None and td.confident:
+            body = td.body
+            by_text += 1
+        else:
+            c = r.case
+            body = fallback.route(
+                category=c.category,
+                subcategory=c.subcategory,
+                fact=c.fact,
+                municipality=c.municipality,
+                street=c.street,
+            ).body
+        n += 1
+        exact += body == r.body
+        same += org(body) == org(r.body)
+    d = n or 1
+    return {
+        "name": name,
+        "n": n,
+        "exact": round(exact / d, 3),
+        "organisation": round(same / d, 3),
+        "learned_share": round(by_text / d, 3),
+    }
