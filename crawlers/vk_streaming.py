@@ -50,15 +50,16 @@ _TAG_RE = re.compile(r"[^A-Za-z0-9_]")
 
 
 def rules_from_rubricator(root: Path, max_rules: int = 300) -> list[dict[str, str]]:
-    """One streaming rule per rubricator phrase (words = AND, forbidden words as minus-words)."""
-    import yaml
+    """One streaming rule per rubricator phrase (words = AND, forbidden words as minus-words).
 
-    from incidents.core.config import Rubricator, _all_rules
+    The rubricator is read by the region loader, merged over the region's language base (and an
+    `extends` chain), exactly as the processing reads it: before issue 21 this read the region's
+    file alone and missed every rule of a base."""
+    from incidents.core.config import Rubricator, _all_rules, has_file, load_file
 
-    path = root / "rubricator.yaml"
-    if not path.is_file():
+    if not has_file(root, "rubricator.yaml"):
         return []
-    rub = Rubricator.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    rub = load_file(root / "rubricator.yaml", Rubricator)
     rules: list[dict[str, str]] = []
     seen_values: set[str] = set()
     for cat in rub.categories:

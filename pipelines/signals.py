@@ -96,8 +96,8 @@ def appeals_path(cfg: RegionConfig) -> Path | None:
 
 def training_fingerprint(cfg: RegionConfig, labels: Sequence[str]) -> str:
     """What a model trained on first use depends on: the labelled files (and the posts beside
-    them), the negatives and the region's appeal history, the region's rule files and
-    scikit-learn's version."""
+    them), the negatives and the region's appeal history, the region's rule files (with the
+    language base's they build on) and scikit-learn's version."""
     import hashlib
 
     from pipelines.model import FORMAT
@@ -112,7 +112,8 @@ def training_fingerprint(cfg: RegionConfig, labels: Sequence[str]) -> str:
         ap = appeals_path(cfg)
         if ap is not None:
             files.append(ap)
-    files += [cfg.root / f for f in ("rubricator.yaml", "signals.yaml", "territories.yaml")]
+    for name in ("rubricator.yaml", "signals.yaml", "territories.yaml"):  # the language base's files too
+        files += cfg.files.get(name) or [cfg.root / name]
     for f in files:
         h.update(str(f.name).encode())
         h.update(f.read_bytes() if f.is_file() else b"-")

@@ -47,14 +47,14 @@ def test_unknown_category_names_file_and_key(tmp_path):
 def test_broken_yaml_is_reported(tmp_path):
     d = _copy_region(LIPETSK, tmp_path / "r")
     (d / "bodies.yaml").write_text("bodies: [\n  - {code: x", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"bodies\.yaml: not valid YAML"):
+    with pytest.raises(ConfigError, match=r"bodies\.yaml:2:3: not valid YAML"):
         load_region(d)
 
 
 def test_cross_references_are_checked(tmp_path):
     d = _copy_region(LIPETSK, tmp_path / "r")
     (d / "routing.yaml").write_text("rules:\n  - {category: roads, body: nobody}\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"routing\.yaml: rules\.0\.body: unknown body 'nobody'"):
+    with pytest.raises(ConfigError, match=r"routing\.yaml:2: rules\.0\.body: unknown body 'nobody'"):
         load_region(d)
 
 

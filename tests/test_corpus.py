@@ -74,11 +74,22 @@ def test_spb_config_loads_with_its_18_districts(spb) -> None:
         assert f"zha_{m.code}" in spb.body_by_code and f"adm_{m.code}" in spb.body_by_code
 
 
-def test_spb_rubricator_extends_kursk(spb, kursk) -> None:
-    spb_rules = {r.id for c in spb.rubricator.categories for r in _rules(c)}
-    kursk_rules = {r.id for c in kursk.rubricator.categories for r in _rules(c)}
-    assert kursk_rules < spb_rules
+def test_spb_and_kursk_share_the_language_base_not_each_others_names(spb, kursk) -> None:
+    """Both regions build on config/base/ru (issue 21): every base rule is in both, St Petersburg's
+    own rules are not in Kursk, and Kursk's local names (utility companies, rivers, its highways)
+    are not in St Petersburg — as they were while it extended Kursk's rubricator."""
+    from incidents.core.config import Rubricator, load_file
+
+    base = load_file(ROOT / "config" / "base" / "ru" / "rubricator.yaml", Rubricator)
+    base_rules = {r.id for c in base.categories for r in _rules(c)}
+    spb_rules = {r.id: r for c in spb.rubricator.categories for r in _rules(c)}
+    kursk_rules = {r.id: r for c in kursk.rubricator.categories for r in _rules(c)}
+    assert base_rules < set(spb_rules) and base_rules < set(kursk_rules)
     assert "spb.landscaping.advertising.notices" in spb_rules
+    assert "spb.landscaping.advertising.notices" not in kursk_rules
+    assert "roads.regional_road.named" in kursk_rules and "roads.regional_road.named" not in spb_rules
+    assert "Квадра" in kursk_rules["housing_utilities.heating.generic"].phrases
+    assert "Квадра" not in spb_rules["housing_utilities.heating.generic"].phrases
     assert [c.code for c in spb.rubricator.categories] == [c.code for c in kursk.rubricator.categories]
 
 

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from rich.table import Table
 
-from incidents.cli.context import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Context, console, err
+from incidents.cli.context import EXIT_FAILED, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, Context, console, err
 from incidents.cli.context import now as _now
 from incidents.cli.display import _cat_name, _place_name, _subcat_name
 from incidents.core.reasons import reason_words
@@ -350,19 +350,31 @@ def cmd_check_config(ctx: Context, args: argparse.Namespace) -> int:
         f"органов {len(cfg.bodies.bodies)}, правил маршрутизации {len(cfg.routing.rules)}; "
         f"источников {len(cfg.sources.sources)} (включено {sum(s.enabled for s in cfg.sources.sources)})"
     )
-    code = _check_map(cfg)
+    if _check_map(cfg) != EXIT_OK:
+        return EXIT_FAILED
     if getattr(args, "collisions", False):
         _print_collisions(cfg)
-    return code
+    return _print_gaps(cfg, strict=getattr(args, "strict", False))
+
+
+def _print_gaps(cfg: Any, *, strict: bool) -> int:
+    """What is still missing and what it costs (issue 21); `--strict` makes a gap a failure."""
+    from incidents.services.config_gaps import config_gaps
+
+    gaps = config_gaps(cfg)
+    if not gaps:
+        console.print("  пробелов нет")
+        return EXIT_OK
+    console.print(f"Чего ещё не хватает ({len(gaps)}), и чего это стоит:", highlight=False)
+    for g in gaps:
+        console.print(f"  • {g.what}\n    → {g.cost}", highlight=False, markup=False)
+    return EXIT_PROBLEMS if strict else EXIT_OK
 
 
 def _check_map(cfg: Any) -> int:
     """The map's boundaries: a broken file fails the check; a feature that matches no municipality
     and a municipality with no feature are warnings (the map and `locate` simply leave them out)."""
-    if not cfg.region.map.boundaries:
-        console.print(
-            "  карта: границ муниципалитетов нет (region.yaml → map.boundaries), кружки по центроидам"
-        )
+    if not cfg.region.map.boundaries:  # a gap, with its cost, below
         return EXIT_OK
     try:
         geo = cfg.boundaries()
@@ -430,7 +442,8 @@ def add_commands(sub: Any) -> None:
     )
     s.set_defaults(func=cmd_export)
 
-    s = sub.add_parser("check-config", help="проверить конфигурацию региона")
+    s = sub.add_parser("check-config", help="проверить конфигурацию региона и сказать, чего в ней не хватает")
+    s.add_argument("--strict", action="store_true", help="код выхода 3, если чего-то не хватает")
     s.add_argument(
         "--collisions",
         action="store_true",

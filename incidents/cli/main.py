@@ -33,6 +33,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "incidents.cli.report",
     "incidents.cli.console",
     "incidents.cli.doctor",
+    "incidents.cli.region",
 )
 
 

@@ -37,17 +37,19 @@ from incidents.core.config.language import (
     Subcategory,
     _all_rules,
 )
+from incidents.core.config.layers import apply_delta
 from incidents.core.config.loader import (
     FILES,
     OPTIONAL_FILES,
     RegionConfig,
     _cross_check,
     _format_error,
-    _merge_by_code,
     _read_mapping,
     _rubricator_data,
+    has_file,
     load_file,
     load_region,
+    resolve_base,
 )
 from incidents.core.config.places import (
     Bodies,
@@ -108,11 +110,13 @@ __all__ = [
     "RegionConfig",
     "_cross_check",
     "_format_error",
-    "_merge_by_code",
     "_read_mapping",
     "_rubricator_data",
     "load_file",
+    "has_file",
     "load_region",
+    "resolve_base",
+    "apply_delta",
     "Bodies",
     "Body",
     "Contacts",

@@ -157,6 +157,12 @@ class RegionInfo(_Strict):
         description="Words that name the region itself in posts (any case/inflection), e.g. 'курская область', 'куряне'.",
     )
     centroid: tuple[float, float] | None = Field(None, description="(lat, lon) of the region for maps.")
+    base: str | None = Field(
+        None,
+        description="The language base the region's files are deltas over: a name (`ru`: config/base/ru) or "
+        "a path relative to the region folder. Its rubricator.yaml, signals.yaml and replies.yaml come first; "
+        "the region's files of the same name add, override or remove by id (config/README.md).",
+    )
     schedules: JobSchedules = Field(
         default_factory=JobSchedules, description="Schedules of the jobs (flows/jobs.py)."
     )

@@ -26,6 +26,9 @@ class Municipality(_Strict):
     kind: Literal["city_okrug", "municipal_okrug", "municipal_district", "city_district"] = (
         "municipal_district"
     )
+    oktmo: str | None = Field(
+        None, description="ОКТМО code of the municipality (stable, from the state register)."
+    )
     aliases: list[str] = Field(
         default_factory=list, description="Names as residents write them: 'Курск', 'Курске'."
     )
