@@ -58,6 +58,20 @@ def test_cross_references_are_checked(tmp_path):
         load_region(d)
 
 
+def test_a_routing_rules_subcategory_must_exist(tmp_path):
+    """A typo in a subcategory left a rule silently doing nothing (the Oryol set-up of issue 21)."""
+    d = _copy_region(LIPETSK, tmp_path / "r")
+    body = load_region(LIPETSK).bodies.bodies[0].code
+    (d / "routing.yaml").write_text(
+        f"rules:\n  - {{category: roads, subcategory: nosuch, body: {body}}}\n", encoding="utf-8"
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"routing\.yaml:2: rules\.0\.subcategory: 'nosuch' is no subcategory of category 'roads'; its subcategories: .*pothole",
+    ):
+        load_region(d)
+
+
 def test_kursk_bodies_named_exactly_as_the_real_data():
     """Every executor of the Kursk feedback-platform data is a body, spelled the same."""
     import csv

@@ -76,6 +76,21 @@ def test_a_bad_line_of_the_list_is_named(tmp_path):
         read_municipalities(f)
 
 
+def test_semicolons_between_the_columns_and_between_the_settlements(tmp_path):
+    """The Oryol set-up crashed with a traceback here: «;» between the columns and the settlements."""
+    f = tmp_path / "m.csv"
+    f.write_text(
+        "name;kind;lat;lon;settlements\nБолховский район;муниципальный район;53.44;36.01;Болхов;Злынь;Сурьянино\n"
+        "город Орёл;городской округ;52.97;36.06;\n",
+        encoding="utf-8",
+    )
+    rows = read_municipalities(f)
+    assert rows[0].settlements == ["Болхов", "Злынь", "Сурьянино"] and rows[1].settlements == []
+    f.write_text("name;kind;lat;lon\nОрёл;городской округ;52.97;36.06;лишнее\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"{f}:2: лишние столбцы"):
+        read_municipalities(f)
+
+
 def test_region_new_makes_a_folder_that_loads_processes_and_says_what_is_missing(env, capsys):
     folder = env / "regions" / "belgorod"
     code = main(

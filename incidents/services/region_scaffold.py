@@ -111,13 +111,26 @@ def _float(row: dict[str, str], names: tuple[str, ...]) -> float | None:
 
 def read_municipalities(path: Path) -> list[MunicipalityRow]:
     """The CSV: `name`, `kind`, `lat`, `lon` (the centroid), optional `oktmo` and `settlements`
-    (names separated by «;»). An error names the file and the line."""
+    (names separated by «;» or «|»; with «;» between the columns too, settlements must be the last
+    column or use «|»). An error names the file and the line."""
     text = path.read_text(encoding="utf-8-sig")
     dialect = csv.Sniffer().sniff(text.splitlines()[0], delimiters=",;\t") if text.strip() else csv.excel
     rows: list[MunicipalityRow] = []
     codes: set[str] = set()
-    for i, row in enumerate(csv.DictReader(text.splitlines(), dialect=dialect), start=2):
-        row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
+    reader = csv.DictReader(text.splitlines(), dialect=dialect)
+    last = ((reader.fieldnames or [""])[-1] or "").strip().lower()
+    for i, raw in enumerate(reader, start=2):
+        extra = raw.pop(None, None)  # type: ignore[call-overload]  # values beyond the header's columns
+        if extra:
+            if last not in ("settlements", "населённые пункты", "населенные пункты"):
+                raise ConfigError(
+                    f"{path}:{i}: лишние столбцы ({'; '.join(extra)}): в строке больше значений, чем в "
+                    "заголовке; если разделитель столбцов «;», населённые пункты разделяйте «|»"
+                )
+            # «;» between the columns and between the settlements: the rest of the line is settlements
+            key = next(k for k in raw if (k or "").strip().lower() == last)
+            raw[key] = ";".join([raw.get(key) or "", *extra])
+        row = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items()}
         name = row.get("name") or row.get("название") or ""
         if not name:
             raise ConfigError(f"{path}:{i}: name: пустое название муниципалитета")

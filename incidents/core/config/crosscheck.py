@@ -41,10 +41,27 @@ def _errors(cfg: RegionConfig) -> list[_Error]:
         for c in body.categories:
             if c not in CATEGORY_CODES:
                 errors.append(("bodies.yaml", ("bodies", i, "categories"), f"unknown category {c!r}"))
+    subs = {c.code: {s.code for s in c.subcategories} for c in cfg.rubricator.categories}
+    all_subs = {s for codes in subs.values() for s in codes}
     for i, rule in enumerate(cfg.routing.rules):
         if rule.category and rule.category not in cats:
             errors.append(
-                ("routing.yaml", ("rules", i, "category"), f"{rule.category!r} is not in the rubricator")
+                (
+                    "routing.yaml",
+                    ("rules", i, "category"),
+                    f"{rule.category!r} is not in the rubricator; the codes: {', '.join(sorted(cats))}",
+                )
+            )
+        if rule.subcategory and rule.subcategory not in subs.get(rule.category or "", all_subs):
+            where = f"category {rule.category!r}" if rule.category in subs else "the rubricator"
+            known = sorted(subs.get(rule.category or "", set())) if rule.category in subs else []
+            errors.append(
+                (
+                    "routing.yaml",
+                    ("rules", i, "subcategory"),
+                    f"{rule.subcategory!r} is no subcategory of {where}"
+                    + (f"; its subcategories: {', '.join(known)}" if known else ""),
+                )
             )
         for m in rule.municipality or []:
             if m not in munis:
