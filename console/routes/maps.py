@@ -30,7 +30,7 @@ def map_page(request: Request, v: CurrentViewer, ctx: Ctx, db: Db) -> Response:
         ("heat", days, category, t.replace(second=0, microsecond=0)),
         partial(data.heat, db, ctx.cfg, t, days, category),
     )
-    got = download(ctx, params.get("export"), "map", *map_table(cells))
+    got = download(ctx, params.get("export"), "map", lambda: map_table(cells))
     if got is not None:
         return got
     svg = geo.render(ctx.cfg, {c.code: (c.count, c.previous) for c in cells}, {c.code: c.name for c in cells})

@@ -24,9 +24,17 @@ __all__ = ["SearchFilters", "SearchHit", "search"]
 
 
 def search(
-    engine: Engine, cfg: RegionConfig, query: str, filters: SearchFilters | None = None, *, limit: int = 20
+    engine: Engine,
+    cfg: RegionConfig,
+    query: str,
+    filters: SearchFilters | None = None,
+    *,
+    limit: int = 20,
+    snippets: bool = True,
 ) -> list[SearchHit]:
-    """Posts matching `query` (any inflected form) and the filters, best first."""
+    """Posts matching `query` (any inflected form) and the filters, best first. `snippets=False`: the
+    hits without the piece of text around the match (the console's queue wants the incidents only,
+    and lemmatizing every hit's text for its snippet was most of a search's cost)."""
     from incidents.services.search.settings import get_search_settings
 
     settings = get_search_settings()
@@ -41,4 +49,4 @@ def search(
             client.close()
     from incidents.services.search import fts
 
-    return fts.search_posts(engine, query, filters, limit=limit)
+    return fts.search_posts(engine, query, filters, limit=limit, snippets=snippets)

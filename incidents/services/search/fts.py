@@ -321,10 +321,12 @@ def search_posts(
     limit: int = 20,
     normalizer: Any = None,
     refresh_first: bool = True,
+    snippets: bool = True,
 ) -> list[SearchHit]:
     """Posts whose text contains every query word in any inflected form, best first.
 
-    An empty query lists the newest posts that pass the filters. Deleted posts never appear."""
+    An empty query lists the newest posts that pass the filters. Deleted posts never appear.
+    `snippets=False` leaves each hit's snippet empty (no text read or lemmatized)."""
     filters = filters or SearchFilters()
     norm = normalizer or _normalizer()
     if refresh_first:
@@ -371,11 +373,15 @@ def search_posts(
     )
     with engine.connect() as conn:
         found = [(r[0], r[1]) for r in conn.execute(stmt)]
-        return _hits(conn, found, terms, norm)
+        return _hits(conn, found, terms, norm, snippets)
 
 
 def _hits(
-    conn: Connection, found: list[tuple[int, Any]], terms: list[tuple[str, ...]], norm: Any
+    conn: Connection,
+    found: list[tuple[int, Any]],
+    terms: list[tuple[str, ...]],
+    norm: Any,
+    snippets: bool = True,
 ) -> list[SearchHit]:
     if not found:
         return []
@@ -385,7 +391,12 @@ def _hits(
     ids = [pid for pid, _ in found]
     stmt = (
         sa.select(
-            P,
+            P.c.id,
+            P.c.network,
+            P.c.external_id,
+            P.c.created_at,
+            P.c.url,
+            *([P.c.text] if snippets else []),
             S.c.category,
             S.c.municipality,
             IP.c.incident_id,
@@ -408,7 +419,7 @@ def _hits(
         r = rows.get(pid)
         if r is None:
             continue
-        snippet, match = make_snippet(r.text, wanted, norm)
+        snippet, match = make_snippet(r.text, wanted, norm) if snippets else ("", None)
         out.append(
             SearchHit(
                 post_id=pid,
