@@ -500,6 +500,24 @@ def test_exports_never_turn_a_residents_text_into_a_formula():
     assert cell.data_type == "s" and cell.value.startswith("=HYPERLINK")
 
 
+def test_xlsx_keeps_numbers_bold_header_and_survives_control_characters():
+    """The XLSX writer (console.exports, SpreadsheetML written directly): numbers stay numbers, the
+    header is bold, text with characters XML cannot carry (a pasted \\x01) is exported without them
+    instead of failing the whole download; markup in a text stays text."""
+    from openpyxl import load_workbook
+
+    rows = [[7, "яма <b>&amp;</b>\x01 на\tСоюзной", 2.5, None, True], [8, "", 0, "x", False]]
+    book = load_workbook(
+        io.BytesIO(exports.to_xlsx(["№", "Текст", "Охват", "Пусто", "Флаг"], rows, "очередь"))
+    )
+    sheet = book.active
+    assert sheet.title == "очередь" and sheet.max_row == 3
+    assert sheet["A1"].value == "№" and sheet["A1"].font.b and not sheet["A2"].font.b
+    assert [c.value for c in sheet[2]] == [7, "яма <b>&amp;</b> на\tСоюзной", 2.5, None, True]
+    assert sheet["A2"].data_type == "n" and sheet["B2"].data_type == "s"
+    assert [c.value for c in sheet[3]] == [8, None, 0, "x", False]
+
+
 def test_sla_board_counts_and_live_counters(app):  # noqa: ANN001
     c, _ = login(app, "admin")
     page = c.get("/sla").text
