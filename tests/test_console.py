@@ -466,6 +466,20 @@ def test_queue_filters_and_full_text_search(app, seeded):  # noqa: ANN001
     assert "Ничего не найдено" in c.get("/queue?q=абракадабраксиз").text
 
 
+def test_queue_search_finds_the_incidents_of_the_posts_search_finds(seeded):  # noqa: ANN001
+    """The queue's search asks the index for incident numbers only (one query, no hits built); they
+    are the incidents of the posts the full search finds, each once (the queue orders them itself)."""
+    from incidents.services.search import fts
+
+    for words in ("мусор", "яма", "вода", "отопление"):
+        hits = fts.search_posts(seeded, words, limit=2000)
+        expected = list(dict.fromkeys(h.incident_id for h in hits if h.incident_id is not None))
+        got = fts.search_incident_ids(seeded, words)
+        assert len(got) == len(set(got)) and set(got) == set(expected), words
+    assert any(fts.search_incident_ids(seeded, w) for w in ("мусор", "яма"))
+    assert fts.search_incident_ids(seeded, "!!!") == []
+
+
 def test_exports_csv_and_xlsx_of_every_list(app):  # noqa: ANN001
     from openpyxl import load_workbook
 

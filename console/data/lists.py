@@ -235,10 +235,9 @@ def _closed(
 
 def search_incident_ids(engine: Engine, cfg: RegionConfig, text: str, limit: int = 2000) -> list[int]:
     """The incidents whose posts match the words, through the project's one search entry point."""
-    from incidents.services.search import search
+    from incidents.services.search import search_incidents
 
-    hits = search(engine, cfg, text, None, limit=limit, snippets=False)
-    return list(dict.fromkeys(h.incident_id for h in hits if h.incident_id is not None))
+    return search_incidents(engine, cfg, text, limit=limit)
 
 
 # --------------------------------------------------------------------------- the SLA board

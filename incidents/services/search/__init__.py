@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from incidents.core.config import RegionConfig
 
-__all__ = ["SearchFilters", "SearchHit", "search"]
+__all__ = ["SearchFilters", "SearchHit", "search", "search_incidents"]
 
 
 def search(
@@ -30,11 +30,8 @@ def search(
     filters: SearchFilters | None = None,
     *,
     limit: int = 20,
-    snippets: bool = True,
 ) -> list[SearchHit]:
-    """Posts matching `query` (any inflected form) and the filters, best first. `snippets=False`: the
-    hits without the piece of text around the match (the console's queue wants the incidents only,
-    and lemmatizing every hit's text for its snippet was most of a search's cost)."""
+    """Posts matching `query` (any inflected form) and the filters, best first."""
     from incidents.services.search.settings import get_search_settings
 
     settings = get_search_settings()
@@ -49,4 +46,17 @@ def search(
             client.close()
     from incidents.services.search import fts
 
-    return fts.search_posts(engine, query, filters, limit=limit, snippets=snippets)
+    return fts.search_posts(engine, query, filters, limit=limit)
+
+
+def search_incidents(engine: Engine, cfg: RegionConfig, query: str, *, limit: int = 2000) -> list[int]:
+    """The incidents of the best `limit` posts matching `query`, best first, each once (the console's
+    queue search). The embedded index answers in one query; Elasticsearch through its hits."""
+    from incidents.services.search.settings import get_search_settings
+
+    if get_search_settings().elasticsearch_configured:
+        hits = search(engine, cfg, query, None, limit=limit)
+        return list(dict.fromkeys(h.incident_id for h in hits if h.incident_id is not None))
+    from incidents.services.search import fts
+
+    return fts.search_incident_ids(engine, query, limit=limit)
