@@ -47,10 +47,14 @@ CSRF_FORM = re.compile(r'name="csrf" value="([^"]+)"')
 CSRF_PAGE = re.compile(r'data-csrf="([^"]+)"')
 
 
-def _client(app: Any, login: str, password: str) -> tuple[Any, str]:
+def _client(app: Any, login: str, password: str, persistent: bool = True) -> tuple[Any, str]:
+    """A logged-in TestClient. `persistent`: one event loop for all its requests, as a server has (not
+    one started per request); the profiler needs the per-request threads, to follow them."""
     from fastapi.testclient import TestClient
 
     c = TestClient(app)
+    if persistent:
+        c.__enter__()
     token = CSRF_FORM.search(c.get("/login").text)
     r = c.post(
         "/login",
@@ -266,9 +270,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", help="measure only the pages whose name contains this")
     p.add_argument("--profile", type=Path, help="write a cProfile file per page into this folder")
     p.add_argument("--seed", type=int, default=18)
+    p.add_argument(
+        "--default-gc",
+        action="store_true",
+        help="keep CPython's collector defaults (the console's server tunes it: console.app.tune_collector)",
+    )
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
 
+    from fastapi.testclient import TestClient
     from pydantic import SecretStr
 
     from console.app import create_app
@@ -283,20 +293,31 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app(
         engine, cfg, ConsoleSettings(secret_key=SecretStr("замер-процессора-консоли-" + os.urandom(8).hex()))
     )
+    if not args.default_gc:
+        from console.app import tune_collector
+
+        tune_collector()
     rng = random.Random(args.seed)
     first = {u["role"]: u for u in reversed(plan["users"])}  # role1 of each role
-    clients = {role: _client(app, u["login"], plan["password"]) for role, u in first.items()}
+    clients = {role: _client(app, u["login"], plan["password"], not args.profile) for role, u in first.items()}
     out: dict[str, Any] = {
         "date": datetime.now(UTC).date().isoformat(),
         "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "calibration_ms": calibrate(),
         "command": "python -m bench.console_cpu " + " ".join(sys.argv[1:] if argv is None else argv),
+        "gc": "defaults" if args.default_gc else "console.app.tune_collector",
         "incidents": plan["incidents"],
         "open": plan["open"],
         "pages": {},
     }
     print(f"{'page':36} {'cold':>7} {'cpu ms':>7} {'median':>7} {'wall ms':>8} {'kB':>6}", flush=True)
+    anonymous = TestClient(app)
+    if not args.profile:
+        anonymous.__enter__()
+    base = _measure(lambda: anonymous.get("/static/console.css"), args.repeat, None, "baseline")
+    out["baseline_static_cpu_ms"] = base["cpu_ms"]
+    print(f"{'(a static file: the harness itself)':36} {base['cold_cpu_ms']:>7} {base['cpu_ms']:>7} {base['cpu_ms_median']:>7} {base['wall_ms']:>8}")
     for name, role, url in pages(plan, rng):
         if args.only and args.only not in name:
             continue
@@ -308,13 +329,13 @@ def main(argv: list[str] | None = None) -> int:
             f"{row['bytes'] // 1024:>6}",
             flush=True,
         )
-    if args.mix > 0 and not args.only:
+    if args.mix > 0:
         out["mix"] = mix(clients, plan, args.mix, rng)
         m = out["mix"]
         print(
             f"mix of the load test's clicks, {m['seconds']} s: {m['requests']} requests, {m['cpu_ms_per_request']} ms CPU each; {m['by_kind_cpu_ms']}"
         )
-    if args.xlsx_rows and not args.only:
+    if args.xlsx_rows:
         out["xlsx"] = xlsx(app, args.xlsx_rows)
         x = out["xlsx"]
         print(

@@ -60,6 +60,24 @@ def create_app(
     return app
 
 
+def tune_collector() -> None:
+    """The garbage collector of a console process, set once it has loaded (`incidents serve`).
+
+    Why: the shared snapshot holds thousands of incidents with their clocks, and a page allocates
+    thousands of short-lived objects; with CPython's defaults (a young collection every 700 net
+    allocations, a full one whenever the survivors grow by a quarter) full collections of the whole
+    heap ran every few seconds under load, 0.1–0.2 s each with the GIL held — a pause of every
+    request in the process (issue 18, `bench/console_cpu.py`). Everything loaded so far (libraries,
+    the region, the map) is never garbage: `gc.freeze` takes it out of every collection; the young
+    generation is collected every 20,000 allocations and a full collection waits for 20 middle ones.
+    Reference cycles are still collected, only in fewer, larger passes."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
+
+
 async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
     """Every answer: a strict CSP (no inline script, no other origin), no sniffing, no framing; no
     caching of anything but the log-in page and the static files (the pages carry residents' data)."""
