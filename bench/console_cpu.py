@@ -299,7 +299,9 @@ def main(argv: list[str] | None = None) -> int:
         tune_collector()
     rng = random.Random(args.seed)
     first = {u["role"]: u for u in reversed(plan["users"])}  # role1 of each role
-    clients = {role: _client(app, u["login"], plan["password"], not args.profile) for role, u in first.items()}
+    clients = {
+        role: _client(app, u["login"], plan["password"], not args.profile) for role, u in first.items()
+    }
     out: dict[str, Any] = {
         "date": datetime.now(UTC).date().isoformat(),
         "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
@@ -317,7 +319,9 @@ def main(argv: list[str] | None = None) -> int:
         anonymous.__enter__()
     base = _measure(lambda: anonymous.get("/static/console.css"), args.repeat, None, "baseline")
     out["baseline_static_cpu_ms"] = base["cpu_ms"]
-    print(f"{'(a static file: the harness itself)':36} {base['cold_cpu_ms']:>7} {base['cpu_ms']:>7} {base['cpu_ms_median']:>7} {base['wall_ms']:>8}")
+    print(
+        f"{'(a static file: the harness itself)':36} {base['cold_cpu_ms']:>7} {base['cpu_ms']:>7} {base['cpu_ms_median']:>7} {base['wall_ms']:>8}"
+    )
     for name, role, url in pages(plan, rng):
         if args.only and args.only not in name:
             continue

@@ -37,6 +37,7 @@ THINK = [float(x) for x in os.environ.get("LOAD_THINK", "1,3").split(",")]
 CSRF_FORM = re.compile(r'name="csrf" value="([^"]+)"')
 CSRF_PAGE = re.compile(r'data-csrf="([^"]+)"')
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+CARD_LINK = re.compile(r'href="/incidents/(\d+)"')
 
 
 @events.request.add_listener
@@ -114,7 +115,12 @@ class ConsoleUser(FastHttpUser):
     @task(8)
     def queue(self) -> None:
         if self.role == "executor":
-            self._get("/inbox", "/inbox")
+            r = self._get("/inbox", "/inbox")
+            # an executor opens what their inbox shows now: the plan's ids of their body go stale as the
+            # moderators reassign incidents during the run (a card of another body is 404 for them)
+            shown = [int(x) for x in CARD_LINK.findall(r.text or "")]
+            if shown:
+                self.ids = shown
         else:
             self._get("/queue", "/queue")
 

@@ -77,7 +77,7 @@ def ratings(session: Session, cfg: RegionConfig, now: datetime, days: int, by: s
     re-review rate (incidents reopened after an answer); the worst fifth of the rated ones is the red zone."""
     from incidents.domain.sla_report import load_period
 
-    rows = load_period(session, now - timedelta(days=days), None)
+    rows = load_period(session, now - timedelta(days=days), None, times_only=True)
     attr = "body_code" if by == "body" else "municipality"
     minimum = cfg.sla.rating_min_incidents
     figs = figures(rows, now, by=attr, min_incidents=minimum)
