@@ -273,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--default-gc",
         action="store_true",
-        help="keep CPython's collector defaults (the console's server tunes it: console.app.tune_collector)",
+        help="keep CPython's collector defaults (the console's server tunes it: console.app.prepare_server_process)",
     )
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
@@ -294,9 +294,9 @@ def main(argv: list[str] | None = None) -> int:
         engine, cfg, ConsoleSettings(secret_key=SecretStr("замер-процессора-консоли-" + os.urandom(8).hex()))
     )
     if not args.default_gc:
-        from console.app import tune_collector
+        from console.app import prepare_server_process
 
-        tune_collector()
+        prepare_server_process()
     rng = random.Random(args.seed)
     first = {u["role"]: u for u in reversed(plan["users"])}  # role1 of each role
     clients = {
@@ -308,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "calibration_ms": calibrate(),
         "command": "python -m bench.console_cpu " + " ".join(sys.argv[1:] if argv is None else argv),
-        "gc": "defaults" if args.default_gc else "console.app.tune_collector",
+        "gc": "defaults" if args.default_gc else "console.app.prepare_server_process",
         "incidents": plan["incidents"],
         "open": plan["open"],
         "pages": {},

@@ -60,10 +60,12 @@ def create_app(
     return app
 
 
-def tune_collector() -> None:
-    """The garbage collector of a console process, set once it has loaded (`incidents serve`).
+def prepare_server_process() -> None:
+    """A console server process once its app is built (`incidents serve`): the search's lemmatizer
+    loaded now (pymorphy3's dictionaries, ≈ 1 s of CPU) rather than by the first person who searches
+    — who waited for it while the process's other requests stalled —, then the garbage collector set.
 
-    Why: the shared snapshot holds thousands of incidents with their clocks, and a page allocates
+    Why the collector: the shared snapshot holds thousands of incidents with their clocks, and a page allocates
     thousands of short-lived objects; with CPython's defaults (a young collection every 700 net
     allocations, a full one whenever the survivors grow by a quarter) full collections of the whole
     heap ran every few seconds under load, 0.1–0.2 s each with the GIL held — a pause of every
@@ -73,6 +75,9 @@ def tune_collector() -> None:
     Reference cycles are still collected, only in fewer, larger passes."""
     import gc
 
+    from incidents.services.search.fts import query_terms
+
+    query_terms("прогрев")  # builds the process's shared normalizer
     gc.collect()
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)
