@@ -296,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.default_gc:
         from console.app import prepare_server_process
 
-        prepare_server_process()
+        prepare_server_process(cfg)
     rng = random.Random(args.seed)
     first = {u["role"]: u for u in reversed(plan["users"])}  # role1 of each role
     clients = {

@@ -60,10 +60,12 @@ def create_app(
     return app
 
 
-def prepare_server_process() -> None:
-    """A console server process once its app is built (`incidents serve`): the search's lemmatizer
-    loaded now (pymorphy3's dictionaries, ≈ 1 s of CPU) rather than by the first person who searches
-    — who waited for it while the process's other requests stalled —, then the garbage collector set.
+def prepare_server_process(cfg: RegionConfig) -> None:
+    """A console server process once its app is built (`incidents serve`, every worker of `--workers N`
+    too: they start afresh): the map's outlines (`console.geo.prepare`, ≈ 1.3 s) and the search's
+    lemmatizer (pymorphy3's dictionaries, ≈ 1 s) made now rather than by the first person who opens the
+    map or searches — who waited for it while the process's other requests stalled —, then the garbage
+    collector set.
 
     Why the collector: the shared snapshot holds thousands of incidents with their clocks, and a page allocates
     thousands of short-lived objects; with CPython's defaults (a young collection every 700 net
@@ -75,8 +77,10 @@ def prepare_server_process() -> None:
     Reference cycles are still collected, only in fewer, larger passes."""
     import gc
 
+    from console.geo import prepare
     from incidents.services.search.fts import query_terms
 
+    prepare(cfg)  # cached per process: a second call (serve's own check) costs nothing
     query_terms("прогрев")  # builds the process's shared normalizer
     gc.collect()
     gc.freeze()

@@ -28,29 +28,30 @@ from console import data, ops
 from console.auth import COOKIE, LoginThrottle, SessionCodec, SessionData, session_alive
 from console.settings import ConsoleSettings
 from incidents.core.config import RegionConfig
-from incidents.core.roles import Action, Actor, PermissionDenied, Role, can
+from incidents.core.roles import ROLE_NAMES, Action, Actor, PermissionDenied, Role, can
 from incidents.core.states import InvalidTransition
 from incidents.domain.sla_clocks import SlaClocks
 from incidents.domain.templates import TemplateNotFound
+from incidents.services.answered import NotPublished
 from incidents.services.workflow import WorkflowError
 from incidents.storage.models import Incident, User
 
 HERE = Path(__file__).resolve().parent
 T = TypeVar("T")
 Clock = Callable[[], datetime]
-ROLE_NAMES = {
-    "admin": "региональный администратор",
-    "moderator": "модератор",
-    "executor": "исполнитель",
-    "controller": "контролёр",
-    "observer": "наблюдатель",
-}
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
 # The domain's "no" to a step: shown to the person as a flash on the card, never as an error page.
-REFUSALS = (PermissionDenied, InvalidTransition, WorkflowError, TemplateNotFound, ops.OperationError)
+REFUSALS = (
+    PermissionDenied,
+    InvalidTransition,
+    WorkflowError,
+    TemplateNotFound,
+    ops.OperationError,
+    NotPublished,
+)
 
 
 def utcnow() -> datetime:

@@ -87,3 +87,44 @@ def test_nothing_to_mark_without_a_released_answer(sqlite_engine, kursk, kursk_b
         add_user(s, kursk, login="control", role="controller", now=clock())
         with pytest.raises(NotPublished):
             mark_published(s, get_actor(s, "control"), s.get(Incident, iid), clock())
+
+
+def test_the_command_line_marks_published_and_a_controller_overrides_a_template(
+    tmp_path, kursk, kursk_builder, capsys
+):
+    """`incidents published ID` and `incidents reply --override`: the same services as the console."""
+    from incidents.cli.main import main
+    from incidents.storage.db import open_database
+    from tests.conftest import KURSK
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    engine = open_database(url)
+    clock = FixedClock(T0)
+    iid, _ = open_incident(engine, kursk, kursk_builder, clock)
+    with Session(engine) as s, s.begin():
+        add_user(s, kursk, login="gorinsp", role="executor", body="kursk_gorinspektsiya", now=clock())
+        add_user(s, kursk, login="control", role="controller", now=clock())
+    base = ["--config", str(KURSK), "--database", url]
+    # a template of another category: refused for the executor, a controller may override
+    assert main([*base, "reply", str(iid), "--template", "water_outage", "--by", "gorinsp"]) != 0
+    assert "не подходит" in capsys.readouterr().err
+    assert (
+        main([*base, "reply", str(iid), "--template", "water_outage", "--override", "--by", "gorinsp"]) != 0
+    )
+    assert (
+        main([*base, "reply", str(iid), "--template", "water_outage", "--override", "--by", "control"]) == 0
+    )
+    assert main([*base, "reply", str(iid), "--template", "waste_not_collected", "--by", "gorinsp"]) == 0
+    assert main([*base, "approve", str(iid), "--by", "control"]) == 0
+    # nothing released yet: nothing to mark
+    assert main([*base, "published", str(iid), "--by", "control"]) != 0
+    assert "нет ответа, отправленного на публикацию" in capsys.readouterr().err
+    assert main([*base, "publish", "--incident", str(iid), "--dry-run", "--by", "control"]) != 0
+    with Session(engine) as s:
+        assert s.get(Incident, iid).status == "answer_approved"
+    assert main([*base, "published", str(iid), "--note", "в кабинете ПОС", "--by", "control"]) == 0
+    assert "отмечен опубликованным вручную" in capsys.readouterr().out
+    with Session(engine) as s:
+        assert s.get(Incident, iid).status == "answered"
+        ev = s.exec(select(AuditEvent).where(AuditEvent.action == "answer_marked_published")).one()
+        assert ev.reason == "в кабинете ПОС" and ev.actor == "control"

@@ -419,6 +419,38 @@ def test_assign_answer_from_a_template_approve_publish(app, seeded, kursk):  # n
         # a dry run sends nothing: the incident stays approved (it was «answered» here: the bug of issue 18)
         assert s.get(Incident, inc.id).status == "answer_approved"
     assert "ждут учётных данных" in r.text
+    # published another way (no credentials here): a person marks it, and only then it is answered
+    card = ctl.get(f"/incidents/{inc.id}").text
+    assert f'action="/incidents/{inc.id}/published"' in card
+    r = ctl.post(f"/incidents/{inc.id}/published", data={"csrf": t_ctl, "note": "ответили в кабинете ПОС"})
+    assert "опубликованным вручную" in r.text
+    with Session(seeded) as s:
+        assert s.get(Incident, inc.id).status == "answered"
+        assert {x.status for x in s.exec(select(Reply).where(Reply.incident_id == inc.id))} == {"manual"}
+    assert f'action="/incidents/{inc.id}/published"' not in ctl.get(f"/incidents/{inc.id}").text
+
+
+def test_a_template_of_another_category_needs_the_controllers_override(app, seeded, kursk):  # noqa: ANN001
+    inc = incident_of(seeded, body=EXECUTOR_BODY, status="assigned")
+    other = next(
+        t for t in kursk.replies.templates if t.category not in (None, inc.category) and not t.interim
+    )
+    ex, t_ex = login(app, "ivanova")
+    page = ex.get(f"/incidents/{inc.id}?template={other.id}").text
+    assert "не подходит для категории" in page and "Подтвердить такой выбор может контролёр" in page
+    assert 'name="override"' not in page  # the executor is not offered the override
+    r = ex.post(f"/incidents/{inc.id}/draft", data={"csrf": t_ex, "template": other.id, "override": "1"})
+    assert "Отказано" in r.text
+    ctl, t_ctl = login(app, "control")
+    page = ctl.get(f"/incidents/{inc.id}?template={other.id}").text
+    assert 'name="override" value="1"' in page  # offered to the controller
+    page = ctl.get(f"/incidents/{inc.id}?template={other.id}&override=1").text
+    assert "не подходит" not in page and '<input type="hidden" name="override" value="1">' in page
+    r = ctl.post(f"/incidents/{inc.id}/draft", data={"csrf": t_ctl, "template": other.id, "override": "1"})
+    assert "подготовлен" in r.text, r.text
+    with Session(seeded) as s:
+        ans = s.exec(select(Answer).where(Answer.incident_id == inc.id, Answer.status == "draft")).one()
+        assert ans.template == other.id and ans.created_by == "control"
 
 
 # --------------------------------------------------------------------------- escaping
@@ -540,17 +572,32 @@ def test_sla_board_counts_and_live_counters(app):  # noqa: ANN001
     assert f'data-counter="overdue">{data["overdue"]}<' in page
 
 
-def test_heat_map_markers_by_default_and_a_choropleth_from_boundaries(app, seeded, kursk, tmp_path):  # noqa: ANN001
+def test_heat_map_circles_without_boundaries_and_a_choropleth_from_coded_features(
+    app, seeded, kursk, tmp_path
+):  # noqa: ANN001
     c, _ = login(app, "admin")
-    page = c.get("/map?period=30").text
-    assert "<circle" in page and "город Курск" in page and "<path" not in page
+    page = c.get(
+        "/map?period=30"
+    ).text  # the shipped region has boundaries: polygons (tests/test_console_map.py)
+    assert "город Курск" in page and "<path" in page
     assert "город Курск" in c.get("/map?period=30&category=roads").text
-    # a region folder with municipal boundaries: filled polygons instead of circles
+    # a region folder without boundaries: a circle per municipality at its centroid
     region = tmp_path / "kursk"
     shutil.copytree(KURSK, region, ignore=shutil.ignore_patterns("sample"))
+    text = (region / "region.yaml").read_text(encoding="utf-8")
+    (region / "region.yaml").write_text(
+        text.replace("boundaries: boundaries.geojson", "boundaries: null"), encoding="utf-8"
+    )
+    cfg = load_region(region)
+    svg = geo.render(cfg, {"kursk": (10, 4)}, {"kursk": "город Курск"})
+    assert svg.mode == "markers" and len(svg.markers) == len(cfg.territories.municipalities)
+    app2 = create_app(seeded, cfg, ConsoleSettings(secret_key=SecretStr("x" * 32)), now=FixedClock(NOW))
+    page = login(app2, "admin")[0].get("/map").text
+    assert "<circle" in page and "<path" not in page
+    # features that carry our codes as `properties.code` are matched by them
     square = [[36.0, 51.6], [36.4, 51.6], [36.4, 51.9], [36.0, 51.9], [36.0, 51.6]]
     other = [[35.0, 52.0], [35.5, 52.0], [35.5, 52.3], [35.0, 52.0]]
-    (region / geo.BOUNDARIES_FILE).write_text(
+    (region / "coded.geojson").write_text(
         json.dumps(
             {
                 "type": "FeatureCollection",
@@ -570,31 +617,17 @@ def test_heat_map_markers_by_default_and_a_choropleth_from_boundaries(app, seede
         ),
         encoding="utf-8",
     )
+    (region / "region.yaml").write_text(
+        text.replace("boundaries: boundaries.geojson", "boundaries: coded.geojson"), encoding="utf-8"
+    )
     cfg = load_region(region)
     svg = geo.render(cfg, {"kursk": (10, 4), "fatezhsky": (0, 1)}, {"kursk": "город Курск"})
-    assert svg.mode == "choropleth" and len(svg.shapes) == 2
+    assert svg.mode == "choropleth" and [s.code for s in svg.shapes] == ["kursk", "fatezhsky"]
     assert (
         svg.shapes[0].fill == geo.SCALE[-1] and svg.shapes[1].fill == geo.EMPTY and svg.shapes[0].change == 6
     )
-    app2 = create_app(seeded, cfg, ConsoleSettings(secret_key=SecretStr("x" * 32)), now=FixedClock(NOW))
-    c2, _ = login(app2, "admin")
-    assert c2.get("/map").text.count("<path") == 2
-    (region / geo.BOUNDARIES_FILE).write_text(
-        json.dumps(
-            {
-                "type": "FeatureCollection",
-                "features": [
-                    {
-                        "type": "Feature",
-                        "properties": {"code": "atlantida"},
-                        "geometry": {"type": "Polygon", "coordinates": [square]},
-                    }
-                ],
-            }
-        )
-    )
-    with pytest.raises(ValueError, match="atlantida"):
-        geo.load_boundaries(cfg)
+    app3 = create_app(seeded, cfg, ConsoleSettings(secret_key=SecretStr("x" * 32)), now=FixedClock(NOW))
+    assert login(app3, "admin")[0].get("/map").text.count('class="muni"') == 2
 
 
 def test_ratings_show_the_figures_and_a_red_zone(app):  # noqa: ANN001

@@ -251,3 +251,39 @@ def test_a_script_in_a_post_does_not_run(browser, world):  # noqa: ANN001
     assert dialogs == [] and admin.evaluate("window.__pwned") is None
     assert "<script>window.__pwned" in admin.inner_text(f"#post-{p.id} .text")
     assert admin.locator(f"#post-{p.id} a.orig").count() == 0
+
+
+def test_the_map_draws_every_municipality_and_a_click_opens_its_queue(browser, world):  # noqa: ANN001
+    """Issue 18: the choropleth as Chromium renders it — 33 filled polygons with a visible size,
+    the attribution on screen, and a click where the district's label is (not merely on the
+    element) lands in the queue filtered by that district."""
+    from playwright.sync_api import expect
+
+    from console import geo
+    from incidents.core.config import load_region
+
+    page = _page(browser, world, "admin")
+    page.goto(world["base"] + "/map?period=30")
+    shapes = page.locator("figure.map a.muni path")
+    expect(shapes).to_have_count(33)
+    for i in range(33):
+        box = shapes.nth(i).bounding_box()
+        assert box is not None and box["width"] > 2 and box["height"] > 2
+    expect(page.locator("figure.map text.attr")).to_have_text("© OpenStreetMap contributors")
+    expect(page.locator("figure.map text.lbl").first).to_be_visible()
+    page.locator("figure.map").screenshot(path=str(SHOTS / "10-map-figure.png"))
+    _shot(page, "10-map", full=True)
+
+    # click inside Фатежский район, at the point its label is drawn, in screen coordinates
+    cfg = load_region(ROOT / "config" / "regions" / "kursk")
+    bounds = cfg.boundaries()
+    assert bounds is not None
+    proj, _ = geo.outlines(bounds)
+    at = bounds.label_point("fatezhsky")
+    assert at is not None
+    x, y = proj.raw(*at)
+    svg = page.locator("figure.map > svg").bounding_box()
+    assert svg is not None
+    page.mouse.click(svg["x"] + x * svg["width"] / geo.WIDTH, svg["y"] + y * svg["height"] / geo.HEIGHT)
+    page.wait_for_url("**/queue?municipality=fatezhsky*")
+    expect(page.locator("select[name=municipality]")).to_have_value("fatezhsky")

@@ -45,7 +45,7 @@ def test_permission_matrix_in_one_place():
     assert can(Actor("control", Role.CONTROLLER), Action.APPROVE) and not can(
         Actor("m", Role.MODERATOR), Action.APPROVE
     )
-    with pytest.raises(PermissionDenied, match="executor acts on their body's incidents only"):
+    with pytest.raises(PermissionDenied, match="исполнитель работает только с инцидентами своего органа"):
         authorize(executor, Action.RESOLVE, "reg_health", incident_id=7)
     with pytest.raises(ValueError, match="body_code is required"):
         Actor("x", Role.EXECUTOR)
@@ -63,11 +63,11 @@ def test_routing_then_every_role_and_every_step_audited(scenario):
     # an executor of another body sees nothing to do here; an observer only looks
     with pytest.raises(PermissionDenied, match="reg_transport_roads"):
         _do(engine, cfg, clock, lambda w, s: w.draft_answer(dorogi, iid, template="waste_not_collected"))
-    with pytest.raises(PermissionDenied, match="observer"):
+    with pytest.raises(PermissionDenied, match="наблюдатель"):
         _do(engine, cfg, clock, lambda w, s: w.assign(fed, iid, "adm_kursk", "проверка"))
 
     # the moderator reassigns (a reason is required), the executor hands it back as "not ours"
-    with pytest.raises(WorkflowError, match="needs a reason"):
+    with pytest.raises(WorkflowError, match="нужна причина"):
         _do(engine, cfg, clock, lambda w, s: w.assign(moder, iid, "reg_transport_roads"))
     clock.advance(minutes=10)
     _do(engine, cfg, clock, lambda w, s: w.assign(moder, iid, "reg_transport_roads", "площадка у дороги"))
@@ -90,7 +90,7 @@ def test_routing_then_every_role_and_every_step_audited(scenario):
     )
 
     # an invalid step is refused with the allowed ones named
-    with pytest.raises(InvalidTransition, match="allowed"):
+    with pytest.raises(InvalidTransition, match="можно"):
         _do(engine, cfg, clock, lambda w, s: w.close(admin, iid, "рано"))
 
     # executor drafts from the template; the controller returns it, then approves the rework
@@ -113,7 +113,7 @@ def test_routing_then_every_role_and_every_step_audited(scenario):
             text="Здравствуйте! Вывоз с площадки у дома 61 по ул. Союзной организован 24.11.2026 до 12:00.",
         ),
     )
-    with pytest.raises(WorkflowError, match="approved"):
+    with pytest.raises(WorkflowError, match="утверждён"):
         _do(engine, cfg, clock, lambda w, s: w.publish(control, iid))  # approval is required in Kursk
     _do(engine, cfg, clock, lambda w, s: w.approve(control, iid))
     replies = _do(engine, cfg, clock, lambda w, s: w.publish(control, iid))

@@ -117,7 +117,7 @@ def test_new_to_closed_through_every_role_exactly_once(tmp_path, kursk, kursk_bu
 
         # --- the observer looks and can do nothing; the moderator overrides the rule, the roads
         # committee hands the incident back ("not ours"), the moderator assigns it to the inspection
-        with pytest.raises(PermissionDenied, match="observer"):
+        with pytest.raises(PermissionDenied, match="наблюдатель"):
             _do(engine, cfg, clock, lambda w, s: w.reject(actors["fed"], iid, "не жалоба"))
         clock.advance(minutes=5)
         _do(

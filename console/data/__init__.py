@@ -12,7 +12,16 @@ per-process caches), `lists` (queue, inbox, SLA board), `locks` ("working on it"
 from __future__ import annotations
 
 from console.data.card import Card, CardPost, card
-from console.data.figures import MapCell, Rating, heat, median_or_none, ratings, users_by_login
+from console.data.figures import (
+    IncidentPoint,
+    MapCell,
+    Rating,
+    heat,
+    incident_points,
+    median_or_none,
+    ratings,
+    users_by_login,
+)
 from console.data.lists import (
     Board,
     ListFilters,
@@ -56,6 +65,7 @@ __all__ = [
     "Card",
     "CardPost",
     "Evaluated",
+    "IncidentPoint",
     "ListFilters",
     "MapCell",
     "Memo",
@@ -68,6 +78,7 @@ __all__ = [
     "board",
     "card",
     "heat",
+    "incident_points",
     "left_text",
     "matching",
     "may_see",

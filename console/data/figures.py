@@ -15,7 +15,8 @@ from sqlmodel import Session, col, select
 from console.data.names import Names, S
 from incidents.core.config import RegionConfig
 from incidents.domain.sla_report import SlaFigures, figures
-from incidents.storage.models import AuditEvent, Incident, User
+from incidents.services.search.documents import coordinates_of
+from incidents.storage.models import AuditEvent, Incident, IncidentPost, Post, User
 
 
 # --------------------------------------------------------------------------- the heat map
@@ -55,6 +56,53 @@ def heat(session: Session, cfg: RegionConfig, now: datetime, days: int, category
         cells.append(MapCell(None, "место не определено", cur.get(None, 0), old.get(None, 0)))
     cells.sort(key=lambda c: (-c.count, names.municipality(c.code)))
     return cells
+
+
+@dataclass(slots=True)
+class IncidentPoint:
+    """Where an incident is, when one of its posts came with coordinates (the feedback platform's
+    address point, a VK geotag): drawn on the map over the municipalities."""
+
+    id: int
+    title: str
+    body_code: str | None
+    municipality: str | None
+    lat: float
+    lon: float
+
+
+def incident_points(
+    session: Session, now: datetime, days: int, category: str = "", incident_id: int | None = None
+) -> list[IncidentPoint]:
+    """The incidents of the last `days` (or the one `incident_id`) that have a point: the earliest
+    of their posts whose payload carries coordinates (`search.documents.coordinates_of`, the same
+    reading the search index uses)."""
+    stmt = (
+        select(Incident, Post.raw)
+        .join(IncidentPost, col(IncidentPost.incident_id) == col(Incident.id))
+        .join(Post, col(Post.id) == col(IncidentPost.post_id))
+        .where(col(Post.raw).is_not(None))
+        .order_by(col(Incident.id), col(Post.created_at), col(Post.id))
+    )
+    if incident_id is not None:
+        stmt = stmt.where(Incident.id == incident_id)
+    else:
+        stmt = stmt.where(
+            col(Incident.merged_into_id).is_(None),
+            Incident.status != S.REJECTED.value,
+            Incident.opened_at >= now - timedelta(days=days),
+            Incident.opened_at < now,
+        )
+        if category:
+            stmt = stmt.where(Incident.category == category)
+    out: dict[int, IncidentPoint] = {}
+    for inc, raw in session.exec(stmt).all():
+        if inc.id is None or inc.id in out:
+            continue
+        point = coordinates_of(raw if isinstance(raw, dict) else None)
+        if point is not None:
+            out[inc.id] = IncidentPoint(inc.id, inc.title, inc.body_code, inc.municipality, *point)
+    return list(out.values())
 
 
 # --------------------------------------------------------------------------- ratings

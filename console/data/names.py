@@ -10,6 +10,7 @@ from typing import Any, Protocol, Self, TypeVar
 
 import incidents.core.states as core_states
 from incidents.core.config import RegionConfig
+from incidents.core.reasons import reason_words
 from incidents.core.roles import Actor, Role
 from incidents.core.states import OPEN_STATES, IncidentState
 from incidents.storage.models import Incident
@@ -39,6 +40,23 @@ class Names:
     def __init__(self, cfg: RegionConfig) -> None:
         self.cfg = cfg
         self.categories = {c.code: c.name for c in cfg.rubricator.categories}
+        self.subcategories = {s.code: s.name for c in cfg.rubricator.categories for s in c.subcategories}
+        self.words = reason_words(cfg)
+
+    def reason(self, text: str | None) -> str:
+        """A signal's or router's reason in Russian, with names for its codes."""
+        return self.words.ru(text)
+
+    def subcategory(self, code: str | None) -> str:
+        return self.subcategories.get(code or "", code or "—")
+
+    @staticmethod
+    def answer_status(code: str | None) -> str:
+        return core_states.ANSWER_STATUS_NAMES.get(code or "", code or "—")
+
+    @staticmethod
+    def scale(code: str | None) -> str:
+        return core_states.SCALE_NAMES.get(code or "", code or "—")
 
     def category(self, code: str | None) -> str:
         return self.categories.get(code or "", code or "—")

@@ -52,12 +52,17 @@ def draft(incident_id: int, step: IncidentStep) -> Response:
     so the reports can tell the two apart."""
     f = step.form
     template, text, interim = f.get("template") or None, f.get("text") or None, f.get("interim") == "1"
+    override = f.get("override") == "1"  # another category's template: the service checks the controller
     with step.transaction(incident_id, release=True) as w:
         if template and text:
-            _, rendered = w.render_template(w.incident(incident_id), template, interim=interim)
+            _, rendered = w.render_template(
+                w.incident(incident_id), template, interim=interim, override=override
+            )
             if rendered.split() == text.split():
                 text = None
-        ans = w.draft_answer(step.actor, incident_id, text=text, template=template, interim=interim)
+        ans = w.draft_answer(
+            step.actor, incident_id, text=text, template=template, interim=interim, override=override
+        )
         kind = " (промежуточный)" if ans.interim else ""
     need = " Ждёт утверждения контролёра." if step.ctx.cfg.replies.approval_required else ""
     return step.done(f"Ответ{kind} подготовлен.{need}")
@@ -104,6 +109,16 @@ def _send_queued(step: Step, queued: int) -> str:
         reason = report.dry_run_reasons.get(network)
         parts.append(f"{ctx.names.network(network)}: {n} ждут учётных данных ({reason})")
     return "; ".join(parts) + "."
+
+
+@router.post("/published")
+def published(incident_id: int, step: IncidentStep) -> Response:
+    """A person says the released answer was published another way: the incident is answered."""
+    from incidents.services.answered import mark_published
+
+    with step.transaction(incident_id) as w:
+        mark_published(w.session, step.actor, w.incident(incident_id), w.now(), step.form.get("note") or None)
+    return step.done("Ответ отмечен опубликованным вручную: инцидент отвечен.")
 
 
 @router.post("/resolve")

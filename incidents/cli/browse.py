@@ -13,7 +13,9 @@ from rich.table import Table
 
 from incidents.cli.context import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Context, console, err
 from incidents.cli.context import now as _now
-from incidents.cli.display import SCALE_NAMES, _cat_name, _muni_name, _subcat_name
+from incidents.cli.display import _cat_name, _muni_name, _subcat_name
+from incidents.core.reasons import reason_words
+from incidents.core.states import SCALE_NAMES
 
 
 def _pick(kind: str, value: str, names: dict[str, str]) -> str | None:
@@ -152,6 +154,7 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> int:
     v = SlaClocks(cfg.sla, cfg.region.timezone).verdict(inc, _now())  # what `list` and the console show
     body = cfg.body_by_code.get(inc.body_code or "")
     tz = ZoneInfo(cfg.region.timezone)
+    words = reason_words(cfg)
 
     def local(at: datetime) -> str:  # what the region's staff read: their own clock, not UTC
         return f"{at.astimezone(tz):%d.%m.%Y %H:%M}"
@@ -210,9 +213,11 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> int:
         console.print("  " + " ".join(post.text.split())[:500], markup=False)
         if sig is not None:
             console.print(
-                f"  правила: {', '.join(r['rule_id'] for r in sig.rules or [])}; оценка {sig.score}",
+                f"  правила: {', '.join(r['rule_id'] for r in sig.rules or []) or '—'}; оценка {sig.score}",
                 markup=False,
             )
+            for reason in sig.reasons or []:
+                console.print(f"    · {words.ru(reason)}", markup=False)
     if events:
         console.print("\n[b]История[/]")
         for e in events:
@@ -225,7 +230,7 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> int:
             )
             who = "система" if e.actor == "system" else e.actor
             console.print(
-                f"  {local(e.at)} {who}: {EVENT_NAMES.get(e.action, e.action)}{moved} {e.reason or ''} {what}".rstrip(),
+                f"  {local(e.at)} {who}: {EVENT_NAMES.get(e.action, e.action)}{moved} {words.ru(e.reason)} {what}".rstrip(),
                 markup=False,
             )
     return EXIT_OK
@@ -341,6 +346,37 @@ def cmd_check_config(ctx: Context, args: argparse.Namespace) -> int:
         f"органов {len(cfg.bodies.bodies)}, правил маршрутизации {len(cfg.routing.rules)}; "
         f"источников {len(cfg.sources.sources)} (включено {sum(s.enabled for s in cfg.sources.sources)})"
     )
+    return _check_map(cfg)
+
+
+def _check_map(cfg: Any) -> int:
+    """The map's boundaries: a broken file fails the check; a feature that matches no municipality
+    and a municipality with no feature are warnings (the map and `locate` simply leave them out)."""
+    if not cfg.region.map.boundaries:
+        console.print(
+            "  карта: границ муниципалитетов нет (region.yaml → map.boundaries), кружки по центроидам"
+        )
+        return EXIT_OK
+    try:
+        geo = cfg.boundaries()
+    except (OSError, ValueError) as exc:
+        err.print(f"[red]region.yaml → map.boundaries: файл границ не читается:[/] {exc}")
+        return EXIT_FAILED
+    n = sum(len(a.features) for a in geo.areas.values())
+    console.print(
+        f"  карта: {cfg.region.map.boundaries} — объектов {n + len(geo.unmatched)}, "
+        f"сопоставлено {n} с {len(geo.areas)} муниципалитетами"
+    )
+    for name in geo.unmatched:
+        err.print(
+            f"[yellow]предупреждение:[/] граница «{name}» не сопоставлена ни одному муниципалитету "
+            "(region.yaml → map.features)"
+        )
+    for code in geo.missing:
+        err.print(
+            f"[yellow]предупреждение:[/] у муниципалитета {code} ({cfg.municipality_by_code[code].name}) "
+            "нет границы на карте"
+        )
     return EXIT_OK
 
 

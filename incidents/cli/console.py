@@ -17,14 +17,14 @@ def cmd_serve(ctx: Any, args: argparse.Namespace) -> int:
     from sqlmodel import Session, select
 
     from console.app import create_app, prepare_server_process
-    from console.geo import load_boundaries
+    from console.geo import prepare
     from console.settings import console_settings
     from incidents.storage.models import User
 
     out = Console(highlight=False)
     try:
-        load_boundaries(ctx.cfg)
-    except ValueError as exc:
+        prepare(ctx.cfg)
+    except (OSError, ValueError) as exc:
         Console(stderr=True).print(f"[red]Ошибка конфигурации:[/] {exc}")
         return 2
     settings = console_settings(ctx.settings.data_dir)
@@ -52,7 +52,7 @@ def cmd_serve(ctx: Any, args: argparse.Namespace) -> int:
         )
         return 0
     app = create_app(engine, ctx.cfg, settings)
-    prepare_server_process()
+    prepare_server_process(ctx.cfg)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", proxy_headers=args.proxy_headers)
     return 0
 
@@ -68,10 +68,9 @@ def app_from_environment() -> Any:
     from incidents.storage.db import open_database
 
     env = get_settings()
-    app = create_app(
-        open_database(env.database_url), load_region(env.config_dir), console_settings(env.data_dir)
-    )
-    prepare_server_process()
+    cfg = load_region(env.config_dir)
+    app = create_app(open_database(env.database_url), cfg, console_settings(env.data_dir))
+    prepare_server_process(cfg)
     return app
 
 

@@ -31,15 +31,6 @@ def _muni_name(cfg: RegionConfig, code: str | None) -> str:
     return m.name if m else code
 
 
-SCALE_NAMES = {
-    "house": "дом",
-    "street": "улица",
-    "settlement": "населённый пункт",
-    "municipality": "муниципалитет",
-    "region": "несколько муниципалитетов",
-}
-
-
 def _cat_name(cfg: RegionConfig, code: str | None) -> str:
     for c in cfg.rubricator.categories:
         if c.code == code:

@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "incidents.cli.flows",
     "incidents.cli.crawl",
     "incidents.cli.workflow",
+    "incidents.cli.published",
     "incidents.cli.privacy",
     "incidents.cli.operations",
     "incidents.cli.routing",

@@ -42,6 +42,7 @@ def _act(ctx: Any, args: argparse.Namespace, fn: Callable[[Any, Any, Any], str])
     from incidents.core.roles import PermissionDenied
     from incidents.core.states import InvalidTransition
     from incidents.domain.templates import TemplateNotFound
+    from incidents.services.answered import NotPublished
     from incidents.services.workflow import Workflow, WorkflowError, get_actor
 
     login = args.by or os.environ.get("INCIDENTS_USER")
@@ -52,7 +53,7 @@ def _act(ctx: Any, args: argparse.Namespace, fn: Callable[[Any, Any, Any], str])
         with Session(ctx.engine, expire_on_commit=False) as session, session.begin():
             actor = get_actor(session, login)
             message = fn(Workflow(session, ctx.cfg, _now), actor, session)
-    except (PermissionDenied, InvalidTransition, WorkflowError, TemplateNotFound) as exc:
+    except (PermissionDenied, InvalidTransition, WorkflowError, TemplateNotFound, NotPublished) as exc:
         err.print(f"[red]отказано:[/] {exc}", markup=True)
         return EXIT_USAGE
     console.print(message, markup=False)
@@ -192,6 +193,7 @@ def cmd_reply(ctx: Any, args: argparse.Namespace) -> int:
             template=args.template,
             interim=args.interim,
             deadline=_deadline(args.deadline, ctx.cfg.region.timezone),
+            override=args.override,
         )
         kind = "промежуточный ответ" if ans.interim else "ответ"
         need = " — ждёт утверждения контролёра" if ctx.cfg.replies.approval_required else ""
@@ -525,6 +527,7 @@ def add_commands(sub: Any) -> None:
     g.add_argument("--text", help="текст ответа")
     s.add_argument("--interim", action="store_true", help="промежуточный ответ")
     s.add_argument("--deadline", metavar="YYYY-MM-DD", help="срок решения для {{ deadline }}")
+    s.add_argument("--override", action="store_true", help="шаблон другой категории: решение контролёра")
     _by(s)
     s.set_defaults(func=cmd_reply)
 

@@ -52,6 +52,29 @@ class Action(StrEnum):
 
 
 R, A = Role, Action
+ROLE_NAMES: dict[str, str] = {
+    "admin": "региональный администратор",
+    "moderator": "модератор",
+    "executor": "исполнитель",
+    "controller": "контролёр",
+    "observer": "наблюдатель",
+}
+ACTION_NAMES: dict[str, str] = {
+    "view": "смотреть инциденты",
+    "triage": "разбирать",
+    "assign": "назначать",
+    "reject": "отклонять",
+    "hand_back": "возвращать на разбор",
+    "draft": "готовить ответ",
+    "approve": "утверждать ответ",
+    "return_draft": "возвращать ответ на доработку",
+    "publish": "публиковать ответ",
+    "resolve": "отмечать решённым",
+    "close": "закрывать",
+    "reopen": "открывать повторно",
+    "manage_users": "управлять пользователями",
+    "see_authors": "видеть авторов",
+}
 PERMISSIONS: dict[Role, frozenset[Action]] = {
     R.ADMIN: frozenset(A),
     R.MODERATOR: frozenset({A.VIEW, A.TRIAGE, A.ASSIGN, A.REJECT, A.REOPEN, A.SEE_AUTHORS}),
@@ -95,13 +118,15 @@ def authorize(
 ) -> None:
     """Raise PermissionDenied unless `actor` may do `action` on an incident of `incident_body`."""
     if action not in PERMISSIONS[actor.role]:
-        allowed = ", ".join(sorted(a.value for a in PERMISSIONS[actor.role]))
+        allowed = ", ".join(sorted(ACTION_NAMES.get(a.value, a.value) for a in PERMISSIONS[actor.role]))
         raise PermissionDenied(
-            f"{actor.login} ({actor.role.value}) may not {action.value}; the role allows: {allowed}"
+            f"{actor.login} ({ROLE_NAMES.get(actor.role.value, actor.role.value)}) не может "
+            f"{ACTION_NAMES.get(action.value, action.value)}; роль позволяет: {allowed}"
         )
     if actor.role in BODY_SCOPED and incident_body != actor.body_code:
-        what = f"incident {incident_id}" if incident_id is not None else "this incident"
+        what = f"инцидент #{incident_id}" if incident_id is not None else "этот инцидент"
         raise PermissionDenied(
-            f"{actor.login} works for {actor.body_code}; {what} is assigned to "
-            f"{incident_body or 'nobody'}: an executor acts on their body's incidents only"
+            f"{actor.login} работает в органе {actor.body_code}, а {what} назначен "
+            f"{'органу ' + incident_body if incident_body else 'никому'}: исполнитель работает только с "
+            "инцидентами своего органа"
         )

@@ -43,12 +43,15 @@ ANSWERED_STATES = frozenset({S.ANSWERED, S.RESOLVED, S.CLOSED})
 class InvalidTransition(Exception):
     def __init__(self, current: str, target: str) -> None:
         allowed = (
-            ", ".join(sorted(TRANSITIONS.get(IncidentState(current), ())))
+            ", ".join(
+                f"«{STATUS_NAMES.get(x, x)}»" for x in sorted(TRANSITIONS.get(IncidentState(current), ()))
+            )
             if current in S._value2member_map_
             else ""
         )
         super().__init__(
-            f"cannot move an incident from {current!r} to {target!r}; allowed: {allowed or 'none'}"
+            f"нельзя перевести инцидент из состояния «{STATUS_NAMES.get(current, current)}» в "
+            f"«{STATUS_NAMES.get(target, target)}»; можно: {allowed or 'никуда'}"
         )
         self.current, self.target = current, target
 
@@ -127,3 +130,20 @@ CLOCK_NAMES: dict[str, str] = {
     "resolution": "срок ПОС",
 }
 """The Russian name of every SLA clock."""
+
+
+SCALE_NAMES: dict[str, str] = {
+    "house": "дом",
+    "street": "улица",
+    "settlement": "населённый пункт",
+    "municipality": "муниципалитет",
+    "region": "несколько муниципалитетов",
+}
+
+ANSWER_STATUS_NAMES: dict[str, str] = {
+    "draft": "черновик",
+    "approved": "утверждён",
+    "returned": "возвращён",
+    "published": "отправлен на публикацию",
+    "superseded": "заменён",
+}

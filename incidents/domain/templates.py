@@ -58,6 +58,7 @@ def choose(
     fact: str | None = None,
     interim: bool = False,
     override: bool = False,
+    category_name: str | None = None,
 ) -> AnswerTemplate:
     """The template named, or the most specific one for the incident's classification. A named
     template that does not fit the category is refused unless `override` (the controller's
@@ -67,13 +68,13 @@ def choose(
             if t.id == template_id:
                 if not override and category is not None and not fits(t, category):
                     raise TemplateMismatch(
-                        f"шаблон {t.id!r} ({t.name or t.id}) не подходит для категории {category!r}; "
+                        f"шаблон {t.id!r} ({t.name or t.id}) не подходит для категории «{category_name or category}»; "
                         "выберите другой или подтвердите выбор (override)"
                     )
                 return t
         raise TemplateNotFound(
-            f"no template {template_id!r} in replies.yaml; have: "
-            f"{', '.join(t.id for t in policy.templates) or 'none'}"
+            f"нет шаблона {template_id!r} в replies.yaml; есть: "
+            f"{', '.join(t.id for t in policy.templates) or 'ни одного'}"
         )
     best: tuple[int, AnswerTemplate] | None = None
     for t in policy.templates:
@@ -89,7 +90,9 @@ def choose(
         if best is None or score > best[0]:
             best = (score, t)
     if best is None:
-        raise TemplateNotFound(f"no {'interim ' if interim else ''}template fits category {category!r}")
+        raise TemplateNotFound(
+            f"нет {'промежуточного ' if interim else ''}шаблона ответа для категории «{category_name or category}» (replies.yaml)"
+        )
     return best[1]
 
 

@@ -30,20 +30,20 @@ from sqlmodel import Session, col, select
 
 from incidents.core.config import RegionConfig
 from incidents.core.roles import SYSTEM, Action, Actor, PermissionDenied, Role, authorize
-from incidents.core.states import IncidentState, InvalidTransition, check_transition
+from incidents.core.states import ANSWER_STATUS_NAMES, IncidentState, InvalidTransition, check_transition
 from incidents.domain.sla import SlaPolicyEngine
 from incidents.domain.sla_clocks import SlaClocks
 from incidents.domain.templates import TemplateNotFound, choose, is_over, placeholders, render
+from incidents.services.errors import WorkflowError
+from incidents.services.users import add_user, get_actor, revoke_user_sessions, set_active, set_password
 from incidents.storage.models import (
     Answer,
     Assignment,
     AuditEvent,
-    ConsoleSession,
     Incident,
     IncidentPost,
     Post,
     Reply,
-    User,
     row_id,
 )
 from incidents.storage.store import audit
@@ -53,84 +53,8 @@ Clock = Callable[[], datetime]
 S = IncidentState
 
 
-class WorkflowError(Exception):
-    """A step that cannot be done as asked (unknown incident or body, no draft to approve…)."""
-
-
 __all__ = ["Workflow", "WorkflowError", "PermissionDenied", "InvalidTransition", "TemplateNotFound"]
-__all__ += ["add_user", "get_actor"]
-
-
-# --------------------------------------------------------------------------- users
-def add_user(
-    session: Session,
-    cfg: RegionConfig,
-    *,
-    login: str,
-    role: str,
-    now: datetime,
-    body: str | None = None,
-    name: str | None = None,
-    email: str | None = None,
-    telegram_chat_id: str | None = None,
-) -> User:
-    """Create or update a user; an executor must belong to a configured body."""
-    r = Role(role)
-    if r is Role.EXECUTOR and not body:
-        raise WorkflowError(f"user {login!r}: an executor belongs to one body (--body)")
-    if body is not None and body not in cfg.body_by_code:
-        raise WorkflowError(f"unknown body {body!r}")
-    row = session.exec(select(User).where(User.login == login)).first() or User(
-        login=login, role=r.value, created_at=now
-    )
-    row.role, row.body_code, row.name = r.value, body, name or row.name
-    row.email, row.telegram_chat_id = email or row.email, telegram_chat_id or row.telegram_chat_id
-    session.add(row)
-    session.flush()
-    return row
-
-
-def revoke_user_sessions(session: Session, login: str, now: datetime) -> int:
-    """End every live console session of `login` (a copied cookie included); the number ended."""
-    rows = session.exec(
-        select(ConsoleSession).where(ConsoleSession.login == login, col(ConsoleSession.revoked_at).is_(None))
-    ).all()
-    for row in rows:
-        row.revoked_at = now
-        session.add(row)
-    return len(rows)
-
-
-def set_password(session: Session, login: str, password_hash: str | None, now: datetime) -> User:
-    """A new console password (or none): the user's open sessions end, so whoever had the old one is out."""
-    row = session.exec(select(User).where(User.login == login)).first()
-    if row is None:
-        raise WorkflowError(f"no user {login!r}")
-    row.password_hash = password_hash
-    session.add(row)
-    revoke_user_sessions(session, login, now)
-    return row
-
-
-def set_active(session: Session, login: str, active: bool, now: datetime) -> User:
-    """Disable (or enable again) a user; disabling ends every console session of theirs."""
-    row = session.exec(select(User).where(User.login == login)).first()
-    if row is None:
-        raise WorkflowError(f"no user {login!r}")
-    row.active = active
-    session.add(row)
-    if not active:
-        revoke_user_sessions(session, login, now)
-    return row
-
-
-def get_actor(session: Session, login: str) -> Actor:
-    if login == SYSTEM.login:
-        return SYSTEM
-    row = session.exec(select(User).where(User.login == login)).first()
-    if row is None or not row.active:
-        raise PermissionDenied(f"no active user {login!r}: add one with `incidents user add`")
-    return Actor(row.login, Role(row.role), row.body_code)
+__all__ += ["add_user", "get_actor", "revoke_user_sessions", "set_active", "set_password"]
 
 
 def idempotency_key(incident_id: int, answer_id: int, post_id: int) -> str:
@@ -139,6 +63,14 @@ def idempotency_key(incident_id: int, answer_id: int, post_id: int) -> str:
         :24
     ]
     return f"cur-{incident_id}-{answer_id}-{post_id}-{digest}"
+
+
+_ANSWER_STATES = {
+    "draft": "черновик",
+    "approved": "утверждён",
+    "returned": "возвращён",
+    "published": "опубликован",
+}
 
 
 # --------------------------------------------------------------------------- the service
@@ -152,10 +84,10 @@ class Workflow:
     def incident(self, incident_id: int) -> Incident:
         inc = self.session.get(Incident, incident_id)
         if inc is None:
-            raise WorkflowError(f"incident {incident_id} not found")
+            raise WorkflowError(f"инцидент #{incident_id} не найден")
         if inc.merged_into_id is not None:
             raise WorkflowError(
-                f"incident {incident_id} was merged into {inc.merged_into_id}: act on that one"
+                f"инцидент #{incident_id} объединён с #{inc.merged_into_id}: действуйте в нём"
             )
         return inc
 
@@ -193,7 +125,7 @@ class Workflow:
     @staticmethod
     def _need_reason(reason: str | None, what: str) -> str:
         if not reason or not reason.strip():
-            raise WorkflowError(f"{what} needs a reason")
+            raise WorkflowError(f"нужна причина ({what})")
         return reason.strip()
 
     def _current_assignment(self, inc: Incident) -> Assignment | None:
@@ -225,12 +157,14 @@ class Workflow:
         inc = self.incident(incident_id)
         self._check(actor, Action.ASSIGN, inc)
         if body not in self.cfg.body_by_code:
-            raise WorkflowError(f"unknown body {body!r}; see bodies.yaml")
+            raise WorkflowError(f"unknown body {body!r}: нет такого органа в bodies.yaml")
         reassign = inc.status in (S.ASSIGNED.value, S.ANSWER_DRAFTED.value) and inc.body_code is not None
         if reassign:
-            reason = self._need_reason(reason, "reassignment")
+            reason = self._need_reason(reason, "переназначение")
             if body == inc.body_code:
-                raise WorkflowError(f"incident {inc.id} is already assigned to {body}")
+                raise WorkflowError(
+                    f"инцидент #{inc.id} уже назначен этому органу ({self.cfg.body_by_code[body].name})"
+                )
         ts = self.now()
         previous = inc.body_code
         self._move(
@@ -260,7 +194,7 @@ class Workflow:
     def hand_back(self, actor: Actor, incident_id: int, reason: str | None) -> Incident:
         inc = self.incident(incident_id)
         self._check(actor, Action.HAND_BACK, inc)
-        reason = self._need_reason(reason, "handing an incident back")
+        reason = self._need_reason(reason, "возврат инцидента на разбор")
         ts = self.now()
         self._move(inc, actor, S.TRIAGED, "handed_back", reason=reason, data={"from_body": inc.body_code})
         self._end_assignment(inc, ts)
@@ -281,7 +215,7 @@ class Workflow:
     def reject(self, actor: Actor, incident_id: int, reason: str | None) -> Incident:
         inc = self.incident(incident_id)
         self._check(actor, Action.REJECT, inc)
-        reason = self._need_reason(reason, "rejecting an incident")
+        reason = self._need_reason(reason, "отклонение инцидента")
         self._move(inc, actor, S.REJECTED, "rejected", reason=reason)
         inc.rejected_reason, inc.closed_at = reason, self.now()
         inc.triaged_at = inc.triaged_at or self.now()
@@ -315,6 +249,9 @@ class Workflow:
             fact=inc.fact,
             interim=interim,
             override=override,
+            category_name=next(
+                (c.name for c in self.cfg.rubricator.categories if c.code == inc.category), None
+            ),
         )
         body = self.cfg.body_by_code.get(inc.body_code or "")
         muni = self.cfg.municipality_by_code.get(inc.municipality or "")
@@ -391,14 +328,16 @@ class Workflow:
     def _draft(self, inc: Incident, *statuses: str) -> Answer:
         rows = self._answers(inc, *statuses)
         if not rows:
-            raise WorkflowError(f"incident {inc.id} has no answer in state {'/'.join(statuses)}")
+            raise WorkflowError(
+                f"у инцидента #{inc.id} нет ответа в состоянии: {', '.join(ANSWER_STATUS_NAMES.get(x, x) for x in statuses)}"
+            )
         return rows[-1]
 
     # -- 6. controller
     def return_draft(self, actor: Actor, incident_id: int, reason: str | None) -> Incident:
         inc = self.incident(incident_id)
         self._check(actor, Action.RETURN_DRAFT, inc)
-        reason = self._need_reason(reason, "returning a draft")
+        reason = self._need_reason(reason, "возврат ответа на доработку")
         answer = self._draft(inc, "draft", "approved")
         answer.status, answer.note = "returned", reason
         self.session.add(answer)
@@ -447,10 +386,10 @@ class Workflow:
             wanted = set(post_ids)
             unknown = wanted - {p.id for p in posts}
             if unknown:
-                raise WorkflowError(f"posts {sorted(unknown)} are not answerable posts of incident {inc.id}")
+                raise WorkflowError(f"под постами {sorted(unknown)} инцидента #{inc.id} ответить нельзя")
             posts = [p for p in posts if p.id in wanted]
         if not posts:
-            raise WorkflowError(f"incident {inc.id} has no post to answer under")
+            raise WorkflowError(f"у инцидента #{inc.id} нет поста, под которым можно ответить")
         replies = self._queue(inc, answer, posts, actor.login, ts)
         answer.status, answer.published_at = "published", ts
         self.session.add(answer)
@@ -533,7 +472,9 @@ class Workflow:
         inc = self.incident(incident_id)
         self._check(actor, Action.RESOLVE, inc)
         if not any(not a.interim for a in self._answers(inc, "published")):
-            raise WorkflowError(f"incident {inc.id} has only an interim answer: publish the final one first")
+            raise WorkflowError(
+                f"у инцидента #{inc.id} только промежуточный ответ: сначала опубликуйте окончательный"
+            )
         self._move(inc, actor, S.RESOLVED, "resolved", reason=reason)
         inc.resolved_at = self.now()
         return inc
@@ -551,7 +492,7 @@ class Workflow:
     ) -> Incident:
         inc = self.incident(incident_id)
         self._check(actor, Action.REOPEN, inc)
-        reason = self._need_reason(reason, "reopening")
+        reason = self._need_reason(reason, "повторное открытие")
         self._move(inc, actor, S.REOPENED, "reopened", reason=reason, data=data)
         ts = self.now()
         inc.closed_at = inc.resolved_at = None

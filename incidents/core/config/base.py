@@ -117,6 +117,37 @@ class PrivacyPolicy(_Strict):
 
 
 # --------------------------------------------------------------------------- region.yaml
+class RegionMap(_Strict):
+    """The console's map: the municipalities' polygons and, optionally, tiles underneath."""
+
+    boundaries: str | None = Field(
+        None,
+        description="GeoJSON FeatureCollection of the municipalities' (Multi)Polygons, relative to the region "
+        "folder. None: the map draws a circle per municipality at its centroid and no point is placed.",
+    )
+    features: dict[str, str] = Field(
+        default_factory=dict,
+        description="Feature name (properties.name) → municipality code, for features whose name is no name, "
+        "alias, subdivision or settlement of exactly one municipality.",
+    )
+    tile_url: str | None = Field(
+        None,
+        description="XYZ tile URL with {z}, {x}, {y} to show under the polygons where a tile server is "
+        "reachable; None (the default): no tiles, the map works offline.",
+    )
+    attribution: str = Field(
+        "© OpenStreetMap contributors",
+        description="Shown on the map: the licence of the boundaries (and of the tiles) asks for it.",
+    )
+
+    @field_validator("tile_url")
+    @classmethod
+    def _tile_url(cls, v: str | None) -> str | None:
+        if v is not None and not all(k in v for k in ("{z}", "{x}", "{y}")):
+            raise ValueError("tile_url must contain {z}, {x} and {y}")
+        return v
+
+
 class RegionInfo(_Strict):
     code: str = Field(description="Short code of the region, e.g. 'kursk'.")
     name: str = Field(description="Name of the region in Russian, e.g. 'Курская область'.")
@@ -132,4 +163,8 @@ class RegionInfo(_Strict):
     privacy: PrivacyPolicy = Field(
         default_factory=lambda: PrivacyPolicy(),
         description="Personal data (152-ФЗ): what exports show, how long raw payloads stay.",
+    )
+    map: RegionMap = Field(
+        default_factory=lambda: RegionMap(),
+        description="The console's map: municipal boundaries, optional tiles, attribution.",
     )

@@ -15,6 +15,7 @@ from pydantic import (
     ValidationError,
 )
 
+from incidents.core import boundaries as geometry
 from incidents.core.config.base import CATEGORY_CODES, ConfigError, RegionInfo
 from incidents.core.config.language import Rubricator, SignalPolicy
 from incidents.core.config.places import Bodies, Body, Municipality, Routing, Territories
@@ -73,6 +74,27 @@ class RegionConfig:
     @cached_property
     def municipality_by_code(self) -> dict[str, Municipality]:
         return {m.code: m for m in self.territories.municipalities}
+
+    @cached_property
+    def municipals(self) -> tuple[geometry.Municipal, ...]:
+        """The municipalities as boundary matching sees them: own names, then their parts' names."""
+        return tuple(
+            geometry.Municipal(
+                m.code,
+                (m.name, *m.aliases),
+                tuple(n for p in (*m.subdivisions, *m.settlements) for n in (p.name, *p.aliases)),
+            )
+            for m in self.territories.municipalities
+        )
+
+    def boundaries(self) -> geometry.Boundaries | None:
+        """The region's municipal polygons (`region.yaml → map.boundaries`), matched to its
+        municipalities; None when the region ships none. Read once per process
+        (`incidents.core.boundaries.load_cached`); `locate(lat, lon)` places a point."""
+        name = self.region.map.boundaries
+        if not name:
+            return None
+        return geometry.load_cached(self.resolve_path(name), self.municipals, self.region.map.features)
 
     def resolve_path(self, value: str) -> Path:
         """Paths in the config are relative to the region folder."""
@@ -292,6 +314,9 @@ def _cross_check(cfg: RegionConfig) -> None:
             errors.append(
                 f"sources.yaml: sources.{i}.municipality: unknown municipality {src.municipality!r}"
             )
+    for feature, code in cfg.region.map.features.items():
+        if code not in munis:
+            errors.append(f"region.yaml: map.features.{feature}: unknown municipality {code!r}")
     ids = [s.id for s in cfg.sources.sources]
     for s in {x for x in ids if ids.count(x) > 1}:
         errors.append(f"sources.yaml: sources: duplicate source id {s!r}")

@@ -30,6 +30,11 @@ class Municipality(_Strict):
         default_factory=list, description="Names as residents write them: 'Курск', 'Курске'."
     )
     centroid: tuple[float, float] | None = Field(None, description="(lat, lon) for maps.")
+    population: int | None = Field(
+        None,
+        ge=1,
+        description="Residents (e.g. Rosstat's census), for the map's incidents per 10,000 residents.",
+    )
     settlements: list[Place] = Field(default_factory=list, description="Towns and villages inside it.")
     streets: list[Place] = Field(default_factory=list, description="Streets that identify it (unique ones).")
     subdivisions: list[Place] = Field(default_factory=list, description="Intra-city okrugs / microdistricts.")
