@@ -176,14 +176,23 @@ def mix(
     roles = [u["role"] for u in plan["users"]]
     n, c0, w0 = 0, time.process_time(), time.perf_counter()
     per: dict[str, list[float]] = {}
+    link = re.compile(r'href="/incidents/(\d+)"')
+    # an executor opens what their inbox shows: the assignments of the mix move incidents to other bodies
+    inbox = (
+        [int(x) for x in link.findall(clients["executor"][0].get("/inbox").text)]
+        if "executor" in clients
+        else []
+    )
     while time.perf_counter() - w0 < seconds:
         role = rng.choice(roles)
         c, csrf = clients[role]
-        ids = plan["visible"]["all"] if role != "executor" else plan["visible"][plan["bodies"][0]]
+        ids = plan["visible"]["all"] if role != "executor" else inbox or plan["visible"][plan["bodies"][0]]
         kind = rng.choice(kinds)
         k0 = time.process_time()
         if kind == "queue":
             r = c.get("/inbox" if role == "executor" else "/queue")
+            if role == "executor":
+                inbox = [int(x) for x in link.findall(r.text)] or inbox
         elif kind == "filtered":
             r = c.get("/queue?" + urlencode(rng.choice(plan["filters"])))
         elif kind == "search":
