@@ -10,6 +10,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from console.data.names import Names, S
@@ -80,7 +81,7 @@ def incident_points(
     reading the search index uses). The incidents' few columns only, not their rows (the card's
     JSON): the map asks for every incident of 90 days (issue 18)."""
     stmt = (
-        select(
+        sa.select(
             col(Incident.id),
             col(Incident.title),
             col(Incident.body_code),
@@ -94,18 +95,18 @@ def incident_points(
         .order_by(col(Incident.id), col(Post.created_at), col(Post.id))
     )
     if incident_id is not None:
-        stmt = stmt.where(Incident.id == incident_id)
+        stmt = stmt.where(col(Incident.id) == incident_id)
     else:
         stmt = stmt.where(
             col(Incident.merged_into_id).is_(None),
-            Incident.status != S.REJECTED.value,
-            Incident.opened_at >= now - timedelta(days=days),
-            Incident.opened_at < now,
+            col(Incident.status) != S.REJECTED.value,
+            col(Incident.opened_at) >= now - timedelta(days=days),
+            col(Incident.opened_at) < now,
         )
         if category:
-            stmt = stmt.where(Incident.category == category)
+            stmt = stmt.where(col(Incident.category) == category)
     out: dict[int, IncidentPoint] = {}
-    for iid, title, body, municipality, cat, raw in session.exec(stmt).all():
+    for iid, title, body, municipality, cat, raw in session.execute(stmt).all():
         if iid is None or iid in out:
             continue
         point = coordinates_of(raw if isinstance(raw, dict) else None)

@@ -98,18 +98,8 @@ def load_period(
         Incident.status != IncidentState.REJECTED.value, col(Incident.merged_into_id).is_(None)
     )
     if times_only:
-        stmt = stmt.options(
-            load_only(
-                col(Incident.id),
-                col(Incident.status),
-                col(Incident.body_code),
-                col(Incident.municipality),
-                col(Incident.opened_at),
-                col(Incident.due_at),
-                col(Incident.first_answer_at),
-                raiseload=True,
-            )
-        )
+        names = ("id", "status", "body_code", "municipality", "opened_at", "due_at", "first_answer_at")
+        stmt = stmt.options(load_only(*(getattr(Incident, n) for n in names), raiseload=True))
     if since is not None:
         stmt = stmt.where(Incident.opened_at >= since)
     if until is not None:
