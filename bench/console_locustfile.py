@@ -37,6 +37,7 @@ THINK = [float(x) for x in os.environ.get("LOAD_THINK", "1,3").split(",")]
 CSRF_FORM = re.compile(r'name="csrf" value="([^"]+)"')
 CSRF_PAGE = re.compile(r'data-csrf="([^"]+)"')
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+CARD_LINK = re.compile(r'href="/incidents/(\d+)"')
 
 
 @events.request.add_listener
@@ -100,9 +101,13 @@ class ConsoleUser(FastHttpUser):
                 r.failure(f"log-in refused: {r.status_code}")
                 return
             r.success()
-        page = self.client.get("/sla", name="/sla")
+        # the page the log-in leads to: an executor's inbox (whose cards they then open), the others' board
+        home = "/inbox" if self.role == "executor" else "/sla"
+        page = self.client.get(home, name=home)
         found = CSRF_PAGE.search(page.text or "")
         self.csrf = found.group(1) if found else ""
+        if self.role == "executor":
+            self.ids = [int(x) for x in CARD_LINK.findall(page.text or "")] or self.ids
 
     # -- reading
     def _get(self, url: str, name: str, **kw: Any) -> Any:
@@ -114,7 +119,12 @@ class ConsoleUser(FastHttpUser):
     @task(8)
     def queue(self) -> None:
         if self.role == "executor":
-            self._get("/inbox", "/inbox")
+            r = self._get("/inbox", "/inbox")
+            # an executor opens what their inbox shows now: the plan's ids of their body go stale as the
+            # moderators reassign incidents during the run (a card of another body is 404 for them)
+            shown = [int(x) for x in CARD_LINK.findall(r.text or "")]
+            if shown:
+                self.ids = shown
         else:
             self._get("/queue", "/queue")
 

@@ -60,6 +60,33 @@ def create_app(
     return app
 
 
+def prepare_server_process(cfg: RegionConfig) -> None:
+    """A console server process once its app is built (`incidents serve`, every worker of `--workers N`
+    too: they start afresh): the map's outlines (`console.geo.prepare`, ≈ 1.3 s) and the search's
+    lemmatizer (pymorphy3's dictionaries, ≈ 1 s) made now rather than by the first person who opens the
+    map or searches — who waited for it while the process's other requests stalled —, then the garbage
+    collector set.
+
+    Why the collector: the shared snapshot holds thousands of incidents with their clocks, and a page allocates
+    thousands of short-lived objects; with CPython's defaults (a young collection every 700 net
+    allocations, a full one whenever the survivors grow by a quarter) full collections of the whole
+    heap ran every few seconds under load, 0.1–0.2 s each with the GIL held — a pause of every
+    request in the process (issue 18, `bench/console_cpu.py`). Everything loaded so far (libraries,
+    the region, the map) is never garbage: `gc.freeze` takes it out of every collection; the young
+    generation is collected every 20,000 allocations and a full collection waits for 20 middle ones.
+    Reference cycles are still collected, only in fewer, larger passes."""
+    import gc
+
+    from console.geo import prepare
+    from incidents.services.search.fts import query_terms
+
+    prepare(cfg)  # cached per process: a second call (serve's own check) costs nothing
+    query_terms("прогрев")  # builds the process's shared normalizer
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
+
+
 async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
     """Every answer: a strict CSP (no inline script, no other origin), no sniffing, no framing; no
     caching of anything but the log-in page and the static files (the pages carry residents' data)."""

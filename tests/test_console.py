@@ -498,6 +498,20 @@ def test_queue_filters_and_full_text_search(app, seeded):  # noqa: ANN001
     assert "Ничего не найдено" in c.get("/queue?q=абракадабраксиз").text
 
 
+def test_queue_search_finds_the_incidents_of_the_posts_search_finds(seeded):  # noqa: ANN001
+    """The queue's search asks the index for incident numbers only (one query, no hits built); they
+    are the incidents of the posts the full search finds, each once (the queue orders them itself)."""
+    from incidents.services.search import fts
+
+    for words in ("мусор", "яма", "вода", "отопление"):
+        hits = fts.search_posts(seeded, words, limit=2000)
+        expected = list(dict.fromkeys(h.incident_id for h in hits if h.incident_id is not None))
+        got = fts.search_incident_ids(seeded, words)
+        assert len(got) == len(set(got)) and set(got) == set(expected), words
+    assert any(fts.search_incident_ids(seeded, w) for w in ("мусор", "яма"))
+    assert fts.search_incident_ids(seeded, "!!!") == []
+
+
 def test_exports_csv_and_xlsx_of_every_list(app):  # noqa: ANN001
     from openpyxl import load_workbook
 
@@ -530,6 +544,24 @@ def test_exports_never_turn_a_residents_text_into_a_formula():
     sheet = load_workbook(io.BytesIO(exports.to_xlsx(["a", "b", "c", "d", "e"], rows))).active
     cell = sheet["A2"]
     assert cell.data_type == "s" and cell.value.startswith("=HYPERLINK")
+
+
+def test_xlsx_keeps_numbers_bold_header_and_survives_control_characters():
+    """The XLSX writer (console.exports, SpreadsheetML written directly): numbers stay numbers, the
+    header is bold, text with characters XML cannot carry (a pasted \\x01) is exported without them
+    instead of failing the whole download; markup in a text stays text."""
+    from openpyxl import load_workbook
+
+    rows = [[7, "яма <b>&amp;</b>\x01 на\tСоюзной", 2.5, None, True], [8, "", 0, "x", False]]
+    book = load_workbook(
+        io.BytesIO(exports.to_xlsx(["№", "Текст", "Охват", "Пусто", "Флаг"], rows, "очередь"))
+    )
+    sheet = book.active
+    assert sheet.title == "очередь" and sheet.max_row == 3
+    assert sheet["A1"].value == "№" and sheet["A1"].font.b and not sheet["A2"].font.b
+    assert [c.value for c in sheet[2]] == [7, "яма <b>&amp;</b> на\tСоюзной", 2.5, None, True]
+    assert sheet["A2"].data_type == "n" and sheet["B2"].data_type == "s"
+    assert [c.value for c in sheet[3]] == [8, None, 0, "x", False]
 
 
 def test_sla_board_counts_and_live_counters(app):  # noqa: ANN001

@@ -10,6 +10,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from console.data.names import Names, S
@@ -69,6 +70,7 @@ class IncidentPoint:
     municipality: str | None
     lat: float
     lon: float
+    category: str | None = None
 
 
 def incident_points(
@@ -76,32 +78,40 @@ def incident_points(
 ) -> list[IncidentPoint]:
     """The incidents of the last `days` (or the one `incident_id`) that have a point: the earliest
     of their posts whose payload carries coordinates (`search.documents.coordinates_of`, the same
-    reading the search index uses)."""
+    reading the search index uses). The incidents' few columns only, not their rows (the card's
+    JSON): the map asks for every incident of 90 days (issue 18)."""
     stmt = (
-        select(Incident, Post.raw)
+        sa.select(
+            col(Incident.id),
+            col(Incident.title),
+            col(Incident.body_code),
+            col(Incident.municipality),
+            col(Incident.category),
+            col(Post.raw),
+        )
         .join(IncidentPost, col(IncidentPost.incident_id) == col(Incident.id))
         .join(Post, col(Post.id) == col(IncidentPost.post_id))
         .where(col(Post.raw).is_not(None))
         .order_by(col(Incident.id), col(Post.created_at), col(Post.id))
     )
     if incident_id is not None:
-        stmt = stmt.where(Incident.id == incident_id)
+        stmt = stmt.where(col(Incident.id) == incident_id)
     else:
         stmt = stmt.where(
             col(Incident.merged_into_id).is_(None),
-            Incident.status != S.REJECTED.value,
-            Incident.opened_at >= now - timedelta(days=days),
-            Incident.opened_at < now,
+            col(Incident.status) != S.REJECTED.value,
+            col(Incident.opened_at) >= now - timedelta(days=days),
+            col(Incident.opened_at) < now,
         )
         if category:
-            stmt = stmt.where(Incident.category == category)
+            stmt = stmt.where(col(Incident.category) == category)
     out: dict[int, IncidentPoint] = {}
-    for inc, raw in session.exec(stmt).all():
-        if inc.id is None or inc.id in out:
+    for iid, title, body, municipality, cat, raw in session.execute(stmt).all():
+        if iid is None or iid in out:
             continue
         point = coordinates_of(raw if isinstance(raw, dict) else None)
         if point is not None:
-            out[inc.id] = IncidentPoint(inc.id, inc.title, inc.body_code, inc.municipality, *point)
+            out[iid] = IncidentPoint(iid, title, body, municipality, *point, category=cat)
     return list(out.values())
 
 
@@ -125,7 +135,7 @@ def ratings(session: Session, cfg: RegionConfig, now: datetime, days: int, by: s
     re-review rate (incidents reopened after an answer); the worst fifth of the rated ones is the red zone."""
     from incidents.domain.sla_report import load_period
 
-    rows = load_period(session, now - timedelta(days=days), None)
+    rows = load_period(session, now - timedelta(days=days), None, times_only=True)
     attr = "body_code" if by == "body" else "municipality"
     minimum = cfg.sla.rating_min_incidents
     figs = figures(rows, now, by=attr, min_incidents=minimum)

@@ -26,12 +26,16 @@ def _due_at(clock: ClockState) -> datetime:
 
 @dataclass(slots=True)
 class Evaluated:
-    """One open incident with its clocks, as the queue snapshot holds it (shared, read only)."""
+    """One open incident with its clocks, as the queue snapshot holds it (shared, read only). `id` and
+    `body` are the incident's, copied once: every list view filters thousands of these, and an
+    attribute of a mapped row costs a descriptor call each time."""
 
     inc: Incident
     all_clocks: dict[str, ClockState]
     running: list[ClockState]
     untriaged: bool
+    id: int
+    body: str | None
 
 
 class OpenSnapshot:
@@ -106,7 +110,7 @@ class OpenSnapshot:
                         col(Incident.status).in_(OPEN),
                     )
                 ).all()
-                self._by_id = {row_id(e.inc): e for e in self.evaluate(list(incs), now)}
+                self._by_id = {e.id: e for e in self.evaluate(list(incs), now)}
                 self._built_at = self._evaluated_at = mono
                 self.builds += 1
             else:
@@ -117,9 +121,7 @@ class OpenSnapshot:
                     mono - self._evaluated_at >= self.ttl
                     or abs((now - self._now).total_seconds()) >= self.ttl
                 ):
-                    self._by_id = {
-                        row_id(e.inc): e for e in self.evaluate([e.inc for e in self._by_id.values()], now)
-                    }
+                    self._by_id = {e.id: e for e in self.evaluate([e.inc for e in self._by_id.values()], now)}
                     self._evaluated_at = mono
                 self.refreshes += 1
             self._rows = self.order(list(self._by_id.values()), now)
@@ -152,7 +154,7 @@ class OpenSnapshot:
         for inc in fresh:
             self._by_id.pop(row_id(inc), None)
         for e in self.evaluate([i for i in fresh if i.merged_into_id is None and i.status in OPEN], now):
-            self._by_id[row_id(e.inc)] = e
+            self._by_id[e.id] = e
 
     def derive(self, key: Any, build: Any) -> Any:
         """A value computed from the current rows (e.g. the SLA counters of one scope), kept until they change."""
@@ -169,7 +171,7 @@ class OpenSnapshot:
             every = self.clocks.evaluate(inc, now)
             running = sorted((c for c in every.values() if c.running), key=_due_at)
             untriaged = inc.status in UNTRIAGED or inc.body_code in (None, triage_body)
-            out.append(Evaluated(inc, every, running, untriaged))
+            out.append(Evaluated(inc, every, running, untriaged, row_id(inc), inc.body_code))
         return out
 
     @staticmethod
@@ -183,7 +185,7 @@ class OpenSnapshot:
                 not e.untriaged,
                 e.running[0].due_at if e.running else far,
                 e.inc.priority,
-                e.inc.id,
+                e.id,
             ),
         )
 

@@ -5,6 +5,7 @@ text) is `console.exports`'."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi.responses import Response
@@ -42,12 +43,17 @@ RATING_COLUMNS = [
 ]
 
 
-def download(
-    ctx: ConsoleContext, kind: str | None, name: str, columns: list[str], rows: list[list[Any]]
-) -> Response | None:
-    """The file when `kind` asks for one (csv, xlsx); None: the route renders its page instead."""
+Table = tuple[list[str], list[list[Any]]]
+
+
+def download(ctx: ConsoleContext, kind: str | None, name: str, table: Callable[[], Table]) -> Response | None:
+    """The file when `kind` asks for one (csv, xlsx); None: the route renders its page instead.
+
+    `table` builds the columns and rows only when a file is asked for: building them for every row
+    of the queue on each page view cost more than the page itself (issue 18, `bench/console_cpu.py`)."""
     if kind not in ("csv", "xlsx"):
         return None
+    columns, rows = table()
     stamp = ctx.now().strftime("%Y%m%d-%H%M")
     if kind == "csv":
         body, mime = exports.to_csv(columns, rows), exports.CSV_TYPE

@@ -40,12 +40,13 @@ def map_page(request: Request, v: CurrentViewer, ctx: Ctx, db: Db) -> Response:
     t = ctx.now()
     minute = t.replace(second=0, microsecond=0)
     cells = ctx.memo.get(("heat", days, category, minute), partial(data.heat, db, ctx.cfg, t, days, category))
-    got = download(ctx, params.get("export"), "map", *map_table(cells))
+    got = download(ctx, params.get("export"), "map", lambda: map_table(cells))
     if got is not None:
         return got
-    points = ctx.memo.get(
-        ("heat-points", days, category, minute), partial(data.incident_points, db, t, days, category)
-    )
+    # the points of every category, once a minute per period, and this page's category picked from
+    # them: one read of the period's posts instead of one per category (issue 18)
+    every = ctx.memo.get(("heat-points", days, minute), partial(data.incident_points, db, t, days))
+    points = [p for p in every if p.category == category] if category else every
     since = (t - timedelta(days=days)).astimezone(ZoneInfo(ctx.cfg.region.timezone)).date().isoformat()
 
     def link(code: str) -> str:

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from console import data
 from console.deps import CheckedForm, Ctx, CurrentViewer, Db, Flow, visible_incident
 from console.routes.exports import download, queue_table
-from console.web import REFUSALS, Form, Viewer
+from console.web import REFUSALS, Form, Viewer, page_of
 from incidents.services.workflow import Workflow, WorkflowError
 from incidents.storage.models import row_id
 
@@ -25,29 +25,29 @@ def queue_page(request: Request, v: CurrentViewer, ctx: Ctx, db: Db) -> Response
     f = data.ListFilters.from_query(params)
     if v.is_executor:
         f.body = ""  # an executor's list is their body's whatever the URL says
-    rows = data.queue(db, ctx.engine, ctx.cfg, v.actor, f, ctx.now(), ctx.clocks, ctx.snapshot)
-    got = download(ctx, params.get("export"), "queue", *queue_table(ctx, rows))
+    now = ctx.now()
+    found = data.matching(db, ctx.engine, ctx.cfg, v.actor, f, now, ctx.clocks, ctx.snapshot)
+    got = download(
+        ctx,
+        params.get("export"),
+        "queue",
+        lambda: queue_table(ctx, data.as_rows(found, data.active_locks(db, now))),
+    )
     if got is not None:
         return got
-    size = ctx.settings.page_size
-    pages = max(1, -(-len(rows) // size))
-    try:
-        asked = int(params.get("page") or 1)
-    except ValueError:  # «abc», «1e3»: a bad request, not a server error (F11)
-        raise HTTPException(400, "Номер страницы должен быть целым числом.") from None
-    n = min(max(1, asked), pages)
+    n, pages, shown = page_of(ctx.settings.page_size, params, found)
     return ctx.page(
         request,
         "queue.html",
         v,
-        rows=rows[(n - 1) * size : n * size],
-        total=len(rows),
+        rows=data.as_rows(shown, data.active_locks(db, now)),
+        total=len(found),
         f=f,
         page_no=n,
         pages=pages,
         query=f.as_query(),
         statuses=data.STATUS_NAMES,
-        untriaged=sum(1 for r in rows if r.untriaged),
+        untriaged=sum(1 for e in found if e.untriaged),
     )
 
 

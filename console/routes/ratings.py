@@ -35,7 +35,7 @@ def ratings_page(request: Request, v: CurrentViewer, ctx: Ctx, db: Db) -> Respon
     which = params.get("by") or "body"
     chosen = by_body if which == "body" else by_muni
     name = f"ratings-{'bodies' if which == 'body' else 'municipalities'}"
-    got = download(ctx, params.get("export"), name, *ratings_table(chosen))
+    got = download(ctx, params.get("export"), name, lambda: ratings_table(chosen))
     if got is not None:
         return got
     return ctx.page(

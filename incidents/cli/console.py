@@ -16,7 +16,7 @@ def cmd_serve(ctx: Any, args: argparse.Namespace) -> int:
     from rich.console import Console
     from sqlmodel import Session, select
 
-    from console.app import create_app
+    from console.app import create_app, prepare_server_process
     from console.geo import prepare
     from console.settings import console_settings
     from incidents.storage.models import User
@@ -52,6 +52,7 @@ def cmd_serve(ctx: Any, args: argparse.Namespace) -> int:
         )
         return 0
     app = create_app(engine, ctx.cfg, settings)
+    prepare_server_process(ctx.cfg)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", proxy_headers=args.proxy_headers)
     return 0
 
@@ -60,16 +61,17 @@ def app_from_environment() -> Any:
     """The console of one worker process of `incidents serve --workers N`: the database, the region and the
     secret from the environment the command set (DATABASE_URL, INCIDENTS_CONFIG, CONSOLE_SECRET_KEY or the
     key file it created). Sessions live in the database, so a log-in is valid in every worker."""
-    from console.app import create_app
+    from console.app import create_app, prepare_server_process
     from console.settings import console_settings
     from incidents.core.config import load_region
     from incidents.core.settings import get_settings
     from incidents.storage.db import open_database
 
     env = get_settings()
-    return create_app(
-        open_database(env.database_url), load_region(env.config_dir), console_settings(env.data_dir)
-    )
+    cfg = load_region(env.config_dir)
+    app = create_app(open_database(env.database_url), cfg, console_settings(env.data_dir))
+    prepare_server_process(cfg)
+    return app
 
 
 def add_commands(sub: Any) -> None:

@@ -28,6 +28,10 @@ class SlaCalendar:
         self.listed_until = max((d.year for d in self.holidays | self.extra), default=None)
         self._years: dict[int, tuple[frozenset[date], frozenset[date]]] = {}
         self._warned: set[int] = set()
+        # (start, hours) → deadline in working hours: a pure function of the calendar, asked again for
+        # the same stored start each time an incident's clocks are evaluated (every list view of the
+        # console); bounded, dropped whole when full
+        self._added: dict[tuple[datetime, float], datetime] = {}
         if self.end <= self.start:
             raise ValueError("workday_end must be after workday_start")
 
@@ -66,6 +70,15 @@ class SlaCalendar:
     def add(self, start: datetime, hours: float, *, working: bool) -> datetime:
         if not working:
             return start + timedelta(hours=hours)
+        key = (start, hours)
+        found = self._added.get(key)
+        if found is None or found.tzinfo != start.tzinfo:  # equal instants in other zones are equal keys
+            if len(self._added) >= 200_000:
+                self._added.clear()
+            found = self._added[key] = self._working(start, hours)
+        return found
+
+    def _working(self, start: datetime, hours: float) -> datetime:
         local = start.astimezone(self.tz)
         remaining = timedelta(hours=hours)
         day = local.date()

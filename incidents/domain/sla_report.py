@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.orm import load_only
 from sqlmodel import Session, col, select
 
 from incidents.core.states import IncidentState
@@ -84,11 +85,21 @@ def figures(incidents: list[Incident], now: datetime, *, by: str, min_incidents:
     return out
 
 
-def load_period(session: Session, since: datetime | None, until: datetime | None) -> list[Incident]:
-    """Incidents opened in [since, until), without the rejected and the merged ones."""
+def load_period(
+    session: Session, since: datetime | None, until: datetime | None, *, times_only: bool = False
+) -> list[Incident]:
+    """Incidents opened in [since, until), without the rejected and the merged ones.
+
+    `times_only`: only what `figures` reads (id, status, body, municipality, opened, due, first
+    answer); any other attribute raises instead of being read row by row. The console's ratings read
+    every incident of 30 or 90 days: the whole rows (the card's JSON, fifteen timestamps) were 0.3 s
+    of CPU for 3,000 incidents, these columns a fraction (issue 18)."""
     stmt = select(Incident).where(
         Incident.status != IncidentState.REJECTED.value, col(Incident.merged_into_id).is_(None)
     )
+    if times_only:
+        names = ("id", "status", "body_code", "municipality", "opened_at", "due_at", "first_answer_at")
+        stmt = stmt.options(load_only(*(getattr(Incident, n) for n in names), raiseload=True))
     if since is not None:
         stmt = stmt.where(Incident.opened_at >= since)
     if until is not None:

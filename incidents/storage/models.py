@@ -151,7 +151,7 @@ class Incident(SQLModel, table=True):
     body_code: str | None = Field(default=None, max_length=80, index=True)
     opened_at: datetime = _dt(nullable=False, index=True)
     due_at: datetime | None = _dt()
-    first_answer_at: datetime | None = _dt()
+    first_answer_at: datetime | None = _dt(index=True)  # the SLA board: answered in the last 24 h
     closed_at: datetime | None = _dt()
     first_post_at: datetime | None = _dt()
     last_post_at: datetime | None = _dt(index=True)
@@ -163,7 +163,7 @@ class Incident(SQLModel, table=True):
         default=False, description="An administrator changed its posts: automation keeps off."
     )
     linked_incident_id: int | None = Field(default=None, foreign_key="incidents.id")
-    merged_into_id: int | None = Field(default=None, foreign_key="incidents.id")
+    merged_into_id: int | None = Field(default=None, foreign_key="incidents.id", index=True)
     sla_state: str | None = Field(default=None, max_length=20)
     updated_at: datetime = _dt(nullable=False, index=True)
     # workflow (issue 6): when each SLA clock stopped, and the deadlines that are not the first answer's

@@ -20,11 +20,16 @@ if TYPE_CHECKING:
 
     from incidents.core.config import RegionConfig
 
-__all__ = ["SearchFilters", "SearchHit", "search"]
+__all__ = ["SearchFilters", "SearchHit", "search", "search_incidents"]
 
 
 def search(
-    engine: Engine, cfg: RegionConfig, query: str, filters: SearchFilters | None = None, *, limit: int = 20
+    engine: Engine,
+    cfg: RegionConfig,
+    query: str,
+    filters: SearchFilters | None = None,
+    *,
+    limit: int = 20,
 ) -> list[SearchHit]:
     """Posts matching `query` (any inflected form) and the filters, best first."""
     from incidents.services.search.settings import get_search_settings
@@ -42,3 +47,16 @@ def search(
     from incidents.services.search import fts
 
     return fts.search_posts(engine, query, filters, limit=limit)
+
+
+def search_incidents(engine: Engine, cfg: RegionConfig, query: str, *, limit: int = 2000) -> list[int]:
+    """The incidents of the best `limit` posts matching `query`, best first, each once (the console's
+    queue search). The embedded index answers in one query; Elasticsearch through its hits."""
+    from incidents.services.search.settings import get_search_settings
+
+    if get_search_settings().elasticsearch_configured:
+        hits = search(engine, cfg, query, None, limit=limit)
+        return list(dict.fromkeys(h.incident_id for h in hits if h.incident_id is not None))
+    from incidents.services.search import fts
+
+    return fts.search_incident_ids(engine, query, limit=limit)
