@@ -5,14 +5,14 @@ and its live counters (every 15 s per open board) counts the incidents answered 
 both were scans of the whole incidents table per request (issue 18, query plans in
 docs/benchmarks.md, "The console's CPU per request").
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-07 20:00:00
 """
 from alembic import op
 
-revision = '0012'
-down_revision = '0011'
+revision = '0013'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
