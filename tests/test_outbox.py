@@ -167,7 +167,7 @@ def test_an_interim_answer_to_chosen_posts_then_the_final_one(sqlite_engine, kur
             inc = s.get(Incident, iid)
             assert inc.first_answer_at == clock() == inc.interim_answer_at and inc.final_answer_at is None
             assert inc.follow_up_due_at is not None and inc.follow_up_due_at > clock() + timedelta(days=4)
-            with pytest.raises(Exception, match="interim"):
+            with pytest.raises(Exception, match="промежуточный"):
                 Workflow(s, cfg, clock).resolve(get_actor(s, "gorinsp"), iid)
         assert [a["final"] for a in pos.answers.values()] == [False] and not vk.data.get("created_comments")
 
