@@ -79,6 +79,10 @@ _NEWS_FORMAT = re.compile(
     re.M,
 )
 _SENTENCE = re.compile(r"[.!?\n;]+")
+POS = "pos"  # the feedback platform (ПОС): a complaint channel
+INQUIRY_REASON = "inquiry"
+# Complaint markers that only make a request polite: beside an inquiry they do not say what is wrong.
+_POLITE = frozenset(["прошу", "просить", "необходимо", "необходимый", "пожалуйста"])
 
 
 def model_path(cfg: RegionConfig) -> Path:
@@ -146,6 +150,7 @@ class SignalBuilder:
         self.event_markers = MarkerSet(policy.event_markers, lem)
         self.thanks_markers = MarkerSet(policy.thanks_markers, lem)
         self.place_markers = MarkerSet(policy.place_markers, lem)
+        self.inquiry_markers = MarkerSet(policy.inquiry_markers, lem)
         self._lem = lem
         self._fix_verbs = frozenset(lem.lemma(w) for w in policy.resolved_verbs)
         self._supply_verbs = frozenset(lem.lemma(w) for w in policy.resolved_supply_verbs)
@@ -481,8 +486,15 @@ class SignalBuilder:
             reasons.append(f"official account {post.author_id}: -{p.official_author_penalty:.2f}")
         if norm.truncated:
             reasons.append(f"text cut to its first {p.max_text_chars} characters for analysis")
+        inquiry = self.inquiry_markers(norm.lemmas) if post.network == POS else []
+        if inquiry:
+            reasons.append(f"{INQUIRY_REASON} {', '.join(inquiry)}")
         too_short = len(norm.text.strip()) < p.min_text_chars
-        if too_short:
+        if too_short and post.network == POS and category:
+            # the platform's form: «Граффити», «Мусор.», «Ямы» under a photo and an address
+            too_short = False
+            reasons.append(f"short, but a problem on the feedback platform: {category}")
+        elif too_short:
             reasons.append(f"text shorter than {p.min_text_chars} characters")
         is_complaint = bool(category) and not too_short and score >= p.threshold
         local = bool(ent.municipality or ent.region_mentioned or ent.address.settlement)
@@ -523,22 +535,43 @@ class SignalBuilder:
 
     def _model_asked(self, sig: SignalRecord, norm: NormalizedText) -> bool:
         """The model is asked about every post whose text is long enough (a post no rule fired
-        on can be a complaint); a model without the topic classifier only about candidates."""
+        on can be a complaint), and about a short platform message a problem rule fired on; a
+        model without the topic classifier only about candidates."""
         return (
             self.model is not None
             and (bool(sig.rules) or self.model.topic is not None)
-            and len(norm.text.strip()) >= self.policy.min_text_chars
+            and (
+                len(norm.text.strip()) >= self.policy.min_text_chars
+                or (sig.network == POS and sig.category is not None)
+            )
         )
 
-    def _pos_rejects(self, sig: SignalRecord, text: str) -> bool:
-        """On the feedback platform (a complaint channel) only thanks, spam and pure questions
-        of information are not complaints."""
+    @staticmethod
+    def _pos_rejects(sig: SignalRecord, text: str) -> bool:
+        """On the feedback platform (a complaint channel) only thanks, spam, requests for
+        information or proposals, and pure questions are not complaints. A complaint marker
+        beside thanks or an inquiry overrules them unless it only makes a request polite
+        («прошу»)."""
         said = {r.split(" ", 1)[0] for r in sig.reasons}
-        if "thanks" in said and "complaint" not in said:
+        markers = [r for r in sig.reasons if r.startswith("complaint markers ")]
+        found = {m.strip() for r in markers for m in r[len("complaint markers ") :].split(":")[0].split(",")}
+        complaint = bool(found - _POLITE)
+        if ("thanks" in said or INQUIRY_REASON in said) and not complaint:
             return True
         if any(r.startswith("noise markers") for r in sig.reasons) and not sig.rules:
             return True
-        return not sig.rules and "complaint" not in said and text.rstrip().endswith("?")
+        return not sig.rules and not complaint and text.rstrip().endswith("?")
+
+    def _decide_pos(self, sig: SignalRecord, p: float, text: str) -> bool:
+        """The feedback platform is a complaint channel (a strong prior): a message a problem
+        rule fired on is a complaint whatever the model's probability — the model was fitted on
+        social-media posts, where a two-word «реклама на опоре» is an ad, not a form's title —
+        and one no rule fired on is one from `pos_threshold`; thanks, inquiries, spam and pure
+        questions are not (`_pos_rejects`)."""
+        assert self.policy.model is not None
+        if self._pos_rejects(sig, text):
+            return False
+        return sig.category is not None or p >= self.policy.model.pos_threshold
 
     def _apply_model(self, sigs: Sequence[SignalRecord], norms: Sequence[NormalizedText]) -> None:
         """The trained model (signals.yaml → model) decides on candidates, beside the rules'
@@ -551,15 +584,17 @@ class SignalBuilder:
         if mp.complaint:
             silent: list[int] = []
             for i, (sig, (p, grams)) in enumerate(zip(sigs, self.model.explain(exs), strict=True)):
-                pos = sig.network == "pos"
+                pos = sig.network == POS
                 threshold = mp.pos_threshold if pos else mp.threshold
-                decided = p >= threshold and not (pos and self._pos_rejects(sig, norms[i].text))
+                decided = self._decide_pos(sig, p, norms[i].text) if pos else p >= threshold
                 why = f"; {', '.join(grams)}" if grams and decided else ""
                 channel = ", feedback platform" if pos else ""
                 if sig.rules:
                     sig.reasons.append(
                         f"model: p(complaint) = {p:.2f} (from {threshold:.2f}{channel}) → "
-                        f"{'complaint' if decided else 'not a complaint'}; rules alone: "
+                        f"{'complaint' if decided else 'not a complaint'}"
+                        f"{' (a problem on the feedback platform)' if pos and decided and p < mp.threshold else ''}"
+                        "; rules alone: "
                         f"{'complaint' if sig.is_complaint else 'not a complaint'} at {sig.score:.2f}{why}"
                     )
                 elif decided:
