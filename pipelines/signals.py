@@ -128,6 +128,21 @@ def training_fingerprint(cfg: RegionConfig, labels: Sequence[str]) -> str:
     return h.hexdigest()[:16]
 
 
+# The rules are unsure of a category named by less weight than one strong rule, or by barely
+# more than a rival category's (then the topic classifier may choose: model.topic_over_unsure).
+UNSURE_WEIGHT = 1.0
+UNSURE_RIVAL = 0.75
+
+
+def _rules_unsure(sig: SignalRecord) -> bool:
+    by_cat: dict[str, float] = {}
+    for h in sig.rules:
+        by_cat[h.category] = by_cat.get(h.category, 0.0) + h.weight
+    mine = by_cat.get(sig.category or "", 0.0)
+    rival = max((w for c, w in by_cat.items() if c != sig.category), default=0.0)
+    return mine < UNSURE_WEIGHT or rival >= UNSURE_RIVAL * mine
+
+
 class SignalBuilder:
     """Build once per region (compiles the rules); call per post."""
 
@@ -581,13 +596,15 @@ class SignalBuilder:
         mp = self.policy.model
         assert mp is not None and self.model is not None
         exs = [example(sig, norm) for sig, norm in zip(sigs, norms, strict=True)]
+        a = self.model.assess(exs)  # the features once per batch, for the decision and the topic
         if mp.complaint:
             silent: list[int] = []
-            for i, (sig, (p, grams)) in enumerate(zip(sigs, self.model.explain(exs), strict=True)):
+            for i, (sig, p) in enumerate(zip(sigs, a.probs, strict=True)):
                 pos = sig.network == POS
                 threshold = mp.pos_threshold if pos else mp.threshold
                 decided = self._decide_pos(sig, p, norms[i].text) if pos else p >= threshold
-                why = f"; {', '.join(grams)}" if grams and decided else ""
+                grams = self.model.grams(a, i) if decided else []
+                why = f"; {', '.join(grams)}" if grams else ""
                 channel = ", feedback platform" if pos else ""
                 if sig.rules:
                     sig.reasons.append(
@@ -604,11 +621,22 @@ class SignalBuilder:
                     )
                     silent.append(i)
                 sig.is_complaint = decided
-            if silent and self.model.topic is not None:
-                topics = self.model.topics([exs[i] for i in silent])
-                for i, (cat, pc) in zip(silent, topics, strict=True):
-                    sigs[i].category = cat
-                    sigs[i].reasons.append(f"model: category {cat} ({pc:.2f}), the rules are silent")
+            unsure = [
+                i for i, sig in enumerate(sigs) if sig.is_complaint and sig.rules and _rules_unsure(sig)
+            ]
+            if self.model.topic is not None and (silent or (unsure and mp.topic_over_unsure < 1.0)):
+                asked = silent + (unsure if mp.topic_over_unsure < 1.0 else [])
+                for i, (cat, pc) in zip(asked, self.model.topics_at(a, asked), strict=True):
+                    sig = sigs[i]
+                    if not sig.rules:
+                        sig.category = cat
+                        sig.reasons.append(f"model: category {cat} ({pc:.2f}), the rules are silent")
+                    elif cat != sig.category and pc >= mp.topic_over_unsure:
+                        sig.reasons.append(
+                            f"model: category {cat} ({pc:.2f}) over the rules' unsure {sig.category}"
+                        )
+                        sig.category = cat
+                        sig.subcategory, sig.fact = best_in(sig.rules, cat)
             for i in silent:
                 if sigs[i].category is None:
                     sigs[i].is_complaint = False

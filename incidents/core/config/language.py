@@ -152,6 +152,14 @@ class SignalModelPolicy(_Strict):
     threshold: float = Field(
         0.5, ge=0.0, le=1.0, description="Probability from which the model says complaint."
     )
+    topic_over_unsure: float = Field(
+        1.0,
+        ge=0.0,
+        le=1.0,
+        description="Where the rules are unsure of the category (their category named by less weight than one "
+        "strong rule, or a rival category nearly as heavy), the topic classifier's category replaces theirs "
+        "from this probability (1: never). Where no rule fired, the topic classifier names it in any case.",
+    )
     pos_threshold: float = Field(
         0.0,
         ge=0.0,
