@@ -33,7 +33,7 @@ FORMAT = 3
 # The characters the char n-grams read: the first ones carry the complaint, and the n-grams of a
 # long post cost most of the model's time (bench/signals.py)
 CHAR_TEXT = 600
-CHAR_BUCKETS = 2**17
+CHAR_BUCKETS = 2**16
 NAVEC_FILE = "navec_news_v1_1B_250K_300d_100q.tar"
 DEFAULT_PATH = "var/models/signals-kursk.pkl"
 _REASON_KEY = re.compile(r"^([a-z][a-z ]*?)(?:\s+[^a-z ]|[:(]|$)")
@@ -144,7 +144,7 @@ def _features() -> Any:
             (
                 "chars",
                 # hashed, not a vocabulary: the n-grams of every post are looked up in C, not
-                # in a Python dict (2.3× faster, bench/signals.py); 2^17 buckets keep collisions rare
+                # in a Python dict (2.3× faster, bench/signals.py); 2^16 buckets, as many as the vocabulary kept before (60,000)
                 make_pipeline(
                     col("text"),
                     HashingVectorizer(

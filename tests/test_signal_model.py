@@ -1,6 +1,8 @@
-"""The feedback platform is a complaint channel (issue 22): a problem rule is enough there,
-short form titles count, and only thanks, requests for information, proposals, spam and pure
-questions are rejected — whatever the model, fitted on social-media posts, says."""
+"""The model combined with the rules (issue 22). The feedback platform is a complaint channel:
+a problem rule is enough there, short form titles count, and only thanks, requests for
+information, proposals, spam and pure questions are rejected — whatever the model, fitted on
+social-media posts, says. The topic classifier names the category where no rule fired, from the
+text alone; a batch is decided as post by post."""
 
 import copy
 from datetime import UTC, datetime
@@ -84,3 +86,76 @@ def test_thanks_with_a_polite_request_are_not_a_complaint(builder):
         _post("Выражаю благодарность врачам больницы № 4 за лечение мужа, прошу поощрить коллектив.")
     )
     assert not sig.is_complaint
+
+
+def test_where_no_rule_fired_the_topic_names_the_category(builder):
+    sig = builder(_post("Дверная ручка в лифтовом холле болтается уже месяц"))
+    assert not sig.rules and sig.is_complaint
+    from incidents.core.config.base import CATEGORY_CODES
+
+    assert sig.category in CATEGORY_CODES
+    assert any(
+        r.startswith(f"model: category {sig.category}") and "the rules are silent" in r for r in sig.reasons
+    )
+
+
+def test_the_topic_reads_the_text_not_the_rules_findings(builder):
+    from pipelines.model import example
+
+    text = "Дверная ручка в лифтовом холле болтается уже месяц"
+    sig = builder(_post(text))
+    ex = example(sig, builder.normalize(text))
+    other = copy.copy(ex)
+    other.rules = {**ex.rules, "cat=transport": 1.0, "catw=transport": 3.0, "rule_fired": 1.0}
+    m = builder.model
+    a = m.assess([ex, other])
+    assert a.probs[0] != a.probs[1]  # the complaint classifier reads the rules' findings
+    assert m.topics_at(a, [0]) == m.topics_at(a, [1])  # the topic does not
+
+
+def test_a_batch_is_decided_as_post_by_post(builder):
+    texts = [
+        "Третий день нет воды на Хуторской в Курске, сколько можно?",
+        "Продам зимнюю резину R16, 4 шт, Курск, пишите в личку",
+        "Дверная ручка в лифтовом холле болтается уже месяц",
+        "Граффити",
+    ]
+    posts = [_post(t, network=n) for t in texts for n in ("pos", "vk")]
+    for i, p in enumerate(posts):
+        p.external_id = str(i)
+    one = [builder(p) for p in posts]
+    many = builder.many(posts)
+    for a, b in zip(one, many, strict=True):
+        assert (a.is_complaint, a.category, a.reasons) == (b.is_complaint, b.category, b.reasons)
+
+
+def test_rules_are_unsure_of_a_light_or_contested_category():
+    from incidents.core.records import Entities, RuleHit, SignalRecord
+    from pipelines.signals import _rules_unsure
+
+    def sig(*hits: tuple[str, float]) -> SignalRecord:
+        rules = [RuleHit(f"r{i}", c, None, None, w, "слово") for i, (c, w) in enumerate(hits)]
+        return SignalRecord(
+            "vk:1",
+            True,
+            True,
+            2.0,
+            hits[0][0],
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            rules,
+            [],
+            Entities(),
+            "",
+            datetime(2026, 1, 1, tzinfo=UTC),
+            "vk",
+        )
+
+    assert not _rules_unsure(sig(("water", 1.5)))
+    assert _rules_unsure(sig(("water", 0.7)))  # one weak rule
+    assert _rules_unsure(sig(("water", 1.2), ("housing_utilities", 1.0)))  # a rival nearly as heavy
+    assert not _rules_unsure(sig(("water", 2.0), ("housing_utilities", 0.5)))
