@@ -20,6 +20,7 @@ from incidents.core.records import THREAD_CATEGORY_REASON, Entities, NormalizedT
 from pipelines.entities import NER_MAX_CHARS, EntityExtractor, NerTagger, add_ner
 from pipelines.keywords import KeywordRules, MarkerSet, best_category
 from pipelines.lemmas import Lemmatizer
+from pipelines.model_decision import INQUIRY_REASON, POS, apply_model, pos_rejects
 from pipelines.normalize import _TOKEN, Normalizer
 
 if TYPE_CHECKING:
@@ -79,10 +80,6 @@ _NEWS_FORMAT = re.compile(
     re.M,
 )
 _SENTENCE = re.compile(r"[.!?\n;]+")
-POS = "pos"  # the feedback platform (ПОС): a complaint channel
-INQUIRY_REASON = "inquiry"
-# Complaint markers that only make a request polite: beside an inquiry they do not say what is wrong.
-_POLITE = frozenset(["прошу", "просить", "необходимо", "необходимый", "пожалуйста"])
 
 
 def model_path(cfg: RegionConfig) -> Path:
@@ -126,21 +123,6 @@ def training_fingerprint(cfg: RegionConfig, labels: Sequence[str]) -> str:
     except ImportError:
         pass
     return h.hexdigest()[:16]
-
-
-# The rules are unsure of a category named by less weight than one strong rule, or by barely
-# more than a rival category's (then the topic classifier may choose: model.topic_over_unsure).
-UNSURE_WEIGHT = 1.0
-UNSURE_RIVAL = 0.75
-
-
-def _rules_unsure(sig: SignalRecord) -> bool:
-    by_cat: dict[str, float] = {}
-    for h in sig.rules:
-        by_cat[h.category] = by_cat.get(h.category, 0.0) + h.weight
-    mine = by_cat.get(sig.category or "", 0.0)
-    rival = max((w for c, w in by_cat.items() if c != sig.category), default=0.0)
-    return mine < UNSURE_WEIGHT or rival >= UNSURE_RIVAL * mine
 
 
 class SignalBuilder:
@@ -561,88 +543,10 @@ class SignalBuilder:
             )
         )
 
-    @staticmethod
-    def _pos_rejects(sig: SignalRecord, text: str) -> bool:
-        """On the feedback platform (a complaint channel) only thanks, spam, requests for
-        information or proposals, and pure questions are not complaints. A complaint marker
-        beside thanks or an inquiry overrules them unless it only makes a request polite
-        («прошу»)."""
-        said = {r.split(" ", 1)[0] for r in sig.reasons}
-        markers = [r for r in sig.reasons if r.startswith("complaint markers ")]
-        found = {m.strip() for r in markers for m in r[len("complaint markers ") :].split(":")[0].split(",")}
-        complaint = bool(found - _POLITE)
-        if ("thanks" in said or INQUIRY_REASON in said) and not complaint:
-            return True
-        if any(r.startswith("noise markers") for r in sig.reasons) and not sig.rules:
-            return True
-        return not sig.rules and not complaint and text.rstrip().endswith("?")
-
-    def _decide_pos(self, sig: SignalRecord, p: float, text: str) -> bool:
-        """The feedback platform is a complaint channel (a strong prior): a message a problem
-        rule fired on is a complaint whatever the model's probability — the model was fitted on
-        social-media posts, where a two-word «реклама на опоре» is an ad, not a form's title —
-        and one no rule fired on is one from `pos_threshold`; thanks, inquiries, spam and pure
-        questions are not (`_pos_rejects`)."""
-        assert self.policy.model is not None
-        if self._pos_rejects(sig, text):
-            return False
-        return sig.category is not None or p >= self.policy.model.pos_threshold
+    _pos_rejects = staticmethod(pos_rejects)
 
     def _apply_model(self, sigs: Sequence[SignalRecord], norms: Sequence[NormalizedText]) -> None:
-        """The trained model (signals.yaml → model) decides on candidates, beside the rules'
-        findings, which it takes as features; the reasons record both."""
-        from pipelines.model import best_in, example
-
-        mp = self.policy.model
-        assert mp is not None and self.model is not None
-        exs = [example(sig, norm) for sig, norm in zip(sigs, norms, strict=True)]
-        a = self.model.assess(exs)  # the features once per batch, for the decision and the topic
-        if mp.complaint:
-            silent: list[int] = []
-            for i, (sig, p) in enumerate(zip(sigs, a.probs, strict=True)):
-                pos = sig.network == POS
-                threshold = mp.pos_threshold if pos else mp.threshold
-                decided = self._decide_pos(sig, p, norms[i].text) if pos else p >= threshold
-                grams = self.model.grams(a, i) if decided else []
-                why = f"; {', '.join(grams)}" if grams else ""
-                channel = ", feedback platform" if pos else ""
-                if sig.rules:
-                    sig.reasons.append(
-                        f"model: p(complaint) = {p:.2f} (from {threshold:.2f}{channel}) → "
-                        f"{'complaint' if decided else 'not a complaint'}"
-                        f"{' (a problem on the feedback platform)' if pos and decided and p < mp.threshold else ''}"
-                        "; rules alone: "
-                        f"{'complaint' if sig.is_complaint else 'not a complaint'} at {sig.score:.2f}{why}"
-                    )
-                elif decided:
-                    sig.reasons.append(
-                        f"model {p:.2f}: {', '.join(grams) or 'the words as a whole'} "
-                        f"(from {threshold:.2f}{channel}; no rule fired)"
-                    )
-                    silent.append(i)
-                sig.is_complaint = decided
-            unsure = [
-                i for i, sig in enumerate(sigs) if sig.is_complaint and sig.rules and _rules_unsure(sig)
-            ]
-            if self.model.topic is not None and (silent or (unsure and mp.topic_over_unsure < 1.0)):
-                asked = silent + (unsure if mp.topic_over_unsure < 1.0 else [])
-                for i, (cat, pc) in zip(asked, self.model.topics_at(a, asked), strict=True):
-                    sig = sigs[i]
-                    if not sig.rules:
-                        sig.category = cat
-                        sig.reasons.append(f"model: category {cat} ({pc:.2f}), the rules are silent")
-                    elif cat != sig.category and pc >= mp.topic_over_unsure:
-                        sig.reasons.append(
-                            f"model: category {cat} ({pc:.2f}) over the rules' unsure {sig.category}"
-                        )
-                        sig.category = cat
-                        sig.subcategory, sig.fact = best_in(sig.rules, cat)
-            for i in silent:
-                if sigs[i].category is None:
-                    sigs[i].is_complaint = False
-        if mp.category and self.model.category is not None:
-            for sig, (cat, pc) in zip(sigs, self.model.categories(exs), strict=True):
-                if sig.rules and cat != sig.category and any(h.category == cat for h in sig.rules):
-                    sig.reasons.append(f"model: category {cat} ({pc:.2f}) over the rules' {sig.category}")
-                    sig.category = cat
-                    sig.subcategory, sig.fact = best_in(sig.rules, cat)
+        """The trained model (signals.yaml → model) decides beside the rules' findings, which
+        it takes as features (pipelines/model_decision.py); the reasons record both."""
+        assert self.policy.model is not None and self.model is not None
+        apply_model(self.model, self.policy.model, sigs, norms)

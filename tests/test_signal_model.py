@@ -131,7 +131,7 @@ def test_a_batch_is_decided_as_post_by_post(builder):
 
 def test_rules_are_unsure_of_a_light_or_contested_category():
     from incidents.core.records import Entities, RuleHit, SignalRecord
-    from pipelines.signals import _rules_unsure
+    from pipelines.model_decision import rules_unsure
 
     def sig(*hits: tuple[str, float]) -> SignalRecord:
         rules = [RuleHit(f"r{i}", c, None, None, w, "слово") for i, (c, w) in enumerate(hits)]
@@ -155,7 +155,7 @@ def test_rules_are_unsure_of_a_light_or_contested_category():
             "vk",
         )
 
-    assert not _rules_unsure(sig(("water", 1.5)))
-    assert _rules_unsure(sig(("water", 0.7)))  # one weak rule
-    assert _rules_unsure(sig(("water", 1.2), ("housing_utilities", 1.0)))  # a rival nearly as heavy
-    assert not _rules_unsure(sig(("water", 2.0), ("housing_utilities", 0.5)))
+    assert not rules_unsure(sig(("water", 1.5)))
+    assert rules_unsure(sig(("water", 0.7)))  # one weak rule
+    assert rules_unsure(sig(("water", 1.2), ("housing_utilities", 1.0)))  # a rival nearly as heavy
+    assert not rules_unsure(sig(("water", 2.0), ("housing_utilities", 0.5)))
