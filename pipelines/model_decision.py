@@ -56,7 +56,11 @@ def decide_pos(mp: SignalModelPolicy, sig: SignalRecord, p: float, text: str) ->
     rule fired on is a complaint whatever the model's probability — the model was fitted on
     social-media posts, where a two-word «реклама на опоре» is an ad, not a form's title —
     and one no rule fired on is one from `pos_threshold`; thanks, inquiries, spam and pure
-    questions are not (`pos_rejects`)."""
+    questions are not (`pos_rejects`) — except a request that the model reads as a complaint
+    (p ≥ `threshold`): «… прошу сообщить, когда уберут свалку» describes the problem first."""
+    said = {r.split(" ", 1)[0] for r in sig.reasons}
+    if INQUIRY_REASON in said and "thanks" not in said and sig.category is not None and p >= mp.threshold:
+        return True
     if pos_rejects(sig, text):
         return False
     return sig.category is not None or p >= mp.pos_threshold

@@ -159,3 +159,20 @@ def test_rules_are_unsure_of_a_light_or_contested_category():
     assert rules_unsure(sig(("water", 0.7)))  # one weak rule
     assert rules_unsure(sig(("water", 1.2), ("housing_utilities", 1.0)))  # a rival nearly as heavy
     assert not rules_unsure(sig(("water", 2.0), ("housing_utilities", 0.5)))
+
+
+def test_an_inquiry_the_model_reads_as_a_complaint_stays_one():
+    from incidents.core.config import SignalModelPolicy
+    from incidents.core.records import Entities, RuleHit, SignalRecord
+    from pipelines.model_decision import decide_pos
+
+    reasons = ["problem landscaping: +2.00", "complaint markers прошу: +0.50", "inquiry прошу сообщить"]
+    sig = SignalRecord(
+        "pos:1", False, True, 2.0, "landscaping", None, None, None, None, None, None,
+        [RuleHit("r", "landscaping", None, None, 2.0, "свалка")], reasons, Entities(),
+        "", datetime(2026, 1, 1, tzinfo=UTC), "pos",
+    )  # fmt: skip
+    mp = SignalModelPolicy()
+    text = "Во дворе свалка третий месяц, прошу сообщить, когда её уберут."
+    assert decide_pos(mp, sig, 0.9, text)
+    assert not decide_pos(mp, sig, 0.3, text)  # a request for information, a problem word in it
