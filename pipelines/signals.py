@@ -20,6 +20,7 @@ from incidents.core.records import THREAD_CATEGORY_REASON, Entities, NormalizedT
 from pipelines.entities import NER_MAX_CHARS, EntityExtractor, NerTagger, add_ner
 from pipelines.keywords import KeywordRules, MarkerSet, best_category
 from pipelines.lemmas import Lemmatizer
+from pipelines.model_decision import INQUIRY_REASON, POS, apply_model, pos_rejects
 from pipelines.normalize import _TOKEN, Normalizer
 from pipelines.placing import GivenPlace, region_locator
 
@@ -148,6 +149,7 @@ class SignalBuilder:
         self.event_markers = MarkerSet(policy.event_markers, lem)
         self.thanks_markers = MarkerSet(policy.thanks_markers, lem)
         self.place_markers = MarkerSet(policy.place_markers, lem)
+        self.inquiry_markers = MarkerSet(policy.inquiry_markers, lem)
         self._lem = lem
         self._fix_verbs = frozenset(lem.lemma(w) for w in policy.resolved_verbs)
         self._supply_verbs = frozenset(lem.lemma(w) for w in policy.resolved_supply_verbs)
@@ -489,8 +491,15 @@ class SignalBuilder:
             reasons.append(f"official account {post.author_id}: -{p.official_author_penalty:.2f}")
         if norm.truncated:
             reasons.append(f"text cut to its first {p.max_text_chars} characters for analysis")
+        inquiry = self.inquiry_markers(norm.lemmas) if post.network == POS else []
+        if inquiry:
+            reasons.append(f"{INQUIRY_REASON} {', '.join(inquiry)}")
         too_short = len(norm.text.strip()) < p.min_text_chars
-        if too_short:
+        if too_short and post.network == POS and category:
+            # the platform's form: «Граффити», «Мусор.», «Ямы» under a photo and an address
+            too_short = False
+            reasons.append(f"short, but a problem on the feedback platform: {category}")
+        elif too_short:
             reasons.append(f"text shorter than {p.min_text_chars} characters")
         is_complaint = bool(category) and not too_short and score >= p.threshold
         local = bool(ent.municipality or ent.region_mentioned or ent.address.settlement)
@@ -531,63 +540,21 @@ class SignalBuilder:
 
     def _model_asked(self, sig: SignalRecord, norm: NormalizedText) -> bool:
         """The model is asked about every post whose text is long enough (a post no rule fired
-        on can be a complaint); a model without the topic classifier only about candidates."""
+        on can be a complaint), and about a short platform message a problem rule fired on; a
+        model without the topic classifier only about candidates."""
         return (
             self.model is not None
             and (bool(sig.rules) or self.model.topic is not None)
-            and len(norm.text.strip()) >= self.policy.min_text_chars
+            and (
+                len(norm.text.strip()) >= self.policy.min_text_chars
+                or (sig.network == POS and sig.category is not None)
+            )
         )
 
-    def _pos_rejects(self, sig: SignalRecord, text: str) -> bool:
-        """On the feedback platform (a complaint channel) only thanks, spam and pure questions
-        of information are not complaints."""
-        said = {r.split(" ", 1)[0] for r in sig.reasons}
-        if "thanks" in said and "complaint" not in said:
-            return True
-        if any(r.startswith("noise markers") for r in sig.reasons) and not sig.rules:
-            return True
-        return not sig.rules and "complaint" not in said and text.rstrip().endswith("?")
+    _pos_rejects = staticmethod(pos_rejects)
 
     def _apply_model(self, sigs: Sequence[SignalRecord], norms: Sequence[NormalizedText]) -> None:
-        """The trained model (signals.yaml → model) decides on candidates, beside the rules'
-        findings, which it takes as features; the reasons record both."""
-        from pipelines.model import best_in, example
-
-        mp = self.policy.model
-        assert mp is not None and self.model is not None
-        exs = [example(sig, norm) for sig, norm in zip(sigs, norms, strict=True)]
-        if mp.complaint:
-            silent: list[int] = []
-            for i, (sig, (p, grams)) in enumerate(zip(sigs, self.model.explain(exs), strict=True)):
-                pos = sig.network == "pos"
-                threshold = mp.pos_threshold if pos else mp.threshold
-                decided = p >= threshold and not (pos and self._pos_rejects(sig, norms[i].text))
-                why = f"; {', '.join(grams)}" if grams and decided else ""
-                channel = ", feedback platform" if pos else ""
-                if sig.rules:
-                    sig.reasons.append(
-                        f"model: p(complaint) = {p:.2f} (from {threshold:.2f}{channel}) → "
-                        f"{'complaint' if decided else 'not a complaint'}; rules alone: "
-                        f"{'complaint' if sig.is_complaint else 'not a complaint'} at {sig.score:.2f}{why}"
-                    )
-                elif decided:
-                    sig.reasons.append(
-                        f"model {p:.2f}: {', '.join(grams) or 'the words as a whole'} "
-                        f"(from {threshold:.2f}{channel}; no rule fired)"
-                    )
-                    silent.append(i)
-                sig.is_complaint = decided
-            if silent and self.model.topic is not None:
-                topics = self.model.topics([exs[i] for i in silent])
-                for i, (cat, pc) in zip(silent, topics, strict=True):
-                    sigs[i].category = cat
-                    sigs[i].reasons.append(f"model: category {cat} ({pc:.2f}), the rules are silent")
-            for i in silent:
-                if sigs[i].category is None:
-                    sigs[i].is_complaint = False
-        if mp.category and self.model.category is not None:
-            for sig, (cat, pc) in zip(sigs, self.model.categories(exs), strict=True):
-                if sig.rules and cat != sig.category and any(h.category == cat for h in sig.rules):
-                    sig.reasons.append(f"model: category {cat} ({pc:.2f}) over the rules' {sig.category}")
-                    sig.category = cat
-                    sig.subcategory, sig.fact = best_in(sig.rules, cat)
+        """The trained model (signals.yaml → model) decides beside the rules' findings, which
+        it takes as features (pipelines/model_decision.py); the reasons record both."""
+        assert self.policy.model is not None and self.model is not None
+        apply_model(self.model, self.policy.model, sigs, norms)

@@ -44,7 +44,13 @@ def cmd_train(ctx: Context, args: argparse.Namespace) -> int:
     }
     if args.cv:
         out["cv"] = cross_validate(
-            items, args.cv, mapped, c=args.c, threshold=args.threshold, negatives=negatives
+            items,
+            args.cv,
+            mapped,
+            c=args.c,
+            threshold=args.threshold,
+            negatives=negatives,
+            builder=builder if ctx.cfg.signals.model is not None else None,
         )
     target = fit_and_save(
         items,

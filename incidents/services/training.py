@@ -53,7 +53,7 @@ def labelled_examples(builder: Any, labels: Path) -> list[dict[str, Any]]:
             if g is None:
                 continue
             root = f"{labels}:{post.network}:{post.parent_id or post.external_id}"
-            out.append({"sig": sig, "ex": example(sig, norm), "gold": g, "group": root})
+            out.append({"sig": sig, "ex": example(sig, norm), "norm": norm, "gold": g, "group": root})
     return out
 
 
@@ -181,7 +181,14 @@ def cross_validate(
     threshold: float,
     seed: int = 7,
     negatives: list[Any] | None = None,
+    builder: Any = None,
 ) -> dict[str, dict[str, float]]:
+    """`builder` (a rules-only SignalBuilder of the region): each fold's model decides as the
+    signal stage does (`SignalBuilder._apply_model`: the platform's prior, the topic where the
+    rules are silent, signals.yaml → model); without it, p ≥ `threshold` and the category
+    classifier where a rule points to its category."""
+    import copy
+
     from sklearn.model_selection import StratifiedGroupKFold
 
     from pipelines.model import fit
@@ -197,6 +204,19 @@ def cross_validate(
         t = training_set([items[i] for i in train_i], negatives, extra=extra)
         model = fit(t["cx"], t["cy"], t["kx"], t["ky"], c=c, complaint_w=t["w"])
         test = list(test_i)
+        if builder is not None:
+            builder.model = model
+            sigs = [copy.deepcopy(items[i]["sig"]) for i in test]
+            norms = [items[i]["norm"] for i in test]
+            asked = [
+                j for j, (sg, n) in enumerate(zip(sigs, norms, strict=True)) if builder._model_asked(sg, n)
+            ]
+            if asked:
+                builder._apply_model([sigs[j] for j in asked], [norms[j] for j in asked])
+            for i, sg in zip(test, sigs, strict=True):
+                comb_c[i], comb_k[i] = sg.is_complaint, sg.category
+            builder.model = None
+            continue
         exs = [items[i]["ex"] for i in test]
         for i, p, (kc, _) in zip(test, model.complaint_probability(exs), model.categories(exs), strict=True):
             comb_c[i] = p >= threshold

@@ -152,12 +152,22 @@ class SignalModelPolicy(_Strict):
     threshold: float = Field(
         0.5, ge=0.0, le=1.0, description="Probability from which the model says complaint."
     )
+    topic_over_unsure: float = Field(
+        1.0,
+        ge=0.0,
+        le=1.0,
+        description="Where the rules are unsure of the category (their category named by less weight than one "
+        "strong rule, or a rival category nearly as heavy), the topic classifier's category replaces theirs "
+        "from this probability (1: never). Where no rule fired, the topic classifier names it in any case.",
+    )
     pos_threshold: float = Field(
-        0.15,
+        0.0,
         ge=0.0,
         le=1.0,
         description="The same on the feedback platform (network pos), a complaint channel: a strong "
-        "prior; thanks, pure questions and spam are still rejected.",
+        "prior. A message a problem rule fired on is a complaint whatever the probability; one no rule "
+        "fired on from this probability (0: every message, the model choosing its category). Thanks, "
+        "requests for information, proposals, spam and pure questions are rejected in any case.",
     )
 
 
@@ -179,6 +189,13 @@ class SignalPolicy(_Strict):
         "(«у нас», «мы», «мой») — «пчёлы погибли у всех, нас не предупредили».",
     )
     thanks_markers: Markers = Field(default_factory=Markers, description="Gratitude: not a complaint.")
+    inquiry_markers: Markers = Field(
+        default_factory=Markers,
+        description="A request for information or a proposal («прошу разъяснить», «прошу сообщить», «предлагаю "
+        "установить»): on the feedback platform, where every other message is a complaint, such a message is "
+        "not one unless it also says what is wrong (a complaint marker other than a polite «прошу»). The "
+        "weight is not used.",
+    )
     brief_weight: float = Field(
         0.0,
         description="Added when a post with a problem rule is a brief statement (at most `brief_max_words` words) "
