@@ -85,11 +85,11 @@ def test_assign_reply_publish_dry_run_watch_and_report(env, capsys):
     assert code == 3 and "пробный режим (dry run)" in out and "не отправлено" in out
     assert "не считается отвеченным" in out  # 0 replies sent: not answered (issue 18)
     code, _, err = _run(capsys, "resolve", iid, "--by", "gzhi")
-    assert code == 2 and "resolved" in err
+    assert code == 2 and "решён" in err
     code, out, _ = _run(capsys, "replies", "--incident", iid)
-    assert code == 0 and "queued" in out
+    assert code == 0 and "в очереди" in out
     code, _, err = _run(capsys, "close", iid, "--by", "gzhi")
-    assert code == 2 and "close" in err
+    assert code == 2 and "не может закрывать" in err
 
     code, out, _ = _run(capsys, "sla-watch", "--dry-run")
     assert code == 0 and "проверено инцидентов" in out

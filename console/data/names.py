@@ -23,13 +23,7 @@ STATUS_NAMES = core_states.STATUS_NAMES
 CLOCK_NAMES = core_states.CLOCK_NAMES
 CLOCK_STATES = core_states.SLA_STATE_NAMES
 NETWORK_NAMES = {"vk": "ВКонтакте", "ok": "Одноклассники", "telegram": "Telegram", "pos": "ПОС"}
-REPLY_STATUSES = {
-    "queued": "в очереди",
-    "sending": "отправляется",
-    "sent": "отправлен",
-    "failed": "ошибка",
-    "manual": "опубликован вручную",
-}
+REPLY_STATUSES = core_states.REPLY_STATUS_NAMES
 ACTION_NAMES = core_states.EVENT_NAMES
 PERIODS = {"7": 7, "30": 30, "90": 90}
 

@@ -271,6 +271,7 @@ def cmd_publish(ctx: Any, args: argparse.Namespace) -> int:
 def cmd_replies(ctx: Any, args: argparse.Namespace) -> int:
     from sqlmodel import Session, col, select
 
+    from incidents.core.states import REPLY_STATUS_NAMES
     from incidents.storage.models import Post, Reply
 
     with Session(ctx.engine) as session:
@@ -293,7 +294,7 @@ def cmd_replies(ctx: Any, args: argparse.Namespace) -> int:
             str(r.id),
             str(r.incident_id),
             where,
-            r.status + (" (пром.)" if r.interim else ""),
+            REPLY_STATUS_NAMES.get(r.status, r.status) + (" (пром.)" if r.interim else ""),
             str(r.attempts),
             r.remote_id or r.error or "",
         )

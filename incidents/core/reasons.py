@@ -100,7 +100,8 @@ def _rule(w: ReasonWords, m: re.Match[str]) -> str:
 def _model_rules(w: ReasonWords, m: re.Match[str]) -> str:
     words = f"; {m['words']}" if m["words"] else ""
     return (
-        f"модель: вероятность жалобы {m['p']} (порог {m['t']}{_channel(m['pos'])}) → {_verdict(m['v'])}; "
+        f"модель: вероятность жалобы {m['p']} (порог {m['t']}{_channel(m['pos'])}) → {_verdict(m['v'])}"
+        f"{' (проблема, названная на платформе обратной связи)' if m['prob'] else ''}; "
         f"по одним правилам: {_verdict(m['r'])} (балл {m['s']}){words}"
     )
 
@@ -217,7 +218,8 @@ _PHRASES: list[tuple[re.Pattern[str], _Sub]] = [
     (
         re.compile(
             r"model: p\(complaint\) = (?P<p>[\d.]+) \(from (?P<t>[\d.]+)(?P<pos>, feedback platform)?\) → "
-            r"(?P<v>complaint|not a complaint); rules alone: (?P<r>complaint|not a complaint) at (?P<s>-?[\d.]+)"
+            r"(?P<v>complaint|not a complaint)(?P<prob> \(a problem on the feedback platform\))?; "
+            r"rules alone: (?P<r>complaint|not a complaint) at (?P<s>-?[\d.]+)"
             r"(?:; (?P<words>.*))?",
             re.S,
         ),
@@ -239,6 +241,17 @@ _PHRASES: list[tuple[re.Pattern[str], _Sub]] = [
         lambda w, m: (
             f"модель: категория {w.category(m['cat'])} ({m['p']}) вместо {w.category(m['old'])} по правилам"
         ),
+    ),
+    (
+        re.compile(r"model: category (?P<cat>\w+) \((?P<p>[\d.]+)\) over the rules' unsure (?P<old>\w+)"),
+        lambda w, m: (
+            f"модель: категория {w.category(m['cat'])} ({m['p']}) вместо неуверенной "
+            f"{w.category(m['old'])} по правилам"
+        ),
+    ),
+    (
+        re.compile(r"inquiry (?P<w>.+)", re.S),
+        lambda w, m: f"запрос информации или предложение ({m['w']})",
     ),
     (re.compile(r"new post (?P<k>\S+)"), lambda w, m: f"новый пост {m['k']}"),
     (

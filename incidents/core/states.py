@@ -147,3 +147,11 @@ ANSWER_STATUS_NAMES: dict[str, str] = {
     "published": "отправлен на публикацию",
     "superseded": "заменён",
 }
+
+REPLY_STATUS_NAMES: dict[str, str] = {
+    "queued": "в очереди",
+    "sending": "отправляется",
+    "sent": "отправлен",
+    "failed": "ошибка",
+    "manual": "опубликован вручную",
+}

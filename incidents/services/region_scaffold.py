@@ -120,7 +120,7 @@ def read_municipalities(path: Path) -> list[MunicipalityRow]:
     reader = csv.DictReader(text.splitlines(), dialect=dialect)
     last = ((reader.fieldnames or [""])[-1] or "").strip().lower()
     for i, raw in enumerate(reader, start=2):
-        extra = raw.pop(None, None)  # type: ignore[call-overload]  # values beyond the header's columns
+        extra = raw.pop(None, None)  # values beyond the header's columns
         if extra:
             if last not in ("settlements", "населённые пункты", "населенные пункты"):
                 raise ConfigError(
