@@ -15,11 +15,7 @@ scikit-learn is imported only here and only when a model is trained or configure
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import math
-import os
-import pickle
 import re
 from collections import defaultdict
 from collections.abc import Sequence
@@ -28,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from incidents.core.records import NormalizedText, RuleHit, SignalRecord
+from incidents.core.signed_pickle import CacheKey, read_signed, write_signed
 
 FORMAT = 3
 # The characters the char n-grams read: the first ones carry the complaint, and the n-grams of a
@@ -255,38 +252,22 @@ class SignalModel:
         return _best(self.category, examples)
 
     def save(self, path: Path | str) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # written aside and renamed: a process starting meanwhile never loads half a file
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with tmp.open("wb") as fh:
-            pickle.dump(
-                {
-                    "format": FORMAT,
-                    "complaint": self.complaint,
-                    "category": self.category,
-                    "topic": self.topic,
-                    "meta": {k: v for k, v in self.meta.items() if not k.startswith("_")},
-                },
-                fh,
-            )
-        digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
-        # the checksum first, then the model: `load` never sees a model without its checksum
-        checksum_path(path).write_text(f"{digest}  {path.name}\n", encoding="ascii")
-        os.replace(tmp, path)
-        return path
-
-
-def checksum_path(path: Path) -> Path:
-    """The SHA-256 written beside a model by `save`: `signals.pkl.sha256`."""
-    return path.with_name(path.name + ".sha256")
+        """Written aside with its checksum, then renamed (`incidents.core.signed_pickle`)."""
+        payload = {
+            "format": FORMAT,
+            "complaint": self.complaint,
+            "category": self.category,
+            "topic": self.topic,
+            "meta": {k: v for k, v in self.meta.items() if not k.startswith("_")},
+        }
+        return write_signed(Path(path), payload)
 
 
 class UntrustedModel(ValueError):
     """A model file without the checksum `incidents train` writes beside it, or not matching it."""
 
 
-_LOADED: dict[tuple[str, int, int, str], SignalModel] = {}
+_LOADED: dict[CacheKey, SignalModel] = {}
 
 
 def load(path: Path | str) -> SignalModel:
@@ -297,26 +278,17 @@ def load(path: Path | str) -> SignalModel:
     Loaded once per process and file version: the training check (`ensure_model`) and the
     signal stage both ask for it at start-up, and reading and hashing it twice cost a start."""
     path = Path(path)
-    side = checksum_path(path)
-    try:
-        expected = side.read_text(encoding="ascii").split()[0].lower()
-    except (OSError, IndexError, UnicodeDecodeError) as exc:
-        raise UntrustedModel(
-            f"{path}: no checksum {side.name} beside it (train it with `incidents train`)"
-        ) from exc
-    st = path.stat()
-    key = (str(path.resolve()), st.st_mtime_ns, st.st_size, expected)
-    if key not in _LOADED:
-        _LOADED.clear()  # one model per process is the rule: an older version is dropped
-        _LOADED[key] = _read_checked(path, side, expected)
-    return _LOADED[key]
+    return read_signed(
+        path,
+        _LOADED,
+        lambda data: _model_of(path, data),
+        refuse=UntrustedModel,
+        no_checksum="{path}: no checksum {side} beside it (train it with `incidents train`)",
+        mismatch="{path}: SHA-256 differs from {side}: not loaded (train it again)",
+    )
 
 
-def _read_checked(path: Path, side: Path, expected: str) -> SignalModel:
-    data_bytes = path.read_bytes()
-    if not hmac.compare_digest(hashlib.sha256(data_bytes).hexdigest(), expected):
-        raise UntrustedModel(f"{path}: SHA-256 differs from {side.name}: not loaded (train it again)")
-    data = pickle.loads(data_bytes)  # noqa: S301 - checked against the checksum written by our training
+def _model_of(path: Path, data: dict[str, Any]) -> SignalModel:
     if data.get("format") != FORMAT:
         raise ValueError(f"{path}: model format {data.get('format')}, expected {FORMAT}: train it again")
     return SignalModel(data["complaint"], data["category"], data.get("meta", {}), data.get("topic"))

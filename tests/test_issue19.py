@@ -267,7 +267,8 @@ def test_f3_the_model_is_found_beside_the_region_from_any_directory_and_checked(
     import logging
     import pickle
 
-    from pipelines.model import SignalModel, checksum_path
+    from incidents.core.signed_pickle import checksum_path
+    from pipelines.model import SignalModel
     from pipelines.signals import SignalBuilder
 
     cfg = _region_with_model(tmp_path)

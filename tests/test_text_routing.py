@@ -14,11 +14,11 @@ import pytest
 
 from incidents.cli.main import main
 from incidents.core.config import load_region
+from incidents.core.signed_pickle import checksum_path
 from incidents.domain.routing import Router
 from incidents.domain.text_routing import (
     PlaceParser,
     UntrustedRoutingModel,
-    checksum_path,
     load_text_router,
     model_path,
     street_of,

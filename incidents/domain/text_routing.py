@@ -21,11 +21,7 @@ scikit-learn is the `ml` extra: it is imported only when a model is fitted or lo
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import math
-import os
-import pickle
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -34,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from incidents.core.config import RegionConfig
+from incidents.core.signed_pickle import CacheKey, read_signed, write_signed
 
 FORMAT = 1
 NO_PLACE = "none"
@@ -276,17 +273,10 @@ class TextRouter:
     # ------------------------------------------------------------------ the file
     def save(self, path: Path) -> Path:
         """Pickle aside, checksum written first, then renamed: `load` never sees a model without it."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         self._parts = None  # the analysers are rebuilt on first use after loading
         for _name, pipe in self.vectorizer.transformer_list:
             pipe.steps[-1][1].stop_words_ = None  # the terms min_df dropped: only for inspection, and large
-        payload = {"format": FORMAT, "router": self}
-        tmp.write_bytes(pickle.dumps(payload))
-        digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
-        checksum_path(path).write_text(f"{digest}  {path.name}\n", encoding="ascii")
-        os.replace(tmp, path)
-        return path
+        return write_signed(path, {"format": FORMAT, "router": self})
 
 
 def _vectorizer() -> Any:
@@ -336,41 +326,32 @@ class _Column:
         return [d[self.name] for d in docs]
 
 
-def checksum_path(path: Path) -> Path:
-    """The SHA-256 written beside the model: `routing-spb.pkl.sha256`."""
-    return path.with_name(path.name + ".sha256")
-
-
 class UntrustedRoutingModel(ValueError):
     """A routing model without the checksum written at learning, or not matching it."""
 
 
-_LOADED: dict[tuple[str, int, int, str], TextRouter] = {}
+_LOADED: dict[CacheKey, TextRouter] = {}
 
 
 def load_text_router(path: Path) -> TextRouter | None:
     """The model at `path`, or None when there is none; refused unread without a matching checksum."""
     if not path.is_file():
         return None
-    side = checksum_path(path)
-    try:
-        expected = side.read_text(encoding="ascii").split()[0].lower()
-    except (OSError, IndexError, UnicodeDecodeError) as exc:
-        raise UntrustedRoutingModel(
-            f"{path}: нет контрольной суммы {side.name} (обучите: incidents routing learn)"
-        ) from exc
-    st = path.stat()
-    key = (str(path.resolve()), st.st_mtime_ns, st.st_size, expected)
-    if key not in _LOADED:
-        data = path.read_bytes()
-        if not hmac.compare_digest(hashlib.sha256(data).hexdigest(), expected):
-            raise UntrustedRoutingModel(f"{path}: SHA-256 не совпадает с {side.name}: модель не загружена")
-        payload = pickle.loads(data)  # noqa: S301 - checked against the checksum written at learning
-        if payload.get("format") != FORMAT:
-            raise UntrustedRoutingModel(f"{path}: формат модели {payload.get('format')}, нужен {FORMAT}")
-        _LOADED.clear()
-        _LOADED[key] = payload["router"]
-    return _LOADED[key]
+    return read_signed(
+        path,
+        _LOADED,
+        lambda payload: _router_of(path, payload),
+        refuse=UntrustedRoutingModel,
+        no_checksum="{path}: нет контрольной суммы {side} (обучите: incidents routing learn)",
+        mismatch="{path}: SHA-256 не совпадает с {side}: модель не загружена",
+    )
+
+
+def _router_of(path: Path, payload: dict[str, Any]) -> TextRouter:
+    if payload.get("format") != FORMAT:
+        raise UntrustedRoutingModel(f"{path}: формат модели {payload.get('format')}, нужен {FORMAT}")
+    router: TextRouter = payload["router"]
+    return router
 
 
 def model_path(cfg: RegionConfig, data_dir: Path | None = None) -> Path:

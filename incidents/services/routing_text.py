@@ -228,7 +228,7 @@ def text_summary(cfg: RegionConfig, router: TextRouter, rows: Sequence[TextRow],
     validation figures and the SHA-256 of the model file it describes."""
     import yaml
 
-    from incidents.domain.text_routing import checksum_path
+    from incidents.core.signed_pickle import checksum_path
 
     counts = Counter(r.example.body for r in rows)
     classes = [str(k) for k in router.classifier.classes_]
