@@ -79,6 +79,8 @@ def apply_model(
             pos = sig.network == POS
             threshold = mp.pos_threshold if pos else mp.threshold
             decided = decide_pos(mp, sig, p, norms[i].text) if pos else p >= threshold
+            if decided and _by_organisation(sig):
+                decided = False  # an organisation's announcement or reply: the rules' word is final
             grams = model.grams(a, i) if decided else []
             why = f"; {', '.join(grams)}" if grams else ""
             channel = ", feedback platform" if pos else ""
@@ -120,3 +122,8 @@ def apply_model(
                 sig.reasons.append(f"model: category {cat} ({pc:.2f}) over the rules' {sig.category}")
                 sig.category = cat
                 sig.subcategory, sig.fact = best_in(sig.rules, cat)
+
+
+def _by_organisation(sig: SignalRecord) -> bool:
+    """The signal stage found the author to be an official account or an organisation's page."""
+    return any(r.startswith(("official account ", "official author ")) for r in sig.reasons)

@@ -165,6 +165,9 @@ class SignalBuilder:
         for body in cfg.bodies.bodies:
             official.update(body.accounts)
         self.official_authors = frozenset(official)
+        # an organisation by its display name: a configured word, or a body's own name
+        self._org_words = frozenset(_name_key(w) for w in policy.official_author_words)
+        self._body_names = frozenset(_name_key(b.name) for b in cfg.bodies.bodies)
         self.source_places = {s.id: s.municipality for s in cfg.sources.sources if s.municipality}
         self.model = None
         if use_model is None:  # INCIDENTS_SIGNALS_MODEL=off: rules alone whatever signals.yaml says (tests)
@@ -365,6 +368,14 @@ class SignalBuilder:
             sig = replace(sig, category=thread_category, reasons=[*sig.reasons, topic])
         return sig
 
+    def organisation(self, author_name: str | None) -> bool:
+        """An organisation's page by its display name («Администрация Рыльского района», «ЦУР
+        Курской области», «Льговская ЦРБ»): announcements and replies, not a resident."""
+        if not author_name:
+            return False
+        key = _name_key(author_name)
+        return key in self._body_names or not self._org_words.isdisjoint(key.split())
+
     def requests(self, norm: NormalizedText) -> list[str]:
         """Words asking for action: plural imperatives anywhere («уберите»), infinitives that
         open a sentence («Заменить водосточную трубу.»); ads' verbs («звоните») excluded."""
@@ -489,6 +500,9 @@ class SignalBuilder:
         if post.author_id and post.author_id in self.official_authors:
             score -= p.official_author_penalty
             reasons.append(f"official account {post.author_id}: -{p.official_author_penalty:.2f}")
+        elif self.organisation(post.author_name):
+            score -= p.official_author_penalty
+            reasons.append(f"official author «{post.author_name}»: -{p.official_author_penalty:.2f}")
         if norm.truncated:
             reasons.append(f"text cut to its first {p.max_text_chars} characters for analysis")
         inquiry = self.inquiry_markers(norm.lemmas) if post.network == POS else []
@@ -558,3 +572,8 @@ class SignalBuilder:
         it takes as features (pipelines/model_decision.py); the reasons record both."""
         assert self.policy.model is not None and self.model is not None
         apply_model(self.model, self.policy.model, sigs, norms)
+
+
+def _name_key(name: str) -> str:
+    """An author's or a body's name compared as words: lower case, ё = е, punctuation as spaces."""
+    return " ".join(re.sub(r"[^\w-]+", " ", name.lower().replace("ё", "е")).split())

@@ -55,6 +55,7 @@ def _issue22_taken_out(signals: dict[str, Any]) -> dict[str, Any]:
     `topic_over_unsure`. Everything else must still equal the Kursk of before."""
     out = dict(signals)
     assert out.pop("inquiry_markers")["phrases"], "the base's inquiry markers reach Kursk"
+    assert "администрация" in out.pop("official_author_words")  # organisations by name, also after
     model = dict(out["model"])
     assert model.pop("pos_threshold") == 0.0 and "topic_over_unsure" in model
     model.pop("topic_over_unsure")

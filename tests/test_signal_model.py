@@ -176,3 +176,38 @@ def test_an_inquiry_the_model_reads_as_a_complaint_stays_one():
     text = "Во дворе свалка третий месяц, прошу сообщить, когда её уберут."
     assert decide_pos(mp, sig, 0.9, text)
     assert not decide_pos(mp, sig, 0.3, text)  # a request for information, a problem word in it
+
+
+def _by(author: str, text: str) -> PostRecord:
+    post = _post(text, network="vk")
+    post.author_name = author
+    return post
+
+
+def test_an_organisations_announcement_or_reply_is_never_a_complaint(builder, kursk):
+    """Posts of administrations, committees, ЦУР and hospitals (by their display name, or a body's
+    own name from bodies.yaml) were the largest share of the third blind set's false positives: the
+    model read their problem words as a complaint."""
+    outage = (
+        "МУП «Курскводоканал» информирует: в связи с устранением аварии на водоводе временно "
+        "прекращена подача холодной воды в дома по ул. Союзной, 20–30. Подвоз воды организован."
+    )
+    reply = "Елена, здравствуйте! Информация передана в управляющую компанию, протечку кровли на Союзной, 26 устранят сегодня."
+    for author in (
+        "Администрация города Курска",
+        "ЦУР Курской области",
+        "Комитет ЖКХ города Курска",
+        "Льговская ЦРБ",
+    ):
+        for text in (outage, reply):
+            sig = builder(_by(author, text))
+            assert not sig.is_complaint, (author, sig.reasons)
+            assert any(r.startswith("official author «") for r in sig.reasons)
+    # a body's own name counts even with none of the words (bodies.yaml)
+    from pipelines.signals import _name_key
+
+    plain = [b.name for b in kursk.bodies.bodies if builder._org_words.isdisjoint(_name_key(b.name).split())]
+    assert plain and all(builder.organisation(name) for name in plain)
+    # a resident, and a news public relaying a resident's complaint, are not organisations
+    resident = builder(_by("Ирина Управленко", "Третий день нет воды на Союзной, 26, никто не приезжает!"))
+    assert resident.is_complaint and not builder.organisation("Курск Онлайн")

@@ -207,6 +207,10 @@ _PHRASES: list[tuple[re.Pattern[str], _Sub]] = [
         lambda w, m: f"официальный аккаунт {m['w']}: {m['x']}",
     ),
     (
+        re.compile(r"official author (?P<w>«.*»): (?P<x>[+-][\d.]+)", re.S),
+        lambda w, m: f"автор — организация {m['w']}: {m['x']}",
+    ),
+    (
         re.compile(r"text cut to its first (?P<n>\d+) characters for analysis"),
         lambda w, m: f"для анализа взяты первые {m['n']} символов текста",
     ),

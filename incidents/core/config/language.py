@@ -248,6 +248,12 @@ class SignalPolicy(_Strict):
     official_authors: list[str] = Field(
         default_factory=list, description="author_id values of official accounts (госпаблики, bodies' pages)."
     )
+    official_author_words: list[str] = Field(
+        default_factory=list,
+        description="Words of an author's name that make it an organisation («Администрация …», «Комитет …», "
+        "«ЦУР …», «… ЦРБ»): its posts are announcements and replies, never a resident's complaint, whatever "
+        "the model says. A body's own name (bodies.yaml) counts the same.",
+    )
     keep_person_names: bool = Field(False, description="Keep persons' names in exports and search indexes.")
     use_ner: bool = Field(True, description="Run natasha NER on candidate posts (persons, organisations).")
     workers: int = Field(
