@@ -56,11 +56,10 @@ def main(argv: list[str] | None = None) -> int:
             read_text_rows,
             score_text_router,
             score_with_fallback,
-            split_by_time,
         )
 
         rows, _unknown = read_text_rows(cfg, Path(args.file))
-        early, late = split_by_time(rows, args.train_share)
+        early, late = time_split(rows, args.train_share)
         out["text_split"] = {"train": len(early), "test": len(late)}
         table = LearnedTable.learn(examples_of(train), min_support=3, min_share=0.75)
         for precision in (float(x) for x in args.precisions.split(",")):

@@ -39,6 +39,7 @@ from incidents.services.routing_history import (
     examples_of,
     learn_report,
     load_history,
+    time_split,
 )
 from incidents.services.routing_text import MIN_PRECISION, TEXT_SUMMARY_FILE, read_text_rows, text_summary
 
@@ -162,11 +163,10 @@ def _evaluate_text(ctx: Context, args: argparse.Namespace) -> tuple[dict[str, An
         period,
         place_accuracy,
         score_text_router,
-        split_by_time,
     )
 
     rows, _unknown = read_text_rows(ctx.cfg, Path(args.file))
-    train, test = split_by_time(rows, args.train_share)
+    train, test = time_split(rows, args.train_share)
     t0 = time.monotonic()
     router = learn_text_router(ctx.cfg, train, min_precision=args.min_precision)
     seconds = round(time.monotonic() - t0, 1)
@@ -186,7 +186,6 @@ def _evaluate_text(ctx: Context, args: argparse.Namespace) -> tuple[dict[str, An
 
 def cmd_evaluate(ctx: Context, args: argparse.Namespace) -> int:
     from incidents.domain.routing import Router
-    from incidents.services.routing_history import time_split
     from incidents.services.routing_text import score_with_fallback
 
     out: dict[str, Any] = {"file": Path(args.file).name, "split": args.split}

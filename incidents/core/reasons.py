@@ -111,7 +111,26 @@ def _model_silent(w: ReasonWords, m: re.Match[str]) -> str:
     return f"модель {m['p']}: {words} (порог {m['t']}{_channel(m['pos'])}; ни одно правило не сработало)"
 
 
+# «<what> <words>: ±<weight>»: the markers and places that moved the score, with the words they matched
+_WEIGHTED = {
+    "complaint markers": "признаки жалобы",
+    "request to act": "просьба принять меры",
+    "thanks": "благодарность",
+    "reported fixed": "сообщают, что устранено",
+    "place near the author": "место рядом с автором",
+    "address": "адрес",
+}
+
+
+def _weighted(ru: str) -> _Sub:
+    return lambda w, m: f"{ru} ({m['w']}): {m['x']}"
+
+
 _PHRASES: list[tuple[re.Pattern[str], _Sub]] = [
+    *(
+        (re.compile(rf"{en} (?P<w>.+): (?P<x>[+-][\d.]+)", re.S), _weighted(ru))
+        for en, ru in _WEIGHTED.items()
+    ),
     (
         re.compile(
             r"rule (?P<n>\d+): (?P<cat>[\w*]+)/(?P<sub>[\w*]+) in (?P<muni>[\w*-]+) \((?P<scale>[\w*]+)\)(?P<rest>.*)",
@@ -132,14 +151,6 @@ _PHRASES: list[tuple[re.Pattern[str], _Sub]] = [
         lambda w, m: f"тема {w.category(m['cat'])}: {m['x']}",
     ),
     (
-        re.compile(r"complaint markers (?P<w>.+): (?P<x>[+-][\d.]+)", re.S),
-        lambda w, m: f"признаки жалобы ({m['w']}): {m['x']}",
-    ),
-    (
-        re.compile(r"request to act (?P<w>.+): (?P<x>[+-][\d.]+)", re.S),
-        lambda w, m: f"просьба принять меры ({m['w']}): {m['x']}",
-    ),
-    (
         re.compile(r"news words (?P<w>.+) not counted: the author speaks of themselves", re.S),
         lambda w, m: f"слова новости ({m['w']}) не учтены: автор пишет о себе",
     ),
@@ -154,18 +165,6 @@ _PHRASES: list[tuple[re.Pattern[str], _Sub]] = [
     (
         re.compile(r"brief statement \((?P<n>\d+) words\): (?P<x>[+-][\d.]+)"),
         lambda w, m: f"короткое сообщение ({m['n']} сл.): {m['x']}",
-    ),
-    (
-        re.compile(r"thanks (?P<w>.+): (?P<x>[+-][\d.]+)", re.S),
-        lambda w, m: f"благодарность ({m['w']}): {m['x']}",
-    ),
-    (
-        re.compile(r"reported fixed (?P<w>.+): (?P<x>[+-][\d.]+)", re.S),
-        lambda w, m: f"сообщают, что устранено ({m['w']}): {m['x']}",
-    ),
-    (
-        re.compile(r"place near the author (?P<w>.+): (?P<x>[+-][\d.]+)", re.S),
-        lambda w, m: f"место рядом с автором ({m['w']}): {m['x']}",
     ),
     (
         re.compile(r"place from the thread it replies to: (?P<muni>[\w-]+)"),
@@ -201,7 +200,6 @@ _PHRASES: list[tuple[re.Pattern[str], _Sub]] = [
         re.compile(r"places outside the region: (?P<w>.+)", re.S),
         lambda w, m: f"места за пределами региона: {m['w']}",
     ),
-    (re.compile(r"address (?P<w>.+): (?P<x>[+-][\d.]+)", re.S), lambda w, m: f"адрес ({m['w']}): {m['x']}"),
     (
         re.compile(r"official account (?P<w>\S+): (?P<x>[+-][\d.]+)"),
         lambda w, m: f"официальный аккаунт {m['w']}: {m['x']}",

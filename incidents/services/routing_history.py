@@ -19,10 +19,10 @@ import gzip
 import io
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from incidents.core.config import CATEGORY_CODES, RegionConfig
 from incidents.domain.learned_routing import Case, Example, LearnedTable, normalise_street
@@ -173,22 +173,34 @@ def examples_of(rows: Iterable[HistoryRow]) -> list[Example]:
     return [Example(r.case, r.body) for r in rows]
 
 
-def time_split(
-    rows: list[HistoryRow], train_share: float = 0.75
-) -> tuple[list[HistoryRow], list[HistoryRow]]:
-    """Earlier rows to train, later to test: by time when the file has it, else by its order.
+class _Timed(Protocol):
+    @property
+    def when(self) -> str: ...
 
-    With times, the cut falls at the start of a calendar month (the first month boundary at or
-    after `train_share` of the rows), so the test period is whole months the table never saw."""
+
+Row = TypeVar("Row", bound=_Timed)
+
+
+def time_split(
+    rows: Sequence[Row], train_share: float = 0.75, *, whole_months: bool = True
+) -> tuple[list[Row], list[Row]]:
+    """Earlier rows to train, later to test: by time when every row has one, else by the file's
+    order. With times the cut falls at the start of a calendar month (the first month boundary at
+    or after `train_share` of the rows), so the test period is whole months the table or the text
+    model never saw; `whole_months=False` cuts at the share itself (the text model's validation
+    slice: the last weeks of its training period)."""
     if rows and all(r.when for r in rows):
         ordered = sorted(rows, key=lambda r: r.when)
-        cut_at = ordered[min(len(ordered) - 1, int(len(ordered) * train_share))].when[:7]
-        train = [r for r in ordered if r.when[:7] < cut_at]
-        test = [r for r in ordered if r.when[:7] >= cut_at]
-        if train and test:
-            return train, test
-    cut = int(len(rows) * train_share)
-    return rows[:cut], rows[cut:]
+        if whole_months:
+            cut = ordered[min(len(ordered) - 1, int(len(ordered) * train_share))].when[:7]
+            early = [r for r in ordered if r.when[:7] < cut]
+            late = [r for r in ordered if r.when[:7] >= cut]
+            if early and late:
+                return early, late
+        cut_at = int(len(ordered) * train_share)
+        return ordered[:cut_at], ordered[cut_at:]
+    cut_at = int(len(rows) * train_share)
+    return list(rows[:cut_at]), list(rows[cut_at:])
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,14 @@ from incidents.domain.text_routing import (
     TextRouter,
     fit_temperature,
 )
-from incidents.services.routing_history import PLACE_COLUMNS, TIME_COLUMNS, CaseReader, HistoryRow, read_rows
+from incidents.services.routing_history import (
+    PLACE_COLUMNS,
+    TIME_COLUMNS,
+    CaseReader,
+    HistoryRow,
+    read_rows,
+    time_split,
+)
 
 MIN_PRECISION = 0.75
 """The covered decisions of the model must be right this often on validation: above what the
@@ -73,28 +80,6 @@ def read_text_rows(
     return rows, unknown
 
 
-def split_by_time(
-    rows: Sequence[TextRow], train_share: float = 0.75, *, whole_months: bool = True
-) -> tuple[list[TextRow], list[TextRow]]:
-    """Earlier rows and later rows: at a month boundary when every row has a time (the test
-    period is whole months the model never saw), else by order; `whole_months=False` cuts at
-    the share itself (the validation slice: the last weeks of the training period)."""
-    if rows and all(r.when for r in rows):
-        ordered = sorted(rows, key=lambda r: r.when)
-        if not whole_months:
-            cut_at = int(len(ordered) * train_share)
-            return ordered[:cut_at], ordered[cut_at:]
-        cut = ordered[min(len(ordered) - 1, int(len(ordered) * train_share))].when[:7]
-        early = [r for r in ordered if r.when[:7] < cut]
-        late = [r for r in ordered if r.when[:7] >= cut]
-        if early and late:
-            return early, late
-        cut_at = int(len(ordered) * train_share)
-        return ordered[:cut_at], ordered[cut_at:]
-    cut_at = int(len(rows) * train_share)
-    return list(rows[:cut_at]), list(rows[cut_at:])
-
-
 def gazetteer(cfg: RegionConfig) -> dict[str, str]:
     """Street, town and okrug names that lie in one municipality only (lower case, ё as е) → its code."""
     seen: dict[str, set[str]] = {}
@@ -133,7 +118,7 @@ def learn_text_router(
     if rows and all(r.when for r in rows):
         rows = sorted(rows, key=lambda r: r.when)  # the validation slice and the half-life count back in time
     gaz = gazetteer(cfg)
-    fit_rows, val_rows = split_by_time(rows, validation_share, whole_months=False)
+    fit_rows, val_rows = time_split(rows, validation_share, whole_months=False)
     known = {b.code for b in cfg.bodies.bodies}
     validation: dict[str, Any] = {"n": len(val_rows)}
     temperature, threshold = 5.0, 0.5
