@@ -33,9 +33,9 @@ class Names:
 
     def __init__(self, cfg: RegionConfig) -> None:
         self.cfg = cfg
-        self.categories = {c.code: c.name for c in cfg.rubricator.categories}
-        self.subcategories = {s.code: s.name for c in cfg.rubricator.categories for s in c.subcategories}
-        self.words = reason_words(cfg)
+        self.words = reason_words(cfg)  # the region's names for codes, shared with the reasons' reader
+        self.categories = self.words.categories
+        self.subcategories = self.words.subcategories
 
     def reason(self, text: str | None) -> str:
         """A signal's or router's reason in Russian, with names for its codes."""
