@@ -71,12 +71,17 @@ def _learn_text(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
 
     rows, _unknown = read_text_rows(ctx.cfg, Path(args.file))
     router = learn_text_router(
-        ctx.cfg, rows, min_precision=args.min_precision, meta={"file": Path(args.file).name}
+        ctx.cfg,
+        rows,
+        min_precision=args.min_precision,
+        meta={"file": Path(args.file).name},
+        points=False if args.no_points else None,
     )
     out: dict[str, Any] = {
         "rows": len(rows),
         "threshold": round(router.threshold, 4),
         "temperature": router.temperature,
+        "points": router.point_history is not None,
         "validation": router.meta.get("validation"),
     }
     if not args.dry_run:
@@ -162,13 +167,16 @@ def _evaluate_text(ctx: Context, args: argparse.Namespace) -> tuple[dict[str, An
         learn_text_router,
         period,
         place_accuracy,
+        point_place_accuracy,
         score_text_router,
     )
 
     rows, _unknown = read_text_rows(ctx.cfg, Path(args.file))
     train, test = time_split(rows, args.train_share)
     t0 = time.monotonic()
-    router = learn_text_router(ctx.cfg, train, min_precision=args.min_precision)
+    router = learn_text_router(
+        ctx.cfg, train, min_precision=args.min_precision, points=False if args.no_points else None
+    )
     seconds = round(time.monotonic() - t0, 1)
     s = score_text_router(ctx.cfg, router, test)
     decisions = {r.id: d for r, d in zip(test, s.pop("_decisions"), strict=True)}
@@ -178,7 +186,9 @@ def _evaluate_text(ctx: Context, args: argparse.Namespace) -> tuple[dict[str, An
         "threshold": round(router.threshold, 4),
         "validation": router.meta.get("validation"),
         "learn_seconds": seconds,
+        "points": router.point_history is not None,
         "place_from_address": place_accuracy(router, test),
+        "place_from_point": point_place_accuracy(router, test),
         **s,
     }
     return out, decisions
@@ -294,6 +304,11 @@ def add_commands(sub: Any) -> None:
             "--no-table", action="store_true", help="без таблицы (и без медленного сигнального этапа)"
         )
         s.add_argument("--no-text", action="store_true", help="без модели по тексту")
+        s.add_argument(
+            "--no-points",
+            action="store_true",
+            help="модель по тексту без точек обращений (только текст и строка адреса)",
+        )
         s.add_argument(
             "--min-precision",
             type=float,

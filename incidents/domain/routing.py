@@ -111,10 +111,13 @@ class Router:
         street: str | None = None,
         text: str | None = None,
         address: str | None = None,
+        lat: float | None = None,
+        lon: float | None = None,
     ) -> RouteDecision:
         """`settlement`: the town or village the incident is in (territories.yaml name), if known;
         `street`: its street, for the learned table; `text` and `address`: the complaint's words
-        and address line, for the text model."""
+        and address line, for the text model; `lat`/`lon`: its point, for a text model learned
+        with points (its district, okrug and the bodies of earlier complaints around it)."""
         named_municipality = municipality
         assumed = ""
         whole_region = municipality is None and scale == "region"
@@ -137,7 +140,7 @@ class Router:
             if entry is not None and entry.corrections:  # dispatchers said so since the model learned
                 return self._learned_decision(entry, case, assumed)
         if self.text is not None and text and not whole_region:
-            td = self.text.predict(text, address or "", named_municipality, self.bodies)
+            td = self.text.predict(text, address or "", named_municipality, self.bodies, lat, lon)
             if td is not None and td.confident:
                 return self._text_decision(td)
         if entry is not None:

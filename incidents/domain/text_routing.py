@@ -31,6 +31,7 @@ from typing import Any
 
 from incidents.core.config import RegionConfig
 from incidents.core.signed_pickle import CacheKey, read_signed, write_signed
+from incidents.domain.point_routing import DESK, PointHistory
 
 FORMAT = 1
 NO_PLACE = "none"
@@ -47,6 +48,11 @@ class TextExample:
     address: str
     body: str
     municipality: str | None = None
+    lat: float | None = None  # the point the platform gave, if any (`point_routing`)
+    lon: float | None = None
+
+
+Point = tuple[float | None, float | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,14 +129,35 @@ class TextRouter:
     threshold: float = 0.5
     meta: dict[str, Any] = field(default_factory=dict)
     _parts: Any = field(default=None, repr=False, compare=False)  # built on first use, never saved
+    points: PointHistory | None = None
+    """The point history (`point_routing.PointHistory`) when learned with points; last, so that a
+    model pickled before it loads (the attribute is then unset: read it with `point_history`)."""
 
     # ------------------------------------------------------------------ features
     @staticmethod
-    def _docs(items: Sequence[tuple[str, str, str | None]]) -> list[dict[str, str]]:
-        return [
+    def _docs(
+        items: Sequence[tuple[str, str, str | None]], places: Sequence[str] | None = None
+    ) -> list[dict[str, str]]:
+        docs = [
             {"text": text or "", "address": f"{address or ''} D_{muni or NO_PLACE}"}
             for text, address, muni in items
         ]
+        for doc, place in zip(docs, places or (), strict=False):
+            doc["place"] = place
+        return docs
+
+    @property
+    def point_history(self) -> PointHistory | None:
+        """The point history, or None for a model learned without points (or before them)."""
+        return getattr(self, "points", None)
+
+    def place_tokens(self, points: Sequence[Point] | None, n: int) -> list[str] | None:
+        """The point field of `n` complaints (None when the model reads no points)."""
+        hist = self.point_history
+        if hist is None:
+            return None
+        pts = list(points) if points is not None else [(None, None)] * n
+        return [hist.tokens(lat, lon) for lat, lon in pts]
 
     def place_of(self, address: str, municipality: str | None) -> str | None:
         """The address's own district first (it is what the history learned on), else the one given."""
@@ -145,6 +172,7 @@ class TextRouter:
         c: float = 0.3,
         half_life: float | None = None,
         meta: Mapping[str, Any] | None = None,
+        points: PointHistory | None = None,
     ) -> TextRouter:
         """Fit on the examples. Each body is its own class: a district's desk learned as a template
         (`zha_{municipality}` filled from the address) scored lower on the St Petersburg time
@@ -152,30 +180,42 @@ class TextRouter:
 
         `half_life`: examples in time order, an example's weight halves every `half_life` share
         of them back from the newest (None: all weigh the same). Desks change hands: in Kursk
-        the administration and its committees took the same topics in alternating periods."""
+        the administration and its committees took the same topics in alternating periods.
+
+        `points`: a `point_routing.PointHistory` learned from these examples; their points'
+        tokens (each without its own body) become a fourth field of the features."""
         from sklearn.svm import LinearSVC
 
         items = [(e.text, e.address, places(e.address)) for e in examples]
         labels = [e.body for e in examples]
         if len(set(labels)) < 2:
             raise ValueError("в истории меньше двух органов с известным кодом: модели по тексту учить нечему")
-        vec = _vectorizer()
-        x = vec.fit_transform(cls._docs(items))
+        point_docs = None
+        if points is not None:
+            point_docs = [points.tokens(e.lat, e.lon, exclude=e.body) for e in examples]
+        vec = _vectorizer(with_place=points is not None)
+        x = vec.fit_transform(cls._docs(items, point_docs))
         clf = LinearSVC(C=c)
         weights = None
         if half_life:
             n = len(examples)
             weights = [0.5 ** ((n - 1 - i) / (n * half_life)) for i in range(n)]
         clf.fit(x, labels, sample_weight=weights)
-        return cls(vec, clf, places, meta=dict(meta or {}))
+        return cls(vec, clf, places, meta=dict(meta or {}), points=points)
 
     # ------------------------------------------------------------------ prediction
-    def scores(self, items: Sequence[tuple[str, str, str | None]]) -> tuple[Any, list[str | None]]:
-        """Softmax probabilities over the classes for each (text, address, municipality)."""
+    def scores(
+        self, items: Sequence[tuple[str, str, str | None]], points: Sequence[Point] | None = None
+    ) -> tuple[Any, list[str | None]]:
+        """Softmax probabilities over the classes for each (text, address, municipality);
+        `points`: each one's (lat, lon) or (None, None), read only by a model learned with points."""
         import numpy as np
 
         munis = [self.place_of(a, m) for _t, a, m in items]
-        docs = self._docs([(t, a, m) for (t, a, _m), m in zip(items, munis, strict=True)])
+        docs = self._docs(
+            [(t, a, m) for (t, a, _m), m in zip(items, munis, strict=True)],
+            self.place_tokens(points, len(items)),
+        )
         if len(docs) == 1:
             d = self._one_margin(docs[0])[None, :]
         else:
@@ -219,17 +259,31 @@ class TextRouter:
         return coef[:, cols] @ np.asarray(vals) + bias
 
     def predict_many(
-        self, items: Sequence[tuple[str, str, str | None]], known_bodies: Iterable[str] | None = None
+        self,
+        items: Sequence[tuple[str, str, str | None]],
+        known_bodies: Iterable[str] | None = None,
+        points: Sequence[Point] | None = None,
     ) -> list[TextDecision | None]:
-        """The best class that names a body here (a template filled with the district), or None."""
+        """The best class that names a body here (a template filled with the district), or None.
+
+        A district's desk learned as one class («zha_{municipality}», `point_routing.desk_labels`)
+        is filled with the district of the point, else of the address; without either it is
+        passed over for the next class."""
         known = set(known_bodies) if known_bodies is not None else None
-        probs, munis = self.scores(items)
+        probs, munis = self.scores(items, points)
+        hist = self.point_history
+        if hist is not None and points is not None:
+            munis = [hist.district(lat, lon) or m for (lat, lon), m in zip(points, munis, strict=True)]
         classes = [str(k) for k in self.classifier.classes_]
         out: list[TextDecision | None] = []
         for row, muni in zip(probs, munis, strict=True):
             decision = None
             for k in row.argsort()[::-1][:3]:
                 body = classes[k]
+                if DESK in body:
+                    if muni is None:
+                        continue
+                    body = body.replace(DESK, muni)
                 if known is not None and body not in known:
                     continue
                 p = float(row[k])
@@ -244,10 +298,13 @@ class TextRouter:
         address: str = "",
         municipality: str | None = None,
         known_bodies: Iterable[str] | None = None,
+        lat: float | None = None,
+        lon: float | None = None,
     ) -> TextDecision | None:
         """One complaint; the words that weighed most for the chosen class only when it is
-        confident (they are for the card, and cost a look-up per word)."""
-        d = self.predict_many([(text, address, municipality)], known_bodies)[0]
+        confident (they are for the card, and cost a look-up per word). `lat`/`lon`: the post's
+        point, read by a model learned with points (any other ignores it)."""
+        d = self.predict_many([(text, address, municipality)], known_bodies, [(lat, lon)])[0]
         if d is None or not d.confident:
             return d
         return TextDecision(d.body, d.probability, self.top_words(text, d), d.municipality, d.confident)
@@ -256,6 +313,8 @@ class TextRouter:
         """The words of the text whose weight for the chosen class is the largest."""
         classes = [str(c) for c in self.classifier.classes_]
         label = decision.body
+        if label not in classes and decision.municipality:  # a district's desk learned as one class
+            label = next((c for c in classes if c.replace(DESK, decision.municipality) == label), label)
         if label not in classes or len(classes) < 3:
             return ()
         coef = self.classifier.coef_[classes.index(label)]
@@ -279,8 +338,9 @@ class TextRouter:
         return write_signed(path, {"format": FORMAT, "router": self})
 
 
-def _vectorizer() -> Any:
-    """Words and character n-grams of the text; words of the address with the district as a token."""
+def _vectorizer(with_place: bool = False) -> Any:
+    """Words and character n-grams of the text; words of the address with the district as a token;
+    with a point history, the point's tokens (district, okrug, the cells' bodies) as a fourth field."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.pipeline import FeatureUnion, make_pipeline
     from sklearn.preprocessing import FunctionTransformer
@@ -313,6 +373,19 @@ def _vectorizer() -> Any:
             # the address's words and the district it gives, as one token «d_nevsky» (never empty)
             ("address", make_pipeline(column("address"), TfidfVectorizer(sublinear_tf=True, min_df=1))),
         ]
+        + (
+            [
+                (
+                    "place",
+                    make_pipeline(
+                        column("place"),
+                        TfidfVectorizer(sublinear_tf=True, min_df=1, token_pattern=r"\S+", lowercase=False),
+                    ),
+                )
+            ]
+            if with_place
+            else []
+        )
     )
 
 

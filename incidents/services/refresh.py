@@ -518,6 +518,8 @@ def route_incident(
         street=inc.street,
         text=inc.summary or inc.title,
         address=inc.address,
+        lat=inc.lat,
+        lon=inc.lon,
     )
     inc.body_code = d.body
     session.add(

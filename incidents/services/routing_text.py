@@ -13,16 +13,19 @@ newer than its history.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from incidents.core.config import RegionConfig
+from incidents.domain.point_routing import CELLS_M, Okrug, PointHistory, desk_labels
 from incidents.domain.routing import Router
 from incidents.domain.text_routing import (
     PlaceParser,
+    Point,
     TextDecision,
     TextExample,
     TextRouter,
@@ -43,6 +46,12 @@ rules reach (0.53–0.61 exact on the time splits), so that a decision taken fro
 Measured on St Petersburg (docs/quality-routing.md): 0.75 lets the model decide 86 % of
 December at 0.784, and the order model → rules scores 0.695 against 0.648 at 0.85 and 0.607 at
 0.95; on Kursk no threshold reaches it on validation, so the rules decide as before."""
+
+
+C_TEXT = 0.3
+C_POINTS = 0.1
+"""The SVM's C: with the point's features and the desks as classes, 0.1 scored 0.755 exact on the
+St Petersburg validation slice against 0.749 at 0.3 and 0.735 at 1.0 (docs/quality-routing.md)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,10 +83,50 @@ def read_text_rows(
             (places[v] for c in PLACE_COLUMNS if (v := (row.get(c) or "").strip().lower()) in places), None
         )
         when = next((row[c] for c in TIME_COLUMNS if row.get(c)), "")
-        ex = TextExample(row.get("text") or "", (row.get("address") or "").strip(), code, muni)
+        lat, lon = _coordinate(row.get("lat")), _coordinate(row.get("lon"))
+        ex = TextExample(row.get("text") or "", (row.get("address") or "").strip(), code, muni, lat, lon)
         rows.append(TextRow(str(row.get("id") or i), when, ex))
     del text_only  # the features never read the district column; kept for the CLI's symmetry
     return rows, unknown
+
+
+def _coordinate(value: object) -> float | None:
+    """A latitude or longitude cell of the file, or None when empty or not a number."""
+    try:
+        x = float(str(value).strip().replace(",", "."))
+    except ValueError:
+        return None
+    return x if math.isfinite(x) else None
+
+
+def has_points(rows: Sequence[TextRow]) -> bool:
+    """Whether the history gives points (at least half of its rows have one)."""
+    placed = sum(r.example.lat is not None and r.example.lon is not None for r in rows)
+    return bool(rows) and placed * 2 >= len(rows)
+
+
+def region_okrugs(cfg: RegionConfig) -> tuple[Okrug, ...]:
+    """Every feature of the region's boundaries file (`region.yaml → map.boundaries`) with the
+    municipality it was matched to: St Petersburg's 111 okrugs, each in its district. None: ()."""
+    from incidents.core import boundaries as geometry
+
+    name = cfg.region.map.boundaries
+    if not name:
+        return ()
+    features = geometry.read_file(cfg.resolve_path(name))
+    codes = geometry.match_features(features, cfg.municipals, cfg.region.map.features).codes
+    return PointHistory.make_okrugs((f.name, codes.get(i), f.polygons) for i, f in enumerate(features))
+
+
+def learn_points(
+    cfg: RegionConfig, examples: Sequence[TextExample], cells_m: Sequence[float] = CELLS_M
+) -> PointHistory:
+    """The point history of these examples: the region's okrugs and the bodies per grid cell."""
+    return PointHistory.learn(((e.lat, e.lon, e.body) for e in examples), region_okrugs(cfg), cells_m)
+
+
+def points_of(rows: Sequence[TextRow]) -> list[Point]:
+    return [(r.example.lat, r.example.lon) for r in rows]
 
 
 def gazetteer(cfg: RegionConfig) -> dict[str, str]:
@@ -108,33 +157,65 @@ def learn_text_router(
     *,
     min_precision: float = MIN_PRECISION,
     validation_share: float = 0.8,
-    c: float = 0.3,
+    c: float | None = None,
     half_life: float | None = None,
     meta: dict[str, Any] | None = None,
+    points: bool | None = None,
+    cells_m: Sequence[float] = CELLS_M,
+    desks: bool | None = None,
 ) -> TextRouter:
-    """Fit on the earlier part, choose temperature and threshold on the later slice, refit on all."""
+    """Fit on the earlier part, choose temperature and threshold on the later slice, refit on all.
+
+    `points`: learn from the rows' points too (`point_routing`); None: when the history has them.
+    `desks`: each family of district desks as one class (`point_routing.desk_labels`); None:
+    with points. `c`: the SVM's C; None: 0.3 without points, 0.1 with them (both chosen on the
+    St Petersburg validation slice, docs/quality-routing.md)."""
     import numpy as np
+
+    if points is None:
+        points = has_points(rows)
+    if desks is None:
+        desks = points
+    if c is None:
+        c = C_POINTS if points else C_TEXT
+    known = {b.code for b in cfg.bodies.bodies}
+    labels = desk_labels(known, (m.code for m in cfg.territories.municipalities)) if desks else {}
+
+    def fit(examples: Sequence[TextExample], info: Mapping[str, Any] | None = None) -> TextRouter:
+        examples = [replace(e, body=labels.get(e.body, e.body)) for e in examples]
+        return TextRouter.fit(
+            examples,
+            PlaceParser.learn(gaz, examples),
+            c=c,
+            half_life=half_life,
+            meta=info,
+            points=learn_points(cfg, examples, cells_m) if points else None,
+        )
 
     if rows and all(r.when for r in rows):
         rows = sorted(rows, key=lambda r: r.when)  # the validation slice and the half-life count back in time
     gaz = gazetteer(cfg)
     fit_rows, val_rows = time_split(rows, validation_share, whole_months=False)
-    known = {b.code for b in cfg.bodies.bodies}
     validation: dict[str, Any] = {"n": len(val_rows)}
     temperature, threshold = 5.0, 0.5
     if len(fit_rows) >= 20 and val_rows:
-        fit_ex = [r.example for r in fit_rows]
-        first = TextRouter.fit(fit_ex, PlaceParser.learn(gaz, fit_ex), c=c, half_life=half_life)
+        first = fit([r.example for r in fit_rows])
         items = [(r.example.text, r.example.address, None) for r in val_rows]
-        docs = first._docs([(t, a, first.place_of(a, None)) for t, a, _m in items])
+        docs = first._docs(
+            [(t, a, first.place_of(a, None)) for t, a, _m in items],
+            first.place_tokens(points_of(val_rows), len(val_rows)),
+        )
         margins = first.classifier.decision_function(first.vectorizer.transform(docs))
         if margins.ndim == 1:
             margins = np.stack([-margins, margins], axis=1)
         classes = [str(k) for k in first.classifier.classes_]
-        truth = [classes.index(r.example.body) if r.example.body in classes else -1 for r in val_rows]
+        truth = [
+            classes.index(label) if (label := labels.get(r.example.body, r.example.body)) in classes else -1
+            for r in val_rows
+        ]
         temperature = fit_temperature(margins, truth)
         first.temperature = temperature
-        decisions = first.predict_many(items, known)
+        decisions = first.predict_many(items, known, points_of(val_rows))
         probs = [d.probability if d else 0.0 for d in decisions]
         correct = [
             d is not None and d.body == r.example.body for d, r in zip(decisions, val_rows, strict=True)
@@ -152,12 +233,15 @@ def learn_text_router(
         "rows": len(rows),
         "min_precision": min_precision,
         "half_life": half_life,
+        "points": bool(points),
+        "desks": sorted(set(labels.values())),
+        "c": c,
         "temperature": temperature,
         "threshold": round(threshold, 4),
         "validation": validation,
         "bodies": len({e.body for e in examples}),
     }
-    router = TextRouter.fit(examples, PlaceParser.learn(gaz, examples), c=c, half_life=half_life, meta=info)
+    router = fit(examples, info)
     router.temperature, router.threshold = temperature, threshold
     return router
 
@@ -167,7 +251,9 @@ def score_text_router(cfg: RegionConfig, router: TextRouter, rows: Sequence[Text
     its accuracy there; the decisions for a fallback to score the rest."""
     org = cfg.bodies.organisation_of
     known = {b.code for b in cfg.bodies.bodies}
-    decisions = router.predict_many([(r.example.text, r.example.address, None) for r in rows], known)
+    decisions = router.predict_many(
+        [(r.example.text, r.example.address, None) for r in rows], known, points_of(rows)
+    )
     n = len(rows) or 1
     exact = org_ok = cov = cov_exact = cov_org = 0
     for d, r in zip(decisions, rows, strict=True):
@@ -202,6 +288,21 @@ def place_accuracy(router: TextRouter, rows: Sequence[TextRow]) -> dict[str, flo
     found = sum(router.places(r.example.address) is not None for r in known)
     n = len(known) or 1
     return {"n": len(known), "found": round(found / n, 3), "right": round(hit / n, 3)}
+
+
+def point_place_accuracy(router: TextRouter, rows: Sequence[TextRow]) -> dict[str, float] | None:
+    """How often the point's polygon names the district the history gives (None: no points)."""
+    hist = router.point_history
+    if hist is None:
+        return None
+    known = [r for r in rows if r.example.municipality]
+    got = [hist.district(r.example.lat, r.example.lon) for r in known]
+    n = len(known) or 1
+    return {
+        "n": len(known),
+        "found": round(sum(g is not None for g in got) / n, 3),
+        "right": round(sum(g == r.example.municipality for g, r in zip(got, known, strict=True)) / n, 3),
+    }
 
 
 TEXT_SUMMARY_FILE = "learned_text_routing.yaml"
