@@ -135,6 +135,13 @@ class PointHistory:
                 out.append(f"h{s}m_{top}")
         return " ".join(out)
 
+    @staticmethod
+    def district_in(tokens: str) -> str | None:
+        """The district named by a point's tokens (their first, «p_<code>»), without a second search."""
+        first = tokens.split(" ", 1)[0]
+        code = first[2:] if first.startswith("p_") else ""
+        return code if code and code not in ("none", "outside") else None
+
     def district(self, lat: float | None, lon: float | None) -> str | None:
         """The district code the point lies in (None: no point, or outside every okrug)."""
         if lat is None or lon is None:

@@ -207,15 +207,14 @@ class TextRouter:
     def scores(
         self, items: Sequence[tuple[str, str, str | None]], points: Sequence[Point] | None = None
     ) -> tuple[Any, list[str | None]]:
-        """Softmax probabilities over the classes for each (text, address, municipality);
-        `points`: each one's (lat, lon) or (None, None), read only by a model learned with points."""
+        """Softmax probabilities over the classes for each (text, address, municipality), and
+        each one's district: of its point when the model reads points and the point lies in one,
+        else of its address. `points`: each one's (lat, lon) or (None, None)."""
         import numpy as np
 
         munis = [self.place_of(a, m) for _t, a, m in items]
-        docs = self._docs(
-            [(t, a, m) for (t, a, _m), m in zip(items, munis, strict=True)],
-            self.place_tokens(points, len(items)),
-        )
+        places = self.place_tokens(points, len(items))
+        docs = self._docs([(t, a, m) for (t, a, _m), m in zip(items, munis, strict=True)], places)
         if len(docs) == 1:
             d = self._one_margin(docs[0])[None, :]
         else:
@@ -224,6 +223,8 @@ class TextRouter:
             d = np.stack([-d, d], axis=1)
         z = self.temperature * (d - d.max(axis=1, keepdims=True))
         e = np.exp(z)
+        if places is not None:  # the polygon was searched once, for the tokens
+            munis = [PointHistory.district_in(p) or m for p, m in zip(places, munis, strict=True)]
         return e / e.sum(axis=1, keepdims=True), munis
 
     def _one_margin(self, doc: Mapping[str, str]) -> Any:
@@ -271,9 +272,6 @@ class TextRouter:
         passed over for the next class."""
         known = set(known_bodies) if known_bodies is not None else None
         probs, munis = self.scores(items, points)
-        hist = self.point_history
-        if hist is not None and points is not None:
-            munis = [hist.district(lat, lon) or m for (lat, lon), m in zip(points, munis, strict=True)]
         classes = [str(k) for k in self.classifier.classes_]
         out: list[TextDecision | None] = []
         for row, muni in zip(probs, munis, strict=True):
