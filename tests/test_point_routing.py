@@ -106,6 +106,9 @@ def test_the_point_tells_buildings_and_districts_apart(region, tmp_path, capsys)
     assert model is not None and model.point_history is not None
     assert model.meta["desks"] == ["adm_{municipality}"] and model.meta["c"] == 0.1
     assert len(model.point_history.okrugs) == 3
+    summary = (tmp_path / "learned_text_routing.yaml").read_text(encoding="utf-8")
+    desk = next(line for line in summary.splitlines() if "body:" in line and "adm_{municipality}" in line)
+    assert "орган своего района" in desk and "appeals: 0" not in desk
 
     router = Router(cfg)
     lift = "лифт не работает"

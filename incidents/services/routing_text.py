@@ -316,8 +316,10 @@ def text_summary(cfg: RegionConfig, router: TextRouter, rows: Sequence[TextRow],
 
     from incidents.core.signed_pickle import checksum_path
 
-    counts = Counter(r.example.body for r in rows)
     classes = [str(k) for k in router.classifier.classes_]
+    desks = desk_labels({b.code for b in cfg.bodies.bodies}, (m.code for m in cfg.territories.municipalities))
+    counts = Counter(r.example.body for r in rows)
+    counts.update(Counter(desks[r.example.body] for r in rows if desks.get(r.example.body) in classes))
     vocab = router.vectorizer.transformer_list[0][1].named_steps["tfidfvectorizer"].vocabulary_
     names = {j: w for w, j in vocab.items()}  # the word part comes first in the feature union
     coef = router.classifier.coef_
@@ -326,6 +328,8 @@ def text_summary(cfg: RegionConfig, router: TextRouter, rows: Sequence[TextRow],
         row = coef[i if coef.shape[0] == len(classes) else 0][: len(names)]
         top = [int(j) for j in row.argsort()[::-1][:8] if row[j] > 0]
         name = cfg.body_by_code[body].name if body in cfg.body_by_code else body
+        if "{" in body:
+            name = f"орган своего района ({body})"
         per_body.append(
             {"body": body, "name": name, "appeals": counts[body], "words": [names[j] for j in top]}
         )
