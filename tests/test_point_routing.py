@@ -19,7 +19,7 @@ from incidents.cli.main import main
 from incidents.core.config import load_region
 from incidents.domain.point_routing import PointHistory, desk_labels
 from incidents.domain.routing import Router
-from incidents.domain.text_routing import TextRouter, load_text_router, model_path
+from incidents.domain.text_routing import load_text_router, model_path
 from tests.conftest import LIPETSK
 
 pytest.importorskip("sklearn")
