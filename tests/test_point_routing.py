@@ -213,3 +213,38 @@ def test_desk_families_are_bodies_that_exist_once_per_district():
         "zha_east": "zha_{municipality}",
     }
     assert desk_labels(bodies, ["north", "south"], min_members=2)["adm_south"] == "adm_{municipality}"
+
+
+def test_an_incidents_point_reaches_the_model(region, tmp_path, capsys, sqlite_engine):
+    """The product path: refresh routes a new incident with the point one of its posts gave."""
+    from datetime import UTC, datetime
+
+    from sqlmodel import Session, select
+
+    from incidents.services.refresh import route_incident
+    from incidents.storage.models import Assignment, Incident
+    from incidents.storage.store import prepare
+
+    hist = _history(tmp_path / "history.csv")
+    assert main(["routing", "learn", str(hist), "--no-table", "-o", str(tmp_path)]) == 0
+    capsys.readouterr()
+    cfg = load_region(region)
+    prepare(sqlite_engine, cfg)
+    router = Router(cfg)
+    ts = datetime(2026, 4, 1, 10, tzinfo=UTC)
+    bodies = {}
+    with Session(sqlite_engine) as s:
+        for name, point in (("A", A), ("B", B), ("none", (None, None))):
+            inc = Incident(
+                title="лифт", category="other", summary="лифт не работает", opened_at=ts, updated_at=ts
+            )
+            inc.lat, inc.lon = point
+            s.add(inc)
+            s.flush()
+            route_incident(s, router, inc, ts)
+            rule = s.exec(select(Assignment.rule).where(Assignment.incident_id == inc.id)).one()
+            bodies[name] = (inc.body_code, rule)
+        s.commit()
+    assert bodies["A"] == ("gzhi_lipetsk", "learned:text")
+    assert bodies["B"] == ("adm_lipetsk", "learned:text")
+    assert bodies["none"][0] is not None  # no point: routed all the same (the model or the rules)
