@@ -62,6 +62,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "template-c0.1-district": {"template": True, "c": 0.1, "cells": ()},
     "template-c0.1-cells4": {"template": True, "c": 0.1, "cells": (15.0, 60.0, 250.0, 1000.0)},
     "template-c0.2": {"template": True, "c": 0.2},
+    "template-c0.1-hl0.5": {"template": True, "c": 0.1, "half_life": 0.5},
+    "template-c0.1-hl0.25": {"template": True, "c": 0.1, "half_life": 0.25},
 }
 """Chosen on the validation slice: `template-c0.1` (the product's default with points)."""
 
@@ -87,7 +89,7 @@ def fit_variant(cfg: RegionConfig, rows: Sequence[TextRow], v: dict[str, Any]) -
     if v.get("points", True):
         hist = learn_points(cfg, ex, v.get("cells", CELLS_M))
     if "class_weight" not in v:
-        return TextRouter.fit(ex, places, c=v.get("c", 0.3), points=hist)
+        return TextRouter.fit(ex, places, c=v.get("c", 0.3), points=hist, half_life=v.get("half_life"))
     items = [(e.text, e.address, places(e.address)) for e in ex]
     point_docs = [hist.tokens(e.lat, e.lon, exclude=e.body) for e in ex] if hist else None
     vec = _vectorizer(with_place=hist is not None)
