@@ -116,12 +116,14 @@ def test_the_point_tells_buildings_and_districts_apart(region, tmp_path, capsys)
     at_b = router.route(category=None, text=lift, address="", lat=B[0], lon=B[1])
     assert (at_a.body, at_b.body) == ("gzhi_lipetsk", "adm_lipetsk")
     assert at_a.learned == at_b.learned == "text"
+    assert "и точка на карте →" in at_a.reason  # the card says the point counted
     # the desk learned once for every district, filled with the district the point lies in
     yard = "мусор во дворе не вывозят"
     assert router.route(category=None, text=yard, lat=YELETS[0], lon=YELETS[1]).body == "adm_yelets"
     assert router.route(category=None, text=yard, lat=A[0], lon=A[1]).body == "adm_lipetsk"
     # a post without a point still routes on its words
-    assert router.route(category=None, text="огромная яма на дороге").body == "roads_region"
+    road = router.route(category=None, text="огромная яма на дороге")
+    assert road.body == "roads_region" and "точка" not in road.reason
 
 
 def test_points_raise_the_later_months_figure(region, tmp_path, capsys):

@@ -153,6 +153,7 @@ def _print_text(text: dict[str, Any]) -> None:
         f"Модель по тексту: обращений {text['rows']}; порог уверенности {text['threshold']} "
         f"(выбран на проверочном срезе конца периода обучения, n = {v.get('n')}): там точный орган "
         f"{v.get('exact')}, решает сама {v.get('coverage')} обращений, из них верно {v.get('covered_exact')}"
+        + ("; учтены точки обращений (район, округ, прежние обращения рядом)" if text.get("points") else "")
     )
     console.print(
         f"Модель: {text.get('model', '(не записана: --dry-run)')}; обзор: {text.get('summary', '—')}"

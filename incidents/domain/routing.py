@@ -142,7 +142,8 @@ class Router:
         if self.text is not None and text and not whole_region:
             td = self.text.predict(text, address or "", named_municipality, self.bodies, lat, lon)
             if td is not None and td.confident:
-                return self._text_decision(td)
+                by_point = lat is not None and lon is not None and self.text.point_history is not None
+                return self._text_decision(td, by_point)
         if entry is not None:
             return self._learned_decision(entry, case, assumed)
         rest = [(i, r) for i, r in enumerate(self.rules) if not r.explicit]
@@ -151,12 +152,14 @@ class Router:
             return d
         return RouteDecision(self.triage, None, "no routing rule matched: regional administrator's queue")
 
-    def _text_decision(self, td: TextDecision) -> RouteDecision:
-        """The text model's body, with the words that decided it and how sure it is."""
+    def _text_decision(self, td: TextDecision, by_point: bool = False) -> RouteDecision:
+        """The text model's body, with the words that decided it, whether the post's point
+        counted too (its district and the earlier complaints around it), and how sure it is."""
         words = ", ".join(f"«{w}»" for w in td.words) or "—"
         assert self.text is not None
+        point = " и точка на карте" if by_point else ""
         why = (
-            f"обучено по тексту: слова {words} → {self.bodies[td.body].name} "
+            f"обучено по тексту: слова {words}{point} → {self.bodies[td.body].name} "
             f"(вероятность {td.probability:.2f}, порог {self.text.threshold:.2f})"
         )
         if td.body == self.triage:
