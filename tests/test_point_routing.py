@@ -140,6 +140,8 @@ def test_points_raise_the_later_months_figure(region, tmp_path, capsys):
     # without the point the lift and the rubbish cannot be told apart: half of them go wrong
     assert words_only["exact"] <= 0.75
     assert with_points["exact"] >= 0.95 > words_only["exact"]
+    assert main(["routing", "evaluate", str(hist), "--split", "time", "--no-table"]) == 0
+    assert "район по точке" in capsys.readouterr().out  # the printed report names it too
 
 
 def test_a_model_without_points_ignores_a_given_point(region, tmp_path, capsys):

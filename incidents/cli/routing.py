@@ -252,6 +252,7 @@ def _print_evaluation(out: dict[str, Any]) -> None:
             f"  точный орган {tm['exact']:.3f}, верная организация {tm['organisation']:.3f} (модель решает всё); "
             f"уверена в {tm['coverage']:.3f} обращений, там точный орган {tm['covered_exact']}, "
             f"организация {tm['covered_organisation']}; район по адресу: {tm['place_from_address']}"
+            + (f"; район по точке: {tm['place_from_point']}" if tm.get("place_from_point") else "")
         )
     if "rules" not in out:
         return
