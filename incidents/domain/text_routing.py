@@ -11,6 +11,11 @@ temperature and whose confidence threshold were chosen on a validation slice of 
 period (never on the period it is scored on): the router takes its body only when it is that
 sure, and otherwise falls back to the rules.
 
+Where the history gives each complaint's point (St Petersburg's portal does), the model also
+reads it (`point_routing`): the district and okrug it lies in and the bodies of the earlier
+complaints around it, and learns each district's desks as one class filled with the point's
+district; a post without a point, or a model learned without points, routes as before.
+
 The model is fitted at the user's site from the user's history (`incidents routing learn`)
 and lives in the data directory (`var/models/routing-<region>.pkl`) with its SHA-256 beside
 it; a pickle runs code when loaded, so a file without the checksum, or not matching it, is
