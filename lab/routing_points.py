@@ -16,6 +16,8 @@ Variants (NAME: what differs from the product's text model):
   balanced — points with class_weight="balanced"
   template — points; the district desks (`zha_*`, `adm_*`) learned as one class each, the
              district filled from the point (else the address)
+  template-… — the same with another C, cell sizes, class weights or half-life (VARIANTS);
+             `template-c0.1` is what `incidents routing learn` does with points
 """
 
 from __future__ import annotations
