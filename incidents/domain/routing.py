@@ -23,6 +23,11 @@ directory) it comes right after the explicit rules: where it is at least as sure
 threshold chosen on its validation slice, its body wins over the table and the rules; below
 the threshold the post goes on to them. Its reason names the words that decided it and its
 probability.
+
+With the desk step (`incidents.domain.desk_routing`, given to the Router) a rule's body is moved
+to the desk of its organisation that is taking complaints now: the head itself when it took
+most of the organisation's latest appeals, else, where the rule named the head, the desk its
+desks' model reads from the text.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from incidents.core.config import RegionConfig, RoutingRule
+from incidents.domain.desk_routing import DeskDecision, DeskExample, DeskRouter
 from incidents.domain.learned_routing import LEVELS, Case, Entry, LearnedTable, load_learned, normalise_street
 from incidents.domain.text_routing import TextDecision, TextRouter, load_text_router, model_path
 
@@ -55,11 +61,14 @@ class Router:
         *,
         learned: LearnedTable | None | bool = True,
         text: TextRouter | None | bool = None,
+        desk: DeskRouter | None = None,
     ) -> None:
         """`learned`: True reads the region folder's learned table if it has one; False or None
         routes on the rules alone; a table is used as given. `text`: the text model; True reads
         the region's model from the data directory if there is one (refused, with
-        UntrustedRoutingModel, when its checksum does not match); None follows `learned`."""
+        UntrustedRoutingModel, when its checksum does not match); None follows `learned`.
+        `desk`: the desk step (`incidents.domain.desk_routing`), which moves a rule's body to the
+        desk of its organisation that is taking complaints now; None routes without it."""
         self.rules = cfg.routing.rules
         self.bodies = cfg.body_by_code
         self.triage = cfg.bodies.triage_body
@@ -76,6 +85,7 @@ class Router:
         if text is True:
             text = load_text_router(model_path(cfg))
         self.text: TextRouter | None = text or None
+        self.desk = desk
 
     @staticmethod
     def _matches(
@@ -148,6 +158,11 @@ class Router:
             return self._learned_decision(entry, case, assumed)
         rest = [(i, r) for i, r in enumerate(self.rules) if not r.explicit]
         d = self._by_rules(rest, category, subcategory, fact, municipality, scale, settlement, assumed)
+        if d is not None and self.desk is not None:
+            item = DeskExample(text or "", d.body, category, subcategory, named_municipality, scale, street)
+            dd = self.desk.choose(d.body, item)
+            if dd is not None and dd.body in self.bodies:
+                return self._desk_decision(dd, d)
         if d is not None:
             return d
         return RouteDecision(self.triage, None, "no routing rule matched: regional administrator's queue")
@@ -165,6 +180,21 @@ class Router:
         if td.body == self.triage:
             return RouteDecision(td.body, None, why)
         return RouteDecision(td.body, None, why, learned="text", probability=round(td.probability, 3))
+
+    def _desk_decision(self, dd: DeskDecision, by_rule: RouteDecision) -> RouteDecision:
+        """The desk step's body, with the organisation's latest handlers that decided it."""
+        head = self.bodies[dd.head].name
+        if dd.kind == "head":
+            why = (
+                f"сейчас обращения организации принимает {head}: {dd.taken} из {dd.recent} последних "
+                f"(правило назвало {self.bodies[by_rule.body].name})"
+            )
+        else:
+            why = (
+                f"сейчас обращения организации «{head}» принимают её отделы ({dd.recent - dd.taken} из "
+                f"{dd.recent} последних); по тексту — {self.bodies[dd.body].name}"
+            )
+        return RouteDecision(dd.body, by_rule.rule, why, learned="desk")
 
     def _learned_decision(self, entry: Entry, case: Case, assumed: str) -> RouteDecision:
         """The learned body with its evidence, in words a dispatcher reads on the card."""

@@ -1,0 +1,178 @@
+"""The desk step: which desk of an organisation takes a complaint now.
+
+A small synthetic Kursk history: the city administration's committees take roads, lights and
+trees by topic for a period, then the administration itself takes everything for a period, then
+the committees again — what the Kursk feedback-platform file does, in miniature."""
+
+from __future__ import annotations
+
+import csv
+import random
+
+import pytest
+
+from incidents.core.config import load_region
+from incidents.core.signed_pickle import checksum_path
+from incidents.domain.desk_routing import DeskExample, DeskRouter, UntrustedDeskModel, load_desk_router
+from incidents.domain.routing import Router
+from incidents.services.routing_desk import (
+    DeskRow,
+    evaluate_desk_split,
+    learn_desk_router,
+    read_desk_rows,
+    route_in_order,
+)
+from tests.conftest import KURSK
+
+pytest.importorskip("sklearn")
+
+_TOPICS = {
+    "kursk_roads": ["яма на дороге", "разбитый асфальт на улице", "провал на проезжей части", "ямы во дворе"],
+    "kursk_housing": ["не горит фонарь", "нет уличного освещения", "темно на улице фонари не работают"],
+    "kursk_city_economy": ["аварийное дерево", "дерево упало на провода", "спилите сухое дерево"],
+}
+_CATEGORY = {"kursk_roads": "roads", "kursk_housing": "energy", "kursk_city_economy": "landscaping"}
+_TAILS = ["", " уже неделю", " примите меры", " сколько можно", " на улице Ленина"]
+
+
+def _examples(periods: list[tuple[str, int]], seed: int = 3) -> list[DeskExample]:
+    """Periods of («desks» | «head», n appeals), in time order; a tenth go to a regional body."""
+    rnd = random.Random(seed)
+    out = []
+    for kind, n in periods:
+        for _ in range(n):
+            if rnd.random() < 0.1:
+                out.append(DeskExample("в поликлинике очередь", "reg_health", "healthcare"))
+                continue
+            desk = rnd.choice(list(_TOPICS))
+            text = rnd.choice(_TOPICS[desk]) + rnd.choice(_TAILS)
+            body = desk if kind == "desks" else "adm_kursk"
+            out.append(DeskExample(text, body, _CATEGORY[desk], None, "kursk"))
+    return out
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return load_region(KURSK)
+
+
+def _router(cfg, periods):
+    return DeskRouter.fit(
+        _examples(periods), cfg.bodies.organisation_of, [b.code for b in cfg.bodies.bodies], min_examples=20
+    )
+
+
+def test_desks_learned_per_organisation_and_current_desk(cfg):
+    router = _router(cfg, [("desks", 120)])
+    assert set(router.models) == {"adm_kursk"}  # the health committee has no desks under it
+    taken, known = router.current("adm_kursk")
+    assert (taken, known) == (0, router.window)
+    item = DeskExample("огромная яма на дороге у дома", "adm_kursk", "roads", None, "kursk")
+    d = router.choose("adm_kursk", item)  # the rules' fallback named the head: the model picks the desk
+    assert d is not None and (d.body, d.kind) == ("kursk_roads", "desk")
+    lights = DeskExample("не горит фонарь у подъезда", "adm_kursk", "energy", None, "kursk")
+    assert router.choose("adm_kursk", lights).body == "kursk_housing"
+    assert router.choose("kursk_city_economy", item) is None  # a desk the rules named is kept
+    assert router.choose("reg_health", item) is None  # an organisation without desks: the rules'
+
+
+def test_head_takes_over_when_its_latest_appeals_say_so(cfg):
+    router = _router(cfg, [("desks", 120), ("head", 30)])
+    taken, known = router.current("adm_kursk")
+    assert taken * 2 >= known
+    item = DeskExample("яма на дороге", "kursk_roads", "roads", None, "kursk")
+    d = router.choose("kursk_roads", item)
+    assert d is not None and (d.body, d.kind, d.head) == ("adm_kursk", "head", "adm_kursk")
+    assert router.choose("adm_kursk", item) is None  # the rules already named the head
+    for _ in range(router.window):  # the committees take the next ones: the state moves with them
+        router.observe("kursk_housing")
+    assert router.current("adm_kursk") == (0, router.window)
+    assert router.choose("kursk_roads", item) is None
+    router.observe("reg_health")  # another organisation's appeal does not move this one's
+    assert router.current("adm_kursk") == (0, router.window)
+
+
+def test_router_takes_the_desk_and_says_why(cfg):
+    desks = _router(cfg, [("desks", 120)])
+    plain = Router(cfg, learned=False).route(
+        category="roads", subcategory="pothole", municipality="kursk", text="яма на дороге"
+    )
+    assert plain.body == "adm_kursk"  # precondition: the rules' «the city administration» for potholes
+    d = Router(cfg, learned=False, desk=desks).route(
+        category="roads", subcategory="pothole", municipality="kursk", text="яма на дороге"
+    )
+    assert (d.body, d.learned, d.rule) == ("kursk_roads", "desk", plain.rule)
+    assert "отделы" in d.reason and "Комитет дорожного хозяйства" in d.reason
+    head = _router(cfg, [("desks", 120), ("head", 30)])
+    other = Router(cfg, learned=False).route(category="roads", municipality="kursk", text="нет разметки")
+    assert other.body == "kursk_roads"
+    d = Router(cfg, learned=False, desk=head).route(
+        category="roads", municipality="kursk", text="нет разметки"
+    )
+    assert d.body == "adm_kursk" and "принимает Администрация города Курска" in d.reason
+    far = Router(cfg, learned=False, desk=head).route(category="roads", municipality="lgov", text="яма")
+    assert far.learned is None  # another organisation: the rules decide
+
+
+def _rows(periods) -> list[DeskRow]:
+    """Rows whose rules send every city complaint to the head (the rules' fallback)."""
+    return [
+        DeskRow(str(i), "", e, "adm_kursk" if e.body.startswith(("adm_kursk", "kursk_")) else e.body)
+        for i, e in enumerate(_examples(periods, seed=11))
+    ]
+
+
+def test_evaluate_in_order_with_a_lag(cfg):
+    rows = _rows([("desks", 150), ("head", 60), ("desks", 90)])
+    out = evaluate_desk_split(cfg, rows, train_share=0.7, lags=(None, 0, 5))
+    assert (out["train"], out["test"]) == (210, 90)
+    frozen, fresh, late = out["desk frozen"], out["desk lag 0"], out["desk lag 5"]
+    # the training period ends with the head taking everything; the test period is the desks'
+    assert frozen["exact"] <= out["rules"]["exact"] + 0.01
+    assert fresh["exact"] > out["rules"]["exact"] + 0.3
+    assert fresh["exact"] >= late["exact"] > frozen["exact"]
+    assert fresh["organisation"] == out["rules"]["organisation"]  # the step never leaves the organisation
+
+
+def test_route_in_order_leaves_the_learned_state_alone(cfg):
+    rows = _rows([("desks", 60), ("head", 40)])
+    router = learn_desk_router(cfg, rows[:60], min_examples=20)
+    before = router.current("adm_kursk")
+    bodies = route_in_order(router, rows[60:], 0)
+    assert router.current("adm_kursk") == before
+    assert bodies[-1] == "adm_kursk"  # by the end the state has seen the head take over
+
+
+def test_save_load_and_refuse_a_changed_file(cfg, tmp_path):
+    router = _router(cfg, [("desks", 120)])
+    path = router.save(tmp_path / "models" / "desk-kursk.pkl")
+    loaded = load_desk_router(path)
+    item = DeskExample("дерево упало на провода", "adm_kursk", "landscaping", None, "kursk")
+    assert loaded is not None and loaded.choose("adm_kursk", item).body == "kursk_city_economy"
+    assert load_desk_router(tmp_path / "none.pkl") is None
+    path.write_bytes(path.read_bytes() + b"x")
+    with pytest.raises(UntrustedDeskModel):
+        load_desk_router(path)
+    checksum_path(path).unlink()
+    with pytest.raises(UntrustedDeskModel):
+        load_desk_router(path)
+
+
+def test_history_rows_through_the_signal_stage(cfg, kursk_builder, tmp_path):
+    path = tmp_path / "history.csv"
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "text", "executor"])
+        w.writerow(
+            [
+                1,
+                "Огромная яма на дороге на улице Ленина в Курске",
+                "Комитет дорожного хозяйства города Курска",
+            ]
+        )
+        w.writerow([2, "В поликлинике не записаться к врачу", "Комитет здравоохранения Курской области"])
+        w.writerow([3, "Яма", "Неизвестный орган"])
+    rows = read_desk_rows(cfg, path, builder=kursk_builder)
+    assert [(r.id, r.item.body) for r in rows] == [("1", "kursk_roads"), ("2", "reg_health")]
+    assert rows[1].rules_body == "reg_health" and rows[1].item.category == "healthcare"
+    assert rows[0].item.category == "roads" and rows[0].item.municipality == "kursk"
