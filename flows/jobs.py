@@ -261,18 +261,19 @@ def report_flow(
 
 @flow(name="routing-learn", log_prints=True)
 def routing_learn_flow(config_dir: str | None = None, database_url: str | None = None) -> dict[str, Any]:
-    """The dispatchers' reassignments since the last run folded into learned_routing.yaml; the
-    change is audited (incidents.services.routing_refresh). Nightly: routing should not shift
+    """The dispatchers' reassignments since the last run folded into learned_routing.yaml and the
+    desk step's current desk; the change is audited (incidents.services.routing_refresh). Nightly: routing should not shift
     under a dispatcher during a shift."""
     from sqlmodel import Session
 
-    from incidents.services.routing_refresh import refresh_learned_routing
+    from incidents.services.routing_refresh import refresh_desk_state, refresh_learned_routing
 
     cfg, url = _context(config_dir, database_url)
     engine = open_database(url)
     try:
         with Session(engine) as session, session.begin():
             out = refresh_learned_routing(session, cfg, _now())
+            out["desk"] = refresh_desk_state(session, cfg, _now())
     finally:
         engine.dispose()
     get_run_logger().info("routing-learn: %s", out)

@@ -7,6 +7,7 @@ the committees again — what the Kursk feedback-platform file does, in miniatur
 from __future__ import annotations
 
 import csv
+import json
 import random
 
 import pytest
@@ -176,3 +177,96 @@ def test_history_rows_through_the_signal_stage(cfg, kursk_builder, tmp_path):
     assert [(r.id, r.item.body) for r in rows] == [("1", "kursk_roads"), ("2", "reg_health")]
     assert rows[1].rules_body == "reg_health" and rows[1].item.category == "healthcare"
     assert rows[0].item.category == "roads" and rows[0].item.municipality == "kursk"
+
+
+def test_reassignments_move_the_current_desk(engine, kursk_builder, tmp_path):
+    """Dispatchers reassigning the city's complaints to the administration itself: the nightly
+    refresh folds them into the desk step's state, which then sends the committees' complaints
+    to the head; the change is audited and not counted twice."""
+    from sqlmodel import Session, select
+
+    from incidents.core.config import load_region
+    from incidents.services.routing_refresh import refresh_desk_state
+    from incidents.services.workflow import Workflow, add_user
+    from incidents.storage.models import AuditEvent, Incident
+    from tests.conftest import FixedClock
+    from tests.workflow_scenario import T0, open_incident
+
+    cfg = load_region(KURSK)
+    desks = DeskRouter.fit(
+        _examples([("desks", 120)]),
+        cfg.bodies.organisation_of,
+        [b.code for b in cfg.bodies.bodies],
+        window=4,
+        min_examples=20,
+    )
+    path = desks.save(tmp_path / "models" / "desk-kursk.pkl")
+    item = DeskExample("нет разметки на дороге", "kursk_roads", "roads", None, "kursk")
+    assert desks.choose("kursk_roads", item) is None  # the committees take the city's complaints
+    clock = FixedClock(T0)
+    iid, _posts = open_incident(engine, cfg, kursk_builder, clock)
+    with Session(engine, expire_on_commit=False) as s, s.begin():
+        moder = add_user(
+            s, cfg, login="moder", role="moderator", body=None, now=clock(), email="m@example.org"
+        )
+        wf = Workflow(s, cfg, clock)
+        inc = s.get(Incident, iid)
+        if inc.status != "assigned":
+            wf.assign(moder, iid, "kursk_housing", "первое назначение")
+        for body in ("adm_kursk", "kursk_roads", "adm_kursk"):
+            if s.get(Incident, iid).body_code == body:
+                continue
+            wf.assign(moder, iid, body, "сейчас город принимает сам")
+    with Session(engine) as s, s.begin():
+        out = refresh_desk_state(s, cfg, clock(), path=path)
+    assert out["desk"] and out["observed"] >= 2
+    taken, known = out["head_share"]["adm_kursk"]
+    assert known == 4 and taken >= 2
+    after = load_desk_router(path)
+    d = after.choose("kursk_roads", item)
+    assert after.current("adm_kursk") == (taken, known), (after.recent, after.window, after.meta)
+    assert d is not None and d.body == "adm_kursk"
+    with Session(engine) as s, s.begin():
+        ev = s.exec(select(AuditEvent).where(AuditEvent.action == "routing_desk_refreshed")).one()
+        assert ev.data["head_share_after"]["adm_kursk"] == [taken, known]
+        assert refresh_desk_state(s, cfg, clock(), path=path)["observed"] == 0
+    assert refresh_desk_state(None, cfg, clock(), path=tmp_path / "none.pkl") == {"desk": False}  # type: ignore[arg-type]
+
+
+_NAMES = {
+    "kursk_roads": "Комитет дорожного хозяйства города Курска",
+    "kursk_housing": "Комитет жилищно-коммунального хозяйства города Курска",
+    "kursk_city_economy": "Комитет городского хозяйства города Курска",
+    "adm_kursk": "Администрация города Курска",
+    "reg_health": "Комитет здравоохранения Курской области",
+}
+
+
+def test_cli_learns_evaluates_and_the_router_reads_it(tmp_path, monkeypatch, capsys):
+    from incidents.cli.main import main
+
+    monkeypatch.setenv("INCIDENTS_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("INCIDENTS_CONFIG", str(KURSK))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    path = tmp_path / "history.csv"
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "text", "executor"])
+        for i, e in enumerate(_examples([("head", 30), ("desks", 90)], seed=5)):
+            w.writerow([i + 1, f"{e.text}, город Курск", _NAMES[e.body]])
+    assert main(["routing", "desk", str(path), "--evaluate", "--lags", "0", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["train"] == 90 and out["test"] == 30
+    assert out["desk lag 0"]["exact"] >= out["rules"]["exact"]
+    assert not (tmp_path / "var" / "models").exists()  # evaluating writes nothing
+    assert main(["routing", "desk", str(path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["rows"] == 120 and out["current"]["adm_kursk"] == [0, 10]
+    model = tmp_path / "var" / "models" / "desk-kursk.pkl"
+    assert out["model"] == str(model) and model.is_file()
+    cfg = load_region(KURSK)
+    d = Router(cfg).route(category="roads", subcategory="pothole", municipality="kursk", text="яма на дороге")
+    assert (d.body, d.learned) == ("kursk_roads", "desk")
+    assert Router(cfg, learned=False).route(
+        category="roads", subcategory="pothole", municipality="kursk"
+    ).body == ("adm_kursk")

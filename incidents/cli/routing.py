@@ -23,6 +23,7 @@ from typing import Any
 from rich.table import Table
 
 from incidents.cli.context import EXIT_OK, EXIT_USAGE, Context, console, err
+from incidents.cli.routing_desk import add_desk_command
 from incidents.domain.learned_routing import (
     LEVELS,
     MIN_SHARE,
@@ -333,3 +334,4 @@ def add_commands(sub: Any) -> None:
             s.add_argument(
                 "--train-share", type=float, default=0.75, help="доля ранних обращений для обучения"
             )
+    add_desk_command(rs)

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from incidents.core.config import RegionConfig
 from incidents.core.signed_pickle import CacheKey, read_signed, write_signed
 
 FORMAT = 1
@@ -47,7 +48,8 @@ WINDOW = 10
 the Kursk validation slice (the last 300 rows of the training period): 10 recovered more of an
 «A» period (exact 0.790 with the state one appeal behind) than 30 (0.760)."""
 MIN_RECENT = 5
-"""Fewer known appeals of the organisation than this: no current desk, the rules' body stays."""
+"""Fewer known appeals of the organisation than this (or than the window): no current desk,
+the rules' body stays."""
 MIN_DESK_EXAMPLES = 30
 """An organisation's desks are learned only from at least this many appeals a desk took."""
 
@@ -204,7 +206,7 @@ class DeskRouter:
         if model is None:
             return None
         taken, known = self.current(head)
-        if known < MIN_RECENT:
+        if known < min(MIN_RECENT, self.window):
             return None
         if 2 * taken >= known:
             return None if rules_body == head else DeskDecision(head, "head", head, taken, known)
@@ -248,3 +250,12 @@ def _router_of(path: Path, payload: Mapping[str, Any]) -> DeskRouter:
         raise UntrustedDeskModel(f"{path}: формат модели {payload.get('format')}, нужен {FORMAT}")
     router: DeskRouter = payload["router"]
     return router
+
+
+def desk_model_path(cfg: RegionConfig, data_dir: Path | None = None) -> Path:
+    """Where a region's desk step lives: `<data dir>/models/desk-<region folder>.pkl`, never the
+    repository (it is learned from the region's appeals)."""
+    from incidents.core.settings import get_settings
+
+    base = data_dir if data_dir is not None else get_settings().data_dir
+    return base / "models" / f"desk-{cfg.root.name}.pkl"

@@ -24,7 +24,7 @@ threshold chosen on its validation slice, its body wins over the table and the r
 the threshold the post goes on to them. Its reason names the words that decided it and its
 probability.
 
-With the desk step (`incidents.domain.desk_routing`, given to the Router) a rule's body is moved
+With the desk step (`incidents.domain.desk_routing`, in the data directory) a rule's body is moved
 to the desk of its organisation that is taking complaints now: the head itself when it took
 most of the organisation's latest appeals, else, where the rule named the head, the desk its
 desks' model reads from the text.
@@ -35,7 +35,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from incidents.core.config import RegionConfig, RoutingRule
-from incidents.domain.desk_routing import DeskDecision, DeskExample, DeskRouter
+from incidents.domain.desk_routing import (
+    DeskDecision,
+    DeskExample,
+    DeskRouter,
+    desk_model_path,
+    load_desk_router,
+)
 from incidents.domain.learned_routing import LEVELS, Case, Entry, LearnedTable, load_learned, normalise_street
 from incidents.domain.text_routing import TextDecision, TextRouter, load_text_router, model_path
 
@@ -61,14 +67,15 @@ class Router:
         *,
         learned: LearnedTable | None | bool = True,
         text: TextRouter | None | bool = None,
-        desk: DeskRouter | None = None,
+        desk: DeskRouter | None | bool = None,
     ) -> None:
         """`learned`: True reads the region folder's learned table if it has one; False or None
         routes on the rules alone; a table is used as given. `text`: the text model; True reads
         the region's model from the data directory if there is one (refused, with
         UntrustedRoutingModel, when its checksum does not match); None follows `learned`.
         `desk`: the desk step (`incidents.domain.desk_routing`), which moves a rule's body to the
-        desk of its organisation that is taking complaints now; None routes without it."""
+        desk of its organisation that is taking complaints now; True reads the region's from the data
+        directory if there is one; None follows `learned`."""
         self.rules = cfg.routing.rules
         self.bodies = cfg.body_by_code
         self.triage = cfg.bodies.triage_body
@@ -85,7 +92,11 @@ class Router:
         if text is True:
             text = load_text_router(model_path(cfg))
         self.text: TextRouter | None = text or None
-        self.desk = desk
+        if desk is None:
+            desk = learned_arg is True  # like the text model: Router(cfg) reads it, a given table does not
+        if desk is True:
+            desk = load_desk_router(desk_model_path(cfg))
+        self.desk: DeskRouter | None = desk or None
 
     @staticmethod
     def _matches(
