@@ -55,7 +55,11 @@ def cmd_desk(ctx: Context, args: argparse.Namespace) -> int:
                 label = {"rules": "правила"}.get(
                     key, key.replace("desk frozen", "отделы, состояние на конец обучения")
                 )
-                label = label.replace("desk lag", "отделы, состояние отстаёт на")
+                label = (
+                    label.replace("desk lag", "отделы, состояние отстаёт на")
+                    .replace(", corrections only", " (только по переназначениям)")
+                    .replace(", current desk alone", " (без модели отделов)")
+                )
                 console.print(
                     f"  {label}: точный орган {s['exact']:.3f}, верная организация {s['organisation']:.3f}"
                 )

@@ -199,8 +199,9 @@ class DeskRouter:
         seen = self.recent.get(head, ())
         return sum(b == head for b in seen), len(seen)
 
-    def choose(self, rules_body: str, item: DeskExample) -> DeskDecision | None:
-        """The desk for a complaint the rules sent to `rules_body`; None keeps the rules' body."""
+    def choose(self, rules_body: str, item: DeskExample, *, desks: bool = True) -> DeskDecision | None:
+        """The desk for a complaint the rules sent to `rules_body`; None keeps the rules' body.
+        `desks=False`: the current desk alone, without the desks' model (for the measurement)."""
         head = self.organisation.get(rules_body, rules_body)
         model = self.models.get(head)
         if model is None:
@@ -210,7 +211,7 @@ class DeskRouter:
             return None
         if 2 * taken >= known:
             return None if rules_body == head else DeskDecision(head, "head", head, taken, known)
-        if rules_body != head:
+        if rules_body != head or not desks:
             return None
         desk = model.predict([item])[0]
         return DeskDecision(desk, "desk", head, taken, known)

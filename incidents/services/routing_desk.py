@@ -100,16 +100,27 @@ def learn_desk_router(cfg: RegionConfig, rows: Sequence[DeskRow], **kw: Any) -> 
     return DeskRouter.fit([r.item for r in rows], org, [b.code for b in cfg.bodies.bodies], **kw)
 
 
-def route_in_order(router: DeskRouter, rows: Sequence[DeskRow], lag: int | None) -> list[str]:
+def route_in_order(
+    router: DeskRouter,
+    rows: Sequence[DeskRow],
+    lag: int | None,
+    *,
+    corrections_only: bool = False,
+    desks: bool = True,
+) -> list[str]:
     """The desk step's body for each row in order; each row's real body reaches the state `lag`
-    rows after it was routed (None: never). The router itself is not changed."""
+    rows after it was routed (None: never). `corrections_only`: only the rows routed wrong reach
+    it — what the nightly refresh sees when dispatchers' reassignments are its only feed;
+    `desks=False`: the current desk alone, the rules' body where the desks take the complaints.
+    The router itself is not changed."""
     state = copy.copy(router)
     state.recent = copy.deepcopy(router.recent)
     out: list[str] = []
     for i, r in enumerate(rows):
-        if lag is not None and i - lag - 1 >= 0:
-            state.observe(rows[i - lag - 1].item.body)
-        d = state.choose(r.rules_body, r.item)
+        j = i - (lag or 0) - 1
+        if lag is not None and j >= 0 and not (corrections_only and out[j] == rows[j].item.body):
+            state.observe(rows[j].item.body)
+        d = state.choose(r.rules_body, r.item, desks=desks)
         out.append(d.body if d is not None else r.rules_body)
     return out
 
@@ -147,4 +158,9 @@ def evaluate_desk_split(
     for lag in lags:
         name = "frozen" if lag is None else f"lag {lag}"
         out[f"desk {name}"] = score_bodies(cfg, route_in_order(router, test, lag), test)
+        if lag is not None:
+            bodies = route_in_order(router, test, lag, corrections_only=True)
+            out[f"desk {name}, corrections only"] = score_bodies(cfg, bodies, test)
+            bodies = route_in_order(router, test, lag, desks=False)
+            out[f"desk {name}, current desk alone"] = score_bodies(cfg, bodies, test)
     return out
