@@ -24,7 +24,14 @@ from pathlib import Path
 
 from incidents.core.config import RegionConfig, load_region
 from incidents.domain.desk_routing import DeskModel
-from incidents.services.routing_desk import DeskRow, evaluate_desk_split, read_desk_rows
+from incidents.services.routing_desk import (
+    DeskRow,
+    evaluate_desk_split,
+    learn_desk_router,
+    read_desk_rows,
+    route_in_order,
+    score_bodies,
+)
 from incidents.services.routing_history import time_split
 
 
@@ -60,6 +67,23 @@ def desks_validation(cfg: RegionConfig, train: list[DeskRow], last: int) -> dict
     return out
 
 
+def desks_always(cfg: RegionConfig, rows: list[DeskRow], train_share: float) -> dict[str, object]:
+    """The desks' model as if the desks always took the complaints (no current desk): the state
+    pinned to a desk, never moved."""
+    from collections import deque
+
+    train, test = time_split(rows, train_share)
+    router = learn_desk_router(cfg, train)
+    for head in router.models:
+        desk = next(
+            r.item.body
+            for r in reversed(train)
+            if cfg.bodies.organisation_of(r.item.body) == head != r.item.body
+        )
+        router.recent[head] = deque([desk] * router.window, maxlen=router.window)
+    return score_bodies(cfg, route_in_order(router, test, None), test)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m lab.routing_desk")
     p.add_argument("file")
@@ -78,9 +102,11 @@ def main(argv: list[str] | None = None) -> int:
         )
     }
     for w in (int(x) for x in args.windows.split(",")):
-        out[f"validation window {w}"] = evaluate_desk_split(cfg, train, train_share=0.8, window=w)
+        val = evaluate_desk_split(cfg, train, train_share=0.8, window=w)
+        out[f"validation window {w}"] = {**val, "desks always": desks_always(cfg, train, 0.8)}
         if args.test:
-            out[f"test window {w}"] = evaluate_desk_split(cfg, rows, train_share=args.train_share, window=w)
+            test = evaluate_desk_split(cfg, rows, train_share=args.train_share, window=w)
+            out[f"test window {w}"] = {**test, "desks always": desks_always(cfg, rows, args.train_share)}
     json.dump(out, sys.stdout, ensure_ascii=False, indent=1)
     return 0
 
