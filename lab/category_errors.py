@@ -182,14 +182,16 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"over {over}: {name}: {ok}/{len(scored)} = {ok / max(1, len(scored)):.3f}")
         return 0
     if args.labels:
-        dump = []
+        dump: list[dict[str, Any]] = []
         for name in args.labels.split(","):
             lab_path = ROOT / name
             cfg = ROOT / "config" / "regions" / ("orel" if "orel" in name else "kursk")
             scored = labels_table(lab_path, cfg)
             ok = sum(r["ok"] for r in scored)
             by = collections.Counter(r["cause"] for r in scored if not r["ok"])
-            print(f"## {name}: category {ok}/{len(scored)} = {ok / max(1, len(scored)):.3f}; wrong by cause {dict(by)}")
+            print(
+                f"## {name}: category {ok}/{len(scored)} = {ok / max(1, len(scored)):.3f}; wrong by cause {dict(by)}"
+            )
             for row in table(scored):
                 print(" | ".join(str(x) for x in row))
             dump.extend({"set": name, **r} for r in scored)
@@ -203,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     model = shipped_model(kb)
     k_dev, _ = _split(data / "kursk_appeals_train.csv", args.n, 0, False, seed=3)
     s_dev, _ = _split(data / "spb_appeals_2020.csv.gz", args.n, 0, False, seed=5)
-    dump: list[dict[str, Any]] = []
+    dump = []
     for name, b, rows in (("kursk", kb, k_dev), ("spb", sb, s_dev)):
         scored = score_rows(b, model, rows)
         ok = sum(r["ok"] for r in scored)
