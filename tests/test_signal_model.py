@@ -211,3 +211,32 @@ def test_an_organisations_announcement_or_reply_is_never_a_complaint(builder, ku
     # a resident, and a news public relaying a resident's complaint, are not organisations
     resident = builder(_by("Ирина Управленко", "Третий день нет воды на Союзной, 26, никто не приезжает!"))
     assert resident.is_complaint and not builder.organisation("Курск Онлайн")
+
+
+def test_the_topic_overrules_only_unsure_rules_from_topic_over_unsure(builder):
+    """Kursk's regional model (its appeals' topics through docs/taxonomy.md) replaces a category
+    the rules name lightly (signals.yaml → model.topic_over_unsure 0.6, 2026-12-07 session 8);
+    a strong rule keeps its category, and 1.0 turns it off."""
+    from incidents.core.records import Entities, RuleHit, SignalRecord
+    from pipelines.model import example
+    from pipelines.model_decision import apply_model
+
+    text = "Третий день нет воды в доме на Хуторской, из крана ничего не течёт"
+    norm = builder.normalize(text)
+
+    def decided(weight: float, over: float) -> str | None:
+        sig = SignalRecord(
+            "vk:1", True, True, 2.0, "transport", None, None, None, None, None, None,
+            [RuleHit("transport.x", "transport", None, None, weight, "x")], [], Entities(),
+            "", datetime(2026, 1, 1, tzinfo=UTC), "vk",
+        )  # fmt: skip
+        mp = SignalModelPolicy(category=False, threshold=0.0, topic_over_unsure=over)
+        apply_model(builder.model, mp, [sig], [norm])
+        return sig.category
+
+    m = builder.model
+    topic = m.topics_at(m.assess([example(builder(_post(text, network="vk")), norm)]), [0])[0][0]
+    assert topic != "transport"
+    assert decided(0.5, 0.0) == topic  # one weak rule: unsure, the topic decides
+    assert decided(0.5, 1.0) == "transport"  # off
+    assert decided(2.0, 0.0) == "transport"  # a strong rule keeps its category

@@ -9,6 +9,7 @@ one of the mapped codes.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -54,7 +55,8 @@ POS_CATEGORIES: dict[str, PosCategory] = {
 # accept (street lighting on a road, litter on a road, snow in a yard…).
 _TOPIC_RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (r"надпис|объявлени|рекламн|разукомплектован", "landscaping", ()),
-    (r"жидких бытовых отходов|порча земель|вырубк|пожарн.*природопольз", "ecology", ()),
+    (r"жидких бытовых отходов", "ecology", ("water",)),
+    (r"порча земель|вырубк|пожарн.*природопольз", "ecology", ()),
     (r"поезд|вагон", "transport", ()),
     (r"замороженн", "construction", ()),
     (r"аварийное жиль|оплаты услуг жкх|водосточн|подъемная платформа", "housing_utilities", ()),
@@ -64,7 +66,7 @@ _TOPIC_RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (r"качество товара|оказания услуги|государственных и муниципальных услуг", "other", ()),
     (r"освещени.*(дорог|опор)|опор[аы] освещения|наружное освещение", "energy", ("roads", "landscaping")),
     (r"освещени.*(подъезд|мест общего пользования|лифт|фасад)", "housing_utilities", ("energy",)),
-    (r"электросет|энергоснабжени|провод", "energy", ()),
+    (r"электросет|энергоснабжени|(?<![а-я])провод", "energy", ()),
     (r"теплоснабжени|отоплени|температур|радиатор", "housing_utilities", ()),
     (r"водоотведени|канализац|ливнев|ливнесток", "water", ()),
     (
@@ -73,11 +75,17 @@ _TOPIC_RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         ("housing_utilities",),
     ),
     (r"свалк", "waste", ("ecology",)),
-    (r"вывоз.*отход|контейнерн|мусоропровод|мусоросборн|мусорный контейнер|урн", "waste", ("landscaping",)),
+    (
+        r"вывоз.*отход|контейнерн|мусоропровод|мусоросборн|мусорный контейнер|(?<![а-я])урн",
+        "waste",
+        ("landscaping",),
+    ),
     (r"запах|выброс|загрязнени|экологи|сжигани", "ecology", ()),
     (r"люк|колод", "landscaping", ("water", "roads")),
     (r"снег|налед", "roads", ("landscaping",)),
     (r"внутридворов|придомов|дворов", "landscaping", ("roads",)),
+    (r"(уборк|мусор).*(подъезд|парадн|лестничн)", "housing_utilities", ("landscaping",)),
+    (r"уборк.*(улиц|тротуар)", "landscaping", ("waste", "roads")),
     (r"мусор|уборк|санитарн.*(улиц|территор)", "landscaping", ("waste",)),
     (r"безнадзорн.*животн", "safety", ()),
     (
@@ -87,6 +95,7 @@ _TOPIC_RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         "housing_utilities",
         ("landscaping",),
     ),
+    (r"остановоч|посадки и высадки", "transport", ("roads",)),
     (
         r"дорожн.*покрыти|ям[ыа]|выбоин|светофор|пешеходн.*переход|дорожные знаки|дорожных знаков|"
         r"парковк|парковоч|искусственных неровностей|бордюр|тротуар|твёрдого дорожного|дорог",
@@ -117,11 +126,14 @@ class TopicCode:
     pattern: str
 
 
+# «… фасада дома (кроме несанкционированных надписей / объявлений …)», «дезинсекция … (в т.ч.
+# мусоропровода)»: what a reason excludes or lists as an example must not decide its code
+_EXCEPT = re.compile(r"\(\s*(кроме|в т\.\s*ч\.|в том числе)[^)]*\)?")
+
+
 def topic_code(topic: str) -> TopicCode | None:
     """A platform topic or portal reason → our code (None: no rule matched, e.g. test messages)."""
-    import re
-
-    t = (topic or "").lower().replace("ё", "е")
+    t = _EXCEPT.sub("", (topic or "").lower().replace("ё", "е"))
     for pattern, code, also in _TOPIC_RULES:
         if re.search(pattern.replace("ё", "е"), t):
             return TopicCode(code, frozenset(also), pattern)
