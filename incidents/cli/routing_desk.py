@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from incidents.cli.context import EXIT_OK, EXIT_USAGE, Context, console, err
-from incidents.domain.desk_routing import WINDOW, desk_model_path
+from incidents.domain.desk_routing import MIN_RECENT, WINDOW, desk_model_path
 from incidents.services.routing_desk import evaluate_desk_split, learn_desk_router, read_desk_rows
 from incidents.services.routing_history import HistoryError
 
@@ -39,6 +39,10 @@ def cmd_desk(ctx: Context, args: argparse.Namespace) -> int:
             router = learn_desk_router(ctx.cfg, rows, window=args.window)
             out = {"rows": len(rows), **router.meta}
             out["current"] = {h: list(router.current(h)) for h in router.models}
+            out["last_known"] = {
+                h: [sum(b == h for b in router.recent.get(h, ())), len(router.recent.get(h, ()))]
+                for h in router.models
+            }
             if not args.dry_run:
                 out["model"] = str(router.save(Path(args.model) if args.model else desk_model_path(ctx.cfg)))
     except (HistoryError, ValueError) as exc:
@@ -67,8 +71,11 @@ def cmd_desk(ctx: Context, args: argparse.Namespace) -> int:
     console.print(f"Прочитано обращений с известным органом: {out['rows']}")
     for head, n in out["organisations"].items():
         taken, known = out["current"][head]
+        last_taken, last_known = out["last_known"][head]
         console.print(
-            f"  {names.get(head, head)}: отделы взяли {n} обращений; из последних {known} сама организация — {taken}"
+            f"  {names.get(head, head)}: отделы взяли {n} обращений; сама организация — {taken} из {known} "
+            f"за всю историю (так шаг решает, пока ночное обновление не сообщит {MIN_RECENT} новых), "
+            f"{last_taken} из последних {last_known} в файле"
         )
     if not out["organisations"]:
         console.print("[yellow]Ни у одной организации нет отделов с достаточной историей: шаг не нужен[/]")

@@ -115,6 +115,7 @@ def route_in_order(
     The router itself is not changed."""
     state = copy.copy(router)
     state.recent = copy.deepcopy(router.recent)
+    state.fed = dict(router.fed)
     out: list[str] = []
     for i, r in enumerate(rows):
         j = i - (lag or 0) - 1
