@@ -5,6 +5,8 @@ in separate processes (bench/stages.py) the signal stage, the clustering stage a
 whole pipeline from JSONL to routed incidents on SQLite (and on PostgreSQL with
 `--postgres URL`, in a throw-away database). Prints a table; `--json FILE` writes every
 figure, the whole pipeline's rate under `posts_per_s` (of the largest size, SQLite).
+`--real [DATA]`: the stream is real text instead (appeals of Kursk and St Petersburg, Telegram
+news from ../shared/data, bench/real_stream.py).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.generator import generate_file
+from bench.real_stream import write_real_stream
 from incidents.core.config import load_region
 from incidents.core.settings import DEFAULT_REGION, PROJECT_ROOT
 
@@ -78,18 +81,23 @@ def measure(
     seed: int,
     work: Path,
     workers: int | None = None,
+    real: Path | None = None,
 ) -> dict[str, Any]:
     cfg = load_region(cfg_dir)
     results: dict[str, Any] = {
         "date": datetime.now(UTC).date().isoformat(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "region": cfg.region.code,
+        "stream": f"real text from {real}" if real else "synthetic (bench/generator.py)",
         "sizes": {},
     }
     for n in sizes:
         path = work / f"stream_{n}.jsonl"
         t = time.perf_counter()
-        generate_file(cfg, path, n, seed=seed)
+        if real is not None:
+            write_real_stream(real, path, n, seed=seed)
+        else:
+            generate_file(cfg, path, n, seed=seed)
         row: dict[str, Any] = {"generate_s": round(time.perf_counter() - t, 2)}
         for stage in stages:
             if stage == "pipeline":
@@ -155,6 +163,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--seed", type=int, default=46)
     ap.add_argument(
+        "--real",
+        type=Path,
+        nargs="?",
+        const=PROJECT_ROOT.parent / "shared" / "data",
+        metavar="DATA",
+        help="a stream of real text (appeals and news of ../shared/data) instead of the synthetic one",
+    )
+    ap.add_argument(
         "--workers",
         type=int,
         choices=[0, 1],
@@ -174,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             seed=a.seed,
             work=Path(tmp),
             workers=a.workers,
+            real=a.real,
         )
     if a.json:
         a.json.write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
