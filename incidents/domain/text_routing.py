@@ -15,6 +15,8 @@ Where the history gives each complaint's point (St Petersburg's portal does), th
 reads it (`point_routing`): the district and okrug it lies in and the bodies of the earlier
 complaints around it, and learns each district's desks as one class filled with the point's
 district; a post without a point, or a model learned without points, routes as before.
+Where the history gives the platform's reason, it is learned as a second target and read back
+through the reason → body table (`reason_routing`): a learning target, never asked of a post.
 
 The model is fitted at the user's site from the user's history (`incidents routing learn`)
 and lives in the data directory (`var/models/routing-<region>.pkl`) with its SHA-256 beside
