@@ -17,7 +17,10 @@ Variants (NAME: what differs from the product's text model):
   template — points; the district desks (`zha_*`, `adm_*`) learned as one class each, the
              district filled from the point (else the address)
   template-… — the same with another C, cell sizes, class weights or half-life (VARIANTS);
-             `template-c0.1` is what `incidents routing learn` does with points
+             `template-c0.1` is what `incidents routing learn` did with points before reasons
+  …-reasons — the portal's reason learned as a second target (`reason_routing`; a training
+             target only): `template-c0.1-reasons` is what `routing learn` does now with points,
+             `text-reasons` with `--no-points`
 """
 
 from __future__ import annotations
@@ -27,12 +30,13 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from incidents.core.config import RegionConfig, load_region
 from incidents.domain.point_routing import CELLS_M
-from incidents.domain.text_routing import PlaceParser, TextExample, TextRouter, _vectorizer
+from incidents.domain.text_routing import PlaceParser, TextRouter, _vectorizer
 from incidents.services.routing_history import time_split
 from incidents.services.routing_text import (
     TextRow,
@@ -66,6 +70,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "template-c0.2": {"template": True, "c": 0.2},
     "template-c0.1-hl0.5": {"template": True, "c": 0.1, "half_life": 0.5},
     "template-c0.1-hl0.25": {"template": True, "c": 0.1, "half_life": 0.25},
+    "template-c0.1-reasons": {"template": True, "c": 0.1, "reasons": True},
+    "text-reasons": {"points": False, "reasons": True},
 }
 """Chosen on the validation slice: `template-c0.1` (the product's default with points)."""
 
@@ -83,15 +89,20 @@ def fit_variant(cfg: RegionConfig, rows: Sequence[TextRow], v: dict[str, Any]) -
     ex = [r.example for r in rows]
     districts = {m.code for m in cfg.territories.municipalities}
     if v.get("template"):
-        ex = [
-            TextExample(e.text, e.address, _desk(e.body, districts), e.municipality, e.lat, e.lon) for e in ex
-        ]
+        ex = [replace(e, body=_desk(e.body, districts)) for e in ex]
     places = PlaceParser.learn(gazetteer(cfg), ex)
     hist = None
     if v.get("points", True):
         hist = learn_points(cfg, ex, v.get("cells", CELLS_M))
     if "class_weight" not in v:
-        return TextRouter.fit(ex, places, c=v.get("c", 0.3), points=hist, half_life=v.get("half_life"))
+        return TextRouter.fit(
+            ex,
+            places,
+            c=v.get("c", 0.3),
+            points=hist,
+            half_life=v.get("half_life"),
+            reasons=v.get("reasons", False),
+        )
     items = [(e.text, e.address, places(e.address)) for e in ex]
     point_docs = [hist.tokens(e.lat, e.lon, exclude=e.body) for e in ex] if hist else None
     vec = _vectorizer(with_place=hist is not None)
@@ -147,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         for name in args.variants.split(","):
             v = VARIANTS[name]
-            if set(v) - {"points", "cells", "c", "template"}:
+            if set(v) - {"points", "cells", "c", "template", "reasons"}:
                 raise SystemExit(f"{name}: only the product's options are learned for the test month")
             model = learn_text_router(
                 cfg,
@@ -156,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
                 cells_m=v.get("cells", CELLS_M),
                 c=v.get("c", 0.3),
                 desks=v.get("template", False),
+                reasons=v.get("reasons", False),
             )
             s = score_text_router(cfg, model, test)
             s.pop("_decisions")

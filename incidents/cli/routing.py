@@ -77,12 +77,14 @@ def _learn_text(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
         min_precision=args.min_precision,
         meta={"file": Path(args.file).name},
         points=False if args.no_points else None,
+        reasons=not args.no_reasons,
     )
     out: dict[str, Any] = {
         "rows": len(rows),
         "threshold": round(router.threshold, 4),
         "temperature": router.temperature,
         "points": router.point_history is not None,
+        "reason_weight": router.meta.get("reason_weight", 0.0),
         "validation": router.meta.get("validation"),
     }
     if not args.dry_run:
@@ -177,7 +179,11 @@ def _evaluate_text(ctx: Context, args: argparse.Namespace) -> tuple[dict[str, An
     train, test = time_split(rows, args.train_share)
     t0 = time.monotonic()
     router = learn_text_router(
-        ctx.cfg, train, min_precision=args.min_precision, points=False if args.no_points else None
+        ctx.cfg,
+        train,
+        min_precision=args.min_precision,
+        points=False if args.no_points else None,
+        reasons=not args.no_reasons,
     )
     seconds = round(time.monotonic() - t0, 1)
     s = score_text_router(ctx.cfg, router, test)
@@ -189,6 +195,7 @@ def _evaluate_text(ctx: Context, args: argparse.Namespace) -> tuple[dict[str, An
         "validation": router.meta.get("validation"),
         "learn_seconds": seconds,
         "points": router.point_history is not None,
+        "reason_weight": router.meta.get("reason_weight", 0.0),
         "place_from_address": place_accuracy(router, test),
         "place_from_point": point_place_accuracy(router, test),
         **s,
@@ -311,6 +318,11 @@ def add_commands(sub: Any) -> None:
             "--no-points",
             action="store_true",
             help="модель по тексту без точек обращений (только текст и строка адреса)",
+        )
+        s.add_argument(
+            "--no-reasons",
+            action="store_true",
+            help="не учить причину обращения портала (колонка reason) второй целью модели по тексту",
         )
         s.add_argument(
             "--min-precision",

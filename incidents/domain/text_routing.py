@@ -15,6 +15,8 @@ Where the history gives each complaint's point (St Petersburg's portal does), th
 reads it (`point_routing`): the district and okrug it lies in and the bodies of the earlier
 complaints around it, and learns each district's desks as one class filled with the point's
 district; a post without a point, or a model learned without points, routes as before.
+Where the history gives the platform's reason, it is learned as a second target and read back
+through the reason → body table (`reason_routing`): a learning target, never asked of a post.
 
 The model is fitted at the user's site from the user's history (`incidents routing learn`)
 and lives in the data directory (`var/models/routing-<region>.pkl`) with its SHA-256 beside
@@ -37,6 +39,7 @@ from typing import Any
 from incidents.core.config import RegionConfig
 from incidents.core.signed_pickle import CacheKey, read_signed, write_signed
 from incidents.domain.point_routing import DESK, PointHistory
+from incidents.domain.reason_routing import ReasonPrior
 
 FORMAT = 1
 NO_PLACE = "none"
@@ -55,6 +58,7 @@ class TextExample:
     municipality: str | None = None
     lat: float | None = None  # the point the platform gave, if any (`point_routing`)
     lon: float | None = None
+    reason: str | None = None  # the portal's reason: a learning target only (`reason_routing`)
 
 
 Point = tuple[float | None, float | None]
@@ -137,6 +141,9 @@ class TextRouter:
     points: PointHistory | None = None
     """The point history (`point_routing.PointHistory`) when learned with points; last, so that a
     model pickled before it loads (the attribute is then unset: read it with `point_history`)."""
+    reasons: ReasonPrior | None = None
+    """The reason learned as a second target (`reason_routing`), when the history gave reasons;
+    read it with `reason_prior` (a model pickled before it has no such attribute)."""
 
     # ------------------------------------------------------------------ features
     @staticmethod
@@ -155,6 +162,23 @@ class TextRouter:
     def point_history(self) -> PointHistory | None:
         """The point history, or None for a model learned without points (or before them)."""
         return getattr(self, "points", None)
+
+    @property
+    def reason_prior(self) -> ReasonPrior | None:
+        """The reason prior, or None for a model learned without reasons (or before them)."""
+        return getattr(self, "reasons", None)
+
+    def margins(self, docs: Sequence[Mapping[str, str]]) -> Any:
+        """The scores the classes are ranked by: the SVM's margins, or with a reason prior the
+        combined log-probabilities (`ReasonPrior.combine`); the softmax temperature applies to them."""
+        import numpy as np
+
+        x = self.vectorizer.transform(docs)
+        d = self.classifier.decision_function(x)
+        if d.ndim == 1:  # two classes: one margin
+            d = np.stack([-d, d], axis=1)
+        prior = self.reason_prior
+        return d if prior is None else prior.combine(d, prior.reason_margins(x))
 
     def place_tokens(self, points: Sequence[Point] | None, n: int) -> list[str] | None:
         """The point field of `n` complaints (None when the model reads no points)."""
@@ -178,6 +202,7 @@ class TextRouter:
         half_life: float | None = None,
         meta: Mapping[str, Any] | None = None,
         points: PointHistory | None = None,
+        reasons: bool = True,
     ) -> TextRouter:
         """Fit on the examples. Each body is its own class: a district's desk learned as a template
         (`zha_{municipality}` filled from the address) scored lower on the St Petersburg time
@@ -190,7 +215,10 @@ class TextRouter:
         the administration and its committees took the same topics in alternating periods.
 
         `points`: a `point_routing.PointHistory` learned from these examples; their points'
-        tokens (each without its own body) become a fourth field of the features."""
+        tokens (each without its own body) become a fourth field of the features.
+
+        `reasons`: when the examples carry the portal's reason, learn it as a second target
+        (`reason_routing.ReasonPrior`, same features and C); False: never."""
         from sklearn.svm import LinearSVC
 
         items = [(e.text, e.address, places(e.address)) for e in examples]
@@ -208,7 +236,11 @@ class TextRouter:
             n = len(examples)
             weights = [0.5 ** ((n - 1 - i) / (n * half_life)) for i in range(n)]
         clf.fit(x, labels, sample_weight=weights)
-        return cls(vec, clf, places, meta=dict(meta or {}), points=points)
+        prior = None
+        if reasons and any(e.reason for e in examples):
+            classes = [str(k) for k in clf.classes_]
+            prior = ReasonPrior.learn(x, [e.reason for e in examples], labels, classes, c)
+        return cls(vec, clf, places, meta=dict(meta or {}), points=points, reasons=prior)
 
     # ------------------------------------------------------------------ prediction
     def scores(
@@ -222,25 +254,43 @@ class TextRouter:
         munis = [self.place_of(a, m) for _t, a, m in items]
         places = self.place_tokens(points, len(items))
         docs = self._docs([(t, a, m) for (t, a, _m), m in zip(items, munis, strict=True)], places)
-        if len(docs) == 1:
-            d = self._one_margin(docs[0])[None, :]
-        else:
-            d = self.classifier.decision_function(self.vectorizer.transform(docs))
-        if d.ndim == 1:  # two classes: one margin
-            d = np.stack([-d, d], axis=1)
+        d = self._one_scores(docs[0])[None, :] if len(docs) == 1 else self.margins(docs)
         z = self.temperature * (d - d.max(axis=1, keepdims=True))
         e = np.exp(z)
         if places is not None:  # the polygon was searched once, for the tokens
             munis = [PointHistory.district_in(p) or m for p, m in zip(places, munis, strict=True)]
         return e / e.sum(axis=1, keepdims=True), munis
 
-    def _one_margin(self, doc: Mapping[str, str]) -> Any:
-        """The classifier's margins for one post without sklearn's per-call machinery (a
-        post is routed in well under a millisecond): each TF-IDF part's analyser, sublinear tf ×
-        idf, L2-normalised per part as TfidfVectorizer does, then the coefficients of those
-        columns only. Equal to `decision_function(vectorizer.transform([doc]))`."""
+    def _one_scores(self, doc: Mapping[str, str]) -> Any:
+        """`margins` of one post, without sklearn's per-call machinery."""
         import numpy as np
 
+        cols, vals = self._one_columns(doc)
+        d = self._margin_of(cols, vals)
+        if d.ndim == 1 and d.size == 1:  # two classes: one margin
+            d = np.array([-d[0], d[0]])
+        prior = self.reason_prior
+        if prior is None:
+            return d
+        return prior.combine(d[None, :], prior.one_reason_margins(cols, vals)[None, :])[0]
+
+    def _one_margin(self, doc: Mapping[str, str]) -> Any:
+        """The SVM's margins for one post: equal to `decision_function(vectorizer.transform([doc]))`."""
+        return self._margin_of(*self._one_columns(doc))
+
+    def _margin_of(self, cols: Sequence[int], vals: Sequence[float]) -> Any:
+        import numpy as np
+
+        coef, bias = self.classifier.coef_, self.classifier.intercept_
+        if not cols:
+            return np.asarray(bias, dtype=float).copy()
+        return coef[:, cols] @ np.asarray(vals) + bias
+
+    def _one_columns(self, doc: Mapping[str, str]) -> tuple[list[int], list[float]]:
+        """The feature columns of one post and their values, without sklearn's per-call machinery
+        (a post is routed in well under a millisecond): each TF-IDF part's analyser, sublinear tf ×
+        idf, L2-normalised per part as TfidfVectorizer does; the coefficients of those columns
+        only are then read (`_margin_of`, `ReasonPrior.one_reason_margins`)."""
         parts = self._parts
         if parts is None:
             parts = []
@@ -261,10 +311,7 @@ class TextRouter:
             norm = math.sqrt(sum(v * v for v in w)) or 1.0
             cols.extend(offset + j for j in counts)
             vals.extend(v / norm for v in w)
-        coef, bias = self.classifier.coef_, self.classifier.intercept_
-        if not cols:
-            return np.asarray(bias, dtype=float).copy()
-        return coef[:, cols] @ np.asarray(vals) + bias
+        return cols, vals
 
     def predict_many(
         self,

@@ -84,7 +84,10 @@ def read_text_rows(
         )
         when = next((row[c] for c in TIME_COLUMNS if row.get(c)), "")
         lat, lon = _coordinate(row.get("lat")), _coordinate(row.get("lon"))
-        ex = TextExample(row.get("text") or "", (row.get("address") or "").strip(), code, muni, lat, lon)
+        reason = (row.get("reason") or "").strip() or None  # a learning target, never a feature
+        ex = TextExample(
+            row.get("text") or "", (row.get("address") or "").strip(), code, muni, lat, lon, reason
+        )
         rows.append(TextRow(str(row.get("id") or i), when, ex))
     del text_only  # the features never read the district column; kept for the CLI's symmetry
     return rows, unknown
@@ -163,14 +166,15 @@ def learn_text_router(
     points: bool | None = None,
     cells_m: Sequence[float] = CELLS_M,
     desks: bool | None = None,
+    reasons: bool = True,
 ) -> TextRouter:
     """Fit on the earlier part, choose temperature and threshold on the later slice, refit on all.
 
     `points`: learn from the rows' points too (`point_routing`); None: when the history has them.
     `desks`: each family of district desks as one class (`point_routing.desk_labels`); None:
     with points. `c`: the SVM's C; None: 0.3 without points, 0.1 with them (both chosen on the
-    St Petersburg validation slice, docs/quality-routing.md)."""
-    import numpy as np
+    St Petersburg validation slice, docs/quality-routing.md). `reasons`: learn the portal's
+    reason as a second target where the rows carry one (`reason_routing`; False: never)."""
 
     if points is None:
         points = has_points(rows)
@@ -190,6 +194,7 @@ def learn_text_router(
             half_life=half_life,
             meta=info,
             points=learn_points(cfg, examples, cells_m) if points else None,
+            reasons=reasons,
         )
 
     if rows and all(r.when for r in rows):
@@ -198,16 +203,17 @@ def learn_text_router(
     fit_rows, val_rows = time_split(rows, validation_share, whole_months=False)
     validation: dict[str, Any] = {"n": len(val_rows)}
     temperature, threshold = 5.0, 0.5
+    reason_weight: float | None = None
     if len(fit_rows) >= 20 and val_rows:
         first = fit([r.example for r in fit_rows])
         items = [(r.example.text, r.example.address, None) for r in val_rows]
+        if first.reason_prior is not None:
+            reason_weight = choose_reason_weight(first, items, known, val_rows)
         docs = first._docs(
             [(t, a, first.place_of(a, None)) for t, a, _m in items],
             first.place_tokens(points_of(val_rows), len(val_rows)),
         )
-        margins = first.classifier.decision_function(first.vectorizer.transform(docs))
-        if margins.ndim == 1:
-            margins = np.stack([-margins, margins], axis=1)
+        margins = first.margins(docs)
         classes = [str(k) for k in first.classifier.classes_]
         truth = [
             classes.index(label) if (label := labels.get(r.example.body, r.example.body)) in classes else -1
@@ -235,6 +241,7 @@ def learn_text_router(
         "half_life": half_life,
         "points": bool(points),
         "desks": sorted(set(labels.values())),
+        "reasons": bool(reasons) and any(e.reason for e in examples),
         "c": c,
         "temperature": temperature,
         "threshold": round(threshold, 4),
@@ -243,7 +250,39 @@ def learn_text_router(
     }
     router = fit(examples, info)
     router.temperature, router.threshold = temperature, threshold
+    prior = router.reason_prior
+    if prior is not None and reason_weight is not None:
+        prior.weight = reason_weight
+        if not reason_weight:
+            router.reasons = None  # the reasons did not help on validation: the model goes without
+    router.meta["reason_weight"] = router.reason_prior.weight if router.reason_prior is not None else 0.0
     return router
+
+
+REASON_WEIGHTS = (0.0, 0.5, 1.0, 1.5)
+"""The reason prior's weights tried on the validation slice (0: without it). On St Petersburg
+1.0 with the point (0.774 exact against 0.755) and 0.5 without (0.725 against 0.696; at 1.0 the
+organisation fell from 0.863 to 0.843): docs/quality-routing.md, «St Petersburg: second round»."""
+
+
+def choose_reason_weight(
+    router: TextRouter, items: Sequence[tuple[str, str, str | None]], known: set[str], rows: Sequence[TextRow]
+) -> float:
+    """The weight of the reason prior (`reason_routing`) with the most exact bodies on the
+    validation rows, the smallest on a tie; sets it on the router's prior (0: prior dropped)."""
+    prior = router.reason_prior
+    assert prior is not None
+    best, best_w = -1, 0.0
+    for w in REASON_WEIGHTS:
+        prior.weight = w
+        router.reasons = prior if w else None
+        decisions = router.predict_many(items, known, points_of(rows))
+        hits = sum(d is not None and d.body == r.example.body for d, r in zip(decisions, rows, strict=True))
+        if hits > best:
+            best, best_w = hits, w
+    prior.weight = best_w
+    router.reasons = prior if best_w else None
+    return best_w
 
 
 def score_text_router(cfg: RegionConfig, router: TextRouter, rows: Sequence[TextRow]) -> dict[str, Any]:
