@@ -146,7 +146,9 @@ def test_points_raise_the_later_months_figure(region, tmp_path, capsys):
 
 def test_a_model_without_points_ignores_a_given_point(region, tmp_path, capsys):
     hist = _history(tmp_path / "history.csv", n=160)
-    assert main(["routing", "learn", str(hist), "--no-table", "-o", str(tmp_path), "--no-points"]) == 0
+    out = tmp_path / "not" / "made" / "yet"  # `-o` may name a folder that does not exist yet
+    assert main(["routing", "learn", str(hist), "--no-table", "-o", str(out), "--no-points"]) == 0
+    assert (out / "learned_text_routing.yaml").is_file()
     capsys.readouterr()
     cfg = load_region(region)
     model = load_text_router(model_path(cfg))

@@ -90,6 +90,7 @@ def _learn_text(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
     if not args.dry_run:
         path = router.save(Path(args.model) if args.model else model_path(ctx.cfg))
         root = Path(args.output) if args.output else ctx.cfg.root
+        root.mkdir(parents=True, exist_ok=True)  # `-o DIR` may name a folder not made yet
         summary = root / TEXT_SUMMARY_FILE
         summary.write_text(text_summary(ctx.cfg, router, rows, path), encoding="utf-8")
         out.update(model=str(path), summary=str(summary))
@@ -121,6 +122,7 @@ def cmd_learn(ctx: Context, args: argparse.Namespace) -> int:
         report["diff"] = {k: len(v) for k, v in old.diff(table).items()}
     root = Path(args.output) if args.output else ctx.cfg.root
     if not args.dry_run:
+        root.mkdir(parents=True, exist_ok=True)  # `-o DIR` may name a folder not made yet
         report["written"] = str(save_learned(root, table))
     if text is not None:
         report["text_model"] = text
