@@ -26,8 +26,8 @@ from typing import Any
 
 from bench.generator import generate_file
 from bench.real_stream import write_real_stream
-from incidents.core.config import load_region
-from incidents.core.settings import DEFAULT_REGION, PROJECT_ROOT
+from core.config import load_region
+from core.settings import DEFAULT_REGION, PROJECT_ROOT
 
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "regions" / DEFAULT_REGION
 

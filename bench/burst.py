@@ -36,7 +36,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from bench.generator import StreamGenerator
-from incidents.core.settings import DEFAULT_REGION, PROJECT_ROOT
+from core.settings import DEFAULT_REGION, PROJECT_ROOT
 
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "regions" / DEFAULT_REGION
 USUAL_PER_DAY = 60_000
@@ -54,7 +54,7 @@ class PacedSource:
     def __init__(
         self, records: Iterator[dict[str, Any]], phases: list[tuple[float, float]], t0: float
     ) -> None:
-        from incidents.core.interchange import post_from_dict
+        from core.interchange import post_from_dict
 
         self.parse = post_from_dict
         self.records, self.phases, self.t0 = records, phases, t0
@@ -91,9 +91,9 @@ def produce(
     url: str, cfg_dir: str, phases: list[tuple[float, float]], seed: int, t0: float, out: Any
 ) -> None:
     """The crawls: one page (one transaction) per second of arrivals."""
-    from incidents.core.config import load_region
+    from core.config import load_region
     from incidents.services.processing import crawl_adapter
-    from incidents.storage.db import make_engine
+    from storage.db import make_engine
 
     cfg = load_region(Path(cfg_dir))
     total = int(sum(r * s for r, s in phases)) + 10
@@ -113,10 +113,10 @@ def produce(
 
 def consume(url: str, cfg_dir: str, interval: float, stop: Any, out: Any) -> None:
     """The scheduled `process` job, every `interval` seconds, until told to stop and nothing is pending."""
-    from incidents.core.config import load_region
+    from core.config import load_region
     from incidents.services.processing import process_pending
     from incidents.services.training import signal_builder
-    from incidents.storage.db import make_engine
+    from storage.db import make_engine
 
     cfg = load_region(Path(cfg_dir))
     builder = signal_builder(cfg)
@@ -178,9 +178,9 @@ def run(
     interval: float,
     seed: int,
 ) -> dict[str, Any]:
-    from incidents.core.config import load_region
+    from core.config import load_region
     from incidents.services.processing import prepare
-    from incidents.storage.db import open_database
+    from storage.db import open_database
 
     cfg = load_region(cfg_dir)
     engine = open_database(url)

@@ -31,8 +31,8 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from incidents.core.config import ClusteringPolicy
-from incidents.core.records import Address, Entities, SignalRecord
+from core.config import ClusteringPolicy
+from core.records import Address, Entities, SignalRecord
 from incidents.domain.clustering import Clusterer, IncidentView, content_tokens
 
 

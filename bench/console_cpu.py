@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from incidents.core.settings import DEFAULT_REGION, PROJECT_ROOT
+from core.settings import DEFAULT_REGION, PROJECT_ROOT
 
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "regions" / DEFAULT_REGION
 CSRF_FORM = re.compile(r'name="csrf" value="([^"]+)"')
@@ -241,7 +241,7 @@ def xlsx(app: Any, rows_wanted: int) -> dict[str, Any]:
 
     from console import data, exports
     from console.routes.exports import queue_table
-    from incidents.core.roles import Actor, Role
+    from core.roles import Actor, Role
 
     ctx = app.state.console
     with Session(ctx.engine) as s:
@@ -292,8 +292,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from console.app import create_app
     from console.settings import ConsoleSettings
-    from incidents.core.config import load_region
-    from incidents.storage.db import open_database
+    from core.config import load_region
+    from storage.db import open_database
 
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     plan = json.loads((args.work / "plan.json").read_text(encoding="utf-8"))

@@ -39,7 +39,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from incidents.core.settings import DEFAULT_REGION, PROJECT_ROOT
+from core.settings import DEFAULT_REGION, PROJECT_ROOT
 
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "regions" / DEFAULT_REGION
 PASSWORD = "нагрузка-консоли-2026"
@@ -86,16 +86,16 @@ def seed(
     from sqlmodel import Session, col, select
 
     from bench.generator import StreamGenerator
+    from core.roles import Actor, Role
+    from core.states import OPEN_STATES
     from crawlers.replay import ReplaySource
-    from incidents.core.roles import Actor, Role
-    from incidents.core.states import OPEN_STATES
     from incidents.domain.passwords import hash_password
     from incidents.services.processing import crawl_adapter, prepare, process_pending
     from incidents.services.search import fts
     from incidents.services.training import signal_builder
     from incidents.services.workflow import Workflow, WorkflowError, add_user
-    from incidents.storage.db import open_database
-    from incidents.storage.models import Incident
+    from storage.db import open_database
+    from storage.models import Incident
 
     now = datetime.now(UTC)
     engine = open_database(url)
@@ -202,7 +202,7 @@ def start_console(url: str, data_dir: Path, port: int, workers: int = 1) -> subp
         "CONSOLE_SECRET_KEY": "нагрузочный-тест-консоли-" + os.urandom(8).hex(),
     }
     exe = shutil.which("incidents", path=str(Path(sys.executable).parent)) or ""
-    cmd = [exe] if exe else [sys.executable, "-m", "incidents.cli.main"]
+    cmd = [exe] if exe else [sys.executable, "-m", "cli.main"]
     proc = subprocess.Popen(
         [*cmd, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
         env=env,
@@ -341,7 +341,7 @@ def figures(samples: list[dict[str, Any]], started: float, ended: float) -> dict
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from incidents.core.config import load_region
+    from core.config import load_region
 
     cfg = load_region(args.config)
     work = args.reuse or Path(tempfile.mkdtemp(prefix="console-load-"))

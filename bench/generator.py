@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
-from incidents.core.config import RegionConfig
+from core.config import RegionConfig
 
 NETWORKS = ("vk", "vk", "vk", "ok", "ok", "telegram", "telegram", "pos")
 

@@ -19,12 +19,12 @@ from sqlmodel import Session, col, select
 
 from console.app import create_app
 from console.settings import ConsoleSettings
-from incidents.core.config import load_region
-from incidents.core.settings import get_settings
+from core.config import load_region
+from core.settings import get_settings
 from incidents.domain.passwords import hash_password
 from incidents.services.workflow import add_user
-from incidents.storage.db import open_database
-from incidents.storage.models import Incident
+from storage.db import open_database
+from storage.models import Incident
 
 
 def main() -> None:

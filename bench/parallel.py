@@ -1,7 +1,7 @@
 """`python -m bench.parallel --postgres URL`: one processing worker against two on one database.
 
 Why (issue 19, F9): `incidents run`, `incidents import` and the Prefect workers may run at once
-on one PostgreSQL; batches are leased (`incidents.storage.store.writer_lock`, `FOR UPDATE SKIP
+on one PostgreSQL; batches are leased (`storage.store.writer_lock`, `FOR UPDATE SKIP
 LOCKED`), so they never fail nor double. This measures what a second worker buys: a seeded
 stream (bench/generator.py) is stored once, copied to a throw-away database per case, and
 `process_pending` runs in `--workers` processes started together; the rate is the posts over
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from incidents.core.settings import DEFAULT_REGION, PROJECT_ROOT
+from core.settings import DEFAULT_REGION, PROJECT_ROOT
 
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "regions" / DEFAULT_REGION
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -32,9 +32,9 @@ NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 def _child(url: str, config: str, batch: int) -> None:
     """One worker: what `incidents run` does after its crawls."""
-    from incidents.core.config import load_region
+    from core.config import load_region
     from incidents.services.processing import process_pending
-    from incidents.storage.db import make_engine
+    from storage.db import make_engine
 
     cfg = load_region(Path(config))
     stats = process_pending(make_engine(url), cfg, lambda: NOW, batch_size=batch)
@@ -70,10 +70,10 @@ def main(argv: list[str] | None = None) -> int:
         _child(args.child[0], args.child[1], int(args.child[2]))
         return 0
     from bench.generator import generate_file
+    from core.config import load_region
     from crawlers.replay import ReplaySource
-    from incidents.core.config import load_region
     from incidents.services.processing import crawl_adapter, prepare
-    from incidents.storage.db import open_database
+    from storage.db import open_database
 
     admin = args.postgres.replace("postgresql://", "postgresql+psycopg://", 1)
     base = admin.rsplit("/", 1)[0]

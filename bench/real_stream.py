@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from incidents.core.tabular import read_csv
+from core.tabular import read_csv
 
 FILES = ("kursk_appeals_train.csv", "spb_appeals_2020.csv.gz", "telegram_news_dev.csv.gz")
 

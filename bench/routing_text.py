@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from incidents.core.config import load_region
+from core.config import load_region
 from incidents.domain.routing import Router
 from incidents.domain.text_routing import TextExample, load_text_router
 from incidents.services.routing_text import learn_text_router, read_text_rows

@@ -69,11 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     import sqlalchemy as sa
     from sqlmodel import Session
 
-    from incidents.core.records import PostRecord
+    from core.records import PostRecord
     from incidents.services.search import fts
-    from incidents.storage.db import open_database
-    from incidents.storage.store import save_posts
     from pipelines.normalize import Normalizer
+    from storage.db import open_database
+    from storage.store import save_posts
 
     tmp = tempfile.TemporaryDirectory()
     url = args.database or f"sqlite:///{Path(tmp.name) / 'bench.db'}"

@@ -87,7 +87,7 @@ def _rate(n: int, seconds: float) -> float:
 
 
 def bench_filter(stream: list[str]) -> dict[str, float]:
-    from incidents.core.config import load_region
+    from core.config import load_region
     from pipelines.keywords import KeywordRules
     from pipelines.lemmas import Lemmatizer
     from pipelines.normalize import Normalizer
@@ -119,8 +119,8 @@ def bench_filter(stream: list[str]) -> dict[str, float]:
 
 
 def bench_stage(stream: list[str], *, batch: int = 64) -> dict[str, float]:
-    from incidents.core.config import load_region
-    from incidents.core.records import PostRecord
+    from core.config import load_region
+    from core.records import PostRecord
     from incidents.services.training import signal_builder
 
     cfg = load_region(KURSK)
@@ -158,7 +158,7 @@ def bench_spacy(texts: list[str], complaints: dict[str, list[str]]) -> dict[str,
     """spaCy `ru` + pymorphy3 lemmatizer (one lemma per token) against ours (all candidates)."""
     import spacy
 
-    from incidents.core.config import load_region
+    from core.config import load_region
     from pipelines.keywords import KeywordRules
     from pipelines.lemmas import Lemmatizer
     from pipelines.normalize import Normalizer, matching_text
@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     data = Path(args.data)
     sample, gold, real = _texts(data if data.is_dir() else None)
 
-    from incidents.core.config import load_region
+    from core.config import load_region
     from pipelines.keywords import KeywordRules
     from pipelines.lemmas import Lemmatizer
     from pipelines.normalize import Normalizer

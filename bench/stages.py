@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from incidents.core.config import load_region
+from core.config import load_region
 
 
 def _peak_rss_mib() -> float:
@@ -51,7 +51,7 @@ def stage_pipeline(
 ) -> dict[str, Any]:
     from crawlers.replay import ReplaySource
     from incidents.services.processing import crawl_adapter, prepare, process_pending, sla_check
-    from incidents.storage.db import open_database
+    from storage.db import open_database
 
     cfg = load_region(cfg_dir)
     engine = open_database(database_url)
@@ -95,7 +95,7 @@ def stage_pipeline(
 
 
 def _records(path: Path):  # noqa: ANN202 - iterator of PostRecord
-    from incidents.core.interchange import BadLine, read_jsonl
+    from core.interchange import BadLine, read_jsonl
 
     with path.open("rb") as fh:
         for _, item in read_jsonl(fh, str(path)):

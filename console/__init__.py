@@ -5,7 +5,7 @@ FastAPI + Jinja2, rendered on the server, in Russian; a little plain JavaScript 
 select-all. Started by `incidents serve`. Every page reads through the domain
 (`incidents.services.workflow`, `incidents.domain.sla_clocks`, `incidents.domain.sla_report`, `incidents.services.search`);
 every change goes through `incidents.services.workflow.Workflow`, so the role and body checks of
-`incidents.core.roles` apply to the console exactly as to the command line.
+`core.roles` apply to the console exactly as to the command line.
 
 Modules: `auth` (passwords, signed session cookie, CSRF), `data` (read models of the pages, one
 module per page family), `geo` (the offline SVG map), `exports` (CSV and XLSX), `ops` (merge/split/move,

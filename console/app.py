@@ -6,7 +6,7 @@ Every request finds its user from the signed session cookie, its row in `console
 logged out, or ended by a new password or a disabled user, is refused even from a copied cookie) and the
 `users` table (a user made inactive is logged out at once); every page narrows what it reads to what that
 user may see, and every change goes through `incidents.services.workflow.Workflow`, which checks the role
-and the body again (`incidents.core.roles.authorize`). A POST without the session's CSRF token is refused
+and the body again (`core.roles.authorize`). A POST without the session's CSRF token is refused
 with 403 before anything is read. After a change the browser is redirected (POST → redirect → GET), with
 the outcome carried once in the session cookie. The plumbing: `console.web` (context, viewer, form) and
 `console.deps` (the FastAPI dependencies).
@@ -27,7 +27,7 @@ from console.limits import BodySizeLimit
 from console.routes import ROUTERS
 from console.settings import ConsoleSettings
 from console.web import CSP, HERE, Clock, ConsoleContext, LoginRequired, Refused, Viewer, utcnow
-from incidents.core.config import RegionConfig
+from core.config import RegionConfig
 
 __all__ = ["create_app"]
 

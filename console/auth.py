@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlmodel import Session, col, delete
 
-from incidents.storage.models import ConsoleSession
+from storage.models import ConsoleSession
 
 COOKIE = "incidents_session"
 

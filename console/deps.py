@@ -22,7 +22,7 @@ from console import data
 from console.auth import csrf_ok
 from console.web import REFUSALS, ConsoleContext, Form, Refused, Viewer
 from incidents.services.workflow import Workflow
-from incidents.storage.models import Incident
+from storage.models import Incident
 
 
 def get_context(request: Request) -> ConsoleContext:

@@ -1,7 +1,7 @@
 """The offline map: inline SVG drawn on the server from the region's own configuration.
 
 No tile server is needed: a choropleth of the municipalities' polygons when the region ships its
-boundaries (`region.yaml → map.boundaries`, read and matched by `incidents.core.boundaries`),
+boundaries (`region.yaml → map.boundaries`, read and matched by `core.boundaries`),
 otherwise a circle per municipality at its `centroid`. Coordinates are projected in Web Mercator,
 so that a deployment with a tile server (`map.tile_url`) can lay the XYZ tiles exactly under the
 polygons. The outlines are simplified once per process (Douglas–Peucker to half a pixel of the
@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from threading import Lock
 
-from incidents.core.boundaries import Boundaries, simplify
-from incidents.core.config import RegionConfig
+from core.boundaries import Boundaries, simplify
+from core.config import RegionConfig
 
 WIDTH, HEIGHT, PAD = 760, 560, 16
 CARD_W, CARD_H, CARD_PAD = 320, 220, 14

@@ -12,8 +12,8 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from incidents.core.config import RegionConfig
-from incidents.core.roles import Actor, PermissionDenied, Role
+from core.config import RegionConfig
+from core.roles import Actor, PermissionDenied, Role
 from incidents.services import operations
 from incidents.services.operations import OperationError, OperationResult
 

@@ -27,14 +27,14 @@ from sqlmodel import Session, select
 from console import data, ops
 from console.auth import COOKIE, LoginThrottle, SessionCodec, SessionData, session_alive
 from console.settings import ConsoleSettings
-from incidents.core.config import RegionConfig
-from incidents.core.roles import ROLE_NAMES, Action, Actor, PermissionDenied, Role, can
-from incidents.core.states import InvalidTransition
+from core.config import RegionConfig
+from core.roles import ROLE_NAMES, Action, Actor, PermissionDenied, Role, can
+from core.states import InvalidTransition
 from incidents.domain.sla_clocks import SlaClocks
 from incidents.domain.templates import TemplateNotFound
 from incidents.services.answered import NotPublished
 from incidents.services.workflow import WorkflowError
-from incidents.storage.models import Incident, User
+from storage.models import Incident, User
 
 HERE = Path(__file__).resolve().parent
 T = TypeVar("T")

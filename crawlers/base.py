@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from incidents.core.records import BadRecord, PostRecord  # noqa: F401 - BadRecord is part of the source contract
+from core.records import BadRecord, PostRecord  # noqa: F401 - BadRecord is part of the source contract
 
 
 class SourceNotConfigured(Exception):

@@ -26,8 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from core.redact import redact, redact_obj
 from crawlers.base import BadRecord, SourceNotConfigured, SourceStopped
-from incidents.core.redact import redact, redact_obj
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

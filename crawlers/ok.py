@@ -33,6 +33,8 @@ from typing import Any
 
 import httpx
 
+from core.interchange import PayloadError
+from core.records import PostRecord
 from crawlers.base import BadRecord, FetchResult, SourceNotConfigured
 from crawlers.errors import (
     OK_POLICY,
@@ -48,8 +50,6 @@ from crawlers.errors import (
     since_ts,
 )
 from crawlers.ratelimit import RateLimiter, limiter_for
-from incidents.core.interchange import PayloadError
-from incidents.core.records import PostRecord
 
 log = logging.getLogger(__name__)
 

@@ -26,6 +26,8 @@ from typing import Any
 
 import httpx
 
+from core.interchange import PayloadError, parse_datetime, point_of
+from core.records import PostRecord
 from crawlers.base import BadRecord, FetchResult, SourceNotConfigured
 from crawlers.errors import (
     POS_POLICY,
@@ -40,8 +42,6 @@ from crawlers.errors import (
     since_ts,
 )
 from crawlers.ratelimit import RateLimiter, limiter_for
-from incidents.core.interchange import PayloadError, parse_datetime, point_of
-from incidents.core.records import PostRecord
 
 log = logging.getLogger(__name__)
 TOKEN_VAR = "POS_TOKEN"

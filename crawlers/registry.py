@@ -6,9 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from core.config import SourceConfig
 from crawlers.base import SourceAdapter, SourceNotConfigured
 from crawlers.replay import ReplaySource
-from incidents.core.config import SourceConfig
 
 Factory = Callable[[str, dict[str, Any], Path], SourceAdapter]
 

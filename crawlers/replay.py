@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from core.interchange import BadLine, read_jsonl
+from core.records import PostRecord
 from crawlers.base import BadRecord, FetchResult, SourceNotConfigured
-from incidents.core.interchange import BadLine, read_jsonl
-from incidents.core.records import PostRecord
-from incidents.storage.store import admit
+from storage.store import admit
 
 
 class ReplaySource:

@@ -37,10 +37,10 @@ from typing import Any, Protocol
 from telethon import errors as tg_errors
 from telethon.tl import types
 
+from core.interchange import PayloadError
+from core.records import PostRecord
 from crawlers.base import BadRecord, FetchResult, SourceNotConfigured, SourceStopped
 from crawlers.errors import ApiBug, Backoff, SkipObject, TokenInvalid, bad_record, require_env, since_ts
-from incidents.core.interchange import PayloadError
-from incidents.core.records import PostRecord
 
 log = logging.getLogger(__name__)
 

@@ -40,10 +40,10 @@ from typing import Any
 import scrapy
 from w3lib.html import remove_tags, replace_entities
 
+from core.interchange import PayloadError, parse_datetime
+from core.records import PostRecord
 from crawlers.base import BadRecord, FetchResult, SourceNotConfigured, SourceStopped
 from crawlers.errors import Backoff, bad_record, since_ts
-from incidents.core.interchange import PayloadError, parse_datetime
-from incidents.core.records import PostRecord
 
 log = logging.getLogger(__name__)
 BASE_URL = "https://t.me"

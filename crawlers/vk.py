@@ -28,6 +28,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from core.interchange import PayloadError
+from core.records import PostRecord
 from crawlers.base import BadRecord, FetchResult
 from crawlers.errors import SkipObject, bad_record, payload_digest, since_ts
 from crawlers.vk_client import (
@@ -51,8 +53,6 @@ from crawlers.vk_client import (
     post_record,
 )
 from crawlers.vk_streaming import VkStreamingSource, event_record, rules_from_rubricator
-from incidents.core.interchange import PayloadError
-from incidents.core.records import PostRecord
 
 __all__ = [
     "API_VERSION",

@@ -26,6 +26,8 @@ import requests
 import vk_api
 from jconfig import MemoryConfig
 
+from core.interchange import PayloadError
+from core.records import PostRecord
 from crawlers.errors import (
     VK_POLICY,
     Action,
@@ -40,8 +42,6 @@ from crawlers.errors import (
     retry_after,
 )
 from crawlers.ratelimit import RateLimiter, limiter_for
-from incidents.core.interchange import PayloadError
-from incidents.core.records import PostRecord
 
 log = logging.getLogger(__name__)
 

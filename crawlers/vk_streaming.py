@@ -21,6 +21,8 @@ import requests
 import vk_api
 from vk_api.streaming import VkStreaming, VkStreamingError
 
+from core.interchange import PayloadError
+from core.records import PostRecord
 from crawlers.base import BadRecord, FetchResult
 from crawlers.errors import (
     VK_POLICY,
@@ -40,8 +42,6 @@ from crawlers.vk_client import (
     comment_key,
     post_key,
 )
-from incidents.core.interchange import PayloadError
-from incidents.core.records import PostRecord
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def rules_from_rubricator(root: Path, max_rules: int = 300) -> list[dict[str, st
     The rubricator is read by the region loader, merged over the region's language base (and an
     `extends` chain), exactly as the processing reads it: before issue 21 this read the region's
     file alone and missed every rule of a base."""
-    from incidents.core.config import Rubricator, _all_rules, has_file, load_file
+    from core.config import Rubricator, _all_rules, has_file, load_file
 
     if not has_file(root, "rubricator.yaml"):
         return []

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from incidents.core.config import RegionConfig, parse_schedule
+from core.config import RegionConfig, parse_schedule
 
 if TYPE_CHECKING:
     from prefect import Flow

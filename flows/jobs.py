@@ -22,12 +22,12 @@ from typing import Any
 from prefect import Flow, flow, get_run_logger, task
 from prefect.tasks import exponential_backoff
 
+from core.config import RegionConfig, load_region
+from core.settings import get_settings
 from crawlers.base import SourceNotConfigured
 from crawlers.errors import ApiBug
-from incidents.core.config import RegionConfig, load_region
-from incidents.core.settings import get_settings
 from incidents.services.processing import CrawlStats, crawl_source, prepare, process_pending, sla_check
-from incidents.storage.db import open_database
+from storage.db import open_database
 
 
 def _now() -> datetime:

@@ -13,12 +13,12 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 
+from core.config import RegionConfig, load_region
+from core.settings import get_settings
 from flows.jobs import crawl_task
-from incidents.core.config import RegionConfig, load_region
-from incidents.core.settings import get_settings
 from incidents.services.crawling import sources_to_crawl
 from incidents.services.processing import CrawlStats, ProcessStats, prepare, process_pending, sla_check
-from incidents.storage.db import open_database
+from storage.db import open_database
 
 
 def _now() -> datetime:

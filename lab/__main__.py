@@ -13,8 +13,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from incidents.cli.context import EXIT_OK, EXIT_USAGE, Context, err
-from incidents.core.config import ConfigError
+from cli.context import EXIT_OK, EXIT_USAGE, Context, err
+from core.config import ConfigError
 
 COMMAND_MODULES = ("lab.routing_eval", "lab.routing_spb", "lab.corpus_cli", "lab.place_eval")
 

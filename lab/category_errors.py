@@ -74,7 +74,7 @@ def over_table(args: Any, kb: Any, sb: Any, data: Path) -> None:
 
 
 def score_rows(builder: Any, model: Any, rows: list[dict[str, str]]) -> list[dict[str, Any]]:
-    from incidents.core.records import PostRecord
+    from core.records import PostRecord
     from incidents.domain.taxonomy import appeal_accepts, appeal_category
     from lab.signals_cross import _EPOCH
 
@@ -127,7 +127,7 @@ def table(rows: list[dict[str, Any]], top: int = 25) -> list[tuple[str, str, str
 def labels_table(labels: Path, config: Path, over: float | None = None) -> list[dict[str, Any]]:
     """The same causes on a labelled set (gold complaints in the region with a category), with the
     region's default model (trained on first use, as `incidents evaluate` does)."""
-    from incidents.core.config import load_region
+    from core.config import load_region
     from incidents.services.training import labelled_examples, signal_builder
 
     b = signal_builder(load_region(config), use_ner=False)
@@ -159,7 +159,7 @@ def labels_table(labels: Path, config: Path, over: float | None = None) -> list[
 
 
 def main(argv: list[str] | None = None) -> int:
-    from incidents.core.config import load_region
+    from core.config import load_region
     from pipelines.signals import SignalBuilder
 
     ap = argparse.ArgumentParser(prog="python -m lab.category_errors")

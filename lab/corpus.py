@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from incidents.core.config import RegionConfig
-from incidents.core.records import PostRecord, SignalRecord
-from incidents.core.tabular import read_csv  # noqa: F401 - the studies read through it
+from core.config import RegionConfig
+from core.records import PostRecord, SignalRecord
+from core.tabular import read_csv  # noqa: F401 - the studies read through it
 
 SPB_FILE = "spb_appeals_2020.csv.gz"
 TELEGRAM_FILE = "telegram_news_dev.csv.gz"

@@ -1,6 +1,6 @@
 """`incidents evaluate-corpus`: recall, district accuracy and false positives on real data.
 
-Wired into the main parser by `add_commands(subparsers)` (see `incidents/cli/main.py`); imports
+Wired into the main parser by `add_commands(subparsers)` (see `cli/main.py`); imports
 nothing heavy at import time. The measurement itself is `lab/corpus.py`.
 """
 
@@ -25,7 +25,7 @@ DEFAULT_SPB_CONFIG = Path(__file__).resolve().parent.parent / "config" / "region
 
 
 def cmd_evaluate_corpus(ctx: Any, args: argparse.Namespace) -> int:
-    from incidents.core.config import load_region
+    from core.config import load_region
     from incidents.services.training import signal_builder
     from lab.corpus import SPB_FILE, TELEGRAM_FILE, evaluate_news, evaluate_spb, read_csv, sample_rows
     from pipelines.lemmas import Lemmatizer

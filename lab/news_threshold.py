@@ -18,10 +18,10 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from incidents.core.config import load_region
-from incidents.core.interchange import read_jsonl
-from incidents.core.records import PostRecord
-from incidents.core.tabular import read_csv
+from core.config import load_region
+from core.interchange import read_jsonl
+from core.records import PostRecord
+from core.tabular import read_csv
 from incidents.domain.evaluate import load_labels
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -32,8 +32,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from incidents.core.config import RegionConfig
-from incidents.core.records import PostRecord
+from core.config import RegionConfig
+from core.records import PostRecord
 from lab.routing_eval import executor_municipalities
 
 if TYPE_CHECKING:
@@ -211,8 +211,8 @@ def spb_gold(cfg: RegionConfig) -> Any:
 def cmd_evaluate_place(ctx: Any, args: argparse.Namespace) -> int:
     import json
 
-    from incidents.core.config import load_region
-    from incidents.core.tabular import read_csv
+    from core.config import load_region
+    from core.tabular import read_csv
     from lab.corpus import sample_rows
     from pipelines.signals import SignalBuilder
 

@@ -22,7 +22,7 @@ import json
 import sys
 from pathlib import Path
 
-from incidents.core.config import RegionConfig, load_region
+from core.config import RegionConfig, load_region
 from incidents.domain.desk_routing import DeskModel
 from incidents.services.routing_desk import (
     DeskRow,

@@ -38,8 +38,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from incidents.core.config import RegionConfig
-from incidents.core.records import PostRecord
+from core.config import RegionConfig
+from core.records import PostRecord
 from incidents.domain.assess import PostFacts, scale_of
 from incidents.domain.routing import Router
 from incidents.domain.taxonomy import POS_CATEGORIES, PosCategory  # noqa: F401 - re-exported for the studies

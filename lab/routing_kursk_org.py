@@ -30,7 +30,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from incidents.core.config import load_region
+from core.config import load_region
 from incidents.domain.desk_routing import DeskExample
 from incidents.services.routing_desk import DeskRow, evaluate_desk_split, read_desk_rows
 from incidents.services.routing_history import read_rows

@@ -34,7 +34,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from incidents.core.config import RegionConfig, load_region
+from core.config import RegionConfig, load_region
 from incidents.domain.point_routing import CELLS_M
 from incidents.domain.text_routing import PlaceParser, TextRouter, _vectorizer
 from incidents.services.routing_history import time_split

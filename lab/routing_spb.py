@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from incidents.core.config import RegionConfig
+from core.config import RegionConfig
 from lab.place_eval import given_of
 from lab.routing_eval import Appeal, AppealRouter, BodyStats, RoutedAppeal, print_by_body
 from lab.routing_eval import fold_of as _fold_of
@@ -444,7 +444,7 @@ def cmd_evaluate_routing_spb(ctx: Any, args: Any) -> int:
 
     from rich.console import Console
 
-    from incidents.core.config import load_region
+    from core.config import load_region
 
     err = Console(stderr=True, highlight=False)
     data = Path(args.data or os.environ.get("INCIDENTS_DATA_DIR") or DEFAULT_DATA)

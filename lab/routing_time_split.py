@@ -17,8 +17,8 @@ import json
 import sys
 from pathlib import Path
 
-from incidents.cli.routing import _sampler
-from incidents.core.config import load_region
+from cli.routing import _sampler
+from core.config import load_region
 from incidents.domain.learned_routing import LearnedTable
 from incidents.domain.routing import Router
 from incidents.services.routing_history import CaseReader, examples_of, load_history, score, time_split

@@ -33,8 +33,8 @@ def main() -> None:
 
     from console.app import create_app
     from console.settings import ConsoleSettings
-    from incidents.core.config import load_region
-    from incidents.core.settings import PROJECT_ROOT
+    from core.config import load_region
+    from core.settings import PROJECT_ROOT
     from tests.console_seed import NOW, PASSWORD, seed
 
     ap = argparse.ArgumentParser(prog="python -m lab.screenshot")

@@ -33,8 +33,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from incidents.core.config import load_region
-from incidents.core.tabular import read_csv
+from core.config import load_region
+from core.tabular import read_csv
 
 ROOT = Path(__file__).resolve().parent.parent
 KURSK = ROOT / "config" / "regions" / "kursk"
@@ -70,7 +70,7 @@ def _split(path: Path, n_test: int, n_train: int, test: bool, seed: int) -> tupl
 
 def _score(builder: Any, model: Any, rows: list[dict[str, str]], network: str) -> dict[str, Any]:
     """Share flagged and category accuracy of `model` (combined with the rules) on the rows."""
-    from incidents.core.records import PostRecord
+    from core.records import PostRecord
     from incidents.domain.taxonomy import appeal_accepts
 
     builder.model = model

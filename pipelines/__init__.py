@@ -1,4 +1,4 @@
-"""post → signal stages. Importing `incidents` first sets OPENBLAS_NUM_THREADS before numpy loads
-(see incidents/__init__.py)."""
+"""post → signal stages. Importing `core` first sets OPENBLAS_NUM_THREADS before numpy loads
+(see core/__init__.py)."""
 
-import incidents  # noqa: F401
+import core  # noqa: F401

@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from incidents.core.config import RegionConfig
-from incidents.core.records import Entities
+from core.config import RegionConfig
+from core.records import Entities
 from pipelines.entities import EntityExtractor
 from pipelines.lemmas import Lemmatizer
 from pipelines.normalize import Normalizer

@@ -13,8 +13,8 @@ import logging
 import threading
 from typing import Any
 
-from incidents.core.config import RegionConfig
-from incidents.core.records import Entities
+from core.config import RegionConfig
+from core.records import Entities
 from pipelines.gazetteer import Gazetteer, _house_after, _house_before, _longest, free_street
 from pipelines.lemmas import Lemmatizer
 from pipelines.persons import PersonNames

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import re
 
-from incidents.core.config import RegionConfig
+from core.config import RegionConfig
 from pipelines.lemmas import Lemmatizer, morph
 from pipelines.phrases import Match, PhraseMatcher
 from pipelines.place_readings import TOWN_KINDS, _number_after, genders_agree, street_forms, street_or_town

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from incidents.core.config import KeywordRule, Markers, Rubricator, _all_rules
-from incidents.core.records import RuleHit
+from core.config import KeywordRule, Markers, Rubricator, _all_rules
+from core.records import RuleHit
 from pipelines.lemmas import Lemmatizer
 from pipelines.phrases import PhraseMatcher
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from incidents.core.records import NormalizedText, RuleHit, SignalRecord
-from incidents.core.signed_pickle import CacheKey, read_signed, write_signed
+from core.records import NormalizedText, RuleHit, SignalRecord
+from core.signed_pickle import CacheKey, read_signed, write_signed
 
 FORMAT = 3
 # The characters the char n-grams read: the first ones carry the complaint, and the n-grams of a
@@ -252,7 +252,7 @@ class SignalModel:
         return _best(self.category, examples)
 
     def save(self, path: Path | str) -> Path:
-        """Written aside with its checksum, then renamed (`incidents.core.signed_pickle`)."""
+        """Written aside with its checksum, then renamed (`core.signed_pickle`)."""
         payload = {
             "format": FORMAT,
             "complaint": self.complaint,

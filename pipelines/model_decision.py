@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from incidents.core.records import NormalizedText, SignalRecord
+from core.records import NormalizedText, SignalRecord
 from pipelines.model import best_in, example
 
 if TYPE_CHECKING:
-    from incidents.core.config import SignalModelPolicy
+    from core.config import SignalModelPolicy
     from pipelines.model import SignalModel
 
 POS = "pos"  # the feedback platform (ПОС): a complaint channel

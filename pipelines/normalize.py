@@ -12,7 +12,7 @@ import html
 import re
 import unicodedata
 
-from incidents.core.records import NormalizedText
+from core.records import NormalizedText
 from pipelines.lemmas import Lemmatizer, morph
 
 _SCRIPT_OPEN = re.compile(r"<(script|style)\b[^>]{0,2000}>", re.I)

@@ -22,8 +22,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from incidents.core.config import RegionConfig
-from incidents.core.records import Address, Entities, PostRecord
+from core.config import RegionConfig
+from core.records import Address, Entities, PostRecord
 from pipelines.entities import EntityExtractor
 from pipelines.normalize import Normalizer
 
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 def region_locator(cfg: RegionConfig) -> Locate | None:
     """`locate(lat, lon)` of the region's municipal boundaries (`region.yaml → map.boundaries`,
-    incidents/core/boundaries.py), or None when it ships none. A file that cannot be read
+    core/boundaries.py), or None when it ships none. A file that cannot be read
     places no point (the text and the address still do) rather than stopping the processing;
     `incidents check-config` reports it."""
     try:

@@ -15,8 +15,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from incidents.core.config import RegionConfig
-from incidents.core.records import THREAD_CATEGORY_REASON, Entities, NormalizedText, PostRecord, SignalRecord
+from core.config import RegionConfig
+from core.records import THREAD_CATEGORY_REASON, Entities, NormalizedText, PostRecord, SignalRecord
 from pipelines.entities import NER_MAX_CHARS, EntityExtractor, NerTagger, add_ner
 from pipelines.keywords import KeywordRules, MarkerSet, best_category
 from pipelines.lemmas import Lemmatizer

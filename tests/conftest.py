@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from incidents.core.config import RegionConfig, load_region
-from incidents.storage.db import open_database
+from core.config import RegionConfig, load_region
+from storage.db import open_database
 
 ROOT = Path(__file__).resolve().parents[1]
 LIPETSK = ROOT / "tests" / "regions" / "lipetsk"

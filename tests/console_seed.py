@@ -17,13 +17,13 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from core.config import RegionConfig
 from crawlers.replay import ReplaySource
-from incidents.core.config import RegionConfig
 from incidents.domain.passwords import hash_password
 from incidents.services.processing import crawl_adapter, prepare, process_pending
 from incidents.services.search import fts
 from incidents.services.workflow import add_user
-from incidents.storage.db import open_database
+from storage.db import open_database
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "config" / "regions" / "kursk" / "sample" / "posts.jsonl"

@@ -146,7 +146,7 @@ def build(spec: dict[str, Any]) -> Any:
 
 def main(spec: dict[str, Any]) -> None:
     from incidents.services.processing import crawl_adapter
-    from incidents.storage.db import open_database
+    from storage.db import open_database
 
     engine = open_database(spec["db"])
     stats = crawl_adapter(engine, build(spec), lambda: NOW)

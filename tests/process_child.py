@@ -19,10 +19,10 @@ NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
 def main(spec: dict[str, Any]) -> None:
-    from incidents.core.config import load_region
+    from core.config import load_region
     from incidents.services.processing import process_pending
-    from incidents.storage.db import open_database
     from pipelines.signals import SignalBuilder
+    from storage.db import open_database
 
     cfg = load_region(Path(spec["config"]))
     engine = open_database(spec["db"])

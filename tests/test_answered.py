@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session, select
 
-from incidents.core.states import InvalidTransition
+from core.states import InvalidTransition
 from incidents.services.answered import NotPublished, mark_published
 from incidents.services.channels import Channels
 from incidents.services.outbox import Outbox
 from incidents.services.workflow import Workflow, add_user, get_actor
-from incidents.storage.models import AuditEvent, Incident, Reply
+from storage.models import AuditEvent, Incident, Reply
 from tests.conftest import FixedClock
 from tests.fakes.pos import FakePos
 from tests.workflow_scenario import T0, fake_channels, open_incident
@@ -93,8 +93,8 @@ def test_the_command_line_marks_published_and_a_controller_overrides_a_template(
     tmp_path, kursk, kursk_builder, capsys
 ):
     """`incidents published ID` and `incidents reply --override`: the same services as the console."""
-    from incidents.cli.main import main
-    from incidents.storage.db import open_database
+    from cli.main import main
+    from storage.db import open_database
     from tests.conftest import KURSK
 
     url = f"sqlite:///{tmp_path / 'cli.db'}"

@@ -9,8 +9,8 @@ import sys
 from collections import Counter
 
 from bench.generator import StreamGenerator
-from incidents.core.config import load_region
-from incidents.core.interchange import BadLine, read_jsonl
+from core.config import load_region
+from core.interchange import BadLine, read_jsonl
 from tests.conftest import KURSK, ROOT
 
 

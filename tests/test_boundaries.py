@@ -1,4 +1,4 @@
-"""Point in polygon and feature ↔ municipality matching (incidents/core/boundaries.py), on small
+"""Point in polygon and feature ↔ municipality matching (core/boundaries.py), on small
 hand-drawn shapes and on the shipped OpenStreetMap boundaries of Kursk region and St Petersburg."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from incidents.core import boundaries as b
-from incidents.core.config import ConfigError, load_region
+from core import boundaries as b
+from core.config import ConfigError, load_region
 
 ROOT = Path(__file__).resolve().parents[1]
 KURSK = ROOT / "config" / "regions" / "kursk"
@@ -206,7 +206,7 @@ def test_check_config_warns_of_unmatched_features_and_uncovered_municipalities(
 ) -> None:
     import shutil
 
-    from incidents.cli.main import main
+    from cli.main import main
 
     monkeypatch.setenv("INCIDENTS_DATA_DIR", str(tmp_path / "data"))
     root = tmp_path / "kursk"

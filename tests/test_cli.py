@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from incidents.cli.main import main
+from cli.main import main
 from tests.conftest import LIPETSK
 
 

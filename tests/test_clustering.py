@@ -2,8 +2,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from incidents.core.config import ClusteringPolicy
-from incidents.core.records import Address, Entities, SignalRecord
+from core.config import ClusteringPolicy
+from core.records import Address, Entities, SignalRecord
 from incidents.domain.clustering import Clusterer
 
 T0 = datetime(2026, 11, 20, 9, tzinfo=UTC)

@@ -22,8 +22,8 @@ from sqlmodel import Session, select
 from crawlers.replay import ReplaySource
 from incidents.domain.evaluate import bcubed, load_labels
 from incidents.services.processing import crawl_adapter, prepare, process_pending
-from incidents.storage.db import open_database
-from incidents.storage.models import IncidentPost, Post
+from storage.db import open_database
+from storage.models import IncidentPost, Post
 from tests.conftest import KURSK
 
 SAMPLE = KURSK / "sample"
@@ -103,7 +103,7 @@ if __name__ == "__main__":  # the figures for README.md
     import tempfile
     from pathlib import Path
 
-    from incidents.core.config import load_region
+    from core.config import load_region
     from pipelines.signals import SignalBuilder
 
     cfg = load_region(KURSK)

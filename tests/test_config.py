@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from incidents.core.config import CATEGORY_CODES, FILES, ConfigError, load_region
+from core.config import CATEGORY_CODES, FILES, ConfigError, load_region
 from tests.conftest import KURSK, LIPETSK, ROOT
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from incidents.core.config import ConfigError, Rubricator, SignalPolicy, load_file, load_region
+from core.config import ConfigError, Rubricator, SignalPolicy, load_file, load_region
 from tests.conftest import KURSK, LIPETSK, ROOT
 
 SNAPSHOT = ROOT / "tests" / "data" / "config_before"

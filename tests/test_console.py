@@ -19,9 +19,9 @@ from console import exports, geo, ops
 from console.app import create_app
 from console.auth import COOKIE, SessionCodec, SessionData
 from console.settings import ConsoleSettings
-from incidents.core.config import load_region
-from incidents.core.roles import Actor, PermissionDenied, Role
-from incidents.storage.models import (
+from core.config import load_region
+from core.roles import Actor, PermissionDenied, Role
+from storage.models import (
     Answer,
     AuditEvent,
     Incident,
@@ -242,7 +242,7 @@ def test_user_disable_and_a_new_password_from_the_command_line_end_sessions(app,
     import io
     import sys
 
-    from incidents.cli.main import main
+    from cli.main import main
 
     db = str(seeded.url)
     c, _ = login(app, "petrov")
@@ -641,9 +641,9 @@ def test_ratings_show_the_figures_and_a_red_zone(app):  # noqa: ANN001
 
 # --------------------------------------------------------------------------- accounts
 def test_user_add_sets_a_hashed_password_from_stdin(tmp_path, monkeypatch):  # noqa: ANN001
-    from incidents.cli.main import main
+    from cli.main import main
     from incidents.domain.passwords import verify_password
-    from incidents.storage.db import open_database
+    from storage.db import open_database
 
     url = f"sqlite:///{tmp_path / 'u.db'}"
     monkeypatch.setenv("DATABASE_URL", url)
@@ -683,7 +683,7 @@ def test_incidents_serve_starts_the_console(tmp_path):  # noqa: ANN001
     }
     env.pop("CONSOLE_SECRET_KEY", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "incidents.cli.main", "serve", "--port", str(port)],
+        [sys.executable, "-m", "cli.main", "serve", "--port", str(port)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -833,7 +833,7 @@ def _opened_at_once(engine, iid: int) -> list[str]:  # noqa: ANN001
     import threading
 
     from console import data
-    from incidents.storage.db import open_database
+    from storage.db import open_database
 
     engines = [engine, open_database(str(engine.url.render_as_string(hide_password=False)))]
     errors: list[str] = []
@@ -925,14 +925,14 @@ def test_the_cli_list_and_the_console_queue_agree_on_every_incidents_clock(
 
     from datetime import timedelta
 
+    from cli import context as cli_context
+    from cli.main import main as cli
     from console import data
-    from incidents.cli import context as cli_context
-    from incidents.cli.main import main as cli
     from incidents.domain.sla_clocks import SlaClocks
 
     now = NOW  # the morning after the sample's week: fresh incidents whose answer is not due yet
     monkeypatch.setattr(cli_context, "now", lambda: now)
-    monkeypatch.setattr("incidents.cli.browse._now", lambda: now)
+    monkeypatch.setattr("cli.browse._now", lambda: now)
     with Session(seeded) as s, s.begin():  # the platform's own deadline is over, the first answer is not
         inc = s.exec(
             select(Incident).where(col(Incident.merged_into_id).is_(None), col(Incident.status) == "assigned")

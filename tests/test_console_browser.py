@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 
 from console.app import create_app
 from console.settings import ConsoleSettings
-from incidents.storage.models import Incident, IncidentPost, Post, Reply
+from storage.models import Incident, IncidentPost, Post, Reply
 from tests.conftest import FixedClock
 from tests.console_seed import EXECUTOR_BODY, NOW, PASSWORD, ROOT, seed
 
@@ -260,7 +260,7 @@ def test_the_map_draws_every_municipality_and_a_click_opens_its_queue(browser, w
     from playwright.sync_api import expect
 
     from console import geo
-    from incidents.core.config import load_region
+    from core.config import load_region
 
     page = _page(browser, world, "admin")
     page.goto(world["base"] + "/map?period=30")

@@ -20,8 +20,8 @@ from sqlmodel import Session, col, select
 from console import geo
 from console.app import create_app
 from console.settings import ConsoleSettings
-from incidents.core.config import RegionMap, load_region
-from incidents.storage.models import Incident, IncidentPost, Post
+from core.config import RegionMap, load_region
+from storage.models import Incident, IncidentPost, Post
 from tests.conftest import KURSK, FixedClock
 from tests.console_seed import NOW, seed
 from tests.test_console import login
@@ -175,7 +175,7 @@ def test_outlines_are_simplified_and_cached() -> None:
 
 
 def test_serve_refuses_a_map_file_that_does_not_read(tmp_path: Path, capsys, monkeypatch) -> None:  # noqa: ANN001
-    from incidents.cli.main import main
+    from cli.main import main
 
     monkeypatch.setenv("INCIDENTS_DATA_DIR", str(tmp_path / "data"))
     region = tmp_path / "kursk"
@@ -188,7 +188,7 @@ def test_serve_refuses_a_map_file_that_does_not_read(tmp_path: Path, capsys, mon
 
 
 def test_borders_leave_out_lines_inside_a_municipality_and_draw_shared_ones_once() -> None:
-    from incidents.core import boundaries as b
+    from core import boundaries as b
 
     def square(x: float) -> dict[str, object]:
         ring = [[x, 0.0], [x + 1, 0.0], [x + 1, 1.0], [x, 1.0], [x, 0.0]]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from incidents.core.config import load_region
+from core.config import load_region
 from lab.__main__ import main
 from lab.corpus import SPB_FILE, TELEGRAM_FILE, evaluate_news, evaluate_spb, street_of, text_names_place
 from pipelines.signals import SignalBuilder
@@ -78,7 +78,7 @@ def test_spb_and_kursk_share_the_language_base_not_each_others_names(spb, kursk)
     """Both regions build on config/base/ru (issue 21): every base rule is in both, St Petersburg's
     own rules are not in Kursk, and Kursk's local names (utility companies, rivers, its highways)
     are not in St Petersburg — as they were while it extended Kursk's rubricator."""
-    from incidents.core.config import Rubricator, load_file
+    from core.config import Rubricator, load_file
 
     base = load_file(ROOT / "config" / "base" / "ru" / "rubricator.yaml", Rubricator)
     base_rules = {r.id for c in base.categories for r in _rules(c)}
@@ -94,13 +94,13 @@ def test_spb_and_kursk_share_the_language_base_not_each_others_names(spb, kursk)
 
 
 def _rules(cat):  # noqa: ANN001, ANN202
-    from incidents.core.config import _all_rules
+    from core.config import _all_rules
 
     return _all_rules(cat)
 
 
 def test_extends_merges_by_code_and_reports_a_missing_base(tmp_path: Path) -> None:
-    from incidents.core.config import ConfigError, Rubricator, load_file
+    from core.config import ConfigError, Rubricator, load_file
 
     base = tmp_path / "base.yaml"
     base.write_text(
@@ -138,7 +138,7 @@ def test_district_names_inside_street_names_are_streets(spb_builder) -> None:
 def spb_builder_post(builder, text):  # noqa: ANN001, ANN201
     from datetime import UTC, datetime
 
-    from incidents.core.records import PostRecord
+    from core.records import PostRecord
 
     return builder(
         PostRecord(

@@ -24,12 +24,12 @@ from hypothesis import strategies as st
 from sqlmodel import Session
 
 from bench.generator import generate_file
-from incidents.core.config import RegionConfig
+from core.config import RegionConfig
 from incidents.domain.clustering import Clusterer
 from incidents.services.open_incidents import load_clusterer
 from incidents.services.processing import Processor
-from incidents.storage.db import open_database
-from incidents.storage.store import pending_posts
+from storage.db import open_database
+from storage.store import pending_posts
 from tests.conftest import KURSK, _reset_pg
 from tests.process_child import NOW
 from tests.test_process_crash import Outcome, assert_same, crash_then_finish, load_posts, outcome

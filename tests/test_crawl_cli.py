@@ -7,7 +7,7 @@ import shutil
 import pytest
 import yaml
 
-from incidents.cli.main import main
+from cli.main import main
 from tests.conftest import LIPETSK
 from tests.fakes.ok import FakeOk
 from tests.fakes.pos import FakePos

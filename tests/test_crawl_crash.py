@@ -126,7 +126,7 @@ def sqlite_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def sqlite_child_engine(sqlite_url: str):
-    from incidents.storage.db import open_database
+    from storage.db import open_database
 
     eng = open_database(sqlite_url)
     yield eng
@@ -135,7 +135,7 @@ def sqlite_child_engine(sqlite_url: str):
 
 @pytest.fixture
 def child_engine(db_url: str):
-    from incidents.storage.db import open_database
+    from storage.db import open_database
 
     eng = open_database(db_url)  # migrated here; the child opens the same database
     yield eng

@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
+from core.config import SourceConfig
 from crawlers.base import SourceStopped
 from crawlers.errors import ApiBug, Backoff, TokenInvalid
 from crawlers.ok import OkClient, OkGroupSource, signature
 from crawlers.ratelimit import RateLimiter
-from incidents.core.config import SourceConfig
 from incidents.services.processing import crawl_source
 from tests.fakes.dbcheck import crawl, cursor, post, post_keys, quarantined, revisions
 from tests.fakes.ok import FakeOk

@@ -8,13 +8,13 @@ import httpx
 import pytest
 from sqlmodel import Session, select
 
+from core.config import SourceConfig
 from crawlers.base import SourceStopped
 from crawlers.errors import ApiBug, Backoff, SkipObject, TokenInvalid
 from crawlers.pos import PosClient, PosMessagesSource
 from crawlers.ratelimit import RateLimiter
-from incidents.core.config import SourceConfig
 from incidents.services.processing import crawl_source
-from incidents.storage.models import PostRevision
+from storage.models import PostRevision
 from tests.fakes.dbcheck import crawl, cursor, post, post_keys, quarantined, revisions
 from tests.fakes.pos import FakePos
 

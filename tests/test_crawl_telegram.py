@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 import pytest
 from telethon import errors
 
+from core.config import SourceConfig
 from crawlers.base import SourceStopped
 from crawlers.errors import ApiBug, TokenInvalid
 from crawlers.telegram import TelegramSource
-from incidents.core.config import SourceConfig
 from incidents.services.processing import crawl_source
 from tests.fakes.dbcheck import crawl, cursor, post, post_keys, quarantined, revisions
 from tests.fakes.telegram import FakeTelegramClient

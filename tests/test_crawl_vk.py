@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 
+from core.config import SourceConfig
 from crawlers.base import SourceNotConfigured, SourceStopped
 from crawlers.errors import ApiBug, Backoff, TokenInvalid
 from crawlers.ratelimit import RateLimiter
 from crawlers.vk import VkClient, VkNewsfeedSource, VkStreamingSource, VkWallSource, rules_from_rubricator
-from incidents.core.config import SourceConfig
 from incidents.services.processing import crawl_source
 from tests.conftest import LIPETSK
 from tests.fakes.base import redirected_session
@@ -370,7 +370,7 @@ def test_streaming_rules_the_endpoint_refuses_are_recorded_and_the_others_work(f
 def test_execute_saves_requests(fake, sqlite_engine, tmp_path, clock):
     crawl(sqlite_engine, wall(fake), clock)
     with_execute = len(fake.requests)
-    from incidents.storage.db import open_database
+    from storage.db import open_database
 
     other = open_database(f"sqlite:///{tmp_path / 'other.db'}")
     try:

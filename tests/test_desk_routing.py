@@ -12,8 +12,8 @@ import random
 
 import pytest
 
-from incidents.core.config import load_region
-from incidents.core.signed_pickle import checksum_path
+from core.config import load_region
+from core.signed_pickle import checksum_path
 from incidents.domain.desk_routing import DeskExample, DeskRouter, UntrustedDeskModel, load_desk_router
 from incidents.domain.routing import Router
 from incidents.services.routing_desk import (
@@ -211,10 +211,10 @@ def test_reassignments_move_the_current_desk(engine, kursk_builder, tmp_path):
     to the head; the change is audited and not counted twice."""
     from sqlmodel import Session, select
 
-    from incidents.core.config import load_region
+    from core.config import load_region
     from incidents.services.routing_refresh import refresh_desk_state
     from incidents.services.workflow import Workflow, add_user
-    from incidents.storage.models import AuditEvent, Incident
+    from storage.models import AuditEvent, Incident
     from tests.conftest import FixedClock
     from tests.workflow_scenario import T0, open_incident
 
@@ -270,7 +270,7 @@ _NAMES = {
 
 
 def test_cli_learns_evaluates_and_the_router_reads_it(tmp_path, monkeypatch, capsys):
-    from incidents.cli.main import main
+    from cli.main import main
 
     monkeypatch.setenv("INCIDENTS_DATA_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("INCIDENTS_CONFIG", str(KURSK))

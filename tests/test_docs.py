@@ -4,8 +4,8 @@ import re
 
 from pydantic import BaseModel
 
-from incidents.cli.main import build_parser
-from incidents.core.config import FILES, OPTIONAL_FILES
+from cli.main import build_parser
+from core.config import FILES, OPTIONAL_FILES
 from tests.conftest import ROOT
 
 

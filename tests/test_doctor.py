@@ -134,7 +134,7 @@ def test_doctor_without_credentials_says_what_to_set(kursk):
 
 
 def test_doctor_command_prints_russian_and_exits_non_zero_when_broken(kursk, monkeypatch, capsys):
-    from incidents.cli.main import main
+    from cli.main import main
     from incidents.services import doctor
 
     monkeypatch.setattr(

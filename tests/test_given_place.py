@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 import pytest
 from sqlmodel import Session, select
 
-from incidents.cli.main import main
-from incidents.core.records import PostRecord
-from incidents.storage.db import open_database
-from incidents.storage.models import Incident
+from cli.main import main
+from core.records import PostRecord
+from storage.db import open_database
+from storage.models import Incident
 from tests.conftest import KURSK
 
 WHEN = datetime(2026, 11, 20, 9, tzinfo=UTC)

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from incidents.core.config import RegionConfig
-from incidents.core.records import PostRecord
+from core.config import RegionConfig
+from core.records import PostRecord
 from pipelines.lemmas import Lemmatizer
 from pipelines.normalize import Normalizer, fold_repeats, segment, split_hashtag
 from pipelines.signals import SignalBuilder

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from incidents.core.interchange import BadLine, PayloadError, post_from_dict, post_to_dict, read_jsonl
+from core.interchange import BadLine, PayloadError, post_from_dict, post_to_dict, read_jsonl
 
 GOOD = {
     "network": "vk",

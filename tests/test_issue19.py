@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from incidents.core.interchange import MAX_LINE_BYTES, BadLine, read_jsonl
-from incidents.core.records import PostRecord
+from core.interchange import MAX_LINE_BYTES, BadLine, read_jsonl
+from core.records import PostRecord
 from tests.test_console import seeded  # noqa: F401 - the seeded console database, shared fixture
 
 GOOD: dict[str, Any] = {
@@ -64,7 +64,7 @@ def test_f14_a_long_line_is_refused_without_reading_it_whole() -> None:
 
 
 def test_f14_stdin_is_not_read_whole(tmp_path, monkeypatch, capsys) -> None:
-    from incidents.cli.main import main
+    from cli.main import main
     from tests.conftest import LIPETSK
 
     class Pipe(io.BytesIO):
@@ -112,8 +112,8 @@ def test_f1_a_far_future_updated_at_is_quarantined_and_the_source_stays_alive(sq
 def test_f1_a_stored_far_future_cursor_is_pulled_back(sqlite_engine, clock, caplog):
     import logging
 
-    from incidents.storage.db import session
-    from incidents.storage.store import set_cursor
+    from storage.db import session
+    from storage.store import set_cursor
     from tests.fakes.pos import FakePos
     from tests.test_crawl_pos import NOW, crawl, source
 
@@ -149,9 +149,9 @@ def test_f7_the_already_held_check_uses_an_index(engine) -> None:
 def test_f7_records_of_one_page_are_held_once_without_a_flush_each(sqlite_engine) -> None:
     from datetime import UTC, datetime
 
-    from incidents.core.records import BadRecord
-    from incidents.storage.db import session
-    from incidents.storage.store import quarantine
+    from core.records import BadRecord
+    from storage.db import session
+    from storage.store import quarantine
 
     now = datetime(2026, 11, 23, tzinfo=UTC)
     page = [BadRecord(f"line {i % 50}", "broken JSON", "{x") for i in range(200)]
@@ -186,8 +186,8 @@ def test_f4_a_token_echoed_in_an_error_body_is_redacted(sqlite_engine, clock, ca
     import pytest
 
     from crawlers.errors import ApiBug, TokenInvalid
-    from incidents.storage.db import session
-    from incidents.storage.models import QuarantineItem, Source
+    from storage.db import session
+    from storage.models import QuarantineItem, Source
     from tests.fakes.pos import FakePos
     from tests.test_crawl_pos import crawl, source
 
@@ -211,7 +211,7 @@ def test_f4_a_token_echoed_in_an_error_body_is_redacted(sqlite_engine, clock, ca
 
 
 def test_f4_redact_masks_the_shapes_and_the_environment_values(monkeypatch) -> None:
-    from incidents.core.redact import redact
+    from core.redact import redact
 
     monkeypatch.setenv("VK_TOKEN", "vk1.a.SeCrEt-value-42")
     assert redact("Authorization: Bearer abc.def-123456") == "Authorization: Bearer ***"
@@ -235,7 +235,7 @@ class _Planted:
 def _region_with_model(tmp_path: Any) -> Any:
     import shutil
 
-    from incidents.core.config import load_region
+    from core.config import load_region
     from tests.conftest import LIPETSK
 
     root = tmp_path / "region"
@@ -267,7 +267,7 @@ def test_f3_the_model_is_found_beside_the_region_from_any_directory_and_checked(
     import logging
     import pickle
 
-    from incidents.core.signed_pickle import checksum_path
+    from core.signed_pickle import checksum_path
     from pipelines.model import SignalModel
     from pipelines.signals import SignalBuilder
 
@@ -293,7 +293,7 @@ def test_f3_the_model_is_found_beside_the_region_from_any_directory_and_checked(
 def _import(tmp_path: Any, lines: list[bytes], now: Any) -> tuple[Any, Any]:
     from crawlers.replay import ReplaySource
     from incidents.services.processing import crawl_adapter
-    from incidents.storage.db import open_database
+    from storage.db import open_database
 
     f = tmp_path / "posts.jsonl"
     f.write_bytes(b"\n".join(lines) + b"\n")
@@ -326,7 +326,7 @@ def test_f12_two_copies_of_an_id_in_one_page_keep_the_earlier_text_as_a_revision
 def test_f12_the_crawl_refuses_future_dates_from_any_adapter(sqlite_engine, clock) -> None:
     from datetime import timedelta
 
-    from incidents.core.records import PostRecord
+    from core.records import PostRecord
     from incidents.services.processing import crawl_adapter
     from tests.fakes.dbcheck import post_keys
 
@@ -480,8 +480,8 @@ def test_f10_a_resent_post_that_is_no_complaint_leaves_and_the_empty_incident_is
 ):
     """Before: the post stayed in its incident and the incident stayed open with its SLA running."""
     from incidents.services.processing import prepare, process_pending
-    from incidents.storage.models import AuditEvent, Incident, IncidentPost, Post
-    from incidents.storage.store import save_posts
+    from storage.models import AuditEvent, Incident, IncidentPost, Post
+    from storage.store import save_posts
 
     at = datetime(2026, 11, 10, 9, tzinfo=UTC)
     prepare(engine, kursk)
@@ -514,8 +514,8 @@ def test_f10_a_resent_post_that_is_no_complaint_leaves_and_the_empty_incident_is
 def test_f10_an_incident_keeps_its_other_complaints_and_a_persons_link(engine, kursk, kursk_builder):
     """One of two complaints re-sent as no complaint: it leaves, the incident stays open."""
     from incidents.services.processing import prepare, process_pending
-    from incidents.storage.models import Incident, IncidentPost
-    from incidents.storage.store import save_posts
+    from storage.models import Incident, IncidentPost
+    from storage.store import save_posts
 
     at = datetime(2026, 11, 10, 9, tzinfo=UTC)
     prepare(engine, kursk)
@@ -536,7 +536,7 @@ def test_f10_an_incident_keeps_its_other_complaints_and_a_persons_link(engine, k
 
 # --------------------------------------------------------------------------- F13
 def test_f13_who_sees_authors_by_role() -> None:
-    from incidents.core.roles import Action, Actor, Role, can
+    from core.roles import Action, Actor, Role, can
 
     def sees(role: Role, body: str | None = None, incident_body: str | None = "b1") -> bool:
         return can(Actor("x", role, body), Action.SEE_AUTHORS, incident_body)
@@ -562,7 +562,7 @@ def test_f13_observers_see_authors_masked_in_the_card_and_lists(seeded, kursk) -
 
     from console.app import create_app
     from console.settings import ConsoleSettings
-    from incidents.storage.models import Incident, IncidentPost, Post
+    from storage.models import Incident, IncidentPost, Post
     from tests.console_seed import EXECUTOR_BODY
     from tests.test_console import login
 

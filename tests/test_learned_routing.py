@@ -79,10 +79,10 @@ def test_a_reassignment_changes_the_next_learned_table(engine, kursk, kursk_buil
 
     from sqlmodel import Session, select
 
-    from incidents.core.config import load_region
+    from core.config import load_region
     from incidents.services.routing_refresh import refresh_learned_routing
     from incidents.services.workflow import Workflow, add_user
-    from incidents.storage.models import AuditEvent, Incident
+    from storage.models import AuditEvent, Incident
     from tests.conftest import FixedClock
     from tests.workflow_scenario import T0, open_incident
 

@@ -13,12 +13,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import Session, select
 
-from incidents.core.records import PostRecord
+from core.records import PostRecord
 from incidents.services.operations import OperationError, merge_incidents, move_post, split_incident
 from incidents.services.processing import prepare, process_pending
 from incidents.services.queries import incident_rows
-from incidents.storage.models import AuditEvent, Incident, IncidentPost, Post
-from incidents.storage.store import open_incidents, save_posts
+from storage.models import AuditEvent, Incident, IncidentPost, Post
+from storage.store import open_incidents, save_posts
 from tests.conftest import KURSK
 
 T0 = datetime(2026, 11, 20, 6, tzinfo=UTC)
@@ -269,7 +269,7 @@ def test_operations_refuse_what_makes_no_sense(sqlite_engine, kursk, kursk_build
 
 
 def test_cli_merge_split_move(tmp_path, monkeypatch, capsys):
-    from incidents.cli.main import main
+    from cli.main import main
 
     monkeypatch.setenv("INCIDENTS_DATA_DIR", str(tmp_path / "var"))
     monkeypatch.delenv("DATABASE_URL", raising=False)

@@ -20,10 +20,10 @@ import pytest
 import yaml
 from sqlmodel import Session, func, select
 
+from core.config import ConfigError, load_region, parse_schedule
 from flows.deployments import JOB_ENTRYPOINTS, job_specs, prefect_yaml
-from incidents.core.config import ConfigError, load_region, parse_schedule
-from incidents.storage.db import open_database
-from incidents.storage.models import Incident, Post
+from storage.db import open_database
+from storage.models import Incident, Post
 from tests.conftest import KURSK, LIPETSK, ROOT
 from tests.fakes.ok import FakeOk
 
@@ -138,7 +138,7 @@ def _commands_of(svc: dict) -> list[list[str]]:
 
 
 def test_compose_services_run_only_commands_the_project_has():
-    from incidents.cli.main import build_parser
+    from cli.main import build_parser
 
     parser = build_parser()
     prefect_checked: set[tuple[str, ...]] = set()
@@ -171,7 +171,7 @@ def test_compose_services_run_only_commands_the_project_has():
 def test_compose_passes_only_variables_the_code_reads():
     code = "\n".join(
         p.read_text(encoding="utf-8")
-        for d in ("incidents", "crawlers", "flows", "pipelines", "console")
+        for d in ("core", "storage", "incidents", "crawlers", "flows", "pipelines", "console", "cli")
         for p in (ROOT / d).rglob("*.py")
     )
     for name, svc in _compose()["services"].items():
@@ -339,7 +339,7 @@ def test_served_deployments_crawl_on_schedule_and_the_server_accepts_prefect_yam
             PREFECT_SERVER_ANALYTICS_ENABLED="false",
         )
         serving = subprocess.Popen(
-            [sys.executable, "-m", "incidents.cli.main", "serve-flows", "--limit", "2"],
+            [sys.executable, "-m", "cli.main", "serve-flows", "--limit", "2"],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
@@ -407,10 +407,10 @@ def test_daily_report_in_database_and_csv_and_rerun_is_the_same(harness, tmp_pat
     from datetime import date
 
     from flows.jobs import crawl_flow, process_flow, report_flow
-    from incidents.storage.models import DailyReport
+    from storage.models import DailyReport
 
     monkeypatch.setenv("INCIDENTS_DATA_DIR", str(tmp_path / "data"))
-    from incidents.core.settings import _cached
+    from core.settings import _cached
 
     _cached.cache_clear()
     region = str(LIPETSK)

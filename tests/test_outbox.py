@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from incidents.services.channels import build_channels, target_for
 from incidents.services.outbox import Outbox
 from incidents.services.workflow import Workflow, add_user, get_actor
-from incidents.storage.models import AuditEvent, Incident, Reply
+from storage.models import AuditEvent, Incident, Reply
 from tests.conftest import FixedClock
 from tests.fakes.ok import FakeOk
 from tests.fakes.pos import FakePos

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from incidents.core.config import RegionConfig
+from core.config import RegionConfig
 from tests.test_process_crash import Outcome, assert_same, import_argv, outcome, spawn
 from tests.test_process_crash import write_stream as _write_stream  # noqa: F401 - same generator
 
 
 def _imported_alone(db_url: str, path: Path) -> Outcome:
-    from incidents.storage.db import open_database
+    from storage.db import open_database
 
     proc = spawn(import_argv(db_url, path))
     _, err = proc.communicate(timeout=300)
@@ -59,7 +59,7 @@ def test_two_imports_at_once_on_a_new_database(tmp_path, export, db_url):
     if db_url.startswith("sqlite"):
         Path(db_url.split("///", 1)[1]).unlink(missing_ok=True)  # a database that does not exist yet
     _two_at_once(db_url, export)
-    from incidents.storage.db import open_database
+    from storage.db import open_database
 
     engine = open_database(db_url)
     try:

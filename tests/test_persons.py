@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 import pytest
 from sqlmodel import Session
 
-from incidents.core.records import PostRecord
+from core.records import PostRecord
 from incidents.services.processing import prepare, process_pending
 from incidents.services.queries import incident_rows, signal_rows
 from incidents.services.search import fts
-from incidents.storage.store import save_posts
+from storage.store import save_posts
 
 TEXT = (
     "Курск, ул. Радищева 5: третий день нет горячей воды. Управляющий домом Виктор Самойленко "
@@ -58,7 +58,7 @@ def test_names_found_by_ner_stay_out_of_exports_and_the_index(
     with Session(sqlite_engine) as s:
         from sqlmodel import select
 
-        from incidents.storage.models import Signal
+        from storage.models import Signal
 
         assert s.exec(select(Signal)).one().entities["persons"] == ["Виктор Самойленко"]  # kept for staff
     exported = json.dumps([signals, incidents], ensure_ascii=False)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from incidents.cli.main import main
-from incidents.core.config import RegionConfig, load_region
-from incidents.core.records import PostRecord
+from cli.main import main
+from core.config import RegionConfig, load_region
+from core.records import PostRecord
 from incidents.domain.assess import scale_from
 from incidents.domain.clustering import Clusterer
 from incidents.domain.routing import Router

@@ -15,8 +15,8 @@ import shutil
 
 import pytest
 
-from incidents.cli.main import main
-from incidents.core.config import load_region
+from cli.main import main
+from core.config import load_region
 from incidents.domain.point_routing import PointHistory, desk_labels
 from incidents.domain.routing import Router
 from incidents.domain.text_routing import load_text_router, model_path
@@ -228,8 +228,8 @@ def test_an_incidents_point_reaches_the_model(region, tmp_path, capsys, sqlite_e
     from sqlmodel import Session, select
 
     from incidents.services.refresh import route_incident
-    from incidents.storage.models import Assignment, Incident
-    from incidents.storage.store import prepare
+    from storage.models import Assignment, Incident
+    from storage.store import prepare
 
     hist = _history(tmp_path / "history.csv")
     assert main(["routing", "learn", str(hist), "--no-table", "-o", str(tmp_path)]) == 0

@@ -13,12 +13,12 @@ import sqlalchemy as sa
 from alembic import command
 from sqlmodel import Session, select
 
+from core.records import PostRecord
 from crawlers.replay import ReplaySource
-from incidents.core.records import PostRecord
 from incidents.services.processing import crawl_adapter, prepare
-from incidents.storage.db import _alembic_config, current_revision, head_revision, make_engine, upgrade
-from incidents.storage.models import Post, PostRevision
-from incidents.storage.store import save_posts
+from storage.db import _alembic_config, current_revision, head_revision, make_engine, upgrade
+from storage.models import Post, PostRevision
+from storage.store import save_posts
 from tests.fakes.dbcheck import quarantined
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -150,7 +150,7 @@ def test_an_import_stores_the_place_and_quarantines_a_bad_point_whole(engine, ku
 def test_admission_refuses_half_a_point_from_any_adapter():
     """An adapter that builds its records itself (not through the interchange parser) gets the
     same checks: the record is quarantined with the reason, the page goes on."""
-    from incidents.storage.store import admit
+    from storage.store import admit
 
     ok = _p("Яма", "г. Курск", 51.7, 36.2)
     half = PostRecord(

@@ -15,16 +15,16 @@ import sqlalchemy as sa
 import yaml
 from sqlmodel import Session, select
 
+from cli.main import main
+from core.config import SourceConfig, load_region
 from crawlers.errors import TokenInvalid
 from crawlers.replay import ReplaySource
 from flows.deployments import JOB_ENTRYPOINTS, job_specs
 from flows.jobs import JOB_FLOWS
-from incidents.cli.main import main
-from incidents.core.config import SourceConfig, load_region
 from incidents.domain.privacy import mask_post_key
 from incidents.services.processing import crawl_adapter, crawl_source, prepare, process_pending
 from incidents.services.purge import purge
-from incidents.storage.models import Post, QuarantineItem
+from storage.models import Post, QuarantineItem
 from tests.conftest import KURSK, ROOT
 from tests.fakes.ok import FakeOk
 from tests.fakes.pos import FakePos

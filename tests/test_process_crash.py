@@ -34,11 +34,11 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from bench.generator import generate_file
+from core.config import RegionConfig
 from crawlers.replay import ReplaySource
-from incidents.core.config import RegionConfig
 from incidents.services.processing import Processor, crawl_adapter, prepare
-from incidents.storage.db import open_database
-from incidents.storage.models import (
+from storage.db import open_database
+from storage.models import (
     Assignment,
     AuditEvent,
     Incident,
@@ -257,7 +257,7 @@ def test_processing_killed_many_times(kursk, tmp_path, stream, reference, seed):
 
 # --------------------------------------------------------------------------- incidents import
 def import_argv(db_url: str, path: Path) -> list[str]:
-    return ["-m", "incidents.cli.main", "--config", str(KURSK), "--database", db_url, "import", str(path)]
+    return ["-m", "cli.main", "--config", str(KURSK), "--database", db_url, "import", str(path)]
 
 
 def imported(db_url: str, path: Path) -> Outcome:

@@ -28,20 +28,20 @@ from scrapy.http import HtmlResponse, Request
 from sqlmodel import Session, select
 from telethon.tl import types
 
+from core.config import NETWORKS, RegionConfig
+from core.interchange import PayloadError, post_from_dict, read_jsonl
+from core.records import PostRecord
 from crawlers import ok, pos, vk
 from crawlers.base import FetchResult
 from crawlers.replay import ReplaySource
 from crawlers.telegram import message_record
 from crawlers.tg_preview import TgPreviewSource, TgPreviewSpider, parse_views
-from incidents.core.config import NETWORKS, RegionConfig
-from incidents.core.interchange import PayloadError, post_from_dict, read_jsonl
-from incidents.core.records import PostRecord
 from incidents.services.processing import Processor, crawl_adapter, prepare
-from incidents.storage.db import open_database
-from incidents.storage.models import Post, QuarantineItem, Signal
-from incidents.storage.store import COUNTER_MAX, ID_MAX, admit
 from pipelines.entities import free_street
 from pipelines.normalize import Normalizer
+from storage.db import open_database
+from storage.models import Post, QuarantineItem, Signal
+from storage.store import COUNTER_MAX, ID_MAX, admit
 
 EXAMPLES = int(os.environ.get("PROPERTY_EXAMPLES", "30"))  # CI or a developer may ask for more
 FAST = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])

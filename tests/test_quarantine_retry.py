@@ -15,11 +15,11 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
+from cli.main import main
 from crawlers.replay import ReplaySource
-from incidents.cli.main import main
 from incidents.services.processing import crawl_adapter, prepare, process_pending
 from incidents.services.quarantine import retry
-from incidents.storage.models import Post, QuarantineItem, Signal
+from storage.models import Post, QuarantineItem, Signal
 from tests.conftest import KURSK
 from tests.fakes.dbcheck import crawl, quarantined
 from tests.fakes.vk import FakeVk

@@ -11,7 +11,7 @@ import random
 
 import pytest
 
-from incidents.core.config import load_region
+from core.config import load_region
 from incidents.domain.reason_routing import ReasonPrior
 from incidents.domain.text_routing import TextExample, TextRouter
 from incidents.services.routing_text import REASON_WEIGHTS, learn_text_router, read_text_rows

@@ -17,9 +17,9 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-from incidents.core.config import SignalModelPolicy  # noqa: E402
-from incidents.core.interchange import post_from_dict  # noqa: E402
-from incidents.core.reasons import ReasonWords, reason_words  # noqa: E402
+from core.config import SignalModelPolicy  # noqa: E402
+from core.interchange import post_from_dict  # noqa: E402
+from core.reasons import ReasonWords, reason_words  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "config" / "regions" / "kursk" / "sample"

@@ -12,12 +12,12 @@ from datetime import timedelta
 from sqlmodel import Session, select
 
 import incidents.services.refresh as refresh
+from core.records import PostRecord
 from crawlers.replay import ReplaySource
-from incidents.core.records import PostRecord
 from incidents.domain.assess import card_of
 from incidents.services.processing import crawl_adapter, prepare, process_pending
-from incidents.storage.models import Incident, IncidentPost, Post
-from incidents.storage.store import save_posts
+from storage.models import Incident, IncidentPost, Post
+from storage.store import save_posts
 from tests.conftest import KURSK
 
 SAMPLE = KURSK / "sample" / "posts.jsonl"

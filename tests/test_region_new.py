@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from incidents.cli.main import main
-from incidents.core.config import ConfigError, load_region
+from cli.main import main
+from core.config import ConfigError, load_region
 from incidents.services.config_gaps import config_gaps
 from incidents.services.region_scaffold import read_municipalities, slug
 from tests.conftest import KURSK, LIPETSK

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, select
 
-from incidents.core.records import PostRecord
+from core.records import PostRecord
 from incidents.services.processing import prepare, process_pending
-from incidents.storage.models import AuditEvent, Incident, IncidentPost, Post
-from incidents.storage.store import save_posts
+from storage.models import AuditEvent, Incident, IncidentPost, Post
+from storage.store import save_posts
 
 T0 = datetime(2026, 11, 10, 7, tzinfo=UTC)
 

@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session
 
-from incidents.core.roles import PermissionDenied
+from core.roles import PermissionDenied
 from incidents.domain.templates import TemplateMismatch, render
 from incidents.services.workflow import Workflow, add_user, get_actor
-from incidents.storage.models import Incident
+from storage.models import Incident
 from tests.conftest import FixedClock
 from tests.workflow_scenario import T0, open_incident
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from incidents.core.config import CATEGORY_CODES, ConfigError, RegionConfig, load_region
+from core.config import CATEGORY_CODES, ConfigError, RegionConfig, load_region
 from incidents.domain.routing import Router
 from lab.__main__ import main
 from lab.routing_eval import (
@@ -280,7 +280,7 @@ def test_learned_table_is_scored_out_of_fold(tmp_path: Path, kursk: RegionConfig
 def test_district_abbreviations_name_the_district(kursk: RegionConfig) -> None:
     from datetime import UTC, datetime
 
-    from incidents.core.records import PostRecord
+    from core.records import PostRecord
     from pipelines.signals import SignalBuilder
 
     build = SignalBuilder(kursk, use_ner=False)

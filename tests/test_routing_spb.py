@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from incidents.core.config import RegionConfig, load_region
+from core.config import RegionConfig, load_region
 from lab.__main__ import main
 from lab.routing_spb import (
     HELD_FOLD,

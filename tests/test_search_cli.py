@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from incidents.cli.main import main
+from cli.main import main
 from tests.conftest import KURSK, LIPETSK
 from tests.fakes.elasticsearch import FakeElasticsearch
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import Session, select
 
+from core.records import PostRecord
 from crawlers.replay import ReplaySource
-from incidents.core.records import PostRecord
 from incidents.services.processing import crawl_adapter, prepare, process_pending
 from incidents.services.search import mappings
 from incidents.services.search.documents import PERSON_MASK, DocumentBuilder
@@ -23,8 +23,8 @@ from incidents.services.search.es import (
 )
 from incidents.services.search.query import SearchFilters
 from incidents.services.search.settings import SearchPolicy, SearchSettings
-from incidents.storage.models import Incident, IncidentPost, Post, QuarantineItem, Signal
-from incidents.storage.store import get_cursor, save_posts
+from storage.models import Incident, IncidentPost, Post, QuarantineItem, Signal
+from storage.store import get_cursor, save_posts
 from tests.conftest import LIPETSK
 from tests.fakes.elasticsearch import FakeElasticsearch
 
@@ -125,7 +125,7 @@ def test_setup_puts_policy_templates_and_incidents_index(indexer, es):
 def test_retention_comes_from_the_region_search_yaml(tmp_path, engine, client, es, clock):
     import shutil
 
-    from incidents.core.config import ConfigError, load_region
+    from core.config import ConfigError, load_region
 
     region = tmp_path / "region"
     shutil.copytree(LIPETSK, region)
@@ -335,7 +335,7 @@ def test_incremental_sync_sends_only_changes_and_deletions(engine, indexer, es, 
     assert es.doc(POSTS_INDEX, "vk:2")["edited"] is True and es.doc(POSTS_INDEX, "vk:3") is None
     # Deleting again (a full resend) counts a 404 as done.
     with Session(engine) as s, s.begin():
-        from incidents.storage.store import set_cursor
+        from storage.store import set_cursor
 
         set_cursor(s, POSTS_CURSOR, None, clock())
     posts, _ = indexer.sync()

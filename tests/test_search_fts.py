@@ -7,14 +7,14 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from core.records import PostRecord
 from crawlers.replay import ReplaySource
-from incidents.core.records import PostRecord
 from incidents.services.processing import crawl_adapter, prepare, process_pending
 from incidents.services.search import fts
 from incidents.services.search.query import SearchFilters
-from incidents.storage.db import current_revision, upgrade
-from incidents.storage.models import Incident, IncidentPost, Post, Signal
-from incidents.storage.store import save_posts
+from storage.db import current_revision, upgrade
+from storage.models import Incident, IncidentPost, Post, Signal
+from storage.store import save_posts
 from tests.conftest import KURSK, LIPETSK
 
 
@@ -53,7 +53,7 @@ def pits(engine, clock):
 
 
 def test_migration_0002_is_reversible(engine):
-    from incidents.storage.db import head_revision
+    from storage.db import head_revision
 
     assert current_revision(engine) == head_revision()
     names = set(sa.inspect(engine).get_table_names())
@@ -61,7 +61,7 @@ def test_migration_0002_is_reversible(engine):
     assert ("search_posts_fts" if engine.dialect.name == "sqlite" else "search_documents") in names
     from alembic import command
 
-    from incidents.storage.db import _alembic_config
+    from storage.db import _alembic_config
 
     command.downgrade(_alembic_config(engine), "0001")
     assert current_revision(engine) == "0001"

@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 
-from incidents.cli.main import main
+from cli.main import main
 from incidents.services.search import dashboards, kibana, mappings
 from incidents.services.search.settings import SearchPolicy, SearchSettings
 from tests.conftest import LIPETSK, ROOT
@@ -375,6 +375,6 @@ def test_wait_until_ready_polls_the_status_api(fake_kibana):
 
 
 def test_the_command_finds_the_dashboards_folder():
-    from incidents.cli.search import default_dashboard_files
+    from cli.search import default_dashboard_files
 
     assert NDJSON.resolve() in [p.resolve() for p in default_dashboard_files()]

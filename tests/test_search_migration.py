@@ -9,9 +9,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
-import incidents.storage.models  # noqa: F401 - registers the tables on SQLModel.metadata
+import storage.models  # noqa: F401 - registers the tables on SQLModel.metadata
 from incidents.services.search import fts
-from incidents.storage.db import current_revision, head_revision, make_engine, upgrade
+from storage.db import current_revision, head_revision, make_engine, upgrade
 
 # Rows as a 0001 database holds them: written with 0001's columns only, not through today's models.
 POSTS_0001 = [
@@ -58,7 +58,7 @@ def test_upgrade_from_empty_and_from_0001_with_posts(db_url):
         # Down to 0001 and up again: the index is rebuilt from the posts.
         from alembic import command
 
-        from incidents.storage.db import _alembic_config
+        from storage.db import _alembic_config
 
         command.downgrade(_alembic_config(engine), "0001")
         assert _search_tables(engine) == set()

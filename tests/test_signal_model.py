@@ -12,9 +12,9 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-from incidents.cli.main import main  # noqa: E402
-from incidents.core.config import SignalModelPolicy  # noqa: E402
-from incidents.core.records import PostRecord  # noqa: E402
+from cli.main import main  # noqa: E402
+from core.config import SignalModelPolicy  # noqa: E402
+from core.records import PostRecord  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "config" / "regions" / "kursk" / "sample" / "labels.jsonl"
@@ -91,7 +91,7 @@ def test_thanks_with_a_polite_request_are_not_a_complaint(builder):
 def test_where_no_rule_fired_the_topic_names_the_category(builder):
     sig = builder(_post("Дверная ручка в лифтовом холле болтается уже месяц"))
     assert not sig.rules and sig.is_complaint
-    from incidents.core.config.base import CATEGORY_CODES
+    from core.config.base import CATEGORY_CODES
 
     assert sig.category in CATEGORY_CODES
     assert any(
@@ -130,7 +130,7 @@ def test_a_batch_is_decided_as_post_by_post(builder):
 
 
 def test_rules_are_unsure_of_a_light_or_contested_category():
-    from incidents.core.records import Entities, RuleHit, SignalRecord
+    from core.records import Entities, RuleHit, SignalRecord
     from pipelines.model_decision import rules_unsure
 
     def sig(*hits: tuple[str, float]) -> SignalRecord:
@@ -162,8 +162,8 @@ def test_rules_are_unsure_of_a_light_or_contested_category():
 
 
 def test_an_inquiry_the_model_reads_as_a_complaint_stays_one():
-    from incidents.core.config import SignalModelPolicy
-    from incidents.core.records import Entities, RuleHit, SignalRecord
+    from core.config import SignalModelPolicy
+    from core.records import Entities, RuleHit, SignalRecord
     from pipelines.model_decision import decide_pos
 
     reasons = ["problem landscaping: +2.00", "complaint markers прошу: +0.50", "inquiry прошу сообщить"]
@@ -217,7 +217,7 @@ def test_the_topic_overrules_only_unsure_rules_from_topic_over_unsure(builder):
     """Kursk's regional model (its appeals' topics through docs/taxonomy.md) replaces a category
     the rules name lightly (signals.yaml → model.topic_over_unsure 0.6, 2026-12-07 session 8);
     a strong rule keeps its category, and 1.0 turns it off."""
-    from incidents.core.records import Entities, RuleHit, SignalRecord
+    from core.records import Entities, RuleHit, SignalRecord
     from pipelines.model import example
     from pipelines.model_decision import apply_model
 

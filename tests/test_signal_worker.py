@@ -10,10 +10,10 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from bench.generator import StreamGenerator
+from core.interchange import BadLine, read_jsonl
 from crawlers.replay import ReplaySource
-from incidents.core.interchange import BadLine, read_jsonl
 from incidents.services.processing import Processor, crawl_adapter, prepare
-from incidents.storage.db import open_database
+from storage.db import open_database
 from tests.process_child import NOW
 from tests.test_process_crash import outcome
 
@@ -106,8 +106,8 @@ def test_a_reply_in_the_same_batch_as_its_post_gets_the_threads_place_and_catego
     import json
     from datetime import timedelta
 
-    from incidents.core.interchange import post_to_dict
-    from incidents.core.records import PostRecord
+    from core.interchange import post_to_dict
+    from core.records import PostRecord
 
     t0 = NOW - timedelta(hours=2)
     post = PostRecord(

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from incidents.core.records import PostRecord
+from core.records import PostRecord
 
 
 def _post(text: str, author: str | None = "u1", network: str = "vk") -> PostRecord:
@@ -139,7 +139,7 @@ def test_the_object_decides_over_a_generic_problem(kursk_builder):
 
 
 def test_precedence_is_inherited_through_extends():
-    from incidents.core.config import load_region
+    from core.config import load_region
 
     assert load_region("config/regions/spb").rubricator.precedence
 

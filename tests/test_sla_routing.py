@@ -1,7 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
-from incidents.core.config import Calendar, SlaPolicy
-from incidents.core.states import InvalidTransition, check_transition
+from core.config import Calendar, SlaPolicy
+from core.states import InvalidTransition, check_transition
 from incidents.domain.routing import Router
 from incidents.domain.sla import SlaCalendar, SlaPolicyEngine
 

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 from incidents.services.notify import EmailNotifier, TelegramBotNotifier
 from incidents.services.sla_watch import sla_watch
 from incidents.services.workflow import Workflow, add_user, get_actor
-from incidents.storage.models import Notification
+from storage.models import Notification
 from tests.conftest import FixedClock
 from tests.fakes.telegram_bot import TOKEN, FakeBotApi
 from tests.workflow_scenario import T0, open_incident

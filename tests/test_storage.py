@@ -6,12 +6,12 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, func, select
 
+from core.records import PostRecord
 from crawlers.replay import ReplaySource
-from incidents.core.records import PostRecord
 from incidents.services.processing import crawl_adapter, prepare, process_pending
-from incidents.storage.db import current_revision, head_revision, upgrade
-from incidents.storage.models import Incident, IncidentPost, Post, PostRevision, QuarantineItem, Signal
-from incidents.storage.store import get_cursor, save_posts, set_cursor
+from storage.db import current_revision, head_revision, upgrade
+from storage.models import Incident, IncidentPost, Post, PostRevision, QuarantineItem, Signal
+from storage.store import get_cursor, save_posts, set_cursor
 from tests.conftest import LIPETSK
 
 

@@ -12,9 +12,9 @@ import random
 
 import pytest
 
-from incidents.cli.main import main
-from incidents.core.config import load_region
-from incidents.core.signed_pickle import checksum_path
+from cli.main import main
+from core.config import load_region
+from core.signed_pickle import checksum_path
 from incidents.domain.routing import Router
 from incidents.domain.text_routing import (
     PlaceParser,

@@ -8,9 +8,9 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-from incidents.cli.main import main  # noqa: E402
-from incidents.core.config import SignalModelPolicy  # noqa: E402
-from incidents.core.records import PostRecord  # noqa: E402
+from cli.main import main  # noqa: E402
+from core.config import SignalModelPolicy  # noqa: E402
+from core.records import PostRecord  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV = ROOT / "tests" / "data" / "dev_kursk" / "labels.jsonl"

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PRODUCT = ("incidents", "pipelines", "crawlers", "flows", "console")
+PRODUCT = ("core", "storage", "incidents", "pipelines", "crawlers", "flows", "console", "cli")
 MAX_IGNORES = 20
 
 

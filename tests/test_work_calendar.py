@@ -7,7 +7,7 @@ import logging
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from incidents.core.config import Calendar
+from core.config import Calendar
 from incidents.domain.sla import SlaCalendar
 
 MSK = ZoneInfo("Europe/Moscow")

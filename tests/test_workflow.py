@@ -7,11 +7,11 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, select
 
-from incidents.core.roles import Action, Actor, PermissionDenied, Role, authorize, can
-from incidents.core.states import InvalidTransition
+from core.roles import Action, Actor, PermissionDenied, Role, authorize, can
+from core.states import InvalidTransition
 from incidents.services.answered import mark_published
 from incidents.services.workflow import Workflow, WorkflowError, add_user, get_actor
-from incidents.storage.models import Answer, Assignment, AuditEvent, Incident, Reply
+from storage.models import Answer, Assignment, AuditEvent, Incident, Reply
 from tests.conftest import FixedClock
 from tests.workflow_scenario import T0, open_incident
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from incidents.cli.main import main
+from cli.main import main
 from tests.conftest import LIPETSK
 
 

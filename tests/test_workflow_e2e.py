@@ -19,15 +19,15 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, select
 
-from incidents.core.roles import PermissionDenied
+from core.roles import PermissionDenied
 from incidents.services.answered import mark_published
 from incidents.services.notify import EmailNotifier, TelegramBotNotifier
 from incidents.services.outbox import Outbox
 from incidents.services.sla_watch import sla_watch
 from incidents.services.workflow import Workflow, add_user, get_actor
-from incidents.storage.db import open_database
-from incidents.storage.models import AuditEvent, Incident, Notification, Reply
-from incidents.storage.store import save_posts
+from storage.db import open_database
+from storage.models import AuditEvent, Incident, Notification, Reply
+from storage.store import save_posts
 from tests.conftest import FixedClock
 from tests.fakes.ok import FakeOk
 from tests.fakes.pos import FakePos

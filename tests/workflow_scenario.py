@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from incidents.core.config import RegionConfig
-from incidents.core.records import PostRecord
+from core.config import RegionConfig
+from core.records import PostRecord
 from incidents.services.processing import prepare, process_pending
-from incidents.storage.models import Incident, IncidentPost, Post
-from incidents.storage.store import save_posts
+from storage.models import Incident, IncidentPost, Post
+from storage.store import save_posts
 
 T0 = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)  # Monday 09:00 in Kursk
 

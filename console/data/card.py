@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from incidents.domain.privacy import personal_link
 from incidents.domain.sla_clocks import ClockState, SlaClocks
-from incidents.storage.models import (
+from storage.models import (
     Answer,
     Assignment,
     AuditEvent,

@@ -14,10 +14,10 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from console.data.names import Names, S
-from incidents.core.config import RegionConfig
+from core.config import RegionConfig
 from incidents.domain.sla_report import SlaFigures, figures
 from incidents.services.search.documents import coordinates_of
-from incidents.storage.models import AuditEvent, Incident, IncidentPost, Post, User
+from storage.models import AuditEvent, Incident, IncidentPost, Post, User
 
 
 # --------------------------------------------------------------------------- the heat map

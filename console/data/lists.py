@@ -17,10 +17,10 @@ from sqlmodel import Session, col, select
 from console.data.locks import active_locks
 from console.data.names import OPEN, visible
 from console.data.snapshot import Evaluated, OpenSnapshot, worst_state
-from incidents.core.config import RegionConfig
-from incidents.core.roles import Actor, Role
+from core.config import RegionConfig
+from core.roles import Actor, Role
 from incidents.domain.sla_clocks import ClockState, SlaClocks
-from incidents.storage.models import Incident
+from storage.models import Incident
 
 
 # --------------------------------------------------------------------------- the queue

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, select
 
-from incidents.storage.models import IncidentLock
+from storage.models import IncidentLock
 
 
 # --------------------------------------------------------------------------- locks

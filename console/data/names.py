@@ -8,12 +8,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, Protocol, Self, TypeVar
 
-import incidents.core.states as core_states
-from incidents.core.config import RegionConfig
-from incidents.core.reasons import reason_words
-from incidents.core.roles import Actor, Role
-from incidents.core.states import OPEN_STATES, IncidentState
-from incidents.storage.models import Incident
+import core.states as core_states
+from core.config import RegionConfig
+from core.reasons import reason_words
+from core.roles import Actor, Role
+from core.states import OPEN_STATES, IncidentState
+from storage.models import Incident
 
 S = IncidentState
 OPEN = sorted(s.value for s in OPEN_STATES)

@@ -14,9 +14,9 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from console.data.names import OPEN, UNTRIAGED
-from incidents.core.config import RegionConfig
+from core.config import RegionConfig
 from incidents.domain.sla_clocks import ClockState, SlaClocks, worst_state  # noqa: F401 - one evaluation for all
-from incidents.storage.models import AuditEvent, Incident, row_id, stored_ids
+from storage.models import AuditEvent, Incident, row_id, stored_ids
 
 
 def _due_at(clock: ClockState) -> datetime:

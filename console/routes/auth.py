@@ -14,7 +14,7 @@ from sqlmodel import select
 from console.auth import COOKIE, SessionData, open_session, revoke_session
 from console.deps import CheckedForm, Ctx, CurrentViewer, Db
 from console.web import safe_next
-from incidents.storage.models import User
+from storage.models import User
 
 router = APIRouter()
 

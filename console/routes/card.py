@@ -12,11 +12,11 @@ from sqlmodel import Session
 from console import data, geo
 from console.deps import CheckedForm, Ctx, CurrentViewer, Db, Flow, visible_incident
 from console.web import ConsoleContext, Viewer
-from incidents.core.roles import Role
+from core.roles import Role
 from incidents.domain.reply_text import fits
 from incidents.domain.templates import TemplateMismatch, TemplateNotFound
 from incidents.services.workflow import Workflow, WorkflowError
-from incidents.storage.models import Incident, row_id
+from storage.models import Incident, row_id
 
 router = APIRouter()
 

@@ -17,7 +17,7 @@ from console import data, geo
 from console.deps import Ctx, CurrentViewer, Db
 from console.routes.exports import download, map_table
 from console.web import CSP
-from incidents.core.roles import Role
+from core.roles import Role
 
 router = APIRouter()
 PER = {"count": "число инцидентов", "residents": "на 10 тыс. жителей"}

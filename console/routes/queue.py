@@ -13,7 +13,7 @@ from console.deps import CheckedForm, Ctx, CurrentViewer, Db, Flow, visible_inci
 from console.routes.exports import download, queue_table
 from console.web import REFUSALS, Form, Viewer, page_of
 from incidents.services.workflow import Workflow, WorkflowError
-from incidents.storage.models import row_id
+from storage.models import row_id
 
 router = APIRouter()
 BULK_VERBS = {"assign": "назначено", "reject": "отклонено"}

@@ -15,7 +15,7 @@ from datetime import datetime
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from incidents.core.config import RegionConfig
+from core.config import RegionConfig
 
 URGENT_SUBCATEGORY_WORDS = ("heating", "no_water", "gas", "outage", "accident", "emergency", "sewer")
 URGENT_CATEGORIES = frozenset({"safety"})

@@ -37,8 +37,8 @@ from typing import Any
 
 from rapidfuzz import fuzz
 
-from incidents.core.config import ClusteringPolicy, Territories
-from incidents.core.records import THREAD_CATEGORY_REASON, SignalRecord
+from core.config import ClusteringPolicy, Territories
+from core.records import THREAD_CATEGORY_REASON, SignalRecord
 
 _Index = dict[Any, list[int | str]]
 """One of the snapshot's lookups: a place, street or category key → incident refs."""

@@ -40,8 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from incidents.core.config import RegionConfig
-from incidents.core.signed_pickle import CacheKey, read_signed, write_signed
+from core.config import RegionConfig
+from core.signed_pickle import CacheKey, read_signed, write_signed
 
 FORMAT = 2
 WINDOW = 10
@@ -238,7 +238,7 @@ class DeskRouter:
 
     # ------------------------------------------------------------------ the file
     def save(self, path: Path) -> Path:
-        """Pickle aside, checksum written first, then renamed (`incidents.core.signed_pickle`)."""
+        """Pickle aside, checksum written first, then renamed (`core.signed_pickle`)."""
         for m in self.models.values():
             for _name, pipe in m.vectorizer.transformer_list:
                 pipe.steps[-1][1].stop_words_ = None  # the terms min_df dropped: only for inspection
@@ -276,7 +276,7 @@ def _router_of(path: Path, payload: Mapping[str, Any]) -> DeskRouter:
 def desk_model_path(cfg: RegionConfig, data_dir: Path | None = None) -> Path:
     """Where a region's desk step lives: `<data dir>/models/desk-<region folder>.pkl`, never the
     repository (it is learned from the region's appeals)."""
-    from incidents.core.settings import get_settings
+    from core.settings import get_settings
 
     base = data_dir if data_dir is not None else get_settings().data_dir
     return base / "models" / f"desk-{cfg.root.name}.pkl"

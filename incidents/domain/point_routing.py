@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from incidents.core.boundaries import BBox, Polygon, bbox_of, polygon_contains
+from core.boundaries import BBox, Polygon, bbox_of, polygon_contains
 
 DESK = "{municipality}"
 """In a class name: a district's desk learned as one class, filled with the complaint's district."""

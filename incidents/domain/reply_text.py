@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from incidents.core.config import AnswerTemplate
+from core.config import AnswerTemplate
 
 Inflect = Callable[[str, str], str]
 CASE_FILTERS = ("gent", "datv", "accs", "ablt", "loct")

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from incidents.core.config import RegionConfig, RoutingRule
+from core.config import RegionConfig, RoutingRule
 from incidents.domain.desk_routing import (
     DeskDecision,
     DeskExample,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from incidents.core.config import Calendar, SlaPolicy
+from core.config import Calendar, SlaPolicy
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from incidents.core.config import ClockPolicy, SlaPolicy
+from core.config import ClockPolicy, SlaPolicy
 from incidents.domain.sla import SlaCalendar
 
 CLOCKS: tuple[str, ...] = ("triage", "draft", "first_answer", "follow_up", "resolution")

@@ -19,8 +19,8 @@ from typing import Any
 from sqlalchemy.orm import load_only
 from sqlmodel import Session, col, select
 
-from incidents.core.states import IncidentState
-from incidents.storage.models import Incident
+from core.states import IncidentState
+from storage.models import Incident
 
 
 @dataclass(slots=True)

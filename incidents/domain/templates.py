@@ -15,7 +15,7 @@ from jinja2 import Undefined, pass_context
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
-from incidents.core.config import AnswerTemplate, RepliesPolicy
+from core.config import AnswerTemplate, RepliesPolicy
 from incidents.domain.reply_text import CASE_FILTERS, SOON, fits, is_over, with_cases
 
 

@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from incidents.core.config import RegionConfig
-from incidents.core.signed_pickle import CacheKey, read_signed, write_signed
+from core.config import RegionConfig
+from core.signed_pickle import CacheKey, read_signed, write_signed
 from incidents.domain.point_routing import DESK, PointHistory
 from incidents.domain.reason_routing import ReasonPrior
 
@@ -482,7 +482,7 @@ def _router_of(path: Path, payload: dict[str, Any]) -> TextRouter:
 def model_path(cfg: RegionConfig, data_dir: Path | None = None) -> Path:
     """Where a region's routing model lives: `<data dir>/models/routing-<region folder>.pkl`
     (INCIDENTS_DATA_DIR, `var/` by default), never the repository."""
-    from incidents.core.settings import get_settings
+    from core.settings import get_settings
 
     base = data_dir if data_dir is not None else get_settings().data_dir
     return base / "models" / f"routing-{cfg.root.name}.pkl"

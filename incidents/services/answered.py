@@ -20,10 +20,10 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from incidents.core.roles import Action, Actor, authorize
-from incidents.core.states import IncidentState, check_transition
-from incidents.storage.models import Answer, Incident, Reply
-from incidents.storage.store import audit
+from core.roles import Action, Actor, authorize
+from core.states import IncidentState, check_transition
+from storage.models import Answer, Incident, Reply
+from storage.store import audit
 
 S = IncidentState
 WAITING = (S.ASSIGNED.value, S.ANSWER_DRAFTED.value, S.ANSWER_APPROVED.value)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from incidents.core.config import RegionConfig
+from core.config import RegionConfig
 
 SAMPLE_LABELS = "sample/labels.jsonl"
 _DISTRICT_KINDS = ("municipal_district", "municipal_okrug")

@@ -10,10 +10,10 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from core.config import RegionConfig, SourceConfig
 from crawlers.base import SourceAdapter, SourceNotConfigured, SourceStopped
 from crawlers.registry import build_adapter
-from incidents.core.config import RegionConfig, SourceConfig
-from incidents.storage.store import (
+from storage.store import (
     STORING_LOCK,
     admit,
     get_cursor,

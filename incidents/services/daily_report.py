@@ -19,10 +19,10 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, func, select
 
-from incidents.core.config import RegionConfig
-from incidents.core.states import OPEN_STATES
+from core.config import RegionConfig
+from core.states import OPEN_STATES
 from incidents.domain.sla_report import figures, load_period
-from incidents.storage.models import DailyReport, Incident, Post, Signal
+from storage.models import DailyReport, Incident, Post, Signal
 
 RATING_DAYS = 30
 

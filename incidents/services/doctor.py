@@ -27,10 +27,10 @@ from typing import Any
 
 import httpx
 
+from core.config import RegionConfig
 from crawlers.base import SourceNotConfigured, SourceStopped
 from crawlers.errors import ApiBug, Backoff, SkipObject, TokenInvalid
 from crawlers.ratelimit import RateLimiter
-from incidents.core.config import RegionConfig
 
 OK, MISSING, OFF, BROKEN = "ok", "missing", "off", "broken"
 LABELS = {OK: "работает", MISSING: "не настроено", OFF: "выключено", BROKEN: "НЕ РАБОТАЕТ"}

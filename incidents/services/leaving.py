@@ -13,9 +13,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from incidents.core.states import IncidentState, InvalidTransition, check_transition
-from incidents.storage.models import Incident, IncidentPost, Post, Signal
-from incidents.storage.store import audit
+from core.states import IncidentState, InvalidTransition, check_transition
+from storage.models import Incident, IncidentPost, Post, Signal
+from storage.store import audit
 
 CLOSED_STATES = frozenset({IncidentState.CLOSED.value, IncidentState.RESOLVED.value})
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from incidents.core.config import RegionConfig
-from incidents.core.states import IncidentState
+from core.config import RegionConfig
+from core.states import IncidentState
 from incidents.domain.clustering import (
     MAX_VOCABULARY,
     Clusterer,
@@ -19,7 +19,7 @@ from incidents.domain.clustering import (
     place_stems,
     street_key,
 )
-from incidents.storage.models import Incident, IncidentPost, Post, Signal, row_id
+from storage.models import Incident, IncidentPost, Post, Signal, row_id
 
 CLOSED_STATES = frozenset({IncidentState.CLOSED.value, IncidentState.RESOLVED.value})
 

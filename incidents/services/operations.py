@@ -29,14 +29,14 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from incidents.core.config import RegionConfig
-from incidents.core.states import IncidentState
+from core.config import RegionConfig
+from core.states import IncidentState
 from incidents.domain.assess import is_urgent
 from incidents.domain.routing import Router
 from incidents.domain.sla import SlaPolicyEngine
 from incidents.services.refresh import refresh_incidents
-from incidents.storage.models import Incident, IncidentPost, Post, Signal, row_id
-from incidents.storage.store import audit, post_key_filters
+from storage.models import Incident, IncidentPost, Post, Signal, row_id
+from storage.store import audit, post_key_filters
 
 
 class OperationError(ValueError):

@@ -32,12 +32,12 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from incidents.core.config import RegionConfig
+from core.config import RegionConfig
 from incidents.domain.sla_clocks import SlaClocks
 from incidents.services.answered import confirm_answered
 from incidents.services.channels import Channel, Channels, SendRejected, SendRetry, SendUnknown
-from incidents.storage.models import Incident, Reply
-from incidents.storage.store import audit
+from storage.models import Incident, Reply
+from storage.store import audit
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]

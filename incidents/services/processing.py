@@ -17,10 +17,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from core.config import RegionConfig
+from core.records import PostRecord, SignalRecord
+from core.states import OPEN_STATES, IncidentState, InvalidTransition, check_transition
 from crawlers.base import BadRecord
-from incidents.core.config import RegionConfig
-from incidents.core.records import PostRecord, SignalRecord
-from incidents.core.states import OPEN_STATES, IncidentState, InvalidTransition, check_transition
 from incidents.domain.assess import is_urgent
 from incidents.domain.clustering import (
     Clusterer,
@@ -35,8 +35,9 @@ from incidents.services.open_incidents import load_clusterer
 from incidents.services.refresh import refresh_incidents
 from incidents.services.signal_worker import Pending, SignalWorker, WorkerFailed
 from incidents.services.training import signal_builder
-from incidents.storage.models import Incident, IncidentPost, Post, Signal, row_id, table_of
-from incidents.storage.store import (
+from pipelines.signals import SignalBuilder
+from storage.models import Incident, IncidentPost, Post, Signal, row_id, table_of
+from storage.store import (
     PROCESSING_LOCK,
     audit,
     pending_posts,
@@ -49,7 +50,6 @@ from incidents.storage.store import (
     upsert_signal,
     writer_lock,
 )
-from pipelines.signals import SignalBuilder
 
 log = logging.getLogger(__name__)
 CLOSED_STATES = frozenset({IncidentState.CLOSED.value, IncidentState.RESOLVED.value})

@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from incidents.core.config import RegionConfig
-from incidents.storage.models import Post, QuarantineItem, row_id
+from core.config import RegionConfig
+from storage.models import Post, QuarantineItem, row_id
 
 Clock = Callable[[], datetime]
 

@@ -23,10 +23,10 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from incidents.core.config import RegionConfig
-from incidents.core.interchange import PayloadError, post_from_dict
-from incidents.core.records import PostRecord
-from incidents.storage.models import Post, QuarantineItem, Signal, row_id
+from core.config import RegionConfig
+from core.interchange import PayloadError, post_from_dict
+from core.records import PostRecord
+from storage.models import Post, QuarantineItem, Signal, row_id
 
 Clock = Callable[[], datetime]
 SIGNALS = "signals"
@@ -161,7 +161,7 @@ def retry(
 
     `payload` replaces the stored payload of the single row given in `ids` (a corrected line)."""
     from incidents.services.processing import process_pending
-    from incidents.storage.store import admit, save_posts
+    from storage.store import admit, save_posts
 
     if payload is not None and (not ids or len(ids) != 1):
         raise ValueError("a corrected payload is for exactly one quarantine row")

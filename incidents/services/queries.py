@@ -8,8 +8,8 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from incidents.domain.evaluate import Predicted
-from incidents.storage.models import Incident, IncidentPost, Post, Signal, row_id
-from incidents.storage.store import incident_post_keys
+from storage.models import Incident, IncidentPost, Post, Signal, row_id
+from storage.store import incident_post_keys
 
 
 def incident_rows(

@@ -26,8 +26,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from incidents.core.config import RegionConfig
-from incidents.core.states import IncidentState
+from core.config import RegionConfig
+from core.states import IncidentState
 from incidents.domain.assess import (
     REPRESENTATIVE_POOL,
     PostFacts,
@@ -40,8 +40,8 @@ from incidents.domain.assess import (
     title_from,
 )
 from incidents.domain.routing import Router
-from incidents.storage.models import Assignment, Incident, IncidentPost, Post, Signal, row_id
-from incidents.storage.store import audit
+from storage.models import Assignment, Incident, IncidentPost, Post, Signal, row_id
+from storage.store import audit
 
 # A big incident's representative post is chosen again once it has this many times the posts it
 # had at the last choice; below REPRESENTATIVE_POOL posts, whenever its best complaints change.

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from incidents.core.config import ConfigError
+from core.config import ConfigError
 
 KINDS = {
     "city_okrug": "city_okrug",
@@ -288,7 +288,7 @@ def scaffold_region(
         "replies.yaml": t.REPLIES.format(**values),
         "territories.yaml": (
             "# territories.yaml — the gazetteer, from the municipality list given to `incidents region new`.\n"
-            "# Model: incidents.core.config.Municipality; every key: config/README.md. Still to add: the\n"
+            "# Model: core.config.Municipality; every key: config/README.md. Still to add: the\n"
             "# settlements of each district, the streets that name a town, residents' spellings\n"
             "# (aliases); how names are matched: docs/place-matching.md.\n\n" + _territories(munis)
         ),

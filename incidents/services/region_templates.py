@@ -5,7 +5,7 @@ folder is valid as it stands and `incidents check-config` lists what is left."""
 from __future__ import annotations
 
 REGION = """\
-# region.yaml — the region itself. Model: incidents.core.config.RegionInfo; every key:
+# region.yaml — the region itself. Model: core.config.RegionInfo; every key:
 # config/README.md. Made by `incidents region new`; what is left to fill in:
 # `incidents --config {folder} check-config`, step by step: docs/new-region.md.
 
@@ -75,7 +75,7 @@ signature: "ЦУР {title_gen}"
 """
 
 BODIES = """\
-# bodies.yaml — who answers. Model: incidents.core.config.Body; every key: config/README.md.
+# bodies.yaml — who answers. Model: core.config.Body; every key: config/README.md.
 # Only the triage queue exists yet: until bodies and routing rules are written, EVERY incident
 # goes to it for manual triage (`incidents check-config` says so).
 #
@@ -97,7 +97,7 @@ bodies:
 """
 
 ROUTING = """\
-# routing.yaml — who answers which incident. Model: incidents.core.config.RoutingRule; every key:
+# routing.yaml — who answers which incident. Model: core.config.RoutingRule; every key:
 # config/README.md. The first matching rule wins; a key left out matches anything; with no rule
 # every incident goes to the triage queue (bodies.yaml → triage_body).
 #
@@ -114,7 +114,7 @@ rules: []
 """
 
 SOURCES = """\
-# sources.yaml — where posts come from. Model: incidents.core.config.SourceConfig; every kind and
+# sources.yaml — where posts come from. Model: core.config.SourceConfig; every kind and
 # its params: crawlers/README.md. Tokens never go here (the environment: VK_TOKEN, …). With no
 # enabled source nothing is crawled: posts come in only through `incidents import`.
 #
@@ -126,7 +126,7 @@ sources: []
 """
 
 SLA = """\
-# sla.yaml — answer deadlines. Model: incidents.core.config.SlaPolicy; every key: config/README.md.
+# sla.yaml — answer deadlines. Model: core.config.SlaPolicy; every key: config/README.md.
 
 first_answer_hours: 24        # the public first answer is due a day after the incident opens
 hours: calendar               # or `working` (the calendar below)
@@ -140,7 +140,7 @@ calendar:
 """
 
 CLUSTERING = """\
-# clustering.yaml — merging posts into incidents. Model: incidents.core.config.ClusteringPolicy;
+# clustering.yaml — merging posts into incidents. Model: core.config.ClusteringPolicy;
 # every key and its default: config/README.md. The defaults apply; write a key to change it:
 # window_hours: 72
 # threshold: 0.45

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from incidents.core.config import RegionConfig
+from core.config import RegionConfig
 from incidents.domain.desk_routing import DeskExample, DeskRouter
 from incidents.domain.routing import Router
 from incidents.services.routing_history import TIME_COLUMNS, CaseReader, read_rows, time_split
@@ -40,7 +40,7 @@ def desk_row(
     """A history row as the desk step sees it; None when its body is not in bodies.yaml."""
     from datetime import UTC, datetime
 
-    from incidents.core.records import PostRecord
+    from core.records import PostRecord
     from incidents.domain.assess import PostFacts, scale_of
 
     code, _written = reader.body_of(row)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from incidents.core.config import CATEGORY_CODES, RegionConfig
+from core.config import CATEGORY_CODES, RegionConfig
 from incidents.domain.learned_routing import Case, Example, LearnedTable, normalise_street
 from incidents.domain.routing import Router
 
@@ -116,7 +116,7 @@ class CaseReader:
     def case_of(self, row: dict[str, str]) -> Case:
         from datetime import UTC, datetime
 
-        from incidents.core.records import PostRecord
+        from core.records import PostRecord
 
         text = row.get("text") or ""
         address = (row.get("address") or "").strip()

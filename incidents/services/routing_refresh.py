@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from incidents.core.config import RegionConfig
+from core.config import RegionConfig
 from incidents.domain.desk_routing import desk_model_path, load_desk_router
 from incidents.domain.learned_routing import (
     Case,
@@ -36,8 +36,8 @@ from incidents.domain.learned_routing import (
     normalise_street,
     save_learned,
 )
-from incidents.storage.models import AuditEvent, Incident
-from incidents.storage.store import audit
+from storage.models import AuditEvent, Incident
+from storage.store import audit
 
 CORRECTION_WEIGHT = 2
 """A correction counts as two earlier appeals: a dispatcher decided it knowing the first

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from incidents.core.config import RegionConfig
+from core.config import RegionConfig
 from incidents.domain.point_routing import CELLS_M, Okrug, PointHistory, desk_labels
 from incidents.domain.routing import Router
 from incidents.domain.text_routing import (
@@ -111,7 +111,7 @@ def has_points(rows: Sequence[TextRow]) -> bool:
 def region_okrugs(cfg: RegionConfig) -> tuple[Okrug, ...]:
     """Every feature of the region's boundaries file (`region.yaml → map.boundaries`) with the
     municipality it was matched to: St Petersburg's 111 okrugs, each in its district. None: ()."""
-    from incidents.core import boundaries as geometry
+    from core import boundaries as geometry
 
     name = cfg.region.map.boundaries
     if not name:
@@ -353,7 +353,7 @@ def text_summary(cfg: RegionConfig, router: TextRouter, rows: Sequence[TextRow],
     validation figures and the SHA-256 of the model file it describes."""
     import yaml
 
-    from incidents.core.signed_pickle import checksum_path
+    from core.signed_pickle import checksum_path
 
     classes = [str(k) for k in router.classifier.classes_]
     desks = desk_labels({b.code for b in cfg.bodies.bodies}, (m.code for m in cfg.territories.municipalities))

@@ -32,8 +32,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from incidents.core.config import RegionConfig
-from incidents.core.records import PostRecord, SignalRecord
+from core.config import RegionConfig
+from core.records import PostRecord, SignalRecord
 
 log = logging.getLogger(__name__)
 _ROOT = Path(__file__).resolve().parents[2]

@@ -25,12 +25,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from incidents.core.config import RegionConfig
-from incidents.core.states import OPEN_STATES
+from core.config import RegionConfig
+from core.states import OPEN_STATES
 from incidents.domain.sla import SlaPolicyEngine, format_left
 from incidents.domain.sla_clocks import ClockState, SlaClocks
 from incidents.services.notify import Notifier, NotifyFailed
-from incidents.storage.models import Incident, Notification, User, row_id
+from storage.models import Incident, Notification, User, row_id
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]

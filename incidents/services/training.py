@@ -27,7 +27,7 @@ _EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 
 def labelled_examples(builder: Any, labels: Path) -> list[dict[str, Any]]:
     """The rules' signal, the model's example and the gold label of every labelled post."""
-    from incidents.core.interchange import post_from_dict
+    from core.interchange import post_from_dict
     from incidents.domain.evaluate import load_labels
     from pipelines.model import example
 
@@ -58,7 +58,7 @@ def labelled_examples(builder: Any, labels: Path) -> list[dict[str, Any]]:
 
 
 def _row_example(builder: Any, network: str, ident: str, text: str) -> Any:
-    from incidents.core.records import PostRecord
+    from core.records import PostRecord
     from pipelines.model import example
 
     post = PostRecord(network=network, external_id=ident, source_id="training", text=text, created_at=_EPOCH)
@@ -72,7 +72,7 @@ _CACHE: dict[tuple[Any, ...], list[Any]] = {}
 def negative_examples(builder: Any, paths: list[str], limit: int | None = None) -> list[Any]:
     """Everyday sentences that are not complaints (CSV with a `text` column: the CEDR
     sentences of config/language/ru), as the model's examples; kept per process."""
-    from incidents.core.tabular import read_csv
+    from core.tabular import read_csv
 
     out: list[Any] = []
     for name in paths:
@@ -93,7 +93,7 @@ def appeal_rows(builder: Any, path: Path, limit: int | None = None) -> tuple[lis
     (`incidents.domain.taxonomy.appeal_category`; None where it maps to none or several)."""
     import random
 
-    from incidents.core.tabular import read_csv
+    from core.tabular import read_csv
     from incidents.domain.taxonomy import appeal_category
 
     rows = [r for r in read_csv(path) if (r.get("text") or "").strip()]

@@ -9,10 +9,10 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from incidents.core.config import RegionConfig
-from incidents.core.roles import SYSTEM, Actor, PermissionDenied, Role
+from core.config import RegionConfig
+from core.roles import SYSTEM, Actor, PermissionDenied, Role
 from incidents.services.errors import WorkflowError
-from incidents.storage.models import ConsoleSession, User
+from storage.models import ConsoleSession, User
 
 
 def add_user(

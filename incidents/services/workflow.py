@@ -2,8 +2,8 @@
 resolution, closing — each step checked against the actor's role and body, each an audit event.
 
 `Workflow` works inside a caller's `Session` transaction (the CLI and the flows open one per
-command), with an injected clock. States and their allowed moves live in `incidents.core.states`,
-the permissions in `incidents.core.roles`; this module only composes them:
+command), with an injected clock. States and their allowed moves live in `core.states`,
+the permissions in `core.roles`; this module only composes them:
 
 1. `triage` (moderator) — the incident is a real complaint, to be assigned;
 2. `assign` / `reassign` (moderator, administrator) — to a body, with a reason; every
@@ -28,15 +28,16 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from incidents.core.config import RegionConfig
-from incidents.core.roles import SYSTEM, Action, Actor, PermissionDenied, Role, authorize
-from incidents.core.states import ANSWER_STATUS_NAMES, IncidentState, InvalidTransition, check_transition
+from core.config import RegionConfig
+from core.roles import SYSTEM, Action, Actor, PermissionDenied, Role, authorize
+from core.states import ANSWER_STATUS_NAMES, IncidentState, InvalidTransition, check_transition
 from incidents.domain.sla import SlaPolicyEngine
 from incidents.domain.sla_clocks import SlaClocks
 from incidents.domain.templates import TemplateNotFound, choose, is_over, placeholders, render
 from incidents.services.errors import WorkflowError
 from incidents.services.users import add_user, get_actor, revoke_user_sessions, set_active, set_password
-from incidents.storage.models import (
+from pipelines.inflect import inflect_name
+from storage.models import (
     Answer,
     Assignment,
     AuditEvent,
@@ -46,8 +47,7 @@ from incidents.storage.models import (
     Reply,
     row_id,
 )
-from incidents.storage.store import audit
-from pipelines.inflect import inflect_name
+from storage.store import audit
 
 Clock = Callable[[], datetime]
 S = IncidentState

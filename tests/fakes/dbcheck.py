@@ -9,8 +9,8 @@ from sqlmodel import Session, select
 
 from crawlers.base import SourceAdapter
 from incidents.services.processing import CrawlStats, crawl_adapter
-from incidents.storage.models import Post, PostRevision, QuarantineItem
-from incidents.storage.store import get_cursor
+from storage.models import Post, PostRevision, QuarantineItem
+from storage.store import get_cursor
 
 
 def post_keys(engine: Any, network: str | None = None) -> Counter:

@@ -4,7 +4,7 @@
   triggers (migration 0002); the default, needs nothing running.
 * `incidents.services.search.es` — index templates, ILM, incremental sync with `helpers.streaming_bulk`.
 * `incidents.services.search.kibana` — checks the saved objects against the mappings and imports them.
-* `incidents.cli.search` — `incidents index`, `incidents search`, `incidents kibana import`.
+* `cli.search` — `incidents index`, `incidents search`, `incidents kibana import`.
 
 `search()` is what the console calls: the same question, answered by whichever engine is set up.
 """
@@ -18,7 +18,7 @@ from incidents.services.search.query import SearchFilters, SearchHit
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-    from incidents.core.config import RegionConfig
+    from core.config import RegionConfig
 
 __all__ = ["SearchFilters", "SearchHit", "search", "search_incidents"]
 

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from incidents.core.config import RegionConfig
-from incidents.core.states import OPEN_STATES
+from core.config import RegionConfig
+from core.states import OPEN_STATES
 from incidents.domain.sla import SlaPolicyEngine
-from incidents.storage.models import Incident, Post, Signal
+from storage.models import Incident, Post, Signal
 
 PERSON_MASK = "[имя скрыто]"
 _OPEN = frozenset(s.value for s in OPEN_STATES)

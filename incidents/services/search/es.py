@@ -32,13 +32,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from incidents.core.config import RegionConfig
+from core.config import RegionConfig
 from incidents.services.search import mappings
 from incidents.services.search.documents import DocumentBuilder, IncidentRef, coordinates_of
 from incidents.services.search.query import SearchFilters, SearchHit
 from incidents.services.search.settings import SearchPolicy, SearchSettings
-from incidents.storage.models import Incident, IncidentPost, Post, QuarantineItem, Signal, row_id, stored_ids
-from incidents.storage.store import get_cursor, set_cursor
+from storage.models import Incident, IncidentPost, Post, QuarantineItem, Signal, row_id, stored_ids
+from storage.store import get_cursor, set_cursor
 
 if TYPE_CHECKING:
     from elasticsearch import Elasticsearch

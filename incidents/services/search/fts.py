@@ -29,8 +29,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from incidents.services.search.query import SearchFilters, SearchHit
-from incidents.storage.models import Incident, IncidentPost, Post, Signal, table_of
-from incidents.storage.types import UTCDateTime
+from storage.models import Incident, IncidentPost, Post, Signal, table_of
+from storage.types import UTCDateTime
 
 log = logging.getLogger(__name__)
 

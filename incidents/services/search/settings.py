@@ -5,7 +5,7 @@ Two models, kept apart as the house style asks:
 * `SearchSettings` — process settings from the environment: URLs and credentials. Secrets
   come only from the environment and are `SecretStr`; nothing is read at import time.
 * `SearchPolicy` — region data: index prefix, retention (ILM), bulk retry policy. It is the
-  optional `search.yaml` of the region folder (schema in `incidents/core/config.py`, documented in
+  optional `search.yaml` of the region folder (schema in `core/config.py`, documented in
   `config/README.md`; `RegionConfig.search`); without the file the defaults apply.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, SecretStr
 
-from incidents.core.config import SearchPolicy
+from core.config import SearchPolicy
 
 SEARCH_FILE = "search.yaml"
 __all__ = ["SEARCH_FILE", "SearchPolicy", "SearchSettings", "get_search_settings", "load_policy"]
@@ -90,6 +90,6 @@ def load_policy(region_root: Path | str | None) -> SearchPolicy:
     path = Path(region_root) / SEARCH_FILE
     if not path.is_file():
         return SearchPolicy()
-    from incidents.core.config import load_file
+    from core.config import load_file
 
     return load_file(path, SearchPolicy)

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
-from incidents.core.config import RegionConfig
+from core.config import RegionConfig
 from incidents.services.search.settings import SearchSettings, get_search_settings
 
 log = logging.getLogger(__name__)
