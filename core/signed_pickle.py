@@ -5,6 +5,8 @@ checksum our own training wrote beside it (issue 19, F3): a file copied or plant
 changed after training, is refused unread. The signal model (`pipelines.model`) and the routing
 text model (`incidents.domain.text_routing`) both keep their files this way; each keeps the one
 model of its process in a cache of its own, keyed by the file's path, version and checksum.
+The routing models learned from a region's history (the text model, the desk step) are
+`{"format": N, "router": …}` payloads read with `read_router` and kept at `data_model_path`.
 """
 
 from __future__ import annotations
@@ -66,3 +68,45 @@ def read_signed(
         cache.clear()
         cache[key] = built
     return cache[key]
+
+
+def read_router(
+    path: Path,
+    cache: dict[CacheKey, T],
+    *,
+    fmt: int,
+    refuse: Callable[[str], Exception],
+    what: str,
+    hint: str = "",
+) -> T | None:
+    """The router of a `{"format": fmt, "router": …}` file at `path` (see `read_signed`), or None
+    when there is none; refused with `refuse` when unsigned, changed or of another format. `what`
+    names the model in the messages («модель», «модель отделов»), `hint` says how to make one."""
+    if not path.is_file():
+        return None
+
+    def unpack(payload: Any) -> T:
+        if not isinstance(payload, dict) or payload.get("format") != fmt:
+            got = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
+            raise refuse(f"{path}: формат модели {got}, нужен {fmt}")
+        router: T = payload["router"]
+        return router
+
+    return read_signed(
+        path,
+        cache,
+        unpack,
+        refuse=refuse,
+        no_checksum="{path}: нет контрольной суммы {side}" + hint,
+        mismatch="{path}: SHA-256 не совпадает с {side}: " + what + " не загружена",
+    )
+
+
+def data_model_path(region_folder: str, kind: str, data_dir: Path | None = None) -> Path:
+    """Where a model learned at the user's site from the region's own history lives:
+    `<data dir>/models/<kind>-<region folder>.pkl` (INCIDENTS_DATA_DIR, `var/` by default), never
+    the repository (it is fitted on the region's appeals)."""
+    from core.settings import get_settings
+
+    base = data_dir if data_dir is not None else get_settings().data_dir
+    return base / "models" / f"{kind}-{region_folder}.pkl"

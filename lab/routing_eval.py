@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.config import RegionConfig
 from core.records import PostRecord
-from incidents.domain.assess import PostFacts, scale_of
+from incidents.domain.assess import scale_of_signal
 from incidents.domain.routing import Router
 from incidents.domain.taxonomy import POS_CATEGORIES, PosCategory  # noqa: F401 - re-exported for the studies
 from lab.appeals import Appeal, fold_of
@@ -319,20 +319,7 @@ class AppealRouter:
         )
         sig = self.builder(post)
         ent = sig.entities
-        facts = PostFacts(
-            text=appeal.text,
-            network="pos",
-            author_id=None,
-            municipality=sig.municipality,
-            street=sig.street,
-            house=ent.address.house,
-            settlement=ent.address.settlement,
-            subcategory=sig.subcategory,
-            score=sig.score,
-            reach=0,
-            municipalities=tuple(ent.municipalities),
-        )
-        scale = scale_of([facts])
+        scale = scale_of_signal(sig, appeal.text)
         d = self.router.route(
             category=sig.category,
             subcategory=sig.subcategory,

@@ -16,6 +16,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from core.config import RegionConfig
+from core.records import SignalRecord
 
 URGENT_SUBCATEGORY_WORDS = ("heating", "no_water", "gas", "outage", "accident", "emergency", "sewer")
 URGENT_CATEGORIES = frozenset({"safety"})
@@ -63,6 +64,30 @@ def scale_of(posts: Sequence[PostFacts]) -> str:
         {(p.street, p.house) for p in posts if p.street and p.house},
         {p.settlement for p in posts if p.settlement},
         region_wide=any(p.region_wide for p in posts),
+    )
+
+
+def scale_of_signal(sig: SignalRecord, text: str) -> str:
+    """The scale an incident of this one post would have: the routing studies and the desk step
+    read a history one appeal at a time, and must see the scale the processing would give it."""
+    ent = sig.entities
+    return scale_of(
+        [
+            PostFacts(
+                text=text,
+                network="pos",
+                author_id=None,
+                municipality=sig.municipality,
+                street=sig.street,
+                house=ent.address.house,
+                settlement=ent.address.settlement,
+                subcategory=sig.subcategory,
+                score=sig.score,
+                reach=0,
+                municipalities=tuple(ent.municipalities),
+                region_wide=ent.region_wide,
+            )
+        ]
     )
 
 

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from core.config import RegionConfig
-from core.signed_pickle import CacheKey, read_signed, write_signed
+from core.signed_pickle import CacheKey, data_model_path, read_router, write_signed
 
 FORMAT = 2
 WINDOW = 10
@@ -254,29 +254,10 @@ _LOADED: dict[CacheKey, DeskRouter] = {}
 
 def load_desk_router(path: Path) -> DeskRouter | None:
     """The desk model at `path`, or None when there is none; refused unread without a matching checksum."""
-    if not path.is_file():
-        return None
-    return read_signed(
-        path,
-        _LOADED,
-        lambda payload: _router_of(path, payload),
-        refuse=UntrustedDeskModel,
-        no_checksum="{path}: нет контрольной суммы {side}",
-        mismatch="{path}: SHA-256 не совпадает с {side}: модель отделов не загружена",
-    )
-
-
-def _router_of(path: Path, payload: Mapping[str, Any]) -> DeskRouter:
-    if payload.get("format") != FORMAT:
-        raise UntrustedDeskModel(f"{path}: формат модели {payload.get('format')}, нужен {FORMAT}")
-    router: DeskRouter = payload["router"]
-    return router
+    return read_router(path, _LOADED, fmt=FORMAT, refuse=UntrustedDeskModel, what="модель отделов")
 
 
 def desk_model_path(cfg: RegionConfig, data_dir: Path | None = None) -> Path:
     """Where a region's desk step lives: `<data dir>/models/desk-<region folder>.pkl`, never the
     repository (it is learned from the region's appeals)."""
-    from core.settings import get_settings
-
-    base = data_dir if data_dir is not None else get_settings().data_dir
-    return base / "models" / f"desk-{cfg.root.name}.pkl"
+    return data_model_path(cfg.root.name, "desk", data_dir)

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from core.config import RegionConfig
-from core.signed_pickle import CacheKey, read_signed, write_signed
+from core.signed_pickle import CacheKey, data_model_path, read_router, write_signed
 from incidents.domain.point_routing import DESK, PointHistory
 from incidents.domain.reason_routing import ReasonPrior
 
@@ -460,32 +460,20 @@ _LOADED: dict[CacheKey, TextRouter] = {}
 
 def load_text_router(path: Path) -> TextRouter | None:
     """The model at `path`, or None when there is none; refused unread without a matching checksum."""
-    if not path.is_file():
-        return None
-    return read_signed(
+    return read_router(
         path,
         _LOADED,
-        lambda payload: _router_of(path, payload),
+        fmt=FORMAT,
         refuse=UntrustedRoutingModel,
-        no_checksum="{path}: нет контрольной суммы {side} (обучите: incidents routing learn)",
-        mismatch="{path}: SHA-256 не совпадает с {side}: модель не загружена",
+        what="модель",
+        hint=" (обучите: incidents routing learn)",
     )
-
-
-def _router_of(path: Path, payload: dict[str, Any]) -> TextRouter:
-    if payload.get("format") != FORMAT:
-        raise UntrustedRoutingModel(f"{path}: формат модели {payload.get('format')}, нужен {FORMAT}")
-    router: TextRouter = payload["router"]
-    return router
 
 
 def model_path(cfg: RegionConfig, data_dir: Path | None = None) -> Path:
     """Where a region's routing model lives: `<data dir>/models/routing-<region folder>.pkl`
     (INCIDENTS_DATA_DIR, `var/` by default), never the repository."""
-    from core.settings import get_settings
-
-    base = data_dir if data_dir is not None else get_settings().data_dir
-    return base / "models" / f"routing-{cfg.root.name}.pkl"
+    return data_model_path(cfg.root.name, "routing", data_dir)
 
 
 def fit_temperature(margins: Any, truth: Sequence[int]) -> float:

@@ -41,7 +41,7 @@ def desk_row(
     from datetime import UTC, datetime
 
     from core.records import PostRecord
-    from incidents.domain.assess import PostFacts, scale_of
+    from incidents.domain.assess import scale_of_signal
 
     code, _written = reader.body_of(row)
     if code is None:
@@ -57,20 +57,7 @@ def desk_row(
     )
     sig = reader.builder(post)
     ent = sig.entities
-    facts = PostFacts(
-        text=text,
-        network="pos",
-        author_id=None,
-        municipality=sig.municipality,
-        street=sig.street,
-        house=ent.address.house,
-        settlement=ent.address.settlement,
-        subcategory=sig.subcategory,
-        score=sig.score,
-        reach=0,
-        municipalities=tuple(ent.municipalities),
-    )
-    scale = scale_of([facts])
+    scale = scale_of_signal(sig, text)
     d = router.route(
         category=sig.category,
         subcategory=sig.subcategory,
