@@ -23,11 +23,11 @@ So the desk step, after the rules (or the learned table) have chosen a body:
    appeals that a desk took — picks the desk. A desk the rules named is kept.
 
 Measured on the Kursk time split (docs/quality-routing.md, Kursk): on the later 500 appeals,
-with the current desk refreshed 10 appeals behind, exact body 0.532 → 0.612; a current desk
+with the current desk refreshed 10 appeals behind, exact body 0.530 → 0.610; a current desk
 read off the file's last rows and never refreshed gave 0.262 (the training period ends in an «A»
 period, the test period is mostly the committees'), so it is not used: until bodies have been
 observed since fitting (`observe` every body known to have taken an appeal), the head's
-history-wide share stands in for the current desk (`current`): 0.548 on Kursk with nothing fed.
+history-wide share stands in for the current desk (`current`): 0.546 on Kursk with nothing fed.
 
 scikit-learn is the `ml` extra: imported only when a model is fitted or used.
 """
@@ -212,7 +212,7 @@ class DeskRouter:
         about now (the file may be months old, and on Kursk's split a current desk frozen at the
         end of the training period scored 0.262 exact against the rules' 0.532). Until `MIN_RECENT`
         have been observed, the whole history's share stands in for it — the state the
-        organisation spends most of its time in (on Kursk its desks: 0.548)."""
+        organisation spends most of its time in (on Kursk its desks: 0.546)."""
         fed = min(self.fed.get(head, 0), self.window)
         seen = list(self.recent.get(head, ()))[-fed:] if fed else []
         if head in self.prior and len(seen) < min(MIN_RECENT, self.window):

@@ -12,8 +12,8 @@ the corrections only at its next `routing learn`).
 The same reassignments move the desk step's current desk (`incidents.domain.desk_routing`):
 each says which desk of an organisation took a complaint, so an organisation whose head has
 begun to take its desks' complaints (or stopped) is followed within a night, not at the next
-`routing learn` (on the Kursk time split the desk step is worth 0.612 exact with its state 10
-appeals behind, and 0.548 with nothing fed since learning, when the history-wide share decides:
+`routing learn` (on the Kursk time split the desk step is worth 0.610 exact with its state 10
+appeals behind, and 0.546 with nothing fed since learning, when the history-wide share decides:
 docs/quality-routing.md).
 """
 
