@@ -196,7 +196,7 @@ def test_f4_a_token_echoed_in_an_error_body_is_redacted(sqlite_engine, clock, ca
         _echoing(fake, "forbidden")  # 403: skipped, quarantined with the reason and the body
         crawl(sqlite_engine, source(fake), clock)
         with session(sqlite_engine) as s:
-            rows = s.query(QuarantineItem).all()
+            rows = s.exec(select(QuarantineItem)).all()
             sources = s.exec(select(Source)).all()
         assert rows and "refused" in rows[0].reason
         for r in rows:
