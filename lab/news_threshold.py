@@ -46,7 +46,8 @@ def _posts(labels: Path) -> tuple[list[PostRecord], dict[str, bool]]:
 
 
 def _with_threshold(builder: Any, t: float) -> None:
-    mp = builder.policy.model.model_copy(update={"threshold": t})
+    """The threshold off the platform of whichever model runs (shipped or regional)."""
+    mp = builder.policy.model.model_copy(update={"threshold": t, "regional_threshold": t})
     builder.policy = builder.policy.model_copy(update={"model": mp})
 
 

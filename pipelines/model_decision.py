@@ -75,9 +75,12 @@ def apply_model(
     a = model.assess(exs)  # the features once per batch, for the decision and the topic
     if mp.complaint:
         silent: list[int] = []
+        off_platform = mp.threshold
+        if mp.regional_threshold is not None and model.meta.get("kind") == "regional":
+            off_platform = mp.regional_threshold
         for i, (sig, p) in enumerate(zip(sigs, a.probs, strict=True)):
             pos = sig.network == POS
-            threshold = mp.pos_threshold if pos else mp.threshold
+            threshold = mp.pos_threshold if pos else off_platform
             decided = decide_pos(mp, sig, p, norms[i].text) if pos else p >= threshold
             if decided and _by_organisation(sig):
                 decided = False  # an organisation's announcement or reply: the rules' word is final

@@ -52,7 +52,7 @@ def test_kursk_on_the_base_is_the_kursk_of_before():
 def _issue22_taken_out(signals: dict[str, Any]) -> dict[str, Any]:
     """What issue 22 changed on purpose after the snapshot (the same session): the feedback
     platform's inquiry markers (from the base), its threshold 0.15 → 0 and the category model's
-    `topic_over_unsure`; then (session 8) Kursk's regional model threshold 0.5 → 0.75 off the platform
+    `topic_over_unsure`; then (session 8) Kursk's regional model's own threshold 0.75 off the platform (`regional_threshold`)
     (news ≤ 2 %, docs/quality.md). Everything else must still equal the Kursk of before."""
     out = dict(signals)
     assert out.pop("inquiry_markers")["phrases"], "the base's inquiry markers reach Kursk"
@@ -61,8 +61,7 @@ def _issue22_taken_out(signals: dict[str, Any]) -> dict[str, Any]:
     assert model.pop("pos_threshold") == 0.0 and "topic_over_unsure" in model
     model.pop("topic_over_unsure")
     model["pos_threshold"] = 0.15
-    assert model.pop("threshold") == 0.75
-    model["threshold"] = 0.5
+    assert model.pop("regional_threshold") == 0.75 and model["threshold"] == 0.5
     out["model"] = model
     return out
 

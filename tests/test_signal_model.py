@@ -240,3 +240,30 @@ def test_the_topic_overrules_only_unsure_rules_from_topic_over_unsure(builder):
     assert decided(0.5, 0.0) == topic  # one weak rule: unsure, the topic decides
     assert decided(0.5, 1.0) == "transport"  # off
     assert decided(2.0, 0.0) == "transport"  # a strong rule keeps its category
+
+
+def test_the_regional_threshold_applies_to_a_regional_model_only(builder):
+    """Kursk's `regional_threshold` (0.75) is for the model fitted on its appeals; where the appeal
+    file is missing the shipped model runs and keeps `threshold`: the same probability decides
+    differently by the model's kind, and the platform keeps `pos_threshold`."""
+    import copy as _copy
+
+    from pipelines.model import example
+    from pipelines.model_decision import apply_model
+
+    text = "Во дворе третью неделю не вывозят мусор, контейнеры переполнены, крысы бегают"
+    norm = builder.normalize(text)
+    signal = builder(_post(text, network="vk"))
+    p = builder.model.assess([example(signal, norm)]).probs[0]
+    assert 0.0 < p < 1.0
+
+    def decided(kind: str) -> bool:
+        model = _copy.copy(builder.model)
+        model.meta = dict(builder.model.meta, kind=kind)
+        sig = _copy.deepcopy(signal)
+        mp = SignalModelPolicy(category=False, threshold=p - 0.01, regional_threshold=p + 0.01)
+        apply_model(model, mp, [sig], [norm])
+        return sig.is_complaint
+
+    assert decided("shipped")  # p ≥ threshold
+    assert not decided("regional")  # p < regional_threshold

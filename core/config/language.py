@@ -152,6 +152,14 @@ class SignalModelPolicy(_Strict):
     threshold: float = Field(
         0.5, ge=0.0, le=1.0, description="Probability from which the model says complaint."
     )
+    regional_threshold: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="The same for the regional model (fitted with `appeals`, every row a complaint, so more "
+        "liberal than the shipped one); None: `threshold`. Where the appeal file is missing the shipped model "
+        "runs, with `threshold`.",
+    )
     topic_over_unsure: float = Field(
         1.0,
         ge=0.0,
