@@ -318,16 +318,8 @@ class AppealRouter:
             lon=appeal.lon,
         )
         sig = self.builder(post)
-        ent = sig.entities
         scale = scale_of_signal(sig, appeal.text)
-        d = self.router.route(
-            category=sig.category,
-            subcategory=sig.subcategory,
-            fact=sig.fact,
-            municipality=sig.municipality,
-            scale=scale,
-            settlement=ent.address.settlement,
-        )
+        d = self.router.route_signal(sig, scale)
         body = self.cfg.body_by_code[d.body]
         gold = self._code_by_name.get(appeal.executor)
         org = self.cfg.bodies.organisation_of

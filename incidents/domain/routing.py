@@ -35,6 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.config import RegionConfig, RoutingRule
+from core.records import SignalRecord
 from incidents.domain.desk_routing import (
     DeskDecision,
     DeskExample,
@@ -119,6 +120,28 @@ class Router:
         if rule.settlement is not None and settlement not in rule.settlement:
             return False
         return not (rule.scale is not None and scale not in rule.scale)
+
+    def route_case(self, case: Case) -> RouteDecision:
+        """Route what a history row or an incident is known by (our codes and its street)."""
+        return self.route(
+            category=case.category,
+            subcategory=case.subcategory,
+            fact=case.fact,
+            municipality=case.municipality,
+            street=case.street,
+        )
+
+    def route_signal(self, sig: SignalRecord, scale: str | None) -> RouteDecision:
+        """Route one post's signal as an incident of it alone (`assess.scale_of_signal` gives the
+        scale): how the routing studies and the desk step read a history one appeal at a time."""
+        return self.route(
+            category=sig.category,
+            subcategory=sig.subcategory,
+            fact=sig.fact,
+            municipality=sig.municipality,
+            scale=scale,
+            settlement=sig.entities.address.settlement,
+        )
 
     def route(
         self,

@@ -56,16 +56,8 @@ def desk_row(
         created_at=datetime(2022, 1, 1, tzinfo=UTC),
     )
     sig = reader.builder(post)
-    ent = sig.entities
     scale = scale_of_signal(sig, text)
-    d = router.route(
-        category=sig.category,
-        subcategory=sig.subcategory,
-        fact=sig.fact,
-        municipality=sig.municipality,
-        scale=scale,
-        settlement=ent.address.settlement,
-    )
+    d = router.route_signal(sig, scale)
     item = DeskExample(text, code, sig.category, sig.subcategory, sig.municipality, scale, sig.street)
     when = next((row[c] for c in TIME_COLUMNS if row.get(c)), "")
     return DeskRow(str(row.get("id") or i), when, item, d.body)

@@ -228,14 +228,7 @@ def score(cfg: RegionConfig, router: Router, rows: Iterable[HistoryRow], name: s
     org = cfg.bodies.organisation_of
     n = exact = same_org = learned = 0
     for r in rows:
-        c = r.case
-        d = router.route(
-            category=c.category,
-            subcategory=c.subcategory,
-            fact=c.fact,
-            municipality=c.municipality,
-            street=c.street,
-        )
+        d = router.route_case(r.case)
         n += 1
         exact += d.body == r.body
         same_org += org(d.body) == org(r.body)

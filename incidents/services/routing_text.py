@@ -424,14 +424,7 @@ def score_with_fallback(
             body = td.body
             by_text += 1
         else:
-            c = r.case
-            body = fallback.route(
-                category=c.category,
-                subcategory=c.subcategory,
-                fact=c.fact,
-                municipality=c.municipality,
-                street=c.street,
-            ).body
+            body = fallback.route_case(r.case).body
         n += 1
         exact += body == r.body
         same += org(body) == org(r.body)
