@@ -171,6 +171,10 @@ _PHRASES: list[tuple[re.Pattern[str], _Sub]] = [
         lambda w, m: f"место — из обсуждения, на которое пост отвечает: {w.municipality(m['muni'])}",
     ),
     (
+        re.compile(r"place from the source name (?P<src>\S+): (?P<muni>[\w-]+)"),
+        lambda w, m: f"место — по названию источника {m['src']}: {w.municipality(m['muni'])}",
+    ),
+    (
         re.compile(r"place from the source (?P<src>\S+): (?P<muni>[\w-]+)"),
         lambda w, m: f"место — по источнику {m['src']}: {w.municipality(m['muni'])}",
     ),

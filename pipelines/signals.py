@@ -23,6 +23,7 @@ from pipelines.lemmas import Lemmatizer
 from pipelines.model_decision import INQUIRY_REASON, POS, apply_model, pos_rejects
 from pipelines.normalize import _TOKEN, Normalizer
 from pipelines.placing import GivenPlace, region_locator
+from pipelines.source_places import SourcePlaces
 
 if TYPE_CHECKING:
     from pipelines.model import SignalModel
@@ -168,7 +169,7 @@ class SignalBuilder:
         # an organisation by its display name: a configured word, or a body's own name
         self._org_words = frozenset(_name_key(w) for w in policy.official_author_words)
         self._body_names = frozenset(_name_key(b.name) for b in cfg.bodies.bodies)
-        self.source_places = {s.id: s.municipality for s in cfg.sources.sources if s.municipality}
+        self.source_places = SourcePlaces(cfg)
         self.model = None
         if use_model is None:  # INCIDENTS_SIGNALS_MODEL=off: rules alone whatever signals.yaml says (tests)
             use_model = os.environ.get("INCIDENTS_SIGNALS_MODEL", "on") != "off"
@@ -292,7 +293,7 @@ class SignalBuilder:
         """The post's municipality from its own places, the thread it replies to and its source,
         with the reason when the thread or the source decided it (the last step of `decide`)."""
         municipality = ent.municipality if in_region else None
-        local = thread_municipality or self.source_places.get(post.source_id)
+        local = thread_municipality or self.source_places.get(post.source_id, post.network)
         if (
             in_region
             and municipality
@@ -326,9 +327,10 @@ class SignalBuilder:
         if in_region and municipality is None and not ent.address.settlement:
             if thread_municipality:
                 return thread_municipality, f"place from the thread it replies to: {thread_municipality}"
-            if post.source_id in self.source_places:
-                municipality = self.source_places[post.source_id]
-                return municipality, f"place from the source {post.source_id}: {municipality}"
+            municipality = self.source_places.get(post.source_id, post.network)
+            if municipality is not None:
+                named = " name" if self.source_places.inferred(post.source_id, post.network) else ""
+                return municipality, f"place from the source{named} {post.source_id}: {municipality}"
         return municipality, None
 
     @staticmethod

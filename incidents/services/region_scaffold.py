@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from core.config import ConfigError
+from core.latin import CYRILLIC_TO_LATIN as _CYR
 
 KINDS = {
     "city_okrug": "city_okrug",
@@ -37,47 +38,6 @@ _LON = ("lon", "centroid_lon", "долгота")
 _GENERIC = re.compile(
     r"\b(город(ской)?|округ|муниципальн\w*|район|сельсовет|поселени\w*|внутригородск\w*|территори\w*|г\.)\s*",
     re.I,
-)
-_CYR = dict(
-    zip(
-        "абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
-        [
-            "a",
-            "b",
-            "v",
-            "g",
-            "d",
-            "e",
-            "e",
-            "zh",
-            "z",
-            "i",
-            "y",
-            "k",
-            "l",
-            "m",
-            "n",
-            "o",
-            "p",
-            "r",
-            "s",
-            "t",
-            "u",
-            "f",
-            "kh",
-            "ts",
-            "ch",
-            "sh",
-            "shch",
-            "-",
-            "y",
-            "-",
-            "e",
-            "yu",
-            "ya",
-        ],
-        strict=True,
-    )
 )
 
 
