@@ -74,6 +74,13 @@ _FOLD_RE = re.compile("|".join(a for a, _ in _FOLDS))
 _FOLD = dict(_FOLDS)
 _DOUBLE = re.compile(r"(.)\1+")
 
+# Words of a place's name that are not the place: «город Курск», «Курский район», «с. Тим».
+GENERIC_NAME_WORDS = re.compile(
+    r"\b(город(ской)?|округ|муниципальн\w*|район|сельсовет|поселени\w*|внутригородск\w*|территори\w*|"
+    r"г\.|село|деревня|посёлок|поселок|пгт|рп|с\.|д\.|п\.|х\.|хутор|станция|слобода)\s*",
+    re.I,
+)
+
 
 def latin(text: str) -> str:
     """Cyrillic letters in Latin ones (ГОСТ-like, as the codes are made); «ь», «ъ» become «-»;
@@ -88,3 +95,12 @@ def skeleton(text: str) -> str:
     out = _FOLD_RE.sub(lambda m: _FOLD[m.group(0)], latin(text))
     out = _DOUBLE.sub(r"\1", out)
     return re.sub(r"[^a-z0-9]+", "", out)
+
+
+def slug(name: str) -> str:
+    """A municipality code from its name: «Беловский район» → `belovsky`, «город Курск» → `kursk`."""
+    words = GENERIC_NAME_WORDS.sub(" ", name.lower()).split() or name.lower().split()
+    out = latin("_".join(words)).replace("-", "")
+    out = re.sub(r"iy\b|yy\b", "y", out)
+    out = re.sub(r"[^a-z0-9_]+", "_", out).strip("_")
+    return out or "m"

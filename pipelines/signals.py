@@ -293,7 +293,8 @@ class SignalBuilder:
         """The post's municipality from its own places, the thread it replies to and its source,
         with the reason when the thread or the source decided it (the last step of `decide`)."""
         municipality = ent.municipality if in_region else None
-        local = thread_municipality or self.source_places.get(post.source_id, post.network)
+        source = self.source_places.get(post.source_id, post.network)
+        local = thread_municipality or source
         if (
             in_region
             and municipality
@@ -327,10 +328,9 @@ class SignalBuilder:
         if in_region and municipality is None and not ent.address.settlement:
             if thread_municipality:
                 return thread_municipality, f"place from the thread it replies to: {thread_municipality}"
-            municipality = self.source_places.get(post.source_id, post.network)
-            if municipality is not None:
+            if source is not None:
                 named = " name" if self.source_places.inferred(post.source_id, post.network) else ""
-                return municipality, f"place from the source{named} {post.source_id}: {municipality}"
+                return source, f"place from the source{named} {post.source_id}: {source}"
         return municipality, None
 
     @staticmethod

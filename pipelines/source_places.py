@@ -18,7 +18,7 @@ import re
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
-from core.latin import skeleton
+from core.latin import GENERIC_NAME_WORDS, skeleton
 
 if TYPE_CHECKING:
     from core.config import RegionConfig
@@ -28,12 +28,6 @@ _DISTRICT_WORDS = frozenset(skeleton(w) for w in ["rayon", "raion", "rajon", "rn
 # Words that make it the region's page (the centre's name in it is the region's): no place.
 _REGION_WORDS = frozenset(
     skeleton(w) for w in ["oblast", "obl", "region", "krai", "kray", "respublika", "gov"]
-)
-# Words of names that are not a place by themselves: «город Курск», «Курский район».
-_GENERIC = re.compile(
-    r"\b(город(ской)?|округ|муниципальн\w*|район|сельсовет|поселени\w*|внутригородск\w*|территори\w*|"
-    r"г\.|село|деревня|посёлок|поселок|пгт|рп|с\.|д\.|п\.|х\.|хутор|станция|слобода)\s*",
-    re.I,
 )
 MIN_PREFIX = 4  # letters from which the start of a name may name it («zhel», not «kur»)
 MIN_WORD = 3  # shorter words of an id are never a place («tg», «ok», «57»)
@@ -46,13 +40,13 @@ class SourcePlaces:
         self.configured = {s.id: s.municipality for s in cfg.sources.sources if s.municipality}
         self._known = {s.id for s in cfg.sources.sources}
         self._kind = {m.code: m.kind for m in cfg.territories.municipalities}
-        self._names: dict[str, set[str]] = defaultdict(set)  # skeleton of a one-word name → codes
+        self._names: dict[str, set[str]] = defaultdict(set)  # skeleton of a name, its words joined → codes
         for m in cfg.territories.municipalities:
             names = [m.code, m.name, *m.aliases]
             for place in [*m.settlements, *m.subdivisions]:
                 names += [place.name, *place.aliases]
             for name in names:
-                core = _GENERIC.sub(" ", name.replace("_", " ")).split()
+                core = GENERIC_NAME_WORDS.sub(" ", name.replace("_", " ")).split()
                 if core and len(key := skeleton("".join(core))) >= MIN_WORD:
                     self._names[key].add(m.code)  # «Красная Заря» → «krasnazara»
         self._cache: dict[str, str | None] = {}
@@ -62,7 +56,7 @@ class SourcePlaces:
         if source_id in self.configured:
             return self.configured[source_id]
         if source_id in self._known or network == "pos":
-            return None  # configured without a municipality: the whole region
+            return None  # configured without a municipality, or the platform: the whole region
         if source_id not in self._cache:
             self._cache[source_id] = self._read(source_id)
         return self._cache[source_id]

@@ -7,8 +7,9 @@ import pytest
 
 from cli.main import main
 from core.config import ConfigError, load_region
+from core.latin import slug
 from incidents.services.config_gaps import config_gaps
-from incidents.services.region_scaffold import read_municipalities, slug
+from incidents.services.region_scaffold import read_municipalities
 from tests.conftest import KURSK, LIPETSK
 
 CSV = """\

@@ -19,7 +19,8 @@ from typing import Any
 import yaml
 
 from core.config import ConfigError
-from core.latin import CYRILLIC_TO_LATIN as _CYR
+from core.latin import GENERIC_NAME_WORDS as _GENERIC
+from core.latin import slug
 
 KINDS = {
     "city_okrug": "city_okrug",
@@ -35,10 +36,6 @@ KINDS = {
 }
 _LAT = ("lat", "centroid_lat", "широта")
 _LON = ("lon", "centroid_lon", "долгота")
-_GENERIC = re.compile(
-    r"\b(город(ской)?|округ|муниципальн\w*|район|сельсовет|поселени\w*|внутригородск\w*|территори\w*|г\.)\s*",
-    re.I,
-)
 
 
 @dataclass
@@ -49,16 +46,6 @@ class MunicipalityRow:
     centroid: tuple[float, float] | None
     oktmo: str | None
     settlements: list[str] = field(default_factory=list)
-
-
-def slug(name: str) -> str:
-    """A municipality code from its name: «Беловский район» → `belovsky`, «город Курск» → `kursk`."""
-    words = _GENERIC.sub(" ", name.lower()).split() or name.lower().split()
-    text = "_".join(words)
-    out = "".join(_CYR.get(ch, ch) for ch in text).replace("-", "")
-    out = re.sub(r"iy\b|yy\b", "y", out)
-    out = re.sub(r"[^a-z0-9_]+", "_", out).strip("_")
-    return out or "m"
 
 
 def _float(row: dict[str, str], names: tuple[str, ...]) -> float | None:
